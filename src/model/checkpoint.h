@@ -1,0 +1,53 @@
+// A checkpoint: a config plus named tensors that can be read whole or by a
+// row/column slice (what one tensor-parallel rank needs) without reading the
+// rest. Readers: safetensors (single or sharded), llama2.c .bin, synthetic.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "core/dtype.h"
+#include "model/model_config.h"
+
+namespace qsweep {
+
+struct TensorInfo {
+  std::string name;
+  DType dtype = DType::kF32;
+  std::vector<int64_t> shape;
+  int64_t numel() const;
+};
+
+class Checkpoint {
+ public:
+  virtual ~Checkpoint() = default;
+
+  // What the user named: a path or "synthetic:NAME".
+  virtual const std::string& source() const = 0;
+  virtual const ModelConfig& config() const = 0;
+  // Tensors in ExpectedTensors() order.
+  virtual const std::vector<TensorInfo>& tensors() const = 0;
+  // Identifies the weights (a hash over what defines them) for run files:
+  // two runs compare only if their checkpoints' ids are equal.
+  virtual std::string content_id() const = 0;
+
+  // Reads rows [begin, end) (axis 0) or columns [begin, end) (axis 1) of a
+  // tensor, converted to fp32, into `out` (row-major, exactly the slice's
+  // size). 1-D tensors take axis 0 only. Errors name the file and tensor.
+  virtual absl::Status ReadSlice(std::string_view name, int axis, int64_t begin,
+                                 int64_t end, std::span<float> out) const = 0;
+
+  const TensorInfo* Find(std::string_view name) const;
+  absl::StatusOr<std::vector<float>> ReadAll(std::string_view name) const;
+  int64_t TotalBytes() const;  // storage bytes of all tensors
+};
+
+// "synthetic:NAME[@SEED]", a directory with config.json + *.safetensors,
+// a .safetensors file (config.json beside it), or a llama2.c .bin file.
+absl::StatusOr<std::unique_ptr<Checkpoint>> OpenCheckpoint(const std::string& spec);
+
+}  // namespace qsweep

@@ -1,0 +1,28 @@
+// Text <-> token ids, equal to HF `tokenizers` / sentencepiece token for token.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace qsweep {
+
+class Tokenizer {
+ public:
+  virtual ~Tokenizer() = default;
+  // Encodes without adding special tokens (BOS is the caller's choice).
+  virtual std::vector<int32_t> Encode(std::string_view text) const = 0;
+  virtual std::string Decode(const std::vector<int32_t>& ids) const = 0;
+  virtual int64_t vocab_size() const = 0;
+  virtual int32_t bos_id() const = 0;  // -1 when the tokenizer has none
+  virtual int32_t eos_id() const = 0;
+};
+
+// A tokenizer.model (sentencepiece), a tokenizer.json (HF byte-level BPE),
+// or a directory holding one of them.
+absl::StatusOr<std::unique_ptr<Tokenizer>> LoadTokenizer(const std::string& path);
+
+}  // namespace qsweep
