@@ -1,0 +1,13 @@
+// One function per subcommand: adds it to the app (flags + callback).
+// Callbacks report failures as one line on stderr and exit non-zero.
+#pragma once
+#include <CLI/CLI.hpp>
+
+#include "absl/status/status.h"
+
+namespace qsweep::cli {
+
+// Prints "qsweep: <message>" and exits 1 when `status` is an error.
+void ExitOnError(const absl::Status& status);
+
+}  // namespace qsweep::cli
