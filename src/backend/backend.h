@@ -1,0 +1,100 @@
+// The operations the decoder needs, implemented once per device. The decoder
+// (src/model/decoder.cc) is written against this interface only; the CPU
+// backend is the fp32 reference every CUDA kernel is tested against.
+//
+// Activations (`Act`) are row-major [rows, cols] matrices in the backend's
+// own memory and element type (fp32 on the CPU, bf16/fp32 on the GPU); the
+// decoder never dereferences them.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace qsweep {
+
+struct Act {
+  void* data = nullptr;
+  int64_t rows = 0;
+  int64_t cols = 0;
+};
+
+// A weight vector resident on the device (norm weights, biases, embeddings).
+class DeviceArray {
+ public:
+  virtual ~DeviceArray() = default;
+  virtual int64_t size() const = 0;
+};
+
+// A linear layer y = x·Wᵀ holding its (possibly packed) weights; it picks its
+// kernel by format, so low-bit kernels plug in without touching the decoder.
+class Linear {
+ public:
+  virtual ~Linear() = default;
+  virtual int64_t out_features() const = 0;
+  virtual int64_t in_features() const = 0;
+};
+
+// The rows of a packed batch of variable-length sequences: sequence s holds
+// rows [offsets[s], offsets[s+1]); attention never crosses sequences.
+struct SequenceLayout {
+  std::vector<int64_t> offsets;   // sequences + 1
+  std::vector<int32_t> positions; // rotary position of every row
+};
+
+// Per-row statistics of log-softmax over this rank's slice of the vocabulary
+// (the whole vocabulary when not vocab-parallel), for the rows asked for.
+struct LogitStats {
+  int64_t vocab_begin = 0;               // first vocabulary id of the slice
+  std::vector<float> max;                // [n] max logit
+  std::vector<float> sum_exp;            // [n] Σ exp(logit - max)
+  std::vector<float> target_logit;       // [n] NaN when the target is outside the slice
+  std::vector<int32_t> topk_id;          // [n, k] global ids, logits descending
+  std::vector<float> topk_logit;         // [n, k]
+  std::vector<float> logits;             // [n, V_slice] only when full rows are asked for
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string name() const = 0;
+
+  virtual Act Alloc(int64_t rows, int64_t cols) = 0;
+  virtual void Free(Act& a) = 0;
+  virtual std::unique_ptr<DeviceArray> Upload(std::span<const float> values) = 0;
+  // Weights arrive in fp32 [out, in] and are stored as the linear's format
+  // says; `name` is the canonical tensor name (for errors and kernel choice).
+  virtual absl::StatusOr<std::unique_ptr<Linear>> CreateLinear(const std::string& name,
+                                                               const std::string& scheme,
+                                                               std::vector<float> weight,
+                                                               int64_t out, int64_t in) = 0;
+  // Sets the rows and their layout for the next forward (host → device once).
+  virtual void SetLayout(const SequenceLayout& layout) = 0;
+
+  // out[r] = table[ids[r]] (table [V, D])
+  virtual void Embed(const DeviceArray& table, int64_t dim, std::span<const int32_t> ids,
+                     Act& out) = 0;
+  // out = x / rms(x) * w
+  virtual void RmsNorm(const Act& x, const DeviceArray& w, float eps, Act& out) = 0;
+  virtual void Matmul(const Linear& l, const Act& x, Act& y) = 0;  // y = x·Wᵀ
+  virtual void AddBias(const DeviceArray& b, Act& y) = 0;
+  virtual void Add(const Act& x, Act& y) = 0;  // y += x
+  // Rotates each head (HF rotate_half convention) by the layout's positions;
+  // inv_freq has head_dim / 2 entries.
+  virtual void Rotary(const DeviceArray& inv_freq, int64_t head_dim, Act& x) = 0;
+  // Causal attention per sequence of the layout, GQA: q [rows, Hq*hd],
+  // k/v [rows, Hkv*hd] → out [rows, Hq*hd], scale 1/sqrt(hd).
+  virtual void Attention(const Act& q, const Act& k, const Act& v, int64_t head_dim, Act& out) = 0;
+  virtual void SwiGlu(const Act& gate, const Act& up, Act& out) = 0;  // silu(gate) * up
+  virtual void GatherRows(const Act& x, std::span<const int64_t> rows, Act& out) = 0;
+  // Statistics of the logits (rows of `logits`), vocab ids offset by vocab_begin.
+  virtual void LogitStatistics(const Act& logits, std::span<const int32_t> targets, int k,
+                               bool full_rows, int64_t vocab_begin, LogitStats* out) = 0;
+  // Sum over the tensor-parallel group (no-op when tp == 1).
+  virtual void AllReduceSum(Act& x) = 0;
+};
+
+}  // namespace qsweep

@@ -1,0 +1,152 @@
+#include "backend/cpu/cpu_backend.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <numeric>
+
+#include "absl/strings/str_format.h"
+#include "backend/cpu/cpu_linear.h"
+#include "backend/cpu/reference_ops.h"
+#include "core/status_macros.h"
+
+namespace qsweep {
+namespace {
+
+class HostArray : public DeviceArray {
+ public:
+  explicit HostArray(std::span<const float> v) : data_(v.begin(), v.end()) {}
+  int64_t size() const override { return static_cast<int64_t>(data_.size()); }
+  const float* data() const { return data_.data(); }
+
+ private:
+  std::vector<float> data_;
+};
+
+const float* F(const Act& a) { return static_cast<const float*>(a.data); }
+float* F(Act& a) { return static_cast<float*>(a.data); }
+const float* F(const DeviceArray& a) { return static_cast<const HostArray&>(a).data(); }
+
+}  // namespace
+
+Act CpuBackend::Alloc(int64_t rows, int64_t cols) {
+  Act a;
+  a.data = new float[rows * cols]();
+  a.rows = rows;
+  a.cols = cols;
+  return a;
+}
+
+void CpuBackend::Free(Act& a) {
+  delete[] static_cast<float*>(a.data);
+  a = Act{};
+}
+
+std::unique_ptr<DeviceArray> CpuBackend::Upload(std::span<const float> values) {
+  return std::make_unique<HostArray>(values);
+}
+
+absl::StatusOr<std::unique_ptr<Linear>> CpuBackend::CreateLinear(
+    const std::string& name, const std::string& scheme, std::vector<float> weight, int64_t out,
+    int64_t in) {
+  return MakeCpuLinear(name, scheme, std::move(weight), out, in);
+}
+
+void CpuBackend::Embed(const DeviceArray& table, int64_t dim, std::span<const int32_t> ids,
+                       Act& out) {
+  QSWEEP_CHECK(out.cols == dim && out.rows >= static_cast<int64_t>(ids.size()));
+  const int64_t vocab = table.size() / dim;
+  for (size_t r = 0; r < ids.size(); ++r) {
+    QSWEEP_CHECK(ids[r] >= 0 && ids[r] < vocab);
+    std::memcpy(F(out) + r * dim, F(table) + int64_t{ids[r]} * dim, dim * sizeof(float));
+  }
+}
+
+void CpuBackend::RmsNorm(const Act& x, const DeviceArray& w, float eps, Act& out) {
+  ref::RmsNorm(F(x), F(w), x.rows, x.cols, eps, F(out));
+}
+
+void CpuBackend::Matmul(const Linear& l, const Act& x, Act& y) {
+  QSWEEP_CHECK(x.cols == l.in_features() && y.cols == l.out_features() && y.rows == x.rows);
+  static_cast<const CpuLinear&>(l).Forward(F(x), x.rows, F(y));
+}
+
+void CpuBackend::AddBias(const DeviceArray& b, Act& y) {
+  QSWEEP_CHECK(b.size() == y.cols);
+  for (int64_t r = 0; r < y.rows; ++r)
+    for (int64_t c = 0; c < y.cols; ++c) F(y)[r * y.cols + c] += F(b)[c];
+}
+
+void CpuBackend::Add(const Act& x, Act& y) {
+  QSWEEP_CHECK(x.rows == y.rows && x.cols == y.cols);
+  const int64_t n = x.rows * x.cols;
+  for (int64_t i = 0; i < n; ++i) F(y)[i] += F(x)[i];
+}
+
+void CpuBackend::Rotary(const DeviceArray& inv_freq, int64_t head_dim, Act& x) {
+  QSWEEP_CHECK(static_cast<int64_t>(layout_.positions.size()) >= x.rows);
+  ref::Rotary(F(x), x.rows, x.cols / head_dim, head_dim, F(inv_freq), layout_.positions.data());
+}
+
+void CpuBackend::Attention(const Act& q, const Act& k, const Act& v, int64_t head_dim, Act& out) {
+  ref::Attention(F(q), F(k), F(v), layout_.offsets, q.cols / head_dim, k.cols / head_dim, head_dim,
+                 F(out));
+}
+
+void CpuBackend::SwiGlu(const Act& gate, const Act& up, Act& out) {
+  ref::SwiGlu(F(gate), F(up), gate.rows * gate.cols, F(out));
+}
+
+void CpuBackend::GatherRows(const Act& x, std::span<const int64_t> rows, Act& out) {
+  QSWEEP_CHECK(out.cols == x.cols && out.rows >= static_cast<int64_t>(rows.size()));
+  for (size_t i = 0; i < rows.size(); ++i)
+    std::memcpy(F(out) + i * x.cols, F(x) + rows[i] * x.cols, x.cols * sizeof(float));
+}
+
+void RowLogitStatistics(const float* logits, int64_t n, int32_t target_local, int k,
+                        int64_t vocab_begin, float* max, float* sum_exp, float* target_logit,
+                        int32_t* topk_id, float* topk_logit) {
+  const float mx = *std::max_element(logits, logits + n);
+  double s = 0;
+  for (int64_t i = 0; i < n; ++i) s += std::exp(double{logits[i]} - mx);
+  *max = mx;
+  *sum_exp = static_cast<float>(s);
+  *target_logit = target_local >= 0 && target_local < n ? logits[target_local] : NAN;
+  if (k <= 0) return;
+  // Ties break toward the lower id, as torch.topk on CPU and our GPU kernel do.
+  std::vector<int32_t> idx(n);
+  std::iota(idx.begin(), idx.end(), 0);
+  const int64_t kk = std::min<int64_t>(k, n);
+  std::partial_sort(idx.begin(), idx.begin() + kk, idx.end(), [&](int32_t a, int32_t b) {
+    return logits[a] > logits[b] || (logits[a] == logits[b] && a < b);
+  });
+  for (int i = 0; i < k; ++i) {
+    topk_id[i] = i < kk ? static_cast<int32_t>(idx[i] + vocab_begin) : -1;
+    topk_logit[i] = i < kk ? logits[idx[i]] : -INFINITY;
+  }
+}
+
+void CpuBackend::LogitStatistics(const Act& logits, std::span<const int32_t> targets, int k,
+                                 bool full_rows, int64_t vocab_begin, LogitStats* out) {
+  const int64_t n = static_cast<int64_t>(targets.size()), v = logits.cols;
+  out->vocab_begin = vocab_begin;
+  out->max.assign(n, 0);
+  out->sum_exp.assign(n, 0);
+  out->target_logit.assign(n, 0);
+  out->topk_id.assign(n * k, -1);
+  out->topk_logit.assign(n * k, 0);
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < n; ++r) {
+    const int64_t local = targets[r] - vocab_begin;
+    RowLogitStatistics(F(logits) + r * v, v, local >= 0 && local < v ? int32_t(local) : -1, k,
+                       vocab_begin, &out->max[r], &out->sum_exp[r], &out->target_logit[r],
+                       out->topk_id.data() + r * k, out->topk_logit.data() + r * k);
+  }
+  if (full_rows) out->logits.assign(F(logits), F(logits) + n * v);
+}
+
+void CpuBackend::AllReduceSum(Act& x) {
+  if (all_reduce_) all_reduce_(F(x), x.rows * x.cols);
+}
+
+}  // namespace qsweep

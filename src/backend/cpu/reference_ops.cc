@@ -1,0 +1,85 @@
+#include "backend/cpu/reference_ops.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+namespace qsweep::ref {
+
+void RmsNorm(const float* x, const float* w, int64_t rows, int64_t dim, float eps, float* out) {
+#pragma omp parallel for schedule(static) if (rows * dim > (1 << 14))
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * dim;
+    double ss = 0;
+    for (int64_t i = 0; i < dim; ++i) ss += double{xr[i]} * xr[i];
+    const float inv = static_cast<float>(1.0 / std::sqrt(ss / dim + eps));
+    for (int64_t i = 0; i < dim; ++i) out[r * dim + i] = xr[i] * inv * w[i];
+  }
+}
+
+void Rotary(float* x, int64_t rows, int64_t n_heads, int64_t head_dim, const float* inv_freq,
+            const int32_t* positions) {
+  const int64_t half = head_dim / 2;
+#pragma omp parallel for schedule(static) if (rows * n_heads * head_dim > (1 << 14))
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t i = 0; i < half; ++i) {
+      // Angles in double: positions reach 1e5 and fp32 products lose the phase.
+      const double angle = double{positions[r]} * inv_freq[i];
+      const float c = static_cast<float>(std::cos(angle)), s = static_cast<float>(std::sin(angle));
+      for (int64_t h = 0; h < n_heads; ++h) {
+        float* xh = x + (r * n_heads + h) * head_dim;
+        const float a = xh[i], b = xh[i + half];
+        xh[i] = a * c - b * s;
+        xh[i + half] = b * c + a * s;
+      }
+    }
+  }
+}
+
+void Attention(const float* q, const float* k, const float* v, std::span<const int64_t> offsets,
+               int64_t n_q_heads, int64_t n_kv_heads, int64_t head_dim, float* out) {
+  const int64_t q_stride = n_q_heads * head_dim, kv_stride = n_kv_heads * head_dim;
+  const int64_t group = n_q_heads / n_kv_heads;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+  const int64_t rows = offsets.empty() ? 0 : offsets.back();
+  // Sequence of each row, so the loop below parallelizes over (row, head).
+  std::vector<int64_t> seq_start(rows);
+  for (size_t s = 0; s + 1 < offsets.size(); ++s)
+    for (int64_t r = offsets[s]; r < offsets[s + 1]; ++r) seq_start[r] = offsets[s];
+#pragma omp parallel
+  {
+    std::vector<float> scores;
+#pragma omp for schedule(dynamic, 4) collapse(2)
+    for (int64_t r = 0; r < rows; ++r) {
+      for (int64_t h = 0; h < n_q_heads; ++h) {
+        const int64_t kvh = h / group, first = seq_start[r], n = r - first + 1;
+        const float* qr = q + r * q_stride + h * head_dim;
+        scores.resize(n);
+        float mx = -INFINITY;
+        for (int64_t j = 0; j < n; ++j) {
+          const float* kj = k + (first + j) * kv_stride + kvh * head_dim;
+          float s = 0;
+          for (int64_t d = 0; d < head_dim; ++d) s += qr[d] * kj[d];
+          scores[j] = s * scale;
+          mx = std::max(mx, scores[j]);
+        }
+        float denom = 0;
+        for (int64_t j = 0; j < n; ++j) denom += scores[j] = std::exp(scores[j] - mx);
+        float* o = out + r * q_stride + h * head_dim;
+        std::fill(o, o + head_dim, 0.0f);
+        for (int64_t j = 0; j < n; ++j) {
+          const float p = scores[j] / denom;
+          const float* vj = v + (first + j) * kv_stride + kvh * head_dim;
+          for (int64_t d = 0; d < head_dim; ++d) o[d] += p * vj[d];
+        }
+      }
+    }
+  }
+}
+
+void SwiGlu(const float* gate, const float* up, int64_t n, float* out) {
+#pragma omp parallel for simd schedule(static) if (n > (1 << 16))
+  for (int64_t i = 0; i < n; ++i) out[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
+}
+
+}  // namespace qsweep::ref

@@ -1,0 +1,24 @@
+// The decoder's operations in plain fp32 loops: the specification that the
+// CPU backend runs and every CUDA kernel is tested against.
+#pragma once
+#include <cstdint>
+#include <span>
+
+namespace qsweep::ref {
+
+// out[r, :] = x[r, :] / sqrt(mean(x[r, :]²) + eps) * w   (x, out: [rows, dim])
+void RmsNorm(const float* x, const float* w, int64_t rows, int64_t dim, float eps, float* out);
+
+// HF rotate_half: for each head, pairs (i, i + hd/2) rotate by pos * inv_freq[i].
+void Rotary(float* x, int64_t rows, int64_t n_heads, int64_t head_dim, const float* inv_freq,
+            const int32_t* positions);
+
+// Causal attention within each sequence [offsets[s], offsets[s+1]); GQA maps
+// query head h to kv head h / (n_q_heads / n_kv_heads).
+void Attention(const float* q, const float* k, const float* v, std::span<const int64_t> offsets,
+               int64_t n_q_heads, int64_t n_kv_heads, int64_t head_dim, float* out);
+
+// out = silu(gate) * up, elementwise.
+void SwiGlu(const float* gate, const float* up, int64_t n, float* out);
+
+}  // namespace qsweep::ref

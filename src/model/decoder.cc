@@ -1,0 +1,217 @@
+#include "model/decoder.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_format.h"
+#include "core/status_macros.h"
+#include "model/rope.h"
+
+namespace qsweep {
+
+void TokenBatch::Add(std::span<const int32_t> seq) {
+  tokens.insert(tokens.end(), seq.begin(), seq.end());
+  offsets.push_back(static_cast<int64_t>(tokens.size()));
+}
+
+struct Decoder::Layer {
+  std::unique_ptr<DeviceArray> attn_norm, mlp_norm, q_bias, k_bias, v_bias;
+  std::unique_ptr<Linear> q, k, v, o, gate, up, down;
+};
+
+Decoder::Decoder(const ModelConfig& config, Backend* backend, DecoderOptions options)
+    : config_(config), backend_(backend), options_(std::move(options)) {}
+
+Decoder::~Decoder() {
+  for (Act* a : {&x_, &h_, &q_, &k_, &v_, &attn_, &t_, &gate_, &up_, &sel_, &sel_norm_, &logits_})
+    if (a->data) backend_->Free(*a);
+}
+
+absl::StatusOr<std::unique_ptr<Decoder>> Decoder::Load(const Checkpoint& checkpoint,
+                                                       Backend* backend, DecoderOptions options) {
+  const ModelConfig& c = checkpoint.config();
+  const int tp = options.tp_size;
+  if (tp < 1 || options.tp_rank < 0 || options.tp_rank >= tp)
+    return absl::InvalidArgumentError(absl::StrFormat("bad tensor-parallel rank %d of %d",
+                                                      options.tp_rank, tp));
+  if (c.num_heads % tp || c.num_kv_heads % tp || c.intermediate_size % tp)
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "%s: tensor parallelism %d must divide heads (%d), kv heads (%d) and intermediate size (%d)",
+        checkpoint.source(), tp, c.num_heads, c.num_kv_heads, c.intermediate_size));
+  std::unique_ptr<Decoder> d(new Decoder(c, backend, std::move(options)));
+  d->local_heads_ = c.num_heads / tp;
+  d->local_kv_heads_ = c.num_kv_heads / tp;
+  d->local_intermediate_ = c.intermediate_size / tp;
+  d->vocab_begin_ = c.vocab_size * d->options_.tp_rank / tp;
+  d->vocab_end_ = c.vocab_size * (d->options_.tp_rank + 1) / tp;
+  QSWEEP_RETURN_IF_ERROR(d->LoadWeights(checkpoint));
+  d->AllocateBuffers();
+  return d;
+}
+
+absl::Status Decoder::LoadWeights(const Checkpoint& ckpt) {
+  const ModelConfig& c = config_;
+  const int r = options_.tp_rank;
+  const std::string& scheme = options_.scheme;
+  auto read = [&](const std::string& name, int axis, int64_t begin,
+                  int64_t end) -> absl::StatusOr<std::vector<float>> {
+    const TensorInfo* info = ckpt.Find(name);
+    if (!info)
+      return absl::NotFoundError(absl::StrFormat("%s: missing tensor '%s'", ckpt.source(), name));
+    int64_t n = end - begin;
+    if (info->shape.size() == 2) n *= info->shape[axis == 0 ? 1 : 0];
+    std::vector<float> out(n);
+    QSWEEP_RETURN_IF_ERROR(ckpt.ReadSlice(name, axis, begin, end, out));
+    return out;
+  };
+  auto whole = [&](const std::string& name) { return ckpt.ReadAll(name); };
+  // Column-parallel: this rank's rows [part*r, part*(r+1)); row-parallel: its columns.
+  auto linear = [&](const std::string& name, int axis, int64_t part, int64_t out,
+                    int64_t in) -> absl::StatusOr<std::unique_ptr<Linear>> {
+    QSWEEP_ASSIGN_OR_RETURN(std::vector<float> w, read(name, axis, part * r, part * (r + 1)));
+    return backend_->CreateLinear(name, scheme, std::move(w), out, in);
+  };
+  auto upload = [&](std::vector<float> v) { return backend_->Upload(v); };
+
+  QSWEEP_ASSIGN_OR_RETURN(std::vector<float> emb, whole(EmbedName()));
+  // Embeddings stay in bf16 under every scheme except the exact fp32 reference.
+  if (scheme != "fp32")
+    for (float& e : emb) e = scheme == "fp16" ? RoundF16(e) : RoundBF16(e);
+  embedding_ = upload(emb);
+  QSWEEP_ASSIGN_OR_RETURN(std::vector<float> fnorm, whole(FinalNormName()));
+  final_norm_ = upload(std::move(fnorm));
+  inv_freq_ = upload(RopeInverseFrequencies(c));
+
+  const std::string head_source = c.tie_word_embeddings ? EmbedName() : LmHeadName();
+  const int64_t vslice = vocab_end_ - vocab_begin_;
+  QSWEEP_ASSIGN_OR_RETURN(std::vector<float> head_w, read(head_source, 0, vocab_begin_, vocab_end_));
+  QSWEEP_ASSIGN_OR_RETURN(head_, backend_->CreateLinear(LmHeadName(), scheme, std::move(head_w),
+                                                        vslice, c.hidden_size));
+
+  const int64_t hd = c.head_dim, qd = local_heads_ * hd, kvd = local_kv_heads_ * hd;
+  const int64_t im = local_intermediate_, dm = c.hidden_size;
+  layers_.resize(c.num_layers);
+  for (int64_t i = 0; i < c.num_layers; ++i) {
+    Layer& L = layers_[i];
+    auto n = [&](const char* suffix) { return LayerTensorName(i, suffix); };
+    QSWEEP_ASSIGN_OR_RETURN(std::vector<float> an, whole(n("input_layernorm.weight")));
+    L.attn_norm = upload(std::move(an));
+    QSWEEP_ASSIGN_OR_RETURN(std::vector<float> mn, whole(n("post_attention_layernorm.weight")));
+    L.mlp_norm = upload(std::move(mn));
+    QSWEEP_ASSIGN_OR_RETURN(L.q, linear(n("self_attn.q_proj.weight"), 0, qd, qd, dm));
+    QSWEEP_ASSIGN_OR_RETURN(L.k, linear(n("self_attn.k_proj.weight"), 0, kvd, kvd, dm));
+    QSWEEP_ASSIGN_OR_RETURN(L.v, linear(n("self_attn.v_proj.weight"), 0, kvd, kvd, dm));
+    QSWEEP_ASSIGN_OR_RETURN(L.o, linear(n("self_attn.o_proj.weight"), 1, qd, dm, qd));
+    QSWEEP_ASSIGN_OR_RETURN(L.gate, linear(n("mlp.gate_proj.weight"), 0, im, im, dm));
+    QSWEEP_ASSIGN_OR_RETURN(L.up, linear(n("mlp.up_proj.weight"), 0, im, im, dm));
+    QSWEEP_ASSIGN_OR_RETURN(L.down, linear(n("mlp.down_proj.weight"), 1, im, dm, im));
+    if (c.attention_bias) {
+      QSWEEP_ASSIGN_OR_RETURN(std::vector<float> qb, read(n("self_attn.q_proj.bias"), 0, qd * r, qd * (r + 1)));
+      QSWEEP_ASSIGN_OR_RETURN(std::vector<float> kb, read(n("self_attn.k_proj.bias"), 0, kvd * r, kvd * (r + 1)));
+      QSWEEP_ASSIGN_OR_RETURN(std::vector<float> vb, read(n("self_attn.v_proj.bias"), 0, kvd * r, kvd * (r + 1)));
+      L.q_bias = upload(std::move(qb));
+      L.k_bias = upload(std::move(kb));
+      L.v_bias = upload(std::move(vb));
+    }
+  }
+  return absl::OkStatus();
+}
+
+void Decoder::AllocateBuffers() {
+  const int64_t n = options_.max_batch_tokens, hd = config_.head_dim;
+  x_ = backend_->Alloc(n, config_.hidden_size);
+  h_ = backend_->Alloc(n, config_.hidden_size);
+  t_ = backend_->Alloc(n, config_.hidden_size);
+  q_ = backend_->Alloc(n, local_heads_ * hd);
+  attn_ = backend_->Alloc(n, local_heads_ * hd);
+  k_ = backend_->Alloc(n, local_kv_heads_ * hd);
+  v_ = backend_->Alloc(n, local_kv_heads_ * hd);
+  gate_ = backend_->Alloc(n, local_intermediate_);
+  up_ = backend_->Alloc(n, local_intermediate_);
+  sel_ = backend_->Alloc(options_.max_head_rows, config_.hidden_size);
+  sel_norm_ = backend_->Alloc(options_.max_head_rows, config_.hidden_size);
+  logits_ = backend_->Alloc(options_.max_head_rows, vocab_end_ - vocab_begin_);
+}
+
+// Views of the first `rows` rows of a buffer.
+static Act Rows(const Act& a, int64_t rows) { return Act{a.data, rows, a.cols}; }
+
+void Decoder::RunLayer(const Layer& L) {
+  const int64_t n = x_.rows;
+  const float eps = static_cast<float>(config_.rms_norm_eps);
+  Act h = Rows(h_, n), q = Rows(q_, n), k = Rows(k_, n), v = Rows(v_, n), a = Rows(attn_, n),
+      t = Rows(t_, n), g = Rows(gate_, n), u = Rows(up_, n);
+  backend_->RmsNorm(x_, *L.attn_norm, eps, h);
+  backend_->Matmul(*L.q, h, q);
+  backend_->Matmul(*L.k, h, k);
+  backend_->Matmul(*L.v, h, v);
+  if (L.q_bias) {
+    backend_->AddBias(*L.q_bias, q);
+    backend_->AddBias(*L.k_bias, k);
+    backend_->AddBias(*L.v_bias, v);
+  }
+  backend_->Rotary(*inv_freq_, config_.head_dim, q);
+  backend_->Rotary(*inv_freq_, config_.head_dim, k);
+  backend_->Attention(q, k, v, config_.head_dim, a);
+  backend_->Matmul(*L.o, a, t);
+  backend_->AllReduceSum(t);
+  backend_->Add(t, x_);
+  backend_->RmsNorm(x_, *L.mlp_norm, eps, h);
+  backend_->Matmul(*L.gate, h, g);
+  backend_->Matmul(*L.up, h, u);
+  backend_->SwiGlu(g, u, g);
+  backend_->Matmul(*L.down, g, t);
+  backend_->AllReduceSum(t);
+  backend_->Add(t, x_);
+}
+
+absl::Status Decoder::Forward(const TokenBatch& batch, std::span<const int64_t> rows,
+                              std::span<const int32_t> targets, int topk, bool full_rows,
+                              LogitStats* stats) {
+  const int64_t n = batch.rows();
+  QSWEEP_CHECK(rows.size() == targets.size());
+  if (n == 0 || n > options_.max_batch_tokens)
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "batch of %d tokens (capacity %d tokens)", n, options_.max_batch_tokens));
+  for (int32_t t : batch.tokens)
+    if (t < 0 || t >= config_.vocab_size)
+      return absl::InvalidArgumentError(
+          absl::StrFormat("token id %d outside the vocabulary [0, %d)", t, config_.vocab_size));
+  SequenceLayout layout;
+  layout.offsets = batch.offsets;
+  layout.positions.resize(n);
+  for (int64_t s = 0; s < batch.sequences(); ++s)
+    for (int64_t i = batch.offsets[s]; i < batch.offsets[s + 1]; ++i)
+      layout.positions[i] = static_cast<int32_t>(i - batch.offsets[s]);
+  backend_->SetLayout(layout);
+
+  Act full_x = x_;
+  x_.rows = n;
+  backend_->Embed(*embedding_, config_.hidden_size, batch.tokens, x_);
+  for (const Layer& L : layers_) RunLayer(L);
+
+  // The head runs only on the rows asked for, a chunk at a time.
+  *stats = LogitStats{};
+  stats->vocab_begin = vocab_begin_;
+  const float eps = static_cast<float>(config_.rms_norm_eps);
+  for (size_t begin = 0; begin < rows.size(); begin += options_.max_head_rows) {
+    const size_t end = std::min(rows.size(), begin + options_.max_head_rows);
+    const int64_t m = static_cast<int64_t>(end - begin);
+    Act sel = Rows(sel_, m), seln = Rows(sel_norm_, m), logits = Rows(logits_, m);
+    backend_->GatherRows(x_, rows.subspan(begin, m), sel);
+    backend_->RmsNorm(sel, *final_norm_, eps, seln);
+    backend_->Matmul(*head_, seln, logits);
+    LogitStats part;
+    backend_->LogitStatistics(logits, targets.subspan(begin, m), topk, full_rows, vocab_begin_, &part);
+    auto append = [](auto& dst, const auto& src) { dst.insert(dst.end(), src.begin(), src.end()); };
+    append(stats->max, part.max);
+    append(stats->sum_exp, part.sum_exp);
+    append(stats->target_logit, part.target_logit);
+    append(stats->topk_id, part.topk_id);
+    append(stats->topk_logit, part.topk_logit);
+    append(stats->logits, part.logits);
+  }
+  x_ = full_x;
+  return absl::OkStatus();
+}
+
+}  // namespace qsweep

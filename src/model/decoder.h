@@ -1,0 +1,72 @@
+// The Llama-family decoder, written once against the Backend interface.
+// With tensor parallelism (tp > 1) each rank holds its slice: q/k/v and
+// gate/up column-parallel (by heads / by intermediate rows), o and down
+// row-parallel followed by an all-reduce, and the head vocab-parallel, so the
+// log-softmax is reduced across ranks from per-slice statistics only.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "backend/backend.h"
+#include "model/checkpoint.h"
+
+namespace qsweep {
+
+// Variable-length sequences packed back to back: sequence s is
+// tokens[offsets[s] .. offsets[s+1]), positions restart at 0 for each.
+struct TokenBatch {
+  std::vector<int32_t> tokens;
+  std::vector<int64_t> offsets = {0};
+  void Add(std::span<const int32_t> seq);
+  int64_t rows() const { return static_cast<int64_t>(tokens.size()); }
+  int64_t sequences() const { return static_cast<int64_t>(offsets.size()) - 1; }
+};
+
+struct DecoderOptions {
+  std::string scheme = "fp32";
+  int tp_rank = 0;
+  int tp_size = 1;
+  int64_t max_batch_tokens = 4096;  // activation buffers are sized for this, once
+  int64_t max_head_rows = 512;      // rows of logits computed at a time
+};
+
+class Decoder {
+ public:
+  static absl::StatusOr<std::unique_ptr<Decoder>> Load(const Checkpoint& checkpoint,
+                                                       Backend* backend, DecoderOptions options);
+  ~Decoder();
+
+  const ModelConfig& config() const { return config_; }
+  const DecoderOptions& options() const { return options_; }
+  int64_t vocab_begin() const { return vocab_begin_; }
+  int64_t vocab_end() const { return vocab_end_; }
+
+  // Runs the batch and returns this rank's logit statistics for the given
+  // rows (indices into the batch), each scored against its target token.
+  absl::Status Forward(const TokenBatch& batch, std::span<const int64_t> rows,
+                       std::span<const int32_t> targets, int topk, bool full_rows,
+                       LogitStats* stats);
+
+ private:
+  struct Layer;
+  Decoder(const ModelConfig& config, Backend* backend, DecoderOptions options);
+  absl::Status LoadWeights(const Checkpoint& checkpoint);
+  void AllocateBuffers();
+  void RunLayer(const Layer& layer);
+
+  ModelConfig config_;
+  Backend* backend_;
+  DecoderOptions options_;
+  int64_t local_heads_, local_kv_heads_, local_intermediate_;
+  int64_t vocab_begin_ = 0, vocab_end_ = 0;
+  std::unique_ptr<DeviceArray> embedding_, final_norm_, inv_freq_;
+  std::unique_ptr<Linear> head_;
+  std::vector<Layer> layers_;
+  Act x_, h_, q_, k_, v_, attn_, t_, gate_, up_, sel_, sel_norm_, logits_;
+};
+
+}  // namespace qsweep

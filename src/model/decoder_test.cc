@@ -1,0 +1,177 @@
+#include "model/decoder.h"
+
+#include <barrier>
+#include <cmath>
+#include <fstream>
+#include <numeric>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "backend/cpu/cpu_backend.h"
+#include "model/row_scores.h"
+#include "test_paths.h"
+
+namespace qsweep {
+namespace {
+
+using testing::RepoTestData;
+using testing::SharedData;
+
+struct Golden {
+  std::vector<std::vector<int32_t>> sequences;
+  int64_t vocab = 0;
+  std::vector<float> logprobs;  // [total tokens, vocab]
+};
+
+Golden ReadGolden(const std::filesystem::path& dir) {
+  Golden g;
+  std::ifstream meta(dir / "golden.json");
+  EXPECT_TRUE(meta.good()) << dir;
+  const auto j = nlohmann::json::parse(meta);
+  g.sequences = j["sequences"].get<std::vector<std::vector<int32_t>>>();
+  g.vocab = j["vocab"].get<int64_t>();
+  std::ifstream bin(dir / "golden_logprobs.f32", std::ios::binary | std::ios::ate);
+  g.logprobs.resize(bin.tellg() / sizeof(float));
+  bin.seekg(0);
+  bin.read(reinterpret_cast<char*>(g.logprobs.data()), g.logprobs.size() * sizeof(float));
+  return g;
+}
+
+// Full log-softmax rows of every position of every sequence.
+RowScores LogProbs(Decoder& d, const TokenBatch& batch) {
+  std::vector<int64_t> rows(batch.rows());
+  std::iota(rows.begin(), rows.end(), 0);
+  std::vector<int32_t> targets(batch.tokens.begin(), batch.tokens.end());
+  LogitStats stats;
+  EXPECT_TRUE(d.Forward(batch, rows, targets, 4, true, &stats).ok());
+  return CombineLogitStats({&stats, 1}, 4, true);
+}
+
+// Max relative L2 error of log-prob rows, per sequence, against the golden.
+double MaxRelativeL2(const std::string& model, const std::filesystem::path& golden_dir) {
+  const Golden g = ReadGolden(golden_dir);
+  auto ckpt = OpenCheckpoint(model);
+  EXPECT_TRUE(ckpt.ok()) << ckpt.status();
+  if (!ckpt.ok()) return INFINITY;
+  CpuBackend backend;
+  auto d = Decoder::Load(**ckpt, &backend, {.scheme = "fp32"});
+  EXPECT_TRUE(d.ok()) << d.status();
+  if (!d.ok()) return INFINITY;
+  TokenBatch batch;
+  for (const auto& s : g.sequences) batch.Add(s);
+  const RowScores got = LogProbs(**d, batch);
+  EXPECT_EQ(got.logprobs.size(), g.logprobs.size());
+  if (got.logprobs.size() != g.logprobs.size()) return INFINITY;
+  double worst = 0;
+  for (int64_t s = 0; s < batch.sequences(); ++s) {
+    double err = 0, ref = 0;
+    for (int64_t i = batch.offsets[s] * g.vocab; i < batch.offsets[s + 1] * g.vocab; ++i) {
+      err += std::pow(double{got.logprobs[i]} - g.logprobs[i], 2);
+      ref += std::pow(double{g.logprobs[i]}, 2);
+    }
+    worst = std::max(worst, std::sqrt(err / ref));
+  }
+  return worst;
+}
+
+TEST(DecoderGolden, Stories260KMatchesTransformers) {
+  QSWEEP_REQUIRE_FILE(SharedData("models/stories260K/stories260K.bin"));
+  EXPECT_LE(MaxRelativeL2(SharedData("models/stories260K/stories260K.bin"),
+                          RepoTestData("models/stories260K")),
+            1e-4);
+}
+
+TEST(DecoderGolden, Llama3FeaturesMatchesTransformers) {
+  // rope llama3 scaling, GQA, untied head, head_dim 32 != hidden 64 / 4 heads
+  EXPECT_LE(MaxRelativeL2(RepoTestData("models/llama3_features"), RepoTestData("models/llama3_features")),
+            1e-4);
+}
+
+TEST(DecoderGolden, Qwen2FeaturesMatchesTransformers) {
+  // q/k/v bias, tied embeddings, rope theta 1e6
+  EXPECT_LE(MaxRelativeL2(RepoTestData("models/qwen2_features"), RepoTestData("models/qwen2_features")),
+            1e-4);
+}
+
+TEST(Decoder, PackingDoesNotChangeResults) {
+  auto ckpt = OpenCheckpoint("synthetic:tiny@5");
+  ASSERT_TRUE(ckpt.ok()) << ckpt.status();
+  CpuBackend backend;
+  auto d = Decoder::Load(**ckpt, &backend, {.scheme = "fp32"});
+  ASSERT_TRUE(d.ok()) << d.status();
+  std::vector<int32_t> a = {1, 5, 9, 200, 3}, b = {7, 7, 7, 7, 100, 511, 0};
+  TokenBatch both, alone;
+  both.Add(a);
+  both.Add(b);
+  alone.Add(b);
+  const RowScores p = LogProbs(**d, both), q = LogProbs(**d, alone);
+  const int64_t v = (*ckpt)->config().vocab_size;
+  for (int64_t i = 0; i < q.rows * v; ++i)
+    ASSERT_NEAR(p.logprobs[a.size() * v + i], q.logprobs[i], 2e-5) << i;
+}
+
+TEST(Decoder, TensorParallelTwoRanksEqualsOneRank) {
+  auto ckpt = OpenCheckpoint("synthetic:tiny@9");
+  ASSERT_TRUE(ckpt.ok()) << ckpt.status();
+  TokenBatch batch;
+  batch.Add(std::vector<int32_t>{4, 8, 15, 16, 23, 42});
+  batch.Add(std::vector<int32_t>{300, 1});
+  CpuBackend single;
+  auto d1 = Decoder::Load(**ckpt, &single, {.scheme = "fp32"});
+  ASSERT_TRUE(d1.ok()) << d1.status();
+  const RowScores want = LogProbs(**d1, batch);
+
+  // Two ranks in two threads; the all-reduce sums through a shared buffer.
+  std::barrier sync(2);
+  std::vector<float> shared;
+  std::vector<float>* bufs[2] = {nullptr, nullptr};
+  LogitStats stats[2];
+  auto rank = [&](int r) {
+    std::vector<float> mine;
+    CpuBackend backend([&](float* data, int64_t n) {
+      mine.assign(data, data + n);
+      bufs[r] = &mine;
+      sync.arrive_and_wait();
+      for (int64_t i = 0; i < n; ++i) data[i] = (*bufs[0])[i] + (*bufs[1])[i];
+      sync.arrive_and_wait();
+    });
+    auto d = Decoder::Load(**ckpt, &backend, {.scheme = "fp32", .tp_rank = r, .tp_size = 2});
+    ASSERT_TRUE(d.ok()) << d.status();
+    std::vector<int64_t> rows(batch.rows());
+    std::iota(rows.begin(), rows.end(), 0);
+    std::vector<int32_t> targets(batch.tokens.begin(), batch.tokens.end());
+    ASSERT_TRUE((*d)->Forward(batch, rows, targets, 4, true, &stats[r]).ok());
+  };
+  std::thread t0(rank, 0), t1(rank, 1);
+  t0.join();
+  t1.join();
+  const RowScores got = CombineLogitStats(stats, 4, true);
+  ASSERT_EQ(got.logprobs.size(), want.logprobs.size());
+  for (size_t i = 0; i < want.logprobs.size(); ++i) ASSERT_NEAR(got.logprobs[i], want.logprobs[i], 1e-4) << i;
+  EXPECT_EQ(got.topk_id, want.topk_id);
+  for (int64_t r = 0; r < want.rows; ++r) {
+    EXPECT_NEAR(got.target_logprob[r], want.target_logprob[r], 1e-4);
+    EXPECT_EQ(got.target_is_argmax[r], want.target_is_argmax[r]);
+  }
+}
+
+TEST(Decoder, RejectsTokensOutsideTheVocabulary) {
+  auto ckpt = OpenCheckpoint("synthetic:tiny");
+  ASSERT_TRUE(ckpt.ok()) << ckpt.status();
+  CpuBackend backend;
+  auto d = Decoder::Load(**ckpt, &backend, {});
+  ASSERT_TRUE(d.ok());
+  TokenBatch batch;
+  batch.Add(std::vector<int32_t>{1, 512});
+  LogitStats stats;
+  const int64_t row = 0;
+  const int32_t target = 1;
+  absl::Status s = (*d)->Forward(batch, {&row, 1}, {&target, 1}, 0, false, &stats);
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("token id 512"), std::string::npos) << s;
+}
+
+}  // namespace
+}  // namespace qsweep
