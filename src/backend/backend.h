@@ -38,11 +38,15 @@ class Linear {
   virtual int64_t in_features() const = 0;
 };
 
-// The rows of a packed batch of variable-length sequences: sequence s holds
-// rows [offsets[s], offsets[s+1]); attention never crosses sequences.
+// Where each row of a packed batch sits: its rotary position and the rows it
+// attends to, [seq_begin, prefix_end) ∪ [branch_begin, row]. A plain causal
+// sequence has prefix_end = branch_begin = seq_begin; a shared context with
+// several continuations ("branches") packs the context once and lets each
+// branch see the context and itself only, so the context is computed once.
 struct SequenceLayout {
-  std::vector<int64_t> offsets;   // sequences + 1
-  std::vector<int32_t> positions; // rotary position of every row
+  std::vector<int32_t> positions;
+  std::vector<int64_t> seq_begin, prefix_end, branch_begin;
+  int64_t rows() const { return static_cast<int64_t>(positions.size()); }
 };
 
 // Per-row statistics of log-softmax over this rank's slice of the vocabulary
@@ -85,7 +89,7 @@ class Backend {
   // Rotates each head (HF rotate_half convention) by the layout's positions;
   // inv_freq has head_dim / 2 entries.
   virtual void Rotary(const DeviceArray& inv_freq, int64_t head_dim, Act& x) = 0;
-  // Causal attention per sequence of the layout, GQA: q [rows, Hq*hd],
+  // Attention over each row's keys of the layout, GQA: q [rows, Hq*hd],
   // k/v [rows, Hkv*hd] → out [rows, Hq*hd], scale 1/sqrt(hd).
   virtual void Attention(const Act& q, const Act& k, const Act& v, int64_t head_dim, Act& out) = 0;
   virtual void SwiGlu(const Act& gate, const Act& up, Act& out) = 0;  // silu(gate) * up

@@ -8,11 +8,6 @@
 
 namespace qsweep {
 
-void TokenBatch::Add(std::span<const int32_t> seq) {
-  tokens.insert(tokens.end(), seq.begin(), seq.end());
-  offsets.push_back(static_cast<int64_t>(tokens.size()));
-}
-
 struct Decoder::Layer {
   std::unique_ptr<DeviceArray> attn_norm, mlp_norm, q_bias, k_bias, v_bias;
   std::unique_ptr<Linear> q, k, v, o, gate, up, down;
@@ -176,13 +171,8 @@ absl::Status Decoder::Forward(const TokenBatch& batch, std::span<const int64_t> 
     if (t < 0 || t >= config_.vocab_size)
       return absl::InvalidArgumentError(
           absl::StrFormat("token id %d outside the vocabulary [0, %d)", t, config_.vocab_size));
-  SequenceLayout layout;
-  layout.offsets = batch.offsets;
-  layout.positions.resize(n);
-  for (int64_t s = 0; s < batch.sequences(); ++s)
-    for (int64_t i = batch.offsets[s]; i < batch.offsets[s + 1]; ++i)
-      layout.positions[i] = static_cast<int32_t>(i - batch.offsets[s]);
-  backend_->SetLayout(layout);
+  QSWEEP_CHECK(batch.layout.rows() == n);
+  backend_->SetLayout(batch.layout);
 
   Act full_x = x_;
   x_.rows = n;

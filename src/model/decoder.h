@@ -13,18 +13,9 @@
 #include "absl/status/statusor.h"
 #include "backend/backend.h"
 #include "model/checkpoint.h"
+#include "model/token_batch.h"
 
 namespace qsweep {
-
-// Variable-length sequences packed back to back: sequence s is
-// tokens[offsets[s] .. offsets[s+1]), positions restart at 0 for each.
-struct TokenBatch {
-  std::vector<int32_t> tokens;
-  std::vector<int64_t> offsets = {0};
-  void Add(std::span<const int32_t> seq);
-  int64_t rows() const { return static_cast<int64_t>(tokens.size()); }
-  int64_t sequences() const { return static_cast<int64_t>(offsets.size()) - 1; }
-};
 
 struct DecoderOptions {
   std::string scheme = "fp32";

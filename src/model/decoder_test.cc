@@ -60,14 +60,16 @@ double MaxRelativeL2(const std::string& model, const std::filesystem::path& gold
   EXPECT_TRUE(d.ok()) << d.status();
   if (!d.ok()) return INFINITY;
   TokenBatch batch;
-  for (const auto& s : g.sequences) batch.Add(s);
+  std::vector<int64_t> offsets;
+  for (const auto& s : g.sequences) offsets.push_back(batch.AddSequence(s));
+  offsets.push_back(batch.rows());
   const RowScores got = LogProbs(**d, batch);
   EXPECT_EQ(got.logprobs.size(), g.logprobs.size());
   if (got.logprobs.size() != g.logprobs.size()) return INFINITY;
   double worst = 0;
-  for (int64_t s = 0; s < batch.sequences(); ++s) {
+  for (size_t s = 0; s + 1 < offsets.size(); ++s) {
     double err = 0, ref = 0;
-    for (int64_t i = batch.offsets[s] * g.vocab; i < batch.offsets[s + 1] * g.vocab; ++i) {
+    for (int64_t i = offsets[s] * g.vocab; i < offsets[s + 1] * g.vocab; ++i) {
       err += std::pow(double{got.logprobs[i]} - g.logprobs[i], 2);
       ref += std::pow(double{g.logprobs[i]}, 2);
     }
@@ -103,21 +105,44 @@ TEST(Decoder, PackingDoesNotChangeResults) {
   ASSERT_TRUE(d.ok()) << d.status();
   std::vector<int32_t> a = {1, 5, 9, 200, 3}, b = {7, 7, 7, 7, 100, 511, 0};
   TokenBatch both, alone;
-  both.Add(a);
-  both.Add(b);
-  alone.Add(b);
+  both.AddSequence(a);
+  both.AddSequence(b);
+  alone.AddSequence(b);
   const RowScores p = LogProbs(**d, both), q = LogProbs(**d, alone);
   const int64_t v = (*ckpt)->config().vocab_size;
   for (int64_t i = 0; i < q.rows * v; ++i)
     ASSERT_NEAR(p.logprobs[a.size() * v + i], q.logprobs[i], 2e-5) << i;
 }
 
+TEST(Decoder, SharedContextEqualsSeparateSequences) {
+  auto ckpt = OpenCheckpoint("synthetic:tiny@6");
+  ASSERT_TRUE(ckpt.ok()) << ckpt.status();
+  CpuBackend backend;
+  auto d = Decoder::Load(**ckpt, &backend, {.scheme = "fp32"});
+  ASSERT_TRUE(d.ok()) << d.status();
+  const std::vector<int32_t> ctx = {1, 50, 60, 70}, a = {5, 6, 7}, b = {9};
+  TokenBatch shared;
+  const std::vector<int64_t> first = shared.AddShared(ctx, {a, b});
+  const RowScores s = LogProbs(**d, shared);
+  const int64_t v = (*ckpt)->config().vocab_size;
+  for (const auto& [branch, row] : {std::pair{a, first[0]}, std::pair{b, first[1]}}) {
+    std::vector<int32_t> whole = ctx;
+    whole.insert(whole.end(), branch.begin(), branch.end());
+    TokenBatch sep;
+    sep.AddSequence(whole);
+    const RowScores w = LogProbs(**d, sep);
+    for (size_t i = 0; i < branch.size(); ++i)
+      for (int64_t j = 0; j < v; ++j)
+        ASSERT_NEAR(s.logprobs[(row + i) * v + j], w.logprobs[(ctx.size() + i) * v + j], 2e-5);
+  }
+}
+
 TEST(Decoder, TensorParallelTwoRanksEqualsOneRank) {
   auto ckpt = OpenCheckpoint("synthetic:tiny@9");
   ASSERT_TRUE(ckpt.ok()) << ckpt.status();
   TokenBatch batch;
-  batch.Add(std::vector<int32_t>{4, 8, 15, 16, 23, 42});
-  batch.Add(std::vector<int32_t>{300, 1});
+  batch.AddSequence(std::vector<int32_t>{4, 8, 15, 16, 23, 42});
+  batch.AddSequence(std::vector<int32_t>{300, 1});
   CpuBackend single;
   auto d1 = Decoder::Load(**ckpt, &single, {.scheme = "fp32"});
   ASSERT_TRUE(d1.ok()) << d1.status();
@@ -164,7 +189,7 @@ TEST(Decoder, RejectsTokensOutsideTheVocabulary) {
   auto d = Decoder::Load(**ckpt, &backend, {});
   ASSERT_TRUE(d.ok());
   TokenBatch batch;
-  batch.Add(std::vector<int32_t>{1, 512});
+  batch.AddSequence(std::vector<int32_t>{1, 512});
   LogitStats stats;
   const int64_t row = 0;
   const int32_t target = 1;

@@ -89,8 +89,9 @@ void CpuBackend::Rotary(const DeviceArray& inv_freq, int64_t head_dim, Act& x) {
 }
 
 void CpuBackend::Attention(const Act& q, const Act& k, const Act& v, int64_t head_dim, Act& out) {
-  ref::Attention(F(q), F(k), F(v), layout_.offsets, q.cols / head_dim, k.cols / head_dim, head_dim,
-                 F(out));
+  QSWEEP_CHECK(layout_.rows() == q.rows);
+  ref::Attention(F(q), F(k), F(v), q.rows, layout_.seq_begin.data(), layout_.prefix_end.data(),
+                 layout_.branch_begin.data(), q.cols / head_dim, k.cols / head_dim, head_dim, F(out));
 }
 
 void CpuBackend::SwiGlu(const Act& gate, const Act& up, Act& out) {

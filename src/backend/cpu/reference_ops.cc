@@ -36,28 +36,28 @@ void Rotary(float* x, int64_t rows, int64_t n_heads, int64_t head_dim, const flo
   }
 }
 
-void Attention(const float* q, const float* k, const float* v, std::span<const int64_t> offsets,
+void Attention(const float* q, const float* k, const float* v, int64_t rows,
+               const int64_t* seq_begin, const int64_t* prefix_end, const int64_t* branch_begin,
                int64_t n_q_heads, int64_t n_kv_heads, int64_t head_dim, float* out) {
   const int64_t q_stride = n_q_heads * head_dim, kv_stride = n_kv_heads * head_dim;
   const int64_t group = n_q_heads / n_kv_heads;
   const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
-  const int64_t rows = offsets.empty() ? 0 : offsets.back();
-  // Sequence of each row, so the loop below parallelizes over (row, head).
-  std::vector<int64_t> seq_start(rows);
-  for (size_t s = 0; s + 1 < offsets.size(); ++s)
-    for (int64_t r = offsets[s]; r < offsets[s + 1]; ++r) seq_start[r] = offsets[s];
 #pragma omp parallel
   {
+    std::vector<int64_t> keys;
     std::vector<float> scores;
 #pragma omp for schedule(dynamic, 4) collapse(2)
     for (int64_t r = 0; r < rows; ++r) {
       for (int64_t h = 0; h < n_q_heads; ++h) {
-        const int64_t kvh = h / group, first = seq_start[r], n = r - first + 1;
+        keys.clear();
+        for (int64_t j = seq_begin[r]; j < prefix_end[r]; ++j) keys.push_back(j);
+        for (int64_t j = branch_begin[r]; j <= r; ++j) keys.push_back(j);
+        const int64_t kvh = h / group, n = static_cast<int64_t>(keys.size());
         const float* qr = q + r * q_stride + h * head_dim;
         scores.resize(n);
         float mx = -INFINITY;
         for (int64_t j = 0; j < n; ++j) {
-          const float* kj = k + (first + j) * kv_stride + kvh * head_dim;
+          const float* kj = k + keys[j] * kv_stride + kvh * head_dim;
           float s = 0;
           for (int64_t d = 0; d < head_dim; ++d) s += qr[d] * kj[d];
           scores[j] = s * scale;
@@ -69,12 +69,23 @@ void Attention(const float* q, const float* k, const float* v, std::span<const i
         std::fill(o, o + head_dim, 0.0f);
         for (int64_t j = 0; j < n; ++j) {
           const float p = scores[j] / denom;
-          const float* vj = v + (first + j) * kv_stride + kvh * head_dim;
+          const float* vj = v + keys[j] * kv_stride + kvh * head_dim;
           for (int64_t d = 0; d < head_dim; ++d) o[d] += p * vj[d];
         }
       }
     }
   }
+}
+
+void CausalAttention(const float* q, const float* k, const float* v,
+                     std::span<const int64_t> offsets, int64_t n_q_heads, int64_t n_kv_heads,
+                     int64_t head_dim, float* out) {
+  const int64_t rows = offsets.empty() ? 0 : offsets.back();
+  std::vector<int64_t> begin(rows);
+  for (size_t s = 0; s + 1 < offsets.size(); ++s)
+    for (int64_t r = offsets[s]; r < offsets[s + 1]; ++r) begin[r] = offsets[s];
+  Attention(q, k, v, rows, begin.data(), begin.data(), begin.data(), n_q_heads, n_kv_heads,
+            head_dim, out);
 }
 
 void SwiGlu(const float* gate, const float* up, int64_t n, float* out) {

@@ -13,10 +13,16 @@ void RmsNorm(const float* x, const float* w, int64_t rows, int64_t dim, float ep
 void Rotary(float* x, int64_t rows, int64_t n_heads, int64_t head_dim, const float* inv_freq,
             const int32_t* positions);
 
-// Causal attention within each sequence [offsets[s], offsets[s+1]); GQA maps
-// query head h to kv head h / (n_q_heads / n_kv_heads).
-void Attention(const float* q, const float* k, const float* v, std::span<const int64_t> offsets,
+// Row r attends to keys [seq_begin[r], prefix_end[r]) ∪ [branch_begin[r], r]
+// (see SequenceLayout); GQA maps query head h to kv head h / (n_q / n_kv).
+void Attention(const float* q, const float* k, const float* v, int64_t rows,
+               const int64_t* seq_begin, const int64_t* prefix_end, const int64_t* branch_begin,
                int64_t n_q_heads, int64_t n_kv_heads, int64_t head_dim, float* out);
+
+// Plain causal attention within each sequence [offsets[s], offsets[s+1]).
+void CausalAttention(const float* q, const float* k, const float* v,
+                     std::span<const int64_t> offsets, int64_t n_q_heads, int64_t n_kv_heads,
+                     int64_t head_dim, float* out);
 
 // out = silu(gate) * up, elementwise.
 void SwiGlu(const float* gate, const float* up, int64_t n, float* out);
