@@ -10,4 +10,6 @@ namespace qsweep::cli {
 // Prints "qsweep: <message>" and exits 1 when `status` is an error.
 void ExitOnError(const absl::Status& status);
 
+void AddInspectCommand(CLI::App& app);  // inspect_command.cc
+
 }  // namespace qsweep::cli

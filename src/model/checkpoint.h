@@ -22,6 +22,9 @@ struct TensorInfo {
   int64_t numel() const;
 };
 
+// "[4096, 128]", as error messages and `inspect` print shapes.
+std::string FormatShape(const std::vector<int64_t>& shape);
+
 class Checkpoint {
  public:
   virtual ~Checkpoint() = default;
@@ -34,6 +37,9 @@ class Checkpoint {
   // Identifies the weights (a hash over what defines them) for run files:
   // two runs compare only if their checkpoints' ids are equal.
   virtual std::string content_id() const = 0;
+  // Tensors in the files that the config does not use and that are not
+  // known to be redundant (rotary inv_freq): shown by `inspect`.
+  virtual std::vector<std::string> ignored_tensors() const { return {}; }
 
   // Reads rows [begin, end) (axis 0) or columns [begin, end) (axis 1) of a
   // tensor, converted to fp32, into `out` (row-major, exactly the slice's

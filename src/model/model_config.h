@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/dtype.h"
@@ -11,6 +12,8 @@
 namespace qsweep {
 
 enum class RopeType { kDefault, kLinear, kLlama3 };
+// HF spelling: "default", "linear", "llama3".
+std::string_view RopeTypeName(RopeType t);
 
 struct RopeScaling {
   RopeType type = RopeType::kDefault;
@@ -35,6 +38,9 @@ struct ModelConfig {
   RopeScaling rope_scaling;
   bool tie_word_embeddings = false;
   bool attention_bias = false;  // q/k/v biases (Qwen2)
+  // Mistral's sliding-window attention: 0 means full attention. Equal to full
+  // attention for sequences no longer than the window.
+  int64_t sliding_window = 0;
   DType dtype = DType::kBF16;   // the checkpoint's storage type (torch_dtype)
 
   int64_t q_dim() const { return num_heads * head_dim; }

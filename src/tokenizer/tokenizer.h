@@ -1,4 +1,7 @@
 // Text <-> token ids, equal to HF `tokenizers` / sentencepiece token for token.
+// Implementations: SentencePieceTokenizer (tokenizer.model) and
+// ByteLevelBpeTokenizer (tokenizer.json); input that is not valid UTF-8 is
+// read as Python's bytes.decode("utf-8", errors="replace") reads it.
 #pragma once
 #include <cstdint>
 #include <memory>

@@ -1,0 +1,35 @@
+// Multiple choice by log-likelihood, as lm-evaluation-harness scores it:
+// log p(continuation | context) summed over the continuation's tokens, and
+// whether every continuation token is the argmax (is_greedy). A shared
+// context is packed once with every choice as a branch after it; the last
+// token of each continuation is never fed (nothing after it is scored), so
+// one-token continuations cost no rows at all.
+#pragma once
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "eval/logit_scorer.h"
+#include "eval/requests.h"
+
+namespace qsweep {
+
+// Per-sample results of a range of samples, [n, max_choices] row-major,
+// padding: logprob NaN, tokens/bytes 0, greedy 0.
+struct ChoiceRows {
+  int64_t samples = 0;
+  int64_t max_choices = 0;
+  std::vector<int64_t> sample_id;
+  std::vector<int32_t> label;
+  std::vector<int32_t> n_choices;
+  std::vector<double> choice_logprob;
+  std::vector<int32_t> choice_tokens;
+  std::vector<int64_t> choice_bytes;
+  std::vector<uint8_t> choice_greedy;
+};
+
+absl::StatusOr<ChoiceRows> ScoreChoices(LogitScorer& scorer, std::span<const McSampleRequest> samples,
+                                        int64_t max_choices);
+
+}  // namespace qsweep

@@ -1,0 +1,38 @@
+// What the evaluation asks of a model: score chosen rows of a token batch
+// against target tokens. One implementation runs a local decoder; the
+// distributed one (src/dist) runs a tensor-parallel group in lockstep.
+#pragma once
+#include <span>
+
+#include "absl/status/statusor.h"
+#include "model/decoder.h"
+#include "model/row_scores.h"
+#include "model/token_batch.h"
+
+namespace qsweep {
+
+class LogitScorer {
+ public:
+  virtual ~LogitScorer() = default;
+  virtual int64_t vocab_size() const = 0;
+  virtual int64_t max_batch_tokens() const = 0;
+  virtual absl::StatusOr<RowScores> Score(const TokenBatch& batch, std::span<const int64_t> rows,
+                                          std::span<const int32_t> targets, int topk,
+                                          bool full_rows) = 0;
+};
+
+// A decoder on this process alone (tp == 1).
+class LocalScorer : public LogitScorer {
+ public:
+  explicit LocalScorer(Decoder* decoder) : decoder_(decoder) {}
+  int64_t vocab_size() const override { return decoder_->config().vocab_size; }
+  int64_t max_batch_tokens() const override { return decoder_->options().max_batch_tokens; }
+  absl::StatusOr<RowScores> Score(const TokenBatch& batch, std::span<const int64_t> rows,
+                                  std::span<const int32_t> targets, int topk,
+                                  bool full_rows) override;
+
+ private:
+  Decoder* decoder_;
+};
+
+}  // namespace qsweep

@@ -1,0 +1,49 @@
+// Tokenized requests: what `qsweep prepare` writes once and every scheme of
+// a sweep scores, so that all runs score exactly the same tokens.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace qsweep {
+
+struct McSampleRequest {
+  int64_t sample_id = 0;
+  int32_t label = 0;
+  // One context shared by every choice, or one per choice (partial scoring,
+  // WinoGrande). Contexts start with BOS when the model's tokenizer has one.
+  std::vector<std::vector<int32_t>> contexts;
+  std::vector<std::vector<int32_t>> continuations;  // the scored tokens of each choice
+  std::vector<int64_t> continuation_bytes;          // UTF-8 bytes of each choice (acc_norm)
+  int64_t choices() const { return static_cast<int64_t>(continuations.size()); }
+  const std::vector<int32_t>& context(int64_t choice) const {
+    return contexts.size() == 1 ? contexts[0] : contexts[choice];
+  }
+};
+
+struct McTaskRequests {
+  std::string name;
+  std::vector<McSampleRequest> samples;
+  int64_t max_choices() const;
+};
+
+// A perplexity corpus: the whole token stream (BOS first); windows of
+// `window` tokens every `stride` tokens score every token after the first once.
+struct PplCorpusRequests {
+  std::string name;
+  std::vector<int32_t> tokens;
+  int64_t window = 512;
+  int64_t stride = 256;
+  int64_t scored_tokens() const { return tokens.empty() ? 0 : static_cast<int64_t>(tokens.size()) - 1; }
+};
+
+struct RequestSet {
+  std::string tokenizer;  // what tokenized it (path and content id)
+  std::vector<McTaskRequests> tasks;
+  std::vector<PplCorpusRequests> corpora;
+  // A hash of every name, token, label and byte count (hex): run files carry
+  // it, and metrics refuse runs whose ids differ.
+  std::string ContentId() const;
+};
+
+}  // namespace qsweep

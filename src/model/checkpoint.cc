@@ -1,0 +1,77 @@
+#include "model/checkpoint.h"
+
+#include <filesystem>
+#include <fstream>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "model/llama2c_checkpoint.h"
+#include "model/safetensors_checkpoint.h"
+#include "model/synthetic_checkpoint.h"
+
+namespace qsweep {
+
+int64_t TensorInfo::numel() const {
+  int64_t n = 1;
+  for (int64_t s : shape) n *= s;
+  return n;
+}
+
+std::string FormatShape(const std::vector<int64_t>& shape) {
+  return absl::StrCat("[", absl::StrJoin(shape, ", "), "]");
+}
+
+const TensorInfo* Checkpoint::Find(std::string_view name) const {
+  for (const auto& t : tensors())
+    if (t.name == name) return &t;
+  return nullptr;
+}
+
+absl::StatusOr<std::vector<float>> Checkpoint::ReadAll(std::string_view name) const {
+  const TensorInfo* info = Find(name);
+  if (!info) return absl::NotFoundError(absl::StrFormat("%s: no tensor '%s'", source(), name));
+  std::vector<float> out(static_cast<size_t>(info->numel()));
+  const int64_t rows = info->shape.empty() ? 1 : info->shape[0];
+  absl::Status st = ReadSlice(name, 0, 0, rows, out);
+  if (!st.ok()) return st;
+  return out;
+}
+
+int64_t Checkpoint::TotalBytes() const {
+  int64_t n = 0;
+  for (const auto& t : tensors()) n += t.numel() * DTypeBytes(t.dtype);
+  return n;
+}
+
+absl::StatusOr<std::unique_ptr<Checkpoint>> OpenCheckpoint(const std::string& spec) {
+  namespace fs = std::filesystem;
+  if (absl::StartsWith(spec, "synthetic:")) return OpenSyntheticCheckpoint(spec);
+  std::error_code ec;
+  const fs::path path(spec);
+  if (fs::is_directory(path, ec)) return OpenSafetensorsCheckpoint(spec);
+  if (!fs::exists(path, ec))
+    return absl::NotFoundError(absl::StrFormat(
+        "%s: no such file or directory (expected a checkpoint directory, a .safetensors file, "
+        "a llama2.c .bin file or synthetic:NAME)",
+        spec));
+  if (absl::EndsWith(spec, ".safetensors") || absl::EndsWith(spec, ".safetensors.index.json"))
+    return OpenSafetensorsCheckpoint(spec);
+  if (absl::EndsWith(spec, ".bin")) {
+    // PyTorch's .bin is a zip of pickles; llama2.c's starts with int32 dims.
+    char magic[2] = {0, 0};
+    std::ifstream(spec, std::ios::binary).read(magic, 2);
+    if (magic[0] == 'P' && magic[1] == 'K')
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "%s: a PyTorch pickle checkpoint, which is not supported: convert it to safetensors",
+          spec));
+    return OpenLlama2cCheckpoint(spec);
+  }
+  return absl::InvalidArgumentError(absl::StrFormat(
+      "%s: unknown checkpoint format (expected a directory with config.json, a .safetensors "
+      "file, a llama2.c .bin file or synthetic:NAME)",
+      spec));
+}
+
+}  // namespace qsweep

@@ -1,0 +1,44 @@
+#include "model/tensor_slice.h"
+
+#include "absl/strings/str_format.h"
+
+namespace qsweep {
+
+absl::StatusOr<TensorSlice> ResolveSlice(const Checkpoint& ckpt, std::string_view name, int axis,
+                                         int64_t begin, int64_t end, size_t out_size) {
+  const TensorInfo* info = ckpt.Find(name);
+  if (!info)
+    return absl::NotFoundError(absl::StrFormat("%s: no tensor '%s'", ckpt.source(), name));
+  auto bad = [&](const std::string& why) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("%s: tensor '%s': %s", ckpt.source(), name, why));
+  };
+  TensorSlice s;
+  s.info = info;
+  if (info->shape.size() == 1) {
+    s.rows = info->shape[0];
+    s.cols = 1;
+  } else if (info->shape.size() == 2) {
+    s.rows = info->shape[0];
+    s.cols = info->shape[1];
+  } else {
+    return bad("only 1-D and 2-D tensors can be sliced");
+  }
+  if (axis != 0 && !(axis == 1 && info->shape.size() == 2))
+    return bad(absl::StrFormat("cannot slice a %d-D tensor along axis %d", info->shape.size(),
+                               axis));
+  const int64_t extent = axis == 0 ? s.rows : s.cols;
+  if (begin < 0 || begin > end || end > extent)
+    return bad(absl::StrFormat("slice [%d, %d) of axis %d is outside [0, %d)", begin, end, axis,
+                               extent));
+  s.row_begin = axis == 0 ? begin : 0;
+  s.row_end = axis == 0 ? end : s.rows;
+  s.col_begin = axis == 1 ? begin : 0;
+  s.col_end = axis == 1 ? end : s.cols;
+  if (static_cast<int64_t>(out_size) != s.numel())
+    return bad(absl::StrFormat("output holds %d floats but the slice has %d", out_size,
+                               s.numel()));
+  return s;
+}
+
+}  // namespace qsweep
