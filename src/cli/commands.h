@@ -10,6 +10,7 @@ namespace qsweep::cli {
 // Prints "qsweep: <message>" and exits 1 when `status` is an error.
 void ExitOnError(const absl::Status& status);
 
-void AddInspectCommand(CLI::App& app);  // inspect_command.cc
+void AddInspectCommand(CLI::App& app);   // inspect_command.cc
+void AddLogprobsCommand(CLI::App& app);  // logprobs_command.cc
 
 }  // namespace qsweep::cli

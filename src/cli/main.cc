@@ -16,6 +16,8 @@ void ExitOnError(const absl::Status& status) {
 int main(int argc, char** argv) {
   CLI::App app{"qsweep: what quantization does to a language model"};
   app.require_subcommand(1);
+  qsweep::cli::AddInspectCommand(app);
+  qsweep::cli::AddLogprobsCommand(app);
   CLI11_PARSE(app, argc, argv);
   return 0;
 }
