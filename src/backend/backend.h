@@ -94,10 +94,15 @@ class Backend {
   virtual void Attention(const Act& q, const Act& k, const Act& v, int64_t head_dim, Act& out) = 0;
   virtual void SwiGlu(const Act& gate, const Act& up, Act& out) = 0;  // silu(gate) * up
   virtual void GatherRows(const Act& x, std::span<const int64_t> rows, Act& out) = 0;
-  // Statistics of the logits (rows of `logits`), vocab ids offset by vocab_begin.
-  virtual void LogitStatistics(const Act& logits, std::span<const int32_t> targets, int k,
-                               bool full_rows, int64_t vocab_begin, LogitStats* out) = 0;
-  // Sum over the tensor-parallel group (no-op when tp == 1).
+  // out = x[:, begin : begin + out.cols]
+  virtual void SliceColumns(const Act& x, int64_t begin, Act& out) = 0;
+  // Statistics of columns [col_begin, col_end) of the logits (one row per
+  // target); column col_begin is vocabulary id vocab_begin.
+  virtual void LogitStatistics(const Act& logits, int64_t col_begin, int64_t col_end,
+                               std::span<const int32_t> targets, int k, bool full_rows,
+                               int64_t vocab_begin, LogitStats* out) = 0;
+  // Sum over the tensor-parallel group (no-op when tp == 1). Backends that
+  // promise bit-identical results for every tp sum in a fixed tree order.
   virtual void AllReduceSum(Act& x) = 0;
 };
 

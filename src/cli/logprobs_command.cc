@@ -55,9 +55,9 @@ absl::Status RunLogprobs(const LogprobsArgs& a) {
     }
     std::vector<int64_t> rows(batch.rows());
     std::iota(rows.begin(), rows.end(), 0);
-    LogitStats stats;
-    if (auto s = (*decoder)->Forward(batch, rows, batch.tokens, 0, true, &stats); !s.ok()) return s;
-    const RowScores scores = CombineLogitStats({&stats, 1}, 0, true);
+    std::vector<LogitStats> chunks;
+    if (auto s = (*decoder)->Forward(batch, rows, batch.tokens, 0, true, &chunks); !s.ok()) return s;
+    const RowScores scores = CombineLogitStats(chunks, 0, true);
     const int64_t first = static_cast<int64_t>(all_tokens.size()) - batch.rows();
     if (auto s = writer->WriteRows(first, batch.rows(), scores.logprobs); !s.ok()) return s;
     progress.Advance(batch.rows());

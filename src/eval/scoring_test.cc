@@ -18,9 +18,9 @@ std::vector<float> SequenceLogProbs(Decoder& d, const std::vector<int32_t>& seq)
   std::vector<int64_t> rows(seq.size() - 1);
   std::iota(rows.begin(), rows.end(), 0);
   std::vector<int32_t> targets(seq.begin() + 1, seq.end());
-  LogitStats stats;
+  std::vector<LogitStats> stats;
   EXPECT_TRUE(d.Forward(b, rows, targets, 0, false, &stats).ok());
-  return CombineLogitStats({&stats, 1}, 0, false).target_logprob;
+  return CombineLogitStats(stats, 0, false).target_logprob;
 }
 
 class ScoringTest : public ::testing::Test {

@@ -8,17 +8,26 @@
 
 namespace qsweep {
 
+int64_t RowParallelParts(int64_t in_features) {
+  int64_t p = kCanonicalParts;
+  while (p > 1 && in_features % p) p /= 2;
+  return p;
+}
+
 struct Decoder::Layer {
   std::unique_ptr<DeviceArray> attn_norm, mlp_norm, q_bias, k_bias, v_bias;
-  std::unique_ptr<Linear> q, k, v, o, gate, up, down;
+  std::unique_ptr<Linear> q, k, v, gate, up;
+  std::vector<std::unique_ptr<Linear>> o, down;  // row-parallel: this rank's parts
 };
 
 Decoder::Decoder(const ModelConfig& config, Backend* backend, DecoderOptions options)
     : config_(config), backend_(backend), options_(std::move(options)) {}
 
 Decoder::~Decoder() {
-  for (Act* a : {&x_, &h_, &q_, &k_, &v_, &attn_, &t_, &gate_, &up_, &sel_, &sel_norm_, &logits_})
+  for (Act* a : {&x_, &h_, &q_, &k_, &v_, &attn_, &gate_, &up_, &sel_, &sel_norm_, &logits_})
     if (a->data) backend_->Free(*a);
+  for (auto* v : {&part_in_o_, &part_in_down_, &part_out_})
+    for (Act& a : *v) backend_->Free(a);
 }
 
 absl::StatusOr<std::unique_ptr<Decoder>> Decoder::Load(const Checkpoint& checkpoint,
@@ -28,16 +37,21 @@ absl::StatusOr<std::unique_ptr<Decoder>> Decoder::Load(const Checkpoint& checkpo
   if (tp < 1 || options.tp_rank < 0 || options.tp_rank >= tp)
     return absl::InvalidArgumentError(absl::StrFormat("bad tensor-parallel rank %d of %d",
                                                       options.tp_rank, tp));
-  if (c.num_heads % tp || c.num_kv_heads % tp || c.intermediate_size % tp)
+  if (kCanonicalParts % tp || c.num_heads % tp || c.num_kv_heads % tp ||
+      RowParallelParts(c.intermediate_size) % tp || RowParallelParts(c.q_dim()) % tp ||
+      c.vocab_size < kCanonicalParts)
     return absl::InvalidArgumentError(absl::StrFormat(
-        "%s: tensor parallelism %d must divide heads (%d), kv heads (%d) and intermediate size (%d)",
-        checkpoint.source(), tp, c.num_heads, c.num_kv_heads, c.intermediate_size));
+        "%s: tensor parallelism %d must divide %d, the heads (%d), the kv heads (%d), and the "
+        "parts of the intermediate size (%d) and of heads x head_dim (%d)",
+        checkpoint.source(), tp, kCanonicalParts, c.num_heads, c.num_kv_heads,
+        c.intermediate_size, c.q_dim()));
   std::unique_ptr<Decoder> d(new Decoder(c, backend, std::move(options)));
   d->local_heads_ = c.num_heads / tp;
   d->local_kv_heads_ = c.num_kv_heads / tp;
   d->local_intermediate_ = c.intermediate_size / tp;
-  d->vocab_begin_ = c.vocab_size * d->options_.tp_rank / tp;
-  d->vocab_end_ = c.vocab_size * (d->options_.tp_rank + 1) / tp;
+  d->vocab_chunks_ = kCanonicalParts / tp;
+  d->vocab_begin_ = c.vocab_size * (d->options_.tp_rank * d->vocab_chunks_) / kCanonicalParts;
+  d->vocab_end_ = c.vocab_size * ((d->options_.tp_rank + 1) * d->vocab_chunks_) / kCanonicalParts;
   QSWEEP_RETURN_IF_ERROR(d->LoadWeights(checkpoint));
   d->AllocateBuffers();
   return d;
@@ -66,6 +80,21 @@ absl::Status Decoder::LoadWeights(const Checkpoint& ckpt) {
     return backend_->CreateLinear(name, scheme, std::move(w), out, in);
   };
   auto upload = [&](std::vector<float> v) { return backend_->Upload(v); };
+  // Row-parallel: this rank's parts [r·L, (r+1)·L) of the column ranges.
+  auto row_parallel = [&](const std::string& name, int64_t out, int64_t in_total)
+      -> absl::StatusOr<std::vector<std::unique_ptr<Linear>>> {
+    const int64_t all = RowParallelParts(in_total), parts = all / options_.tp_size;
+    const int64_t width = in_total / all;
+    std::vector<std::unique_ptr<Linear>> v;
+    for (int64_t p = 0; p < parts; ++p) {
+      const int64_t g = r * parts + p;
+      QSWEEP_ASSIGN_OR_RETURN(std::vector<float> w, read(name, 1, g * width, (g + 1) * width));
+      QSWEEP_ASSIGN_OR_RETURN(std::unique_ptr<Linear> l,
+                              backend_->CreateLinear(name, scheme, std::move(w), out, width));
+      v.push_back(std::move(l));
+    }
+    return v;
+  };
 
   QSWEEP_ASSIGN_OR_RETURN(std::vector<float> emb, whole(EmbedName()));
   // Embeddings stay in bf16 under every scheme except the exact fp32 reference.
@@ -95,10 +124,10 @@ absl::Status Decoder::LoadWeights(const Checkpoint& ckpt) {
     QSWEEP_ASSIGN_OR_RETURN(L.q, linear(n("self_attn.q_proj.weight"), 0, qd, qd, dm));
     QSWEEP_ASSIGN_OR_RETURN(L.k, linear(n("self_attn.k_proj.weight"), 0, kvd, kvd, dm));
     QSWEEP_ASSIGN_OR_RETURN(L.v, linear(n("self_attn.v_proj.weight"), 0, kvd, kvd, dm));
-    QSWEEP_ASSIGN_OR_RETURN(L.o, linear(n("self_attn.o_proj.weight"), 1, qd, dm, qd));
+    QSWEEP_ASSIGN_OR_RETURN(L.o, row_parallel(n("self_attn.o_proj.weight"), dm, c.q_dim()));
     QSWEEP_ASSIGN_OR_RETURN(L.gate, linear(n("mlp.gate_proj.weight"), 0, im, im, dm));
     QSWEEP_ASSIGN_OR_RETURN(L.up, linear(n("mlp.up_proj.weight"), 0, im, im, dm));
-    QSWEEP_ASSIGN_OR_RETURN(L.down, linear(n("mlp.down_proj.weight"), 1, im, dm, im));
+    QSWEEP_ASSIGN_OR_RETURN(L.down, row_parallel(n("mlp.down_proj.weight"), dm, c.intermediate_size));
     if (c.attention_bias) {
       QSWEEP_ASSIGN_OR_RETURN(std::vector<float> qb, read(n("self_attn.q_proj.bias"), 0, qd * r, qd * (r + 1)));
       QSWEEP_ASSIGN_OR_RETURN(std::vector<float> kb, read(n("self_attn.k_proj.bias"), 0, kvd * r, kvd * (r + 1)));
@@ -115,7 +144,14 @@ void Decoder::AllocateBuffers() {
   const int64_t n = options_.max_batch_tokens, hd = config_.head_dim;
   x_ = backend_->Alloc(n, config_.hidden_size);
   h_ = backend_->Alloc(n, config_.hidden_size);
-  t_ = backend_->Alloc(n, config_.hidden_size);
+  const int64_t o_parts = RowParallelParts(config_.q_dim()),
+                down_parts = RowParallelParts(config_.intermediate_size);
+  for (int64_t p = 0; p < o_parts / options_.tp_size; ++p)
+    part_in_o_.push_back(backend_->Alloc(n, config_.q_dim() / o_parts));
+  for (int64_t p = 0; p < down_parts / options_.tp_size; ++p)
+    part_in_down_.push_back(backend_->Alloc(n, config_.intermediate_size / down_parts));
+  for (int64_t p = 0; p < std::max(o_parts, down_parts) / options_.tp_size; ++p)
+    part_out_.push_back(backend_->Alloc(n, config_.hidden_size));
   q_ = backend_->Alloc(n, local_heads_ * hd);
   attn_ = backend_->Alloc(n, local_heads_ * hd);
   k_ = backend_->Alloc(n, local_kv_heads_ * hd);
@@ -130,11 +166,27 @@ void Decoder::AllocateBuffers() {
 // Views of the first `rows` rows of a buffer.
 static Act Rows(const Act& a, int64_t rows) { return Act{a.data, rows, a.cols}; }
 
+void Decoder::RowParallel(const std::vector<std::unique_ptr<Linear>>& parts, const Act& in,
+                          std::vector<Act>& ins, Act& out) {
+  const int64_t n = in.rows, width = parts[0]->in_features();
+  std::vector<Act> outs;
+  for (size_t p = 0; p < parts.size(); ++p) {
+    Act x = Rows(ins[p], n);
+    outs.push_back(Rows(part_out_[p], n));
+    backend_->SliceColumns(in, static_cast<int64_t>(p) * width, x);
+    backend_->Matmul(*parts[p], x, outs[p]);
+  }
+  for (size_t stride = 1; stride < outs.size(); stride *= 2)
+    for (size_t i = 0; i + stride < outs.size(); i += 2 * stride) backend_->Add(outs[i + stride], outs[i]);
+  backend_->AllReduceSum(outs[0]);
+  out = outs[0];
+}
+
 void Decoder::RunLayer(const Layer& L) {
   const int64_t n = x_.rows;
   const float eps = static_cast<float>(config_.rms_norm_eps);
   Act h = Rows(h_, n), q = Rows(q_, n), k = Rows(k_, n), v = Rows(v_, n), a = Rows(attn_, n),
-      t = Rows(t_, n), g = Rows(gate_, n), u = Rows(up_, n);
+      t, g = Rows(gate_, n), u = Rows(up_, n);
   backend_->RmsNorm(x_, *L.attn_norm, eps, h);
   backend_->Matmul(*L.q, h, q);
   backend_->Matmul(*L.k, h, k);
@@ -147,21 +199,19 @@ void Decoder::RunLayer(const Layer& L) {
   backend_->Rotary(*inv_freq_, config_.head_dim, q);
   backend_->Rotary(*inv_freq_, config_.head_dim, k);
   backend_->Attention(q, k, v, config_.head_dim, a);
-  backend_->Matmul(*L.o, a, t);
-  backend_->AllReduceSum(t);
+  RowParallel(L.o, a, part_in_o_, t);
   backend_->Add(t, x_);
   backend_->RmsNorm(x_, *L.mlp_norm, eps, h);
   backend_->Matmul(*L.gate, h, g);
   backend_->Matmul(*L.up, h, u);
   backend_->SwiGlu(g, u, g);
-  backend_->Matmul(*L.down, g, t);
-  backend_->AllReduceSum(t);
+  RowParallel(L.down, g, part_in_down_, t);
   backend_->Add(t, x_);
 }
 
 absl::Status Decoder::Forward(const TokenBatch& batch, std::span<const int64_t> rows,
                               std::span<const int32_t> targets, int topk, bool full_rows,
-                              LogitStats* stats) {
+                              std::vector<LogitStats>* chunks) {
   const int64_t n = batch.rows();
   QSWEEP_CHECK(rows.size() == targets.size());
   if (n == 0 || n > options_.max_batch_tokens)
@@ -180,8 +230,8 @@ absl::Status Decoder::Forward(const TokenBatch& batch, std::span<const int64_t> 
   for (const Layer& L : layers_) RunLayer(L);
 
   // The head runs only on the rows asked for, a chunk at a time.
-  *stats = LogitStats{};
-  stats->vocab_begin = vocab_begin_;
+  chunks->assign(vocab_chunks_, LogitStats{});
+  const int64_t chunk0 = options_.tp_rank * vocab_chunks_, v = config_.vocab_size;
   const float eps = static_cast<float>(config_.rms_norm_eps);
   for (size_t begin = 0; begin < rows.size(); begin += options_.max_head_rows) {
     const size_t end = std::min(rows.size(), begin + options_.max_head_rows);
@@ -190,15 +240,21 @@ absl::Status Decoder::Forward(const TokenBatch& batch, std::span<const int64_t> 
     backend_->GatherRows(x_, rows.subspan(begin, m), sel);
     backend_->RmsNorm(sel, *final_norm_, eps, seln);
     backend_->Matmul(*head_, seln, logits);
-    LogitStats part;
-    backend_->LogitStatistics(logits, targets.subspan(begin, m), topk, full_rows, vocab_begin_, &part);
-    auto append = [](auto& dst, const auto& src) { dst.insert(dst.end(), src.begin(), src.end()); };
-    append(stats->max, part.max);
-    append(stats->sum_exp, part.sum_exp);
-    append(stats->target_logit, part.target_logit);
-    append(stats->topk_id, part.topk_id);
-    append(stats->topk_logit, part.topk_logit);
-    append(stats->logits, part.logits);
+    for (int c = 0; c < vocab_chunks_; ++c) {
+      const int64_t lo = v * (chunk0 + c) / kCanonicalParts, hi = v * (chunk0 + c + 1) / kCanonicalParts;
+      LogitStats part;
+      backend_->LogitStatistics(logits, lo - vocab_begin_, hi - vocab_begin_, targets.subspan(begin, m),
+                                topk, full_rows, lo, &part);
+      LogitStats& stats = (*chunks)[c];
+      stats.vocab_begin = lo;
+      auto append = [](auto& dst, const auto& src) { dst.insert(dst.end(), src.begin(), src.end()); };
+      append(stats.max, part.max);
+      append(stats.sum_exp, part.sum_exp);
+      append(stats.target_logit, part.target_logit);
+      append(stats.topk_id, part.topk_id);
+      append(stats.topk_logit, part.topk_logit);
+      append(stats.logits, part.logits);
+    }
   }
   x_ = full_x;
   return absl::OkStatus();

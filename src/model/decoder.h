@@ -3,6 +3,14 @@
 // gate/up column-parallel (by heads / by intermediate rows), o and down
 // row-parallel followed by an all-reduce, and the head vocab-parallel, so the
 // log-softmax is reduced across ranks from per-slice statistics only.
+//
+// Results are bit-identical for every tp that divides kCanonicalParts: each
+// row-parallel matmul is split into a fixed number of input-column parts,
+// whose outputs are summed in a fixed binary tree (a rank owns a whole
+// subtree, and the backend's all-reduce completes the tree across ranks in
+// rank order); the vocabulary is cut into fixed chunks whose log-softmax
+// statistics are combined in vocabulary order. Which rank computes a part
+// never changes how it is computed.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -16,6 +24,12 @@
 #include "model/token_batch.h"
 
 namespace qsweep {
+
+inline constexpr int kCanonicalParts = 8;
+
+// How many column parts a row-parallel matmul over `in_features` is cut
+// into: the largest power of two <= kCanonicalParts that divides it.
+int64_t RowParallelParts(int64_t in_features);
 
 struct DecoderOptions {
   std::string scheme = "fp32";
@@ -36,11 +50,12 @@ class Decoder {
   int64_t vocab_begin() const { return vocab_begin_; }
   int64_t vocab_end() const { return vocab_end_; }
 
-  // Runs the batch and returns this rank's logit statistics for the given
-  // rows (indices into the batch), each scored against its target token.
+  // Runs the batch and returns, for the given rows (indices into the batch)
+  // each scored against its target token, the logit statistics of this
+  // rank's vocabulary chunks, in vocabulary order.
   absl::Status Forward(const TokenBatch& batch, std::span<const int64_t> rows,
                        std::span<const int32_t> targets, int topk, bool full_rows,
-                       LogitStats* stats);
+                       std::vector<LogitStats>* chunks);
 
  private:
   struct Layer;
@@ -48,6 +63,9 @@ class Decoder {
   absl::Status LoadWeights(const Checkpoint& checkpoint);
   void AllocateBuffers();
   void RunLayer(const Layer& layer);
+  // out = in · Wᵀ for a row-parallel weight held as parts, summed in tree order.
+  void RowParallel(const std::vector<std::unique_ptr<Linear>>& parts, const Act& in,
+                   std::vector<Act>& part_inputs, Act& out);
 
   ModelConfig config_;
   Backend* backend_;
@@ -57,7 +75,9 @@ class Decoder {
   std::unique_ptr<DeviceArray> embedding_, final_norm_, inv_freq_;
   std::unique_ptr<Linear> head_;
   std::vector<Layer> layers_;
-  Act x_, h_, q_, k_, v_, attn_, t_, gate_, up_, sel_, sel_norm_, logits_;
+  int vocab_chunks_ = 1;  // this rank's share of kCanonicalParts vocabulary chunks
+  Act x_, h_, q_, k_, v_, attn_, gate_, up_, sel_, sel_norm_, logits_;
+  std::vector<Act> part_in_o_, part_in_down_, part_out_;
 };
 
 }  // namespace qsweep

@@ -9,6 +9,7 @@
 namespace qsweep {
 
 RowScores CombineLogitStats(std::span<const LogitStats> per_rank, int topk, bool full_rows) {
+  // per_rank: the chunks, in vocabulary order.
   QSWEEP_CHECK(!per_rank.empty());
   RowScores out;
   const int64_t n = static_cast<int64_t>(per_rank[0].max.size());

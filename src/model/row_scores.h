@@ -1,7 +1,7 @@
 // Per-row scores from the logits' statistics: log p(target), logsumexp,
 // whether the target is the argmax, top-K log-probs, and optionally full
-// rows. With a vocab-parallel head each rank contributes the statistics of
-// its vocabulary slice; combining them is exact.
+// rows, combined from per-chunk statistics in a fixed order, so the result
+// does not depend on which rank held which chunk.
 #pragma once
 #include <cstdint>
 #include <span>
@@ -22,7 +22,8 @@ struct RowScores {
   std::vector<float> logprobs;        // [rows, vocab] when full rows were asked for
 };
 
-// `per_rank` in tensor-parallel rank order (slices in vocabulary order).
-RowScores CombineLogitStats(std::span<const LogitStats> per_rank, int topk, bool full_rows);
+// `chunks`: the statistics of every vocabulary chunk, in vocabulary order
+// (from one rank, or gathered from a tensor-parallel group in rank order).
+RowScores CombineLogitStats(std::span<const LogitStats> chunks, int topk, bool full_rows);
 
 }  // namespace qsweep

@@ -127,9 +127,18 @@ void RowLogitStatistics(const float* logits, int64_t n, int32_t target_local, in
   }
 }
 
-void CpuBackend::LogitStatistics(const Act& logits, std::span<const int32_t> targets, int k,
-                                 bool full_rows, int64_t vocab_begin, LogitStats* out) {
-  const int64_t n = static_cast<int64_t>(targets.size()), v = logits.cols;
+void CpuBackend::SliceColumns(const Act& x, int64_t begin, Act& out) {
+  QSWEEP_CHECK(out.rows == x.rows && begin + out.cols <= x.cols);
+  for (int64_t r = 0; r < x.rows; ++r)
+    std::memcpy(F(out) + r * out.cols, F(x) + r * x.cols + begin, out.cols * sizeof(float));
+}
+
+void CpuBackend::LogitStatistics(const Act& logits, int64_t col_begin, int64_t col_end,
+                                 std::span<const int32_t> targets, int k, bool full_rows,
+                                 int64_t vocab_begin, LogitStats* out) {
+  const int64_t n = static_cast<int64_t>(targets.size()), v = col_end - col_begin;
+  const int64_t stride = logits.cols;
+  const float* base = F(logits) + col_begin;
   out->vocab_begin = vocab_begin;
   out->max.assign(n, 0);
   out->sum_exp.assign(n, 0);
@@ -139,11 +148,12 @@ void CpuBackend::LogitStatistics(const Act& logits, std::span<const int32_t> tar
 #pragma omp parallel for schedule(static)
   for (int64_t r = 0; r < n; ++r) {
     const int64_t local = targets[r] - vocab_begin;
-    RowLogitStatistics(F(logits) + r * v, v, local >= 0 && local < v ? int32_t(local) : -1, k,
+    RowLogitStatistics(base + r * stride, v, local >= 0 && local < v ? int32_t(local) : -1, k,
                        vocab_begin, &out->max[r], &out->sum_exp[r], &out->target_logit[r],
                        out->topk_id.data() + r * k, out->topk_logit.data() + r * k);
   }
-  if (full_rows) out->logits.assign(F(logits), F(logits) + n * v);
+  if (full_rows)
+    for (int64_t r = 0; r < n; ++r) out->logits.insert(out->logits.end(), base + r * stride, base + r * stride + v);
 }
 
 void CpuBackend::AllReduceSum(Act& x) {

@@ -10,7 +10,8 @@ namespace qsweep {
 
 class CpuBackend : public Backend {
  public:
-  // `all_reduce` sums a host buffer over the tensor-parallel group; empty for tp == 1.
+  // `all_reduce` sums a host buffer over the tensor-parallel group, in a
+  // fixed tree order over ranks (see Decoder); empty for tp == 1.
   using AllReduceFn = std::function<void(float* data, int64_t n)>;
   explicit CpuBackend(AllReduceFn all_reduce = nullptr) : all_reduce_(std::move(all_reduce)) {}
 
@@ -33,8 +34,10 @@ class CpuBackend : public Backend {
   void Attention(const Act& q, const Act& k, const Act& v, int64_t head_dim, Act& out) override;
   void SwiGlu(const Act& gate, const Act& up, Act& out) override;
   void GatherRows(const Act& x, std::span<const int64_t> rows, Act& out) override;
-  void LogitStatistics(const Act& logits, std::span<const int32_t> targets, int k, bool full_rows,
-                       int64_t vocab_begin, LogitStats* out) override;
+  void SliceColumns(const Act& x, int64_t begin, Act& out) override;
+  void LogitStatistics(const Act& logits, int64_t col_begin, int64_t col_end,
+                       std::span<const int32_t> targets, int k, bool full_rows, int64_t vocab_begin,
+                       LogitStats* out) override;
   void AllReduceSum(Act& x) override;
 
  private:

@@ -1,0 +1,68 @@
+// Flat little-endian serialization of scalars and vectors of trivially
+// copyable values, for messages between ranks (same binary on every rank).
+#pragma once
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "core/status_macros.h"
+
+namespace qsweep {
+
+class ByteWriter {
+ public:
+  template <typename T>
+  void Put(const T& v) {
+    static_assert(std::is_trivially_copyable_v<T>);
+    const auto* p = reinterpret_cast<const uint8_t*>(&v);
+    bytes_.insert(bytes_.end(), p, p + sizeof(T));
+  }
+  template <typename T>
+  void PutVector(const std::vector<T>& v) {
+    static_assert(std::is_trivially_copyable_v<T>);
+    Put<uint64_t>(v.size());
+    const auto* p = reinterpret_cast<const uint8_t*>(v.data());
+    bytes_.insert(bytes_.end(), p, p + v.size() * sizeof(T));
+  }
+  void PutString(const std::string& s) { PutVector(std::vector<char>(s.begin(), s.end())); }
+  std::vector<uint8_t>& bytes() { return bytes_; }
+
+ private:
+  std::vector<uint8_t> bytes_;
+};
+
+// Reading past the end is a programmer error (both sides run the same code).
+class ByteReader {
+ public:
+  explicit ByteReader(const std::vector<uint8_t>& bytes) : bytes_(bytes) {}
+  template <typename T>
+  T Get() {
+    T v;
+    QSWEEP_CHECK(pos_ + sizeof(T) <= bytes_.size());
+    std::memcpy(&v, bytes_.data() + pos_, sizeof(T));
+    pos_ += sizeof(T);
+    return v;
+  }
+  template <typename T>
+  std::vector<T> GetVector() {
+    const uint64_t n = Get<uint64_t>();
+    QSWEEP_CHECK(pos_ + n * sizeof(T) <= bytes_.size());
+    std::vector<T> v(n);
+    std::memcpy(v.data(), bytes_.data() + pos_, n * sizeof(T));
+    pos_ += n * sizeof(T);
+    return v;
+  }
+  std::string GetString() {
+    auto v = GetVector<char>();
+    return std::string(v.begin(), v.end());
+  }
+  bool done() const { return pos_ == bytes_.size(); }
+
+ private:
+  const std::vector<uint8_t>& bytes_;
+  size_t pos_ = 0;
+};
+
+}  // namespace qsweep

@@ -1,0 +1,112 @@
+#include "dist/tp_scorer.h"
+
+#include "absl/strings/str_format.h"
+#include "core/byte_buffer.h"
+#include "core/status_macros.h"
+
+namespace qsweep {
+namespace {
+
+enum Command : uint8_t { kScore = 1, kStop = 2 };
+
+std::vector<uint8_t> EncodeChunks(const absl::Status& status, const std::vector<LogitStats>& chunks) {
+  ByteWriter w;
+  w.Put<uint8_t>(status.ok());
+  if (!status.ok()) {
+    w.PutString(std::string(status.message()));
+    return std::move(w.bytes());
+  }
+  w.Put<uint64_t>(chunks.size());
+  for (const LogitStats& s : chunks) {
+    w.Put<int64_t>(s.vocab_begin);
+    w.PutVector(s.max);
+    w.PutVector(s.sum_exp);
+    w.PutVector(s.target_logit);
+    w.PutVector(s.topk_id);
+    w.PutVector(s.topk_logit);
+    w.PutVector(s.logits);
+  }
+  return std::move(w.bytes());
+}
+
+absl::Status DecodeChunks(const std::vector<uint8_t>& bytes, int rank, std::vector<LogitStats>* out) {
+  ByteReader r(bytes);
+  if (!r.Get<uint8_t>())
+    return absl::InternalError(absl::StrFormat("tensor-parallel rank %d: %s", rank, r.GetString()));
+  const uint64_t n = r.Get<uint64_t>();
+  for (uint64_t i = 0; i < n; ++i) {
+    LogitStats s;
+    s.vocab_begin = r.Get<int64_t>();
+    s.max = r.GetVector<float>();
+    s.sum_exp = r.GetVector<float>();
+    s.target_logit = r.GetVector<float>();
+    s.topk_id = r.GetVector<int32_t>();
+    s.topk_logit = r.GetVector<float>();
+    s.logits = r.GetVector<float>();
+    out->push_back(std::move(s));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status TensorParallelScorer::ForwardAndGather(
+    const std::vector<uint8_t>& command, std::vector<LogitStats>* all) {
+  ByteReader r(command);
+  r.Get<uint8_t>();
+  TokenBatch batch;
+  batch.tokens = r.GetVector<int32_t>();
+  batch.layout.positions = r.GetVector<int32_t>();
+  batch.layout.seq_begin = r.GetVector<int64_t>();
+  batch.layout.prefix_end = r.GetVector<int64_t>();
+  batch.layout.branch_begin = r.GetVector<int64_t>();
+  const auto rows = r.GetVector<int64_t>();
+  const auto targets = r.GetVector<int32_t>();
+  const int topk = r.Get<int32_t>();
+  const bool full = r.Get<uint8_t>();
+  std::vector<LogitStats> mine;
+  const absl::Status status = decoder_->Forward(batch, rows, targets, topk, full, &mine);
+  const auto gathered = group_->Gather(EncodeChunks(status, mine), 0);
+  if (all)
+    for (size_t i = 0; i < gathered.size(); ++i)
+      QSWEEP_RETURN_IF_ERROR(DecodeChunks(gathered[i], static_cast<int>(i), all));
+  return status;
+}
+
+absl::StatusOr<RowScores> TensorParallelScorer::Score(const TokenBatch& batch,
+                                                      std::span<const int64_t> rows,
+                                                      std::span<const int32_t> targets, int topk,
+                                                      bool full_rows) {
+  ByteWriter w;
+  w.Put<uint8_t>(kScore);
+  w.PutVector(batch.tokens);
+  w.PutVector(batch.layout.positions);
+  w.PutVector(batch.layout.seq_begin);
+  w.PutVector(batch.layout.prefix_end);
+  w.PutVector(batch.layout.branch_begin);
+  w.PutVector(std::vector<int64_t>(rows.begin(), rows.end()));
+  w.PutVector(std::vector<int32_t>(targets.begin(), targets.end()));
+  w.Put<int32_t>(topk);
+  w.Put<uint8_t>(full_rows);
+  group_->Broadcast(w.bytes(), 0);
+  std::vector<LogitStats> all;
+  QSWEEP_RETURN_IF_ERROR(ForwardAndGather(w.bytes(), &all));
+  return CombineLogitStats(all, topk, full_rows);
+}
+
+absl::Status TensorParallelScorer::RunFollower() {
+  for (;;) {
+    std::vector<uint8_t> command;
+    group_->Broadcast(command, 0);
+    if (command.empty() || command[0] == kStop) return absl::OkStatus();
+    // Errors travel to the leader inside the gathered statistics.
+    (void)ForwardAndGather(command, nullptr);
+  }
+}
+
+void TensorParallelScorer::Stop() {
+  std::vector<uint8_t> command = {kStop};
+  group_->Broadcast(command, 0);
+}
+
+}  // namespace qsweep

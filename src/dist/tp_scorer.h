@@ -1,0 +1,30 @@
+// A LogitScorer over a tensor-parallel group: the leader (tp rank 0) sends
+// each batch to the group, every rank runs its slice of the decoder, and the
+// per-slice logit statistics (a few floats per row, not logits) are gathered
+// to the leader and combined exactly. Followers serve in RunFollower() until
+// the leader calls Stop().
+#pragma once
+#include "dist/communicator.h"
+#include "eval/logit_scorer.h"
+
+namespace qsweep {
+
+class TensorParallelScorer : public LogitScorer {
+ public:
+  TensorParallelScorer(Decoder* decoder, Communicator* group) : decoder_(decoder), group_(group) {}
+  int64_t vocab_size() const override { return decoder_->config().vocab_size; }
+  int64_t max_batch_tokens() const override { return decoder_->options().max_batch_tokens; }
+  absl::StatusOr<RowScores> Score(const TokenBatch& batch, std::span<const int64_t> rows,
+                                  std::span<const int32_t> targets, int topk,
+                                  bool full_rows) override;
+  absl::Status RunFollower();
+  void Stop();
+
+ private:
+  // Runs this rank's part; on the leader `all` receives every rank's chunks.
+  absl::Status ForwardAndGather(const std::vector<uint8_t>& command, std::vector<LogitStats>* all);
+  Decoder* decoder_;
+  Communicator* group_;
+};
+
+}  // namespace qsweep

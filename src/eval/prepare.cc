@@ -1,0 +1,81 @@
+#include "eval/prepare.h"
+
+#include "absl/strings/str_format.h"
+
+namespace qsweep {
+namespace {
+
+struct EncodedPair {
+  std::vector<int32_t> context, continuation;
+};
+
+EncodedPair EncodePair(const Tokenizer& tok, std::string context, std::string continuation) {
+  size_t keep = context.size();
+  while (keep > 0 && (context[keep - 1] == ' ' || context[keep - 1] == '\t' ||
+                      context[keep - 1] == '\n' || context[keep - 1] == '\r'))
+    --keep;
+  continuation = context.substr(keep) + continuation;
+  context.resize(keep);
+  const std::vector<int32_t> whole = tok.Encode(context + continuation);
+  EncodedPair p;
+  p.context = tok.Encode(context);
+  const size_t n = std::min(p.context.size(), whole.size());
+  p.continuation.assign(whole.begin() + n, whole.end());
+  return p;
+}
+
+}  // namespace
+
+absl::StatusOr<RequestSet> TokenizeRequests(const Tokenizer& tok, const std::vector<McTask>& tasks,
+                                            const std::vector<TextCorpus>& corpora,
+                                            const PrepareOptions& options) {
+  if (options.window < 2 || options.stride < 1 || options.stride >= options.window)
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "perplexity window %d and stride %d: need window >= 2 and 1 <= stride < window",
+        options.window, options.stride));
+  const bool bos = options.add_bos && tok.bos_id() >= 0;
+  RequestSet set;
+  for (const McTask& task : tasks) {
+    McTaskRequests t;
+    t.name = task.name;
+    for (size_t i = 0; i < task.samples.size(); ++i) {
+      const McSample& s = task.samples[i];
+      McSampleRequest r;
+      r.sample_id = static_cast<int64_t>(i);
+      r.label = s.label;
+      for (size_t c = 0; c < s.continuations.size(); ++c) {
+        const std::string& ctx = s.contexts.size() == 1 ? s.contexts[0] : s.contexts[c];
+        EncodedPair p = EncodePair(tok, ctx, s.continuations[c]);
+        if (p.continuation.empty())
+          return absl::InvalidArgumentError(absl::StrFormat(
+              "task %s, sample '%s', choice %d: the continuation has no tokens", task.name, s.id, c));
+        if (bos) p.context.insert(p.context.begin(), tok.bos_id());
+        if (p.context.empty())
+          return absl::InvalidArgumentError(absl::StrFormat(
+              "task %s, sample '%s': empty context and the tokenizer has no BOS", task.name, s.id));
+        if (s.contexts.size() != 1 || c == 0) r.contexts.push_back(std::move(p.context));
+        else if (p.context != r.contexts[0])
+          return absl::InternalError("a shared context encoded differently per choice");
+        r.continuations.push_back(std::move(p.continuation));
+        r.continuation_bytes.push_back(static_cast<int64_t>(s.continuations[c].size()));
+      }
+      t.samples.push_back(std::move(r));
+    }
+    set.tasks.push_back(std::move(t));
+  }
+  for (const TextCorpus& c : corpora) {
+    PplCorpusRequests r;
+    r.name = c.name;
+    if (bos) r.tokens.push_back(tok.bos_id());
+    const std::vector<int32_t> ids = tok.Encode(c.text);
+    r.tokens.insert(r.tokens.end(), ids.begin(), ids.end());
+    r.window = options.window;
+    r.stride = options.stride;
+    if (r.tokens.size() < 2)
+      return absl::InvalidArgumentError(absl::StrFormat("corpus %s: fewer than 2 tokens", c.name));
+    set.corpora.push_back(std::move(r));
+  }
+  return set;
+}
+
+}  // namespace qsweep

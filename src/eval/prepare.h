@@ -1,0 +1,37 @@
+// Tokenizes multiple-choice tasks and text corpora once into a RequestSet
+// (`qsweep prepare`), so every scheme of a sweep scores the same tokens.
+//
+// Context/continuation split as lm-evaluation-harness's _encode_pair: the
+// context's trailing whitespace moves to the continuation, the pair is
+// encoded whole, and the continuation is what follows the context's own
+// encoding. One deviation, on purpose: contexts start with BOS when the
+// tokenizer has one (lm-eval's add_bos_token=True), because Llama-family
+// models are trained with it; `add_bos = false` gives lm-eval's default.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "eval/requests.h"
+#include "eval/tasks/task.h"
+#include "tokenizer/tokenizer.h"
+
+namespace qsweep {
+
+struct PrepareOptions {
+  bool add_bos = true;
+  int64_t window = 512;  // perplexity window and stride, in tokens
+  int64_t stride = 256;
+};
+
+struct TextCorpus {
+  std::string name;
+  std::string text;
+};
+
+absl::StatusOr<RequestSet> TokenizeRequests(const Tokenizer& tokenizer,
+                                            const std::vector<McTask>& tasks,
+                                            const std::vector<TextCorpus>& corpora,
+                                            const PrepareOptions& options);
+
+}  // namespace qsweep

@@ -1,0 +1,59 @@
+#include "eval/work_units.h"
+
+#include <algorithm>
+
+namespace qsweep {
+
+std::vector<WorkUnit> PlanWorkUnits(const RequestSet& requests, const UnitPlanOptions& options) {
+  std::vector<WorkUnit> units;
+  for (size_t t = 0; t < requests.tasks.size(); ++t) {
+    const int64_t n = static_cast<int64_t>(requests.tasks[t].samples.size());
+    for (int64_t b = 0; b < n; b += options.samples_per_unit) {
+      WorkUnit u;
+      u.id = static_cast<int64_t>(units.size());
+      u.kind = WorkUnit::Kind::kChoices;
+      u.source = static_cast<int64_t>(t);
+      u.begin = b;
+      u.end = std::min(n, b + options.samples_per_unit);
+      u.first_row = b;
+      units.push_back(u);
+    }
+  }
+  for (size_t c = 0; c < requests.corpora.size(); ++c) {
+    const PplCorpusRequests& corpus = requests.corpora[c];
+    const auto windows = PplWindows(static_cast<int64_t>(corpus.tokens.size()), corpus.window, corpus.stride);
+    const int64_t n = static_cast<int64_t>(windows.size());
+    for (int64_t b = 0; b < n; b += options.windows_per_unit) {
+      WorkUnit u;
+      u.id = static_cast<int64_t>(units.size());
+      u.kind = WorkUnit::Kind::kTokens;
+      u.source = static_cast<int64_t>(c);
+      u.begin = b;
+      u.end = std::min(n, b + options.windows_per_unit);
+      u.first_row = windows[b].score_from - 1;  // token t is scored row t - 1
+      units.push_back(u);
+    }
+  }
+  return units;
+}
+
+absl::StatusOr<UnitResult> ScoreUnit(LogitScorer& scorer, const RequestSet& requests,
+                                     const WorkUnit& unit, const ScoringOptions& options) {
+  if (unit.kind == WorkUnit::Kind::kChoices) {
+    const McTaskRequests& task = requests.tasks[unit.source];
+    auto rows = ScoreChoices(scorer,
+                             std::span<const McSampleRequest>(task.samples).subspan(unit.begin, unit.end - unit.begin),
+                             task.max_choices());
+    if (!rows.ok()) return rows.status();
+    return UnitResult(std::move(*rows));
+  }
+  const PplCorpusRequests& corpus = requests.corpora[unit.source];
+  const auto windows = PplWindows(static_cast<int64_t>(corpus.tokens.size()), corpus.window, corpus.stride);
+  auto rows = ScoreWindows(scorer, corpus,
+                           std::span<const PplWindow>(windows).subspan(unit.begin, unit.end - unit.begin),
+                           options.topk, options.full_logprobs);
+  if (!rows.ok()) return rows.status();
+  return UnitResult(std::move(*rows));
+}
+
+}  // namespace qsweep

@@ -1,0 +1,45 @@
+// A run is cut into work units, the grain of scheduling (replicas pull
+// units), of result transfer and of resumption after a crash: a chunk of
+// samples of one task, or a chunk of perplexity windows of one corpus.
+// Units are numbered in a fixed order that depends only on the requests.
+#pragma once
+#include <cstdint>
+#include <variant>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "eval/choice_scoring.h"
+#include "eval/logit_scorer.h"
+#include "eval/perplexity_scoring.h"
+#include "eval/requests.h"
+
+namespace qsweep {
+
+struct WorkUnit {
+  enum class Kind { kChoices, kTokens };
+  int64_t id = 0;
+  Kind kind = Kind::kChoices;
+  int64_t source = 0;  // task index (kChoices) or corpus index (kTokens)
+  int64_t begin = 0;   // samples [begin, end), or windows [begin, end)
+  int64_t end = 0;
+  int64_t first_row = 0;  // where its rows go: sample index, or scored-token index
+};
+
+struct UnitPlanOptions {
+  int64_t samples_per_unit = 64;
+  int64_t windows_per_unit = 4;
+};
+
+std::vector<WorkUnit> PlanWorkUnits(const RequestSet& requests, const UnitPlanOptions& options);
+
+using UnitResult = std::variant<ChoiceRows, TokenRows>;
+
+struct ScoringOptions {
+  int topk = 32;
+  bool full_logprobs = false;
+};
+
+absl::StatusOr<UnitResult> ScoreUnit(LogitScorer& scorer, const RequestSet& requests,
+                                     const WorkUnit& unit, const ScoringOptions& options);
+
+}  // namespace qsweep
