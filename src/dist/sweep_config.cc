@@ -1,0 +1,173 @@
+#include "dist/sweep_config.h"
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <yaml-cpp/yaml.h>
+
+#include "absl/strings/str_format.h"
+#include "core/status_macros.h"
+
+namespace qsweep {
+namespace {
+
+namespace fs = std::filesystem;
+
+class Reader {
+ public:
+  explicit Reader(std::string file) : file_(std::move(file)) {}
+
+  absl::Status Error(const YAML::Node& node, const std::string& key, const std::string& what) const {
+    const int line = node.Mark().line >= 0 ? node.Mark().line + 1 : 0;
+    return absl::InvalidArgumentError(absl::StrFormat("%s:%d: %s: %s", file_, line, key, what));
+  }
+
+  absl::Status Keys(const YAML::Node& map, const std::string& where, const std::set<std::string>& allowed) const {
+    if (!map.IsMap()) return Error(map, where, "expected a mapping");
+    for (const auto& kv : map) {
+      const std::string k = kv.first.as<std::string>();
+      if (!allowed.count(k)) {
+        std::string list;
+        for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
+        return Error(kv.first, where.empty() ? k : where + "." + k,
+                     absl::StrFormat("unknown key (known: %s)", list));
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  template <typename T>
+  absl::Status Get(const YAML::Node& map, const std::string& key, T* out, bool required,
+                   const std::string& where = "") const {
+    const YAML::Node n = map[key];
+    const std::string name = where.empty() ? key : where + "." + key;
+    if (!n) return required ? Error(map, name, "missing") : absl::OkStatus();
+    try {
+      *out = n.as<T>();
+    } catch (const YAML::Exception&) {
+      return Error(n, name, "wrong type");
+    }
+    return absl::OkStatus();
+  }
+
+  std::string Resolve(const std::string& p) const {
+    if (p.empty() || p.rfind("synthetic:", 0) == 0 || fs::path(p).is_absolute()) return p;
+    return (fs::path(file_).parent_path() / p).lexically_normal().string();
+  }
+
+ private:
+  std::string file_;
+};
+
+}  // namespace
+
+std::vector<std::string> SweepConfig::AllSchemes() const {
+  std::vector<std::string> all = {baseline};
+  all.insert(all.end(), schemes.begin(), schemes.end());
+  return all;
+}
+std::string SweepConfig::RequestsPath() const { return (fs::path(output) / "requests.h5").string(); }
+std::string SweepConfig::RunPath(const std::string& scheme) const {
+  return (fs::path(output) / "runs" / (scheme + ".h5")).string();
+}
+std::string SweepConfig::MetricsPath() const { return (fs::path(output) / "metrics.h5").string(); }
+std::string SweepConfig::ReportDir() const { return (fs::path(output) / "report").string(); }
+
+absl::StatusOr<SweepConfig> ParseSweepConfig(const std::string& text, const std::string& path) {
+  Reader rd(path);
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("%s:%d: invalid YAML: %s", path, e.mark.line + 1, e.msg));
+  }
+  QSWEEP_RETURN_IF_ERROR(rd.Keys(root, "", {"name", "model", "tokenizer", "parallel", "baseline",
+                                            "schemes", "tasks", "corpora", "output", "scoring",
+                                            "calibration", "slurm"}));
+  SweepConfig c;
+  c.path = path;
+  c.yaml = text;
+  QSWEEP_RETURN_IF_ERROR(rd.Get(root, "name", &c.name, true));
+  QSWEEP_RETURN_IF_ERROR(rd.Get(root, "model", &c.model, true));
+  QSWEEP_RETURN_IF_ERROR(rd.Get(root, "tokenizer", &c.tokenizer, false));
+  QSWEEP_RETURN_IF_ERROR(rd.Get(root, "baseline", &c.baseline, false));
+  QSWEEP_RETURN_IF_ERROR(rd.Get(root, "schemes", &c.schemes, true));
+  QSWEEP_RETURN_IF_ERROR(rd.Get(root, "output", &c.output, true));
+  QSWEEP_RETURN_IF_ERROR(rd.Get(root, "calibration", &c.calibration, false));
+  if (root["parallel"]) {
+    QSWEEP_RETURN_IF_ERROR(rd.Keys(root["parallel"], "parallel", {"tp"}));
+    QSWEEP_RETURN_IF_ERROR(rd.Get(root["parallel"], "tp", &c.tp, false, "parallel"));
+    if (c.tp < 1) return rd.Error(root["parallel"], "parallel.tp", "must be >= 1");
+  }
+  if (root["slurm"]) {
+    QSWEEP_RETURN_IF_ERROR(rd.Keys(root["slurm"], "slurm", {"args"}));
+    QSWEEP_RETURN_IF_ERROR(rd.Get(root["slurm"], "args", &c.slurm_args, false, "slurm"));
+  }
+  if (const YAML::Node s = root["scoring"]) {
+    QSWEEP_RETURN_IF_ERROR(rd.Keys(s, "scoring", {"topk", "full_logprobs", "batch_tokens",
+                                                  "samples_per_unit", "windows_per_unit", "add_bos"}));
+    QSWEEP_RETURN_IF_ERROR(rd.Get(s, "topk", &c.topk, false, "scoring"));
+    QSWEEP_RETURN_IF_ERROR(rd.Get(s, "full_logprobs", &c.full_logprobs, false, "scoring"));
+    QSWEEP_RETURN_IF_ERROR(rd.Get(s, "batch_tokens", &c.batch_tokens, false, "scoring"));
+    QSWEEP_RETURN_IF_ERROR(rd.Get(s, "samples_per_unit", &c.samples_per_unit, false, "scoring"));
+    QSWEEP_RETURN_IF_ERROR(rd.Get(s, "windows_per_unit", &c.windows_per_unit, false, "scoring"));
+    QSWEEP_RETURN_IF_ERROR(rd.Get(s, "add_bos", &c.add_bos, false, "scoring"));
+    if (c.topk < 1 || c.batch_tokens < 16 || c.samples_per_unit < 1 || c.windows_per_unit < 1)
+      return rd.Error(s, "scoring", "topk, samples_per_unit, windows_per_unit >= 1 and batch_tokens >= 16");
+  }
+  std::set<std::string> names;
+  if (const YAML::Node tasks = root["tasks"]) {
+    if (!tasks.IsSequence()) return rd.Error(tasks, "tasks", "expected a list");
+    for (const YAML::Node& t : tasks) {
+      QSWEEP_RETURN_IF_ERROR(rd.Keys(t, "tasks[]", {"name", "format", "path", "fewshot", "limit"}));
+      TaskSource s;
+      QSWEEP_RETURN_IF_ERROR(rd.Get(t, "name", &s.name, true, "tasks[]"));
+      QSWEEP_RETURN_IF_ERROR(rd.Get(t, "format", &s.format, false, "tasks[]"));
+      QSWEEP_RETURN_IF_ERROR(rd.Get(t, "path", &s.path, true, "tasks[]"));
+      QSWEEP_RETURN_IF_ERROR(rd.Get(t, "fewshot", &s.fewshot, false, "tasks[]"));
+      QSWEEP_RETURN_IF_ERROR(rd.Get(t, "limit", &s.limit, false, "tasks[]"));
+      if (!names.insert(s.name).second) return rd.Error(t, "tasks[].name", "duplicate '" + s.name + "'");
+      s.path = rd.Resolve(s.path);
+      c.tasks.push_back(s);
+    }
+  }
+  if (const YAML::Node corpora = root["corpora"]) {
+    if (!corpora.IsSequence()) return rd.Error(corpora, "corpora", "expected a list");
+    for (const YAML::Node& t : corpora) {
+      QSWEEP_RETURN_IF_ERROR(rd.Keys(t, "corpora[]", {"name", "path", "window", "stride"}));
+      CorpusSource s;
+      QSWEEP_RETURN_IF_ERROR(rd.Get(t, "name", &s.name, true, "corpora[]"));
+      QSWEEP_RETURN_IF_ERROR(rd.Get(t, "path", &s.path, true, "corpora[]"));
+      QSWEEP_RETURN_IF_ERROR(rd.Get(t, "window", &s.window, false, "corpora[]"));
+      QSWEEP_RETURN_IF_ERROR(rd.Get(t, "stride", &s.stride, false, "corpora[]"));
+      if (!names.insert(s.name).second) return rd.Error(t, "corpora[].name", "duplicate '" + s.name + "'");
+      if (s.window < 2 || s.stride < 1 || s.stride >= s.window)
+        return rd.Error(t, "corpora[]", "need window >= 2 and 1 <= stride < window");
+      s.path = rd.Resolve(s.path);
+      c.corpora.push_back(s);
+    }
+  }
+  if (c.tasks.empty() && c.corpora.empty()) return rd.Error(root, "tasks", "no tasks and no corpora");
+  std::set<std::string> schemes;
+  for (const std::string& s : c.AllSchemes())
+    if (!schemes.insert(s).second)
+      return rd.Error(root["schemes"], "schemes", "'" + s + "' appears twice (the baseline counts)");
+  c.model = rd.Resolve(c.model);
+  c.tokenizer = rd.Resolve(c.tokenizer.empty() ? c.model : c.tokenizer);
+  c.output = rd.Resolve(c.output);
+  c.calibration = rd.Resolve(c.calibration);
+  return c;
+}
+
+absl::StatusOr<SweepConfig> LoadSweepConfig(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrFormat("%s: cannot open the sweep config", path));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ParseSweepConfig(ss.str(), path);
+}
+
+}  // namespace qsweep

@@ -1,0 +1,62 @@
+// A sweep: one model, a baseline and a list of schemes, over task sets and
+// perplexity corpora, with a parallel layout and an output folder. Read from
+// YAML (configs/*.yaml); relative paths are relative to the config's folder.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace qsweep {
+
+struct TaskSource {
+  std::string name;
+  std::string format = "jsonl";  // jsonl, arc, hellaswag, mmlu, piqa, boolq, winogrande
+  std::string path;
+  int fewshot = 0;               // mmlu: k shots from the dev split
+  int64_t limit = 0;             // first N samples only (0: all)
+};
+
+struct CorpusSource {
+  std::string name;
+  std::string path;
+  int64_t window = 512;
+  int64_t stride = 256;
+};
+
+struct SweepConfig {
+  std::string path;              // the YAML file it came from
+  std::string yaml;              // its text, stored in every run file
+  std::string name;
+  std::string model;             // checkpoint path or synthetic:NAME
+  std::string tokenizer;         // default: the model folder
+  int tp = 1;
+  std::string baseline = "bf16";
+  std::vector<std::string> schemes;  // the candidates (baseline excluded)
+  std::vector<TaskSource> tasks;
+  std::vector<CorpusSource> corpora;
+  std::string output;            // folder of requests.h5, runs/, metrics.h5, report/
+  bool add_bos = true;
+  int topk = 32;
+  bool full_logprobs = false;
+  int64_t batch_tokens = 2048;
+  int64_t samples_per_unit = 64;
+  int64_t windows_per_unit = 4;
+  std::string calibration;       // text for calibrated quantizers (GPTQ/AWQ), later
+  std::vector<std::string> slurm_args;  // extra sbatch arguments, passed one by one
+
+  // Baseline first, then the candidates: one run (and one array task) each.
+  std::vector<std::string> AllSchemes() const;
+  std::string RequestsPath() const;
+  std::string RunPath(const std::string& scheme) const;
+  std::string MetricsPath() const;
+  std::string ReportDir() const;
+};
+
+// Errors name the file and the key: unknown keys (typos), missing or
+// ill-typed values, duplicate scheme or task names, a tp < 1.
+absl::StatusOr<SweepConfig> LoadSweepConfig(const std::string& path);
+absl::StatusOr<SweepConfig> ParseSweepConfig(const std::string& yaml_text, const std::string& path);
+
+}  // namespace qsweep
