@@ -1,0 +1,270 @@
+#include "io/h5_file.h"
+
+#include <filesystem>
+
+#include "absl/strings/str_format.h"
+#include "core/status_macros.h"
+
+namespace qsweep::h5 {
+namespace {
+
+// HDF5 prints its error stack by default; errors reach users as Status only.
+void Silence() {
+  static const bool done = [] {
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+    return true;
+  }();
+  (void)done;
+}
+
+hid_t F16Type() {
+  static const hid_t t = [] {
+    hid_t h = H5Tcopy(H5T_IEEE_F32LE);
+    H5Tset_fields(h, 15, 10, 5, 0, 10);
+    H5Tset_precision(h, 16);
+    H5Tset_size(h, 2);
+    H5Tset_ebias(h, 15);
+    return h;
+  }();
+  return t;
+}
+
+}  // namespace
+
+Handle& Handle::operator=(Handle&& o) noexcept {
+  if (this != &o) {
+    if (id_ >= 0 && close_) close_(id_);
+    id_ = o.id_;
+    close_ = o.close_;
+    o.id_ = -1;
+  }
+  return *this;
+}
+
+Handle::~Handle() {
+  if (id_ >= 0 && close_) close_(id_);
+}
+
+hid_t FileType(Type t) {
+  switch (t) {
+    case Type::kI32: return H5T_STD_I32LE;
+    case Type::kI64: return H5T_STD_I64LE;
+    case Type::kU8: return H5T_STD_U8LE;
+    case Type::kF32: return H5T_IEEE_F32LE;
+    case Type::kF64: return H5T_IEEE_F64LE;
+    case Type::kF16: return F16Type();
+  }
+  return -1;
+}
+
+hid_t MemType(Type t) {
+  switch (t) {
+    case Type::kI32: return H5T_NATIVE_INT32;
+    case Type::kI64: return H5T_NATIVE_INT64;
+    case Type::kU8: return H5T_NATIVE_UINT8;
+    case Type::kF32: return H5T_NATIVE_FLOAT;
+    case Type::kF64: return H5T_NATIVE_DOUBLE;
+    case Type::kF16: return F16Type();
+  }
+  return -1;
+}
+
+absl::Status File::Fail(const std::string& what) const {
+  return absl::InvalidArgumentError(absl::StrFormat("%s: %s", path_, what));
+}
+
+absl::StatusOr<File> File::Create(const std::string& path) {
+  Silence();
+  File f;
+  f.path_ = path;
+  // Track creation order so tasks list in the order they were written.
+  Handle fcpl(H5Pcreate(H5P_FILE_CREATE), H5Pclose);
+  H5Pset_link_creation_order(fcpl.get(), H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED);
+  f.file_ = Handle(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, fcpl.get(), H5P_DEFAULT), H5Fclose);
+  if (!f.file_.valid()) return f.Fail("cannot create the HDF5 file (is the folder writable?)");
+  return f;
+}
+
+absl::StatusOr<File> File::Open(const std::string& path) {
+  Silence();
+  File f;
+  f.path_ = path;
+  if (!std::filesystem::exists(path)) return absl::NotFoundError(absl::StrFormat("%s: no such file", path));
+  if (H5Fis_hdf5(path.c_str()) <= 0) return f.Fail("not an HDF5 file (corrupt or truncated?)");
+  f.file_ = Handle(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+  if (!f.file_.valid()) return f.Fail("cannot open the HDF5 file (corrupt or truncated?)");
+  return f;
+}
+
+absl::Status File::Close() {
+  hid_t id = file_.get();
+  Handle released = std::move(file_);
+  (void)id;
+  return absl::OkStatus();  // H5Fclose runs in the Handle's destructor
+}
+
+absl::Status File::CreateGroup(const std::string& name) {
+  Handle gcpl(H5Pcreate(H5P_GROUP_CREATE), H5Pclose);
+  H5Pset_link_creation_order(gcpl.get(), H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED);
+  Handle g(H5Gcreate2(id(), name.c_str(), H5P_DEFAULT, gcpl.get(), H5P_DEFAULT), H5Gclose);
+  return g.valid() ? absl::OkStatus() : Fail(absl::StrFormat("cannot create group %s", name));
+}
+
+bool File::Exists(const std::string& name) const {
+  if (name == "/" ) return true;
+  // Check each path component so that a missing parent is not an error.
+  std::string partial;
+  size_t pos = 0;
+  while (pos != std::string::npos) {
+    pos = name.find('/', pos + 1);
+    partial = name.substr(0, pos);
+    if (partial.empty() || partial == "/") continue;
+    if (H5Lexists(id(), partial.c_str(), H5P_DEFAULT) <= 0) return false;
+  }
+  return true;
+}
+
+absl::StatusOr<std::vector<std::string>> File::Children(const std::string& group) const {
+  if (!Exists(group)) return Fail(absl::StrFormat("missing group %s", group));
+  Handle g(H5Gopen2(id(), group.c_str(), H5P_DEFAULT), H5Gclose);
+  H5G_info_t info;
+  if (!g.valid() || H5Gget_info(g.get(), &info) < 0) return Fail(absl::StrFormat("cannot read group %s", group));
+  unsigned flags = 0;
+  Handle gcpl(H5Gget_create_plist(g.get()), H5Pclose);
+  H5Pget_link_creation_order(gcpl.get(), &flags);
+  const H5_index_t index = (flags & H5P_CRT_ORDER_TRACKED) ? H5_INDEX_CRT_ORDER : H5_INDEX_NAME;
+  std::vector<std::string> names;
+  for (hsize_t i = 0; i < info.nlinks; ++i) {
+    const ssize_t n = H5Lget_name_by_idx(g.get(), ".", index, H5_ITER_INC, i, nullptr, 0, H5P_DEFAULT);
+    std::string s(n, '\0');
+    H5Lget_name_by_idx(g.get(), ".", index, H5_ITER_INC, i, s.data(), n + 1, H5P_DEFAULT);
+    names.push_back(s);
+  }
+  return names;
+}
+
+absl::Status File::Write(const std::string& name, Type type, const std::vector<int64_t>& dims,
+                         const void* data, bool compress) {
+  std::vector<hsize_t> hd(dims.begin(), dims.end());
+  Handle space(H5Screate_simple(static_cast<int>(hd.size()), hd.data(), nullptr), H5Sclose);
+  Handle dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
+  int64_t total = 1;
+  for (int64_t d : dims) total *= d;
+  if (compress && total > 0 && dims.size() == 2) {
+    // Chunks of whole rows, about 1 MiB: reading a row range decompresses little.
+    const int64_t elem = H5Tget_size(FileType(type));
+    const hsize_t rows = static_cast<hsize_t>(std::max<int64_t>(1, std::min<int64_t>(dims[0], (1 << 20) / std::max<int64_t>(1, dims[1] * elem))));
+    const hsize_t chunk[2] = {rows, hd[1]};
+    H5Pset_chunk(dcpl.get(), 2, chunk);
+    H5Pset_shuffle(dcpl.get());
+    H5Pset_deflate(dcpl.get(), 4);
+  }
+  Handle ds(H5Dcreate2(id(), name.c_str(), FileType(type), space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
+            H5Dclose);
+  if (!ds.valid()) return Fail(absl::StrFormat("cannot create dataset %s", name));
+  if (total > 0 && H5Dwrite(ds.get(), MemType(type), H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
+    return Fail(absl::StrFormat("cannot write dataset %s", name));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<int64_t>> File::Dims(const std::string& name) const {
+  if (!Exists(name)) return Fail(absl::StrFormat("missing dataset %s", name));
+  Handle ds(H5Dopen2(id(), name.c_str(), H5P_DEFAULT), H5Dclose);
+  if (!ds.valid()) return Fail(absl::StrFormat("%s is not a dataset", name));
+  Handle space(H5Dget_space(ds.get()), H5Sclose);
+  const int rank = H5Sget_simple_extent_ndims(space.get());
+  std::vector<hsize_t> hd(std::max(rank, 0));
+  H5Sget_simple_extent_dims(space.get(), hd.data(), nullptr);
+  return std::vector<int64_t>(hd.begin(), hd.end());
+}
+
+absl::Status File::ReadRaw(const std::string& name, Type type, int rank, std::vector<int64_t>* dims,
+                           std::vector<uint8_t>* bytes) const {
+  QSWEEP_ASSIGN_OR_RETURN(*dims, Dims(name));
+  if (static_cast<int>(dims->size()) != rank)
+    return Fail(absl::StrFormat("dataset %s has %d dimensions, expected %d", name, dims->size(), rank));
+  int64_t total = 1;
+  for (int64_t d : *dims) total *= d;
+  bytes->resize(total * H5Tget_size(MemType(type)));
+  Handle ds(H5Dopen2(id(), name.c_str(), H5P_DEFAULT), H5Dclose);
+  if (total > 0 && H5Dread(ds.get(), MemType(type), H5S_ALL, H5S_ALL, H5P_DEFAULT, bytes->data()) < 0)
+    return Fail(absl::StrFormat("cannot read dataset %s (wrong type or corrupt data)", name));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<uint16_t>> File::ReadF16(const std::string& name,
+                                                   std::vector<int64_t>* dims) const {
+  std::vector<uint8_t> bytes;
+  std::vector<int64_t> d;
+  QSWEEP_ASSIGN_OR_RETURN(d, Dims(name));
+  QSWEEP_RETURN_IF_ERROR(ReadRaw(name, Type::kF16, static_cast<int>(d.size()), dims, &bytes));
+  std::vector<uint16_t> v(bytes.size() / 2);
+  std::memcpy(v.data(), bytes.data(), bytes.size());
+  return v;
+}
+
+absl::Status File::SetAttr(const std::string& object, const std::string& key, const std::string& value) {
+  Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
+  H5Tset_size(type.get(), H5T_VARIABLE);
+  H5Tset_cset(type.get(), H5T_CSET_UTF8);
+  Handle space(H5Screate(H5S_SCALAR), H5Sclose);
+  if (H5Aexists_by_name(id(), object.c_str(), key.c_str(), H5P_DEFAULT) > 0)
+    H5Adelete_by_name(id(), object.c_str(), key.c_str(), H5P_DEFAULT);
+  Handle attr(H5Acreate_by_name(id(), object.c_str(), key.c_str(), type.get(), space.get(), H5P_DEFAULT,
+                                H5P_DEFAULT, H5P_DEFAULT),
+              H5Aclose);
+  const char* p = value.c_str();
+  if (!attr.valid() || H5Awrite(attr.get(), type.get(), &p) < 0)
+    return Fail(absl::StrFormat("cannot write attribute %s of %s", key, object));
+  return absl::OkStatus();
+}
+
+absl::Status File::SetAttr(const std::string& object, const std::string& key, int64_t value) {
+  Handle space(H5Screate(H5S_SCALAR), H5Sclose);
+  if (H5Aexists_by_name(id(), object.c_str(), key.c_str(), H5P_DEFAULT) > 0)
+    H5Adelete_by_name(id(), object.c_str(), key.c_str(), H5P_DEFAULT);
+  Handle attr(H5Acreate_by_name(id(), object.c_str(), key.c_str(), H5T_STD_I64LE, space.get(), H5P_DEFAULT,
+                                H5P_DEFAULT, H5P_DEFAULT),
+              H5Aclose);
+  if (!attr.valid() || H5Awrite(attr.get(), H5T_NATIVE_INT64, &value) < 0)
+    return Fail(absl::StrFormat("cannot write attribute %s of %s", key, object));
+  return absl::OkStatus();
+}
+
+bool File::HasAttr(const std::string& object, const std::string& key) const {
+  return Exists(object) && H5Aexists_by_name(id(), object.c_str(), key.c_str(), H5P_DEFAULT) > 0;
+}
+
+absl::StatusOr<std::string> File::GetStringAttr(const std::string& object, const std::string& key) const {
+  if (!HasAttr(object, key)) return Fail(absl::StrFormat("missing attribute %s of %s", key, object));
+  Handle attr(H5Aopen_by_name(id(), object.c_str(), key.c_str(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+  Handle ftype(H5Aget_type(attr.get()), H5Tclose);
+  if (H5Tget_class(ftype.get()) != H5T_STRING)
+    return Fail(absl::StrFormat("attribute %s of %s is not a string", key, object));
+  if (H5Tis_variable_str(ftype.get()) > 0) {
+    Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
+    H5Tset_size(type.get(), H5T_VARIABLE);
+    H5Tset_cset(type.get(), H5Tget_cset(ftype.get()));
+    char* p = nullptr;
+    if (H5Aread(attr.get(), type.get(), &p) < 0) return Fail(absl::StrFormat("cannot read attribute %s", key));
+    std::string s = p ? p : "";
+    Handle space(H5Aget_space(attr.get()), H5Sclose);
+    H5Dvlen_reclaim(type.get(), space.get(), H5P_DEFAULT, &p);
+    return s;
+  }
+  std::string s(H5Tget_size(ftype.get()), '\0');
+  if (H5Aread(attr.get(), ftype.get(), s.data()) < 0) return Fail(absl::StrFormat("cannot read attribute %s", key));
+  s.resize(strnlen(s.c_str(), s.size()));
+  return s;
+}
+
+absl::StatusOr<int64_t> File::GetIntAttr(const std::string& object, const std::string& key) const {
+  if (!HasAttr(object, key)) return Fail(absl::StrFormat("missing attribute %s of %s", key, object));
+  Handle attr(H5Aopen_by_name(id(), object.c_str(), key.c_str(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+  int64_t v = 0;
+  if (H5Aread(attr.get(), H5T_NATIVE_INT64, &v) < 0)
+    return Fail(absl::StrFormat("attribute %s of %s is not an integer", key, object));
+  return v;
+}
+
+}  // namespace qsweep::h5

@@ -1,0 +1,79 @@
+// The run file: one HDF5 per (model, scheme, request set), every per-sample
+// and per-token result, so every metric is recomputed offline. Schema in
+// docs/run_file.md.
+//
+// Resumability: HDF5 1.10 without SWMR is not safe against kill -9 during a
+// write, so finished work units go to an append-only journal beside the run
+// file (<run>.h5.journal: checksummed records, fsync'd). A restarted run
+// keeps the journal's units and scores the rest; when all are in, the HDF5
+// file is written to <run>.h5.tmp, marked complete (root attribute
+// `complete` = 1, written last) and renamed into place. Rows are placed by
+// each unit's row range, so the data do not depend on arrival order or on
+// interruptions.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "eval/work_units.h"
+
+namespace qsweep {
+
+inline constexpr int64_t kRunSchemaVersion = 1;
+
+struct RunHeader {
+  int64_t schema_version = kRunSchemaVersion;
+  std::string qsweep_version;
+  std::string model;        // what the user named
+  std::string model_id;     // the checkpoint's content id
+  std::string scheme;       // canonical scheme name
+  std::string scheme_json;
+  std::string requests_id;  // RequestSet::ContentId()
+  std::string world;        // e.g. "4 ranks: 2 replicas x tp 2, cpu"
+  std::string created;      // ISO 8601, from the run's first start
+  std::string config_yaml;
+  int64_t topk = 0;
+  int64_t vocab_size = 0;
+  bool full_logprobs = false;
+};
+
+// Why two headers cannot belong to the same run (empty when they can).
+std::string RunMismatch(const RunHeader& existing, const RunHeader& wanted);
+
+class RunJournal {
+ public:
+  // Opens `<run_path>.journal`, or creates it. An existing journal must
+  // belong to the same run (model, scheme, requests, scoring); a torn last
+  // record (crash mid-write) is dropped.
+  static absl::StatusOr<std::unique_ptr<RunJournal>> OpenOrCreate(const std::string& run_path,
+                                                                  const RunHeader& header);
+  ~RunJournal();
+  const RunHeader& header() const { return header_; }
+  const std::set<int64_t>& done() const { return done_; }
+  absl::Status Append(const WorkUnit& unit, const UnitResult& result);
+  // Writes the complete run file and removes the journal.
+  absl::Status Finalize(const RequestSet& requests, const std::vector<WorkUnit>& units);
+
+ private:
+  RunJournal() = default;
+  std::string run_path_, journal_path_;
+  RunHeader header_;
+  std::set<int64_t> done_;
+  int fd_ = -1;
+};
+
+struct RunData {
+  RunHeader header;
+  std::vector<std::pair<std::string, ChoiceRows>> tasks;
+  std::vector<std::pair<std::string, TokenRows>> corpora;
+};
+
+// Refuses a file that is not complete or has another schema version.
+absl::StatusOr<RunData> ReadRunFile(const std::string& path);
+std::string DescribeRunFile(const RunData& run, const std::string& path);
+
+}  // namespace qsweep
