@@ -12,5 +12,6 @@ void ExitOnError(const absl::Status& status);
 
 void AddInspectCommand(CLI::App& app);   // inspect_command.cc
 void AddLogprobsCommand(CLI::App& app);  // logprobs_command.cc
+void AddRunCommand(CLI::App& app);       // run_command.cc: run, prepare
 
 }  // namespace qsweep::cli

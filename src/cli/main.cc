@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   qsweep::cli::AddInspectCommand(app);
   qsweep::cli::AddLogprobsCommand(app);
+  qsweep::cli::AddRunCommand(app);
   CLI11_PARSE(app, argc, argv);
   return 0;
 }

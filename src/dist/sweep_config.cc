@@ -155,8 +155,8 @@ absl::StatusOr<SweepConfig> ParseSweepConfig(const std::string& text, const std:
   for (const std::string& s : c.AllSchemes())
     if (!schemes.insert(s).second)
       return rd.Error(root["schemes"], "schemes", "'" + s + "' appears twice (the baseline counts)");
-  c.model = rd.Resolve(c.model);
   c.tokenizer = rd.Resolve(c.tokenizer.empty() ? c.model : c.tokenizer);
+  c.model = rd.Resolve(c.model);
   c.output = rd.Resolve(c.output);
   c.calibration = rd.Resolve(c.calibration);
   return c;

@@ -13,7 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "eval/requests.h"
-#include "eval/tasks/task.h"
+#include "eval/task_file.h"
 #include "tokenizer/tokenizer.h"
 
 namespace qsweep {

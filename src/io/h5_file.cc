@@ -231,6 +231,27 @@ absl::Status File::SetAttr(const std::string& object, const std::string& key, in
   return absl::OkStatus();
 }
 
+absl::Status File::SetDoubleAttr(const std::string& object, const std::string& key, double value) {
+  Handle space(H5Screate(H5S_SCALAR), H5Sclose);
+  if (H5Aexists_by_name(id(), object.c_str(), key.c_str(), H5P_DEFAULT) > 0)
+    H5Adelete_by_name(id(), object.c_str(), key.c_str(), H5P_DEFAULT);
+  Handle attr(H5Acreate_by_name(id(), object.c_str(), key.c_str(), H5T_IEEE_F64LE, space.get(), H5P_DEFAULT,
+                                H5P_DEFAULT, H5P_DEFAULT),
+              H5Aclose);
+  if (!attr.valid() || H5Awrite(attr.get(), H5T_NATIVE_DOUBLE, &value) < 0)
+    return Fail(absl::StrFormat("cannot write attribute %s of %s", key, object));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<double> File::GetDoubleAttr(const std::string& object, const std::string& key) const {
+  if (!HasAttr(object, key)) return Fail(absl::StrFormat("missing attribute %s of %s", key, object));
+  Handle attr(H5Aopen_by_name(id(), object.c_str(), key.c_str(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+  double v = 0;
+  if (H5Aread(attr.get(), H5T_NATIVE_DOUBLE, &v) < 0)
+    return Fail(absl::StrFormat("attribute %s of %s is not a number", key, object));
+  return v;
+}
+
 bool File::HasAttr(const std::string& object, const std::string& key) const {
   return Exists(object) && H5Aexists_by_name(id(), object.c_str(), key.c_str(), H5P_DEFAULT) > 0;
 }

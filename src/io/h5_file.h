@@ -89,6 +89,8 @@ class File {
   absl::Status SetAttr(const std::string& object, const std::string& key, int64_t value);
   absl::StatusOr<std::string> GetStringAttr(const std::string& object, const std::string& key) const;
   absl::StatusOr<int64_t> GetIntAttr(const std::string& object, const std::string& key) const;
+  absl::Status SetDoubleAttr(const std::string& object, const std::string& key, double value);
+  absl::StatusOr<double> GetDoubleAttr(const std::string& object, const std::string& key) const;
   bool HasAttr(const std::string& object, const std::string& key) const;
 
  private:

@@ -36,6 +36,8 @@ std::vector<uint8_t> EncodeHeader(const RunHeader& h) {
   w.Put<int64_t>(h.topk);
   w.Put<int64_t>(h.vocab_size);
   w.Put<uint8_t>(h.full_logprobs);
+  w.Put<double>(h.bits_per_weight);
+  w.Put<int64_t>(h.model_bytes);
   return std::move(w.bytes());
 }
 
@@ -49,6 +51,8 @@ RunHeader DecodeHeader(const std::vector<uint8_t>& bytes) {
   h.topk = r.Get<int64_t>();
   h.vocab_size = r.Get<int64_t>();
   h.full_logprobs = r.Get<uint8_t>();
+  h.bits_per_weight = r.Get<double>();
+  h.model_bytes = r.Get<int64_t>();
   return h;
 }
 
@@ -182,6 +186,8 @@ absl::Status WriteHeaderAttrs(h5::File& f, const RunHeader& h) {
   for (const auto& [k, v] : strings) QSWEEP_RETURN_IF_ERROR(f.SetAttr("/", k, *v));
   QSWEEP_RETURN_IF_ERROR(f.SetAttr("/", "topk", h.topk));
   QSWEEP_RETURN_IF_ERROR(f.SetAttr("/", "vocab_size", h.vocab_size));
+  QSWEEP_RETURN_IF_ERROR(f.SetAttr("/", "model_bytes", h.model_bytes));
+  QSWEEP_RETURN_IF_ERROR(f.SetDoubleAttr("/", "bits_per_weight", h.bits_per_weight));
   return f.SetAttr("/", "full_logprobs", static_cast<int64_t>(h.full_logprobs));
 }
 
@@ -325,6 +331,8 @@ absl::StatusOr<RunData> ReadRunFile(const std::string& path) {
   QSWEEP_ASSIGN_OR_RETURN(h.vocab_size, f.GetIntAttr("/", "vocab_size"));
   QSWEEP_ASSIGN_OR_RETURN(int64_t full, f.GetIntAttr("/", "full_logprobs"));
   h.full_logprobs = full != 0;
+  QSWEEP_ASSIGN_OR_RETURN(h.model_bytes, f.GetIntAttr("/", "model_bytes"));
+  QSWEEP_ASSIGN_OR_RETURN(h.bits_per_weight, f.GetDoubleAttr("/", "bits_per_weight"));
 
   QSWEEP_ASSIGN_OR_RETURN(std::vector<std::string> tasks, f.Children("/tasks"));
   for (const std::string& name : tasks) {

@@ -39,6 +39,8 @@ struct RunHeader {
   int64_t topk = 0;
   int64_t vocab_size = 0;
   bool full_logprobs = false;
+  double bits_per_weight = 0;  // over every parameter, scales and zeros included
+  int64_t model_bytes = 0;     // the quantized model's packed size
 };
 
 // Why two headers cannot belong to the same run (empty when they can).

@@ -1,0 +1,62 @@
+// `qsweep run CONFIG [--scheme S ...]` and `qsweep prepare CONFIG`.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <mpi.h>
+
+#include "cli/commands.h"
+#include "dist/sweep_config.h"
+#include "dist/sweep_run.h"
+
+namespace qsweep::cli {
+namespace {
+
+struct RunArgs {
+  std::string config;
+  std::vector<std::string> schemes;
+};
+
+int RunMpi(const RunArgs& a) {
+  int provided = 0;
+  MPI_Init_thread(nullptr, nullptr, MPI_THREAD_MULTIPLE, &provided);
+  int rank = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  absl::Status status;
+  if (provided < MPI_THREAD_MULTIPLE) {
+    status = absl::FailedPreconditionError(
+        "this MPI library does not provide MPI_THREAD_MULTIPLE, which the work queue needs");
+  } else {
+    auto config = LoadSweepConfig(a.config);
+    status = config.ok() ? RunSweep(*config, a.schemes, MPI_COMM_WORLD) : config.status();
+  }
+  if (!status.ok()) {
+    std::fprintf(stderr, "qsweep: rank %d: %s\n", rank, std::string(status.message()).c_str());
+    MPI_Abort(MPI_COMM_WORLD, 1);
+  }
+  MPI_Finalize();
+  return 0;
+}
+
+}  // namespace
+
+void AddRunCommand(CLI::App& app) {
+  auto args = std::make_shared<RunArgs>();
+  CLI::App* run = app.add_subcommand(
+      "run", "Score the sweep's schemes (an MPI program: mpirun -n R qsweep run CONFIG)");
+  run->add_option("config", args->config, "sweep config (YAML)")->required()->check(CLI::ExistingFile);
+  run->add_option("--scheme", args->schemes, "only these schemes (default: baseline and all schemes)");
+  run->callback([args] { std::exit(RunMpi(*args)); });
+
+  auto prep = std::make_shared<std::string>();
+  CLI::App* prepare = app.add_subcommand("prepare", "Tokenize the sweep's tasks and corpora into its request file");
+  prepare->add_option("config", *prep, "sweep config (YAML)")->required()->check(CLI::ExistingFile);
+  prepare->callback([prep] {
+    auto config = LoadSweepConfig(*prep);
+    ExitOnError(config.status());
+    ExitOnError(PrepareRequests(*config));
+    std::fprintf(stderr, "qsweep: wrote %s\n", config->RequestsPath().c_str());
+  });
+}
+
+}  // namespace qsweep::cli

@@ -1,0 +1,174 @@
+#include "dist/sweep_run.h"
+
+#include <filesystem>
+
+#include "absl/strings/str_format.h"
+#include "backend/cpu/cpu_backend.h"
+#include "core/status_macros.h"
+#include "dist/communicator.h"
+#include "dist/tp_scorer.h"
+#include "dist/work_queue.h"
+#include "eval/prepare.h"
+#include "eval/task_file.h"
+#include "io/request_file.h"
+#include "io/run_file.h"
+#include "model/checkpoint.h"
+#include "quant/scheme_summary.h"
+#include "tokenizer/tokenizer.h"
+
+namespace qsweep {
+namespace {
+
+// The run file's single writer: appends each unit to the journal.
+class JournalSink : public ResultSink {
+ public:
+  explicit JournalSink(RunJournal* journal) : journal_(journal) {}
+  absl::Status Put(const WorkUnit& unit, const UnitResult& result) override {
+    return journal_->Append(unit, result);
+  }
+
+ private:
+  RunJournal* journal_;
+};
+
+absl::StatusOr<Topology> WorldTopology(MPI_Comm world, int tp) {
+  int rank = 0, size = 1;
+  MPI_Comm_rank(world, &rank);
+  MPI_Comm_size(world, &size);
+  MPI_Comm node;
+  MPI_Comm_split_type(world, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node);
+  int node_size = 1, node_first = rank;
+  MPI_Comm_size(node, &node_size);
+  MPI_Allreduce(&rank, &node_first, 1, MPI_INT, MPI_MIN, node);
+  MPI_Comm_free(&node);
+  return MakeTopology(rank, size, tp, node_first, node_size);
+}
+
+}  // namespace
+
+absl::Status PrepareRequests(const SweepConfig& c) {
+  QSWEEP_ASSIGN_OR_RETURN(std::unique_ptr<Tokenizer> tok, LoadTokenizer(c.tokenizer));
+  std::vector<McTask> tasks;
+  for (const TaskSource& t : c.tasks) {
+    if (t.format != "jsonl")
+      return absl::UnimplementedError(absl::StrFormat(
+          "%s: task %s: format '%s' (supported here: jsonl)", c.path, t.name, t.format));
+    QSWEEP_ASSIGN_OR_RETURN(McTask task, ReadTaskJsonl(t.path, t.name));
+    if (t.limit > 0 && static_cast<int64_t>(task.samples.size()) > t.limit) task.samples.resize(t.limit);
+    tasks.push_back(std::move(task));
+  }
+  std::vector<TextCorpus> corpora;
+  PrepareOptions options{.add_bos = c.add_bos};
+  for (const CorpusSource& s : c.corpora) {
+    QSWEEP_ASSIGN_OR_RETURN(std::string text, ReadTextCorpus(s.path));
+    corpora.push_back({s.name, std::move(text)});
+  }
+  // Every corpus of a config shares one window/stride in PrepareOptions; apply
+  // per-corpus values after tokenizing.
+  QSWEEP_ASSIGN_OR_RETURN(RequestSet rs, TokenizeRequests(*tok, tasks, corpora, options));
+  for (size_t i = 0; i < rs.corpora.size(); ++i) {
+    rs.corpora[i].window = c.corpora[i].window;
+    rs.corpora[i].stride = c.corpora[i].stride;
+  }
+  rs.tokenizer = c.tokenizer;
+  return WriteRequestFile(c.RequestsPath(), rs);
+}
+
+absl::Status RunSweep(const SweepConfig& c, const std::vector<std::string>& wanted, MPI_Comm world) {
+  QSWEEP_ASSIGN_OR_RETURN(Topology topo, WorldTopology(world, c.tp));
+  std::vector<std::string> schemes = wanted.empty() ? c.AllSchemes() : wanted;
+  for (const std::string& s : schemes) {
+    const auto all = c.AllSchemes();
+    if (std::find(all.begin(), all.end(), s) == all.end())
+      return absl::InvalidArgumentError(absl::StrFormat("%s: scheme '%s' is not in the sweep", c.path, s));
+  }
+  // Rank 0 prepares the requests once; everyone reads them.
+  int prepared_ok = 1;
+  if (topo.world_rank == 0 && !std::filesystem::exists(c.RequestsPath())) {
+    absl::Status s = PrepareRequests(c);
+    if (!s.ok()) {
+      std::fprintf(stderr, "qsweep: %s\n", std::string(s.message()).c_str());
+      prepared_ok = 0;
+    }
+  }
+  MPI_Bcast(&prepared_ok, 1, MPI_INT, 0, world);
+  if (!prepared_ok) return absl::InvalidArgumentError("preparing the requests failed (see above)");
+  QSWEEP_ASSIGN_OR_RETURN(RequestSet requests, ReadRequestFile(c.RequestsPath()));
+  QSWEEP_ASSIGN_OR_RETURN(std::unique_ptr<Checkpoint> ckpt, OpenCheckpoint(c.model));
+  const std::vector<WorkUnit> units =
+      PlanWorkUnits(requests, {.samples_per_unit = c.samples_per_unit, .windows_per_unit = c.windows_per_unit});
+
+  MPI_Comm group_comm;
+  MPI_Comm_split(world, topo.replica, topo.tp_rank, &group_comm);
+  MpiCommunicator group(group_comm);
+  for (const std::string& scheme_name : schemes) {
+    QSWEEP_ASSIGN_OR_RETURN(SchemeSummary scheme, SummarizeScheme(scheme_name, *ckpt));
+    const std::string path = c.RunPath(scheme.name);
+    int skip = 0;
+    if (topo.world_rank == 0 && ReadRunFile(path).ok()) {
+      std::fprintf(stderr, "qsweep: %s is complete; keeping it\n", path.c_str());
+      skip = 1;
+    }
+    MPI_Bcast(&skip, 1, MPI_INT, 0, world);
+    if (skip) continue;
+
+    CpuBackend backend(topo.tp > 1 ? CpuBackend::AllReduceFn([&](float* d, int64_t n) { group.AllReduceSum(d, n); })
+                                   : CpuBackend::AllReduceFn());
+    QSWEEP_ASSIGN_OR_RETURN(std::unique_ptr<Decoder> decoder,
+                            Decoder::Load(*ckpt, &backend,
+                                          {.scheme = scheme.name, .tp_rank = topo.tp_rank, .tp_size = topo.tp,
+                                           .max_batch_tokens = c.batch_tokens}));
+    RunHeader header;
+    header.qsweep_version = QSWEEP_VERSION;
+    header.model = c.model;
+    header.model_id = ckpt->content_id();
+    header.scheme = scheme.name;
+    header.scheme_json = scheme.json;
+    header.requests_id = requests.ContentId();
+    header.world = absl::StrFormat("%d ranks: %d replicas x tp %d, %s backend", topo.world_size, topo.replicas,
+                                   topo.tp, backend.name());
+    header.config_yaml = c.yaml;
+    header.topk = c.topk;
+    header.vocab_size = ckpt->config().vocab_size;
+    header.full_logprobs = c.full_logprobs;
+    header.bits_per_weight = scheme.bits_per_weight;
+    header.model_bytes = scheme.bytes;
+    std::unique_ptr<RunJournal> journal;
+    std::unique_ptr<JournalSink> sink;
+    QueueJob job;
+    job.requests = &requests;
+    job.units = units;
+    job.scoring = {.topk = c.topk, .full_logprobs = c.full_logprobs};
+    job.label = scheme.name;
+    int journal_ok = 1;
+    if (topo.world_rank == 0) {
+      auto j = RunJournal::OpenOrCreate(path, header);
+      if (!j.ok()) {
+        std::fprintf(stderr, "qsweep: %s\n", std::string(j.status().message()).c_str());
+        journal_ok = 0;
+      } else {
+        journal = std::move(*j);
+        sink = std::make_unique<JournalSink>(journal.get());
+        job.done = journal->done();
+        job.sink = sink.get();
+        if (!job.done.empty())
+          std::fprintf(stderr, "qsweep: %s: resuming, %zu of %zu units already done\n", path.c_str(),
+                       job.done.size(), units.size());
+      }
+    }
+    MPI_Bcast(&journal_ok, 1, MPI_INT, 0, world);
+    if (!journal_ok) return absl::FailedPreconditionError("cannot open the run's journal (see above)");
+    LocalScorer local(decoder.get());
+    TensorParallelScorer tp_scorer(decoder.get(), &group);
+    LogitScorer* scorer = topo.tp > 1 ? static_cast<LogitScorer*>(&tp_scorer) : &local;
+    QSWEEP_RETURN_IF_ERROR(RunWorkQueue(topo, world, job, scorer, topo.tp > 1 ? &tp_scorer : nullptr));
+    if (topo.world_rank == 0) {
+      QSWEEP_RETURN_IF_ERROR(journal->Finalize(requests, units));
+      std::fprintf(stderr, "qsweep: wrote %s\n", path.c_str());
+    }
+    MPI_Barrier(world);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace qsweep
