@@ -75,6 +75,13 @@ class Backend {
                                                                const std::string& scheme,
                                                                std::vector<float> weight,
                                                                int64_t out, int64_t in) = 0;
+  // A row-parallel layer's parts [first, first + count) of `total` equal
+  // input-column ranges, from the whole weight [out, in] quantized as one
+  // tensor, so that scales (per channel or per group) do not depend on how
+  // the layer is split.
+  virtual absl::StatusOr<std::vector<std::unique_ptr<Linear>>> CreateLinearParts(
+      const std::string& name, const std::string& scheme, std::vector<float> weight, int64_t out,
+      int64_t in, int64_t first, int64_t count, int64_t total) = 0;
   // Sets the rows and their layout for the next forward (host → device once).
   virtual void SetLayout(const SequenceLayout& layout) = 0;
 

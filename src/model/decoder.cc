@@ -80,20 +80,13 @@ absl::Status Decoder::LoadWeights(const Checkpoint& ckpt) {
     return backend_->CreateLinear(name, scheme, std::move(w), out, in);
   };
   auto upload = [&](std::vector<float> v) { return backend_->Upload(v); };
-  // Row-parallel: this rank's parts [r·L, (r+1)·L) of the column ranges.
+  // Row-parallel: this rank's parts [r·L, (r+1)·L) of the column ranges,
+  // cut from the whole tensor quantized at once.
   auto row_parallel = [&](const std::string& name, int64_t out, int64_t in_total)
       -> absl::StatusOr<std::vector<std::unique_ptr<Linear>>> {
     const int64_t all = RowParallelParts(in_total), parts = all / options_.tp_size;
-    const int64_t width = in_total / all;
-    std::vector<std::unique_ptr<Linear>> v;
-    for (int64_t p = 0; p < parts; ++p) {
-      const int64_t g = r * parts + p;
-      QSWEEP_ASSIGN_OR_RETURN(std::vector<float> w, read(name, 1, g * width, (g + 1) * width));
-      QSWEEP_ASSIGN_OR_RETURN(std::unique_ptr<Linear> l,
-                              backend_->CreateLinear(name, scheme, std::move(w), out, width));
-      v.push_back(std::move(l));
-    }
-    return v;
+    QSWEEP_ASSIGN_OR_RETURN(std::vector<float> w, whole(name));
+    return backend_->CreateLinearParts(name, scheme, std::move(w), out, in_total, r * parts, parts, all);
   };
 
   QSWEEP_ASSIGN_OR_RETURN(std::vector<float> emb, whole(EmbedName()));

@@ -52,6 +52,12 @@ absl::StatusOr<std::unique_ptr<Linear>> CpuBackend::CreateLinear(
   return MakeCpuLinear(name, scheme, std::move(weight), out, in);
 }
 
+absl::StatusOr<std::vector<std::unique_ptr<Linear>>> CpuBackend::CreateLinearParts(
+    const std::string& name, const std::string& scheme, std::vector<float> weight, int64_t out, int64_t in,
+    int64_t first, int64_t count, int64_t total) {
+  return MakeCpuLinearParts(name, scheme, std::move(weight), out, in, first, count, total);
+}
+
 void CpuBackend::Embed(const DeviceArray& table, int64_t dim, std::span<const int32_t> ids,
                        Act& out) {
   QSWEEP_CHECK(out.cols == dim && out.rows >= static_cast<int64_t>(ids.size()));

@@ -23,6 +23,9 @@ class CpuBackend : public Backend {
                                                              const std::string& scheme,
                                                              std::vector<float> weight, int64_t out,
                                                              int64_t in) override;
+  absl::StatusOr<std::vector<std::unique_ptr<Linear>>> CreateLinearParts(
+      const std::string& name, const std::string& scheme, std::vector<float> weight, int64_t out,
+      int64_t in, int64_t first, int64_t count, int64_t total) override;
   void SetLayout(const SequenceLayout& layout) override { layout_ = layout; }
 
   void Embed(const DeviceArray& table, int64_t dim, std::span<const int32_t> ids, Act& out) override;

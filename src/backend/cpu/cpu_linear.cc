@@ -1,42 +1,35 @@
 #include "backend/cpu/cpu_linear.h"
 
-#include "absl/strings/str_format.h"
-#include "backend/cpu/gemm.h"
-#include "core/dtype.h"
+#include "core/status_macros.h"
+#include "quant/scheme.h"
 
 namespace qsweep {
 namespace {
 
-class DenseLinear : public CpuLinear {
- public:
-  DenseLinear(std::vector<float> w, int64_t out, int64_t in) : w_(std::move(w)), out_(out), in_(in) {}
-  int64_t out_features() const override { return out_; }
-  int64_t in_features() const override { return in_; }
-  void Forward(const float* x, int64_t rows, float* y) const override {
-    GemmNT(rows, out_, in_, x, w_.data(), y);
-  }
-
- private:
-  std::vector<float> w_;
-  int64_t out_, in_;
-};
+absl::StatusOr<std::unique_ptr<PackedLinear>> Quantize(const std::string& name, const std::string& scheme,
+                                                       const std::vector<float>& weight, int64_t out, int64_t in) {
+  QSWEEP_ASSIGN_OR_RETURN(SchemeSpec spec, ParseScheme(scheme));
+  return QuantizeLinear(FormatFor(spec, name), weight, out, in, nullptr, name, spec.method);
+}
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<CpuLinear>> MakeCpuLinear(const std::string& name,
-                                                         const std::string& scheme,
-                                                         std::vector<float> weight, int64_t out,
-                                                         int64_t in) {
-  if (static_cast<int64_t>(weight.size()) != out * in)
-    return absl::InvalidArgumentError(absl::StrFormat("%s: %d weights for [%d, %d]", name,
-                                                      weight.size(), out, in));
-  if (scheme == "bf16")
-    for (float& w : weight) w = RoundBF16(w);
-  else if (scheme == "fp16")
-    for (float& w : weight) w = RoundF16(w);
-  else if (scheme != "fp32")
-    return absl::UnimplementedError(absl::StrFormat("%s: scheme '%s' on the CPU", name, scheme));
-  return std::make_unique<DenseLinear>(std::move(weight), out, in);
+absl::StatusOr<std::unique_ptr<CpuLinear>> MakeCpuLinear(const std::string& name, const std::string& scheme,
+                                                         std::vector<float> weight, int64_t out, int64_t in) {
+  QSWEEP_ASSIGN_OR_RETURN(std::unique_ptr<PackedLinear> packed, Quantize(name, scheme, weight, out, in));
+  return std::make_unique<CpuLinear>(std::move(packed));
+}
+
+absl::StatusOr<std::vector<std::unique_ptr<Linear>>> MakeCpuLinearParts(
+    const std::string& name, const std::string& scheme, std::vector<float> weight, int64_t out, int64_t in,
+    int64_t first, int64_t count, int64_t total) {
+  QSWEEP_CHECK(in % total == 0 && first + count <= total);
+  QSWEEP_ASSIGN_OR_RETURN(std::unique_ptr<PackedLinear> whole, Quantize(name, scheme, weight, out, in));
+  const int64_t width = in / total;
+  std::vector<std::unique_ptr<Linear>> parts;
+  for (int64_t p = first; p < first + count; ++p)
+    parts.push_back(std::make_unique<CpuLinear>(whole->SliceColumns(p * width, (p + 1) * width)));
+  return parts;
 }
 
 }  // namespace qsweep

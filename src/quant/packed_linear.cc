@@ -1,0 +1,163 @@
+#include "quant/packed_linear.h"
+
+#include <cmath>
+
+#include "absl/strings/str_format.h"
+#include "backend/cpu/gemm.h"
+#include "core/dtype.h"
+#include "quant/bit_packing.h"
+#include "quant/fp8.h"
+
+namespace qsweep {
+namespace {
+
+class DenseLinear : public PackedLinear {
+ public:
+  DenseLinear(WeightFormat f, std::vector<float> w, int64_t out, int64_t in)
+      : PackedLinear(f, out, in), w_(std::move(w)) {}
+  void Dequantize(std::span<float> w) const override { std::copy(w_.begin(), w_.end(), w.begin()); }
+  void Forward(const float* x, int64_t rows, float* y) const override { GemmNT(rows, out_, in_, x, w_.data(), y); }
+  int64_t packed_bytes() const override { return out_ * in_ * format_.dense_bits / 8; }
+  std::unique_ptr<PackedLinear> SliceColumns(int64_t begin, int64_t end) const override {
+    std::vector<float> s;
+    s.reserve(out_ * (end - begin));
+    for (int64_t r = 0; r < out_; ++r) s.insert(s.end(), w_.begin() + r * in_ + begin, w_.begin() + r * in_ + end);
+    return std::make_unique<DenseLinear>(format_, std::move(s), out_, end - begin);
+  }
+
+ private:
+  std::vector<float> w_;
+};
+
+class WeightOnlyLinear : public PackedLinear {
+ public:
+  explicit WeightOnlyLinear(QuantizedWeights q) : PackedLinear(q.format, q.out, q.in), q_(std::move(q)) {}
+  void Dequantize(std::span<float> w) const override { DequantizeWeights(q_, w); }
+  void Forward(const float* x, int64_t rows, float* y) const override {
+    std::call_once(once_, [&] {
+      cache_.resize(out_ * in_);
+      DequantizeWeights(q_, cache_);
+    });
+    GemmNT(rows, out_, in_, x, cache_.data(), y);
+  }
+  int64_t packed_bytes() const override { return q_.packed_bytes(); }
+  std::unique_ptr<PackedLinear> SliceColumns(int64_t begin, int64_t end) const override {
+    std::vector<float> all(out_ * in_), s;
+    DequantizeWeights(q_, all);
+    for (int64_t r = 0; r < out_; ++r) s.insert(s.end(), all.begin() + r * in_ + begin, all.begin() + r * in_ + end);
+    return std::make_unique<DenseLinear>(WeightFormat::Dense(32), std::move(s), out_, end - begin);
+  }
+
+ private:
+  QuantizedWeights q_;
+  mutable std::once_flag once_;
+  mutable std::vector<float> cache_;
+};
+
+// Integer weights per channel (codes as int8) with integer activations, or
+// fp8 weights with fp8 activations.
+class ActQuantLinear : public PackedLinear {
+ public:
+  ActQuantLinear(WeightFormat f, std::vector<int8_t> wq, std::vector<float> wscale, int64_t out, int64_t in,
+                 int64_t packed_bytes)
+      : PackedLinear(f, out, in), wq_(std::move(wq)), ws_(std::move(wscale)), bytes_(packed_bytes) {}
+
+  void Dequantize(std::span<float> w) const override {
+    for (int64_t r = 0; r < out_; ++r)
+      for (int64_t j = 0; j < in_; ++j) w[r * in_ + j] = Code(r, j) * ws_[r];
+  }
+
+  void Forward(const float* x, int64_t rows, float* y) const override {
+    const bool fp8 = format_.act == ActKind::kFp8;
+    const int qmax = format_.act == ActKind::kInt8 ? 127 : 7;
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < rows; ++i) {
+      std::vector<int8_t> xq(in_);
+      std::vector<float> xf(in_);
+      float xs = 0;
+      if (fp8) {
+        float absmax = 0;
+        for (int64_t j = 0; j < in_; ++j) absmax = std::max(absmax, std::fabs(x[i * in_ + j]));
+        xs = absmax / kFp8E4M3Max;
+        for (int64_t j = 0; j < in_; ++j)
+          xf[j] = Fp8E4M3ToFloat(FloatToFp8E4M3(xs > 0 ? x[i * in_ + j] / xs : 0.0f));
+      } else {
+        QuantizeActivationRow(x + i * in_, in_, qmax, xq.data(), &xs);
+      }
+      for (int64_t r = 0; r < out_; ++r) {
+        if (fp8) {
+          float acc = 0;
+          for (int64_t j = 0; j < in_; ++j) acc += xf[j] * Fp8E4M3ToFloat(static_cast<uint8_t>(wq_[r * in_ + j]));
+          y[i * out_ + r] = acc * xs * ws_[r];
+        } else {
+          int32_t acc = 0;
+          for (int64_t j = 0; j < in_; ++j) acc += int32_t{xq[j]} * int32_t{wq_[r * in_ + j]};
+          y[i * out_ + r] = static_cast<float>(acc) * xs * ws_[r];
+        }
+      }
+    }
+  }
+  int64_t packed_bytes() const override { return bytes_; }
+  std::unique_ptr<PackedLinear> SliceColumns(int64_t begin, int64_t end) const override {
+    std::vector<int8_t> s;
+    for (int64_t r = 0; r < out_; ++r) s.insert(s.end(), wq_.begin() + r * in_ + begin, wq_.begin() + r * in_ + end);
+    return std::make_unique<ActQuantLinear>(format_, std::move(s), ws_, out_, end - begin,
+                                            bytes_ * (end - begin) / in_);
+  }
+
+ private:
+  float Code(int64_t r, int64_t j) const {
+    return format_.act == ActKind::kFp8 ? Fp8E4M3ToFloat(static_cast<uint8_t>(wq_[r * in_ + j]))
+                                        : static_cast<float>(wq_[r * in_ + j]);
+  }
+  std::vector<int8_t> wq_;  // int codes, or fp8 codes stored bitwise
+  std::vector<float> ws_;   // per output channel
+  int64_t bytes_;
+};
+
+}  // namespace
+
+void QuantizeActivationRow(const float* x, int64_t n, int qmax, int8_t* codes, float* scale) {
+  float absmax = 0;
+  for (int64_t j = 0; j < n; ++j) absmax = std::max(absmax, std::fabs(x[j]));
+  const float s = absmax / qmax;
+  *scale = s;
+  for (int64_t j = 0; j < n; ++j)
+    codes[j] = static_cast<int8_t>(s > 0 ? std::clamp(std::rint(x[j] / s), static_cast<float>(-qmax), static_cast<float>(qmax)) : 0.0f);
+}
+
+absl::StatusOr<std::unique_ptr<PackedLinear>> QuantizeLinear(const WeightFormat& f, std::span<const float> w,
+                                                             int64_t out, int64_t in, const LayerCalibration*,
+                                                             std::string_view name, std::string_view method) {
+  if (static_cast<int64_t>(w.size()) != out * in)
+    return absl::InvalidArgumentError(absl::StrFormat("%s: %d weights for a [%d, %d] layer", name, w.size(), out, in));
+  if (method != "rtn")
+    return absl::UnimplementedError(absl::StrFormat(
+        "%s: the %s quantizer needs calibration and is not implemented yet (use the -rtn form)", name, method));
+  if (!f.quantized()) {
+    std::vector<float> v(w.begin(), w.end());
+    if (f.dense_bits == 16)
+      for (float& x : v) x = f.dense_fp16 ? RoundF16(x) : RoundBF16(x);
+    return std::make_unique<DenseLinear>(f, std::move(v), out, in);
+  }
+  if (f.group > 0 && in % f.group != 0)
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "%s: %d input features are not a multiple of the group size %d", name, in, f.group));
+  QuantizedWeights q = QuantizeWeights(f, w, out, in);
+  if (f.act == ActKind::kNone) return std::make_unique<WeightOnlyLinear>(std::move(q));
+  // Activation-quantized formats keep codes unpacked as int8 for the integer GEMM.
+  const std::vector<uint8_t> codes = UnpackCodes(q.codes, out, in, f.bits);
+  std::vector<int8_t> wq(out * in);
+  std::vector<float> ws(out);
+  for (int64_t r = 0; r < out; ++r) {
+    ws[r] = q.Scale(r, 0);
+    for (int64_t j = 0; j < in; ++j) {
+      const int c = codes[r * in + j];
+      wq[r * in + j] = f.act == ActKind::kFp8 ? static_cast<int8_t>(static_cast<uint8_t>(c))
+                                              : static_cast<int8_t>(c - (1 << (f.bits - 1)));
+    }
+  }
+  return std::make_unique<ActQuantLinear>(f, std::move(wq), std::move(ws), out, in, q.packed_bytes());
+}
+
+}  // namespace qsweep

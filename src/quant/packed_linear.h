@@ -1,0 +1,58 @@
+// A linear layer y = x·Wᵀ with its weights in a scheme's format: the CPU
+// reference of every format (the GPU kernels reproduce these numerics).
+//   weight-only formats: dequantize once (cached), then an fp32 GEMM;
+//   w8a8 / w4a8 / w4a4: activations quantized per token (symmetric, absmax),
+//     int32 dot products of the integer codes, times both scales;
+//   fp8: weights and activations as e4m3, fp32 dot products, times both scales.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "quant/quantized_weights.h"
+#include "quant/weight_format.h"
+
+namespace qsweep {
+
+// Calibration statistics of a layer's inputs, for calibrated quantizers
+// (GPTQ, AWQ, SmoothQuant); RTN ignores them.
+struct LayerCalibration {
+  std::vector<float> mean_abs_input;  // [in]
+  std::vector<float> hessian;         // [in, in], optional
+};
+
+class PackedLinear {
+ public:
+  virtual ~PackedLinear() = default;
+  int64_t out_features() const { return out_; }
+  int64_t in_features() const { return in_; }
+  const WeightFormat& format() const { return format_; }
+  virtual void Dequantize(std::span<float> w) const = 0;  // [out, in]
+  virtual void Forward(const float* x, int64_t rows, float* y) const = 0;
+  virtual int64_t packed_bytes() const = 0;
+  // The same layer restricted to input columns [begin, end) (a row-parallel
+  // part): weights keep the values (and per-channel scales) of the whole.
+  virtual std::unique_ptr<PackedLinear> SliceColumns(int64_t begin, int64_t end) const = 0;
+
+ protected:
+  PackedLinear(WeightFormat f, int64_t out, int64_t in) : format_(f), out_(out), in_(in) {}
+  WeightFormat format_;
+  int64_t out_, in_;
+};
+
+absl::StatusOr<std::unique_ptr<PackedLinear>> QuantizeLinear(const WeightFormat& format,
+                                                             std::span<const float> w, int64_t out,
+                                                             int64_t in,
+                                                             const LayerCalibration* calib = nullptr,
+                                                             std::string_view name = "",
+                                                             std::string_view method = "rtn");
+
+// Per-token symmetric activation quantization (exposed for tests): codes in
+// [-qmax, qmax] and the row's scale absmax / qmax.
+void QuantizeActivationRow(const float* x, int64_t n, int qmax, int8_t* codes, float* scale);
+
+}  // namespace qsweep

@@ -1,0 +1,209 @@
+#include "quant/scheme.h"
+
+#include <regex>
+
+#include <nlohmann/json.hpp>
+#include <yaml-cpp/yaml.h>
+
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "core/status_macros.h"
+
+namespace qsweep {
+namespace {
+
+constexpr char kValidForms[] =
+    "valid forms: fp32, bf16, fp16; w<2-8>a16[-g<N>][-asym] (e.g. w8a16, w4a16-g128, "
+    "w4a16-g128-asym, w3a16-g128, w2a16-g64); w1a16-g<N> (binary); t2a16-g<N> (ternary); "
+    "nf4-g<N>, fp4-g<N>; fp8; w8a8, w4a8, w4a4; group sizes are powers of two >= 16; "
+    "optional method suffix -rtn (default), -gptq, -awq, -sq<alpha>";
+
+absl::Status BadName(std::string_view name, const std::string& why) {
+  return absl::InvalidArgumentError(
+      absl::StrFormat("unknown scheme '%s' (%s); %s", name, why, kValidForms));
+}
+
+bool IsPowerOfTwo(int64_t g) { return g > 0 && (g & (g - 1)) == 0; }
+
+}  // namespace
+
+absl::StatusOr<SchemeSpec> ParseScheme(std::string_view name_view) {
+  const std::string name(name_view);
+  std::vector<std::string> parts = absl::StrSplit(name, '-');
+  if (parts.empty() || parts[0].empty()) return BadName(name, "empty");
+  SchemeSpec s;
+  WeightFormat& f = s.format;
+  const std::string head = parts[0];
+  std::smatch m;
+  static const std::regex kWxAy("w([1-8])a(16|8|4)"), kTernary("t2a16");
+  bool allow_group = false, need_group = false, allow_asym = false;
+  if (head == "fp32" || head == "bf16" || head == "fp16") {
+    f = WeightFormat::Dense(head == "fp32" ? 32 : 16, head == "fp16");
+  } else if (head == "fp8") {
+    f.kind = WeightKind::kFp8;
+    f.bits = 8;
+    f.act = ActKind::kFp8;
+  } else if (head == "nf4" || head == "fp4") {
+    f.kind = head == "nf4" ? WeightKind::kNf4 : WeightKind::kFp4;
+    f.bits = 4;
+    allow_group = need_group = true;
+  } else if (std::regex_match(head, m, kTernary)) {
+    f.kind = WeightKind::kTernary;
+    f.bits = 2;
+    allow_group = need_group = true;
+  } else if (std::regex_match(head, m, kWxAy)) {
+    const int wb = std::stoi(m[1]), ab = std::stoi(m[2]);
+    f.bits = wb;
+    if (ab == 16) {
+      f.kind = wb == 1 ? WeightKind::kBinary : WeightKind::kInt;
+      allow_group = true;
+      need_group = wb == 1;
+      allow_asym = wb > 1;
+    } else {
+      const bool known = (wb == 8 && ab == 8) || (wb == 4 && ab == 8) || (wb == 4 && ab == 4);
+      if (!known) return BadName(name, "integer activations come as w8a8, w4a8 or w4a4");
+      f.kind = WeightKind::kInt;
+      f.act = ab == 8 ? ActKind::kInt8 : ActKind::kInt4;
+    }
+  } else {
+    return BadName(name, absl::StrFormat("'%s' is not a format", head));
+  }
+  for (size_t i = 1; i < parts.size(); ++i) {
+    const std::string& p = parts[i];
+    if (p.size() > 1 && p[0] == 'g' && std::all_of(p.begin() + 1, p.end(), ::isdigit)) {
+      if (!allow_group || f.group) return BadName(name, "a group size does not apply here");
+      f.group = std::stoll(p.substr(1));
+      if (!IsPowerOfTwo(f.group) || f.group < 16) return BadName(name, "group sizes are powers of two >= 16");
+    } else if (p == "asym") {
+      if (!allow_asym || f.asymmetric) return BadName(name, "-asym applies to w<2-8>a16 only");
+      f.asymmetric = true;
+    } else if (p == "rtn" || p == "gptq" || p == "awq" ||
+               std::regex_match(p, std::regex("sq(0|1|0?\\.[0-9]+)"))) {
+      if (i != parts.size() - 1 || f.kind == WeightKind::kDense)
+        return BadName(name, "the method comes last, after a quantized format");
+      s.method = p;
+    } else {
+      return BadName(name, absl::StrFormat("unknown part '%s'", p));
+    }
+  }
+  if (need_group && !f.group) return BadName(name, "this format needs a group size, e.g. -g64");
+  s.base = head + (f.group ? absl::StrFormat("-g%d", f.group) : "") + (f.asymmetric ? "-asym" : "") +
+           (s.method != "rtn" ? "-" + s.method : "");
+  return s;
+}
+
+std::string SchemeName(const SchemeSpec& spec) {
+  return spec.rules.empty() ? spec.base : spec.base + "+overrides";
+}
+
+namespace {
+
+bool IsNormOrBias(std::string_view n) {
+  return n.find("norm") != std::string_view::npos || n.ends_with(".bias");
+}
+
+// "model.layers.12.mlp.up_proj.weight" → layer 12, projection "up".
+bool LayerProjection(std::string_view n, int64_t* layer, std::string* proj) {
+  static const std::regex kRe(R"(model\.layers\.(\d+)\.(self_attn|mlp)\.(\w+)_proj\.weight)");
+  std::match_results<std::string_view::const_iterator> m;
+  if (!std::regex_match(n.begin(), n.end(), m, kRe)) return false;
+  *layer = std::stoll(m[1].str());
+  *proj = m[3].str();
+  return true;
+}
+
+}  // namespace
+
+WeightFormat FormatFor(const SchemeSpec& spec, std::string_view name) {
+  const WeightFormat& f = spec.format;
+  if (f.kind == WeightKind::kDense) return f;  // fp32 / bf16 / fp16: everything alike
+  if (IsNormOrBias(name)) return WeightFormat::Dense(16);
+  int64_t layer = 0;
+  std::string proj;
+  if (!LayerProjection(name, &layer, &proj)) return WeightFormat::Dense(16);  // embeddings, head
+  for (const OverrideRule& r : spec.rules) {
+    if (layer < r.first_layer || (r.last_layer >= 0 && layer > r.last_layer)) continue;
+    if (!r.projections.empty() && std::find(r.projections.begin(), r.projections.end(), proj) == r.projections.end())
+      continue;
+    if (r.scheme == "keep") return WeightFormat::Dense(16);
+    auto other = ParseScheme(r.scheme);
+    QSWEEP_CHECK(other.ok());  // validated when the rule was read
+    return other->format;
+  }
+  return f;
+}
+
+std::string SchemeJson(const SchemeSpec& spec) {
+  nlohmann::json j;
+  j["name"] = SchemeName(spec);
+  j["base"] = spec.base;
+  j["weights"] = spec.format.Describe();
+  j["activations"] = std::vector<std::string>{"none", "int8", "int4", "fp8"}[static_cast<int>(spec.format.act)];
+  j["method"] = spec.method;
+  j["embeddings_and_head"] = spec.format.kind == WeightKind::kDense ? spec.base : "bf16";
+  nlohmann::json rules = nlohmann::json::array();
+  for (const OverrideRule& r : spec.rules)
+    rules.push_back({{"layers", absl::StrFormat("%d-%d", r.first_layer, r.last_layer)},
+                     {"projections", r.projections},
+                     {"scheme", r.scheme}});
+  j["overrides"] = rules;
+  return j.dump();
+}
+
+std::string SchemeToYaml(const SchemeSpec& spec) {
+  YAML::Emitter out;
+  out << YAML::BeginMap << YAML::Key << "scheme" << YAML::Value << spec.base;
+  if (!spec.rules.empty()) {
+    out << YAML::Key << "overrides" << YAML::Value << YAML::BeginSeq;
+    for (const OverrideRule& r : spec.rules) {
+      out << YAML::BeginMap;
+      out << YAML::Key << "layers" << YAML::Value
+          << (r.last_layer < 0 ? absl::StrFormat("%d-", r.first_layer)
+                               : absl::StrFormat("%d-%d", r.first_layer, r.last_layer));
+      if (!r.projections.empty()) out << YAML::Key << "projections" << YAML::Value << YAML::Flow << r.projections;
+      out << YAML::Key << "format" << YAML::Value << r.scheme << YAML::EndMap;
+    }
+    out << YAML::EndSeq;
+  }
+  out << YAML::EndMap;
+  return out.c_str();
+}
+
+absl::StatusOr<SchemeSpec> SchemeFromYaml(const std::string& text) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(absl::StrFormat("scheme YAML: %s", e.what()));
+  }
+  if (!root.IsMap() || !root["scheme"]) return absl::InvalidArgumentError("scheme YAML: 'scheme' missing");
+  QSWEEP_ASSIGN_OR_RETURN(SchemeSpec spec, ParseScheme(root["scheme"].as<std::string>()));
+  static const std::vector<std::string> kProjections = {"q", "k", "v", "o", "gate", "up", "down"};
+  for (const YAML::Node& n : root["overrides"]) {
+    OverrideRule r;
+    const std::string layers = n["layers"] ? n["layers"].as<std::string>() : "0-";
+    std::smatch m;
+    static const std::regex kRange(R"((\d+)-(\d*))"), kOne(R"((\d+))");
+    if (std::regex_match(layers, m, kRange)) {
+      r.first_layer = std::stoll(m[1]);
+      r.last_layer = m[2].str().empty() ? -1 : std::stoll(m[2]);
+    } else if (std::regex_match(layers, m, kOne)) {
+      r.first_layer = r.last_layer = std::stoll(m[1]);
+    } else {
+      return absl::InvalidArgumentError(absl::StrFormat("scheme YAML: layers '%s' (expected A-B, A- or A)", layers));
+    }
+    if (n["projections"])
+      for (const YAML::Node& p : n["projections"]) {
+        const std::string s = p.as<std::string>();
+        if (std::find(kProjections.begin(), kProjections.end(), s) == kProjections.end())
+          return absl::InvalidArgumentError(absl::StrFormat("scheme YAML: projection '%s' (q k v o gate up down)", s));
+        r.projections.push_back(s);
+      }
+    r.scheme = n["format"] ? n["format"].as<std::string>() : "keep";
+    if (r.scheme != "keep") QSWEEP_RETURN_IF_ERROR(ParseScheme(r.scheme).status());
+    spec.rules.push_back(r);
+  }
+  return spec;
+}
+
+}  // namespace qsweep
