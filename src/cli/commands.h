@@ -13,5 +13,6 @@ void ExitOnError(const absl::Status& status);
 void AddInspectCommand(CLI::App& app);   // inspect_command.cc
 void AddLogprobsCommand(CLI::App& app);  // logprobs_command.cc
 void AddRunCommand(CLI::App& app);       // run_command.cc: run, prepare
+void AddMetricsCommand(CLI::App& app);   // metrics_command.cc
 
 }  // namespace qsweep::cli

@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   qsweep::cli::AddInspectCommand(app);
   qsweep::cli::AddLogprobsCommand(app);
   qsweep::cli::AddRunCommand(app);
+  qsweep::cli::AddMetricsCommand(app);
   CLI11_PARSE(app, argc, argv);
   return 0;
 }

@@ -1,0 +1,51 @@
+// Compares candidate runs with the baseline run, from the run files alone:
+// per task and pooled over tasks (accuracy, Δacc, flips, McNemar, answer KL,
+// bootstrap CIs, top-margin bins) and per corpus (PPL, token KL, top-1
+// agreement, Δp, confidence). Refuses runs of another model or request set.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "io/run_file.h"
+#include "metrics/choice_comparison.h"
+#include "metrics/token_comparison.h"
+
+namespace qsweep {
+
+struct TaskMetrics {
+  std::string task;
+  metrics::ChoiceComparison comparison;
+};
+
+struct CorpusMetrics {
+  std::string corpus;
+  metrics::TokenComparison comparison;
+};
+
+struct CandidateMetrics {
+  std::string scheme, path;
+  double bits_per_weight = 0;
+  int64_t bytes = 0;
+  std::vector<TaskMetrics> tasks;
+  metrics::ChoiceComparison pooled;  // every task's samples together
+  std::vector<CorpusMetrics> corpora;
+};
+
+struct SweepMetrics {
+  std::string baseline_scheme, baseline_path, model, model_id, requests_id;
+  double baseline_bits_per_weight = 0;
+  int64_t baseline_bytes = 0;
+  std::vector<std::string> task_names, corpus_names;
+  std::vector<CandidateMetrics> candidates;
+};
+
+struct NamedRun {
+  std::string path;
+  RunData data;
+};
+
+absl::StatusOr<SweepMetrics> CompareRuns(const NamedRun& baseline, const std::vector<NamedRun>& candidates,
+                                         const metrics::ChoiceComparisonOptions& options = {});
+
+}  // namespace qsweep

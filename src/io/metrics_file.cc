@@ -1,0 +1,103 @@
+#include "io/metrics_file.h"
+
+#include <filesystem>
+
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "core/status_macros.h"
+#include "io/h5_file.h"
+
+namespace qsweep {
+namespace {
+
+absl::Status WriteChoice(h5::File& f, const std::string& g, const metrics::ChoiceComparison& c) {
+  QSWEEP_RETURN_IF_ERROR(f.CreateGroup(g));
+  QSWEEP_RETURN_IF_ERROR(f.Write(g + "/base_correct", c.acc.base.correct));
+  QSWEEP_RETURN_IF_ERROR(f.Write(g + "/correct", c.acc.candidate.correct));
+  QSWEEP_RETURN_IF_ERROR(f.Write(g + "/correct_to_incorrect", c.acc.flips.correct_to_incorrect));
+  QSWEEP_RETURN_IF_ERROR(f.Write(g + "/incorrect_to_correct", c.acc.flips.incorrect_to_correct));
+  QSWEEP_RETURN_IF_ERROR(f.Write(g + "/answer_kl", c.answer_kl.per_sample));
+  QSWEEP_RETURN_IF_ERROR(f.Write(g + "/base_margin", c.margins.margin));
+  QSWEEP_RETURN_IF_ERROR(f.Write(g + "/dp", c.margins.dp));
+  std::vector<double> lo, hi, fp, dp;
+  std::vector<int64_t> count;
+  for (const auto& b : c.margins.bins) {
+    lo.push_back(b.lo);
+    hi.push_back(b.hi);
+    count.push_back(b.count);
+    fp.push_back(b.flip_probability);
+    dp.push_back(b.mean_abs_dp);
+  }
+  QSWEEP_RETURN_IF_ERROR(f.Write(g + "/margin_bin_lo", lo));
+  QSWEEP_RETURN_IF_ERROR(f.Write(g + "/margin_bin_hi", hi));
+  QSWEEP_RETURN_IF_ERROR(f.Write(g + "/margin_bin_count", count));
+  QSWEEP_RETURN_IF_ERROR(f.Write(g + "/margin_bin_flip_probability", fp));
+  QSWEEP_RETURN_IF_ERROR(f.Write(g + "/margin_bin_mean_abs_dp", dp));
+  QSWEEP_RETURN_IF_ERROR(f.SetDoubleAttr(g, "accuracy_base", c.acc.base.accuracy));
+  QSWEEP_RETURN_IF_ERROR(f.SetDoubleAttr(g, "accuracy", c.acc.candidate.accuracy));
+  QSWEEP_RETURN_IF_ERROR(f.SetDoubleAttr(g, "flip_rate", c.acc.flips.flip_rate));
+  QSWEEP_RETURN_IF_ERROR(f.SetDoubleAttr(g, "mcnemar_p", c.acc.mcnemar.p_value));
+  return f.SetDoubleAttr(g, "answer_kl_mean", c.answer_kl.summary.mean);
+}
+
+}  // namespace
+
+absl::Status WriteMetricsFile(const std::string& path, const SweepMetrics& m, const std::vector<SummaryRow>& rows) {
+  const std::string tmp = path + ".tmp";
+  if (auto parent = std::filesystem::path(path).parent_path(); !parent.empty())
+    std::filesystem::create_directories(parent);
+  {
+    QSWEEP_ASSIGN_OR_RETURN(h5::File f, h5::File::Create(tmp));
+    QSWEEP_RETURN_IF_ERROR(f.SetAttr("/", "kind", std::string("qsweep metrics")));
+    QSWEEP_RETURN_IF_ERROR(f.SetAttr("/", "schema_version", kMetricsSchemaVersion));
+    QSWEEP_RETURN_IF_ERROR(f.SetAttr("/", "model", m.model));
+    QSWEEP_RETURN_IF_ERROR(f.SetAttr("/", "model_id", m.model_id));
+    QSWEEP_RETURN_IF_ERROR(f.SetAttr("/", "requests_id", m.requests_id));
+    QSWEEP_RETURN_IF_ERROR(f.SetAttr("/", "baseline", m.baseline_scheme));
+    QSWEEP_RETURN_IF_ERROR(f.CreateGroup("/summary"));
+    std::vector<std::string> schemes;
+    std::vector<double> cols[17];
+    for (const SummaryRow& r : rows) {
+      schemes.push_back(r.scheme);
+      const double v[17] = {r.bits_per_weight, r.size_gb, r.accuracy, r.delta_accuracy, r.delta_lo, r.delta_hi,
+                            r.flips_c2i, r.flips_i2c, r.flip_lo, r.flip_hi, r.mcnemar_p, r.answer_kl_mean,
+                            r.answer_kl_p95, r.ppl, r.ppl_ratio, r.token_kl_mean, r.top1_same};
+      for (int i = 0; i < 17; ++i) cols[i].push_back(v[i]);
+    }
+    static const char* kNames[17] = {"bits_per_weight", "size_gb", "accuracy", "delta_accuracy", "delta_accuracy_lo",
+                                     "delta_accuracy_hi", "flips_correct_to_incorrect", "flips_incorrect_to_correct",
+                                     "flip_rate_lo", "flip_rate_hi", "mcnemar_p", "answer_kl_mean", "answer_kl_p95",
+                                     "ppl", "ppl_ratio", "token_kl_mean", "top1_same"};
+    QSWEEP_RETURN_IF_ERROR(f.SetAttr("/summary", "schemes", absl::StrJoin(schemes, "\n")));
+    for (int i = 0; i < 17; ++i) QSWEEP_RETURN_IF_ERROR(f.Write(std::string("/summary/") + kNames[i], cols[i]));
+    QSWEEP_RETURN_IF_ERROR(f.CreateGroup("/candidates"));
+    for (const CandidateMetrics& c : m.candidates) {
+      const std::string g = "/candidates/" + c.scheme;
+      QSWEEP_RETURN_IF_ERROR(f.CreateGroup(g));
+      QSWEEP_RETURN_IF_ERROR(f.SetAttr(g, "run_file", c.path));
+      QSWEEP_RETURN_IF_ERROR(WriteChoice(f, g + "/all_tasks", c.pooled));
+      QSWEEP_RETURN_IF_ERROR(f.CreateGroup(g + "/tasks"));
+      for (const TaskMetrics& t : c.tasks) QSWEEP_RETURN_IF_ERROR(WriteChoice(f, g + "/tasks/" + t.task, t.comparison));
+      QSWEEP_RETURN_IF_ERROR(f.CreateGroup(g + "/ppl"));
+      for (const CorpusMetrics& k : c.corpora) {
+        const std::string p = g + "/ppl/" + k.corpus;
+        const auto& t = k.comparison;
+        QSWEEP_RETURN_IF_ERROR(f.CreateGroup(p));
+        QSWEEP_RETURN_IF_ERROR(f.Write(p + "/token_kl", t.kl_per_token));
+        QSWEEP_RETURN_IF_ERROR(f.Write(p + "/dp", t.dp.per_token));
+        QSWEEP_RETURN_IF_ERROR(f.Write(p + "/confidence_base", t.base_confidence.fraction));
+        QSWEEP_RETURN_IF_ERROR(f.Write(p + "/confidence", t.candidate_confidence.fraction));
+        QSWEEP_RETURN_IF_ERROR(f.SetDoubleAttr(p, "ppl_base", t.perplexity.base.ppl));
+        QSWEEP_RETURN_IF_ERROR(f.SetDoubleAttr(p, "ppl", t.perplexity.candidate.ppl));
+        QSWEEP_RETURN_IF_ERROR(f.SetAttr(p, "token_kl_is_lower_bound", static_cast<int64_t>(t.kl.is_bound)));
+      }
+    }
+    QSWEEP_RETURN_IF_ERROR(f.SetAttr("/", "complete", int64_t{1}));
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) return absl::InternalError(absl::StrFormat("%s: rename failed: %s", path, ec.message()));
+  return absl::OkStatus();
+}
+
+}  // namespace qsweep

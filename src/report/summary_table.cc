@@ -1,0 +1,145 @@
+#include "report/summary_table.h"
+
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/str_format.h"
+
+namespace qsweep {
+
+std::vector<SummaryRow> SummaryRows(const SweepMetrics& m) {
+  std::vector<SummaryRow> rows;
+  SummaryRow base;
+  base.scheme = m.baseline_scheme;
+  base.bits_per_weight = m.baseline_bits_per_weight;
+  base.size_gb = m.baseline_bytes / 1e9;
+  if (!m.candidates.empty()) {
+    const auto& c = m.candidates[0];
+    base.accuracy = c.pooled.acc.base.accuracy;
+    if (!c.corpora.empty()) base.ppl = c.corpora[0].comparison.perplexity.base.ppl;
+  }
+  rows.push_back(base);
+  for (const CandidateMetrics& c : m.candidates) {
+    SummaryRow r;
+    r.scheme = c.scheme;
+    r.bits_per_weight = c.bits_per_weight;
+    r.size_gb = c.bytes / 1e9;
+    const auto& acc = c.pooled.acc;
+    r.accuracy = acc.candidate.accuracy;
+    r.delta_accuracy = acc.accuracy.delta;
+    r.delta_lo = acc.intervals.delta_accuracy.lo;
+    r.delta_hi = acc.intervals.delta_accuracy.hi;
+    r.flips_c2i = acc.flips.correct_to_incorrect_rate;
+    r.flips_i2c = acc.flips.incorrect_to_correct_rate;
+    r.flip_lo = acc.intervals.flip_rate.lo;
+    r.flip_hi = acc.intervals.flip_rate.hi;
+    r.mcnemar_p = acc.mcnemar.p_value;
+    r.answer_kl_mean = c.pooled.answer_kl.summary.mean;
+    r.answer_kl_p95 = c.pooled.answer_kl.summary.p95;
+    if (!c.corpora.empty()) {
+      const auto& t = c.corpora[0].comparison;
+      r.ppl = t.perplexity.candidate.ppl;
+      r.ppl_ratio = t.perplexity.ratio;
+      r.token_kl_mean = t.kl.mean;
+      r.token_kl_is_bound = t.kl.is_bound;
+      r.top1_same = t.top1.fraction;
+    }
+    rows.push_back(r);
+  }
+  return rows;
+}
+
+std::string FormatSummaryTable(const std::vector<SummaryRow>& rows) {
+  std::string s = absl::StrFormat("%-18s %6s %9s %7s %8s %15s %7s %7s %9s %8s %8s\n", "scheme", "bpw", "size(MB)",
+                                  "acc", "Δacc", "95% CI", "c→i", "i→c", "ans KL", "PPL", "tok KL");
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const SummaryRow& r = rows[i];
+    if (i == 0) {
+      s += absl::StrFormat("%-18s %6.2f %9.3f %6.1f%% %8s %15s %7s %7s %9s %8.3f %8s\n", r.scheme, r.bits_per_weight,
+                           r.size_gb * 1e3, 100 * r.accuracy, "base", "", "", "", "", r.ppl, "");
+      continue;
+    }
+    s += absl::StrFormat("%-18s %6.2f %9.3f %6.1f%% %+7.1f%% [%+5.1f,%+5.1f] %6.1f%% %6.1f%% %9.4f %8.3f %7.4f%s\n", r.scheme,
+                         r.bits_per_weight, r.size_gb * 1e3, 100 * r.accuracy, 100 * r.delta_accuracy, 100 * r.delta_lo,
+                         100 * r.delta_hi, 100 * r.flips_c2i, 100 * r.flips_i2c, r.answer_kl_mean, r.ppl,
+                         r.token_kl_mean, r.token_kl_is_bound ? "≥" : "");
+  }
+  return s;
+}
+
+absl::Status WriteSummaryCsv(const std::string& path, const std::vector<SummaryRow>& rows) {
+  std::ofstream out(path);
+  if (!out) return absl::PermissionDeniedError(absl::StrFormat("%s: cannot write", path));
+  out << "scheme,bits_per_weight,size_gb,accuracy,delta_accuracy,delta_accuracy_lo,delta_accuracy_hi,"
+         "flips_correct_to_incorrect,flips_incorrect_to_correct,flip_rate_lo,flip_rate_hi,mcnemar_p,"
+         "answer_kl_mean,answer_kl_p95,ppl,ppl_ratio,token_kl_mean,token_kl_is_bound,top1_same\n";
+  for (const SummaryRow& r : rows)
+    out << absl::StrFormat("%s,%.6f,%.9f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6g,%.8f,%.8f,%.6f,%.6f,%.8f,%d,%.6f\n",
+                           r.scheme, r.bits_per_weight, r.size_gb, r.accuracy, r.delta_accuracy, r.delta_lo, r.delta_hi,
+                           r.flips_c2i, r.flips_i2c, r.flip_lo, r.flip_hi, r.mcnemar_p, r.answer_kl_mean,
+                           r.answer_kl_p95, r.ppl, r.ppl_ratio, r.token_kl_mean, r.token_kl_is_bound, r.top1_same);
+  return out.good() ? absl::OkStatus() : absl::InternalError(absl::StrFormat("%s: write failed", path));
+}
+
+namespace {
+
+nlohmann::json RuleJson(const metrics::RuleComparison& r) {
+  return {{"accuracy_base", r.base.accuracy},
+          {"accuracy", r.candidate.accuracy},
+          {"delta_accuracy", {{"estimate", r.accuracy.delta}, {"lo", r.intervals.delta_accuracy.lo}, {"hi", r.intervals.delta_accuracy.hi}}},
+          {"flips", {{"correct_to_incorrect", r.flips.n_correct_to_incorrect},
+                     {"incorrect_to_correct", r.flips.n_incorrect_to_correct},
+                     {"rate", r.flips.flip_rate},
+                     {"rate_lo", r.intervals.flip_rate.lo},
+                     {"rate_hi", r.intervals.flip_rate.hi}}},
+          {"mcnemar_p", r.mcnemar.p_value}};
+}
+
+nlohmann::json ChoiceJson(const metrics::ChoiceComparison& c) {
+  nlohmann::json j = {{"acc", RuleJson(c.acc)},
+                      {"answer_kl", {{"mean", c.answer_kl.summary.mean}, {"median", c.answer_kl.summary.median},
+                                     {"p95", c.answer_kl.summary.p95}, {"max", c.answer_kl.summary.max}}}};
+  if (c.acc_norm) j["acc_norm"] = RuleJson(*c.acc_norm);
+  nlohmann::json bins = nlohmann::json::array();
+  for (const auto& b : c.margins.bins)
+    bins.push_back({{"lo", b.lo}, {"hi", b.hi}, {"count", b.count}, {"flip_probability", b.count ? b.flip_probability : 0.0},
+                    {"mean_abs_dp", b.count ? b.mean_abs_dp : 0.0}});
+  j["top_margin_bins"] = bins;
+  return j;
+}
+
+}  // namespace
+
+absl::Status WriteMetricsJson(const std::string& path, const SweepMetrics& m) {
+  nlohmann::json j;
+  j["model"] = m.model;
+  j["model_id"] = m.model_id;
+  j["requests_id"] = m.requests_id;
+  j["baseline"] = {{"scheme", m.baseline_scheme}, {"path", m.baseline_path},
+                   {"bits_per_weight", m.baseline_bits_per_weight}, {"bytes", m.baseline_bytes}};
+  for (const CandidateMetrics& c : m.candidates) {
+    nlohmann::json cj = {{"scheme", c.scheme}, {"path", c.path}, {"bits_per_weight", c.bits_per_weight}, {"bytes", c.bytes}};
+    cj["all_tasks"] = ChoiceJson(c.pooled);
+    for (const TaskMetrics& t : c.tasks) cj["tasks"][t.task] = ChoiceJson(t.comparison);
+    for (const CorpusMetrics& k : c.corpora) {
+      const auto& t = k.comparison;
+      cj["corpora"][k.corpus] = {
+          {"ppl_base", t.perplexity.base.ppl}, {"ppl", t.perplexity.candidate.ppl}, {"ppl_ratio", t.perplexity.ratio},
+          {"mean_log_ppl_ratio", t.perplexity.mean_log_ratio},
+          {"token_kl", {{"mean", t.kl.mean}, {"median", t.kl.median}, {"p90", t.kl.p90}, {"p99", t.kl.p99},
+                        {"p999", t.kl.p999}, {"max", t.kl.max}, {"is_lower_bound", t.kl.is_bound}}},
+          {"top1_same", t.top1.fraction},
+          {"delta_p", {{"rms", t.dp.rms}, {"p1", t.dp.p1}, {"p5", t.dp.p5}, {"p50", t.dp.p50}, {"p95", t.dp.p95}, {"p99", t.dp.p99}}},
+          {"confidence_base", t.base_confidence.fraction},
+          {"confidence", t.candidate_confidence.fraction}};
+    }
+    j["candidates"].push_back(cj);
+  }
+  std::ofstream out(path);
+  if (!out) return absl::PermissionDeniedError(absl::StrFormat("%s: cannot write", path));
+  out << j.dump(1) << "\n";
+  return out.good() ? absl::OkStatus() : absl::InternalError(absl::StrFormat("%s: write failed", path));
+}
+
+}  // namespace qsweep
