@@ -16,7 +16,7 @@ namespace qsweep::cli {
 namespace {
 
 struct MetricsArgs {
-  std::string config, baseline, out, csv, json;
+  std::string config, baseline, out, csv, json, run_dir;
   std::vector<std::string> runs;
   int bootstrap = 1000;
   uint64_t seed = 0;
@@ -26,6 +26,7 @@ absl::Status RunMetrics(MetricsArgs a) {
   if (!a.config.empty()) {
     auto c = LoadSweepConfig(a.config);
     if (!c.ok()) return c.status();
+    if (!a.run_dir.empty()) c->output = a.run_dir;
     a.baseline = c->RunPath(c->baseline);
     for (const std::string& s : c->schemes) a.runs.push_back(c->RunPath(s));
     if (a.out.empty()) a.out = c->MetricsPath();
@@ -67,6 +68,7 @@ void AddMetricsCommand(CLI::App& app) {
   cmd->add_option("--json", a->json, "full JSON (default: beside the output)");
   cmd->add_option("--bootstrap", a->bootstrap, "bootstrap replicates for the 95% CIs");
   cmd->add_option("--seed", a->seed, "bootstrap seed");
+  cmd->add_option("--sweep-output", a->run_dir, "with CONFIG: the sweep's output folder (overrides the config's)");
   cmd->callback([a] {
     MetricsArgs args = *a;
     if (args.baseline.empty() && args.runs.size() == 1 &&

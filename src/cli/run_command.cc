@@ -13,8 +13,9 @@ namespace qsweep::cli {
 namespace {
 
 struct RunArgs {
-  std::string config;
+  std::string config, output;
   std::vector<std::string> schemes;
+  int tp = 0;
 };
 
 int RunMpi(const RunArgs& a) {
@@ -28,6 +29,8 @@ int RunMpi(const RunArgs& a) {
         "this MPI library does not provide MPI_THREAD_MULTIPLE, which the work queue needs");
   } else {
     auto config = LoadSweepConfig(a.config);
+    if (config.ok() && !a.output.empty()) config->output = a.output;
+    if (config.ok() && a.tp > 0) config->tp = a.tp;
     status = config.ok() ? RunSweep(*config, a.schemes, MPI_COMM_WORLD) : config.status();
   }
   if (!status.ok()) {
@@ -46,14 +49,18 @@ void AddRunCommand(CLI::App& app) {
       "run", "Score the sweep's schemes (an MPI program: mpirun -n R qsweep run CONFIG)");
   run->add_option("config", args->config, "sweep config (YAML)")->required()->check(CLI::ExistingFile);
   run->add_option("--scheme", args->schemes, "only these schemes (default: baseline and all schemes)");
+  run->add_option("-o,--output", args->output, "output folder (overrides the config's)");
+  run->add_option("--tp", args->tp, "tensor-parallel ranks per replica (overrides the config's)");
   run->callback([args] { std::exit(RunMpi(*args)); });
 
-  auto prep = std::make_shared<std::string>();
+  auto prep = std::make_shared<RunArgs>();
   CLI::App* prepare = app.add_subcommand("prepare", "Tokenize the sweep's tasks and corpora into its request file");
-  prepare->add_option("config", *prep, "sweep config (YAML)")->required()->check(CLI::ExistingFile);
+  prepare->add_option("config", prep->config, "sweep config (YAML)")->required()->check(CLI::ExistingFile);
+  prepare->add_option("-o,--output", prep->output, "output folder (overrides the config's)");
   prepare->callback([prep] {
-    auto config = LoadSweepConfig(*prep);
+    auto config = LoadSweepConfig(prep->config);
     ExitOnError(config.status());
+    if (!prep->output.empty()) config->output = prep->output;
     ExitOnError(PrepareRequests(*config));
     std::fprintf(stderr, "qsweep: wrote %s\n", config->RequestsPath().c_str());
   });

@@ -1,0 +1,44 @@
+#!/usr/bin/python3
+"""Exits non-zero unless two HDF5 files hold the same groups, datasets (same
+dtype, shape and bits; NaN equal to NaN) and attributes, except attributes
+that describe how the run was made (world layout, creation time)."""
+import sys
+
+import h5py
+import numpy as np
+
+IGNORED_ATTRS = {"world", "created"}
+
+
+def attrs(obj):
+    return {k: v for k, v in obj.attrs.items() if k not in IGNORED_ATTRS}
+
+
+def compare(a, b, path, errors):
+    if set(a.keys()) != set(b.keys()):
+        errors.append(f"{path}: members {sorted(a.keys())} vs {sorted(b.keys())}")
+        return
+    ka, kb = attrs(a), attrs(b)
+    if ka.keys() != kb.keys() or any(str(ka[k]) != str(kb[k]) for k in ka):
+        errors.append(f"{path}: attributes differ")
+    for name in a:
+        x, y = a[name], b[name]
+        if isinstance(x, h5py.Group):
+            compare(x, y, f"{path}{name}/", errors)
+            continue
+        u, v = x[()], y[()]
+        if u.dtype != v.dtype or u.shape != v.shape or u.tobytes() != v.tobytes():
+            errors.append(f"{path}{name}: data differ")
+
+
+def main():
+    with h5py.File(sys.argv[1], "r") as a, h5py.File(sys.argv[2], "r") as b:
+        errors = []
+        compare(a, b, "/", errors)
+    if errors:
+        print("\n".join(errors[:20]))
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
