@@ -140,9 +140,6 @@ absl::StatusOr<std::unique_ptr<PackedLinear>> QuantizeLinear(const WeightFormat&
       for (float& x : v) x = f.dense_fp16 ? RoundF16(x) : RoundBF16(x);
     return std::make_unique<DenseLinear>(f, std::move(v), out, in);
   }
-  if (f.group > 0 && in % f.group != 0)
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "%s: %d input features are not a multiple of the group size %d", name, in, f.group));
   QuantizedWeights q = QuantizeWeights(f, w, out, in);
   if (f.act == ActKind::kNone) return std::make_unique<WeightOnlyLinear>(std::move(q));
   // Activation-quantized formats keep codes unpacked as int8 for the integer GEMM.

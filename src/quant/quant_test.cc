@@ -207,12 +207,26 @@ TEST(PackedLinear, IntegerActivationsMatchAStraightforwardLoop) {
 
 TEST(PackedLinear, BadShapesAndCalibratedMethodsAreErrors) {
   const auto w = Random(4 * 48, 1);
-  auto bad = QuantizeLinear(Format("w4a16-g32"), w, 4, 48, nullptr, "model.layers.0.mlp.up_proj.weight");
+  auto bad = QuantizeLinear(Format("w4a16-g32"), w, 4, 47, nullptr, "model.layers.0.mlp.up_proj.weight");
   ASSERT_FALSE(bad.ok());
-  EXPECT_NE(bad.status().message().find("model.layers.0.mlp.up_proj.weight: 48 input features"), std::string::npos);
+  EXPECT_NE(bad.status().message().find("model.layers.0.mlp.up_proj.weight: 192 weights for a [4, 47] layer"),
+            std::string::npos) << bad.status();
   auto gptq = QuantizeLinear(Format("w4a16-g16"), w, 4, 48, nullptr, "t", "gptq");
   ASSERT_FALSE(gptq.ok());
   EXPECT_EQ(gptq.status().code(), absl::StatusCode::kUnimplemented);
+}
+
+TEST(Rtn, ShorterLastGroupKeepsTheBound) {
+  // 172 inputs in groups of 128: one full group and one of 44 (stories260K's down_proj).
+  const auto w = Random(3 * 172, 8);
+  const QuantizedWeights q = QuantizeWeights(Format("w4a16-g128"), w, 3, 172);
+  EXPECT_EQ(q.groups, 2);
+  std::vector<float> d(w.size());
+  DequantizeWeights(q, d);
+  for (int64_t r = 0; r < 3; ++r)
+    for (int64_t j = 0; j < 172; ++j)
+      EXPECT_LE(std::fabs(w[r * 172 + j] - d[r * 172 + j]), 0.5f * q.Scale(r, j / 128) * (1 + 1e-6f));
+  EXPECT_DOUBLE_EQ(Format("w4a16-g128").BitsPerWeight(172), 4 + 32.0 / 172);
 }
 
 TEST(PackedLinear, ColumnSlicesKeepTheWholeTensorsValues) {

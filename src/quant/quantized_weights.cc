@@ -41,13 +41,12 @@ int64_t QuantizedWeights::packed_bytes() const {
 
 QuantizedWeights QuantizeWeights(const WeightFormat& f, std::span<const float> w, int64_t out, int64_t in) {
   QSWEEP_CHECK(f.quantized() && static_cast<int64_t>(w.size()) == out * in);
-  const int64_t g = f.group > 0 ? f.group : in;
-  QSWEEP_CHECK(in % g == 0);
+  const int64_t g0 = f.group > 0 ? f.group : in;
   QuantizedWeights q;
   q.format = f;
   q.out = out;
   q.in = in;
-  q.groups = in / g;
+  q.groups = (in + g0 - 1) / g0;
   q.scales.resize(out * q.groups);
   if (f.asymmetric) q.zeros.resize(out * q.groups);
   std::vector<uint8_t> codes(out * in);
@@ -55,8 +54,9 @@ QuantizedWeights QuantizeWeights(const WeightFormat& f, std::span<const float> w
 #pragma omp parallel for schedule(static)
   for (int64_t r = 0; r < out; ++r) {
     for (int64_t gi = 0; gi < q.groups; ++gi) {
-      const float* x = w.data() + r * in + gi * g;
-      uint8_t* c = codes.data() + r * in + gi * g;
+      const int64_t g = std::min(g0, in - gi * g0);
+      const float* x = w.data() + r * in + gi * g0;
+      uint8_t* c = codes.data() + r * in + gi * g0;
       float absmax = 0, lo = INFINITY, hi = -INFINITY;
       double abs_sum = 0;
       for (int64_t i = 0; i < g; ++i) {

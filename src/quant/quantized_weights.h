@@ -1,7 +1,8 @@
 // Quantized weights in their packed form, and the round trip to fp32.
 //
 // Layout (for every quantized kind), weights W [out, in], groups of g along
-// `in` (g = in when per channel), G = in / g groups per row:
+// `in` (g = in when per channel), G = ceil(in / g) groups per row (the last
+// one shorter when g does not divide in):
 //   codes   uint32 words, PackCodes layout (bit_packing.h), `bits` per code:
 //             int sym:  q + 2^(b-1), q in [-2^(b-1), 2^(b-1) - 1]   W = q · s
 //             int asym: q in [0, 2^b - 1]                          W = (q - z) · s
@@ -28,13 +29,12 @@ struct QuantizedWeights {
   std::vector<uint16_t> scales;
   std::vector<uint8_t> zeros;
 
-  int64_t group_size() const { return in / groups; }
+  int64_t group_size() const { return format.group > 0 ? format.group : in; }
   float Scale(int64_t row, int64_t group) const;
   int64_t packed_bytes() const;
 };
 
-// Deterministic round-to-nearest quantization (`format` must be quantized
-// and `in` divisible by its group size: the caller checks).
+// Deterministic round-to-nearest quantization (`format` must be quantized).
 QuantizedWeights QuantizeWeights(const WeightFormat& format, std::span<const float> w, int64_t out, int64_t in);
 void DequantizeWeights(const QuantizedWeights& q, std::span<float> w);
 

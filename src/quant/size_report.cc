@@ -51,16 +51,22 @@ SizeReport ComputeSizes(const SchemeSpec& spec, const std::vector<TensorInfo>& t
 }
 
 std::string FormatSizeReport(const SizeReport& r) {
-  auto gb = [](double bits) { return bits / 8 / 1e9; };
+  // Decimal units, as disk and HBM sizes are quoted.
+  auto size = [](double bits) {
+    const double bytes = bits / 8;
+    if (bytes >= 1e9) return absl::StrFormat("%.2f GB", bytes / 1e9);
+    if (bytes >= 1e6) return absl::StrFormat("%.2f MB", bytes / 1e6);
+    return absl::StrFormat("%.1f KB", bytes / 1e3);
+  };
   std::string s = absl::StrFormat("scheme %s\n%-6s %-22s %16s %8s %12s\n", r.scheme, "type", "format", "params",
-                                  "bits/w", "size (GB)");
+                                  "bits/w", "size");
   for (const SizeRow& row : r.rows)
-    s += absl::StrFormat("%-6s %-22s %16d %8.3f %12.4f\n", row.type, row.format, row.params, row.bits / row.params,
-                         gb(row.bits));
-  s += absl::StrFormat("%-6s %-22s %16d %8.3f %12.4f\n", "total", "", r.params, r.bits_per_weight(), gb(r.bits));
+    s += absl::StrFormat("%-6s %-22s %16d %8.3f %12s\n", row.type, row.format, row.params, row.bits / row.params,
+                         size(row.bits));
+  s += absl::StrFormat("%-6s %-22s %16d %8.3f %12s\n", "total", "", r.params, r.bits_per_weight(), size(r.bits));
   if (r.quantized_params)
-    s += absl::StrFormat("quantized weights: %d params at %.4f bits per weight (%.2f GB)\n", r.quantized_params,
-                         r.bits_per_quantized_weight(), gb(r.quantized_bits));
+    s += absl::StrFormat("quantized weights: %d params at %.4f bits per weight (%s)\n", r.quantized_params,
+                         r.bits_per_quantized_weight(), size(r.quantized_bits));
   return s;
 }
 

@@ -6,9 +6,12 @@ namespace qsweep {
 
 double WeightFormat::BitsPerWeight(int64_t in_features) const {
   if (kind == WeightKind::kDense) return dense_bits;
-  const double group_size = group > 0 ? static_cast<double>(group) : static_cast<double>(in_features);
-  double b = bits + 16.0 / group_size;  // one fp16 scale per group (or per channel)
-  if (asymmetric) b += 8.0 / group_size;  // one uint8 zero point per group
+  // One fp16 scale (and uint8 zero point) per group; a shorter last group
+  // when the group size does not divide the row.
+  const int64_t g = group > 0 ? group : in_features;
+  const double groups_per_weight = static_cast<double>((in_features + g - 1) / g) / static_cast<double>(in_features);
+  double b = bits + 16.0 * groups_per_weight;
+  if (asymmetric) b += 8.0 * groups_per_weight;
   return b;
 }
 
