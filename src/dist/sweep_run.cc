@@ -9,6 +9,7 @@
 #include "dist/tp_scorer.h"
 #include "dist/work_queue.h"
 #include "eval/prepare.h"
+#include "eval/importers.h"
 #include "eval/task_file.h"
 #include "io/request_file.h"
 #include "io/run_file.h"
@@ -50,10 +51,7 @@ absl::Status PrepareRequests(const SweepConfig& c) {
   QSWEEP_ASSIGN_OR_RETURN(std::unique_ptr<Tokenizer> tok, LoadTokenizer(c.tokenizer));
   std::vector<McTask> tasks;
   for (const TaskSource& t : c.tasks) {
-    if (t.format != "jsonl")
-      return absl::UnimplementedError(absl::StrFormat(
-          "%s: task %s: format '%s' (supported here: jsonl)", c.path, t.name, t.format));
-    QSWEEP_ASSIGN_OR_RETURN(McTask task, ReadTaskJsonl(t.path, t.name));
+    QSWEEP_ASSIGN_OR_RETURN(McTask task, ImportTask(t.format, t.path, t.name, {.fewshot = t.fewshot}));
     if (t.limit > 0 && static_cast<int64_t>(task.samples.size()) > t.limit) task.samples.resize(t.limit);
     tasks.push_back(std::move(task));
   }
