@@ -12,6 +12,7 @@ packages=(
   libhdf5-dev hdf5-tools
   openmpi-bin libopenmpi-dev
   python3 python3-numpy python3-h5py
+  slurmctld slurmd slurm-client munge
 )
 
 missing=()

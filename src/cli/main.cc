@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   qsweep::cli::AddLogprobsCommand(app);
   qsweep::cli::AddRunCommand(app);
   qsweep::cli::AddMetricsCommand(app);
+  qsweep::cli::AddSlurmCommands(app);
   CLI11_PARSE(app, argc, argv);
   return 0;
 }

@@ -1,0 +1,51 @@
+#include "dist/slurm_submit.h"
+
+#include <gtest/gtest.h>
+
+namespace qsweep {
+namespace {
+
+TEST(SlurmSubmit, ValuesTravelAsSeparateArguments) {
+  // A hostile name must stay one argument, never reach a shell.
+  auto c = ParseSweepConfig(R"(name: "x; rm -rf /"
+model: m
+schemes: [w8a16, w4a16-g128]
+tasks: [{name: t, path: t.jsonl}]
+output: /o
+parallel: {tp: 2}
+slurm: {args: ["--partition=gpu", "--time=01:00:00"]}
+)", "/cfg/sweep.yaml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  const auto cmds = SubmitCommands(*c, {.repo = "/repo", .qsweep = "/bin/qsweep"});
+  const std::vector<std::string> want = {"sbatch", "--parsable", "--array=0-2", "--job-name=qsweep-x; rm -rf /",
+                                         "--ntasks=2", "--output=/o/logs/%x-%A_%a.out", "--partition=gpu",
+                                         "--time=01:00:00", "/repo/slurm/sweep-array.sbatch", "/repo", "/bin/qsweep",
+                                         "/cfg/sweep.yaml", "2"};
+  EXPECT_EQ(cmds[0], want);
+  EXPECT_EQ(cmds[1][2], "--dependency=afterok:%ARRAY%");
+  const auto some = SubmitCommands(*c, {.repo = "/repo", .qsweep = "/bin/qsweep", .ranks = 4, .indices = {2}});
+  EXPECT_EQ(some[0][2], "--array=2");
+  EXPECT_EQ(some[0][4], "--ntasks=4");
+}
+
+TEST(SlurmSubmit, PlanListsBaselineFirst) {
+  auto c = ParseSweepConfig("name: p\nmodel: m\nschemes: [w8a16]\ntasks: [{name: t, path: t}]\noutput: /nonexistent/o\n", "/c.yaml");
+  ASSERT_TRUE(c.ok());
+  const auto plan = PlanSweep(*c);
+  ASSERT_EQ(plan.size(), 2u);
+  EXPECT_EQ(plan[0].scheme, "bf16");
+  EXPECT_EQ(plan[1].run_file, "/nonexistent/o/runs/w8a16.h5");
+  EXPECT_EQ(plan[1].state, "missing");
+}
+
+TEST(RunCommand, CapturesOutputAndReportsFailures) {
+  auto ok = RunCommand({"echo", "a b", "c"});
+  ASSERT_TRUE(ok.ok());
+  EXPECT_EQ(*ok, "a b c\n");
+  auto bad = RunCommand({"false"});
+  EXPECT_FALSE(bad.ok());
+  EXPECT_FALSE(RunCommand({"/no/such/program"}).ok());
+}
+
+}  // namespace
+}  // namespace qsweep
