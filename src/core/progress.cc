@@ -39,7 +39,7 @@ std::string Progress::Line(const std::string& what, int64_t done, int64_t total,
 
 void Progress::Advance(int64_t n) {
   done_ += n;
-  if (!enabled_) return;
+  if (!enabled_ || done_ >= total_) return;  // the last line is Finish()'s
   const auto now = std::chrono::steady_clock::now();
   if (std::chrono::duration<double>(now - last_print_).count() >= interval_) {
     last_print_ = now;

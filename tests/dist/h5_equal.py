@@ -7,7 +7,7 @@ import sys
 import h5py
 import numpy as np
 
-IGNORED_ATTRS = {"world", "created"}
+IGNORED_ATTRS = {"world", "created", "run_file"}
 
 
 def attrs(obj):
