@@ -14,4 +14,6 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS
 start=$(date +%s)
 mpirun -n 1 --oversubscribe "$build/qsweep" run configs/demo.yaml
 "$build/qsweep" metrics configs/demo.yaml
-echo "quickstart: sweep and metrics in $(( $(date +%s) - start )) s; files in out/demo (metrics.h5, metrics.csv, metrics.json, runs/)"
+page=$("$build/qsweep" report out/demo/metrics.h5 -o out/demo/report)
+echo "quickstart: sweep, metrics and report in $(( $(date +%s) - start )) s; files in out/demo (runs/, metrics.h5/.csv/.json)"
+echo "report: $page"

@@ -13,6 +13,7 @@ packages=(
   openmpi-bin libopenmpi-dev
   python3 python3-numpy python3-h5py
   slurmctld slurmd slurm-client munge
+  npm chromium
 )
 
 missing=()
@@ -24,5 +25,12 @@ if ((${#missing[@]})); then
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# The report inlines Vega, Vega-Lite and vega-embed from npm (versions pinned
+# in tools/report/package-lock.json).
+report=$(cd "$(dirname "$0")/report" && pwd)
+if [ ! -f "$report/node_modules/.package-lock.json" ] || [ "$report/package-lock.json" -nt "$report/node_modules/.package-lock.json" ]; then
+  echo "setup: installing the report's npm packages"
+  (cd "$report" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 fi
 echo "setup: dependencies present"

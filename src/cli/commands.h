@@ -1,6 +1,8 @@
 // One function per subcommand: adds it to the app (flags + callback).
 // Callbacks report failures as one line on stderr and exit non-zero.
 #pragma once
+#include <string>
+
 #include <CLI/CLI.hpp>
 
 #include "absl/status/status.h"
@@ -10,10 +12,16 @@ namespace qsweep::cli {
 // Prints "qsweep: <message>" and exits 1 when `status` is an error.
 void ExitOnError(const absl::Status& status);
 
+// This executable's path, and the repository it was built from (the folder
+// above it holding slurm/ and tools/), for the scripts and assets it uses.
+std::string SelfPath();
+std::string RepoPath();
+
 void AddInspectCommand(CLI::App& app);   // inspect_command.cc
 void AddLogprobsCommand(CLI::App& app);  // logprobs_command.cc
 void AddRunCommand(CLI::App& app);       // run_command.cc: run, prepare
 void AddMetricsCommand(CLI::App& app);   // metrics_command.cc
 void AddSlurmCommands(CLI::App& app);    // slurm_command.cc: plan, submit
+void AddReportCommand(CLI::App& app);    // report_command.cc
 
 }  // namespace qsweep::cli

@@ -1,4 +1,6 @@
 #include <cstdio>
+#include <filesystem>
+#include <string>
 #include <cstdlib>
 
 #include "cli/commands.h"
@@ -11,6 +13,18 @@ void ExitOnError(const absl::Status& status) {
   std::exit(1);
 }
 
+std::string SelfPath() {
+  std::error_code ec;
+  const auto p = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? "qsweep" : p.string();
+}
+
+std::string RepoPath() {
+  for (auto p = std::filesystem::path(SelfPath()).parent_path(); !p.empty() && p != p.root_path(); p = p.parent_path())
+    if (std::filesystem::exists(p / "slurm" / "sweep-array.sbatch")) return p.string();
+  return std::filesystem::current_path().string();
+}
+
 }  // namespace qsweep::cli
 
 int main(int argc, char** argv) {
@@ -21,6 +35,7 @@ int main(int argc, char** argv) {
   qsweep::cli::AddRunCommand(app);
   qsweep::cli::AddMetricsCommand(app);
   qsweep::cli::AddSlurmCommands(app);
+  qsweep::cli::AddReportCommand(app);
   CLI11_PARSE(app, argc, argv);
   return 0;
 }

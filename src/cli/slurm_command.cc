@@ -13,36 +13,25 @@
 #include "dist/sweep_config.h"
 
 namespace qsweep::cli {
-namespace {
-
-std::string SelfPath() {
-  std::error_code ec;
-  const auto p = std::filesystem::read_symlink("/proc/self/exe", ec);
-  return ec ? "qsweep" : p.string();
-}
-
-// The repository holding launcher/ and slurm/: from the build folder up.
-std::string RepoPath() {
-  for (auto p = std::filesystem::path(SelfPath()).parent_path(); !p.empty() && p != p.root_path(); p = p.parent_path())
-    if (std::filesystem::exists(p / "slurm" / "sweep-array.sbatch")) return p.string();
-  return std::filesystem::current_path().string();
-}
-
-}  // namespace
-
 void AddSlurmCommands(CLI::App& app) {
   struct PlanArgs {
     std::string config;
     int index = -1;
+    bool output_dir = false;
   };
   auto pa = std::make_shared<PlanArgs>();
   CLI::App* plan = app.add_subcommand("plan", "List the sweep's Slurm array tasks (one per scheme, baseline first)");
   plan->add_option("config", pa->config, "sweep config (YAML)")->required()->check(CLI::ExistingFile);
   plan->add_option("--index", pa->index, "print only the scheme of this array index");
+  plan->add_flag("--output-dir", pa->output_dir, "print only the sweep's output folder");
   plan->callback([pa] {
     auto c = LoadSweepConfig(pa->config);
     ExitOnError(c.status());
     const auto rows = PlanSweep(*c);
+    if (pa->output_dir) {
+      std::printf("%s\n", c->output.c_str());
+      return;
+    }
     if (pa->index >= 0) {
       if (pa->index >= static_cast<int>(rows.size()))
         ExitOnError(absl::InvalidArgumentError(absl::StrFormat("%s: array index %d, the sweep has %d tasks",

@@ -1,0 +1,39 @@
+// Reads back what `qsweep report` needs from a metrics file.
+#pragma once
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace qsweep {
+
+struct MetricsTaskSummary {
+  double accuracy_base = 0, accuracy = 0, flip_rate = 0, answer_kl_mean = 0;
+};
+
+struct MetricsCorpusData {
+  double ppl_base = 0, ppl = 0;
+  bool kl_is_bound = false;
+  std::vector<double> token_kl, dp, confidence_base, confidence;
+};
+
+struct MetricsCandidateData {
+  std::string scheme;
+  std::vector<double> bin_lo, bin_hi, bin_flip_probability, bin_mean_abs_dp, answer_kl;
+  std::vector<int64_t> bin_count;
+  std::map<std::string, MetricsTaskSummary> tasks;
+  std::map<std::string, MetricsCorpusData> corpora;
+};
+
+struct MetricsFileData {
+  std::string model, baseline;
+  std::vector<std::string> schemes;                     // summary rows, baseline first
+  std::map<std::string, std::vector<double>> summary;   // column → [schemes]
+  std::vector<std::string> task_names, corpus_names;
+  std::vector<MetricsCandidateData> candidates;
+};
+
+absl::StatusOr<MetricsFileData> ReadMetricsFile(const std::string& path);
+
+}  // namespace qsweep

@@ -1,0 +1,412 @@
+#include "report/dashboard.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/str_format.h"
+#include "core/status_macros.h"
+
+namespace qsweep {
+namespace {
+
+using Json = nlohmann::ordered_json;
+namespace fs = std::filesystem;
+
+struct Chart {
+  std::string id, title, caption;
+  Json rows;  // the data table (array of flat objects)
+  Json spec;  // Vega-Lite, data.values filled from rows
+};
+
+double Num(double v) { return std::isfinite(v) ? v : 0.0; }
+
+std::string Csv(const Json& rows) {
+  if (rows.empty()) return "";
+  std::string s;
+  std::vector<std::string> keys;
+  for (const auto& [k, v] : rows[0].items()) keys.push_back(k);
+  for (size_t i = 0; i < keys.size(); ++i) s += (i ? "," : "") + keys[i];
+  s += "\n";
+  for (const Json& r : rows) {
+    for (size_t i = 0; i < keys.size(); ++i) {
+      const Json& v = r[keys[i]];
+      std::string cell = v.is_string() ? v.get<std::string>() : v.dump();
+      if (cell.find_first_of(",\"\n") != std::string::npos) {
+        std::string q = "\"";
+        for (char ch : cell) q += ch == '"' ? std::string("\"\"") : std::string(1, ch);
+        cell = q + "\"";
+      }
+      s += (i ? "," : "") + cell;
+    }
+    s += "\n";
+  }
+  return s;
+}
+
+std::string Html(const std::string& text) {
+  std::string s;
+  for (char c : text) s += c == '<' ? "&lt;" : c == '>' ? "&gt;" : c == '&' ? "&amp;" : std::string(1, c);
+  return s;
+}
+
+std::string HtmlTable(const Json& rows, size_t limit = 200) {
+  if (rows.empty()) return "<p>(no rows)</p>";
+  std::string s = "<table><tr>";
+  for (const auto& [k, v] : rows[0].items()) s += "<th>" + Html(k) + "</th>";
+  s += "</tr>";
+  for (size_t i = 0; i < rows.size() && i < limit; ++i) {
+    s += "<tr>";
+    for (const auto& [k, v] : rows[i].items())
+      s += "<td>" + Html(v.is_number_float() ? absl::StrFormat("%.6g", v.get<double>()) : v.is_string() ? v.get<std::string>() : v.dump()) + "</td>";
+    s += "</tr>";
+  }
+  if (rows.size() > limit) s += absl::StrFormat("<tr><td colspan=99>… %d more rows in the CSV</td></tr>", rows.size() - limit);
+  return s + "</table>";
+}
+
+Json Base(const std::string& mark_title) {
+  return Json{{"$schema", "https://vega.github.io/schema/vega-lite/v5.json"}, {"width", 520}, {"height", 300},
+              {"title", mark_title}};
+}
+
+double Col(const MetricsFileData& m, const std::string& c, size_t i) {
+  auto it = m.summary.find(c);
+  return it == m.summary.end() ? NAN : it->second[i];
+}
+
+// Points (x, y) where no other point is at least as good in both (smaller x, larger y).
+std::vector<bool> ParetoFront(const std::vector<double>& x, const std::vector<double>& y) {
+  std::vector<bool> front(x.size(), true);
+  for (size_t i = 0; i < x.size(); ++i)
+    for (size_t j = 0; j < x.size(); ++j)
+      if (j != i && x[j] <= x[i] && y[j] >= y[i] && (x[j] < x[i] || y[j] > y[i])) front[i] = false;
+  return front;
+}
+
+std::vector<Chart> Charts(const MetricsFileData& m) {
+  std::vector<Chart> charts;
+  const size_t n = m.schemes.size();
+  auto candidate = [&](const std::string& s) -> const MetricsCandidateData* {
+    for (const auto& c : m.candidates)
+      if (c.scheme == s) return &c;
+    return nullptr;
+  };
+
+  {  // Perplexity vs bits per weight
+    Chart c{"ppl_vs_bpw", "Perplexity vs bits per weight", "Lower is better; one line per quantization family.", Json::array(), {}};
+    for (size_t i = 0; i < n; ++i)
+      c.rows.push_back({{"scheme", m.schemes[i]}, {"family", SchemeFamily(m.schemes[i])},
+                        {"bits_per_weight", Num(Col(m, "bits_per_weight", i))}, {"ppl", Num(Col(m, "ppl", i))}});
+    c.spec = Base(c.title);
+    c.spec["mark"] = {{"type", "line"}, {"point", true}};
+    c.spec["encoding"] = {{"x", {{"field", "bits_per_weight"}, {"type", "quantitative"}, {"title", "bits per weight"}}},
+                          {"y", {{"field", "ppl"}, {"type", "quantitative"}, {"scale", {{"type", "log"}}}, {"title", "perplexity"}}},
+                          {"color", {{"field", "family"}, {"type", "nominal"}}},
+                          {"tooltip", Json::array({{{"field", "scheme"}}, {{"field", "ppl"}}, {{"field", "bits_per_weight"}}})}};
+    charts.push_back(c);
+  }
+  {  // Accuracy degradation across bit-widths, per task and averaged
+    Chart c{"accuracy_vs_bpw", "Accuracy change vs bits per weight",
+            "Δaccuracy against the baseline, per task and over all tasks (the degradation curve across bit-widths).",
+            Json::array(), {}};
+    for (size_t i = 1; i < n; ++i) {
+      const auto* cand = candidate(m.schemes[i]);
+      c.rows.push_back({{"scheme", m.schemes[i]}, {"task", "all tasks"}, {"bits_per_weight", Num(Col(m, "bits_per_weight", i))},
+                        {"delta_accuracy", Num(Col(m, "delta_accuracy", i))}});
+      if (cand)
+        for (const auto& [t, s] : cand->tasks)
+          c.rows.push_back({{"scheme", m.schemes[i]}, {"task", t}, {"bits_per_weight", Num(Col(m, "bits_per_weight", i))},
+                            {"delta_accuracy", Num(s.accuracy - s.accuracy_base)}});
+    }
+    c.spec = Base(c.title);
+    c.spec["mark"] = {{"type", "line"}, {"point", true}};
+    c.spec["encoding"] = {{"x", {{"field", "bits_per_weight"}, {"type", "quantitative"}, {"title", "bits per weight"}}},
+                          {"y", {{"field", "delta_accuracy"}, {"type", "quantitative"}, {"axis", {{"format", "+.0%"}}}, {"title", "Δ accuracy"}}},
+                          {"color", {{"field", "task"}, {"type", "nominal"}}},
+                          {"tooltip", Json::array({{{"field", "scheme"}}, {{"field", "task"}}, {{"field", "delta_accuracy"}, {"format", "+.2%"}}})}};
+    charts.push_back(c);
+  }
+  {  // Flips, stacked
+    Chart c{"flips", "Flips per scheme", "Share of answers that changed correctness: correct→incorrect and incorrect→correct.",
+            Json::array(), {}};
+    for (size_t i = 1; i < n; ++i) {
+      c.rows.push_back({{"scheme", m.schemes[i]}, {"bits_per_weight", Num(Col(m, "bits_per_weight", i))},
+                        {"direction", "correct→incorrect"}, {"rate", Num(Col(m, "flips_correct_to_incorrect", i))}});
+      c.rows.push_back({{"scheme", m.schemes[i]}, {"bits_per_weight", Num(Col(m, "bits_per_weight", i))},
+                        {"direction", "incorrect→correct"}, {"rate", Num(Col(m, "flips_incorrect_to_correct", i))}});
+    }
+    c.spec = Base(c.title);
+    c.spec["mark"] = "bar";
+    c.spec["encoding"] = {{"x", {{"field", "scheme"}, {"type", "nominal"}, {"sort", {{"field", "bits_per_weight"}, {"order", "descending"}}}}},
+                          {"y", {{"field", "rate"}, {"type", "quantitative"}, {"stack", true}, {"axis", {{"format", ".0%"}}}, {"title", "share of samples"}}},
+                          {"color", {{"field", "direction"}, {"type", "nominal"}}}};
+    charts.push_back(c);
+  }
+  {  // KL vs bits per weight
+    Chart c{"kl_vs_bpw", "KL divergence vs bits per weight",
+            "Answer-level KL (softmax over the choices) and token-level KL on the corpus (exact from full rows; "
+            "from top-K it is a lower bound).", Json::array(), {}};
+    for (size_t i = 1; i < n; ++i) {
+      c.rows.push_back({{"scheme", m.schemes[i]}, {"bits_per_weight", Num(Col(m, "bits_per_weight", i))}, {"kind", "answer KL"},
+                        {"kl", Num(Col(m, "answer_kl_mean", i))}});
+      c.rows.push_back({{"scheme", m.schemes[i]}, {"bits_per_weight", Num(Col(m, "bits_per_weight", i))}, {"kind", "token KL"},
+                        {"kl", Num(Col(m, "token_kl_mean", i))}});
+    }
+    c.spec = Base(c.title);
+    c.spec["mark"] = {{"type", "point"}, {"filled", true}, {"size", 80}};
+    c.spec["encoding"] = {{"x", {{"field", "bits_per_weight"}, {"type", "quantitative"}}},
+                          {"y", {{"field", "kl"}, {"type", "quantitative"}, {"scale", {{"type", "symlog"}, {"constant", 0.001}}}, {"title", "mean KL (nats)"}}},
+                          {"color", {{"field", "kind"}, {"type", "nominal"}}},
+                          {"tooltip", Json::array({{{"field", "scheme"}}, {{"field", "kl"}}})}};
+    charts.push_back(c);
+  }
+  {  // Δacc vs flips with CIs
+    Chart c{"dacc_vs_flips", "Accuracy change vs flips",
+            "Small Δaccuracy can hide many flips (Dutta et al., 2024). Bars: 95% paired bootstrap intervals.", Json::array(), {}};
+    for (size_t i = 1; i < n; ++i)
+      c.rows.push_back({{"scheme", m.schemes[i]}, {"flip_rate", Num(Col(m, "flips_correct_to_incorrect", i) + Col(m, "flips_incorrect_to_correct", i))},
+                        {"flip_lo", Num(Col(m, "flip_rate_lo", i))}, {"flip_hi", Num(Col(m, "flip_rate_hi", i))},
+                        {"delta_accuracy", Num(Col(m, "delta_accuracy", i))}, {"delta_lo", Num(Col(m, "delta_accuracy_lo", i))},
+                        {"delta_hi", Num(Col(m, "delta_accuracy_hi", i))}});
+    c.spec = Base(c.title);
+    const Json x = {{"field", "flip_rate"}, {"type", "quantitative"}, {"axis", {{"format", ".0%"}}}, {"title", "flip rate"}};
+    const Json y = {{"field", "delta_accuracy"}, {"type", "quantitative"}, {"axis", {{"format", "+.0%"}}}, {"title", "Δ accuracy"}};
+    c.spec["layer"] = Json::array(
+        {{{"mark", "rule"}, {"encoding", {{"x", x}, {"y", {{"field", "delta_lo"}, {"type", "quantitative"}}}, {"y2", {{"field", "delta_hi"}}}}}},
+         {{"mark", "rule"}, {"encoding", {{"y", y}, {"x", {{"field", "flip_lo"}, {"type", "quantitative"}}}, {"x2", {{"field", "flip_hi"}}}}}},
+         {{"mark", {{"type", "point"}, {"filled", true}, {"size", 80}}},
+          {"encoding", {{"x", x}, {"y", y}, {"color", {{"field", "scheme"}, {"type", "nominal"}}}, {"tooltip", Json::array({{{"field", "scheme"}}})}}}}});
+    charts.push_back(c);
+  }
+  {  // Pareto fronts against size
+    Chart c{"pareto_size", "Pareto front: accuracy and flips vs size",
+            "Filled points are on the front (no scheme is both smaller and better). Speed was not measured in this sweep.",
+            Json::array(), {}};
+    std::vector<double> size, acc, agree;
+    for (size_t i = 0; i < n; ++i) {
+      size.push_back(Num(Col(m, "size_gb", i)));
+      acc.push_back(Num(Col(m, "accuracy", i)));
+      agree.push_back(1 - Num(Col(m, "flips_correct_to_incorrect", i)) - Num(Col(m, "flips_incorrect_to_correct", i)));
+    }
+    const auto f1 = ParetoFront(size, acc), f2 = ParetoFront(size, agree);
+    for (size_t i = 0; i < n; ++i) {
+      c.rows.push_back({{"scheme", m.schemes[i]}, {"size_mb", size[i] * 1e3}, {"metric", "accuracy"}, {"value", acc[i]}, {"front", bool(f1[i])}});
+      c.rows.push_back({{"scheme", m.schemes[i]}, {"size_mb", size[i] * 1e3}, {"metric", "1 - flip rate"}, {"value", agree[i]}, {"front", bool(f2[i])}});
+    }
+    c.spec = Base(c.title);
+    c.spec["mark"] = {{"type", "point"}, {"size", 90}};
+    c.spec["encoding"] = {{"x", {{"field", "size_mb"}, {"type", "quantitative"}, {"title", "size (MB)"}}},
+                          {"y", {{"field", "value"}, {"type", "quantitative"}, {"axis", {{"format", ".0%"}}}}},
+                          {"color", {{"field", "metric"}, {"type", "nominal"}}},
+                          {"fill", {{"field", "front"}, {"type", "nominal"}, {"scale", {{"range", Json::array({"transparent", "#333"})}}}}},
+                          {"tooltip", Json::array({{{"field", "scheme"}}, {{"field", "value"}}, {{"field", "front"}}})}};
+    charts.push_back(c);
+  }
+  {  // Top-margin bins vs flip probability
+    Chart c{"top_margin", "Flip probability by baseline margin",
+            "Samples the baseline answered with a small margin (p1 − p2 over the choices) flip more often.", Json::array(), {}};
+    for (const auto& cand : m.candidates)
+      for (size_t b = 0; b < cand.bin_lo.size(); ++b)
+        if (cand.bin_count[b] > 0)
+          c.rows.push_back({{"scheme", cand.scheme}, {"margin", 0.5 * (cand.bin_lo[b] + cand.bin_hi[b])}, {"count", cand.bin_count[b]},
+                            {"flip_probability", Num(cand.bin_flip_probability[b])}});
+    c.spec = Base(c.title);
+    c.spec["mark"] = {{"type", "line"}, {"point", true}};
+    c.spec["encoding"] = {{"x", {{"field", "margin"}, {"type", "quantitative"}, {"title", "baseline top margin"}}},
+                          {"y", {{"field", "flip_probability"}, {"type", "quantitative"}, {"title", "flip probability"}}},
+                          {"color", {{"field", "scheme"}, {"type", "nominal"}}}};
+    charts.push_back(c);
+  }
+  if (!m.corpus_names.empty()) {
+    const std::string corpus = m.corpus_names[0];
+    Chart conf{"confidence", "Confidence distribution (" + corpus + ")", "Histogram of the top-1 probability per token.", Json::array(), {}};
+    Chart dp{"dp_distribution", "Δp of the actual next token (" + corpus + ")",
+             "p_q − p_base of the token that came next, per token (up to 2000 tokens per scheme, evenly sampled).", Json::array(), {}};
+    for (size_t k = 0; k < m.candidates.size(); ++k) {
+      const auto& cand = m.candidates[k];
+      auto it = cand.corpora.find(corpus);
+      if (it == cand.corpora.end()) continue;
+      const auto& d = it->second;
+      if (k == 0)
+        for (size_t b = 0; b < d.confidence_base.size(); ++b)
+          conf.rows.push_back({{"scheme", m.baseline}, {"confidence", (b + 0.5) / d.confidence_base.size()}, {"fraction", Num(d.confidence_base[b])}});
+      for (size_t b = 0; b < d.confidence.size(); ++b)
+        conf.rows.push_back({{"scheme", cand.scheme}, {"confidence", (b + 0.5) / d.confidence.size()}, {"fraction", Num(d.confidence[b])}});
+      const size_t step = std::max<size_t>(1, d.dp.size() / 2000);
+      for (size_t t = 0; t < d.dp.size(); t += step) dp.rows.push_back({{"scheme", cand.scheme}, {"dp", Num(d.dp[t])}});
+    }
+    conf.spec = Base(conf.title);
+    conf.spec["mark"] = {{"type", "line"}, {"point", true}};
+    conf.spec["encoding"] = {{"x", {{"field", "confidence"}, {"type", "quantitative"}, {"title", "top-1 probability"}}},
+                             {"y", {{"field", "fraction"}, {"type", "quantitative"}, {"title", "share of tokens"}}},
+                             {"color", {{"field", "scheme"}, {"type", "nominal"}}}};
+    dp.spec = Base(dp.title);
+    dp.spec["mark"] = {{"type", "boxplot"}, {"extent", "min-max"}};
+    dp.spec["encoding"] = {{"x", {{"field", "scheme"}, {"type", "nominal"}}},
+                           {"y", {{"field", "dp"}, {"type", "quantitative"}, {"title", "Δp"}}}};
+    charts.push_back(conf);
+    charts.push_back(dp);
+  }
+  {  // Normalized multi-metric comparison
+    Chart c{"normalized", "All metrics, normalized (1 = best in the sweep)",
+            "Each metric scaled to [0, 1] across the schemes, 1 the best value; size and bits per weight count smaller as better.",
+            Json::array(), {}};
+    struct Metric { const char* column; const char* label; bool higher_better; };
+    const Metric metrics[] = {{"accuracy", "accuracy", true}, {"answer_kl_mean", "answer KL", false},
+                              {"token_kl_mean", "token KL", false}, {"ppl", "perplexity", false},
+                              {"flips_correct_to_incorrect", "flips c→i", false}, {"size_gb", "size", false}};
+    for (const Metric& mt : metrics) {
+      auto it = m.summary.find(mt.column);
+      if (it == m.summary.end()) continue;
+      double lo = INFINITY, hi = -INFINITY;
+      for (double v : it->second) if (std::isfinite(v)) { lo = std::min(lo, v); hi = std::max(hi, v); }
+      for (size_t i = 0; i < n; ++i) {
+        const double v = it->second[i];
+        double score = hi > lo ? (v - lo) / (hi - lo) : 1.0;
+        if (!mt.higher_better) score = 1 - score;
+        c.rows.push_back({{"scheme", m.schemes[i]}, {"metric", mt.label}, {"score", Num(score)}, {"value", Num(v)}});
+      }
+    }
+    c.spec = Base(c.title);
+    c.spec["mark"] = "rect";
+    c.spec["encoding"] = {{"x", {{"field", "metric"}, {"type", "nominal"}}},
+                          {"y", {{"field", "scheme"}, {"type", "nominal"}, {"sort", nullptr}}},
+                          {"color", {{"field", "score"}, {"type", "quantitative"}, {"scale", {{"domain", Json::array({0, 1})}}}}},
+                          {"tooltip", Json::array({{{"field", "scheme"}}, {{"field", "metric"}}, {{"field", "value"}}})}};
+    charts.push_back(c);
+  }
+  for (Chart& c : charts) {
+    if (c.spec.contains("layer")) c.spec["data"] = {{"values", c.rows}};
+    else c.spec["data"] = {{"values", c.rows}};
+  }
+  return charts;
+}
+
+// Recommendations per use, with the numbers behind them.
+std::vector<std::string> Recommend(const MetricsFileData& m) {
+  std::vector<std::string> out;
+  const size_t n = m.schemes.size();
+  int quality = -1, memory = -1;
+  for (size_t i = 1; i < n; ++i) {
+    const bool not_worse = Col(m, "delta_accuracy_hi", i) >= 0 && Col(m, "mcnemar_p", i) >= 0.05;
+    if (not_worse && (quality < 0 || Col(m, "answer_kl_mean", i) < Col(m, "answer_kl_mean", quality))) quality = static_cast<int>(i);
+    if (Col(m, "delta_accuracy", i) >= -0.01 && (memory < 0 || Col(m, "size_gb", i) < Col(m, "size_gb", memory)))
+      memory = static_cast<int>(i);
+  }
+  auto describe = [&](int i) {
+    return absl::StrFormat("%s (%.2f bits/weight, %.3g MB, Δacc %+.1f%% [%+.1f, %+.1f], flips %.1f%%, answer KL %.4f)",
+                           m.schemes[i], Col(m, "bits_per_weight", i), Col(m, "size_gb", i) * 1e3,
+                           100 * Col(m, "delta_accuracy", i), 100 * Col(m, "delta_accuracy_lo", i),
+                           100 * Col(m, "delta_accuracy_hi", i),
+                           100 * (Col(m, "flips_correct_to_incorrect", i) + Col(m, "flips_incorrect_to_correct", i)),
+                           Col(m, "answer_kl_mean", i));
+  };
+  out.push_back(quality >= 0 ? "Quality first: " + describe(quality) +
+                                   " — the closest to the baseline (lowest answer KL) among schemes not significantly "
+                                   "worse (Δacc CI reaching 0, McNemar p ≥ 0.05)."
+                             : "Quality first: every scheme is significantly worse than the baseline; keep " + m.baseline + ".");
+  out.push_back(memory >= 0 ? "Memory first: " + describe(memory) + " — the smallest within 1 point of the baseline's accuracy."
+                            : "Memory first: no scheme stays within 1 point of the baseline's accuracy.");
+  out.push_back("Speed first: not measured in this sweep (no throughput in the metrics); among the schemes above, fewer "
+                "bits per weight move fewer bytes per token.");
+  return out;
+}
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrFormat("%s: missing (run tools/setup.sh, which installs the report's npm packages)", path));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace
+
+std::string SchemeFamily(const std::string& s) {
+  if (s == "fp32" || s == "bf16" || s == "fp16") return "baseline";
+  if (s.rfind("nf4", 0) == 0) return "nf4";
+  if (s.rfind("fp4", 0) == 0) return "fp4";
+  if (s.rfind("fp8", 0) == 0) return "fp8";
+  if (s.rfind("t2", 0) == 0) return "ternary";
+  if (s.rfind("w1a16", 0) == 0) return "binary";
+  if (s.find("a16") == std::string::npos) return "int-act";
+  return s.find("-asym") != std::string::npos ? "int-asym" : "int";
+}
+
+absl::StatusOr<std::string> WriteDashboard(const MetricsFileData& m, const std::string& dir, const DashboardOptions& o) {
+  std::string libs;
+  for (const char* f : {"vega/build/vega.min.js", "vega-lite/build/vega-lite.min.js", "vega-embed/build/vega-embed.min.js"}) {
+    QSWEEP_ASSIGN_OR_RETURN(std::string js, ReadFile((fs::path(o.assets_dir) / f).string()));
+    // A literal "</script" inside the inlined code would end the tag early.
+    for (size_t p = js.find("</script"); p != std::string::npos; p = js.find("</script", p)) js.replace(p, 2, "<\\/");
+    libs += "<script>" + js + "</script>\n";
+  }
+  const std::vector<Chart> charts = Charts(m);
+  fs::create_directories(fs::path(dir) / "data");
+  Json specs = Json::object();
+  std::string body;
+  for (size_t i = 0; i < charts.size(); ++i) {
+    const Chart& c = charts[i];
+    std::ofstream(fs::path(dir) / "data" / (c.id + ".csv")) << Csv(c.rows);
+    specs[c.id] = c.spec;
+    body += absl::StrFormat(
+        "<section><h2>%s</h2><p>%s</p><div class=chart id=\"chart-%s\"></div>"
+        "<details><summary>data (<a href=\"data/%s.csv\">%s.csv</a>)</summary>%s</details></section>\n",
+        Html(c.title), Html(c.caption), c.id, c.id, c.id, HtmlTable(c.rows));
+  }
+  body += "<section><h2>Layer sensitivity</h2><p>Not in this metrics file: it needs a sweep with per-layer "
+          "overrides (quantize one layer or projection at a time).</p></section>\n";
+  // Summary table and recommendations.
+  Json summary = Json::array();
+  for (size_t i = 0; i < m.schemes.size(); ++i) {
+    Json row = {{"scheme", m.schemes[i]}};
+    for (const char* col : {"bits_per_weight", "size_gb", "accuracy", "delta_accuracy", "flips_correct_to_incorrect",
+                            "flips_incorrect_to_correct", "mcnemar_p", "answer_kl_mean", "ppl", "token_kl_mean"})
+      row[col] = Num(Col(m, col, i));
+    summary.push_back(row);
+  }
+  std::ofstream(fs::path(dir) / "data" / "summary.csv") << Csv(summary);
+  std::string recs;
+  for (const std::string& r : Recommend(m)) recs += "<li>" + Html(r) + "</li>";
+  std::ofstream(fs::path(dir) / "specs.json") << specs.dump(1);
+  const std::string html = absl::StrFormat(R"(<!doctype html>
+<html><head><meta charset="utf-8"><title>qsweep: %s</title>
+<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}section{margin:2em 0}
+table{border-collapse:collapse;font-size:12px}td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}
+#errors{color:#b00}</style>
+%s</head><body>
+<h1>Quantization sweep: %s</h1>
+<p>Baseline %s. Every number comes from the metrics file; the CSV behind each chart is in data/.</p>
+<section><h2>Summary and recommendation</h2><ul>%s</ul>%s</section>
+%s
+<div id="errors"></div>
+<script>
+const specs = %s;
+const errors = [];
+window.addEventListener('error', e => errors.push(String(e.message)));
+const origError = console.error;
+console.error = (...a) => { errors.push(a.join(' ')); origError(...a); };
+Promise.allSettled(Object.keys(specs).map(id =>
+  vegaEmbed('#chart-' + id, specs[id], {renderer: 'svg', actions: false})
+    .catch(e => { errors.push(id + ': ' + e); throw e; })))
+  .then(results => {
+    document.body.dataset.rendered = results.filter(r => r.status === 'fulfilled').length;
+    document.body.dataset.charts = Object.keys(specs).length;
+    document.getElementById('errors').textContent = errors.join('\n');
+    document.body.dataset.errors = errors.length;
+  });
+</script></body></html>
+)",
+                                           Html(m.model), libs, Html(m.model), Html(m.baseline), recs, HtmlTable(summary),
+                                           body, specs.dump());
+  const std::string page = (fs::path(dir) / "index.html").string();
+  std::ofstream(page) << html;
+  return page;
+}
+
+}  // namespace qsweep

@@ -1,0 +1,25 @@
+// `qsweep report METRICS.h5 -o DIR`: a self-contained HTML dashboard of the
+// trade-offs (Vega-Lite specs generated from the metrics; Vega, Vega-Lite and
+// vega-embed inlined, so the page works offline) and the CSV behind every
+// chart under DIR/data/.
+#pragma once
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "io/metrics_reader.h"
+
+namespace qsweep {
+
+struct DashboardOptions {
+  std::string assets_dir;  // node_modules with vega, vega-lite, vega-embed (tools/report)
+};
+
+// Writes DIR/index.html, DIR/data/*.csv, DIR/specs.json; returns the page's path.
+absl::StatusOr<std::string> WriteDashboard(const MetricsFileData& metrics, const std::string& dir,
+                                           const DashboardOptions& options);
+
+// The family a scheme's curve belongs to: baseline, int, int-asym, binary,
+// ternary, nf4, fp4, fp8, int-act.
+std::string SchemeFamily(const std::string& scheme);
+
+}  // namespace qsweep
