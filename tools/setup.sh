@@ -13,8 +13,11 @@ packages=(
   openmpi-bin libopenmpi-dev
   python3 python3-numpy python3-h5py
   slurmctld slurmd slurm-client munge
-  npm chromium
+  chromium
 )
+# npm: Debian's package, unless a Node.js with its own npm is installed already
+# (NodeSource's nodejs conflicts with Debian's npm).
+command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 
 missing=()
 for p in "${packages[@]}"; do
