@@ -10,15 +10,22 @@
 
 namespace qsweep::testing {
 
+// $QSWEEP_SOURCE_DIR overrides the build's source folder: binaries built here
+// run on the GPU machine from another checkout path.
+inline std::filesystem::path SourceDir() {
+  const char* env = std::getenv("QSWEEP_SOURCE_DIR");
+  return env && *env ? std::filesystem::path(env) : std::filesystem::path(QSWEEP_SOURCE_DIR);
+}
+
 inline std::filesystem::path RepoTestData(const std::string& rel = "") {
-  return std::filesystem::path(QSWEEP_SOURCE_DIR) / "tests" / "data" / rel;
+  return SourceDir() / "tests" / "data" / rel;
 }
 
 inline std::filesystem::path SharedData(const std::string& rel = "") {
   const char* env = std::getenv("QSWEEP_DATA");
   std::filesystem::path base =
       env && *env ? std::filesystem::path(env)
-                  : std::filesystem::path(QSWEEP_SOURCE_DIR) / ".." / "shared" / "data";
+                  : SourceDir() / ".." / "shared" / "data";
   return base / rel;
 }
 

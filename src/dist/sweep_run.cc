@@ -51,7 +51,9 @@ absl::Status PrepareRequests(const SweepConfig& c) {
   QSWEEP_ASSIGN_OR_RETURN(std::unique_ptr<Tokenizer> tok, LoadTokenizer(c.tokenizer));
   std::vector<McTask> tasks;
   for (const TaskSource& t : c.tasks) {
-    QSWEEP_ASSIGN_OR_RETURN(McTask task, ImportTask(t.format, t.path, t.name, {.fewshot = t.fewshot}));
+    ImportOptions import;
+    import.fewshot = t.fewshot;
+    QSWEEP_ASSIGN_OR_RETURN(McTask task, ImportTask(t.format, t.path, t.name, import));
     if (t.limit > 0 && static_cast<int64_t>(task.samples.size()) > t.limit) task.samples.resize(t.limit);
     tasks.push_back(std::move(task));
   }

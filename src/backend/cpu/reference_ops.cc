@@ -24,7 +24,7 @@ void Rotary(float* x, int64_t rows, int64_t n_heads, int64_t head_dim, const flo
   for (int64_t r = 0; r < rows; ++r) {
     for (int64_t i = 0; i < half; ++i) {
       // Angles in double: positions reach 1e5 and fp32 products lose the phase.
-      const double angle = double{positions[r]} * inv_freq[i];
+      const double angle = static_cast<double>(positions[r]) * inv_freq[i];
       const float c = static_cast<float>(std::cos(angle)), s = static_cast<float>(std::sin(angle));
       for (int64_t h = 0; h < n_heads; ++h) {
         float* xh = x + (r * n_heads + h) * head_dim;

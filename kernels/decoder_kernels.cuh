@@ -1,0 +1,35 @@
+// CUDA kernels of the decoder's elementwise and reduction stages, fp32
+// activations. Each has a CPU reference in src/backend/cpu/reference_ops.h
+// (or cpu_backend.cc for the logit statistics) and a randomized test against
+// it (src/backend/cuda/cuda_backend_test.cc), run on the GPU machine.
+#pragma once
+#include <cstdint>
+
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+
+namespace qsweep::kernels {
+
+void Embed(const float* table, int64_t dim, const int32_t* ids, int64_t rows, float* out, cudaStream_t s);
+void RmsNorm(const float* x, const float* w, int64_t rows, int64_t dim, float eps, float* out, cudaStream_t s);
+void Rotary(float* x, int64_t rows, int64_t heads, int64_t head_dim, const float* inv_freq, const int32_t* positions,
+            cudaStream_t s);
+// One warp per (row, query head): keys [seq_begin, prefix_end) ∪ [branch_begin, row],
+// online softmax over them (no score matrix in memory). head_dim <= 256.
+void Attention(const float* q, const float* k, const float* v, int64_t rows, const int64_t* seq_begin,
+               const int64_t* prefix_end, const int64_t* branch_begin, int64_t q_heads, int64_t kv_heads,
+               int64_t head_dim, float* out, cudaStream_t s);
+void SwiGlu(const float* gate, const float* up, int64_t n, float* out, cudaStream_t s);
+void Add(const float* x, float* y, int64_t n, cudaStream_t s);
+void AddBias(const float* b, float* y, int64_t rows, int64_t cols, cudaStream_t s);
+void GatherRows(const float* x, int64_t cols, const int64_t* rows, int64_t n, float* out, cudaStream_t s);
+void SliceColumns(const float* x, int64_t rows, int64_t cols, int64_t begin, int64_t width, float* out, cudaStream_t s);
+void ToBf16(const float* x, int64_t n, __nv_bfloat16* out, cudaStream_t s);
+// Per row r of logits[:, col_begin:col_end) (row stride ld): max, Σexp(x−max),
+// the target's logit (NaN outside), and the top-k (ids offset by vocab_begin,
+// ties to the lower id). k <= 64.
+void LogitStats(const float* logits, int64_t rows, int64_t ld, int64_t col_begin, int64_t col_end,
+                const int32_t* targets, int64_t vocab_begin, int k, float* max, float* sum_exp, float* target_logit,
+                int32_t* topk_id, float* topk_logit, cudaStream_t s);
+
+}  // namespace qsweep::kernels

@@ -1,0 +1,315 @@
+#include "backend/cuda/cuda_backend.h"
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+
+#include "absl/strings/str_format.h"
+#include "core/dtype.h"
+#include "core/status_macros.h"
+#include "decoder_kernels.cuh"
+#include "quant/packed_linear.h"
+#include "quant/scheme.h"
+
+namespace qsweep {
+namespace {
+
+#define QSWEEP_CUDA_CHECK(expr)                                                                   \
+  do {                                                                                            \
+    const cudaError_t _e = (expr);                                                                \
+    if (_e != cudaSuccess) {                                                                      \
+      std::fprintf(stderr, "qsweep: CUDA error %s at %s:%d: %s\n", cudaGetErrorName(_e), __FILE__, \
+                   __LINE__, #expr);                                                              \
+      std::abort();                                                                               \
+    }                                                                                             \
+  } while (0)
+
+#define QSWEEP_LT_CHECK(expr)                                                                             \
+  do {                                                                                                    \
+    const cublasStatus_t _s = (expr);                                                                     \
+    if (_s != CUBLAS_STATUS_SUCCESS) {                                                                    \
+      std::fprintf(stderr, "qsweep: cuBLASLt error %d at %s:%d: %s\n", static_cast<int>(_s), __FILE__, __LINE__, \
+                   #expr);                                                                                \
+      std::abort();                                                                                       \
+    }                                                                                                     \
+  } while (0)
+
+class GpuArray : public DeviceArray {
+ public:
+  explicit GpuArray(std::span<const float> v) : n_(static_cast<int64_t>(v.size())) {
+    QSWEEP_CUDA_CHECK(cudaMalloc(&p_, std::max<size_t>(1, v.size()) * sizeof(float)));
+    QSWEEP_CUDA_CHECK(cudaMemcpy(p_, v.data(), v.size() * sizeof(float), cudaMemcpyHostToDevice));
+  }
+  ~GpuArray() override { cudaFree(p_); }
+  int64_t size() const override { return n_; }
+  const float* data() const { return p_; }
+
+ private:
+  float* p_ = nullptr;
+  int64_t n_;
+};
+
+// Weights [out, in] row-major on the device: bf16, or fp32 for the fp32 scheme.
+class GpuLinear : public Linear {
+ public:
+  GpuLinear(const std::vector<float>& w, int64_t out, int64_t in, bool bf16) : out_(out), in_(in), bf16_(bf16) {
+    if (bf16) {
+      std::vector<uint16_t> h(w.size());
+      for (size_t i = 0; i < w.size(); ++i) h[i] = FloatToBF16(w[i]);
+      QSWEEP_CUDA_CHECK(cudaMalloc(&p_, h.size() * 2));
+      QSWEEP_CUDA_CHECK(cudaMemcpy(p_, h.data(), h.size() * 2, cudaMemcpyHostToDevice));
+    } else {
+      QSWEEP_CUDA_CHECK(cudaMalloc(&p_, w.size() * 4));
+      QSWEEP_CUDA_CHECK(cudaMemcpy(p_, w.data(), w.size() * 4, cudaMemcpyHostToDevice));
+    }
+  }
+  ~GpuLinear() override { cudaFree(p_); }
+  int64_t out_features() const override { return out_; }
+  int64_t in_features() const override { return in_; }
+  const void* data() const { return p_; }
+  bool bf16() const { return bf16_; }
+
+ private:
+  void* p_ = nullptr;
+  int64_t out_, in_;
+  bool bf16_;
+};
+
+const float* F(const Act& a) { return static_cast<const float*>(a.data); }
+float* F(Act& a) { return static_cast<float*>(a.data); }
+const float* F(const DeviceArray& a) { return static_cast<const GpuArray&>(a).data(); }
+
+// Which weights a tensor gets on the GPU: the scheme's values, as bf16
+// (fp32 only for the exact fp32 reference scheme).
+absl::StatusOr<std::pair<std::unique_ptr<PackedLinear>, bool>> Quantized(const std::string& name,
+                                                                         const std::string& scheme,
+                                                                         const std::vector<float>& w, int64_t out,
+                                                                         int64_t in) {
+  QSWEEP_ASSIGN_OR_RETURN(SchemeSpec spec, ParseScheme(scheme));
+  const WeightFormat f = FormatFor(spec, name);
+  QSWEEP_ASSIGN_OR_RETURN(std::unique_ptr<PackedLinear> p, QuantizeLinear(f, w, out, in, nullptr, name, spec.method));
+  if (f.act != ActKind::kNone)
+    return absl::UnimplementedError(absl::StrFormat("%s: %s needs activation quantization, not on the GPU yet", name, scheme));
+  return std::make_pair(std::move(p), !(f.kind == WeightKind::kDense && f.dense_bits == 32));
+}
+
+}  // namespace
+
+struct CudaBackend::GemmPlan {
+  cublasLtMatmulDesc_t desc = nullptr;
+  cublasLtMatrixLayout_t a = nullptr, b = nullptr, c = nullptr;
+  cublasLtMatmulAlgo_t algo{};
+  ~GemmPlan() {
+    if (desc) cublasLtMatmulDescDestroy(desc);
+    for (auto l : {a, b, c})
+      if (l) cublasLtMatrixLayoutDestroy(l);
+  }
+};
+
+absl::StatusOr<std::unique_ptr<CudaBackend>> CudaBackend::Create() {
+  int n = 0;
+  if (cudaGetDeviceCount(&n) != cudaSuccess || n == 0) return absl::UnavailableError("no CUDA device");
+  std::unique_ptr<CudaBackend> b(new CudaBackend());
+  QSWEEP_LT_CHECK(cublasLtCreate(&b->lt_));
+  QSWEEP_CUDA_CHECK(cudaMalloc(&b->workspace_, b->workspace_bytes_));
+  return b;
+}
+
+CudaBackend::~CudaBackend() {
+  plans_.clear();
+  for (auto& [slot, buf] : scratch_) cudaFree(buf.first);
+  if (workspace_) cudaFree(workspace_);
+  if (lt_) cublasLtDestroy(lt_);
+}
+
+void* CudaBackend::Scratch(int slot, size_t bytes) {
+  auto& [p, size] = scratch_[slot];
+  if (size < bytes) {
+    if (p) QSWEEP_CUDA_CHECK(cudaFree(p));
+    QSWEEP_CUDA_CHECK(cudaMalloc(&p, bytes));
+    size = bytes;
+  }
+  return p;
+}
+
+Act CudaBackend::Alloc(int64_t rows, int64_t cols) {
+  Act a;
+  QSWEEP_CUDA_CHECK(cudaMalloc(&a.data, std::max<int64_t>(1, rows * cols) * sizeof(float)));
+  QSWEEP_CUDA_CHECK(cudaMemset(a.data, 0, std::max<int64_t>(1, rows * cols) * sizeof(float)));
+  a.rows = rows;
+  a.cols = cols;
+  return a;
+}
+
+void CudaBackend::Free(Act& a) {
+  cudaFree(a.data);
+  a = Act{};
+}
+
+std::unique_ptr<DeviceArray> CudaBackend::Upload(std::span<const float> values) {
+  return std::make_unique<GpuArray>(values);
+}
+
+absl::StatusOr<std::unique_ptr<Linear>> CudaBackend::CreateLinear(const std::string& name, const std::string& scheme,
+                                                                  std::vector<float> weight, int64_t out, int64_t in) {
+  QSWEEP_ASSIGN_OR_RETURN(auto q, Quantized(name, scheme, weight, out, in));
+  std::vector<float> w(out * in);
+  q.first->Dequantize(w);
+  return std::make_unique<GpuLinear>(w, out, in, q.second);
+}
+
+absl::StatusOr<std::vector<std::unique_ptr<Linear>>> CudaBackend::CreateLinearParts(
+    const std::string& name, const std::string& scheme, std::vector<float> weight, int64_t out, int64_t in,
+    int64_t first, int64_t count, int64_t total) {
+  QSWEEP_ASSIGN_OR_RETURN(auto q, Quantized(name, scheme, weight, out, in));
+  std::vector<float> whole(out * in);
+  q.first->Dequantize(whole);
+  const int64_t width = in / total;
+  std::vector<std::unique_ptr<Linear>> parts;
+  for (int64_t p = first; p < first + count; ++p) {
+    std::vector<float> w;
+    w.reserve(out * width);
+    for (int64_t r = 0; r < out; ++r)
+      w.insert(w.end(), whole.begin() + r * in + p * width, whole.begin() + r * in + (p + 1) * width);
+    parts.push_back(std::make_unique<GpuLinear>(w, out, width, q.second));
+  }
+  return parts;
+}
+
+void CudaBackend::SetLayout(const SequenceLayout& l) {
+  layout_rows_ = l.rows();
+  const size_t n = l.positions.size();
+  QSWEEP_CUDA_CHECK(cudaMemcpy(Scratch(1, n * 4), l.positions.data(), n * 4, cudaMemcpyHostToDevice));
+  QSWEEP_CUDA_CHECK(cudaMemcpy(Scratch(2, n * 8), l.seq_begin.data(), n * 8, cudaMemcpyHostToDevice));
+  QSWEEP_CUDA_CHECK(cudaMemcpy(Scratch(3, n * 8), l.prefix_end.data(), n * 8, cudaMemcpyHostToDevice));
+  QSWEEP_CUDA_CHECK(cudaMemcpy(Scratch(4, n * 8), l.branch_begin.data(), n * 8, cudaMemcpyHostToDevice));
+}
+
+void CudaBackend::Embed(const DeviceArray& table, int64_t dim, std::span<const int32_t> ids, Act& out) {
+  auto* d = static_cast<int32_t*>(Scratch(5, ids.size() * 4));
+  QSWEEP_CUDA_CHECK(cudaMemcpy(d, ids.data(), ids.size() * 4, cudaMemcpyHostToDevice));
+  kernels::Embed(F(table), dim, d, static_cast<int64_t>(ids.size()), F(out), 0);
+}
+
+void CudaBackend::RmsNorm(const Act& x, const DeviceArray& w, float eps, Act& out) {
+  kernels::RmsNorm(F(x), F(w), x.rows, x.cols, eps, F(out), 0);
+}
+
+CudaBackend::GemmPlan& CudaBackend::Plan(int64_t m, int64_t n, int64_t k, bool bf16) {
+  auto& slot = plans_[{m, n, k, bf16}];
+  if (slot) return *slot;
+  // Column-major view: C[m=out, n=rows] = op(A)[out, in] · B[in, rows], with A
+  // the row-major weight [out, in] read transposed and B the row-major input.
+  auto p = std::make_unique<GemmPlan>();
+  const cudaDataType_t ab = bf16 ? CUDA_R_16BF : CUDA_R_32F;
+  QSWEEP_LT_CHECK(cublasLtMatmulDescCreate(&p->desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+  const cublasOperation_t t = CUBLAS_OP_T, nt = CUBLAS_OP_N;
+  QSWEEP_LT_CHECK(cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_TRANSA, &t, sizeof t));
+  QSWEEP_LT_CHECK(cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_TRANSB, &nt, sizeof nt));
+  QSWEEP_LT_CHECK(cublasLtMatrixLayoutCreate(&p->a, ab, k, m, k));
+  QSWEEP_LT_CHECK(cublasLtMatrixLayoutCreate(&p->b, ab, k, n, k));
+  QSWEEP_LT_CHECK(cublasLtMatrixLayoutCreate(&p->c, CUDA_R_32F, m, n, m));
+  cublasLtMatmulPreference_t pref;
+  QSWEEP_LT_CHECK(cublasLtMatmulPreferenceCreate(&pref));
+  QSWEEP_LT_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &workspace_bytes_,
+                                                       sizeof workspace_bytes_));
+  cublasLtMatmulHeuristicResult_t result{};
+  int found = 0;
+  QSWEEP_LT_CHECK(cublasLtMatmulAlgoGetHeuristic(lt_, p->desc, p->a, p->b, p->c, p->c, pref, 1, &result, &found));
+  cublasLtMatmulPreferenceDestroy(pref);
+  QSWEEP_CHECK(found > 0);
+  p->algo = result.algo;
+  slot = std::move(p);
+  return *slot;
+}
+
+void CudaBackend::Matmul(const Linear& l, const Act& x, Act& y) {
+  const auto& g = static_cast<const GpuLinear&>(l);
+  QSWEEP_CHECK(x.cols == g.in_features() && y.cols == g.out_features() && x.rows == y.rows);
+  if (x.rows == 0) return;
+  const void* b = x.data;
+  if (g.bf16()) {
+    auto* xb = static_cast<__nv_bfloat16*>(Scratch(6, x.rows * x.cols * 2));
+    kernels::ToBf16(F(x), x.rows * x.cols, xb, 0);
+    b = xb;
+  }
+  GemmPlan& p = Plan(g.out_features(), x.rows, g.in_features(), g.bf16());
+  const float alpha = 1.0f, beta = 0.0f;
+  QSWEEP_LT_CHECK(cublasLtMatmul(lt_, p.desc, &alpha, g.data(), p.a, b, p.b, &beta, y.data, p.c, y.data, p.c, &p.algo,
+                                 workspace_, workspace_bytes_, 0));
+}
+
+void CudaBackend::AddBias(const DeviceArray& b, Act& y) { kernels::AddBias(F(b), F(y), y.rows, y.cols, 0); }
+void CudaBackend::Add(const Act& x, Act& y) { kernels::Add(F(x), F(y), x.rows * x.cols, 0); }
+
+void CudaBackend::Rotary(const DeviceArray& inv_freq, int64_t head_dim, Act& x) {
+  kernels::Rotary(F(x), x.rows, x.cols / head_dim, head_dim, F(inv_freq), static_cast<int32_t*>(Scratch(1, 4)), 0);
+}
+
+void CudaBackend::Attention(const Act& q, const Act& k, const Act& v, int64_t head_dim, Act& out) {
+  QSWEEP_CHECK(layout_rows_ == q.rows && head_dim <= 256);
+  kernels::Attention(F(q), F(k), F(v), q.rows, static_cast<int64_t*>(Scratch(2, 8)), static_cast<int64_t*>(Scratch(3, 8)),
+                     static_cast<int64_t*>(Scratch(4, 8)), q.cols / head_dim, k.cols / head_dim, head_dim, F(out), 0);
+}
+
+void CudaBackend::SwiGlu(const Act& gate, const Act& up, Act& out) {
+  kernels::SwiGlu(F(gate), F(up), gate.rows * gate.cols, F(out), 0);
+}
+
+void CudaBackend::GatherRows(const Act& x, std::span<const int64_t> rows, Act& out) {
+  auto* d = static_cast<int64_t*>(Scratch(7, rows.size() * 8));
+  QSWEEP_CUDA_CHECK(cudaMemcpy(d, rows.data(), rows.size() * 8, cudaMemcpyHostToDevice));
+  kernels::GatherRows(F(x), x.cols, d, static_cast<int64_t>(rows.size()), F(out), 0);
+}
+
+void CudaBackend::SliceColumns(const Act& x, int64_t begin, Act& out) {
+  kernels::SliceColumns(F(x), x.rows, x.cols, begin, out.cols, F(out), 0);
+}
+
+void CudaBackend::LogitStatistics(const Act& logits, int64_t col_begin, int64_t col_end, std::span<const int32_t> targets,
+                                  int k, bool full_rows, int64_t vocab_begin, LogitStats* out) {
+  const int64_t n = static_cast<int64_t>(targets.size()), v = col_end - col_begin;
+  QSWEEP_CHECK(k <= 64);
+  auto* t = static_cast<int32_t*>(Scratch(8, n * 4));
+  QSWEEP_CUDA_CHECK(cudaMemcpy(t, targets.data(), n * 4, cudaMemcpyHostToDevice));
+  const int kk = std::max(k, 1);
+  auto* stats = static_cast<float*>(Scratch(9, n * (3 + 2 * kk) * 4));
+  float *mx = stats, *se = stats + n, *tl = stats + 2 * n, *tv = stats + 3 * n;
+  auto* ti = reinterpret_cast<int32_t*>(stats + 3 * n + n * kk);
+  kernels::LogitStats(F(logits), n, logits.cols, col_begin, col_end, t, vocab_begin, k, mx, se, tl, ti, tv, 0);
+  out->vocab_begin = vocab_begin;
+  out->max.resize(n);
+  out->sum_exp.resize(n);
+  out->target_logit.resize(n);
+  out->topk_id.resize(n * k);
+  out->topk_logit.resize(n * k);
+  QSWEEP_CUDA_CHECK(cudaMemcpy(out->max.data(), mx, n * 4, cudaMemcpyDeviceToHost));
+  QSWEEP_CUDA_CHECK(cudaMemcpy(out->sum_exp.data(), se, n * 4, cudaMemcpyDeviceToHost));
+  QSWEEP_CUDA_CHECK(cudaMemcpy(out->target_logit.data(), tl, n * 4, cudaMemcpyDeviceToHost));
+  if (k > 0) {
+    QSWEEP_CUDA_CHECK(cudaMemcpy(out->topk_id.data(), ti, n * k * 4, cudaMemcpyDeviceToHost));
+    QSWEEP_CUDA_CHECK(cudaMemcpy(out->topk_logit.data(), tv, n * k * 4, cudaMemcpyDeviceToHost));
+  }
+  out->logits.clear();
+  if (full_rows) {
+    out->logits.resize(n * v);
+    QSWEEP_CUDA_CHECK(cudaMemcpy2D(out->logits.data(), v * 4, F(logits) + col_begin, logits.cols * 4, v * 4, n,
+                                   cudaMemcpyDeviceToHost));
+  }
+}
+
+void CudaBackend::AllReduceSum(Act& x) {
+  // tp == 1 until NCCL lands (issue 6); the decoder calls this once per row-parallel layer.
+}
+
+std::vector<float> CudaBackend::Download(const Act& a) const {
+  std::vector<float> h(a.rows * a.cols);
+  QSWEEP_CUDA_CHECK(cudaMemcpy(h.data(), a.data, h.size() * 4, cudaMemcpyDeviceToHost));
+  return h;
+}
+
+void CudaBackend::UploadTo(std::span<const float> values, Act& a) const {
+  QSWEEP_CUDA_CHECK(cudaMemcpy(a.data, values.data(), values.size() * 4, cudaMemcpyHostToDevice));
+}
+
+}  // namespace qsweep

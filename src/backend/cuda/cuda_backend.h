@@ -1,0 +1,66 @@
+// The GPU backend, first slice: fp32 activations, linear layers in bf16
+// (quantized schemes dequantized to bf16 once at load; fp32 for the fp32
+// reference scheme) through cuBLASLt with fp32 accumulation, the decoder's
+// other stages as the kernels of kernels/decoder_kernels.cuh. Tensor
+// parallelism over NCCL is not here yet (tp must be 1).
+#pragma once
+#include <map>
+#include <memory>
+#include <tuple>
+
+#include <cublasLt.h>
+#include <cuda_runtime.h>
+
+#include "backend/backend.h"
+
+namespace qsweep {
+
+class CudaBackend : public Backend {
+ public:
+  static absl::StatusOr<std::unique_ptr<CudaBackend>> Create();
+  ~CudaBackend() override;
+
+  std::string name() const override { return "cuda"; }
+  Act Alloc(int64_t rows, int64_t cols) override;
+  void Free(Act& a) override;
+  std::unique_ptr<DeviceArray> Upload(std::span<const float> values) override;
+  absl::StatusOr<std::unique_ptr<Linear>> CreateLinear(const std::string& name, const std::string& scheme,
+                                                       std::vector<float> weight, int64_t out, int64_t in) override;
+  absl::StatusOr<std::vector<std::unique_ptr<Linear>>> CreateLinearParts(
+      const std::string& name, const std::string& scheme, std::vector<float> weight, int64_t out, int64_t in,
+      int64_t first, int64_t count, int64_t total) override;
+  void SetLayout(const SequenceLayout& layout) override;
+  void Embed(const DeviceArray& table, int64_t dim, std::span<const int32_t> ids, Act& out) override;
+  void RmsNorm(const Act& x, const DeviceArray& w, float eps, Act& out) override;
+  void Matmul(const Linear& l, const Act& x, Act& y) override;
+  void AddBias(const DeviceArray& b, Act& y) override;
+  void Add(const Act& x, Act& y) override;
+  void Rotary(const DeviceArray& inv_freq, int64_t head_dim, Act& x) override;
+  void Attention(const Act& q, const Act& k, const Act& v, int64_t head_dim, Act& out) override;
+  void SwiGlu(const Act& gate, const Act& up, Act& out) override;
+  void GatherRows(const Act& x, std::span<const int64_t> rows, Act& out) override;
+  void SliceColumns(const Act& x, int64_t begin, Act& out) override;
+  void LogitStatistics(const Act& logits, int64_t col_begin, int64_t col_end, std::span<const int32_t> targets, int k,
+                       bool full_rows, int64_t vocab_begin, LogitStats* out) override;
+  void AllReduceSum(Act& x) override;
+
+  // Copies for tests.
+  std::vector<float> Download(const Act& a) const;
+  void UploadTo(std::span<const float> values, Act& a) const;
+
+ private:
+  CudaBackend() = default;
+  // A grow-only device buffer for per-forward inputs (ids, rows, layout).
+  void* Scratch(int slot, size_t bytes);
+  struct GemmPlan;
+  GemmPlan& Plan(int64_t m, int64_t n, int64_t k, bool bf16);
+
+  cublasLtHandle_t lt_ = nullptr;
+  void* workspace_ = nullptr;
+  size_t workspace_bytes_ = 32 << 20;
+  std::map<int, std::pair<void*, size_t>> scratch_;
+  std::map<std::tuple<int64_t, int64_t, int64_t, bool>, std::unique_ptr<GemmPlan>> plans_;
+  int64_t layout_rows_ = 0;
+};
+
+}  // namespace qsweep
