@@ -5,7 +5,11 @@
 
 #include <mpi.h>
 
+#include "backend/cpu/cpu_backend.h"
 #include "cli/commands.h"
+#ifdef QSWEEP_HAVE_CUDA
+#include "backend/cuda/cuda_backend.h"
+#endif
 #include "dist/sweep_config.h"
 #include "dist/sweep_run.h"
 
@@ -13,10 +17,25 @@ namespace qsweep::cli {
 namespace {
 
 struct RunArgs {
-  std::string config, output;
+  std::string config, output, backend;
   std::vector<std::string> schemes;
   int tp = 0;
 };
+
+absl::StatusOr<std::unique_ptr<Backend>> MakeBackend(const std::string& name,
+                                                     std::function<void(float*, int64_t)> all_reduce) {
+  if (name == "cpu") return std::unique_ptr<Backend>(std::make_unique<CpuBackend>(std::move(all_reduce)));
+#ifdef QSWEEP_HAVE_CUDA
+  if (all_reduce)
+    return absl::UnimplementedError("tensor parallelism on the GPU needs the NCCL all-reduce, not written yet (use tp 1)");
+  // Each rank uses the GPU the launcher made visible to it (launcher/bind-gpu).
+  auto gpu = CudaBackend::Create();
+  if (!gpu.ok()) return gpu.status();
+  return std::unique_ptr<Backend>(std::move(*gpu));
+#else
+  return absl::UnimplementedError("this qsweep was built without CUDA (QSWEEP_CUDA=OFF): use backend cpu");
+#endif
+}
 
 int RunMpi(const RunArgs& a) {
   int provided = 0;
@@ -31,7 +50,8 @@ int RunMpi(const RunArgs& a) {
     auto config = LoadSweepConfig(a.config);
     if (config.ok() && !a.output.empty()) config->output = a.output;
     if (config.ok() && a.tp > 0) config->tp = a.tp;
-    status = config.ok() ? RunSweep(*config, a.schemes, MPI_COMM_WORLD) : config.status();
+    if (config.ok() && !a.backend.empty()) config->backend = a.backend;
+    status = config.ok() ? RunSweep(*config, a.schemes, MPI_COMM_WORLD, MakeBackend) : config.status();
   }
   if (!status.ok()) {
     std::fprintf(stderr, "qsweep: rank %d: %s\n", rank, std::string(status.message()).c_str());
@@ -51,6 +71,7 @@ void AddRunCommand(CLI::App& app) {
   run->add_option("--scheme", args->schemes, "only these schemes (default: baseline and all schemes)");
   run->add_option("-o,--output", args->output, "output folder (overrides the config's)");
   run->add_option("--tp", args->tp, "tensor-parallel ranks per replica (overrides the config's)");
+  run->add_option("--backend", args->backend, "cpu or cuda (overrides the config's parallel.backend)");
   run->callback([args] { std::exit(RunMpi(*args)); });
 
   auto prep = std::make_shared<RunArgs>();

@@ -98,8 +98,11 @@ absl::StatusOr<SweepConfig> ParseSweepConfig(const std::string& text, const std:
   QSWEEP_RETURN_IF_ERROR(rd.Get(root, "output", &c.output, true));
   QSWEEP_RETURN_IF_ERROR(rd.Get(root, "calibration", &c.calibration, false));
   if (root["parallel"]) {
-    QSWEEP_RETURN_IF_ERROR(rd.Keys(root["parallel"], "parallel", {"tp"}));
+    QSWEEP_RETURN_IF_ERROR(rd.Keys(root["parallel"], "parallel", {"tp", "backend"}));
     QSWEEP_RETURN_IF_ERROR(rd.Get(root["parallel"], "tp", &c.tp, false, "parallel"));
+    QSWEEP_RETURN_IF_ERROR(rd.Get(root["parallel"], "backend", &c.backend, false, "parallel"));
+    if (c.backend != "cpu" && c.backend != "cuda")
+      return rd.Error(root["parallel"], "parallel.backend", "'" + c.backend + "' (cpu or cuda)");
     if (c.tp < 1) return rd.Error(root["parallel"], "parallel.tp", "must be >= 1");
   }
   if (root["slurm"]) {

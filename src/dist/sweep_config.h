@@ -32,6 +32,7 @@ struct SweepConfig {
   std::string model;             // checkpoint path or synthetic:NAME
   std::string tokenizer;         // default: the model folder
   int tp = 1;
+  std::string backend = "cpu";   // cpu, or cuda (a build with QSWEEP_CUDA)
   std::string baseline = "bf16";
   std::vector<std::string> schemes;  // the candidates (baseline excluded)
   std::vector<TaskSource> tasks;

@@ -74,7 +74,8 @@ absl::Status PrepareRequests(const SweepConfig& c) {
   return WriteRequestFile(c.RequestsPath(), rs);
 }
 
-absl::Status RunSweep(const SweepConfig& c, const std::vector<std::string>& wanted, MPI_Comm world) {
+absl::Status RunSweep(const SweepConfig& c, const std::vector<std::string>& wanted, MPI_Comm world,
+                      const BackendMaker& make_backend) {
   QSWEEP_ASSIGN_OR_RETURN(Topology topo, WorldTopology(world, c.tp));
   std::vector<std::string> schemes = wanted.empty() ? c.AllSchemes() : wanted;
   for (const std::string& s : schemes) {
@@ -112,10 +113,13 @@ absl::Status RunSweep(const SweepConfig& c, const std::vector<std::string>& want
     MPI_Bcast(&skip, 1, MPI_INT, 0, world);
     if (skip) continue;
 
-    CpuBackend backend(topo.tp > 1 ? CpuBackend::AllReduceFn([&](float* d, int64_t n) { group.AllReduceSum(d, n); })
-                                   : CpuBackend::AllReduceFn());
+    QSWEEP_ASSIGN_OR_RETURN(
+        std::unique_ptr<Backend> backend,
+        make_backend(c.backend, topo.tp > 1 ? std::function<void(float*, int64_t)>(
+                                                  [&](float* d, int64_t n) { group.AllReduceSum(d, n); })
+                                            : std::function<void(float*, int64_t)>()));
     QSWEEP_ASSIGN_OR_RETURN(std::unique_ptr<Decoder> decoder,
-                            Decoder::Load(*ckpt, &backend,
+                            Decoder::Load(*ckpt, backend.get(),
                                           {.scheme = scheme.name, .tp_rank = topo.tp_rank, .tp_size = topo.tp,
                                            .max_batch_tokens = c.batch_tokens}));
     RunHeader header;
@@ -126,7 +130,7 @@ absl::Status RunSweep(const SweepConfig& c, const std::vector<std::string>& want
     header.scheme_json = scheme.json;
     header.requests_id = requests.ContentId();
     header.world = absl::StrFormat("%d ranks: %d replicas x tp %d, %s backend", topo.world_size, topo.replicas,
-                                   topo.tp, backend.name());
+                                   topo.tp, backend->name());
     header.config_yaml = c.yaml;
     header.topk = c.topk;
     header.vocab_size = ckpt->config().vocab_size;

@@ -9,7 +9,11 @@
 
 #include <mpi.h>
 
-#include "absl/status/status.h"
+#include <functional>
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "backend/backend.h"
 #include "dist/sweep_config.h"
 
 namespace qsweep {
@@ -18,6 +22,12 @@ namespace qsweep {
 // job; deterministic, so rerunning gives the same file and content id).
 absl::Status PrepareRequests(const SweepConfig& config);
 
-absl::Status RunSweep(const SweepConfig& config, const std::vector<std::string>& schemes, MPI_Comm world);
+// Makes the backend a rank computes on ("cpu" or "cuda"); `all_reduce` sums
+// over the rank's tensor-parallel group.
+using BackendMaker = std::function<absl::StatusOr<std::unique_ptr<Backend>>(
+    const std::string& name, std::function<void(float*, int64_t)> all_reduce)>;
+
+absl::Status RunSweep(const SweepConfig& config, const std::vector<std::string>& schemes, MPI_Comm world,
+                      const BackendMaker& make_backend);
 
 }  // namespace qsweep

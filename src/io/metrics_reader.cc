@@ -10,7 +10,7 @@ namespace qsweep {
 
 absl::StatusOr<MetricsFileData> ReadMetricsFile(const std::string& path) {
   QSWEEP_ASSIGN_OR_RETURN(h5::File f, h5::File::Open(path));
-  if (!f.HasAttr("/", "kind") || *f.GetStringAttr("/", "kind") != "qsweep metrics")
+  if (!f.HasAttr("/", "kind") || f.GetStringAttr("/", "kind").value_or("") != "qsweep metrics")
     return absl::InvalidArgumentError(absl::StrFormat("%s: not a qsweep metrics file (run qsweep metrics)", path));
   if (!f.HasAttr("/", "complete"))
     return absl::FailedPreconditionError(absl::StrFormat("%s: incomplete metrics file", path));

@@ -92,7 +92,7 @@ bool Monotone(const std::vector<int64_t>& o, int64_t end) {
 
 absl::StatusOr<RequestSet> ReadRequestFile(const std::string& path) {
   QSWEEP_ASSIGN_OR_RETURN(h5::File f, h5::File::Open(path));
-  if (!f.HasAttr("/", "kind") || *f.GetStringAttr("/", "kind") != "qsweep requests")
+  if (!f.HasAttr("/", "kind") || f.GetStringAttr("/", "kind").value_or("") != "qsweep requests")
     return absl::InvalidArgumentError(absl::StrFormat("%s: not a qsweep request file (run qsweep prepare)", path));
   if (!f.HasAttr("/", "complete"))
     return absl::FailedPreconditionError(absl::StrFormat("%s: incomplete request file", path));

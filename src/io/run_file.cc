@@ -16,7 +16,11 @@
 namespace qsweep {
 namespace {
 
-constexpr char kMagic[8] = {'Q', 'S', 'W', 'J', 'R', 'N', 'L', '1'};
+// The last byte is the journal format version: records and header layout
+// change together with it, and a journal of another version is refused, not
+// misread (a resume needs the qsweep that started the run).
+constexpr char kMagic[8] = {'Q', 'S', 'W', 'J', 'R', 'N', 'L', '2'};
+constexpr size_t kMagicPrefix = 7;
 
 uint64_t Checksum(const uint8_t* p, size_t n) {
   uint64_t h = 0xcbf29ce484222325ull;
@@ -73,26 +77,66 @@ absl::Status WriteRecord(int fd, const std::vector<uint8_t>& payload, const std:
   return absl::OkStatus();
 }
 
-// Reads the records that are whole and intact; `good_end` is where they stop.
-std::vector<std::vector<uint8_t>> ReadRecords(const std::string& path, bool* bad_magic, int64_t* good_end) {
+enum class JournalState { kAbsent, kOtherVersion, kOk };
+
+// Visits the records that are whole and intact, one at a time (a journal can
+// be much larger than memory); `good_end` is the offset where they stop. A
+// torn or corrupt record ends the scan: nothing after it can be trusted.
+template <typename Visit>
+JournalState ScanJournal(const std::string& path, int64_t* good_end, Visit visit) {
+  *good_end = 0;
   std::ifstream in(path, std::ios::binary);
-  std::vector<uint8_t> all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::vector<std::vector<uint8_t>> out;
-  *bad_magic = all.size() < sizeof(kMagic) || std::memcmp(all.data(), kMagic, sizeof(kMagic)) != 0;
-  size_t pos = sizeof(kMagic);
-  *good_end = static_cast<int64_t>(pos);
-  if (*bad_magic) return out;
-  while (pos + 16 <= all.size()) {
-    uint64_t len, sum;
-    std::memcpy(&len, all.data() + pos, 8);
-    std::memcpy(&sum, all.data() + pos + 8, 8);
-    if (len > all.size() - pos - 16) break;
-    if (Checksum(all.data() + pos + 16, len) != sum) break;
-    out.emplace_back(all.begin() + pos + 16, all.begin() + pos + 16 + len);
-    pos += 16 + len;
-    *good_end = static_cast<int64_t>(pos);
+  char magic[sizeof(kMagic)];
+  if (!in.read(magic, sizeof magic)) return JournalState::kAbsent;  // empty or torn before the magic
+  if (std::memcmp(magic, kMagic, kMagicPrefix) != 0) return JournalState::kAbsent;
+  if (magic[kMagicPrefix] != kMagic[kMagicPrefix]) return JournalState::kOtherVersion;
+  *good_end = sizeof(kMagic);
+  std::vector<uint8_t> payload;
+  for (;;) {
+    uint64_t head[2];
+    if (!in.read(reinterpret_cast<char*>(head), sizeof head)) break;
+    const uint64_t len = head[0];
+    if (len > (uint64_t{1} << 40)) break;  // a torn length, not a real record
+    payload.resize(len);
+    if (!in.read(reinterpret_cast<char*>(payload.data()), static_cast<std::streamsize>(len))) break;
+    if (Checksum(payload.data(), len) != head[1]) break;
+    *good_end += static_cast<int64_t>(sizeof head + len);
+    if (!visit(payload)) break;
   }
-  return out;
+  return JournalState::kOk;
+}
+
+// A unit record: where the unit's rows go, then its rows. The placement is
+// stored so that a resume under another unit plan (scoring.samples_per_unit
+// or windows_per_unit changed) is refused instead of placing rows wrongly.
+struct UnitPlacement {
+  int64_t id = 0, kind = 0, source = 0, begin = 0, end = 0, first_row = 0;
+  bool operator==(const UnitPlacement&) const = default;
+};
+
+UnitPlacement PlacementOf(const WorkUnit& u) {
+  return {u.id, u.kind == WorkUnit::Kind::kChoices ? 0 : 1, u.source, u.begin, u.end, u.first_row};
+}
+
+UnitPlacement GetPlacement(ByteReader& r) {
+  UnitPlacement p;
+  for (int64_t* v : {&p.id, &p.kind, &p.source, &p.begin, &p.end, &p.first_row}) *v = r.Get<int64_t>();
+  return p;
+}
+
+std::string DescribePlacement(const UnitPlacement& p) {
+  return absl::StrFormat("%s %d, %s [%d, %d)", p.kind == 0 ? "task" : "corpus", p.source,
+                         p.kind == 0 ? "samples" : "windows", p.begin, p.end);
+}
+
+// Why a journal's unit does not belong to this run's plan (empty when it does).
+std::string PlanMismatch(const UnitPlacement& stored, const std::vector<WorkUnit>& plan) {
+  if (stored.id < 0 || stored.id >= static_cast<int64_t>(plan.size()))
+    return absl::StrFormat("unit %d is not in this run's plan of %d units", stored.id, plan.size());
+  const UnitPlacement want = PlacementOf(plan[stored.id]);
+  if (stored == want) return "";
+  return absl::StrFormat("unit %d covers %s there but %s in this run", stored.id, DescribePlacement(stored),
+                         DescribePlacement(want));
 }
 
 std::string Now() {
@@ -117,32 +161,53 @@ std::string RunMismatch(const RunHeader& a, const RunHeader& b) {
 }
 
 absl::StatusOr<std::unique_ptr<RunJournal>> RunJournal::OpenOrCreate(const std::string& run_path,
-                                                                      const RunHeader& wanted) {
+                                                                      const RunHeader& wanted,
+                                                                      const std::vector<WorkUnit>* plan) {
   std::unique_ptr<RunJournal> j(new RunJournal());
   j->run_path_ = run_path;
   j->journal_path_ = run_path + ".journal";
   std::filesystem::create_directories(std::filesystem::path(run_path).parent_path().empty()
                                           ? std::filesystem::path(".")
                                           : std::filesystem::path(run_path).parent_path());
-  bool bad_magic = true;
   int64_t good_end = 0;
-  std::vector<std::vector<uint8_t>> records;
-  if (std::filesystem::exists(j->journal_path_))
-    records = ReadRecords(j->journal_path_, &bad_magic, &good_end);
-  if (!bad_magic && !records.empty()) {
-    j->header_ = DecodeHeader(records[0]);
-    if (std::string why = RunMismatch(j->header_, wanted); !why.empty())
-      return absl::FailedPreconditionError(absl::StrFormat(
-          "%s: an unfinished run of another configuration is here (%s); remove it to start over",
-          j->journal_path_, why));
-    for (size_t i = 1; i < records.size(); ++i) {
-      ByteReader r(records[i]);
-      j->done_.insert(r.Get<int64_t>());
+  bool have_header = false;
+  std::string mismatch;
+  const JournalState state = ScanJournal(j->journal_path_, &good_end, [&](const std::vector<uint8_t>& rec) {
+    ByteReader r(rec);
+    if (!have_header) {
+      j->header_ = DecodeHeader(rec);
+      have_header = true;
+      mismatch = RunMismatch(j->header_, wanted);
+      if (!mismatch.empty()) mismatch = absl::StrFormat("an unfinished run of another configuration is here (%s)", mismatch);
+      return mismatch.empty();
     }
+    const UnitPlacement p = GetPlacement(r);
+    if (plan) {
+      mismatch = PlanMismatch(p, *plan);
+      if (!mismatch.empty()) {
+        mismatch = absl::StrFormat("the unfinished run here was cut into other work units (%s: "
+                                   "scoring.samples_per_unit or windows_per_unit changed; restore them)", mismatch);
+        return false;
+      }
+    }
+    j->done_.insert(p.id);
+    return true;
+  });
+  if (state == JournalState::kOtherVersion)
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "%s: a journal of another qsweep version (format %c); finish the run with that version, or remove "
+        "the journal to start over", j->journal_path_, kMagic[kMagicPrefix]));
+  if (!mismatch.empty())
+    return absl::FailedPreconditionError(
+        absl::StrFormat("%s: %s; remove the journal to start over", j->journal_path_, mismatch));
+  if (have_header) {
     // Drop a torn tail so that new records follow the last intact one.
-    std::filesystem::resize_file(j->journal_path_, good_end);
+    std::error_code ec;
+    std::filesystem::resize_file(j->journal_path_, good_end, ec);
+    if (ec) return absl::PermissionDeniedError(absl::StrFormat("%s: cannot truncate: %s", j->journal_path_, ec.message()));
     j->fd_ = ::open(j->journal_path_.c_str(), O_WRONLY | O_APPEND);
   } else {
+    // No journal, or one torn before its header was whole: start afresh.
     j->header_ = wanted;
     j->header_.created = wanted.created.empty() ? Now() : wanted.created;
     j->fd_ = ::open(j->journal_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -163,7 +228,8 @@ RunJournal::~RunJournal() {
 
 absl::Status RunJournal::Append(const WorkUnit& unit, const UnitResult& result) {
   ByteWriter w;
-  w.Put<int64_t>(unit.id);
+  const UnitPlacement p = PlacementOf(unit);
+  for (int64_t v : {p.id, p.kind, p.source, p.begin, p.end, p.first_row}) w.Put<int64_t>(v);
   w.PutVector(EncodeUnitResult(result));
   QSWEEP_RETURN_IF_ERROR(WriteRecord(fd_, w.bytes(), journal_path_));
   done_.insert(unit.id);
@@ -228,18 +294,33 @@ absl::Status RunJournal::Finalize(const RequestSet& requests, const std::vector<
     r.topk_logprob.assign(n * r.topk, 0);
     r.logprob_f16.assign(n * r.vocab, 0);
   }
-  bool bad_magic = false;
+  // Rows are placed by the plan's row ranges, never by arrival order; each
+  // record must sit exactly where the plan puts its unit.
   int64_t good_end = 0;
-  const auto records = ReadRecords(journal_path_, &bad_magic, &good_end);
-  for (size_t i = 1; i < records.size(); ++i) {
-    ByteReader rd(records[i]);
-    const int64_t id = rd.Get<int64_t>();
-    const WorkUnit& u = units.at(id);
+  bool first = true;
+  absl::Status status;
+  auto fail = [&](int64_t id, const std::string& why) {
+    status = absl::DataLossError(absl::StrFormat("%s: unit %d: %s", journal_path_, id, why));
+    return false;
+  };
+  ScanJournal(journal_path_, &good_end, [&](const std::vector<uint8_t>& rec) {
+    if (first) {  // the header record
+      first = false;
+      return true;
+    }
+    ByteReader rd(rec);
+    const UnitPlacement p = GetPlacement(rd);
+    if (std::string why = PlanMismatch(p, units); !why.empty()) return fail(p.id, why);
+    const WorkUnit& u = units[p.id];
     const UnitResult result = DecodeUnitResult(rd.GetVector<uint8_t>());
     if (const auto* c = std::get_if<ChoiceRows>(&result)) {
+      if (u.kind != WorkUnit::Kind::kChoices) return fail(p.id, "choice rows for a perplexity unit");
       ChoiceRows& dst = tasks[u.source];
-      if (c->max_choices != dst.max_choices || c->samples != u.end - u.begin)
-        return absl::DataLossError(absl::StrFormat("%s: unit %d does not fit its task", journal_path_, id));
+      const size_t n = static_cast<size_t>(u.end - u.begin), nc = n * dst.max_choices;
+      if (c->max_choices != dst.max_choices || c->samples != u.end - u.begin || c->sample_id.size() != n ||
+          c->label.size() != n || c->n_choices.size() != n || c->choice_logprob.size() != nc ||
+          c->choice_tokens.size() != nc || c->choice_bytes.size() != nc || c->choice_greedy.size() != nc)
+        return fail(p.id, "rows do not fit the task");
       Place(dst.sample_id, c->sample_id, u.first_row, 1);
       Place(dst.label, c->label, u.first_row, 1);
       Place(dst.n_choices, c->n_choices, u.first_row, 1);
@@ -248,10 +329,15 @@ absl::Status RunJournal::Finalize(const RequestSet& requests, const std::vector<
       Place(dst.choice_bytes, c->choice_bytes, u.first_row, dst.max_choices);
       Place(dst.choice_greedy, c->choice_greedy, u.first_row, dst.max_choices);
     } else {
+      if (u.kind != WorkUnit::Kind::kTokens) return fail(p.id, "token rows for a multiple-choice unit");
       const auto& t = std::get<TokenRows>(result);
       TokenRows& dst = corpora[u.source];
-      if (u.first_row + t.tokens > dst.tokens || t.topk != dst.topk || t.vocab != dst.vocab)
-        return absl::DataLossError(absl::StrFormat("%s: unit %d does not fit its corpus", journal_path_, id));
+      const size_t n = static_cast<size_t>(t.tokens);
+      if (t.tokens < 0 || u.first_row + t.tokens > dst.tokens || t.topk != dst.topk || t.vocab != dst.vocab ||
+          t.token_id.size() != n || t.nll.size() != n || t.logsumexp.size() != n || t.is_argmax.size() != n ||
+          t.topk_id.size() != n * t.topk || t.topk_logprob.size() != n * t.topk ||
+          t.logprob_f16.size() != n * t.vocab)
+        return fail(p.id, "rows do not fit the corpus");
       Place(dst.token_id, t.token_id, u.first_row, 1);
       Place(dst.nll, t.nll, u.first_row, 1);
       Place(dst.logsumexp, t.logsumexp, u.first_row, 1);
@@ -260,7 +346,9 @@ absl::Status RunJournal::Finalize(const RequestSet& requests, const std::vector<
       Place(dst.topk_logprob, t.topk_logprob, u.first_row, dst.topk);
       Place(dst.logprob_f16, t.logprob_f16, u.first_row, dst.vocab);
     }
-  }
+    return true;
+  });
+  QSWEEP_RETURN_IF_ERROR(status);
 
   const std::string tmp = run_path_ + ".tmp";
   {
@@ -311,7 +399,9 @@ absl::Status RunJournal::Finalize(const RequestSet& requests, const std::vector<
 
 absl::StatusOr<RunData> ReadRunFile(const std::string& path) {
   QSWEEP_ASSIGN_OR_RETURN(h5::File f, h5::File::Open(path));
-  if (!f.HasAttr("/", "complete") || *f.GetIntAttr("/", "complete") != 1)
+  const absl::StatusOr<int64_t> complete =
+      f.HasAttr("/", "complete") ? f.GetIntAttr("/", "complete") : absl::StatusOr<int64_t>(0);
+  if (!complete.ok() || *complete != 1)
     return absl::FailedPreconditionError(absl::StrFormat(
         "%s: not a complete run file (the run did not finish; rerun it to resume)", path));
   RunData d;

@@ -50,14 +50,18 @@ class RunJournal {
  public:
   // Opens `<run_path>.journal`, or creates it. An existing journal must
   // belong to the same run (model, scheme, requests, scoring); a torn last
-  // record (crash mid-write) is dropped.
+  // record (crash mid-write) is dropped. With `plan`, every unit already in
+  // the journal must cover the rows the plan gives its id (else the unit
+  // sizes changed since the interrupted run: an error now, not at Finalize).
   static absl::StatusOr<std::unique_ptr<RunJournal>> OpenOrCreate(const std::string& run_path,
-                                                                  const RunHeader& header);
+                                                                  const RunHeader& header,
+                                                                  const std::vector<WorkUnit>* plan = nullptr);
   ~RunJournal();
   const RunHeader& header() const { return header_; }
   const std::set<int64_t>& done() const { return done_; }
   absl::Status Append(const WorkUnit& unit, const UnitResult& result);
-  // Writes the complete run file and removes the journal.
+  // Writes the complete run file and removes the journal. Every record is
+  // checked against `units` (the placement it was appended with).
   absl::Status Finalize(const RequestSet& requests, const std::vector<WorkUnit>& units);
 
  private:

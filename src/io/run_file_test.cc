@@ -5,9 +5,11 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <sstream>
 
 #include <gtest/gtest.h>
 
+#include "io/h5_edit_for_test.h"
 #include "io/request_file.h"
 #include "test_paths.h"
 
@@ -142,11 +144,6 @@ RunHeader Header() {
   return h;
 }
 
-std::vector<uint8_t> FileBytes(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::vector<uint8_t>((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
 TEST(RunJournal, InterruptedRunEndsIdenticalToUninterrupted) {
   const auto dir = testing::ScratchDir("run_journal");
   const RequestSet rs = RandomRequests(2);
@@ -177,7 +174,9 @@ TEST(RunJournal, InterruptedRunEndsIdenticalToUninterrupted) {
     EXPECT_EQ((*j)->done().size(), units.size() / 2);
     EXPECT_EQ(std::filesystem::file_size(b + ".journal"), size);
     for (const auto& u : units)
-      if (!(*j)->done().count(u.id)) ASSERT_TRUE((*j)->Append(u, FakeResult(rs, u, h)).ok());
+      if (!(*j)->done().count(u.id)) {
+        ASSERT_TRUE((*j)->Append(u, FakeResult(rs, u, h)).ok());
+      }
     ASSERT_TRUE((*j)->Finalize(rs, units).ok());
   }
   EXPECT_FALSE(std::filesystem::exists(b + ".journal"));
@@ -231,6 +230,316 @@ TEST(RunFile, ReadableByH5pyAndH5dump) {
                              " assert list(f['tasks'].keys())==['zeta','alpha'] or set(f['tasks'].keys())=={'zeta','alpha'}\"";
   EXPECT_EQ(std::system(script.c_str()), 0) << script;
   EXPECT_EQ(std::system(("h5dump -H " + p + " > /dev/null").c_str()), 0);
+}
+
+// Every array of two runs, bit for bit (NaN padding included).
+template <typename T>
+bool SameBits(const std::vector<T>& a, const std::vector<T>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0;
+}
+
+void ExpectSameRuns(const RunData& a, const RunData& b) {
+  ASSERT_EQ(a.tasks.size(), b.tasks.size());
+  ASSERT_EQ(a.corpora.size(), b.corpora.size());
+  for (size_t t = 0; t < a.tasks.size(); ++t) {
+    const ChoiceRows &x = a.tasks[t].second, &y = b.tasks[t].second;
+    EXPECT_EQ(a.tasks[t].first, b.tasks[t].first);
+    EXPECT_EQ(x.samples, y.samples);
+    EXPECT_EQ(x.max_choices, y.max_choices);
+    EXPECT_TRUE(SameBits(x.sample_id, y.sample_id) && SameBits(x.label, y.label) && SameBits(x.n_choices, y.n_choices) &&
+                SameBits(x.choice_logprob, y.choice_logprob) && SameBits(x.choice_tokens, y.choice_tokens) &&
+                SameBits(x.choice_bytes, y.choice_bytes) && SameBits(x.choice_greedy, y.choice_greedy))
+        << a.tasks[t].first;
+  }
+  for (size_t c = 0; c < a.corpora.size(); ++c) {
+    const TokenRows &x = a.corpora[c].second, &y = b.corpora[c].second;
+    EXPECT_EQ(x.tokens, y.tokens);
+    EXPECT_EQ(x.topk, y.topk);
+    EXPECT_EQ(x.vocab, y.vocab);
+    EXPECT_TRUE(SameBits(x.token_id, y.token_id) && SameBits(x.nll, y.nll) && SameBits(x.logsumexp, y.logsumexp) &&
+                SameBits(x.is_argmax, y.is_argmax) && SameBits(x.topk_id, y.topk_id) &&
+                SameBits(x.topk_logprob, y.topk_logprob) && SameBits(x.logprob_f16, y.logprob_f16))
+        << a.corpora[c].first;
+  }
+}
+
+// A run written in one go, units in plan order.
+void WriteWholeRun(const std::string& path, const RequestSet& rs, const std::vector<WorkUnit>& units,
+                   const RunHeader& h) {
+  auto j = RunJournal::OpenOrCreate(path, h, &units);
+  ASSERT_TRUE(j.ok()) << j.status();
+  for (const auto& u : units) ASSERT_TRUE((*j)->Append(u, FakeResult(rs, u, h)).ok());
+  ASSERT_TRUE((*j)->Finalize(rs, units).ok());
+}
+
+TEST(RunFile, EveryPlacedValueIsTheUnitsOwn) {
+  const auto dir = testing::ScratchDir("run_file_values");
+  const RequestSet rs = RandomRequests(2);
+  const auto units = PlanWorkUnits(rs, {.samples_per_unit = 4, .windows_per_unit = 3});
+  const RunHeader h = Header();
+  const std::string p = (dir / "r.h5").string();
+  WriteWholeRun(p, rs, units, h);
+  auto run = ReadRunFile(p);
+  ASSERT_TRUE(run.ok()) << run.status();
+  EXPECT_EQ(run->header.scheme, h.scheme);
+  EXPECT_EQ(run->header.model_id, h.model_id);
+  EXPECT_EQ(run->header.created, h.created);
+  EXPECT_EQ(run->header.topk, 4);
+  EXPECT_TRUE(run->header.full_logprobs);
+  // Slice the file's arrays by each unit's rows and compare with what the unit produced.
+  for (const WorkUnit& u : units) {
+    const UnitResult want = FakeResult(rs, u, h);
+    if (u.kind == WorkUnit::Kind::kChoices) {
+      const ChoiceRows& got = run->tasks[u.source].second;
+      const auto& w = std::get<ChoiceRows>(want);
+      const int64_t c = got.max_choices;
+      for (int64_t i = 0; i < w.samples; ++i) {
+        EXPECT_EQ(got.sample_id[u.first_row + i], w.sample_id[i]);
+        EXPECT_EQ(got.label[u.first_row + i], w.label[i]);
+        for (int64_t k = 0; k < c; ++k) {
+          const double a = got.choice_logprob[(u.first_row + i) * c + k], b = w.choice_logprob[i * c + k];
+          EXPECT_TRUE(a == b || (std::isnan(a) && std::isnan(b))) << u.id;
+          EXPECT_EQ(got.choice_greedy[(u.first_row + i) * c + k], w.choice_greedy[i * c + k]);
+        }
+      }
+    } else {
+      const TokenRows& got = run->corpora[u.source].second;
+      const auto& w = std::get<TokenRows>(want);
+      for (int64_t i = 0; i < w.tokens; ++i) {
+        EXPECT_EQ(got.nll[u.first_row + i], w.nll[i]);
+        EXPECT_EQ(got.token_id[u.first_row + i], w.token_id[i]);
+        for (int k = 0; k < w.topk; ++k) EXPECT_EQ(got.topk_id[(u.first_row + i) * w.topk + k], w.topk_id[i * w.topk + k]);
+        for (int64_t v = 0; v < w.vocab; ++v)
+          EXPECT_EQ(got.logprob_f16[(u.first_row + i) * w.vocab + v], w.logprob_f16[i * w.vocab + v]);
+      }
+    }
+  }
+  const std::string text = DescribeRunFile(*run, p);
+  EXPECT_NE(text.find("schema version 1, complete"), std::string::npos) << text;
+  EXPECT_NE(text.find("task zeta         23 samples, up to 4 choices"), std::string::npos) << text;
+  EXPECT_NE(text.find("corpus text       299 scored tokens"), std::string::npos) << text;
+}
+
+// kill -9 in the middle of writing a record: the torn unit is not done, and
+// the rerun ends with the same data as a run that was never interrupted.
+TEST(RunJournal, TornRecordMidwayIsRedone) {
+  const auto dir = testing::ScratchDir("run_journal_torn");
+  const RequestSet rs = RandomRequests(2);
+  const auto units = PlanWorkUnits(rs, {.samples_per_unit = 5, .windows_per_unit = 2});
+  const RunHeader h = Header();
+  WriteWholeRun((dir / "a.h5").string(), rs, units, h);
+  const std::string b = (dir / "b.h5").string();
+  const size_t half = units.size() / 2;
+  uintmax_t before_last = 0;
+  {
+    auto j = RunJournal::OpenOrCreate(b, h, &units);
+    ASSERT_TRUE(j.ok());
+    for (size_t i = 0; i < half; ++i) {
+      before_last = std::filesystem::file_size(b + ".journal");
+      ASSERT_TRUE((*j)->Append(units[i], FakeResult(rs, units[i], h)).ok());
+    }
+  }
+  const uintmax_t full = std::filesystem::file_size(b + ".journal");
+  // Cut inside the last record's payload, then inside its 16-byte head.
+  for (uintmax_t cut : {before_last + (full - before_last) / 2, before_last + 9}) {
+    std::filesystem::resize_file(b + ".journal", cut);
+    auto j = RunJournal::OpenOrCreate(b, h, &units);
+    ASSERT_TRUE(j.ok()) << j.status();
+    EXPECT_EQ((*j)->done().size(), half - 1);
+    EXPECT_FALSE((*j)->done().count(units[half - 1].id));
+    EXPECT_EQ(std::filesystem::file_size(b + ".journal"), before_last);  // torn tail dropped
+    ASSERT_TRUE((*j)->Append(units[half - 1], FakeResult(rs, units[half - 1], h)).ok());
+  }
+  {
+    auto j = RunJournal::OpenOrCreate(b, h, &units);
+    ASSERT_TRUE(j.ok());
+    EXPECT_EQ((*j)->done().size(), half);
+    ASSERT_FALSE((*j)->Finalize(rs, units).ok());  // not all units are in
+    for (const auto& u : units)
+      if (!(*j)->done().count(u.id)) {
+        ASSERT_TRUE((*j)->Append(u, FakeResult(rs, u, h)).ok());
+      }
+    ASSERT_TRUE((*j)->Finalize(rs, units).ok());
+  }
+  EXPECT_FALSE(std::filesystem::exists(b + ".journal"));
+  EXPECT_FALSE(std::filesystem::exists(b + ".tmp"));
+  auto ra = ReadRunFile((dir / "a.h5").string()), rb = ReadRunFile(b);
+  ASSERT_TRUE(ra.ok() && rb.ok());
+  ExpectSameRuns(*ra, *rb);
+}
+
+TEST(RunJournal, JournalTornBeforeItsHeaderStartsAfresh) {
+  const auto dir = testing::ScratchDir("run_journal_headless");
+  const std::string p = (dir / "r.h5").string();
+  ASSERT_TRUE(RunJournal::OpenOrCreate(p, Header()).ok());
+  std::filesystem::resize_file(p + ".journal", 20);  // magic + part of the header record
+  auto j = RunJournal::OpenOrCreate(p, Header());
+  ASSERT_TRUE(j.ok()) << j.status();
+  EXPECT_TRUE((*j)->done().empty());
+  EXPECT_GT(std::filesystem::file_size(p + ".journal"), 20u);
+}
+
+// Another unit size between the interrupted run and the rerun would place
+// rows wrongly: refused at open (with the plan) and at Finalize (always).
+TEST(RunJournal, ChangedUnitPlanIsRefused) {
+  const auto dir = testing::ScratchDir("run_journal_plan");
+  const RequestSet rs = RandomRequests(2);
+  const RunHeader h = Header();
+  const auto old_plan = PlanWorkUnits(rs, {.samples_per_unit = 5, .windows_per_unit = 2});
+  const auto new_plan = PlanWorkUnits(rs, {.samples_per_unit = 5, .windows_per_unit = 4});
+  const std::string p = (dir / "r.h5").string();
+  {
+    auto j = RunJournal::OpenOrCreate(p, h, &old_plan);
+    ASSERT_TRUE(j.ok());
+    for (const auto& u : old_plan) ASSERT_TRUE((*j)->Append(u, FakeResult(rs, u, h)).ok());
+  }
+  auto refused = RunJournal::OpenOrCreate(p, h, &new_plan);
+  ASSERT_FALSE(refused.ok());
+  const std::string msg(refused.status().message());
+  EXPECT_NE(msg.find(p + ".journal"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("windows_per_unit"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("covers corpus 0, windows ["), std::string::npos) << msg;
+  // Without the plan at open, Finalize still refuses to place the rows.
+  auto j = RunJournal::OpenOrCreate(p, h);
+  ASSERT_TRUE(j.ok());
+  const absl::Status fin = (*j)->Finalize(rs, new_plan);
+  ASSERT_FALSE(fin.ok());
+  EXPECT_NE(std::string(fin.message()).find("in this run"), std::string::npos) << fin;
+  EXPECT_FALSE(std::filesystem::exists(p));
+}
+
+TEST(RunJournal, JournalOfAnotherFormatVersionIsRefused) {
+  const auto dir = testing::ScratchDir("run_journal_version");
+  const std::string p = (dir / "r.h5").string();
+  std::ofstream(p + ".journal", std::ios::binary) << "QSWJRNL1" << std::string(40, 'x');
+  auto j = RunJournal::OpenOrCreate(p, Header());
+  ASSERT_FALSE(j.ok());
+  EXPECT_NE(std::string(j.status().message()).find("a journal of another qsweep version"), std::string::npos)
+      << j.status();
+  EXPECT_EQ(std::filesystem::file_size(p + ".journal"), 48u);  // left alone
+}
+
+TEST(RunJournal, OtherModelOrRequestsAreRefused) {
+  const auto dir = testing::ScratchDir("run_journal_model");
+  const std::string p = (dir / "r.h5").string();
+  ASSERT_TRUE(RunJournal::OpenOrCreate(p, Header()).ok());
+  RunHeader other = Header();
+  other.model_id = "def";
+  auto a = RunJournal::OpenOrCreate(p, other);
+  ASSERT_FALSE(a.ok());
+  EXPECT_NE(std::string(a.status().message()).find("model synthetic:tiny (id abc), not synthetic:tiny (id def)"),
+            std::string::npos) << a.status();
+  other = Header();
+  other.requests_id = "0123";
+  auto b = RunJournal::OpenOrCreate(p, other);
+  ASSERT_FALSE(b.ok());
+  EXPECT_NE(std::string(b.status().message()).find("another task set or tokenization"), std::string::npos);
+  other = Header();
+  other.topk = 8;
+  EXPECT_FALSE(RunJournal::OpenOrCreate(p, other).ok());
+  // The same run is welcome, and keeps its first start's creation time.
+  RunHeader again = Header();
+  again.created = "2030-01-01T00:00:00Z";
+  auto c = RunJournal::OpenOrCreate(p, again);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ((*c)->header().created, Header().created);
+}
+
+TEST(RunFile, IncompleteForeignOrDamagedFilesAreRefused) {
+  const auto dir = testing::ScratchDir("run_file_bad");
+  const RequestSet rs = RandomRequests(2);
+  const auto units = PlanWorkUnits(rs, {});
+  const std::string p = (dir / "r.h5").string();
+  auto expect_error = [&](const std::string& needle) {
+    auto r = ReadRunFile(p);
+    ASSERT_FALSE(r.ok());
+    const std::string msg(r.status().message());
+    EXPECT_NE(msg.find(p), std::string::npos) << msg;
+    EXPECT_NE(msg.find(needle), std::string::npos) << msg;
+  };
+  WriteWholeRun(p, rs, units, Header());
+  {
+    testing::H5Editor e(p);
+    ASSERT_TRUE(e.DeleteAttr("/", "complete"));
+  }
+  expect_error("not a complete run file");
+  {
+    testing::H5Editor e(p);
+    ASSERT_TRUE(e.SetIntAttr("/", "complete", 0));
+  }
+  expect_error("not a complete run file");
+  WriteWholeRun(p, rs, units, Header());
+  {
+    testing::H5Editor e(p);
+    ASSERT_TRUE(e.SetIntAttr("/", "schema_version", 2));
+  }
+  expect_error("run file schema version 2; this qsweep reads version 1");
+  WriteWholeRun(p, rs, units, Header());
+  {
+    testing::H5Editor e(p);
+    ASSERT_TRUE(e.Replace("/tasks/zeta/label", std::vector<int32_t>{1, 2, 3}));
+  }
+  expect_error("/tasks/zeta: datasets of different lengths");
+  ASSERT_TRUE(WriteRequestFile(p, rs).ok());  // a request file is not a run file
+  expect_error("missing attribute");
+  std::ofstream(p, std::ios::trunc) << "plain text";
+  expect_error("not an HDF5 file");
+  WriteWholeRun(p, rs, units, Header());
+  std::filesystem::resize_file(p, std::filesystem::file_size(p) / 3);
+  expect_error(p);
+}
+
+// Debian's h5py reads what we wrote: shapes, dtypes, attributes and values.
+TEST(RunFile, H5pyReadsTheValues) {
+  if (std::system("/usr/bin/python3 -c 'import h5py' 2>/dev/null") != 0) GTEST_SKIP() << "python3-h5py missing";
+  const auto dir = testing::ScratchDir("run_file_h5py_values");
+  const RequestSet rs = RandomRequests(2);
+  const auto units = PlanWorkUnits(rs, {});
+  const RunHeader h = Header();
+  const std::string p = (dir / "r.h5").string();
+  WriteWholeRun(p, rs, units, h);
+  auto run = ReadRunFile(p);
+  ASSERT_TRUE(run.ok());
+  const std::string cmd =
+      "/usr/bin/python3 -c \"import h5py,numpy as np; f=h5py.File('" + p + "','r'); t=f['tasks/alpha'];"
+      " print(int(t['label'][:].sum()), int(t['choice_tokens'][:].sum()), int(np.isnan(t['choice_logprob'][:]).sum()),"
+      " repr(float(np.nansum(t['choice_logprob'][:]))), f['ppl/text/topk_id'].shape[1], f['ppl/text/logprob'].compression,"
+      " repr(float(f['ppl/text/nll'][:].astype(np.float64).sum())), int(f['ppl/text/logprob'][:].view(np.uint16).astype(np.int64).sum()),"
+      " f.attrs['model_id'], int(f.attrs['complete']))\"";
+  FILE* pipe = popen(cmd.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  char buf[512] = {0};
+  const size_t n = fread(buf, 1, sizeof buf - 1, pipe);
+  ASSERT_EQ(pclose(pipe), 0) << cmd;
+  const std::string got(buf, n);
+  const ChoiceRows& a = run->tasks[1].second;
+  int64_t label_sum = 0, tok_sum = 0, nans = 0;
+  double lp_sum = 0;
+  for (int32_t l : a.label) label_sum += l;
+  for (int32_t t : a.choice_tokens) tok_sum += t;
+  for (double v : a.choice_logprob) std::isnan(v) ? ++nans : (lp_sum += v, 0);
+  const TokenRows& c = run->corpora[0].second;
+  double nll_sum = 0;
+  int64_t f16_sum = 0;
+  for (float v : c.nll) nll_sum += v;
+  for (uint16_t v : c.logprob_f16) f16_sum += v;
+  ASSERT_GT(nans, 0);  // padding is there to be checked
+  // Python prints the shortest round-tripping form; compare as numbers.
+  std::istringstream in(got);
+  int64_t g_label, g_tok, g_nans, g_k, g_f16, g_complete;
+  double g_lp, g_nll;
+  std::string g_comp, g_model;
+  in >> g_label >> g_tok >> g_nans >> g_lp >> g_k >> g_comp >> g_nll >> g_f16 >> g_model >> g_complete;
+  EXPECT_EQ(g_label, label_sum) << got;
+  EXPECT_EQ(g_tok, tok_sum) << got;
+  EXPECT_EQ(g_nans, nans) << got;
+  EXPECT_NEAR(g_lp, lp_sum, 1e-9 * std::abs(lp_sum)) << got;
+  EXPECT_EQ(g_k, 4) << got;
+  EXPECT_EQ(g_comp, "gzip") << got;
+  EXPECT_NEAR(g_nll, nll_sum, 1e-6 * std::abs(nll_sum)) << got;
+  EXPECT_EQ(g_f16, f16_sum) << got;
+  EXPECT_EQ(g_model, "abc") << got;
+  EXPECT_EQ(g_complete, 1) << got;
 }
 
 }  // namespace

@@ -69,6 +69,11 @@ QuantizedWeights QuantizeWeights(const WeightFormat& f, std::span<const float> w
       switch (f.kind) {
         case WeightKind::kInt: {
           if (f.asymmetric) {
+            // The range always contains 0 (as GPTQ's quantizer does): the zero
+            // point is then an integer in [0, qmax] that fits its uint8, and a
+            // group of one sign cannot be clipped by a zero point out of range.
+            lo = std::min(lo, 0.0f);
+            hi = std::max(hi, 0.0f);
             const int qmax = (1 << b) - 1;
             sbits = RoundUpToF16((hi - lo) / qmax);
             const float s = F16ToFloat(sbits);

@@ -10,9 +10,25 @@
 //             ternary:  0, 1, 2 for -1, 0, +1                      W = (c - 1) · s
 //             nf4/fp4:  index into kNf4Table / kFp4Table           W = table[c] · s
 //             fp8:      e4m3 code                                  W = fp8(c) · s
-//   scales  fp16 bits [out, G]  (int, nf4, fp4: rounded up so |W / s| never
+//   scales  fp16 bits [out, G]  (int, nf4, fp4, fp8: rounded up so |W / s| never
 //           exceeds the code range; binary, ternary: round to nearest)
 //   zeros   uint8 [out, G]       (asymmetric only)
+// Scales are fp16 rather than bf16: 10 mantissa bits keep the grid within
+// 0.05% of absmax / qmax, and every supported GPU converts fp16 natively.
+// Bits per weight count them honestly (weight_format.h BitsPerWeight):
+// b + 16 / g, plus 8 / g for the zero point.
+//
+// Choices of the round-to-nearest quantizers (all deterministic):
+//   int sym   s = absmax / (2^(b-1) - 1), q = rint(W / s) (ties to even)
+//   int asym  range [min(lo, 0), max(hi, 0)], s = range / (2^b - 1),
+//             z = rint(-min / s), q = clamp(rint(W / s) + z, 0, 2^b - 1)
+//   binary    s = mean |W| of the group (minimizes the L2 error of sign·s)
+//   ternary   TWN (Li et al. 2016): threshold 0.7·mean |W|, s = mean |W| of
+//             the weights above it
+//   nf4/fp4   s = block absmax, code = nearest table entry of W / s (lowest
+//             code on a tie)
+//   fp8       s = row absmax / 448, code = e4m3 of W / s (fp8.h rounding)
+// Error bound: |W - deq(q(W))| <= s/2 for int (sym and asym).
 #pragma once
 #include <cstdint>
 #include <span>

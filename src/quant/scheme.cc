@@ -1,5 +1,6 @@
 #include "quant/scheme.h"
 
+#include <algorithm>
 #include <regex>
 
 #include <nlohmann/json.hpp>
@@ -16,7 +17,8 @@ constexpr char kValidForms[] =
     "valid forms: fp32, bf16, fp16; w<2-8>a16[-g<N>][-asym] (e.g. w8a16, w4a16-g128, "
     "w4a16-g128-asym, w3a16-g128, w2a16-g64); w1a16-g<N> (binary); t2a16-g<N> (ternary); "
     "nf4-g<N>, fp4-g<N>; fp8; w8a8, w4a8, w4a4; group sizes are powers of two >= 16; "
-    "optional method suffix -rtn (default), -gptq, -awq, -sq<alpha>";
+    "optional method suffix -rtn (default), -gptq, -awq, or -sq<alpha> (alpha in [0, 1]; w8a8, w4a8, "
+    "w4a4, fp8 only)";
 
 absl::Status BadName(std::string_view name, const std::string& why) {
   return absl::InvalidArgumentError(
@@ -72,16 +74,25 @@ absl::StatusOr<SchemeSpec> ParseScheme(std::string_view name_view) {
     const std::string& p = parts[i];
     if (p.size() > 1 && p[0] == 'g' && std::all_of(p.begin() + 1, p.end(), ::isdigit)) {
       if (!allow_group || f.group) return BadName(name, "a group size does not apply here");
+      if (p.size() > 8) return BadName(name, "group size too large");
       f.group = std::stoll(p.substr(1));
       if (!IsPowerOfTwo(f.group) || f.group < 16) return BadName(name, "group sizes are powers of two >= 16");
     } else if (p == "asym") {
       if (!allow_asym || f.asymmetric) return BadName(name, "-asym applies to w<2-8>a16 only");
       f.asymmetric = true;
-    } else if (p == "rtn" || p == "gptq" || p == "awq" ||
-               std::regex_match(p, std::regex("sq(0|1|0?\\.[0-9]+)"))) {
+    } else if (p == "rtn" || p == "gptq" || p == "awq") {
       if (i != parts.size() - 1 || f.kind == WeightKind::kDense)
         return BadName(name, "the method comes last, after a quantized format");
       s.method = p;
+    } else if (p.starts_with("sq")) {
+      // SmoothQuant moves activation outliers into the weights: it needs
+      // quantized activations. alpha in [0, 1], printed canonically (%g).
+      double alpha = 0;
+      if (!std::regex_match(p, std::regex(R"(sq([01]|[01]?\.[0-9]+))")) || (alpha = std::stod(p.substr(2))) > 1)
+        return BadName(name, absl::StrFormat("'%s': -sq<alpha> takes alpha in [0, 1], e.g. -sq0.5", p));
+      if (i != parts.size() - 1 || f.act == ActKind::kNone)
+        return BadName(name, "-sq<alpha> comes last, after a scheme that quantizes activations (w8a8, w4a8, w4a4, fp8)");
+      s.method = absl::StrFormat("sq%g", alpha);
     } else {
       return BadName(name, absl::StrFormat("unknown part '%s'", p));
     }
@@ -114,23 +125,25 @@ bool LayerProjection(std::string_view n, int64_t* layer, std::string* proj) {
 
 }  // namespace
 
+WeightFormat UnquantizedFormat(const SchemeSpec& spec) {
+  return spec.format.kind == WeightKind::kDense ? spec.format : WeightFormat::Dense(16);
+}
+
 WeightFormat FormatFor(const SchemeSpec& spec, std::string_view name) {
-  const WeightFormat& f = spec.format;
-  if (f.kind == WeightKind::kDense) return f;  // fp32 / bf16 / fp16: everything alike
-  if (IsNormOrBias(name)) return WeightFormat::Dense(16);
+  if (IsNormOrBias(name)) return UnquantizedFormat(spec);
   int64_t layer = 0;
   std::string proj;
-  if (!LayerProjection(name, &layer, &proj)) return WeightFormat::Dense(16);  // embeddings, head
+  if (!LayerProjection(name, &layer, &proj)) return UnquantizedFormat(spec);  // embeddings, head
   for (const OverrideRule& r : spec.rules) {
     if (layer < r.first_layer || (r.last_layer >= 0 && layer > r.last_layer)) continue;
     if (!r.projections.empty() && std::find(r.projections.begin(), r.projections.end(), proj) == r.projections.end())
       continue;
-    if (r.scheme == "keep") return WeightFormat::Dense(16);
+    if (r.scheme == "keep") return UnquantizedFormat(spec);
     auto other = ParseScheme(r.scheme);
     QSWEEP_CHECK(other.ok());  // validated when the rule was read
     return other->format;
   }
-  return f;
+  return spec.format;
 }
 
 std::string SchemeJson(const SchemeSpec& spec) {
@@ -170,16 +183,31 @@ std::string SchemeToYaml(const SchemeSpec& spec) {
 }
 
 absl::StatusOr<SchemeSpec> SchemeFromYaml(const std::string& text) {
+  auto error = [](const std::string& what) { return absl::InvalidArgumentError("scheme YAML: " + what); };
   YAML::Node root;
   try {
     root = YAML::Load(text);
   } catch (const YAML::Exception& e) {
-    return absl::InvalidArgumentError(absl::StrFormat("scheme YAML: %s", e.what()));
+    return error(e.what());
   }
-  if (!root.IsMap() || !root["scheme"]) return absl::InvalidArgumentError("scheme YAML: 'scheme' missing");
+  if (!root.IsMap() || !root["scheme"]) return error("'scheme' missing");
+  // A misspelt key would silently widen a rule to every layer: refuse it.
+  for (const auto& kv : root)
+    if (kv.first.as<std::string>() != "scheme" && kv.first.as<std::string>() != "overrides")
+      return error(absl::StrFormat("unknown key '%s' (scheme, overrides)", kv.first.as<std::string>()));
   QSWEEP_ASSIGN_OR_RETURN(SchemeSpec spec, ParseScheme(root["scheme"].as<std::string>()));
+  const YAML::Node overrides = root["overrides"];
+  if (overrides && !overrides.IsSequence()) return error("'overrides' must be a list of rules");
   static const std::vector<std::string> kProjections = {"q", "k", "v", "o", "gate", "up", "down"};
-  for (const YAML::Node& n : root["overrides"]) {
+  for (size_t i = 0; overrides && i < overrides.size(); ++i) {
+    const YAML::Node n = overrides[i];
+    const std::string where = absl::StrFormat("override %d: ", i);
+    if (!n.IsMap()) return error(where + "a rule is a map {layers, projections, format}");
+    for (const auto& kv : n) {
+      const std::string key = kv.first.as<std::string>();
+      if (key != "layers" && key != "projections" && key != "format")
+        return error(where + absl::StrFormat("unknown key '%s' (layers, projections, format)", key));
+    }
     OverrideRule r;
     const std::string layers = n["layers"] ? n["layers"].as<std::string>() : "0-";
     std::smatch m;
@@ -187,20 +215,30 @@ absl::StatusOr<SchemeSpec> SchemeFromYaml(const std::string& text) {
     if (std::regex_match(layers, m, kRange)) {
       r.first_layer = std::stoll(m[1]);
       r.last_layer = m[2].str().empty() ? -1 : std::stoll(m[2]);
+      if (r.last_layer >= 0 && r.last_layer < r.first_layer)
+        return error(where + absl::StrFormat("layers '%s' is an empty range", layers));
     } else if (std::regex_match(layers, m, kOne)) {
       r.first_layer = r.last_layer = std::stoll(m[1]);
     } else {
-      return absl::InvalidArgumentError(absl::StrFormat("scheme YAML: layers '%s' (expected A-B, A- or A)", layers));
+      return error(where + absl::StrFormat("layers '%s' (expected A-B, A- or A)", layers));
     }
-    if (n["projections"])
+    if (n["projections"]) {
+      if (!n["projections"].IsSequence()) return error(where + "projections is a list, e.g. [q, k, v]");
       for (const YAML::Node& p : n["projections"]) {
         const std::string s = p.as<std::string>();
         if (std::find(kProjections.begin(), kProjections.end(), s) == kProjections.end())
-          return absl::InvalidArgumentError(absl::StrFormat("scheme YAML: projection '%s' (q k v o gate up down)", s));
+          return error(where + absl::StrFormat("projection '%s' (q k v o gate up down)", s));
         r.projections.push_back(s);
       }
+    }
     r.scheme = n["format"] ? n["format"].as<std::string>() : "keep";
-    if (r.scheme != "keep") QSWEEP_RETURN_IF_ERROR(ParseScheme(r.scheme).status());
+    if (r.scheme != "keep") {
+      QSWEEP_ASSIGN_OR_RETURN(SchemeSpec other, ParseScheme(r.scheme));
+      // FormatFor gives a tensor's format only; the method is the base's.
+      if (other.method != "rtn")
+        return error(where + absl::StrFormat("format '%s': a method suffix belongs to the base scheme", r.scheme));
+      r.scheme = other.base;
+    }
     spec.rules.push_back(r);
   }
   return spec;

@@ -10,7 +10,20 @@
 //   nf4-g<N> | fp4-g<N>                     bitsandbytes 4-bit codes x block absmax
 //   fp8                                     e4m3 weights per channel, e4m3 activations per token
 //   w8a8 | w4a8 | w4a4                      integer weights per channel, integer activations per token
-//   ...[-rtn|-gptq|-awq|-sq<alpha>]         how weights are chosen (rtn default, not printed)
+//   ...[-rtn|-gptq|-awq|-sq<alpha>]         how weights are chosen (rtn default, not printed;
+//                                           sq only with quantized activations, alpha in [0, 1])
+//
+// Which tensors are quantized (FormatFor): the q k v o gate up down
+// projections of every layer; embeddings, lm_head, norms and biases keep the
+// unquantized format (UnquantizedFormat). Override rules, first match wins,
+// select layers and/or projection types and give them another scheme's format
+// or "keep" (the unquantized format); they apply over a dense base too, so
+// `bf16` + {layers: 0-4, format: w4a16-g128} quantizes only layers 0-4.
+// In YAML (SchemeToYaml / SchemeFromYaml):
+//   scheme: w4a16-g128
+//   overrides:
+//     - {layers: 0-4, projections: [down], format: w8a16}   # A-B, A- or A
+//     - {layers: 40-, format: keep}
 #pragma once
 #include <cstdint>
 #include <optional>
@@ -26,13 +39,13 @@ namespace qsweep {
 struct OverrideRule {
   int64_t first_layer = 0, last_layer = -1;  // inclusive; last -1: every layer
   std::vector<std::string> projections;      // q k v o gate up down; empty: all
-  std::string scheme;                        // a scheme name, or "keep" (bf16)
+  std::string scheme;                        // a canonical scheme name without method, or "keep"
 };
 
 struct SchemeSpec {
   std::string base;                 // canonical name of the base scheme
   WeightFormat format;              // what projections become
-  std::string method = "rtn";       // rtn, gptq, awq, sq<alpha>
+  std::string method = "rtn";       // rtn, gptq, awq, sq<alpha>: applies to every quantized tensor
   std::vector<OverrideRule> rules;  // first match wins
 };
 
@@ -42,6 +55,10 @@ std::string SchemeName(const SchemeSpec& spec);  // canonical, with "+overrides"
 std::string SchemeJson(const SchemeSpec& spec);
 std::string SchemeToYaml(const SchemeSpec& spec);
 absl::StatusOr<SchemeSpec> SchemeFromYaml(const std::string& yaml);
+
+// What tensors outside the quantized projections become: the base format
+// for fp32 / bf16 / fp16, bf16 otherwise.
+WeightFormat UnquantizedFormat(const SchemeSpec& spec);
 
 // What the tensor of that canonical name becomes.
 WeightFormat FormatFor(const SchemeSpec& spec, std::string_view tensor_name);

@@ -1,0 +1,159 @@
+// The metrics file round trip: what `qsweep metrics` computes from two runs
+// is what `qsweep report` reads back, bit for bit; damaged files are refused.
+#include "io/metrics_file.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <numeric>
+#include <random>
+
+#include <gtest/gtest.h>
+
+#include "io/h5_edit_for_test.h"
+#include "io/metrics_reader.h"
+#include "test_paths.h"
+
+namespace qsweep {
+namespace {
+
+// A run with valid scores: choice log-likelihoods (NaN padding) and, per
+// token, a true log-softmax over a small vocabulary with its top-K.
+RunData FakeRun(uint32_t seed, const std::string& scheme) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<double> normal;
+  RunData d;
+  d.header.model = "m";
+  d.header.model_id = "id";
+  d.header.requests_id = "req";
+  d.header.scheme = scheme;
+  d.header.topk = 4;
+  d.header.bits_per_weight = scheme == "bf16" ? 16 : 4.25;
+  d.header.model_bytes = scheme == "bf16" ? 2000 : 600;
+  std::mt19937 fixed(7);  // labels and shapes are the same in every run
+  for (const char* name : {"arc", "piqa"}) {
+    ChoiceRows r;
+    r.samples = 40;
+    r.max_choices = 4;
+    for (int64_t i = 0; i < r.samples; ++i) {
+      const int32_t n = 2 + static_cast<int32_t>(fixed() % 3);
+      r.sample_id.push_back(i);
+      r.label.push_back(static_cast<int32_t>(fixed() % n));
+      r.n_choices.push_back(n);
+      for (int c = 0; c < 4; ++c) {
+        r.choice_logprob.push_back(c < n ? -5 + normal(rng) : NAN);
+        r.choice_tokens.push_back(c < n ? 2 : 0);
+        r.choice_bytes.push_back(c < n ? 8 : 0);
+        r.choice_greedy.push_back(0);
+      }
+    }
+    d.tasks.emplace_back(name, std::move(r));
+  }
+  TokenRows t;
+  t.tokens = 50;
+  t.topk = 4;
+  for (int64_t i = 0; i < t.tokens; ++i) {
+    std::vector<double> logit(16);
+    for (auto& l : logit) l = 2 * normal(rng);
+    double mx = *std::max_element(logit.begin(), logit.end()), sum = 0;
+    for (double l : logit) sum += std::exp(l - mx);
+    const double lse = mx + std::log(sum);
+    const int32_t token = static_cast<int32_t>(fixed() % 16);
+    std::vector<int32_t> order(16);
+    std::iota(order.begin(), order.end(), 0);
+    std::sort(order.begin(), order.end(), [&](int a, int b) { return logit[a] > logit[b]; });
+    t.token_id.push_back(token);
+    t.nll.push_back(static_cast<float>(lse - logit[token]));
+    t.logsumexp.push_back(static_cast<float>(lse));
+    t.is_argmax.push_back(order[0] == token);
+    for (int k = 0; k < 4; ++k) {
+      t.topk_id.push_back(order[k]);
+      t.topk_logprob.push_back(static_cast<float>(logit[order[k]] - lse));
+    }
+  }
+  d.corpora.emplace_back("wiki", std::move(t));
+  return d;
+}
+
+bool SameBits(const std::vector<double>& a, const std::vector<double>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(double)) == 0;
+}
+
+TEST(MetricsFile, RoundTripIsExact) {
+  const auto dir = testing::ScratchDir("metrics_file");
+  auto m = CompareRuns({"base.h5", FakeRun(1, "bf16")}, {{"q.h5", FakeRun(2, "w4a16-g128")}});
+  ASSERT_TRUE(m.ok()) << m.status();
+  const std::vector<SummaryRow> rows = SummaryRows(*m);
+  const std::string p = (dir / "metrics.h5").string();
+  ASSERT_TRUE(WriteMetricsFile(p, *m, rows).ok());
+  EXPECT_FALSE(std::filesystem::exists(p + ".tmp"));
+  auto back = ReadMetricsFile(p);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->model, "m");
+  EXPECT_EQ(back->baseline, "bf16");
+  ASSERT_EQ(back->schemes, (std::vector<std::string>{rows[0].scheme, rows[1].scheme}));
+  ASSERT_EQ(back->summary.at("accuracy").size(), 2u);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    EXPECT_EQ(back->summary.at("accuracy")[i], rows[i].accuracy);
+    EXPECT_EQ(back->summary.at("flips_correct_to_incorrect")[i], rows[i].flips_c2i);
+    EXPECT_EQ(back->summary.at("answer_kl_mean")[i], rows[i].answer_kl_mean);
+    EXPECT_EQ(back->summary.at("ppl")[i], rows[i].ppl);
+    EXPECT_EQ(back->summary.at("mcnemar_p")[i], rows[i].mcnemar_p);
+  }
+  EXPECT_GT(back->summary.at("answer_kl_mean")[1], 0);  // the runs differ: a test that can fail
+  ASSERT_EQ(back->candidates.size(), 1u);
+  const MetricsCandidateData& c = back->candidates[0];
+  const CandidateMetrics& want = m->candidates[0];
+  EXPECT_EQ(c.scheme, "w4a16-g128");
+  EXPECT_TRUE(SameBits(c.answer_kl, want.pooled.answer_kl.per_sample));
+  EXPECT_EQ(c.answer_kl.size(), 80u);
+  EXPECT_EQ(c.bin_count.size(), want.pooled.margins.bins.size());
+  EXPECT_EQ(back->task_names, (std::vector<std::string>{"arc", "piqa"}));
+  EXPECT_EQ(c.tasks.at("piqa").accuracy, want.tasks[1].comparison.acc.candidate.accuracy);
+  EXPECT_EQ(c.tasks.at("arc").flip_rate, want.tasks[0].comparison.acc.flips.flip_rate);
+  const auto& k = c.corpora.at("wiki");
+  EXPECT_TRUE(SameBits(k.token_kl, want.corpora[0].comparison.kl_per_token));
+  EXPECT_TRUE(SameBits(k.dp, want.corpora[0].comparison.dp.per_token));
+  EXPECT_EQ(k.ppl, want.corpora[0].comparison.perplexity.candidate.ppl);
+  EXPECT_TRUE(k.kl_is_bound);  // top-K only
+}
+
+TEST(MetricsFile, IncompleteOrForeignFilesAreRefused) {
+  const auto dir = testing::ScratchDir("metrics_file_bad");
+  auto m = CompareRuns({"base.h5", FakeRun(1, "bf16")}, {{"q.h5", FakeRun(2, "w4a16-g128")}});
+  ASSERT_TRUE(m.ok());
+  const std::string p = (dir / "metrics.h5").string();
+  auto expect_error = [&](const std::string& needle) {
+    auto r = ReadMetricsFile(p);
+    ASSERT_FALSE(r.ok());
+    const std::string msg(r.status().message());
+    EXPECT_NE(msg.find(p), std::string::npos) << msg;
+    EXPECT_NE(msg.find(needle), std::string::npos) << msg;
+  };
+  ASSERT_TRUE(WriteMetricsFile(p, *m, SummaryRows(*m)).ok());
+  {
+    testing::H5Editor e(p);
+    ASSERT_TRUE(e.DeleteAttr("/", "complete"));
+  }
+  expect_error("incomplete metrics file");
+  ASSERT_TRUE(WriteMetricsFile(p, *m, SummaryRows(*m)).ok());
+  {
+    testing::H5Editor e(p);
+    ASSERT_TRUE(e.SetIntAttr("/", "schema_version", 9));
+  }
+  expect_error("metrics schema version 9, expected 1");
+  ASSERT_TRUE(WriteMetricsFile(p, *m, SummaryRows(*m)).ok());
+  {
+    testing::H5Editor e(p);
+    ASSERT_TRUE(e.Replace("/summary/ppl", std::vector<double>{1.0}));
+  }
+  expect_error("/summary/ppl has 1 rows for 2 schemes");
+  {
+    testing::H5Editor e(p);
+    ASSERT_TRUE(e.SetIntAttr("/", "kind", 3));
+  }
+  expect_error("not a qsweep metrics file");
+}
+
+}  // namespace
+}  // namespace qsweep
