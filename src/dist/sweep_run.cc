@@ -146,7 +146,7 @@ absl::Status RunSweep(const SweepConfig& c, const std::vector<std::string>& want
     job.label = scheme.name;
     int journal_ok = 1;
     if (topo.world_rank == 0) {
-      auto j = RunJournal::OpenOrCreate(path, header);
+      auto j = RunJournal::OpenOrCreate(path, header, &units);
       if (!j.ok()) {
         std::fprintf(stderr, "qsweep: %s\n", std::string(j.status().message()).c_str());
         journal_ok = 0;
