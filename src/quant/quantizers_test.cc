@@ -287,14 +287,14 @@ TEST(PackedLinear, Fp8MatchesAStraightforwardLoop) {
 }
 
 TEST(PackedLinear, ActivationRowKnownAnswer) {
-  // qmax 7, absmax 4: s = 4/7; x/s = [1.75, -3.5, 0.875, 7] → rint (ties to
-  // even) [2, -4, 1, 7].
-  const float x[4] = {1, -2, 0.5f, 4};
-  int8_t c[4];
+  // qmax 7, absmax 7: s = 1 (exact, so the ties are real ties); rint, ties
+  // to even: [1, -2.5, 0.5, 7, -3.2] → [1, -2, 0, 7, -3].
+  const float x[5] = {1, -2.5f, 0.5f, 7, -3.2f};
+  int8_t c[5];
   float s = 0;
-  QuantizeActivationRow(x, 4, 7, c, &s);
-  EXPECT_FLOAT_EQ(s, 4.0f / 7);
-  EXPECT_EQ(std::vector<int8_t>(c, c + 4), (std::vector<int8_t>{2, -4, 1, 7}));
+  QuantizeActivationRow(x, 5, 7, c, &s);
+  EXPECT_EQ(s, 1.0f);
+  EXPECT_EQ(std::vector<int8_t>(c, c + 5), (std::vector<int8_t>{1, -2, 0, 7, -3}));
   const float zeros[3] = {0, 0, 0};
   QuantizeActivationRow(zeros, 3, 127, c, &s);
   EXPECT_EQ(std::vector<int8_t>(c, c + 3), (std::vector<int8_t>{0, 0, 0}));

@@ -79,6 +79,118 @@ overrides:
   EXPECT_FALSE(SchemeFromYaml("scheme: w4a16-g128\noverrides: [{format: w9a16}]\n").ok());
 }
 
+TEST(Scheme, SmoothQuantAlphaIsCanonicalAndNeedsQuantizedActivations) {
+  for (const auto& [in, out] : std::vector<std::pair<std::string, std::string>>{
+           {"w8a8-sq.5", "w8a8-sq0.5"}, {"w8a8-sq0.50", "w8a8-sq0.5"}, {"w4a8-sq1", "w4a8-sq1"},
+           {"fp8-sq0", "fp8-sq0"}, {"w4a4-sq0.85", "w4a4-sq0.85"}}) {
+    auto s = ParseScheme(in);
+    ASSERT_TRUE(s.ok()) << in << ": " << s.status();
+    EXPECT_EQ(SchemeName(*s), out);
+    EXPECT_EQ(SchemeName(*ParseScheme(out)), out);
+  }
+  for (const char* bad : {"w4a16-g128-sq0.5", "w8a8-sq1.5", "w8a8-sq", "w8a8-sqx", "w8a8-sq0.5-rtn", "bf16-sq0.5",
+                          "w4a16-g99999999999999999999"}) {
+    auto s = ParseScheme(bad);
+    ASSERT_FALSE(s.ok()) << bad;
+    EXPECT_NE(s.status().message().find("valid forms:"), std::string::npos) << s.status();
+  }
+}
+
+// Every tensor name of a small llama with attention biases.
+std::vector<std::string> CanonicalNames(int layers) {
+  std::vector<std::string> n = {"model.embed_tokens.weight", "model.norm.weight", "lm_head.weight"};
+  for (int l = 0; l < layers; ++l) {
+    const std::string p = "model.layers." + std::to_string(l) + ".";
+    for (const char* t : {"input_layernorm.weight", "post_attention_layernorm.weight", "self_attn.q_proj.weight",
+                          "self_attn.k_proj.weight", "self_attn.v_proj.weight", "self_attn.o_proj.weight",
+                          "self_attn.q_proj.bias", "self_attn.k_proj.bias", "self_attn.v_proj.bias",
+                          "mlp.gate_proj.weight", "mlp.up_proj.weight", "mlp.down_proj.weight"})
+      n.push_back(p + t);
+  }
+  return n;
+}
+
+bool SameFormat(const WeightFormat& a, const WeightFormat& b) { return a.Describe() == b.Describe() && a.act == b.act; }
+
+TEST(Scheme, FormatForOverCanonicalNames) {
+  for (const char* name : {"fp32", "bf16", "fp16", "w4a16-g128", "nf4-g64", "w8a8", "fp8"}) {
+    const SchemeSpec s = *ParseScheme(name);
+    for (const std::string& t : CanonicalNames(3)) {
+      const WeightFormat f = FormatFor(s, t);
+      const bool projection = t.find("_proj.weight") != std::string::npos;
+      if (projection) {
+        EXPECT_TRUE(SameFormat(f, s.format)) << name << " " << t;
+      } else {
+        EXPECT_FALSE(f.quantized()) << name << " " << t;
+        EXPECT_TRUE(SameFormat(f, UnquantizedFormat(s))) << name << " " << t;
+      }
+    }
+  }
+  EXPECT_EQ(UnquantizedFormat(*ParseScheme("fp32")).dense_bits, 32);
+  EXPECT_TRUE(UnquantizedFormat(*ParseScheme("fp16")).dense_fp16);
+  EXPECT_EQ(UnquantizedFormat(*ParseScheme("w4a4")).Describe(), "bf16");
+}
+
+TEST(Scheme, OverridesQuantizeSomeLayersOfADenseBase) {
+  auto s = SchemeFromYaml("scheme: bf16\noverrides:\n  - {layers: 0-4, projections: [q, k, v, o], format: w4a16-g128}\n");
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(FormatFor(*s, "model.layers.4.self_attn.k_proj.weight").bits, 4);
+  EXPECT_FALSE(FormatFor(*s, "model.layers.5.self_attn.k_proj.weight").quantized());
+  EXPECT_FALSE(FormatFor(*s, "model.layers.0.mlp.up_proj.weight").quantized());
+  EXPECT_FALSE(FormatFor(*s, "model.layers.0.self_attn.q_proj.bias").quantized());
+  EXPECT_FALSE(FormatFor(*s, "model.embed_tokens.weight").quantized());
+  // "keep" is the unquantized format of the base: fp32 under fp32.
+  auto f = SchemeFromYaml("scheme: fp32\noverrides: [{layers: 1, format: w8a16}, {layers: 0-, format: keep}]\n");
+  ASSERT_TRUE(f.ok()) << f.status();
+  EXPECT_EQ(FormatFor(*f, "model.layers.1.mlp.down_proj.weight").bits, 8);
+  EXPECT_EQ(FormatFor(*f, "model.layers.2.mlp.down_proj.weight").dense_bits, 32);
+}
+
+TEST(Scheme, YamlRoundTripKeepsEveryTensorsFormat) {
+  const std::string yaml = R"(scheme: w4a16-g128-gptq
+overrides:
+  - {layers: 0-1, projections: [down, o], format: w8a16}
+  - {layers: 2, format: keep}
+  - {layers: 3-, projections: [gate, up], format: nf4-g64}
+  - {projections: [q], format: w3a16-g128-asym}
+)";
+  auto s = SchemeFromYaml(yaml);
+  ASSERT_TRUE(s.ok()) << s.status();
+  auto back = SchemeFromYaml(SchemeToYaml(*s));
+  ASSERT_TRUE(back.ok()) << back.status() << "\n" << SchemeToYaml(*s);
+  EXPECT_EQ(back->method, "gptq");
+  EXPECT_EQ(SchemeToYaml(*back), SchemeToYaml(*s));
+  int quantized_kinds[8] = {};
+  for (const std::string& t : CanonicalNames(6)) {
+    const WeightFormat a = FormatFor(*s, t), b = FormatFor(*back, t);
+    EXPECT_TRUE(SameFormat(a, b)) << t;
+    ++quantized_kinds[static_cast<int>(a.kind)];
+  }
+  EXPECT_GT(quantized_kinds[static_cast<int>(WeightKind::kNf4)], 0);
+  EXPECT_EQ(FormatFor(*s, "model.layers.1.self_attn.o_proj.weight").bits, 8);
+  EXPECT_FALSE(FormatFor(*s, "model.layers.2.self_attn.q_proj.weight").quantized());
+  EXPECT_TRUE(FormatFor(*s, "model.layers.4.self_attn.q_proj.weight").asymmetric);
+  EXPECT_EQ(FormatFor(*s, "model.layers.4.self_attn.k_proj.weight").bits, 4);
+}
+
+TEST(Scheme, BadYamlSaysWhatIsWrong) {
+  for (const auto& [yaml, want] : std::vector<std::pair<std::string, std::string>>{
+           {"scheme: w4a16-g128\noverrides: [{layer: 0-4, format: keep}]\n", "override 0: unknown key 'layer'"},
+           {"schema: w4a16-g128\n", "'scheme' missing"},
+           {"scheme: w4a16-g128\nextra: 1\n", "unknown key 'extra'"},
+           {"scheme: w4a16-g128\noverrides: [{layers: 5-2}]\n", "layers '5-2' is an empty range"},
+           {"scheme: w4a16-g128\noverrides: [{layers: a-b}]\n", "layers 'a-b' (expected A-B, A- or A)"},
+           {"scheme: w4a16-g128\noverrides: {layers: 1}\n", "'overrides' must be a list"},
+           {"scheme: w4a16-g128\noverrides: [{projections: q}]\n", "projections is a list"},
+           {"scheme: bf16\noverrides: [{format: w4a16-g128-awq}]\n", "a method suffix belongs to the base scheme"},
+           {"scheme: w4a16-g128\noverrides: [{}, {format: w9a16}]\n", "unknown scheme 'w9a16'"},
+           {"scheme: [\n", "scheme YAML"}}) {
+    auto s = SchemeFromYaml(yaml);
+    ASSERT_FALSE(s.ok()) << yaml;
+    EXPECT_NE(s.status().message().find(want), std::string::npos) << s.status();
+  }
+}
+
 TEST(SizeReport, Llama3_70BAtW4G128) {
   // Shapes of Llama 3 70B: vocab 128256, hidden 8192, intermediate 28672,
   // 80 layers, 64 heads, 8 kv heads of 128, untied head.
