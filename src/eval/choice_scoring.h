@@ -25,7 +25,7 @@ struct ChoiceRows {
   std::vector<int32_t> n_choices;
   std::vector<double> choice_logprob;
   std::vector<int32_t> choice_tokens;
-  std::vector<int64_t> choice_bytes;
+  std::vector<int64_t> choice_bytes;  // acc_norm lengths: McSampleRequest::continuation_bytes
   std::vector<uint8_t> choice_greedy;
 };
 

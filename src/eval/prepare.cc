@@ -1,6 +1,7 @@
 #include "eval/prepare.h"
 
 #include "absl/strings/str_format.h"
+#include "core/status_macros.h"
 
 namespace qsweep {
 namespace {
@@ -26,7 +27,7 @@ EncodedPair EncodePair(const Tokenizer& tok, std::string context, std::string co
 
 }  // namespace
 
-absl::StatusOr<RequestSet> TokenizeRequests(const Tokenizer& tok, const std::vector<McTask>& tasks,
+absl::StatusOr<RequestSet> TokenizeRequests(const Tokenizer& tok, const std::vector<tasks::McTask>& mc_tasks,
                                             const std::vector<TextCorpus>& corpora,
                                             const PrepareOptions& options) {
   if (options.window < 2 || options.stride < 1 || options.stride >= options.window)
@@ -35,11 +36,13 @@ absl::StatusOr<RequestSet> TokenizeRequests(const Tokenizer& tok, const std::vec
         options.window, options.stride));
   const bool bos = options.add_bos && tok.bos_id() >= 0;
   RequestSet set;
-  for (const McTask& task : tasks) {
+  for (const tasks::McTask& task : mc_tasks) {
+    // ChoiceLength relies on every continuation starting with the delimiter.
+    QSWEEP_RETURN_IF_ERROR(tasks::ValidateTask(task));
     McTaskRequests t;
     t.name = task.name;
     for (size_t i = 0; i < task.samples.size(); ++i) {
-      const McSample& s = task.samples[i];
+      const tasks::McSample& s = task.samples[i];
       McSampleRequest r;
       r.sample_id = static_cast<int64_t>(i);
       r.label = s.label;
@@ -57,7 +60,11 @@ absl::StatusOr<RequestSet> TokenizeRequests(const Tokenizer& tok, const std::vec
         else if (p.context != r.contexts[0])
           return absl::InternalError("a shared context encoded differently per choice");
         r.continuations.push_back(std::move(p.continuation));
-        r.continuation_bytes.push_back(static_cast<int64_t>(s.continuations[c].size()));
+        const int64_t length = tasks::ChoiceLength(s, c);
+        if (length < 1)
+          return absl::InvalidArgumentError(absl::StrFormat(
+              "task %s, sample '%s', choice %d: no characters after the target delimiter", task.name, s.id, c));
+        r.continuation_bytes.push_back(length);
       }
       t.samples.push_back(std::move(r));
     }

@@ -7,13 +7,17 @@
 // encoding. One deviation, on purpose: contexts start with BOS when the
 // tokenizer has one (lm-eval's add_bos_token=True), because Llama-family
 // models are trained with it; `add_bos = false` gives lm-eval's default.
+//
+// Each choice's acc_norm length (McSampleRequest::continuation_bytes) is
+// tasks::ChoiceLength: characters (code points) of the choice without the
+// target delimiter, as lm-eval divides by len(choice).
 #pragma once
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "eval/requests.h"
-#include "eval/task_file.h"
+#include "eval/tasks/task.h"
 #include "tokenizer/tokenizer.h"
 
 namespace qsweep {
@@ -29,8 +33,10 @@ struct TextCorpus {
   std::string text;
 };
 
+// Errors: a task that fails tasks::ValidateTask, a continuation with no
+// tokens, an empty context without BOS, bad window/stride.
 absl::StatusOr<RequestSet> TokenizeRequests(const Tokenizer& tokenizer,
-                                            const std::vector<McTask>& tasks,
+                                            const std::vector<tasks::McTask>& mc_tasks,
                                             const std::vector<TextCorpus>& corpora,
                                             const PrepareOptions& options);
 

@@ -10,10 +10,10 @@ namespace {
 TEST(Prepare, SplitsContextAndContinuationAsLmEval) {
   auto tok = LoadTokenizer(testing::RepoTestData("tiny/model").string());
   ASSERT_TRUE(tok.ok()) << tok.status();
-  McTask task;
+  tasks::McTask task;
   task.name = "t";
-  task.samples.push_back({"a", {"15+40="}, {"55", "65"}, 0});
-  task.samples.push_back({"b", {"rev abc: "}, {"cba", "bca"}, 1});  // trailing space moves
+  task.samples.push_back({"a", {"15+40="}, {"55", "65"}, 0, ""});
+  task.samples.push_back({"b", {"rev abc: "}, {"cba", "bca"}, 1, ""});  // trailing space moves
   auto rs = TokenizeRequests(**tok, {task}, {{"text", "max 3 9 2:9\n"}}, {.window = 8, .stride = 4});
   ASSERT_TRUE(rs.ok()) << rs.status();
   const int32_t bos = (*tok)->bos_id();
@@ -33,6 +33,30 @@ TEST(Prepare, SplitsContextAndContinuationAsLmEval) {
   EXPECT_EQ(s1.continuations[0], std::vector<int32_t>(whole1.begin() + ctx1.size() - 1, whole1.end()));
   EXPECT_EQ(rs->corpora[0].tokens.front(), bos);
   EXPECT_EQ(rs->corpora[0].window, 8);
+}
+
+// acc_norm's length is lm-eval's len(choice): characters of the choice
+// without the target delimiter, not bytes of the scored continuation.
+TEST(Prepare, ChoiceLengthIsCharactersWithoutTheDelimiter) {
+  auto tok = LoadTokenizer(testing::RepoTestData("tiny/model").string());
+  ASSERT_TRUE(tok.ok()) << tok.status();
+  tasks::McTask task;
+  task.name = "t";
+  task.samples.push_back(tasks::SharedContextSample("a", "Q:", {"max", "caf\xc3\xa9", "\xf0\x9f\x99\x82"}, 0));
+  task.samples.push_back({"b", {"x _", "y _"}, {" tail", " tail"}, 1, " "});
+  auto rs = TokenizeRequests(**tok, {task}, {}, {});
+  ASSERT_TRUE(rs.ok()) << rs.status();
+  EXPECT_EQ(rs->tasks[0].samples[0].continuation_bytes, (std::vector<int64_t>{3, 4, 1}));
+  EXPECT_EQ(rs->tasks[0].samples[1].continuation_bytes, (std::vector<int64_t>{4, 4}));
+}
+
+TEST(Prepare, RejectsAnInvalidTask) {
+  auto tok = LoadTokenizer(testing::RepoTestData("tiny/model").string());
+  ASSERT_TRUE(tok.ok());
+  tasks::McTask task{"t", {{"a", {"Q:"}, {"yes"}, 0, " "}}};  // "yes" lacks the delimiter " "
+  auto rs = TokenizeRequests(**tok, {task}, {}, {});
+  ASSERT_FALSE(rs.ok());
+  EXPECT_NE(rs.status().message().find("is not the target delimiter"), std::string::npos) << rs.status();
 }
 
 TEST(Prepare, RejectsBadWindows) {

@@ -14,7 +14,11 @@ struct McSampleRequest {
   // WinoGrande). Contexts start with BOS when the model's tokenizer has one.
   std::vector<std::vector<int32_t>> contexts;
   std::vector<std::vector<int32_t>> continuations;  // the scored tokens of each choice
-  std::vector<int64_t> continuation_bytes;          // UTF-8 bytes of each choice (acc_norm)
+  // acc_norm's length of each choice, as lm-eval's len(choice): Unicode
+  // characters of the choice without the target delimiter
+  // (tasks::ChoiceLength). The name is the request file's, kept from when it
+  // held UTF-8 bytes of the continuation.
+  std::vector<int64_t> continuation_bytes;
   int64_t choices() const { return static_cast<int64_t>(continuations.size()); }
   const std::vector<int32_t>& context(int64_t choice) const {
     return contexts.size() == 1 ? contexts[0] : contexts[choice];
@@ -41,7 +45,7 @@ struct RequestSet {
   std::string tokenizer;  // what tokenized it (path and content id)
   std::vector<McTaskRequests> tasks;
   std::vector<PplCorpusRequests> corpora;
-  // A hash of every name, token, label and byte count (hex): run files carry
+  // A hash of every name, token, label and choice length (hex): run files carry
   // it, and metrics refuse runs whose ids differ.
   std::string ContentId() const;
 };

@@ -1,6 +1,7 @@
 // Multiple-choice predictions and accuracy, as lm-evaluation-harness scores
 // them: acc = argmax of the continuation log-likelihoods; acc_norm = argmax of
-// log-likelihood / continuation bytes. Ties go to the lowest index (numpy.argmax).
+// log-likelihood / choice length (characters without the target delimiter, as
+// lm-eval's len(choice); stored under the name "bytes"). Ties go to the lowest index (numpy.argmax).
 #pragma once
 
 #include <cstdint>

@@ -17,7 +17,7 @@ struct ChoiceScores {
   std::span<const int32_t> n_choices;       // [N], each in [1, Cmax]
   std::span<const int32_t> label;           // [N], each in [0, n_choices)
   std::span<const double> logprob;          // [N, Cmax] sum log p of each continuation; padding ignored
-  std::span<const int32_t> bytes;           // [N, Cmax] continuation bytes; may be empty (then no acc_norm)
+  std::span<const int32_t> bytes;           // [N, Cmax] acc_norm lengths (characters); may be empty (then no acc_norm)
 
   double LogProb(int64_t i, int64_t j) const { return logprob[i * max_choices + j]; }
   int32_t Bytes(int64_t i, int64_t j) const { return bytes[i * max_choices + j]; }
