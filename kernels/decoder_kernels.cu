@@ -48,49 +48,6 @@ __global__ void RotaryKernel(float* x, int64_t rows, int64_t heads, int64_t head
   xh[j + half] = b * c + a * s;
 }
 
-// A warp per (row, head); each lane holds head_dim/32 output dims (<= 8).
-__global__ void AttentionKernel(const float* q, const float* k, const float* v, int64_t rows,
-                                const int64_t* seq_begin, const int64_t* prefix_end, const int64_t* branch_begin,
-                                int64_t q_heads, int64_t kv_heads, int64_t head_dim, float* out) {
-  const int64_t warp = (blockIdx.x * int64_t{blockDim.x} + threadIdx.x) / 32;
-  const int lane = threadIdx.x % 32;
-  if (warp >= rows * q_heads) return;
-  const int64_t r = warp / q_heads, h = warp % q_heads, kvh = h / (q_heads / kv_heads);
-  const int64_t qs = q_heads * head_dim, kvs = kv_heads * head_dim;
-  const int per_lane = static_cast<int>((head_dim + 31) / 32);
-  float qv[8], acc[8];
-  for (int t = 0; t < per_lane; ++t) {
-    const int64_t d = lane + 32 * t;
-    qv[t] = d < head_dim ? q[r * qs + h * head_dim + d] : 0.0f;
-    acc[t] = 0.0f;
-  }
-  const float scale = rsqrtf(static_cast<float>(head_dim));
-  float m = -INFINITY, l = 0.0f;
-  auto visit = [&](int64_t j) {
-    float dot = 0.0f;
-    for (int t = 0; t < per_lane; ++t) {
-      const int64_t d = lane + 32 * t;
-      if (d < head_dim) dot += qv[t] * k[j * kvs + kvh * head_dim + d];
-    }
-    for (int off = 16; off > 0; off /= 2) dot += __shfl_xor_sync(0xffffffffu, dot, off);
-    const float sc = dot * scale;
-    const float m_new = fmaxf(m, sc);
-    const float correction = expf(m - m_new), p = expf(sc - m_new);
-    l = l * correction + p;
-    for (int t = 0; t < per_lane; ++t) {
-      const int64_t d = lane + 32 * t;
-      acc[t] = acc[t] * correction + (d < head_dim ? p * v[j * kvs + kvh * head_dim + d] : 0.0f);
-    }
-    m = m_new;
-  };
-  for (int64_t j = seq_begin[r]; j < prefix_end[r]; ++j) visit(j);
-  for (int64_t j = branch_begin[r]; j <= r; ++j) visit(j);
-  for (int t = 0; t < per_lane; ++t) {
-    const int64_t d = lane + 32 * t;
-    if (d < head_dim) out[r * qs + h * head_dim + d] = acc[t] / l;
-  }
-}
-
 __global__ void SwiGluKernel(const float* g, const float* u, int64_t n, float* out) {
   const int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
   if (i < n) out[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
@@ -123,26 +80,98 @@ __global__ void ToBf16Kernel(const float* x, int64_t n, __nv_bfloat16* out) {
 
 // One block per row. Top-k by k rounds of a block-wide argmax over the
 // values not yet taken (taken ones are remembered in shared memory); k <= 64.
+// Orders logits for the top-k: larger value first, then the lower index.
+__device__ inline bool Before(float v, int32_t i, float w, int32_t j) { return v > w || (v == w && i < j); }
+
+// Block-wide: the candidate that comes first in Before order among those
+// after (prev_v, prev_i) — so each round of the top-k needs no list of the
+// ones already taken. Returns index -1 when none is left.
+__device__ void BlockNextBest(const float* v, const int32_t* idx, int64_t n, bool indexed, float prev_v,
+                              int32_t prev_i, float* sv, int32_t* si, float* out_v, int32_t* out_i) {
+  float best = -INFINITY;
+  int32_t best_i = -1;
+  for (int64_t c = threadIdx.x; c < n; c += blockDim.x) {
+    const float x = v[c];
+    const int32_t i = indexed ? idx[c] : static_cast<int32_t>(c);
+    if ((prev_i < 0 || Before(prev_v, prev_i, x, i)) && (best_i < 0 || Before(x, i, best, best_i))) {
+      best = x;
+      best_i = i;
+    }
+  }
+  sv[threadIdx.x] = best;
+  si[threadIdx.x] = best_i;
+  __syncthreads();
+  for (int s = blockDim.x / 2; s > 0; s /= 2) {
+    if (threadIdx.x < s) {
+      const float ov = sv[threadIdx.x + s];
+      const int32_t oi = si[threadIdx.x + s];
+      if (oi >= 0 && (si[threadIdx.x] < 0 || Before(ov, oi, sv[threadIdx.x], si[threadIdx.x]))) {
+        sv[threadIdx.x] = ov;
+        si[threadIdx.x] = oi;
+      }
+    }
+    __syncthreads();
+  }
+  *out_v = sv[0];
+  *out_i = si[0];
+  __syncthreads();
+}
+
+constexpr int kTopkCandidates = 4096;
+
+// One block per row. Max and Σexp in two passes; the top-k from a short list
+// of candidates: the k-th largest of the threads' own maxima is a lower bound
+// T on the row's k-th largest logit, so every top-k logit is >= T, and few
+// others are. Rows with more than kTopkCandidates such logits (flat rows)
+// take the slow path over the whole row.
 __global__ void LogitStatsKernel(const float* logits, int64_t ld, int64_t col_begin, int64_t n,
                                  const int32_t* targets, int64_t vocab_begin, int k, float* max_out, float* sum_out,
                                  float* target_out, int32_t* topk_id, float* topk_logit) {
   const float* x = logits + blockIdx.x * ld + col_begin;
   __shared__ float sv[kThreads];
-  __shared__ int64_t si[kThreads];
+  __shared__ int32_t si[kThreads];
   __shared__ double ss[kThreads];
-  __shared__ int64_t taken[64];
+  __shared__ float cand_v[kTopkCandidates];
+  __shared__ int32_t cand_i[kTopkCandidates];
+  __shared__ float threshold;
+  __shared__ int count;
   float mx = -INFINITY;
   for (int64_t i = threadIdx.x; i < n; i += blockDim.x) mx = fmaxf(mx, x[i]);
   sv[threadIdx.x] = mx;
-  __syncthreads();
-  for (int s = blockDim.x / 2; s > 0; s /= 2) {
-    if (threadIdx.x < s) sv[threadIdx.x] = fmaxf(sv[threadIdx.x], sv[threadIdx.x + s]);
-    __syncthreads();
+  if (threadIdx.x == 0) {
+    count = 0;
+    threshold = -INFINITY;
   }
-  mx = sv[0];
   __syncthreads();
+  if (k > 0) {  // rank of this thread's maximum among all threads' (ties by thread id)
+    int rank = 0;
+    for (int j = 0; j < blockDim.x; ++j) rank += sv[j] > mx || (sv[j] == mx && j < static_cast<int>(threadIdx.x));
+    if (rank == min(k, static_cast<int>(blockDim.x)) - 1) threshold = mx;
+  }
+  __syncthreads();
+  const float row_max = [&] {
+    float m = sv[threadIdx.x];
+    for (int s = blockDim.x / 2; s > 0; s /= 2) {
+      __syncthreads();
+      if (threadIdx.x < s) sv[threadIdx.x] = fmaxf(sv[threadIdx.x], sv[threadIdx.x + s]);
+    }
+    __syncthreads();
+    m = sv[0];
+    __syncthreads();
+    return m;
+  }();
+  const float t = threshold;
   double sum = 0;
-  for (int64_t i = threadIdx.x; i < n; i += blockDim.x) sum += exp(double{x[i]} - mx);
+  for (int64_t i = threadIdx.x; i < n; i += blockDim.x) {
+    sum += expf(x[i] - row_max);
+    if (k > 0 && x[i] >= t) {
+      const int c = atomicAdd(&count, 1);
+      if (c < kTopkCandidates) {
+        cand_v[c] = x[i];
+        cand_i[c] = static_cast<int32_t>(i);
+      }
+    }
+  }
   ss[threadIdx.x] = sum;
   __syncthreads();
   for (int s = blockDim.x / 2; s > 0; s /= 2) {
@@ -150,42 +179,34 @@ __global__ void LogitStatsKernel(const float* logits, int64_t ld, int64_t col_be
     __syncthreads();
   }
   if (threadIdx.x == 0) {
-    max_out[blockIdx.x] = mx;
+    max_out[blockIdx.x] = row_max;
     sum_out[blockIdx.x] = static_cast<float>(ss[0]);
-    const int64_t t = targets[blockIdx.x] - vocab_begin;
-    target_out[blockIdx.x] = t >= 0 && t < n ? x[t] : NAN;
+    const int64_t tg = targets[blockIdx.x] - vocab_begin;
+    target_out[blockIdx.x] = tg >= 0 && tg < n ? x[tg] : NAN;
   }
+  const bool few = count <= kTopkCandidates;
+  float prev_v = 0;
+  int32_t prev_i = -1;
   for (int round = 0; round < k; ++round) {
-    float best = -INFINITY;
-    int64_t best_i = -1;
-    for (int64_t i = threadIdx.x; i < n; i += blockDim.x) {
-      bool used = false;
-      for (int p = 0; p < round; ++p) used |= taken[p] == i;
-      if (!used && (x[i] > best || (x[i] == best && (best_i < 0 || i < best_i)))) {
-        best = x[i];
-        best_i = i;
-      }
-    }
-    sv[threadIdx.x] = best;
-    si[threadIdx.x] = best_i;
-    __syncthreads();
-    for (int s = blockDim.x / 2; s > 0; s /= 2) {
-      if (threadIdx.x < s) {
-        const float ov = sv[threadIdx.x + s];
-        const int64_t oi = si[threadIdx.x + s];
-        if (oi >= 0 && (si[threadIdx.x] < 0 || ov > sv[threadIdx.x] || (ov == sv[threadIdx.x] && oi < si[threadIdx.x]))) {
-          sv[threadIdx.x] = ov;
-          si[threadIdx.x] = oi;
-        }
-      }
-      __syncthreads();
-    }
+    float v;
+    int32_t i;
+    if (few)
+      BlockNextBest(cand_v, cand_i, count, true, prev_v, prev_i, sv, si, &v, &i);
+    else
+      BlockNextBest(x, nullptr, n, false, prev_v, prev_i, sv, si, &v, &i);
     if (threadIdx.x == 0) {
-      taken[round] = si[0];
-      topk_id[blockIdx.x * k + round] = si[0] >= 0 ? static_cast<int32_t>(si[0] + vocab_begin) : -1;
-      topk_logit[blockIdx.x * k + round] = si[0] >= 0 ? sv[0] : -INFINITY;
+      topk_id[blockIdx.x * k + round] = i >= 0 ? static_cast<int32_t>(i + vocab_begin) : -1;
+      topk_logit[blockIdx.x * k + round] = i >= 0 ? v : -INFINITY;
     }
-    __syncthreads();
+    if (i < 0) {  // fewer than k logits in this slice
+      for (int r = round + 1 + static_cast<int>(threadIdx.x); r < k; r += blockDim.x) {
+        topk_id[blockIdx.x * k + r] = -1;
+        topk_logit[blockIdx.x * k + r] = -INFINITY;
+      }
+      break;
+    }
+    prev_v = v;
+    prev_i = i;
   }
 }
 
@@ -200,12 +221,6 @@ void RmsNorm(const float* x, const float* w, int64_t rows, int64_t dim, float ep
 void Rotary(float* x, int64_t rows, int64_t heads, int64_t head_dim, const float* inv_freq, const int32_t* positions,
             cudaStream_t s) {
   RotaryKernel<<<Blocks(rows * heads * head_dim / 2), kThreads, 0, s>>>(x, rows, heads, head_dim, inv_freq, positions);
-}
-void Attention(const float* q, const float* k, const float* v, int64_t rows, const int64_t* seq_begin,
-               const int64_t* prefix_end, const int64_t* branch_begin, int64_t q_heads, int64_t kv_heads,
-               int64_t head_dim, float* out, cudaStream_t s) {
-  AttentionKernel<<<Blocks(rows * q_heads * 32), kThreads, 0, s>>>(q, k, v, rows, seq_begin, prefix_end, branch_begin,
-                                                                   q_heads, kv_heads, head_dim, out);
 }
 void SwiGlu(const float* gate, const float* up, int64_t n, float* out, cudaStream_t s) {
   SwiGluKernel<<<Blocks(n), kThreads, 0, s>>>(gate, up, n, out);

@@ -14,11 +14,6 @@ void Embed(const float* table, int64_t dim, const int32_t* ids, int64_t rows, fl
 void RmsNorm(const float* x, const float* w, int64_t rows, int64_t dim, float eps, float* out, cudaStream_t s);
 void Rotary(float* x, int64_t rows, int64_t heads, int64_t head_dim, const float* inv_freq, const int32_t* positions,
             cudaStream_t s);
-// One warp per (row, query head): keys [seq_begin, prefix_end) ∪ [branch_begin, row],
-// online softmax over them (no score matrix in memory). head_dim <= 256.
-void Attention(const float* q, const float* k, const float* v, int64_t rows, const int64_t* seq_begin,
-               const int64_t* prefix_end, const int64_t* branch_begin, int64_t q_heads, int64_t kv_heads,
-               int64_t head_dim, float* out, cudaStream_t s);
 void SwiGlu(const float* gate, const float* up, int64_t n, float* out, cudaStream_t s);
 void Add(const float* x, float* y, int64_t n, cudaStream_t s);
 void AddBias(const float* b, float* y, int64_t rows, int64_t cols, cudaStream_t s);

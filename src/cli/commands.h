@@ -6,6 +6,9 @@
 #include <CLI/CLI.hpp>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "backend/backend.h"
+#include "dist/sweep_run.h"
 
 namespace qsweep::cli {
 
@@ -17,11 +20,16 @@ void ExitOnError(const absl::Status& status);
 std::string SelfPath();
 std::string RepoPath();
 
+// The backend named "cpu" or "cuda" (an error naming what this build has);
+// run_command.cc. A default context is one rank without tensor parallelism.
+absl::StatusOr<std::unique_ptr<Backend>> MakeBackend(const std::string& name, const BackendContext& context = {});
+
 void AddInspectCommand(CLI::App& app);   // inspect_command.cc
 void AddLogprobsCommand(CLI::App& app);  // logprobs_command.cc
 void AddRunCommand(CLI::App& app);       // run_command.cc: run, prepare
 void AddMetricsCommand(CLI::App& app);   // metrics_command.cc
 void AddSlurmCommands(CLI::App& app);    // slurm_command.cc: plan, submit
 void AddReportCommand(CLI::App& app);    // report_command.cc
+void AddBenchCommand(CLI::App& app);     // bench_command.cc: bench gemm, bench forward
 
 }  // namespace qsweep::cli

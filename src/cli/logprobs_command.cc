@@ -4,7 +4,6 @@
 #include <numeric>
 #include <string>
 
-#include "backend/cpu/cpu_backend.h"
 #include "cli/commands.h"
 #include "core/progress.h"
 #include "eval/token_lists.h"
@@ -16,7 +15,7 @@ namespace qsweep::cli {
 namespace {
 
 struct LogprobsArgs {
-  std::string model, tokens, out, scheme = "fp32";
+  std::string model, tokens, out, scheme = "fp32", backend = "cpu";
   int64_t batch_tokens = 2048;
 };
 
@@ -31,8 +30,9 @@ absl::Status RunLogprobs(const LogprobsArgs& a) {
     longest = std::max<int64_t>(longest, s.size());
     total += s.size();
   }
-  CpuBackend backend;
-  auto decoder = Decoder::Load(**ckpt, &backend,
+  auto backend = MakeBackend(a.backend);
+  if (!backend.ok()) return backend.status();
+  auto decoder = Decoder::Load(**ckpt, backend->get(),
                                {.scheme = a.scheme,
                                 .max_batch_tokens = std::max(longest, a.batch_tokens),
                                 .max_head_rows = 256});
@@ -78,6 +78,7 @@ void AddLogprobsCommand(CLI::App& app) {
   cmd->add_option("-o,--output", args->out, "output .h5: /logprobs [tokens, vocab], /offsets")
       ->required();
   cmd->add_option("--scheme", args->scheme, "weights as fp32 (default), bf16, fp16 or a quantization scheme");
+  cmd->add_option("--backend", args->backend, "cpu (default, fp32 reference) or cuda");
   cmd->add_option("--batch-tokens", args->batch_tokens, "tokens per forward pass");
   cmd->callback([args] { ExitOnError(RunLogprobs(*args)); });
 }

@@ -36,6 +36,7 @@ int main(int argc, char** argv) {
   qsweep::cli::AddMetricsCommand(app);
   qsweep::cli::AddSlurmCommands(app);
   qsweep::cli::AddReportCommand(app);
+  qsweep::cli::AddBenchCommand(app);
   CLI11_PARSE(app, argc, argv);
   return 0;
 }

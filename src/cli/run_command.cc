@@ -5,6 +5,8 @@
 
 #include <mpi.h>
 
+#include "absl/strings/str_format.h"
+
 #include "backend/cpu/cpu_backend.h"
 #include "cli/commands.h"
 #ifdef QSWEEP_HAVE_CUDA
@@ -22,20 +24,30 @@ struct RunArgs {
   int tp = 0;
 };
 
-absl::StatusOr<std::unique_ptr<Backend>> MakeBackend(const std::string& name,
-                                                     std::function<void(float*, int64_t)> all_reduce) {
-  if (name == "cpu") return std::unique_ptr<Backend>(std::make_unique<CpuBackend>(std::move(all_reduce)));
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Backend>> MakeBackend(const std::string& name, const BackendContext& context) {
+  if (name == "cpu") return std::unique_ptr<Backend>(std::make_unique<CpuBackend>(context.host_all_reduce));
 #ifdef QSWEEP_HAVE_CUDA
-  if (all_reduce)
-    return absl::UnimplementedError("tensor parallelism on the GPU needs the NCCL all-reduce, not written yet (use tp 1)");
-  // Each rank uses the GPU the launcher made visible to it (launcher/bind-gpu).
-  auto gpu = CudaBackend::Create();
+  if (name != "cuda") return absl::InvalidArgumentError(absl::StrFormat("unknown backend '%s' (cpu or cuda)", name));
+  // One GPU per rank: the one the launcher made visible (launcher/bind-gpu),
+  // or the node-local rank's when plain mpirun shows every GPU.
+  auto gpu = CudaBackend::Create(context.local_rank);
   if (!gpu.ok()) return gpu.status();
+  if (context.tp > 1) {
+    auto group = NcclGroup::Create(context.group);
+    if (!group.ok()) return group.status();
+    (*gpu)->SetGroup(std::move(*group));
+  }
   return std::unique_ptr<Backend>(std::move(*gpu));
 #else
-  return absl::UnimplementedError("this qsweep was built without CUDA (QSWEEP_CUDA=OFF): use backend cpu");
+  if (name == "cuda")
+    return absl::UnimplementedError("this qsweep was built without CUDA (QSWEEP_CUDA=OFF): use backend cpu");
 #endif
+  return absl::InvalidArgumentError(absl::StrFormat("unknown backend '%s' (cpu or cuda)", name));
 }
+
+namespace {
 
 int RunMpi(const RunArgs& a) {
   int provided = 0;

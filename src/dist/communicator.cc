@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <climits>
 
+#include "backend/cpu/reference_ops.h"
 #include "core/status_macros.h"
 
 namespace qsweep {
@@ -21,16 +22,10 @@ void MpiCommunicator::AllReduceSum(float* data, int64_t n) {
   // adding them in a fixed binary tree over ranks keeps results bit-identical
   // to a single rank's (see kCanonicalParts in model/decoder.h).
   std::vector<float> all(static_cast<size_t>(n) * size_);
-  QSWEEP_CHECK(n < INT_MAX);
+  QSWEEP_CHECK(n < INT_MAX && size_ <= 64);
   MPI_Allgather(data, static_cast<int>(n), MPI_FLOAT, all.data(), static_cast<int>(n), MPI_FLOAT,
                 comm_);
-  for (int stride = 1; stride < size_; stride *= 2)
-    for (int i = 0; i + stride < size_; i += 2 * stride) {
-      float* a = all.data() + static_cast<size_t>(i) * n;
-      const float* b = all.data() + static_cast<size_t>(i + stride) * n;
-      for (int64_t j = 0; j < n; ++j) a[j] += b[j];
-    }
-  std::copy(all.begin(), all.begin() + n, data);
+  ref::SumRanksInTreeOrder(all.data(), size_, n, data);
 }
 
 void MpiCommunicator::Broadcast(std::vector<uint8_t>& bytes, int root) {

@@ -9,8 +9,8 @@
 #include "dist/tp_scorer.h"
 #include "dist/work_queue.h"
 #include "eval/prepare.h"
-#include "eval/importers.h"
-#include "eval/task_file.h"
+#include "eval/tasks/import_task.h"
+#include "eval/tasks/task.h"
 #include "io/request_file.h"
 #include "io/run_file.h"
 #include "model/checkpoint.h"
@@ -49,23 +49,26 @@ absl::StatusOr<Topology> WorldTopology(MPI_Comm world, int tp) {
 
 absl::Status PrepareRequests(const SweepConfig& c) {
   QSWEEP_ASSIGN_OR_RETURN(std::unique_ptr<Tokenizer> tok, LoadTokenizer(c.tokenizer));
-  std::vector<McTask> tasks;
+  std::vector<tasks::McTask> mc_tasks;
   for (const TaskSource& t : c.tasks) {
-    ImportOptions import;
-    import.fewshot = t.fewshot;
-    QSWEEP_ASSIGN_OR_RETURN(McTask task, ImportTask(t.format, t.path, t.name, import));
+    tasks::ImportOptions import;
+    import.name = t.name;
+    // The config's fewshot defaults to 0, so mmlu is 0-shot unless asked; a
+    // fewshot on another format is passed on for ImportTask to refuse.
+    if (t.format == "mmlu" || t.fewshot != 0) import.fewshot = t.fewshot;
+    QSWEEP_ASSIGN_OR_RETURN(tasks::McTask task, tasks::ImportTask(t.format, t.path, import));
     if (t.limit > 0 && static_cast<int64_t>(task.samples.size()) > t.limit) task.samples.resize(t.limit);
-    tasks.push_back(std::move(task));
+    mc_tasks.push_back(std::move(task));
   }
   std::vector<TextCorpus> corpora;
   PrepareOptions options{.add_bos = c.add_bos};
   for (const CorpusSource& s : c.corpora) {
-    QSWEEP_ASSIGN_OR_RETURN(std::string text, ReadTextCorpus(s.path));
+    QSWEEP_ASSIGN_OR_RETURN(std::string text, tasks::ReadTextCorpus(s.path));
     corpora.push_back({s.name, std::move(text)});
   }
   // Every corpus of a config shares one window/stride in PrepareOptions; apply
   // per-corpus values after tokenizing.
-  QSWEEP_ASSIGN_OR_RETURN(RequestSet rs, TokenizeRequests(*tok, tasks, corpora, options));
+  QSWEEP_ASSIGN_OR_RETURN(RequestSet rs, TokenizeRequests(*tok, mc_tasks, corpora, options));
   for (size_t i = 0; i < rs.corpora.size(); ++i) {
     rs.corpora[i].window = c.corpora[i].window;
     rs.corpora[i].stride = c.corpora[i].stride;
@@ -115,9 +118,15 @@ absl::Status RunSweep(const SweepConfig& c, const std::vector<std::string>& want
 
     QSWEEP_ASSIGN_OR_RETURN(
         std::unique_ptr<Backend> backend,
-        make_backend(c.backend, topo.tp > 1 ? std::function<void(float*, int64_t)>(
-                                                  [&](float* d, int64_t n) { group.AllReduceSum(d, n); })
-                                            : std::function<void(float*, int64_t)>()));
+        make_backend(c.backend, BackendContext{.tp = topo.tp,
+                                               .tp_rank = topo.tp_rank,
+                                               .local_rank = topo.local_rank,
+                                               .group = group.comm(),
+                                               .host_all_reduce = topo.tp > 1 ? std::function<void(float*, int64_t)>(
+                                                                                    [&](float* d, int64_t n) {
+                                                                                      group.AllReduceSum(d, n);
+                                                                                    })
+                                                                              : nullptr}));
     QSWEEP_ASSIGN_OR_RETURN(std::unique_ptr<Decoder> decoder,
                             Decoder::Load(*ckpt, backend.get(),
                                           {.scheme = scheme.name, .tp_rank = topo.tp_rank, .tp_size = topo.tp,

@@ -22,10 +22,21 @@ namespace qsweep {
 // job; deterministic, so rerunning gives the same file and content id).
 absl::Status PrepareRequests(const SweepConfig& config);
 
-// Makes the backend a rank computes on ("cpu" or "cuda"); `all_reduce` sums
-// over the rank's tensor-parallel group.
-using BackendMaker = std::function<absl::StatusOr<std::unique_ptr<Backend>>(
-    const std::string& name, std::function<void(float*, int64_t)> all_reduce)>;
+// Where a rank's backend sits: its tensor-parallel group and its place on
+// the node.
+struct BackendContext {
+  int tp = 1;
+  int tp_rank = 0;
+  int local_rank = 0;              // rank on its node: picks the GPU when several are visible
+  MPI_Comm group = MPI_COMM_NULL;  // the tensor-parallel group (NCCL is set up over it)
+  // Sums host buffers over the group in rank order (null when tp == 1).
+  std::function<void(float*, int64_t)> host_all_reduce;
+};
+
+// Makes the backend a rank computes on ("cpu" or "cuda"). Called by every
+// rank of the group together (a GPU backend sets up NCCL here).
+using BackendMaker =
+    std::function<absl::StatusOr<std::unique_ptr<Backend>>(const std::string& name, const BackendContext& context)>;
 
 absl::Status RunSweep(const SweepConfig& config, const std::vector<std::string>& schemes, MPI_Comm world,
                       const BackendMaker& make_backend);

@@ -16,6 +16,7 @@ absl::StatusOr<Topology> MakeTopology(int world_rank, int world_size, int tp, in
   t.replica = world_rank / tp;
   t.replicas = world_size / tp;
   t.tp_rank = world_rank % tp;
+  t.local_rank = world_rank - node_first;
   const int group_first = t.replica * tp;
   if (group_first < node_first || group_first + tp > node_first + node_ranks)
     return absl::InvalidArgumentError(absl::StrFormat(

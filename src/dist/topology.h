@@ -11,6 +11,7 @@ struct Topology {
   int tp = 1;
   int replica = 0, replicas = 1;
   int tp_rank = 0;  // rank within the replica; 0 is the replica's leader
+  int local_rank = 0;  // rank on its node: which GPU it takes when it sees several
   bool leader() const { return tp_rank == 0; }
 };
 

@@ -93,4 +93,14 @@ void SwiGlu(const float* gate, const float* up, int64_t n, float* out) {
   for (int64_t i = 0; i < n; ++i) out[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
 }
 
+void SumRanksInTreeOrder(const float* all, int ranks, int64_t n, float* out) {
+  for (int64_t j = 0; j < n; ++j) {
+    float v[64];
+    for (int r = 0; r < ranks; ++r) v[r] = all[r * n + j];
+    for (int stride = 1; stride < ranks; stride *= 2)
+      for (int i = 0; i + stride < ranks; i += 2 * stride) v[i] += v[i + stride];
+    out[j] = v[0];
+  }
+}
+
 }  // namespace qsweep::ref

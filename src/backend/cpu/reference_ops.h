@@ -27,4 +27,10 @@ void CausalAttention(const float* q, const float* k, const float* v,
 // out = silu(gate) * up, elementwise.
 void SwiGlu(const float* gate, const float* up, int64_t n, float* out);
 
+// The all-reduce of a tensor-parallel group: `all` holds `ranks` buffers of
+// n values in rank order; out = their sum, added in a fixed binary tree
+// (rank i += rank i + stride for stride 1, 2, 4, ...), the order in which the
+// decoder adds its canonical parts, so any tp gives one GPU's sums.
+void SumRanksInTreeOrder(const float* all, int ranks, int64_t n, float* out);
+
 }  // namespace qsweep::ref

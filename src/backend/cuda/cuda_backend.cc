@@ -8,6 +8,9 @@
 #include "core/dtype.h"
 #include "core/status_macros.h"
 #include "decoder_kernels.cuh"
+#include "attention.cuh"
+#include "attention_bf16.cuh"
+#include "rank_sum.cuh"
 #include "quant/packed_linear.h"
 #include "quant/scheme.h"
 
@@ -52,9 +55,13 @@ class GpuArray : public DeviceArray {
 // Weights [out, in] row-major on the device: bf16, or fp32 for the fp32 scheme.
 class GpuLinear : public Linear {
  public:
-  GpuLinear(const std::vector<float>& w, int64_t out, int64_t in, bool bf16) : out_(out), in_(in), bf16_(bf16) {
+  // `live` counts the backend's layers by storage type while they exist.
+  GpuLinear(const std::vector<float>& w, int64_t out, int64_t in, bool bf16, bool head, int64_t* live)
+      : out_(out), in_(in), bf16_(bf16), head_(head), live_(live + (bf16 ? 1 : 0)) {
+    ++*live_;
     if (bf16) {
       std::vector<uint16_t> h(w.size());
+#pragma omp parallel for schedule(static) if (w.size() > (1 << 20))
       for (size_t i = 0; i < w.size(); ++i) h[i] = FloatToBF16(w[i]);
       QSWEEP_CUDA_CHECK(cudaMalloc(&p_, h.size() * 2));
       QSWEEP_CUDA_CHECK(cudaMemcpy(p_, h.data(), h.size() * 2, cudaMemcpyHostToDevice));
@@ -63,34 +70,42 @@ class GpuLinear : public Linear {
       QSWEEP_CUDA_CHECK(cudaMemcpy(p_, w.data(), w.size() * 4, cudaMemcpyHostToDevice));
     }
   }
-  ~GpuLinear() override { cudaFree(p_); }
+  ~GpuLinear() override {
+    cudaFree(p_);
+    --*live_;
+  }
   int64_t out_features() const override { return out_; }
   int64_t in_features() const override { return in_; }
   const void* data() const { return p_; }
   bool bf16() const { return bf16_; }
+  bool head() const { return head_; }  // the vocabulary projection (its own stage in timings)
 
  private:
   void* p_ = nullptr;
   int64_t out_, in_;
-  bool bf16_;
+  bool bf16_, head_;
+  int64_t* live_;
 };
 
 const float* F(const Act& a) { return static_cast<const float*>(a.data); }
 float* F(Act& a) { return static_cast<float*>(a.data); }
 const float* F(const DeviceArray& a) { return static_cast<const GpuArray&>(a).data(); }
 
-// Which weights a tensor gets on the GPU: the scheme's values, as bf16
-// (fp32 only for the exact fp32 reference scheme).
-absl::StatusOr<std::pair<std::unique_ptr<PackedLinear>, bool>> Quantized(const std::string& name,
-                                                                         const std::string& scheme,
-                                                                         const std::vector<float>& w, int64_t out,
-                                                                         int64_t in) {
+// The weights a tensor gets on the GPU, [out, in] in fp32, and whether they
+// are stored as bf16: the scheme's dequantized values; fp32 for the fp32
+// reference and for fp16 (whose values bf16 cannot hold).
+absl::StatusOr<std::pair<std::vector<float>, bool>> GpuWeights(const std::string& name, const std::string& scheme,
+                                                               std::vector<float> w, int64_t out, int64_t in) {
   QSWEEP_ASSIGN_OR_RETURN(SchemeSpec spec, ParseScheme(scheme));
   const WeightFormat f = FormatFor(spec, name);
-  QSWEEP_ASSIGN_OR_RETURN(std::unique_ptr<PackedLinear> p, QuantizeLinear(f, w, out, in, nullptr, name, spec.method));
   if (f.act != ActKind::kNone)
     return absl::UnimplementedError(absl::StrFormat("%s: %s needs activation quantization, not on the GPU yet", name, scheme));
-  return std::make_pair(std::move(p), !(f.kind == WeightKind::kDense && f.dense_bits == 32));
+  // bf16 storage rounds exactly as the bf16 format does: no detour through
+  // the packed format (which for an 8B model costs minutes of host time).
+  if (f.kind == WeightKind::kDense && f.dense_bits == 16 && !f.dense_fp16) return std::make_pair(std::move(w), true);
+  QSWEEP_ASSIGN_OR_RETURN(std::unique_ptr<PackedLinear> p, QuantizeLinear(f, w, out, in, nullptr, name, spec.method));
+  p->Dequantize(w);
+  return std::make_pair(std::move(w), f.quantized());
 }
 
 }  // namespace
@@ -106,16 +121,79 @@ struct CudaBackend::GemmPlan {
   }
 };
 
-absl::StatusOr<std::unique_ptr<CudaBackend>> CudaBackend::Create() {
+// Brackets one operation with CUDA events when stage timing is on.
+class CudaBackend::StageScope {
+ public:
+  StageScope(CudaBackend* b, Stage stage) : b_(b->timing_ ? b : nullptr), stage_(stage) {
+    if (b_) QSWEEP_CUDA_CHECK(cudaEventRecord(begin_ = b_->Event(), 0));
+  }
+  ~StageScope() {
+    if (!b_) return;
+    cudaEvent_t end = b_->Event();
+    QSWEEP_CUDA_CHECK(cudaEventRecord(end, 0));
+    b_->stage_events_.push_back({stage_, begin_, end});
+  }
+
+ private:
+  CudaBackend* b_;
+  Stage stage_;
+  cudaEvent_t begin_ = nullptr;
+};
+
+const char* CudaBackend::StageName(Stage s) {
+  static const char* const kNames[] = {"gemm", "head gemm", "attention", "norm", "elementwise", "logit stats",
+                                       "all-reduce"};
+  return kNames[static_cast<int>(s)];
+}
+
+cudaEvent_t CudaBackend::Event() {
+  if (free_events_.empty()) {
+    cudaEvent_t e;
+    QSWEEP_CUDA_CHECK(cudaEventCreate(&e));
+    return e;
+  }
+  cudaEvent_t e = free_events_.back();
+  free_events_.pop_back();
+  return e;
+}
+
+std::vector<double> CudaBackend::StageMillis() {
+  std::vector<double> ms(static_cast<int>(Stage::kCount), 0.0);
+  Synchronize();
+  for (const StageEvents& e : stage_events_) {
+    float t = 0;
+    QSWEEP_CUDA_CHECK(cudaEventElapsedTime(&t, e.begin, e.end));
+    ms[static_cast<int>(e.stage)] += t;
+    free_events_.push_back(e.begin);
+    free_events_.push_back(e.end);
+  }
+  stage_events_.clear();
+  return ms;
+}
+
+std::string CudaBackend::DeviceName() const {
+  cudaDeviceProp p{};
+  QSWEEP_CUDA_CHECK(cudaGetDeviceProperties(&p, device_));
+  return p.name;
+}
+
+void CudaBackend::Synchronize() const { QSWEEP_CUDA_CHECK(cudaDeviceSynchronize()); }
+
+absl::StatusOr<std::unique_ptr<CudaBackend>> CudaBackend::Create(int local_rank) {
   int n = 0;
   if (cudaGetDeviceCount(&n) != cudaSuccess || n == 0) return absl::UnavailableError("no CUDA device");
   std::unique_ptr<CudaBackend> b(new CudaBackend());
+  b->device_ = local_rank % n;
+  QSWEEP_CUDA_CHECK(cudaSetDevice(b->device_));
   QSWEEP_LT_CHECK(cublasLtCreate(&b->lt_));
   QSWEEP_CUDA_CHECK(cudaMalloc(&b->workspace_, b->workspace_bytes_));
   return b;
 }
 
 CudaBackend::~CudaBackend() {
+  StageMillis();
+  for (cudaEvent_t e : free_events_) cudaEventDestroy(e);
+  group_.reset();
   plans_.clear();
   for (auto& [slot, buf] : scratch_) cudaFree(buf.first);
   if (workspace_) cudaFree(workspace_);
@@ -152,32 +230,34 @@ std::unique_ptr<DeviceArray> CudaBackend::Upload(std::span<const float> values) 
 
 absl::StatusOr<std::unique_ptr<Linear>> CudaBackend::CreateLinear(const std::string& name, const std::string& scheme,
                                                                   std::vector<float> weight, int64_t out, int64_t in) {
-  QSWEEP_ASSIGN_OR_RETURN(auto q, Quantized(name, scheme, weight, out, in));
-  std::vector<float> w(out * in);
-  q.first->Dequantize(w);
-  return std::make_unique<GpuLinear>(w, out, in, q.second);
+  QSWEEP_ASSIGN_OR_RETURN(auto w, GpuWeights(name, scheme, std::move(weight), out, in));
+  return std::make_unique<GpuLinear>(w.first, out, in, w.second, name.find("lm_head") != std::string::npos,
+                                     live_linears_);
 }
 
 absl::StatusOr<std::vector<std::unique_ptr<Linear>>> CudaBackend::CreateLinearParts(
     const std::string& name, const std::string& scheme, std::vector<float> weight, int64_t out, int64_t in,
     int64_t first, int64_t count, int64_t total) {
-  QSWEEP_ASSIGN_OR_RETURN(auto q, Quantized(name, scheme, weight, out, in));
-  std::vector<float> whole(out * in);
-  q.first->Dequantize(whole);
+  QSWEEP_ASSIGN_OR_RETURN(auto whole, GpuWeights(name, scheme, std::move(weight), out, in));
   const int64_t width = in / total;
   std::vector<std::unique_ptr<Linear>> parts;
   for (int64_t p = first; p < first + count; ++p) {
     std::vector<float> w;
     w.reserve(out * width);
     for (int64_t r = 0; r < out; ++r)
-      w.insert(w.end(), whole.begin() + r * in + p * width, whole.begin() + r * in + (p + 1) * width);
-    parts.push_back(std::make_unique<GpuLinear>(w, out, width, q.second));
+      w.insert(w.end(), whole.first.begin() + r * in + p * width, whole.first.begin() + r * in + (p + 1) * width);
+    parts.push_back(std::make_unique<GpuLinear>(w, out, width, whole.second, false, live_linears_));
   }
   return parts;
 }
 
 void CudaBackend::SetLayout(const SequenceLayout& l) {
   layout_rows_ = l.rows();
+  // What the tiled attention kernel relies on: keys of row r lie in
+  // [seq_begin[r], r], and seq_begin never decreases (TokenBatch packs so).
+  for (int64_t r = 0; r < l.rows(); ++r)
+    QSWEEP_CHECK(l.seq_begin[r] <= l.prefix_end[r] && l.prefix_end[r] <= l.branch_begin[r] &&
+                 l.branch_begin[r] <= r && (r == 0 || l.seq_begin[r - 1] <= l.seq_begin[r]));
   const size_t n = l.positions.size();
   QSWEEP_CUDA_CHECK(cudaMemcpy(Scratch(1, n * 4), l.positions.data(), n * 4, cudaMemcpyHostToDevice));
   QSWEEP_CUDA_CHECK(cudaMemcpy(Scratch(2, n * 8), l.seq_begin.data(), n * 8, cudaMemcpyHostToDevice));
@@ -188,10 +268,12 @@ void CudaBackend::SetLayout(const SequenceLayout& l) {
 void CudaBackend::Embed(const DeviceArray& table, int64_t dim, std::span<const int32_t> ids, Act& out) {
   auto* d = static_cast<int32_t*>(Scratch(5, ids.size() * 4));
   QSWEEP_CUDA_CHECK(cudaMemcpy(d, ids.data(), ids.size() * 4, cudaMemcpyHostToDevice));
+  StageScope t(this, Stage::kElementwise);
   kernels::Embed(F(table), dim, d, static_cast<int64_t>(ids.size()), F(out), 0);
 }
 
 void CudaBackend::RmsNorm(const Act& x, const DeviceArray& w, float eps, Act& out) {
+  StageScope t(this, Stage::kNorm);
   kernels::RmsNorm(F(x), F(w), x.rows, x.cols, eps, F(out), 0);
 }
 
@@ -213,6 +295,11 @@ CudaBackend::GemmPlan& CudaBackend::Plan(int64_t m, int64_t n, int64_t k, bool b
   QSWEEP_LT_CHECK(cublasLtMatmulPreferenceCreate(&pref));
   QSWEEP_LT_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &workspace_bytes_,
                                                        sizeof workspace_bytes_));
+  // No split-K: each output's sum over k then runs in one order whatever the
+  // tile shape, which keeps column-parallel slices equal to the whole layer.
+  const uint32_t no_split_k = CUBLASLT_REDUCTION_SCHEME_NONE;
+  QSWEEP_LT_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_REDUCTION_SCHEME_MASK, &no_split_k,
+                                                       sizeof no_split_k));
   cublasLtMatmulHeuristicResult_t result{};
   int found = 0;
   QSWEEP_LT_CHECK(cublasLtMatmulAlgoGetHeuristic(lt_, p->desc, p->a, p->b, p->c, p->c, pref, 1, &result, &found));
@@ -227,6 +314,7 @@ void CudaBackend::Matmul(const Linear& l, const Act& x, Act& y) {
   const auto& g = static_cast<const GpuLinear&>(l);
   QSWEEP_CHECK(x.cols == g.in_features() && y.cols == g.out_features() && x.rows == y.rows);
   if (x.rows == 0) return;
+  StageScope t(this, g.head() ? Stage::kHead : Stage::kGemm);
   const void* b = x.data;
   if (g.bf16()) {
     auto* xb = static_cast<__nv_bfloat16*>(Scratch(6, x.rows * x.cols * 2));
@@ -239,30 +327,48 @@ void CudaBackend::Matmul(const Linear& l, const Act& x, Act& y) {
                                  workspace_, workspace_bytes_, 0));
 }
 
-void CudaBackend::AddBias(const DeviceArray& b, Act& y) { kernels::AddBias(F(b), F(y), y.rows, y.cols, 0); }
-void CudaBackend::Add(const Act& x, Act& y) { kernels::Add(F(x), F(y), x.rows * x.cols, 0); }
+void CudaBackend::AddBias(const DeviceArray& b, Act& y) {
+  StageScope t(this, Stage::kElementwise);
+  kernels::AddBias(F(b), F(y), y.rows, y.cols, 0);
+}
+
+void CudaBackend::Add(const Act& x, Act& y) {
+  StageScope t(this, Stage::kElementwise);
+  kernels::Add(F(x), F(y), x.rows * x.cols, 0);
+}
 
 void CudaBackend::Rotary(const DeviceArray& inv_freq, int64_t head_dim, Act& x) {
+  StageScope t(this, Stage::kElementwise);
   kernels::Rotary(F(x), x.rows, x.cols / head_dim, head_dim, F(inv_freq), static_cast<int32_t*>(Scratch(1, 4)), 0);
 }
 
 void CudaBackend::Attention(const Act& q, const Act& k, const Act& v, int64_t head_dim, Act& out) {
   QSWEEP_CHECK(layout_rows_ == q.rows && head_dim <= 256);
+  StageScope t(this, Stage::kAttention);
+  const auto [sb, pe, bb] = LayoutOnDevice();
+  // At the precision of the weights: tensor cores for a model held in bf16.
+  if (live_linears_[0] == 0 && live_linears_[1] > 0 &&
+      kernels::AttentionBf16(F(q), F(k), F(v), q.rows, sb, pe, bb, q.cols / head_dim, k.cols / head_dim, head_dim,
+                             F(out), 0))
+    return;
   kernels::Attention(F(q), F(k), F(v), q.rows, static_cast<int64_t*>(Scratch(2, 8)), static_cast<int64_t*>(Scratch(3, 8)),
                      static_cast<int64_t*>(Scratch(4, 8)), q.cols / head_dim, k.cols / head_dim, head_dim, F(out), 0);
 }
 
 void CudaBackend::SwiGlu(const Act& gate, const Act& up, Act& out) {
+  StageScope t(this, Stage::kElementwise);
   kernels::SwiGlu(F(gate), F(up), gate.rows * gate.cols, F(out), 0);
 }
 
 void CudaBackend::GatherRows(const Act& x, std::span<const int64_t> rows, Act& out) {
   auto* d = static_cast<int64_t*>(Scratch(7, rows.size() * 8));
   QSWEEP_CUDA_CHECK(cudaMemcpy(d, rows.data(), rows.size() * 8, cudaMemcpyHostToDevice));
+  StageScope t(this, Stage::kElementwise);
   kernels::GatherRows(F(x), x.cols, d, static_cast<int64_t>(rows.size()), F(out), 0);
 }
 
 void CudaBackend::SliceColumns(const Act& x, int64_t begin, Act& out) {
+  StageScope t(this, Stage::kElementwise);
   kernels::SliceColumns(F(x), x.rows, x.cols, begin, out.cols, F(out), 0);
 }
 
@@ -276,6 +382,7 @@ void CudaBackend::LogitStatistics(const Act& logits, int64_t col_begin, int64_t 
   auto* stats = static_cast<float*>(Scratch(9, n * (3 + 2 * kk) * 4));
   float *mx = stats, *se = stats + n, *tl = stats + 2 * n, *tv = stats + 3 * n;
   auto* ti = reinterpret_cast<int32_t*>(stats + 3 * n + n * kk);
+  StageScope timer(this, Stage::kLogitStats);
   kernels::LogitStats(F(logits), n, logits.cols, col_begin, col_end, t, vocab_begin, k, mx, se, tl, ti, tv, 0);
   out->vocab_begin = vocab_begin;
   out->max.resize(n);
@@ -299,7 +406,18 @@ void CudaBackend::LogitStatistics(const Act& logits, int64_t col_begin, int64_t 
 }
 
 void CudaBackend::AllReduceSum(Act& x) {
-  // tp == 1 until NCCL lands (issue 6); the decoder calls this once per row-parallel layer.
+  if (!group_ || group_->size() == 1) return;
+  QSWEEP_CHECK(group_->size() <= kernels::kMaxTreeRanks);
+  StageScope t(this, Stage::kAllReduce);
+  const int64_t n = x.rows * x.cols;
+  auto* all = static_cast<float*>(Scratch(10, static_cast<size_t>(n) * group_->size() * sizeof(float)));
+  group_->AllGather(F(x), all, n, 0);
+  kernels::SumRanksInTreeOrder(all, group_->size(), n, F(x), 0);
+}
+
+std::tuple<const int64_t*, const int64_t*, const int64_t*> CudaBackend::LayoutOnDevice() {
+  return {static_cast<int64_t*>(Scratch(2, 8)), static_cast<int64_t*>(Scratch(3, 8)),
+          static_cast<int64_t*>(Scratch(4, 8))};
 }
 
 std::vector<float> CudaBackend::Download(const Act& a) const {

@@ -1,8 +1,12 @@
 // The GPU backend, first slice: fp32 activations, linear layers in bf16
 // (quantized schemes dequantized to bf16 once at load; fp32 for the fp32
 // reference scheme) through cuBLASLt with fp32 accumulation, the decoder's
-// other stages as the kernels of kernels/decoder_kernels.cuh. Tensor
-// parallelism over NCCL is not here yet (tp must be 1).
+// other stages as the kernels of kernels/. Attention runs at the weights'
+// precision: fp32 for the fp32 and fp16 schemes, bf16 tensor cores with fp32
+// softmax for models held in bf16 (kernels/attention_bf16.cuh). Tensor
+// parallelism: the all-reduce of row-parallel layers is an NCCL all-gather
+// followed by a sum over ranks in the fixed tree order of the CPU backend, so
+// that a tp group adds the decoder's canonical parts exactly as one GPU does.
 #pragma once
 #include <map>
 #include <memory>
@@ -12,13 +16,28 @@
 #include <cuda_runtime.h>
 
 #include "backend/backend.h"
+#include "backend/cuda/nccl_group.h"
 
 namespace qsweep {
 
 class CudaBackend : public Backend {
  public:
-  static absl::StatusOr<std::unique_ptr<CudaBackend>> Create();
+  // Takes GPU `local_rank % visible GPUs` (one visible GPU per rank when the
+  // launcher binds them; several when plain mpirun starts the ranks).
+  static absl::StatusOr<std::unique_ptr<CudaBackend>> Create(int local_rank = 0);
   ~CudaBackend() override;
+  int device() const { return device_; }
+  std::string DeviceName() const;  // e.g. "NVIDIA H100 80GB HBM3"
+  // The tensor-parallel group AllReduceSum sums over (none: tp 1).
+  void SetGroup(std::unique_ptr<NcclGroup> group) { group_ = std::move(group); }
+
+  // Time per stage, for `qsweep bench`: while enabled, every operation is
+  // bracketed by CUDA events; StageMillis() waits for the GPU and returns
+  // the milliseconds summed per stage since the last call.
+  enum class Stage { kGemm, kHead, kAttention, kNorm, kElementwise, kLogitStats, kAllReduce, kCount };
+  static const char* StageName(Stage s);
+  void EnableStageTimes(bool on) { timing_ = on; }
+  std::vector<double> StageMillis();
 
   std::string name() const override { return "cuda"; }
   Act Alloc(int64_t rows, int64_t cols) override;
@@ -47,6 +66,9 @@ class CudaBackend : public Backend {
   // Copies for tests.
   std::vector<float> Download(const Act& a) const;
   void UploadTo(std::span<const float> values, Act& a) const;
+  void Synchronize() const;
+  // The current layout's seq_begin, prefix_end, branch_begin on the device.
+  std::tuple<const int64_t*, const int64_t*, const int64_t*> LayoutOnDevice();
 
  private:
   CudaBackend() = default;
@@ -55,12 +77,27 @@ class CudaBackend : public Backend {
   struct GemmPlan;
   GemmPlan& Plan(int64_t m, int64_t n, int64_t k, bool bf16);
 
+  class StageScope;
+  struct StageEvents {
+    Stage stage;
+    cudaEvent_t begin, end;
+  };
+  cudaEvent_t Event();
+
+  int device_ = 0;
+  std::unique_ptr<NcclGroup> group_;
+  bool timing_ = false;
+  std::vector<StageEvents> stage_events_;
+  std::vector<cudaEvent_t> free_events_;
   cublasLtHandle_t lt_ = nullptr;
   void* workspace_ = nullptr;
   size_t workspace_bytes_ = 32 << 20;
   std::map<int, std::pair<void*, size_t>> scratch_;
   std::map<std::tuple<int64_t, int64_t, int64_t, bool>, std::unique_ptr<GemmPlan>> plans_;
   int64_t layout_rows_ = 0;
+  // Live linear layers stored in fp32 [0] and bf16 [1]: attention runs on
+  // bf16 tensor cores when the model's layers are all bf16.
+  int64_t live_linears_[2] = {0, 0};
 };
 
 }  // namespace qsweep

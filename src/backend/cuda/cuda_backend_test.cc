@@ -12,6 +12,10 @@
 #include <nlohmann/json.hpp>
 
 #include "backend/cpu/cpu_backend.h"
+#include "backend/cpu/reference_ops.h"
+#include "attention.cuh"
+#include "attention_bf16.cuh"
+#include "rank_sum.cuh"
 #include "model/decoder.h"
 #include "model/row_scores.h"
 #include "test_paths.h"
@@ -113,6 +117,57 @@ TEST_F(CudaTest, RotaryAndSharedPrefixAttentionMatchTheReference) {
   }
 }
 
+// Both attention kernels against the reference on batches that cross the
+// tiled kernel's 64-row and 32-key tiles: long sequences, shared contexts
+// with branches of random lengths, every head size class, GQA ratios 1-8.
+TEST_F(CudaTest, TiledAndRowwiseAttentionMatchTheReferenceOnRandomLayouts) {
+  std::mt19937 rng(17);
+  for (int trial = 0; trial < 14; ++trial) {
+    const int64_t hd = std::vector<int64_t>{16, 32, 40, 64, 96, 128, 256}[trial % 7];
+    const int64_t hkv = 1 + trial % 2, hq = hkv * std::vector<int64_t>{1, 2, 4, 8}[trial % 4];
+    TokenBatch batch;
+    for (int part = 0; part < 4; ++part) {
+      if (rng() % 2) {
+        batch.AddSequence(std::vector<int32_t>(1 + rng() % 150, 1));
+      } else {
+        std::vector<std::vector<int32_t>> branches(1 + rng() % 5);
+        for (auto& b : branches) b.assign(rng() % 40, 1);
+        std::vector<std::span<const int32_t>> spans(branches.begin(), branches.end());
+        batch.AddShared(std::vector<int32_t>(1 + rng() % 90, 1), spans);
+      }
+    }
+    const int64_t rows = batch.rows();
+    cpu_.SetLayout(batch.layout);
+    gpu_->SetLayout(batch.layout);
+    auto [qc, qg] = Both(Random(rows * hq * hd, 60 + trial), rows, hq * hd);
+    auto [kc, kg] = Both(Random(rows * hkv * hd, 70 + trial), rows, hkv * hd);
+    auto [vc, vg] = Both(Random(rows * hkv * hd, 80 + trial), rows, hkv * hd);
+    auto [oc, og] = Both(std::vector<float>(rows * hq * hd), rows, hq * hd);
+    cpu_.Attention(qc, kc, vc, hd, oc);
+    gpu_->Attention(qg, kg, vg, hd, og);  // the tiled kernel
+    ExpectClose(oc, og, 1e-4f, 1e-5f, ("tiled attention, hd " + std::to_string(hd)).c_str());
+    const auto [sb, pe, bb] = gpu_->LayoutOnDevice();
+    kernels::AttentionRowwise(static_cast<float*>(qg.data), static_cast<float*>(kg.data),
+                              static_cast<float*>(vg.data), rows, sb, pe, bb, hq, hkv, hd,
+                              static_cast<float*>(og.data), 0);
+    ExpectClose(oc, og, 1e-4f, 1e-5f, ("rowwise attention, hd " + std::to_string(hd)).c_str());
+    // Tensor cores: against the reference on bf16-rounded Q, K, V (the
+    // kernel also rounds the probabilities, hence the tolerance).
+    auto round = [&](Act& a) {
+      for (int64_t i = 0; i < a.rows * a.cols; ++i) static_cast<float*>(a.data)[i] = RoundBF16(static_cast<float*>(a.data)[i]);
+    };
+    round(qc);
+    round(kc);
+    round(vc);
+    cpu_.Attention(qc, kc, vc, hd, oc);
+    if (kernels::AttentionBf16(static_cast<float*>(qg.data), static_cast<float*>(kg.data), static_cast<float*>(vg.data),
+                               rows, sb, pe, bb, hq, hkv, hd, static_cast<float*>(og.data), 0))
+      ExpectClose(oc, og, 1e-2f, 1.5e-2f, ("bf16 attention, hd " + std::to_string(hd)).c_str());
+    else
+      EXPECT_TRUE(hd != 32 && hd != 64 && hd != 128) << "no bf16 kernel for hd " << hd;
+  }
+}
+
 TEST_F(CudaTest, MatmulFp32AndBf16MatchTheReference) {
   for (auto [m, n, k] : {std::tuple{1, 64, 64}, std::tuple{33, 200, 96}, std::tuple{256, 512, 384}}) {
     const auto w = Random(n * k, 40 + m), x = Random(m * k, 50 + m);
@@ -130,6 +185,47 @@ TEST_F(CudaTest, MatmulFp32AndBf16MatchTheReference) {
       ExpectClose(yc, yg, 1e-4f, 1e-4f * std::sqrt(float(k)), scheme);
     }
   }
+}
+
+TEST_F(CudaTest, RankSumAddsInTheReferenceTreeOrderBitForBit) {
+  // Values of mixed magnitude, so that a different order of additions would
+  // change the low bits.
+  for (int ranks = 1; ranks <= kernels::kMaxTreeRanks; ++ranks)
+    for (int64_t n : {1, 255, 4099}) {
+      std::vector<float> all = Random(ranks * n, 40 + ranks);
+      for (int64_t i = 0; i < ranks * n; i += 3) all[i] *= 1e4f;
+      std::vector<float> want(n);
+      ref::SumRanksInTreeOrder(all.data(), ranks, n, want.data());
+      Act in = gpu_->Alloc(ranks, n), out = gpu_->Alloc(1, n);
+      gpu_->UploadTo(all, in);
+      kernels::SumRanksInTreeOrder(static_cast<float*>(in.data), ranks, n, static_cast<float*>(out.data), 0);
+      const std::vector<float> got = gpu_->Download(out);
+      for (int64_t i = 0; i < n; ++i) ASSERT_EQ(got[i], want[i]) << "ranks " << ranks << " n " << n << " at " << i;
+      gpu_->Free(in);
+      gpu_->Free(out);
+    }
+}
+
+TEST_F(CudaTest, StageTimesCountWhatRan) {
+  const int64_t rows = 64, cols = 512;
+  auto lin = gpu_->CreateLinear("model.layers.0.mlp.up_proj.weight", "bf16", Random(cols * cols, 5), cols, cols);
+  ASSERT_TRUE(lin.ok()) << lin.status();
+  Act x = gpu_->Alloc(rows, cols), y = gpu_->Alloc(rows, cols);
+  gpu_->UploadTo(Random(rows * cols, 6), x);
+  auto w = gpu_->Upload(Random(cols, 7));
+  gpu_->Matmul(**lin, x, y);  // untimed
+  gpu_->EnableStageTimes(true);
+  for (int i = 0; i < 3; ++i) gpu_->Matmul(**lin, x, y);
+  gpu_->RmsNorm(y, *w, 1e-5f, x);
+  gpu_->EnableStageTimes(false);
+  const std::vector<double> ms = gpu_->StageMillis();
+  EXPECT_GT(ms[static_cast<int>(CudaBackend::Stage::kGemm)], 0);
+  EXPECT_GT(ms[static_cast<int>(CudaBackend::Stage::kNorm)], 0);
+  EXPECT_EQ(ms[static_cast<int>(CudaBackend::Stage::kAttention)], 0);
+  EXPECT_EQ(ms[static_cast<int>(CudaBackend::Stage::kHead)], 0);
+  EXPECT_EQ(gpu_->StageMillis()[static_cast<int>(CudaBackend::Stage::kGemm)], 0);  // the call drains them
+  gpu_->Free(x);
+  gpu_->Free(y);
 }
 
 TEST_F(CudaTest, LogitStatisticsMatchTheReference) {

@@ -1,0 +1,251 @@
+// `qsweep bench gemm|forward`: a small harness in the manner of nccl-tests.
+// Every benchmark checks its own result before its time counts, and all of
+// them print one uniform table. Ratios are taken within the same run: the
+// forward's TFLOP/s is set against the GEMM ceiling measured just before it
+// on the same device.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <memory>
+#include <numeric>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_format.h"
+#include "backend/cpu/cpu_backend.h"
+#include "cli/commands.h"
+#include "core/dtype.h"
+#include "model/checkpoint.h"
+#include "model/decoder.h"
+#include "model/row_scores.h"
+#ifdef QSWEEP_HAVE_CUDA
+#include "backend/cuda/cuda_backend.h"
+#endif
+
+namespace qsweep::cli {
+namespace {
+
+struct BenchArgs {
+  std::string model = "synthetic:llama3-8b", scheme = "bf16", backend = "cuda";
+  int64_t batch = 4, seq = 2048, head_rows = 2048, gemm = 8192;
+  int warmup = 2, iters = 10, topk = 32;
+  bool stages = true;
+};
+
+struct Row {
+  std::string bench, shape;
+  double ms = 0, tokens_per_s = 0, tflops = 0;
+  std::string check;
+};
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+template <typename F>
+std::vector<double> TimeMillis(int warmup, int iters, F&& run) {
+  for (int i = 0; i < warmup; ++i) run();
+  std::vector<double> ms;
+  for (int i = 0; i < iters; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    run();
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  return ms;
+}
+
+void UploadAct(Backend& b, const std::vector<float>& v, Act& a) {
+#ifdef QSWEEP_HAVE_CUDA
+  if (auto* g = dynamic_cast<CudaBackend*>(&b)) return g->UploadTo(v, a);
+#endif
+  std::copy(v.begin(), v.end(), static_cast<float*>(a.data));
+}
+
+std::vector<float> DownloadAct(Backend& b, const Act& a) {
+#ifdef QSWEEP_HAVE_CUDA
+  if (auto* g = dynamic_cast<CudaBackend*>(&b)) return g->Download(a);
+#endif
+  const float* p = static_cast<const float*>(a.data);
+  return std::vector<float>(p, p + a.rows * a.cols);
+}
+
+void Sync(Backend& b) {
+#ifdef QSWEEP_HAVE_CUDA
+  if (auto* g = dynamic_cast<CudaBackend*>(&b)) g->Synchronize();
+#endif
+}
+
+// y = x·Wᵀ for square n: the device's matmul ceiling for the forward's
+// ratio. Checked against fp64 dot products of the bf16-rounded inputs.
+absl::StatusOr<Row> BenchGemm(Backend& b, const BenchArgs& a) {
+  const int64_t n = a.gemm;
+  std::mt19937 rng(7);
+  std::normal_distribution<float> nd;
+  std::vector<float> w(n * n), x(n * n);
+  for (auto& v : w) v = BF16ToFloat(FloatToBF16(nd(rng)));
+  for (auto& v : x) v = BF16ToFloat(FloatToBF16(nd(rng)));
+  auto lin = b.CreateLinear("bench.gemm.weight", "bf16", w, n, n);
+  if (!lin.ok()) return lin.status();
+  Act xa = b.Alloc(n, n), ya = b.Alloc(n, n);
+  UploadAct(b, x, xa);
+  const auto ms = TimeMillis(a.warmup, a.iters, [&] {
+    b.Matmul(**lin, xa, ya);
+    Sync(b);
+  });
+  const std::vector<float> y = DownloadAct(b, ya);
+  double worst = 0;
+  for (int s = 0; s < 64; ++s) {
+    const int64_t i = rng() % n, j = rng() % n;
+    double ref = 0, mag = 0;
+    for (int64_t k = 0; k < n; ++k) {
+      ref += double{x[i * n + k]} * w[j * n + k];
+      mag += std::fabs(double{x[i * n + k]} * w[j * n + k]);
+    }
+    worst = std::max(worst, std::fabs(y[i * n + j] - ref) / mag);
+  }
+  b.Free(xa);
+  b.Free(ya);
+  if (!(worst < 1e-4))
+    return absl::InternalError(absl::StrFormat("gemm check failed: error %.3g of the |terms| sum", worst));
+  Row r{.bench = "gemm", .shape = absl::StrFormat("bf16 %dx%dx%d", n, n, n), .ms = Median(ms), .check = ""};
+  r.tflops = 2.0 * n * n * n / (r.ms * 1e-3) / 1e12;
+  r.check = absl::StrFormat("ok: 64 outputs, err <= %.1e |terms|", worst);
+  return r;
+}
+
+absl::Status RunBench(const std::string& what, const BenchArgs& a) {
+  auto backend = MakeBackend(a.backend);
+  if (!backend.ok()) return backend.status();
+  Backend& b = **backend;
+  std::string device = b.name();
+#ifdef QSWEEP_HAVE_CUDA
+  auto* gpu = dynamic_cast<CudaBackend*>(&b);
+  if (gpu) device = gpu->DeviceName();
+#endif
+  std::vector<Row> rows;
+  double ceiling = 0;
+  if (what == "gemm" || (what == "forward" && a.gemm > 0)) {
+    auto g = BenchGemm(b, a);
+    if (!g.ok()) return g.status();
+    ceiling = g->tflops;
+    rows.push_back(*g);
+  }
+  std::vector<std::pair<std::string, double>> stages;
+  if (what == "forward") {
+    auto ckpt = OpenCheckpoint(a.model);
+    if (!ckpt.ok()) return ckpt.status();
+    const ModelConfig& c = (*ckpt)->config();
+    const auto t0 = std::chrono::steady_clock::now();
+    auto dec = Decoder::Load(**ckpt, &b,
+                             {.scheme = a.scheme,
+                              .max_batch_tokens = a.batch * a.seq,
+                              .max_head_rows = std::min(a.head_rows, a.batch * a.seq)});
+    if (!dec.ok()) return dec.status();
+    std::fprintf(stderr, "qsweep bench: %s loaded as %s in %.1f s\n", a.model.c_str(), a.scheme.c_str(),
+                 std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    // Random tokens, every position scored against the next one (as a
+    // perplexity window is), top-k as the run file stores by default.
+    std::mt19937 rng(11);
+    TokenBatch batch;
+    std::vector<int64_t> scored;
+    std::vector<int32_t> targets;
+    for (int64_t s = 0; s < a.batch; ++s) {
+      std::vector<int32_t> seq(a.seq);
+      for (auto& t : seq) t = static_cast<int32_t>(rng() % c.vocab_size);
+      const int64_t first = batch.AddSequence(seq);
+      for (int64_t i = 0; i + 1 < a.seq; ++i) {
+        scored.push_back(first + i);
+        targets.push_back(seq[i + 1]);
+      }
+    }
+    std::vector<float> first_logprobs;
+    absl::Status failed;
+    bool repeatable = true;
+    auto forward = [&] {
+      std::vector<LogitStats> chunks;
+      if (auto s = (*dec)->Forward(batch, scored, targets, a.topk, false, &chunks); !s.ok()) failed = s;
+      if (!failed.ok()) return;
+      const RowScores sc = CombineLogitStats(chunks, a.topk, false);
+      if (first_logprobs.empty()) first_logprobs = sc.target_logprob;
+      else if (sc.target_logprob != first_logprobs) repeatable = false;
+    };
+    const auto ms = TimeMillis(a.warmup, a.iters, forward);
+    if (!failed.ok()) return failed;
+    double nll = 0;
+    for (float lp : first_logprobs) {
+      if (!std::isfinite(lp) || lp > 0)
+        return absl::InternalError(absl::StrFormat("forward check failed: a target log-prob is %g", lp));
+      nll -= lp;
+    }
+    if (!repeatable) return absl::InternalError("forward check failed: two runs of one batch differ");
+    Row r{.bench = "forward", .shape = absl::StrFormat("%dx%d %s", a.batch, a.seq, a.scheme), .ms = Median(ms), .check = ""};
+    const double tokens = static_cast<double>(a.batch * a.seq);
+    r.tokens_per_s = tokens / (r.ms * 1e-3);
+    r.tflops = 2.0 * static_cast<double>(c.ParameterCount()) * r.tokens_per_s / 1e12;
+    r.check = absl::StrFormat("ok: finite, repeatable, mean nll %.3f", nll / first_logprobs.size());
+    rows.push_back(r);
+#ifdef QSWEEP_HAVE_CUDA
+    if (gpu && a.stages) {
+      // One more pass with every operation bracketed by events; its total is
+      // a little above the untimed one, the shares are what matter.
+      gpu->StageMillis();
+      gpu->EnableStageTimes(true);
+      forward();
+      gpu->EnableStageTimes(false);
+      const std::vector<double> st = gpu->StageMillis();
+      for (size_t i = 0; i < st.size(); ++i)
+        if (st[i] > 0) stages.emplace_back(CudaBackend::StageName(static_cast<CudaBackend::Stage>(i)), st[i]);
+    }
+#endif
+  }
+  std::printf("# qsweep bench %s on %s%s\n", what.c_str(), device.c_str(),
+              what == "forward" ? absl::StrFormat(": %s, median of %d after %d warm-up", a.model, a.iters, a.warmup).c_str()
+                                : "");
+  std::printf("# %-8s %-22s %10s %11s %9s %10s  %s\n", "bench", "shape", "time_ms", "tokens/s", "TFLOP/s",
+              "of_gemm", "check");
+  for (const Row& r : rows)
+    std::printf("  %-8s %-22s %10.3f %11s %9.1f %9.1f%%  %s\n", r.bench.c_str(), r.shape.c_str(), r.ms,
+                r.tokens_per_s > 0 ? absl::StrFormat("%.0f", r.tokens_per_s).c_str() : "-", r.tflops,
+                ceiling > 0 ? 100.0 * r.tflops / ceiling : 0.0, r.check.c_str());
+  if (!stages.empty()) {
+    double total = 0;
+    for (const auto& [name, ms] : stages) total += ms;
+    std::printf("#\n# %-14s %10s %7s   (one forward, every operation timed by CUDA events)\n", "stage", "ms", "share");
+    for (const auto& [name, ms] : stages) std::printf("  %-14s %10.3f %6.1f%%\n", name.c_str(), ms, 100 * ms / total);
+    std::printf("  %-14s %10.3f %6.1f%%\n", "total", total, 100.0);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+void AddBenchCommand(CLI::App& app) {
+  auto args = std::make_shared<BenchArgs>();
+  CLI::App* cmd = app.add_subcommand("bench", "Benchmarks that check their results: gemm (the matmul ceiling), forward");
+  cmd->require_subcommand(1);
+  auto common = [&](CLI::App* c) {
+    c->add_option("--backend", args->backend, "cuda (default) or cpu");
+    c->add_option("--warmup", args->warmup, "untimed runs first (default 2)")->check(CLI::NonNegativeNumber);
+    c->add_option("--iters", args->iters, "timed runs; the median is reported (default 10)")->check(CLI::PositiveNumber);
+    c->add_option("--gemm", args->gemm, "square bf16 GEMM size for the ceiling (default 8192; 0: skip in forward)")
+        ->check(CLI::NonNegativeNumber);
+  };
+  CLI::App* gemm = cmd->add_subcommand("gemm", "bf16 GEMM through the backend's linear layer, checked in fp64");
+  common(gemm);
+  gemm->callback([args] { ExitOnError(RunBench("gemm", *args)); });
+  CLI::App* fwd = cmd->add_subcommand("forward", "The model forward to log-probs of every position, per-stage times");
+  common(fwd);
+  fwd->add_option("--model", args->model, "checkpoint (default synthetic:llama3-8b)");
+  fwd->add_option("--scheme", args->scheme, "weights (default bf16)");
+  fwd->add_option("--batch", args->batch, "sequences per forward (default 4)")->check(CLI::PositiveNumber);
+  fwd->add_option("--seq", args->seq, "tokens per sequence (default 2048)")->check(CLI::Range(2, 1 << 20));
+  fwd->add_option("--head-rows", args->head_rows, "rows of logits at a time (default 2048)")->check(CLI::PositiveNumber);
+  fwd->add_option("--topk", args->topk, "top-k per row, as runs store (default 32)")->check(CLI::Range(0, 64));
+  fwd->add_flag("!--no-stages", args->stages, "skip the per-stage timing pass");
+  fwd->callback([args] { ExitOnError(RunBench("forward", *args)); });
+}
+
+}  // namespace qsweep::cli

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Everything this repository checks and measures on the GPU machine, in one
+# call of the device tool (build here, carry build/qsweep and the cuda_tests
+# binary, run there):
+#   1. cuda_tests: every kernel against its CPU reference, whole forwards
+#   2. tests/cuda/tp_test.sh: tp 2 over NCCL equals tp 1 (2 GPUs)
+#   3. qsweep logprobs --backend cuda against HF transformers bf16 (same weights)
+#   4. qsweep bench forward against HF on the same random Llama-3-8B checkpoint
+# Logs go to $OUT; a summary is printed last.
+# usage: tools/bench/gpu_session.sh [steps...]   (default: tests tp hf bench)
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+out=${OUT:-/tmp/gpu_session}
+mkdir -p "$out"
+bin=${QSWEEP_BUILD:-build}
+export QSWEEP_SOURCE_DIR=$PWD OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 NCCL_NVLS_ENABLE=0
+export PYTHONUNBUFFERED=1
+steps=${*:-tests tp hf bench}
+summary=()
+note() { summary+=("$1"); echo "== $1"; }
+nvidia-smi -L
+
+for step in $steps; do
+  t0=$(date +%s)
+  case $step in
+  tests)
+    "$bin/src/backend/cuda/cuda_tests" >"$out/cuda_tests.log" 2>&1
+    note "cuda_tests: rc $? ($(grep -E '^\[  (PASSED|FAILED) ' "$out/cuda_tests.log" | tr '\n' ' '))"
+    grep -E "FAILED|Failure" -A3 "$out/cuda_tests.log" | head -30
+    ;;
+  tp)
+    bash tests/cuda/tp_test.sh "$bin/qsweep" "$PWD" /tmp/cuda_tp >"$out/tp_test.log" 2>&1
+    note "tp_test: rc $? ($(tail -1 "$out/tp_test.log"))"
+    ;;
+  hf)
+    for m in llama3_features qwen2_features; do
+      dir=tests/data/models/$m
+      python3 -c "
+import json; g = json.load(open('$dir/golden.json'))
+open('/tmp/$m.tokens', 'w').write('\n'.join(' '.join(map(str, s)) for s in g['sequences']) + '\n')"
+      "$bin/qsweep" logprobs "$dir" --tokens "/tmp/$m.tokens" --scheme bf16 --backend cuda -o "/tmp/$m.h5" \
+        >"$out/hf_$m.log" 2>&1 &&
+        python3 tools/bench/hf_forward.py compare "$dir" "/tmp/$m.tokens" "/tmp/$m.h5" >>"$out/hf_$m.log" 2>&1
+      note "vs HF bf16, $m: rc $? ($(tail -1 "$out/hf_$m.log"))"
+    done
+    ;;
+  bench)
+    model=/tmp/llama3-8b-random
+    [ -f "$model/config.json" ] || python3 tools/bench/hf_forward.py make --shape llama3-8b --out "$model" \
+      >"$out/bench_make.log" 2>&1
+    python3 tools/bench/hf_forward.py bench "$model" --batch 4 --seq 2048 >"$out/bench_hf.log" 2>&1
+    note "HF: rc $? $(grep '^  hf' "$out/bench_hf.log")"
+    "$bin/qsweep" bench forward --model "$model" --scheme bf16 --batch 4 --seq 2048 >"$out/bench_qsweep.log" 2>&1
+    note "qsweep bench: rc $?"
+    cat "$out/bench_qsweep.log"
+    hf=$(awk '/^  hf/ {print $(NF-1)}' "$out/bench_hf.log")
+    qs=$(awk '/^  forward/ {print $5}' "$out/bench_qsweep.log")
+    [ -n "$hf" ] && [ -n "$qs" ] && note "qsweep / HF tokens/s: $(python3 -c "print(f'{$qs / $hf:.3f}')") ($qs vs $hf)"
+    ;;
+  *) echo "unknown step $step"; exit 2 ;;
+  esac
+  echo "   ($step took $(( $(date +%s) - t0 )) s)"
+done
+echo
+printf '%s\n' "${summary[@]}"
