@@ -14,4 +14,8 @@ inline constexpr int kMaxTreeRanks = 16;
 // all: [ranks, n] (ranks <= kMaxTreeRanks) → out: [n]
 void SumRanksInTreeOrder(const float* all, int ranks, int64_t n, float* out, cudaStream_t s);
 
+// The same tree over separate buffers (count <= kMaxTreeRanks), in place:
+// bufs[0] = Σ bufs, one pass instead of count - 1 pairwise additions.
+void SumBuffersInTreeOrder(float* const* bufs, int count, int64_t n, cudaStream_t s);
+
 }  // namespace qsweep::kernels

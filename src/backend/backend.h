@@ -93,6 +93,14 @@ class Backend {
   virtual void Matmul(const Linear& l, const Act& x, Act& y) = 0;  // y = x·Wᵀ
   virtual void AddBias(const DeviceArray& b, Act& y) = 0;
   virtual void Add(const Act& x, Act& y) = 0;  // y += x
+  // parts[0] = the sum of all parts, added in the fixed binary tree
+  // parts[i] += parts[i + stride] for stride 1, 2, 4, ...: the order the
+  // decoder's canonical parts are added in (model/decoder.h). Backends may
+  // fuse it; the additions and their order stay these.
+  virtual void SumTree(std::span<Act> parts) {
+    for (size_t stride = 1; stride < parts.size(); stride *= 2)
+      for (size_t i = 0; i + stride < parts.size(); i += 2 * stride) Add(parts[i + stride], parts[i]);
+  }
   // Rotates each head (HF rotate_half convention) by the layout's positions;
   // inv_freq has head_dim / 2 entries.
   virtual void Rotary(const DeviceArray& inv_freq, int64_t head_dim, Act& x) = 0;

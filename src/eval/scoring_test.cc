@@ -117,7 +117,9 @@ TEST(PplWindows, EveryTokenScoredOnceWithEnoughContext) {
       ASSERT_LE(w.end - w.begin, window);
       for (int64_t t = w.score_from; t < w.end; ++t) {
         ++seen[t];
-        if (!first) EXPECT_GE(t - w.begin, window - stride);
+        if (!first) {
+          EXPECT_GE(t - w.begin, window - stride);
+        }
       }
       first = false;
     }

@@ -169,8 +169,7 @@ void Decoder::RowParallel(const std::vector<std::unique_ptr<Linear>>& parts, con
     backend_->SliceColumns(in, static_cast<int64_t>(p) * width, x);
     backend_->Matmul(*parts[p], x, outs[p]);
   }
-  for (size_t stride = 1; stride < outs.size(); stride *= 2)
-    for (size_t i = 0; i + stride < outs.size(); i += 2 * stride) backend_->Add(outs[i + stride], outs[i]);
+  backend_->SumTree(outs);
   backend_->AllReduceSum(outs[0]);
   out = outs[0];
 }

@@ -4,10 +4,11 @@
 # binary, run there):
 #   1. cuda_tests: every kernel against its CPU reference, whole forwards
 #   2. tests/cuda/tp_test.sh: tp 2 over NCCL equals tp 1 (2 GPUs)
-#   3. qsweep logprobs --backend cuda against HF transformers bf16 (same weights)
-#   4. qsweep bench forward against HF on the same random Llama-3-8B checkpoint
+#   3. tests/cuda/run_vs_cpu_test.sh: the demo sweep on the GPU against the CPU
+#   4. qsweep logprobs --backend cuda against HF transformers bf16 (same weights)
+#   5. qsweep bench forward against HF on the same random Llama-3-8B checkpoint
 # Logs go to $OUT; a summary is printed last.
-# usage: tools/bench/gpu_session.sh [steps...]   (default: tests tp hf bench)
+# usage: tools/bench/gpu_session.sh [steps...]   (default: tests tp run hf bench)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 out=${OUT:-/tmp/gpu_session}
@@ -15,7 +16,7 @@ mkdir -p "$out"
 bin=${QSWEEP_BUILD:-build}
 export QSWEEP_SOURCE_DIR=$PWD OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 NCCL_NVLS_ENABLE=0
 export PYTHONUNBUFFERED=1
-steps=${*:-tests tp hf bench}
+steps=${*:-tests tp run hf bench}
 summary=()
 note() { summary+=("$1"); echo "== $1"; }
 nvidia-smi -L
@@ -31,6 +32,10 @@ for step in $steps; do
   tp)
     bash tests/cuda/tp_test.sh "$bin/qsweep" "$PWD" /tmp/cuda_tp >"$out/tp_test.log" 2>&1
     note "tp_test: rc $? ($(tail -1 "$out/tp_test.log"))"
+    ;;
+  run)
+    bash tests/cuda/run_vs_cpu_test.sh "$bin/qsweep" "$PWD" /tmp/cuda_run >"$out/run_vs_cpu.log" 2>&1
+    note "run vs cpu: rc $? ($(tail -2 "$out/run_vs_cpu.log" | tr '\n' ' '))"
     ;;
   hf)
     for m in llama3_features qwen2_features; do

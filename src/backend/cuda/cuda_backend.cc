@@ -337,6 +337,17 @@ void CudaBackend::Add(const Act& x, Act& y) {
   kernels::Add(F(x), F(y), x.rows * x.cols, 0);
 }
 
+void CudaBackend::SumTree(std::span<Act> parts) {
+  if (parts.size() > static_cast<size_t>(kernels::kMaxTreeRanks)) return Backend::SumTree(parts);
+  StageScope t(this, Stage::kElementwise);
+  float* bufs[kernels::kMaxTreeRanks];
+  for (size_t i = 0; i < parts.size(); ++i) {
+    QSWEEP_CHECK(parts[i].rows * parts[i].cols == parts[0].rows * parts[0].cols);
+    bufs[i] = F(parts[i]);
+  }
+  kernels::SumBuffersInTreeOrder(bufs, static_cast<int>(parts.size()), parts[0].rows * parts[0].cols, 0);
+}
+
 void CudaBackend::Rotary(const DeviceArray& inv_freq, int64_t head_dim, Act& x) {
   StageScope t(this, Stage::kElementwise);
   kernels::Rotary(F(x), x.rows, x.cols / head_dim, head_dim, F(inv_freq), static_cast<int32_t*>(Scratch(1, 4)), 0);

@@ -54,6 +54,7 @@ class CudaBackend : public Backend {
   void Matmul(const Linear& l, const Act& x, Act& y) override;
   void AddBias(const DeviceArray& b, Act& y) override;
   void Add(const Act& x, Act& y) override;
+  void SumTree(std::span<Act> parts) override;
   void Rotary(const DeviceArray& inv_freq, int64_t head_dim, Act& x) override;
   void Attention(const Act& q, const Act& k, const Act& v, int64_t head_dim, Act& out) override;
   void SwiGlu(const Act& gate, const Act& up, Act& out) override;

@@ -206,6 +206,27 @@ TEST_F(CudaTest, RankSumAddsInTheReferenceTreeOrderBitForBit) {
     }
 }
 
+TEST_F(CudaTest, SumTreeEqualsTheCpuBackendsPairwiseAdditionsBitForBit) {
+  for (int count : {1, 2, 3, 5, 8, 16, 17}) {  // 17: past the fused kernel, the pairwise fallback
+    const int64_t rows = 13, cols = 301;
+    std::vector<Act> cpu_parts, gpu_parts;
+    for (int p = 0; p < count; ++p) {
+      std::vector<float> v = Random(rows * cols, 90 + p);
+      for (size_t i = p % 3; i < v.size(); i += 3) v[i] *= 1e4f;
+      auto [c, g] = Both(v, rows, cols);
+      cpu_parts.push_back(c);
+      gpu_parts.push_back(g);
+    }
+    cpu_.SumTree(cpu_parts);
+    gpu_->SumTree(gpu_parts);
+    const std::vector<float> got = gpu_->Download(gpu_parts[0]);
+    const float* want = static_cast<const float*>(cpu_parts[0].data);
+    for (int64_t i = 0; i < rows * cols; ++i) ASSERT_EQ(got[i], want[i]) << "count " << count << " at " << i;
+    for (auto& a : gpu_parts) gpu_->Free(a);
+    for (auto& a : cpu_parts) cpu_.Free(a);
+  }
+}
+
 TEST_F(CudaTest, StageTimesCountWhatRan) {
   const int64_t rows = 64, cols = 512;
   auto lin = gpu_->CreateLinear("model.layers.0.mlp.up_proj.weight", "bf16", Random(cols * cols, 5), cols, cols);
