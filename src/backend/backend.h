@@ -66,6 +66,9 @@ class Backend {
   virtual ~Backend() = default;
   virtual std::string name() const = 0;
 
+  // Device memory free now, in bytes; -1 where the backend does not manage
+  // a device (the CPU's activations live in host memory).
+  virtual int64_t FreeMemoryBytes() const { return -1; }
   virtual Act Alloc(int64_t rows, int64_t cols) = 0;
   virtual void Free(Act& a) = 0;
   virtual std::unique_ptr<DeviceArray> Upload(std::span<const float> values) = 0;

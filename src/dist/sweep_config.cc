@@ -114,12 +114,15 @@ absl::StatusOr<SweepConfig> ParseSweepConfig(const std::string& text, const std:
                                                   "samples_per_unit", "windows_per_unit", "add_bos"}));
     QSWEEP_RETURN_IF_ERROR(rd.Get(s, "topk", &c.topk, false, "scoring"));
     QSWEEP_RETURN_IF_ERROR(rd.Get(s, "full_logprobs", &c.full_logprobs, false, "scoring"));
-    QSWEEP_RETURN_IF_ERROR(rd.Get(s, "batch_tokens", &c.batch_tokens, false, "scoring"));
+    const bool auto_batch = s["batch_tokens"] && s["batch_tokens"].IsScalar() && s["batch_tokens"].Scalar() == "auto";
+    if (!auto_batch) QSWEEP_RETURN_IF_ERROR(rd.Get(s, "batch_tokens", &c.batch_tokens, false, "scoring"));
     QSWEEP_RETURN_IF_ERROR(rd.Get(s, "samples_per_unit", &c.samples_per_unit, false, "scoring"));
     QSWEEP_RETURN_IF_ERROR(rd.Get(s, "windows_per_unit", &c.windows_per_unit, false, "scoring"));
     QSWEEP_RETURN_IF_ERROR(rd.Get(s, "add_bos", &c.add_bos, false, "scoring"));
     if (c.topk < 1 || c.batch_tokens < 16 || c.samples_per_unit < 1 || c.windows_per_unit < 1)
-      return rd.Error(s, "scoring", "topk, samples_per_unit, windows_per_unit >= 1 and batch_tokens >= 16");
+      return rd.Error(s, "scoring",
+                      "topk, samples_per_unit, windows_per_unit >= 1 and batch_tokens >= 16 (or auto)");
+    if (auto_batch) c.batch_tokens = 0;  // as many as the device's free memory holds (DecoderOptions)
   }
   std::set<std::string> names;
   if (const YAML::Node tasks = root["tasks"]) {

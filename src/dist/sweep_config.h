@@ -41,7 +41,7 @@ struct SweepConfig {
   bool add_bos = true;
   int topk = 32;
   bool full_logprobs = false;
-  int64_t batch_tokens = 2048;
+  int64_t batch_tokens = 2048;  // 0 ("auto"): from the device's free memory
   int64_t samples_per_unit = 64;
   int64_t windows_per_unit = 4;
   std::string calibration;       // text for calibrated quantizers (GPTQ/AWQ), later

@@ -47,5 +47,22 @@ TEST(SweepConfig, ClearErrors) {
   ExpectError("name: [unclosed\n", "invalid YAML");
 }
 
+TEST(SweepConfig, BatchTokensIsANumberOrAuto) {
+  const std::string base = kGood;
+  const size_t at = base.find("scoring: {topk: 8}");
+  auto with = [&](const std::string& v) {
+    return std::string(base).replace(at, 18, "scoring: {topk: 8, batch_tokens: " + v + "}");
+  };
+  auto a = ParseSweepConfig(with("auto"), "c.yaml");
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(a->batch_tokens, 0);
+  auto n = ParseSweepConfig(with("512"), "c.yaml");
+  ASSERT_TRUE(n.ok()) << n.status();
+  EXPECT_EQ(n->batch_tokens, 512);
+  ExpectError(with("8"), "batch_tokens >= 16 (or auto)");
+  ExpectError(with("0"), "batch_tokens >= 16 (or auto)");
+  ExpectError(with("lots"), "batch_tokens");
+}
+
 }  // namespace
 }  // namespace qsweep

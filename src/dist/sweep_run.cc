@@ -130,7 +130,14 @@ absl::Status RunSweep(const SweepConfig& c, const std::vector<std::string>& want
     QSWEEP_ASSIGN_OR_RETURN(std::unique_ptr<Decoder> decoder,
                             Decoder::Load(*ckpt, backend.get(),
                                           {.scheme = scheme.name, .tp_rank = topo.tp_rank, .tp_size = topo.tp,
-                                           .max_batch_tokens = c.batch_tokens}));
+                                           .max_batch_tokens = c.batch_tokens,
+                                           .agree_batch_tokens = [&](int64_t tokens) {
+                                             MPI_Allreduce(MPI_IN_PLACE, &tokens, 1, MPI_INT64_T, MPI_MIN, world);
+                                             return tokens;
+                                           }}));
+    if (topo.world_rank == 0)
+      std::fprintf(stderr, "qsweep: %s on %s: %s\n", scheme.name.c_str(), backend->name().c_str(),
+                   decoder->memory_plan().c_str());
     RunHeader header;
     header.qsweep_version = QSWEEP_VERSION;
     header.model = c.model;

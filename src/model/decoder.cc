@@ -52,7 +52,9 @@ absl::StatusOr<std::unique_ptr<Decoder>> Decoder::Load(const Checkpoint& checkpo
   d->vocab_chunks_ = kCanonicalParts / tp;
   d->vocab_begin_ = c.vocab_size * (d->options_.tp_rank * d->vocab_chunks_) / kCanonicalParts;
   d->vocab_end_ = c.vocab_size * ((d->options_.tp_rank + 1) * d->vocab_chunks_) / kCanonicalParts;
+  const int64_t free_before = backend->FreeMemoryBytes();
   QSWEEP_RETURN_IF_ERROR(d->LoadWeights(checkpoint));
+  QSWEEP_RETURN_IF_ERROR(d->PlanBatchTokens(free_before));
   d->AllocateBuffers();
   return d;
 }
@@ -130,6 +132,52 @@ absl::Status Decoder::LoadWeights(const Checkpoint& ckpt) {
       L.v_bias = upload(std::move(vb));
     }
   }
+  return absl::OkStatus();
+}
+
+// The buffers AllocateBuffers makes per batch token, plus what a GPU backend
+// adds per token: the bf16 copy of the widest matmul input and the
+// all-gather of a tensor-parallel sum.
+int64_t Decoder::ActivationBytesPerToken() const {
+  const int64_t hd = config_.head_dim, tp = options_.tp_size, hidden = config_.hidden_size;
+  const int64_t parts_out = std::max(RowParallelParts(config_.q_dim()), RowParallelParts(config_.intermediate_size)) / tp;
+  const int64_t floats = 2 * hidden + config_.q_dim() / tp + config_.intermediate_size / tp + parts_out * hidden +
+                         2 * local_heads_ * hd + 2 * local_kv_heads_ * hd + 2 * local_intermediate_;
+  const int64_t widest = std::max({hidden, local_intermediate_, local_heads_ * hd});
+  return 4 * floats + 2 * widest + (tp > 1 ? 4 * tp * hidden : 0) + 64;
+}
+
+absl::Status Decoder::PlanBatchTokens(int64_t free_before) {
+  const int64_t per_token = ActivationBytesPerToken();
+  const int64_t fixed = 4 * options_.max_head_rows * (2 * config_.hidden_size + (vocab_end_ - vocab_begin_));
+  int64_t tokens = options_.max_batch_tokens;
+  std::string why = "as configured";
+  if (tokens == 0) {
+    const int64_t free = backend_->FreeMemoryBytes();
+    if (free < 0) {
+      tokens = 4096;
+      why = "default (the backend reports no device memory)";
+    } else {
+      // Keep a tenth of what is free (and 512 MiB) for cuBLASLt, NCCL and
+      // the per-forward scratch, so nothing is allocated mid-run.
+      const int64_t usable = free - free / 10 - (int64_t{512} << 20) - fixed;
+      tokens = std::min<int64_t>(usable / per_token / 256 * 256, 65536);
+      why = absl::StrFormat("from %.1f GiB free after the weights", free / double(1 << 30));
+      if (tokens < 256)
+        return absl::ResourceExhaustedError(absl::StrFormat(
+            "too little device memory for a batch of 256 tokens (%.2f GiB free after the weights, %.1f KiB "
+            "per token): use more tensor parallelism or set scoring.batch_tokens",
+            free / double(1 << 30), per_token / 1024.0));
+    }
+    if (options_.agree_batch_tokens) tokens = options_.agree_batch_tokens(tokens);
+  }
+  options_.max_batch_tokens = tokens;
+  const int64_t free_after = backend_->FreeMemoryBytes();
+  memory_plan_ = absl::StrFormat("batch of %d tokens (%s): %sactivations %.2f GiB, head %.2f GiB", tokens, why,
+                                 free_before >= 0 && free_after >= 0
+                                     ? absl::StrFormat("weights %.2f GiB, ", (free_before - free_after) / double(1 << 30))
+                                     : "",
+                                 tokens * per_token / double(1 << 30), fixed / double(1 << 30));
   return absl::OkStatus();
 }
 

@@ -13,6 +13,7 @@
 // never changes how it is computed.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -35,8 +36,14 @@ struct DecoderOptions {
   std::string scheme = "fp32";
   int tp_rank = 0;
   int tp_size = 1;
-  int64_t max_batch_tokens = 4096;  // activation buffers are sized for this, once
+  // Activation buffers are sized for this, once. 0: as many tokens as fit in
+  // the backend's free memory once the weights are loaded (4096 where the
+  // backend reports none), agreed across ranks by `agree_batch_tokens`.
+  int64_t max_batch_tokens = 4096;
   int64_t max_head_rows = 512;      // rows of logits computed at a time
+  // Every rank of a job must use one batch size: maps this rank's choice to
+  // the job's (the minimum over ranks). Unset: this rank's choice.
+  std::function<int64_t(int64_t)> agree_batch_tokens = nullptr;
 };
 
 class Decoder {
@@ -48,6 +55,8 @@ class Decoder {
   const ModelConfig& config() const { return config_; }
   const DecoderOptions& options() const { return options_; }
   int64_t vocab_begin() const { return vocab_begin_; }
+  // What the activations take and why the batch is that size (one line).
+  const std::string& memory_plan() const { return memory_plan_; }
   int64_t vocab_end() const { return vocab_end_; }
 
   // Runs the batch and returns, for the given rows (indices into the batch)
@@ -61,6 +70,9 @@ class Decoder {
   struct Layer;
   Decoder(const ModelConfig& config, Backend* backend, DecoderOptions options);
   absl::Status LoadWeights(const Checkpoint& checkpoint);
+  // `free_before`: the backend's free memory before the weights (-1: none).
+  absl::Status PlanBatchTokens(int64_t free_before);
+  int64_t ActivationBytesPerToken() const;
   void AllocateBuffers();
   void RunLayer(const Layer& layer);
   // out = in · Wᵀ for a row-parallel weight held as parts, summed in tree order.
@@ -75,6 +87,7 @@ class Decoder {
   std::unique_ptr<DeviceArray> embedding_, final_norm_, inv_freq_;
   std::unique_ptr<Linear> head_;
   std::vector<Layer> layers_;
+  std::string memory_plan_;
   int vocab_chunks_ = 1;  // this rank's share of kCanonicalParts vocabulary chunks
   Act x_, h_, q_, k_, v_, attn_, gate_, up_, sel_, sel_norm_, logits_;
   std::vector<Act> part_in_o_, part_in_down_, part_out_;

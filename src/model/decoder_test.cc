@@ -97,6 +97,59 @@ TEST(DecoderGolden, Qwen2FeaturesMatchesTransformers) {
             1e-4);
 }
 
+// A CPU backend that claims a device with `free` bytes.
+class BackendWithFreeMemory : public CpuBackend {
+ public:
+  explicit BackendWithFreeMemory(int64_t free) : free_(free) {}
+  int64_t FreeMemoryBytes() const override { return free_; }
+
+ private:
+  int64_t free_;
+};
+
+TEST(Decoder, AutoBatchTokensFollowFreeMemoryAndTheGroupsAgreement) {
+  auto ckpt = OpenCheckpoint("synthetic:tiny@5");
+  ASSERT_TRUE(ckpt.ok()) << ckpt.status();
+  CpuBackend host;  // reports no device: the default
+  auto d = Decoder::Load(**ckpt, &host, {.scheme = "fp32", .max_batch_tokens = 0});
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ((*d)->options().max_batch_tokens, 4096);
+  EXPECT_NE((*d)->memory_plan().find("default"), std::string::npos) << (*d)->memory_plan();
+
+  // More memory, more tokens: multiples of 256, capped at 65536. (A tenth
+  // of the free memory and 512 MiB stay in reserve.)
+  int64_t previous = 0;
+  for (int64_t mib : {600, 620, 660}) {
+    BackendWithFreeMemory device(mib << 20);
+    auto g = Decoder::Load(**ckpt, &device, {.scheme = "fp32", .max_batch_tokens = 0});
+    ASSERT_TRUE(g.ok()) << g.status();
+    const int64_t t = (*g)->options().max_batch_tokens;
+    EXPECT_EQ(t % 256, 0);
+    EXPECT_GT(t, previous);
+    EXPECT_LE(t, 65536);
+    previous = t;
+  }
+  int64_t asked = 0;
+  BackendWithFreeMemory device(int64_t{660} << 20);
+  auto g = Decoder::Load(**ckpt, &device,
+                         {.scheme = "fp32", .max_batch_tokens = 0, .agree_batch_tokens = [&](int64_t t) {
+                            asked = t;
+                            return int64_t{512};
+                          }});
+  ASSERT_TRUE(g.ok()) << g.status();
+  EXPECT_GT(asked, 512);
+  EXPECT_EQ((*g)->options().max_batch_tokens, 512);
+  // A fixed size is kept as it is, whatever the memory.
+  auto fixed = Decoder::Load(**ckpt, &device, {.scheme = "fp32", .max_batch_tokens = 300});
+  ASSERT_TRUE(fixed.ok());
+  EXPECT_EQ((*fixed)->options().max_batch_tokens, 300);
+  // Too little memory for 256 tokens: a clear error, not a tiny batch.
+  BackendWithFreeMemory small(int64_t{570} << 20);
+  auto none = Decoder::Load(**ckpt, &small, {.scheme = "fp32", .max_batch_tokens = 0});
+  ASSERT_FALSE(none.ok());
+  EXPECT_NE(none.status().message().find("too little device memory"), std::string::npos) << none.status();
+}
+
 TEST(Decoder, PackingDoesNotChangeResults) {
   auto ckpt = OpenCheckpoint("synthetic:tiny@5");
   ASSERT_TRUE(ckpt.ok()) << ckpt.status();

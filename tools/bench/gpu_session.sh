@@ -5,6 +5,7 @@
 #   1. cuda_tests: every kernel against its CPU reference, whole forwards
 #   2. tests/cuda/tp_test.sh: tp 2 over NCCL equals tp 1 (2 GPUs)
 #   3. tests/cuda/run_vs_cpu_test.sh: the demo sweep on the GPU against the CPU
+#   auto: configs/gpu-llama3-8b.yaml (batch from free memory) at tp 1 and tp 2
 #   4. qsweep logprobs --backend cuda against HF transformers bf16 (same weights)
 #   5. qsweep bench forward against HF on the same random Llama-3-8B checkpoint
 # Logs go to $OUT; a summary is printed last.
@@ -36,6 +37,16 @@ for step in $steps; do
   run)
     bash tests/cuda/run_vs_cpu_test.sh "$bin/qsweep" "$PWD" /tmp/cuda_run >"$out/run_vs_cpu.log" 2>&1
     note "run vs cpu: rc $? ($(tail -2 "$out/run_vs_cpu.log" | tr '\n' ' '))"
+    ;;
+  auto)
+    # Llama-3-8B shapes, batch size from free memory; tp 2 must agree on it and equal tp 1.
+    for tp in 1 2; do
+      mpirun --bind-to none -n $tp "$bin/qsweep" run configs/gpu-llama3-8b.yaml --scheme bf16 --tp $tp \
+        -o /tmp/auto_tp$tp >"$out/auto_tp$tp.log" 2>&1
+      note "8B bf16 tp $tp: rc $? ($(grep -o 'batch of .*' "$out/auto_tp$tp.log" | head -1); $(grep -o 'units: .* done in .*' "$out/auto_tp$tp.log" | tail -1))"
+    done
+    python3 tests/dist/h5_equal.py /tmp/auto_tp1/runs/bf16.h5 /tmp/auto_tp2/runs/bf16.h5
+    note "8B bf16 tp 2 vs tp 1: rc $? (0: bit-identical)"
     ;;
   hf)
     for m in llama3_features qwen2_features; do

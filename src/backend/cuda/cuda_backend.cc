@@ -210,6 +210,12 @@ void* CudaBackend::Scratch(int slot, size_t bytes) {
   return p;
 }
 
+int64_t CudaBackend::FreeMemoryBytes() const {
+  size_t free = 0, total = 0;
+  QSWEEP_CUDA_CHECK(cudaMemGetInfo(&free, &total));
+  return static_cast<int64_t>(free);
+}
+
 Act CudaBackend::Alloc(int64_t rows, int64_t cols) {
   Act a;
   QSWEEP_CUDA_CHECK(cudaMalloc(&a.data, std::max<int64_t>(1, rows * cols) * sizeof(float)));

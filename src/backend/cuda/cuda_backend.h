@@ -40,6 +40,7 @@ class CudaBackend : public Backend {
   std::vector<double> StageMillis();
 
   std::string name() const override { return "cuda"; }
+  int64_t FreeMemoryBytes() const override;
   Act Alloc(int64_t rows, int64_t cols) override;
   void Free(Act& a) override;
   std::unique_ptr<DeviceArray> Upload(std::span<const float> values) override;
