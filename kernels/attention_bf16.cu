@@ -49,20 +49,33 @@ __global__ void __launch_bounds__(kThreads)
   const int64_t r = q0 + row;
   const bool valid = r < rows;
   const int64_t sb = valid ? seq_begin[r] : 0, pe = valid ? prefix_end[r] : 0, bb = valid ? branch_begin[r] : 0;
-  for (int i = tid; i < kRows * HD; i += kThreads) {
-    const int rr = i / HD, d = i % HD;
-    sq[rr * L::ldh + d] = __float2bfloat16(q0 + rr < rows ? q[(q0 + rr) * qs + int64_t{h} * HD + d] : 0.0f);
-    so[rr * L::ldo + d] = 0.0f;
+  // Four values per load (HD is a multiple of 16, rows of q, k, v start on
+  // 16-byte boundaries), stored as two bf16 pairs.
+  for (int i = tid; i < kRows * HD / 4; i += kThreads) {
+    const int rr = (4 * i) / HD, d = (4 * i) % HD;
+    const float4 x = q0 + rr < rows ? *reinterpret_cast<const float4*>(q + (q0 + rr) * qs + int64_t{h} * HD + d)
+                                    : make_float4(0, 0, 0, 0);
+    auto* dst = reinterpret_cast<__nv_bfloat162*>(sq + rr * L::ldh + d);
+    dst[0] = __floats2bfloat162_rn(x.x, x.y);
+    dst[1] = __floats2bfloat162_rn(x.z, x.w);
+    *reinterpret_cast<float4*>(so + rr * L::ldo + d) = make_float4(0, 0, 0, 0);
   }
   const float scale = rsqrtf(static_cast<float>(HD));
   float m = -INFINITY, l = 0.0f;
   for (int64_t j0 = first; j0 <= last; j0 += kKeys) {
     __syncthreads();  // every warp is done with the previous K and V
-    for (int i = tid; i < kKeys * HD; i += kThreads) {
-      const int kk = i / HD, d = i % HD;
+    for (int i = tid; i < kKeys * HD / 4; i += kThreads) {
+      const int kk = (4 * i) / HD, d = (4 * i) % HD;
       const int64_t j = j0 + kk;
-      sk[kk * L::ldh + d] = __float2bfloat16(j <= last ? k[j * kvs + int64_t{kvh} * HD + d] : 0.0f);
-      sv[kk * L::ldh + d] = __float2bfloat16(j <= last ? v[j * kvs + int64_t{kvh} * HD + d] : 0.0f);
+      const float4 zero = make_float4(0, 0, 0, 0);
+      const float4 a = j <= last ? *reinterpret_cast<const float4*>(k + j * kvs + int64_t{kvh} * HD + d) : zero;
+      const float4 b = j <= last ? *reinterpret_cast<const float4*>(v + j * kvs + int64_t{kvh} * HD + d) : zero;
+      auto* dk = reinterpret_cast<__nv_bfloat162*>(sk + kk * L::ldh + d);
+      auto* dv = reinterpret_cast<__nv_bfloat162*>(sv + kk * L::ldh + d);
+      dk[0] = __floats2bfloat162_rn(a.x, a.y);
+      dk[1] = __floats2bfloat162_rn(a.z, a.w);
+      dv[0] = __floats2bfloat162_rn(b.x, b.y);
+      dv[1] = __floats2bfloat162_rn(b.z, b.w);
     }
     __syncthreads();
     for (int n = 0; n < kKeys / 16; ++n) {
@@ -99,7 +112,8 @@ __global__ void __launch_bounds__(kThreads)
     psum += __shfl_xor_sync(0xffffffffu, psum, 1);
     l = l * alpha + psum;
     m = m_new;
-    for (int d = half; d < HD; d += 2) so[row * L::ldo + d] *= alpha;
+    if (alpha != 1.0f)  // once a row's maximum settles, most tiles leave it alone
+      for (int d = half; d < HD; d += 2) so[row * L::ldo + d] *= alpha;
     __syncwarp();
     for (int n = 0; n < HD / 16; ++n) {
       wmma::fragment<wmma::accumulator, 16, 16, 16, float> o;
