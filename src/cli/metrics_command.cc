@@ -46,6 +46,7 @@ absl::Status RunMetrics(MetricsArgs a) {
   options.bootstrap.seed = a.seed;
   auto m = CompareRuns({a.baseline, std::move(*base)}, cands, options);
   if (!m.ok()) return m.status();
+  for (const std::string& w : m->warnings) std::fprintf(stderr, "qsweep: warning: %s\n", w.c_str());
   const auto rows = SummaryRows(*m);
   if (auto s = WriteMetricsFile(a.out, *m, rows); !s.ok()) return s;
   const std::string stem = (std::filesystem::path(a.out).parent_path() / std::filesystem::path(a.out).stem()).string();

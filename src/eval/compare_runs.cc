@@ -69,6 +69,13 @@ std::vector<float> F16Rows(const TokenRows& r) {
 
 }  // namespace
 
+std::string RunBackend(const std::string& world) {
+  const size_t end = world.rfind(" backend");
+  if (end == std::string::npos) return "";
+  const size_t begin = world.rfind(' ', end - 1);
+  return world.substr(begin == std::string::npos ? 0 : begin + 1, end - (begin == std::string::npos ? 0 : begin + 1));
+}
+
 absl::StatusOr<SweepMetrics> CompareRuns(const NamedRun& base, const std::vector<NamedRun>& cands,
                                          const metrics::ChoiceComparisonOptions& options) {
   SweepMetrics m;
@@ -93,6 +100,11 @@ absl::StatusOr<SweepMetrics> CompareRuns(const NamedRun& base, const std::vector
       return absl::InvalidArgumentError(absl::StrFormat(
           "%s scored other requests (id %s) than the baseline %s (id %s): another task set or tokenization",
           c.path, ch.requests_id, base.path, bh.requests_id));
+    if (RunBackend(ch.world) != RunBackend(bh.world))
+      m.warnings.push_back(absl::StrFormat(
+          "%s ran on the %s backend, the baseline %s on %s: its differences include the backends' numerics",
+          c.path, RunBackend(ch.world).empty() ? "unknown" : RunBackend(ch.world), base.path,
+          RunBackend(bh.world).empty() ? "unknown" : RunBackend(bh.world)));
     if (c.data.tasks.size() != base.data.tasks.size() || c.data.corpora.size() != base.data.corpora.size())
       return absl::InvalidArgumentError(absl::StrFormat("%s and %s hold different tasks", c.path, base.path));
     CandidateMetrics cm;

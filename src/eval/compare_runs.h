@@ -38,7 +38,14 @@ struct SweepMetrics {
   int64_t baseline_bytes = 0;
   std::vector<std::string> task_names, corpus_names;
   std::vector<CandidateMetrics> candidates;
+  // Things the numbers do not show, e.g. runs made on different backends
+  // (whose numerics differ: flips then include the backends' differences).
+  std::vector<std::string> warnings;
 };
+
+// The backend a run was made on, from its header's `world`
+// ("... tp 1, cuda backend" → "cuda"); empty when it does not say.
+std::string RunBackend(const std::string& world);
 
 struct NamedRun {
   std::string path;

@@ -118,6 +118,20 @@ TEST(MetricsFile, RoundTripIsExact) {
   EXPECT_TRUE(k.kl_is_bound);  // top-K only
 }
 
+TEST(CompareRuns, RunsFromAnotherBackendAreComparedWithAWarning) {
+  EXPECT_EQ(RunBackend("1 ranks: 1 replicas x tp 1, cuda backend"), "cuda");
+  EXPECT_EQ(RunBackend("4 ranks: 2 replicas x tp 2, cpu backend"), "cpu");
+  EXPECT_EQ(RunBackend(""), "");
+  RunData base = FakeRun(1, "bf16"), same = FakeRun(2, "w4a16-g128"), other = FakeRun(3, "w8a16");
+  base.header.world = same.header.world = "1 ranks: 1 replicas x tp 1, cpu backend";
+  other.header.world = "2 ranks: 1 replicas x tp 2, cuda backend";
+  auto m = CompareRuns({"base.h5", base}, {{"q.h5", same}, {"g.h5", other}});
+  ASSERT_TRUE(m.ok()) << m.status();
+  ASSERT_EQ(m->warnings.size(), 1u);
+  EXPECT_NE(m->warnings[0].find("g.h5 ran on the cuda backend, the baseline base.h5 on cpu"), std::string::npos)
+      << m->warnings[0];
+}
+
 TEST(MetricsFile, IncompleteOrForeignFilesAreRefused) {
   const auto dir = testing::ScratchDir("metrics_file_bad");
   auto m = CompareRuns({"base.h5", FakeRun(1, "bf16")}, {{"q.h5", FakeRun(2, "w4a16-g128")}});

@@ -33,7 +33,7 @@ struct RunHeader {
   std::string scheme;       // canonical scheme name
   std::string scheme_json;
   std::string requests_id;  // RequestSet::ContentId()
-  std::string world;        // e.g. "4 ranks: 2 replicas x tp 2, cpu"
+  std::string world;        // e.g. "4 ranks: 2 replicas x tp 2, cpu backend"
   std::string created;      // ISO 8601, from the run's first start
   std::string config_yaml;
   int64_t topk = 0;
