@@ -21,7 +21,7 @@ struct SubmitOptions {
   std::string repo;            // where launcher/ and slurm/ are
   std::string qsweep;          // the binary the jobs run
   int ranks = 0;               // per array task (default: the config's tp)
-  std::vector<int> indices;    // array indices to (re)submit; empty: all
+  std::vector<int> indices = {};  // array indices to (re)submit; empty: all
 };
 
 // The two sbatch command lines; the aggregation one ends in "afterok:%ARRAY%"

@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_format.h"
 #include "core/status_macros.h"
+#include "quant/scheme.h"
 
 namespace qsweep {
 namespace {
@@ -63,6 +64,11 @@ class Reader {
 
 }  // namespace
 
+std::string SweepConfig::SchemeText(const std::string& name) const {
+  const auto it = scheme_specs.find(name);
+  return it == scheme_specs.end() ? name : it->second;
+}
+
 std::vector<std::string> SweepConfig::AllSchemes() const {
   std::vector<std::string> all = {baseline};
   all.insert(all.end(), schemes.begin(), schemes.end());
@@ -94,7 +100,32 @@ absl::StatusOr<SweepConfig> ParseSweepConfig(const std::string& text, const std:
   QSWEEP_RETURN_IF_ERROR(rd.Get(root, "model", &c.model, true));
   QSWEEP_RETURN_IF_ERROR(rd.Get(root, "tokenizer", &c.tokenizer, false));
   QSWEEP_RETURN_IF_ERROR(rd.Get(root, "baseline", &c.baseline, false));
-  QSWEEP_RETURN_IF_ERROR(rd.Get(root, "schemes", &c.schemes, true));
+  if (!root["schemes"]) return rd.Error(root, "schemes", "missing");
+  if (!root["schemes"].IsSequence()) return rd.Error(root["schemes"], "schemes", "expected a list");
+  for (const YAML::Node& e : root["schemes"]) {
+    if (e.IsScalar()) {
+      c.schemes.push_back(e.as<std::string>());
+      continue;
+    }
+    // A named scheme with overrides: {name, scheme, overrides}.
+    QSWEEP_RETURN_IF_ERROR(rd.Keys(e, "schemes", {"name", "scheme", "overrides"}));
+    std::string name;
+    QSWEEP_RETURN_IF_ERROR(rd.Get(e, "name", &name, true, "schemes"));
+    // The name becomes a file name (runs/NAME.h5) and an sbatch argument.
+    if (name.empty() || name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
+                            std::string::npos || name[0] == '.')
+      return rd.Error(e["name"], "schemes.name", "'" + name + "': use letters, digits, '.', '_' and '-'");
+    if (!e["scheme"]) return rd.Error(e, "schemes." + name + ".scheme", "missing (the base scheme)");
+    YAML::Node spec;
+    spec["scheme"] = e["scheme"];
+    if (e["overrides"]) spec["overrides"] = e["overrides"];
+    YAML::Emitter out;
+    out << spec;
+    auto parsed = SchemeFromYaml(out.c_str());
+    if (!parsed.ok()) return rd.Error(e, "schemes." + name, std::string(parsed.status().message()));
+    c.schemes.push_back(name);
+    c.scheme_specs[name] = SchemeToYaml(*parsed);
+  }
   QSWEEP_RETURN_IF_ERROR(rd.Get(root, "output", &c.output, true));
   QSWEEP_RETURN_IF_ERROR(rd.Get(root, "calibration", &c.calibration, false));
   if (root["parallel"]) {

@@ -3,6 +3,7 @@
 // YAML (configs/*.yaml); relative paths are relative to the config's folder.
 #pragma once
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -34,7 +35,12 @@ struct SweepConfig {
   int tp = 1;
   std::string backend = "cpu";   // cpu, or cuda (a build with QSWEEP_CUDA)
   std::string baseline = "bf16";
-  std::vector<std::string> schemes;  // the candidates (baseline excluded)
+  std::vector<std::string> schemes;  // the candidates (baseline excluded), by name
+  // Named entries with overrides (a partially quantized model), e.g.
+  //   schemes: [w4a16-g128, {name: attn-w4, scheme: bf16,
+  //                          overrides: [{projections: [q, k, v, o], format: w4a16-g128}]}]
+  // name → the spec as YAML (quant/scheme.h ResolveScheme); plain names are not in it.
+  std::map<std::string, std::string> scheme_specs;
   std::vector<TaskSource> tasks;
   std::vector<CorpusSource> corpora;
   std::string output;            // folder of requests.h5, runs/, metrics.h5, report/
@@ -49,6 +55,9 @@ struct SweepConfig {
 
   // Baseline first, then the candidates: one run (and one array task) each.
   std::vector<std::string> AllSchemes() const;
+  // What the model is quantized with for a run of that name: its spec's
+  // YAML for a named entry, else the name itself.
+  std::string SchemeText(const std::string& name) const;
   std::string RequestsPath() const;
   std::string RunPath(const std::string& scheme) const;
   std::string MetricsPath() const;

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "quant/scheme.h"
+
 namespace qsweep {
 namespace {
 
@@ -62,6 +64,31 @@ TEST(SweepConfig, BatchTokensIsANumberOrAuto) {
   ExpectError(with("8"), "batch_tokens >= 16 (or auto)");
   ExpectError(with("0"), "batch_tokens >= 16 (or auto)");
   ExpectError(with("lots"), "batch_tokens");
+}
+
+TEST(SweepConfig, NamedSchemesCarryOverrides) {
+  const std::string base = kGood;
+  const size_t at = base.find("schemes: [");
+  const size_t end = base.find('\n', at);
+  auto with = [&](const std::string& schemes) { return std::string(base).replace(at, end - at, "schemes: " + schemes); };
+  auto c = ParseSweepConfig(
+      with("[w8a16, {name: attn-w4, scheme: bf16, overrides: [{projections: [q, k, v, o], format: w4a16-g128}]}]"),
+      "c.yaml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->AllSchemes(), (std::vector<std::string>{"bf16", "w8a16", "attn-w4"}));
+  EXPECT_EQ(c->SchemeText("w8a16"), "w8a16");
+  auto spec = ResolveScheme(c->SchemeText("attn-w4"));
+  ASSERT_TRUE(spec.ok()) << spec.status() << "\n" << c->SchemeText("attn-w4");
+  EXPECT_EQ(FormatFor(*spec, "model.layers.3.self_attn.k_proj.weight").bits, 4);
+  EXPECT_FALSE(FormatFor(*spec, "model.layers.3.mlp.up_proj.weight").quantized());
+
+  ExpectError(with("[{scheme: bf16}]"), "schemes.name: missing");
+  ExpectError(with("[{name: a/b, scheme: bf16}]"), "use letters, digits");
+  ExpectError(with("[{name: x, overrides: []}]"), "schemes.x.scheme: missing");
+  ExpectError(with("[{name: x, scheme: bf16, overrides: [{format: w9a16}]}]"), "unknown scheme 'w9a16'");
+  ExpectError(with("[{name: x, scheme: bf16, extra: 1}]"), "schemes.extra: unknown key");
+  ExpectError(with("[{name: bf16, scheme: w8a16}]"), "appears twice");
+  ExpectError(with("w8a16"), "schemes: expected a list");
 }
 
 }  // namespace

@@ -106,7 +106,9 @@ absl::Status RunSweep(const SweepConfig& c, const std::vector<std::string>& want
   MPI_Comm_split(world, topo.replica, topo.tp_rank, &group_comm);
   MpiCommunicator group(group_comm);
   for (const std::string& scheme_name : schemes) {
-    QSWEEP_ASSIGN_OR_RETURN(SchemeSummary scheme, SummarizeScheme(scheme_name, *ckpt));
+    const std::string scheme_text = c.SchemeText(scheme_name);
+    QSWEEP_ASSIGN_OR_RETURN(SchemeSummary scheme,
+                            SummarizeScheme(scheme_text, *ckpt, scheme_text == scheme_name ? "" : scheme_name));
     const std::string path = c.RunPath(scheme.name);
     int skip = 0;
     if (topo.world_rank == 0 && ReadRunFile(path).ok()) {
@@ -129,7 +131,7 @@ absl::Status RunSweep(const SweepConfig& c, const std::vector<std::string>& want
                                                                               : nullptr}));
     QSWEEP_ASSIGN_OR_RETURN(std::unique_ptr<Decoder> decoder,
                             Decoder::Load(*ckpt, backend.get(),
-                                          {.scheme = scheme.name, .tp_rank = topo.tp_rank, .tp_size = topo.tp,
+                                          {.scheme = scheme_text, .tp_rank = topo.tp_rank, .tp_size = topo.tp,
                                            .max_batch_tokens = c.batch_tokens,
                                            .agree_batch_tokens = [&](int64_t tokens) {
                                              MPI_Allreduce(MPI_IN_PLACE, &tokens, 1, MPI_INT64_T, MPI_MIN, world);

@@ -5,6 +5,7 @@
 #include "absl/strings/str_format.h"
 #include "core/status_macros.h"
 #include "model/rope.h"
+#include "quant/scheme.h"
 
 namespace qsweep {
 
@@ -92,9 +93,12 @@ absl::Status Decoder::LoadWeights(const Checkpoint& ckpt) {
   };
 
   QSWEEP_ASSIGN_OR_RETURN(std::vector<float> emb, whole(EmbedName()));
-  // Embeddings stay in bf16 under every scheme except the exact fp32 reference.
-  if (scheme != "fp32")
-    for (float& e : emb) e = scheme == "fp16" ? RoundF16(e) : RoundBF16(e);
+  // Embeddings take the scheme's unquantized format: fp32 only for the exact
+  // fp32 reference, fp16 under fp16, bf16 otherwise.
+  QSWEEP_ASSIGN_OR_RETURN(const SchemeSpec spec, ResolveScheme(scheme));
+  const WeightFormat dense = UnquantizedFormat(spec);
+  if (dense.dense_bits != 32)
+    for (float& e : emb) e = dense.dense_fp16 ? RoundF16(e) : RoundBF16(e);
   embedding_ = upload(emb);
   QSWEEP_ASSIGN_OR_RETURN(std::vector<float> fnorm, whole(FinalNormName()));
   final_norm_ = upload(std::move(fnorm));

@@ -150,6 +150,27 @@ TEST(Decoder, AutoBatchTokensFollowFreeMemoryAndTheGroupsAgreement) {
   EXPECT_NE(none.status().message().find("too little device memory"), std::string::npos) << none.status();
 }
 
+// A scheme given as a YAML spec: overrides that quantize every layer equal
+// the plain scheme, and overrides that match no layer equal the dense base.
+TEST(Decoder, OverrideSpecsEqualThePlainSchemesTheyAmountTo) {
+  auto ckpt = OpenCheckpoint("synthetic:tiny@5");
+  ASSERT_TRUE(ckpt.ok()) << ckpt.status();
+  TokenBatch batch;
+  batch.AddSequence(std::vector<int32_t>{1, 5, 9, 200, 3, 7, 7, 100});
+  auto logprobs = [&](const std::string& scheme) {
+    CpuBackend backend;
+    auto d = Decoder::Load(**ckpt, &backend, {.scheme = scheme});
+    EXPECT_TRUE(d.ok()) << d.status();
+    return LogProbs(**d, batch).logprobs;
+  };
+  const auto w4 = logprobs("w4a16-g32"), bf16 = logprobs("bf16");
+  EXPECT_EQ(logprobs("scheme: bf16\noverrides: [{layers: 0-, format: w4a16-g32}]\n"), w4);
+  EXPECT_EQ(logprobs("scheme: bf16\noverrides: [{layers: 99-, format: w4a16-g32}]\n"), bf16);
+  const auto first = logprobs("scheme: bf16\noverrides: [{layers: 0, format: w4a16-g32}]\n");
+  EXPECT_NE(first, w4);
+  EXPECT_NE(first, bf16);
+}
+
 TEST(Decoder, PackingDoesNotChangeResults) {
   auto ckpt = OpenCheckpoint("synthetic:tiny@5");
   ASSERT_TRUE(ckpt.ok()) << ckpt.status();

@@ -244,4 +244,9 @@ absl::StatusOr<SchemeSpec> SchemeFromYaml(const std::string& text) {
   return spec;
 }
 
+absl::StatusOr<SchemeSpec> ResolveScheme(const std::string& text) {
+  if (text.find(':') == std::string::npos) return ParseScheme(text);
+  return SchemeFromYaml(text);
+}
+
 }  // namespace qsweep

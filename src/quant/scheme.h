@@ -55,6 +55,10 @@ std::string SchemeName(const SchemeSpec& spec);  // canonical, with "+overrides"
 std::string SchemeJson(const SchemeSpec& spec);
 std::string SchemeToYaml(const SchemeSpec& spec);
 absl::StatusOr<SchemeSpec> SchemeFromYaml(const std::string& yaml);
+// What the pipeline passes around as "the scheme": a name (ParseScheme), or
+// a YAML spec with `scheme:` and `overrides:` (SchemeFromYaml), which a sweep
+// config's named entries carry. Names never contain ':', specs always do.
+absl::StatusOr<SchemeSpec> ResolveScheme(const std::string& text);
 
 // What tensors outside the quantized projections become: the base format
 // for fp32 / bf16 / fp16, bf16 otherwise.

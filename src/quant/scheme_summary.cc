@@ -6,10 +6,12 @@
 
 namespace qsweep {
 
-absl::StatusOr<SchemeSummary> SummarizeScheme(const std::string& scheme, const Checkpoint& checkpoint) {
-  QSWEEP_ASSIGN_OR_RETURN(SchemeSpec spec, ParseScheme(scheme));
+absl::StatusOr<SchemeSummary> SummarizeScheme(const std::string& scheme, const Checkpoint& checkpoint,
+                                              const std::string& name) {
+  QSWEEP_ASSIGN_OR_RETURN(SchemeSpec spec, ResolveScheme(scheme));
   const SizeReport sizes = ComputeSizes(spec, checkpoint.tensors());
-  return SchemeSummary{SchemeName(spec), SchemeJson(spec), sizes.bits_per_weight(), sizes.bytes()};
+  return SchemeSummary{name.empty() ? SchemeName(spec) : name, SchemeJson(spec), sizes.bits_per_weight(),
+                       sizes.bytes()};
 }
 
 }  // namespace qsweep

@@ -16,6 +16,9 @@ struct SchemeSummary {
   int64_t bytes = 0;
 };
 
-absl::StatusOr<SchemeSummary> SummarizeScheme(const std::string& scheme, const Checkpoint& checkpoint);
+// `scheme`: a name or a YAML spec (ResolveScheme); `name`: what the run is
+// called (default: the spec's canonical name).
+absl::StatusOr<SchemeSummary> SummarizeScheme(const std::string& scheme, const Checkpoint& checkpoint,
+                                              const std::string& name = "");
 
 }  // namespace qsweep

@@ -191,6 +191,19 @@ TEST(Scheme, BadYamlSaysWhatIsWrong) {
   }
 }
 
+TEST(Scheme, ResolveTakesANameOrAYamlSpec) {
+  auto n = ResolveScheme("w4a16-g128");
+  ASSERT_TRUE(n.ok()) << n.status();
+  EXPECT_EQ(SchemeName(*n), "w4a16-g128");
+  auto y = ResolveScheme("scheme: bf16\noverrides: [{layers: 0-1, format: w4a16-g128}]\n");
+  ASSERT_TRUE(y.ok()) << y.status();
+  EXPECT_EQ(FormatFor(*y, "model.layers.1.mlp.up_proj.weight").bits, 4);
+  EXPECT_FALSE(FormatFor(*y, "model.layers.2.mlp.up_proj.weight").quantized());
+  EXPECT_EQ(SchemeToYaml(*ResolveScheme(SchemeToYaml(*y))), SchemeToYaml(*y));
+  EXPECT_NE(ResolveScheme("w9a16").status().message().find("valid forms"), std::string::npos);
+  EXPECT_FALSE(ResolveScheme("scheme: w9a16\n").ok());
+}
+
 TEST(SizeReport, Llama3_70BAtW4G128) {
   // Shapes of Llama 3 70B: vocab 128256, hidden 8192, intermediate 28672,
   // 80 layers, 64 heads, 8 kv heads of 128, untied head.

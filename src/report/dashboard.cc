@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_format.h"
 #include "core/status_macros.h"
+#include "quant/scheme.h"
 
 namespace qsweep {
 namespace {
@@ -329,6 +330,8 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
 
 std::string SchemeFamily(const std::string& s) {
   if (s == "fp32" || s == "bf16" || s == "fp16") return "baseline";
+  // A sweep config's named entry (overrides: a partially quantized model).
+  if (!ParseScheme(s).ok()) return "partial";
   if (s.rfind("nf4", 0) == 0) return "nf4";
   if (s.rfind("fp4", 0) == 0) return "fp4";
   if (s.rfind("fp8", 0) == 0) return "fp8";

@@ -8,7 +8,7 @@ namespace {
 
 absl::StatusOr<std::unique_ptr<PackedLinear>> Quantize(const std::string& name, const std::string& scheme,
                                                        const std::vector<float>& weight, int64_t out, int64_t in) {
-  QSWEEP_ASSIGN_OR_RETURN(SchemeSpec spec, ParseScheme(scheme));
+  QSWEEP_ASSIGN_OR_RETURN(SchemeSpec spec, ResolveScheme(scheme));
   return QuantizeLinear(FormatFor(spec, name), weight, out, in, nullptr, name, spec.method);
 }
 

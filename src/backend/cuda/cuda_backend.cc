@@ -96,7 +96,7 @@ const float* F(const DeviceArray& a) { return static_cast<const GpuArray&>(a).da
 // reference and for fp16 (whose values bf16 cannot hold).
 absl::StatusOr<std::pair<std::vector<float>, bool>> GpuWeights(const std::string& name, const std::string& scheme,
                                                                std::vector<float> w, int64_t out, int64_t in) {
-  QSWEEP_ASSIGN_OR_RETURN(SchemeSpec spec, ParseScheme(scheme));
+  QSWEEP_ASSIGN_OR_RETURN(SchemeSpec spec, ResolveScheme(scheme));
   const WeightFormat f = FormatFor(spec, name);
   if (f.act != ActKind::kNone)
     return absl::UnimplementedError(absl::StrFormat("%s: %s needs activation quantization, not on the GPU yet", name, scheme));
