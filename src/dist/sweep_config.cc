@@ -1,5 +1,6 @@
 #include "dist/sweep_config.h"
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -92,7 +93,7 @@ absl::StatusOr<SweepConfig> ParseSweepConfig(const std::string& text, const std:
   }
   QSWEEP_RETURN_IF_ERROR(rd.Keys(root, "", {"name", "model", "tokenizer", "parallel", "baseline",
                                             "schemes", "tasks", "corpora", "output", "scoring",
-                                            "calibration", "slurm"}));
+                                            "calibration", "slurm", "sensitivity"}));
   SweepConfig c;
   c.path = path;
   c.yaml = text;
@@ -125,6 +126,34 @@ absl::StatusOr<SweepConfig> ParseSweepConfig(const std::string& text, const std:
     if (!parsed.ok()) return rd.Error(e, "schemes." + name, std::string(parsed.status().message()));
     c.schemes.push_back(name);
     c.scheme_specs[name] = SchemeToYaml(*parsed);
+  }
+  // A layer-sensitivity sweep: one named entry per (layer, projection type),
+  // each quantizing only that part of the dense baseline; the report draws
+  // them as a heatmap (report/layer_sensitivity.h).
+  if (const YAML::Node s = root["sensitivity"]) {
+    QSWEEP_RETURN_IF_ERROR(rd.Keys(s, "sensitivity", {"format", "layers", "projections"}));
+    if (c.baseline != "bf16" && c.baseline != "fp16" && c.baseline != "fp32")
+      return rd.Error(s, "sensitivity", "needs a dense baseline (bf16, fp16 or fp32), not '" + c.baseline + "'");
+    std::string format, layers;
+    std::vector<std::string> projections = {"q", "k", "v", "o", "gate", "up", "down"};
+    QSWEEP_RETURN_IF_ERROR(rd.Get(s, "format", &format, true, "sensitivity"));
+    QSWEEP_RETURN_IF_ERROR(rd.Get(s, "layers", &layers, true, "sensitivity"));
+    QSWEEP_RETURN_IF_ERROR(rd.Get(s, "projections", &projections, false, "sensitivity"));
+    int first = -1, last = -1;
+    char tail = 0;
+    const int got = std::sscanf(layers.c_str(), "%d-%d%c", &first, &last, &tail);
+    if (got == 1) last = first;
+    if ((got != 1 && got != 2) || first < 0 || last < first || last - first >= 1024)
+      return rd.Error(s["layers"], "sensitivity.layers", "'" + layers + "': expected A-B or A (0 <= A <= B)");
+    for (int l = first; l <= last; ++l)
+      for (const std::string& p : projections) {
+        const std::string name = absl::StrFormat("L%d-%s", l, p);
+        auto spec = SchemeFromYaml(absl::StrFormat("scheme: %s\noverrides: [{layers: %d, projections: [%s], format: %s}]\n",
+                                                   c.baseline, l, p, format));
+        if (!spec.ok()) return rd.Error(s, "sensitivity", std::string(spec.status().message()));
+        c.schemes.push_back(name);
+        c.scheme_specs[name] = SchemeToYaml(*spec);
+      }
   }
   QSWEEP_RETURN_IF_ERROR(rd.Get(root, "output", &c.output, true));
   QSWEEP_RETURN_IF_ERROR(rd.Get(root, "calibration", &c.calibration, false));

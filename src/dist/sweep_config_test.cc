@@ -91,5 +91,29 @@ TEST(SweepConfig, NamedSchemesCarryOverrides) {
   ExpectError(with("w8a16"), "schemes: expected a list");
 }
 
+TEST(SweepConfig, SensitivityExpandsIntoOneLayerEntries) {
+  const std::string base = kGood;
+  auto c = ParseSweepConfig(base + "sensitivity: {format: w2a16-g64, layers: 1-2, projections: [q, down]}\n", "c.yaml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->AllSchemes(), (std::vector<std::string>{"bf16", "w8a16", "w4a16-g128", "L1-q", "L1-down", "L2-q",
+                                                       "L2-down"}));
+  auto spec = ResolveScheme(c->SchemeText("L2-down"));
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(FormatFor(*spec, "model.layers.2.mlp.down_proj.weight").bits, 2);
+  EXPECT_FALSE(FormatFor(*spec, "model.layers.1.mlp.down_proj.weight").quantized());
+  EXPECT_FALSE(FormatFor(*spec, "model.layers.2.mlp.up_proj.weight").quantized());
+  auto all = ParseSweepConfig(base + "sensitivity: {format: nf4-g64, layers: 0}\n", "c.yaml");
+  ASSERT_TRUE(all.ok()) << all.status();
+  EXPECT_EQ(all->AllSchemes().size(), 3u + 7u);  // every projection type of layer 0
+
+  ExpectError(base + "sensitivity: {layers: 0}\n", "sensitivity.format: missing");
+  ExpectError(base + "sensitivity: {format: w2a16-g64, layers: 3-1}\n", "expected A-B or A");
+  ExpectError(base + "sensitivity: {format: w9a16, layers: 0}\n", "unknown scheme 'w9a16'");
+  ExpectError(base + "sensitivity: {format: w2a16-g64, layers: 0, projections: [mlp]}\n", "mlp");
+  ExpectError(std::string(kGood).replace(std::string(kGood).find("baseline: bf16"), 14, "baseline: w8a8") +
+                  "sensitivity: {format: w2a16-g64, layers: 0}\n",
+              "needs a dense baseline");
+}
+
 }  // namespace
 }  // namespace qsweep

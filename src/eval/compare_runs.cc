@@ -110,6 +110,7 @@ absl::StatusOr<SweepMetrics> CompareRuns(const NamedRun& base, const std::vector
     CandidateMetrics cm;
     cm.scheme = ch.scheme;
     cm.path = c.path;
+    cm.scheme_json = ch.scheme_json;
     cm.bits_per_weight = ch.bits_per_weight;
     cm.bytes = ch.model_bytes;
     for (size_t t = 0; t < base.data.tasks.size(); ++t) {

@@ -25,6 +25,7 @@ struct CorpusMetrics {
 
 struct CandidateMetrics {
   std::string scheme, path;
+  std::string scheme_json;  // the run's spec (quant/scheme.h SchemeJson)
   double bits_per_weight = 0;
   int64_t bytes = 0;
   std::vector<TaskMetrics> tasks;

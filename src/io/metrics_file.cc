@@ -75,6 +75,7 @@ absl::Status WriteMetricsFile(const std::string& path, const SweepMetrics& m, co
       const std::string g = "/candidates/" + c.scheme;
       QSWEEP_RETURN_IF_ERROR(f.CreateGroup(g));
       QSWEEP_RETURN_IF_ERROR(f.SetAttr(g, "run_file", c.path));
+      QSWEEP_RETURN_IF_ERROR(f.SetAttr(g, "scheme_json", c.scheme_json));
       QSWEEP_RETURN_IF_ERROR(WriteChoice(f, g + "/all_tasks", c.pooled));
       QSWEEP_RETURN_IF_ERROR(f.CreateGroup(g + "/tasks"));
       for (const TaskMetrics& t : c.tasks) QSWEEP_RETURN_IF_ERROR(WriteChoice(f, g + "/tasks/" + t.task, t.comparison));

@@ -35,6 +35,9 @@ absl::StatusOr<MetricsFileData> ReadMetricsFile(const std::string& path) {
     MetricsCandidateData c;
     c.scheme = s;
     const std::string g = "/candidates/" + s;
+    if (f.HasAttr(g, "scheme_json")) {
+      QSWEEP_ASSIGN_OR_RETURN(c.scheme_json, f.GetStringAttr(g, "scheme_json"));
+    }
     QSWEEP_ASSIGN_OR_RETURN(c.bin_lo, f.Read<double>(g + "/all_tasks/margin_bin_lo"));
     QSWEEP_ASSIGN_OR_RETURN(c.bin_hi, f.Read<double>(g + "/all_tasks/margin_bin_hi"));
     QSWEEP_ASSIGN_OR_RETURN(c.bin_count, f.Read<int64_t>(g + "/all_tasks/margin_bin_count"));

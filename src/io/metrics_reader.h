@@ -20,6 +20,7 @@ struct MetricsCorpusData {
 
 struct MetricsCandidateData {
   std::string scheme;
+  std::string scheme_json;  // empty in files written before it was recorded
   std::vector<double> bin_lo, bin_hi, bin_flip_probability, bin_mean_abs_dp, answer_kl;
   std::vector<int64_t> bin_count;
   std::map<std::string, MetricsTaskSummary> tasks;

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -11,6 +12,7 @@
 #include "absl/strings/str_format.h"
 #include "core/status_macros.h"
 #include "quant/scheme.h"
+#include "report/layer_sensitivity.h"
 
 namespace qsweep {
 namespace {
@@ -165,6 +167,35 @@ std::vector<Chart> Charts(const MetricsFileData& m) {
                           {"color", {{"field", "kind"}, {"type", "nominal"}}},
                           {"tooltip", Json::array({{{"field", "scheme"}}, {{"field", "kl"}}})}};
     charts.push_back(c);
+  }
+  {  // Layer sensitivity: runs that quantize one layer of a dense model
+    Chart c{"layer_sensitivity", "Layer sensitivity",
+            "KL against the baseline when only that layer (and projection type) is quantized: token KL on the "
+            "corpus where there is one, else answer KL. Darker is more sensitive.",
+            Json::array(), {}};
+    const bool token = !m.corpus_names.empty();
+    for (size_t i = 1; i < n; ++i) {
+      const auto* cand = candidate(m.schemes[i]);
+      if (!cand) continue;
+      const std::optional<SensitivityCell> cell = SensitivityCellOf(cand->scheme_json);
+      if (!cell) continue;
+      c.rows.push_back({{"scheme", m.schemes[i]}, {"layer", cell->layer}, {"projection", cell->projection},
+                        {"format", cell->format}, {"kl", Num(Col(m, token ? "token_kl_mean" : "answer_kl_mean", i))},
+                        {"delta_accuracy", Num(Col(m, "delta_accuracy", i))}});
+    }
+    if (!c.rows.empty()) {
+      c.spec = Base(c.title);
+      c.spec["mark"] = "rect";
+      c.spec["encoding"] = {
+          {"x", {{"field", "projection"}, {"type", "nominal"},
+                 {"sort", Json::array({"q", "k", "v", "o", "gate", "up", "down", "all"})}}},
+          {"y", {{"field", "layer"}, {"type", "ordinal"}}},
+          {"color", {{"field", "kl"}, {"type", "quantitative"}, {"scale", {{"scheme", "reds"}}},
+                     {"title", token ? "token KL" : "answer KL"}}},
+          {"tooltip", Json::array({{{"field", "scheme"}}, {{"field", "format"}}, {{"field", "kl"}},
+                                   {{"field", "delta_accuracy"}, {"format", "+.2%"}}})}};
+      charts.push_back(c);
+    }
   }
   {  // Δacc vs flips with CIs
     Chart c{"dacc_vs_flips", "Accuracy change vs flips",
@@ -362,8 +393,9 @@ absl::StatusOr<std::string> WriteDashboard(const MetricsFileData& m, const std::
         "<details><summary>data (<a href=\"data/%s.csv\">%s.csv</a>)</summary>%s</details></section>\n",
         Html(c.title), Html(c.caption), c.id, c.id, c.id, HtmlTable(c.rows));
   }
-  body += "<section><h2>Layer sensitivity</h2><p>Not in this metrics file: it needs a sweep with per-layer "
-          "overrides (quantize one layer or projection at a time).</p></section>\n";
+  if (std::none_of(charts.begin(), charts.end(), [](const Chart& c) { return c.id == "layer_sensitivity"; }))
+    body += "<section><h2>Layer sensitivity</h2><p>Not in this sweep: it needs named scheme entries that quantize "
+            "one layer (and projection type) of the dense model at a time (docs/schemes.md).</p></section>\n";
   // Summary table and recommendations.
   Json summary = Json::array();
   for (size_t i = 0; i < m.schemes.size(); ++i) {

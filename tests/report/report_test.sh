@@ -6,7 +6,13 @@ set -euo pipefail
 qsweep=$1 src=$2 scratch=$3
 rm -rf "$scratch" && mkdir -p "$scratch"
 command -v chromium >/dev/null || { echo "FAIL: chromium missing: run tools/setup.sh"; exit 1; }
-config=$src/tests/data/configs/mpi_small.yaml
+# The distributed tests' sweep plus two one-layer runs, so that the layer
+# sensitivity heatmap has cells.
+config=$scratch/sweep.yaml
+sed -e "s|\.\./tiny/|$src/tests/data/tiny/|g" \
+    -e "s|^schemes: \[|schemes: [{name: L0-q, scheme: bf16, overrides: [{layers: 0, projections: [q], format: w2a16-g64}]}, {name: L1-down, scheme: bf16, overrides: [{layers: 1, projections: [down], format: w2a16-g64}]}, |" \
+    "$src/tests/data/configs/mpi_small.yaml" > "$config"
+grep -q "L1-down" "$config"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 mpirun -n 1 --oversubscribe "$qsweep" run "$config" -o "$scratch/sweep" 2>"$scratch/run.log"
 "$qsweep" metrics "$config" --sweep-output "$scratch/sweep" -o "$scratch/metrics.h5" >/dev/null
@@ -26,6 +32,7 @@ dom = open(sys.argv[1]).read()
 specs = json.load(open(sys.argv[2]))
 body = [b for b in re.findall(r'<body[^>]*>', dom) if 'data-' in b][-1] if 'data-charts' in dom else ''
 attrs = dict(re.findall(r'data-(\w+)="([^"]*)"', body))
+assert "layer_sensitivity" in specs, ("no layer sensitivity chart", list(specs))
 assert attrs.get("charts") == str(len(specs)), attrs
 assert attrs.get("rendered") == str(len(specs)), ("not every chart rendered", attrs)
 assert attrs.get("errors") == "0", ("console errors", re.search(r'<div id="errors">(.*?)</div>', dom, re.S).group(1))
