@@ -28,8 +28,8 @@ struct RunArgs {
 
 absl::StatusOr<std::unique_ptr<Backend>> MakeBackend(const std::string& name, const BackendContext& context) {
   if (name == "cpu") return std::unique_ptr<Backend>(std::make_unique<CpuBackend>(context.host_all_reduce));
-#ifdef QSWEEP_HAVE_CUDA
   if (name != "cuda") return absl::InvalidArgumentError(absl::StrFormat("unknown backend '%s' (cpu or cuda)", name));
+#ifdef QSWEEP_HAVE_CUDA
   // One GPU per rank: the one the launcher made visible (launcher/bind-gpu),
   // or the node-local rank's when plain mpirun shows every GPU.
   auto gpu = CudaBackend::Create(context.local_rank);
@@ -41,10 +41,8 @@ absl::StatusOr<std::unique_ptr<Backend>> MakeBackend(const std::string& name, co
   }
   return std::unique_ptr<Backend>(std::move(*gpu));
 #else
-  if (name == "cuda")
-    return absl::UnimplementedError("this qsweep was built without CUDA (QSWEEP_CUDA=OFF): use backend cpu");
+  return absl::UnimplementedError("this qsweep was built without CUDA (QSWEEP_CUDA=OFF): use backend cpu");
 #endif
-  return absl::InvalidArgumentError(absl::StrFormat("unknown backend '%s' (cpu or cuda)", name));
 }
 
 namespace {

@@ -1,6 +1,5 @@
 #include "dist/sweep_config.h"
 
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -135,17 +134,15 @@ absl::StatusOr<SweepConfig> ParseSweepConfig(const std::string& text, const std:
     if (c.baseline != "bf16" && c.baseline != "fp16" && c.baseline != "fp32")
       return rd.Error(s, "sensitivity", "needs a dense baseline (bf16, fp16 or fp32), not '" + c.baseline + "'");
     std::string format, layers;
-    std::vector<std::string> projections = {"q", "k", "v", "o", "gate", "up", "down"};
+    std::vector<std::string> projections = ProjectionTypes();
     QSWEEP_RETURN_IF_ERROR(rd.Get(s, "format", &format, true, "sensitivity"));
     QSWEEP_RETURN_IF_ERROR(rd.Get(s, "layers", &layers, true, "sensitivity"));
     QSWEEP_RETURN_IF_ERROR(rd.Get(s, "projections", &projections, false, "sensitivity"));
-    int first = -1, last = -1;
-    char tail = 0;
-    const int got = std::sscanf(layers.c_str(), "%d-%d%c", &first, &last, &tail);
-    if (got == 1) last = first;
-    if ((got != 1 && got != 2) || first < 0 || last < first || last - first >= 1024)
+    // A closed range: each layer becomes entries, so "A-" (to the end) is refused.
+    const auto range = ParseLayerRange(layers);
+    if (!range.ok() || range->second < 0 || range->second - range->first >= 1024)
       return rd.Error(s["layers"], "sensitivity.layers", "'" + layers + "': expected A-B or A (0 <= A <= B)");
-    for (int l = first; l <= last; ++l)
+    for (int64_t l = range->first; l <= range->second; ++l)
       for (const std::string& p : projections) {
         const std::string name = absl::StrFormat("L%d-%s", l, p);
         auto spec = SchemeFromYaml(absl::StrFormat("scheme: %s\noverrides: [{layers: %d, projections: [%s], format: %s}]\n",

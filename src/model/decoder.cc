@@ -28,7 +28,8 @@ Decoder::~Decoder() {
   for (Act* a : {&x_, &h_, &q_, &k_, &v_, &attn_, &gate_, &up_, &sel_, &sel_norm_, &logits_})
     if (a->data) backend_->Free(*a);
   for (auto* v : {&part_in_o_, &part_in_down_, &part_out_})
-    for (Act& a : *v) backend_->Free(a);
+    for (Act& a : *v)
+      if (a.data) backend_->Free(a);
 }
 
 absl::StatusOr<std::unique_ptr<Decoder>> Decoder::Load(const Checkpoint& checkpoint,
@@ -139,16 +140,37 @@ absl::Status Decoder::LoadWeights(const Checkpoint& ckpt) {
   return absl::OkStatus();
 }
 
-// The buffers AllocateBuffers makes per batch token, plus what a GPU backend
-// adds per token: the bf16 copy of the widest matmul input and the
-// all-gather of a tensor-parallel sum.
-int64_t Decoder::ActivationBytesPerToken() const {
+std::vector<Decoder::TokenBuffer> Decoder::TokenBuffers() {
   const int64_t hd = config_.head_dim, tp = options_.tp_size, hidden = config_.hidden_size;
-  const int64_t parts_out = std::max(RowParallelParts(config_.q_dim()), RowParallelParts(config_.intermediate_size)) / tp;
-  const int64_t floats = 2 * hidden + config_.q_dim() / tp + config_.intermediate_size / tp + parts_out * hidden +
-                         2 * local_heads_ * hd + 2 * local_kv_heads_ * hd + 2 * local_intermediate_;
-  const int64_t widest = std::max({hidden, local_intermediate_, local_heads_ * hd});
-  return 4 * floats + 2 * widest + (tp > 1 ? 4 * tp * hidden : 0) + 64;
+  const int64_t o_parts = RowParallelParts(config_.q_dim()), down_parts = RowParallelParts(config_.intermediate_size);
+  part_in_o_.resize(o_parts / tp);
+  part_in_down_.resize(down_parts / tp);
+  part_out_.resize(std::max(o_parts, down_parts) / tp);
+  std::vector<TokenBuffer> b = {{&x_, hidden},
+                                {&h_, hidden},
+                                {&q_, local_heads_ * hd},
+                                {&attn_, local_heads_ * hd},
+                                {&k_, local_kv_heads_ * hd},
+                                {&v_, local_kv_heads_ * hd},
+                                {&gate_, local_intermediate_},
+                                {&up_, local_intermediate_}};
+  for (Act& a : part_in_o_) b.push_back({&a, config_.q_dim() / o_parts});
+  for (Act& a : part_in_down_) b.push_back({&a, config_.intermediate_size / down_parts});
+  for (Act& a : part_out_) b.push_back({&a, hidden});
+  return b;
+}
+
+// The decoder's buffers per batch token, plus what a GPU backend adds per
+// token: the bf16 copy of the widest matmul input and the all-gather of a
+// tensor-parallel sum.
+int64_t Decoder::ActivationBytesPerToken() {
+  int64_t floats = 0, widest = 0;
+  for (const TokenBuffer& b : TokenBuffers()) {
+    floats += b.cols;
+    widest = std::max(widest, b.cols);
+  }
+  const int64_t tp = options_.tp_size;
+  return 4 * floats + 2 * widest + (tp > 1 ? 4 * tp * config_.hidden_size : 0) + 64;
 }
 
 absl::Status Decoder::PlanBatchTokens(int64_t free_before) {
@@ -186,23 +208,7 @@ absl::Status Decoder::PlanBatchTokens(int64_t free_before) {
 }
 
 void Decoder::AllocateBuffers() {
-  const int64_t n = options_.max_batch_tokens, hd = config_.head_dim;
-  x_ = backend_->Alloc(n, config_.hidden_size);
-  h_ = backend_->Alloc(n, config_.hidden_size);
-  const int64_t o_parts = RowParallelParts(config_.q_dim()),
-                down_parts = RowParallelParts(config_.intermediate_size);
-  for (int64_t p = 0; p < o_parts / options_.tp_size; ++p)
-    part_in_o_.push_back(backend_->Alloc(n, config_.q_dim() / o_parts));
-  for (int64_t p = 0; p < down_parts / options_.tp_size; ++p)
-    part_in_down_.push_back(backend_->Alloc(n, config_.intermediate_size / down_parts));
-  for (int64_t p = 0; p < std::max(o_parts, down_parts) / options_.tp_size; ++p)
-    part_out_.push_back(backend_->Alloc(n, config_.hidden_size));
-  q_ = backend_->Alloc(n, local_heads_ * hd);
-  attn_ = backend_->Alloc(n, local_heads_ * hd);
-  k_ = backend_->Alloc(n, local_kv_heads_ * hd);
-  v_ = backend_->Alloc(n, local_kv_heads_ * hd);
-  gate_ = backend_->Alloc(n, local_intermediate_);
-  up_ = backend_->Alloc(n, local_intermediate_);
+  for (const TokenBuffer& b : TokenBuffers()) *b.act = backend_->Alloc(options_.max_batch_tokens, b.cols);
   sel_ = backend_->Alloc(options_.max_head_rows, config_.hidden_size);
   sel_norm_ = backend_->Alloc(options_.max_head_rows, config_.hidden_size);
   logits_ = backend_->Alloc(options_.max_head_rows, vocab_end_ - vocab_begin_);

@@ -72,7 +72,15 @@ class Decoder {
   absl::Status LoadWeights(const Checkpoint& checkpoint);
   // `free_before`: the backend's free memory before the weights (-1: none).
   absl::Status PlanBatchTokens(int64_t free_before);
-  int64_t ActivationBytesPerToken() const;
+  // Every activation buffer sized per batch token and its columns (the part
+  // vectors are sized here): what AllocateBuffers allocates and what the
+  // memory plan counts.
+  struct TokenBuffer {
+    Act* act;
+    int64_t cols;
+  };
+  std::vector<TokenBuffer> TokenBuffers();
+  int64_t ActivationBytesPerToken();
   void AllocateBuffers();
   void RunLayer(const Layer& layer);
   // out = in · Wᵀ for a row-parallel weight held as parts, summed in tree order.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <regex>
+#include <tuple>
 
 #include <nlohmann/json.hpp>
 #include <yaml-cpp/yaml.h>
@@ -198,7 +199,7 @@ absl::StatusOr<SchemeSpec> SchemeFromYaml(const std::string& text) {
   QSWEEP_ASSIGN_OR_RETURN(SchemeSpec spec, ParseScheme(root["scheme"].as<std::string>()));
   const YAML::Node overrides = root["overrides"];
   if (overrides && !overrides.IsSequence()) return error("'overrides' must be a list of rules");
-  static const std::vector<std::string> kProjections = {"q", "k", "v", "o", "gate", "up", "down"};
+  const std::vector<std::string>& kProjections = ProjectionTypes();
   for (size_t i = 0; overrides && i < overrides.size(); ++i) {
     const YAML::Node n = overrides[i];
     const std::string where = absl::StrFormat("override %d: ", i);
@@ -209,19 +210,9 @@ absl::StatusOr<SchemeSpec> SchemeFromYaml(const std::string& text) {
         return error(where + absl::StrFormat("unknown key '%s' (layers, projections, format)", key));
     }
     OverrideRule r;
-    const std::string layers = n["layers"] ? n["layers"].as<std::string>() : "0-";
-    std::smatch m;
-    static const std::regex kRange(R"((\d+)-(\d*))"), kOne(R"((\d+))");
-    if (std::regex_match(layers, m, kRange)) {
-      r.first_layer = std::stoll(m[1]);
-      r.last_layer = m[2].str().empty() ? -1 : std::stoll(m[2]);
-      if (r.last_layer >= 0 && r.last_layer < r.first_layer)
-        return error(where + absl::StrFormat("layers '%s' is an empty range", layers));
-    } else if (std::regex_match(layers, m, kOne)) {
-      r.first_layer = r.last_layer = std::stoll(m[1]);
-    } else {
-      return error(where + absl::StrFormat("layers '%s' (expected A-B, A- or A)", layers));
-    }
+    auto range = ParseLayerRange(n["layers"] ? n["layers"].as<std::string>() : "0-");
+    if (!range.ok()) return error(where + std::string(range.status().message()));
+    std::tie(r.first_layer, r.last_layer) = *range;
     if (n["projections"]) {
       if (!n["projections"].IsSequence()) return error(where + "projections is a list, e.g. [q, k, v]");
       for (const YAML::Node& p : n["projections"]) {
@@ -242,6 +233,24 @@ absl::StatusOr<SchemeSpec> SchemeFromYaml(const std::string& text) {
     spec.rules.push_back(r);
   }
   return spec;
+}
+
+const std::vector<std::string>& ProjectionTypes() {
+  static const std::vector<std::string> kTypes = {"q", "k", "v", "o", "gate", "up", "down"};
+  return kTypes;
+}
+
+absl::StatusOr<std::pair<int64_t, int64_t>> ParseLayerRange(const std::string& layers) {
+  std::smatch m;
+  static const std::regex kRange(R"((\d+)-(\d*))"), kOne(R"((\d+))");
+  if (std::regex_match(layers, m, kRange)) {
+    const int64_t first = std::stoll(m[1]), last = m[2].str().empty() ? -1 : std::stoll(m[2]);
+    if (last >= 0 && last < first)
+      return absl::InvalidArgumentError(absl::StrFormat("layers '%s' is an empty range", layers));
+    return std::make_pair(first, last);
+  }
+  if (std::regex_match(layers, m, kOne)) return std::make_pair(std::stoll(m[1]), std::stoll(m[1]));
+  return absl::InvalidArgumentError(absl::StrFormat("layers '%s' (expected A-B, A- or A)", layers));
 }
 
 absl::StatusOr<SchemeSpec> ResolveScheme(const std::string& text) {

@@ -29,6 +29,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -55,6 +56,12 @@ std::string SchemeName(const SchemeSpec& spec);  // canonical, with "+overrides"
 std::string SchemeJson(const SchemeSpec& spec);
 std::string SchemeToYaml(const SchemeSpec& spec);
 absl::StatusOr<SchemeSpec> SchemeFromYaml(const std::string& yaml);
+// The projection types overrides name: q k v o gate up down.
+const std::vector<std::string>& ProjectionTypes();
+// An override's layers: "A-B", "A" (first = last = A) or "A-" (last = -1:
+// every layer from A). Errors say which form was expected.
+absl::StatusOr<std::pair<int64_t, int64_t>> ParseLayerRange(const std::string& layers);
+
 // What the pipeline passes around as "the scheme": a name (ParseScheme), or
 // a YAML spec with `scheme:` and `overrides:` (SchemeFromYaml), which a sweep
 // config's named entries carry. Names never contain ':', specs always do.

@@ -184,11 +184,14 @@ std::vector<Chart> Charts(const MetricsFileData& m) {
                         {"delta_accuracy", Num(Col(m, "delta_accuracy", i))}});
     }
     if (!c.rows.empty()) {
+      Json order = Json::array();
+      for (const std::string& p : ProjectionTypes()) order.push_back(p);
+      order.push_back("all");
       c.spec = Base(c.title);
       c.spec["mark"] = "rect";
       c.spec["encoding"] = {
           {"x", {{"field", "projection"}, {"type", "nominal"},
-                 {"sort", Json::array({"q", "k", "v", "o", "gate", "up", "down", "all"})}}},
+                 {"sort", order}}},
           {"y", {{"field", "layer"}, {"type", "ordinal"}}},
           {"color", {{"field", "kl"}, {"type", "quantitative"}, {"scale", {{"scheme", "reds"}}},
                      {"title", token ? "token KL" : "answer KL"}}},

@@ -7,9 +7,10 @@
 #include "absl/strings/str_format.h"
 #include "core/dtype.h"
 #include "core/status_macros.h"
-#include "decoder_kernels.cuh"
 #include "attention.cuh"
 #include "attention_bf16.cuh"
+#include "decoder_kernels.cuh"
+#include "model/model_config.h"
 #include "rank_sum.cuh"
 #include "quant/packed_linear.h"
 #include "quant/scheme.h"
@@ -237,7 +238,7 @@ std::unique_ptr<DeviceArray> CudaBackend::Upload(std::span<const float> values) 
 absl::StatusOr<std::unique_ptr<Linear>> CudaBackend::CreateLinear(const std::string& name, const std::string& scheme,
                                                                   std::vector<float> weight, int64_t out, int64_t in) {
   QSWEEP_ASSIGN_OR_RETURN(auto w, GpuWeights(name, scheme, std::move(weight), out, in));
-  return std::make_unique<GpuLinear>(w.first, out, in, w.second, name.find("lm_head") != std::string::npos,
+  return std::make_unique<GpuLinear>(w.first, out, in, w.second, name == LmHeadName(),
                                      live_linears_);
 }
 
@@ -368,8 +369,7 @@ void CudaBackend::Attention(const Act& q, const Act& k, const Act& v, int64_t he
       kernels::AttentionBf16(F(q), F(k), F(v), q.rows, sb, pe, bb, q.cols / head_dim, k.cols / head_dim, head_dim,
                              F(out), 0))
     return;
-  kernels::Attention(F(q), F(k), F(v), q.rows, static_cast<int64_t*>(Scratch(2, 8)), static_cast<int64_t*>(Scratch(3, 8)),
-                     static_cast<int64_t*>(Scratch(4, 8)), q.cols / head_dim, k.cols / head_dim, head_dim, F(out), 0);
+  kernels::Attention(F(q), F(k), F(v), q.rows, sb, pe, bb, q.cols / head_dim, k.cols / head_dim, head_dim, F(out), 0);
 }
 
 void CudaBackend::SwiGlu(const Act& gate, const Act& up, Act& out) {
