@@ -3,13 +3,16 @@
 #include <cmath>
 #include <tuple>
 
+#include "element.cuh"
+
 namespace qsweep::kernels {
 namespace {
 
 // A warp per (row, head); each lane holds head_dim/32 output dims (<= 8).
-__global__ void AttentionRowwiseKernel(const float* q, const float* k, const float* v, int64_t rows,
+template <typename T>
+__global__ void AttentionRowwiseKernel(const T* q, const T* k, const T* v, int64_t rows,
                                 const int64_t* seq_begin, const int64_t* prefix_end, const int64_t* branch_begin,
-                                int64_t q_heads, int64_t kv_heads, int64_t head_dim, float* out) {
+                                int64_t q_heads, int64_t kv_heads, int64_t head_dim, T* out) {
   const int64_t warp = (blockIdx.x * int64_t{blockDim.x} + threadIdx.x) / 32;
   const int lane = threadIdx.x % 32;
   if (warp >= rows * q_heads) return;
@@ -19,7 +22,7 @@ __global__ void AttentionRowwiseKernel(const float* q, const float* k, const flo
   float qv[8], acc[8];
   for (int t = 0; t < per_lane; ++t) {
     const int64_t d = lane + 32 * t;
-    qv[t] = d < head_dim ? q[r * qs + h * head_dim + d] : 0.0f;
+    qv[t] = d < head_dim ? Load(q + r * qs + h * head_dim + d) : 0.0f;
     acc[t] = 0.0f;
   }
   const float scale = rsqrtf(static_cast<float>(head_dim));
@@ -28,7 +31,7 @@ __global__ void AttentionRowwiseKernel(const float* q, const float* k, const flo
     float dot = 0.0f;
     for (int t = 0; t < per_lane; ++t) {
       const int64_t d = lane + 32 * t;
-      if (d < head_dim) dot += qv[t] * k[j * kvs + kvh * head_dim + d];
+      if (d < head_dim) dot += qv[t] * Load(k + j * kvs + kvh * head_dim + d);
     }
     for (int off = 16; off > 0; off /= 2) dot += __shfl_xor_sync(0xffffffffu, dot, off);
     const float sc = dot * scale;
@@ -37,7 +40,7 @@ __global__ void AttentionRowwiseKernel(const float* q, const float* k, const flo
     l = l * correction + p;
     for (int t = 0; t < per_lane; ++t) {
       const int64_t d = lane + 32 * t;
-      acc[t] = acc[t] * correction + (d < head_dim ? p * v[j * kvs + kvh * head_dim + d] : 0.0f);
+      acc[t] = acc[t] * correction + (d < head_dim ? p * Load(v + j * kvs + kvh * head_dim + d) : 0.0f);
     }
     m = m_new;
   };
@@ -45,7 +48,7 @@ __global__ void AttentionRowwiseKernel(const float* q, const float* k, const flo
   for (int64_t j = branch_begin[r]; j <= r; ++j) visit(j);
   for (int t = 0; t < per_lane; ++t) {
     const int64_t d = lane + 32 * t;
-    if (d < head_dim) out[r * qs + h * head_dim + d] = acc[t] / l;
+    if (d < head_dim) Store(out + r * qs + h * head_dim + d, acc[t] / l);
   }
 }
 
@@ -56,11 +59,11 @@ constexpr int kTileQ = 64, kTileK = 32, kAttnThreads = 256;
 // lanes) split the tile's 32 keys eight each for the scores, and the head
 // dimensions d ≡ t (mod 4) for the output. Shared rows are padded to an odd
 // stride so that neither the score nor the output loop has bank conflicts.
-template <int kDimsPerThread>
+template <int kDimsPerThread, typename T>
 __global__ void __launch_bounds__(kAttnThreads)
-    TiledAttentionKernel(const float* q, const float* k, const float* v, int64_t rows, const int64_t* seq_begin,
+    TiledAttentionKernel(const T* q, const T* k, const T* v, int64_t rows, const int64_t* seq_begin,
                          const int64_t* prefix_end, const int64_t* branch_begin, int q_heads, int kv_heads,
-                         int head_dim, float* out) {
+                         int head_dim, T* out) {
   extern __shared__ float smem[];
   constexpr int ld = 4 * kDimsPerThread + 1, ldp = kTileK + 1;
   float* sq = smem;
@@ -78,7 +81,7 @@ __global__ void __launch_bounds__(kAttnThreads)
   const int64_t sb = valid ? seq_begin[r] : 0, pe = valid ? prefix_end[r] : 0, bb = valid ? branch_begin[r] : 0;
   for (int i = t; i < kTileQ * hd; i += kAttnThreads) {
     const int rr = i / hd, d = i % hd;
-    sq[rr * ld + d] = q0 + rr < rows ? q[(q0 + rr) * qs + int64_t{h} * hd + d] : 0.0f;
+    sq[rr * ld + d] = q0 + rr < rows ? Load(q + (q0 + rr) * qs + int64_t{h} * hd + d) : 0.0f;
   }
   const float scale = rsqrtf(static_cast<float>(hd));
   float m = -INFINITY, l = 0.0f, acc[kDimsPerThread];
@@ -89,8 +92,8 @@ __global__ void __launch_bounds__(kAttnThreads)
     for (int i = t; i < kTileK * hd; i += kAttnThreads) {
       const int kk = i / hd, d = i % hd;
       const int64_t j = j0 + kk;
-      sk[kk * ld + d] = j <= last ? k[j * kvs + int64_t{kvh} * hd + d] : 0.0f;
-      sv[kk * ld + d] = j <= last ? v[j * kvs + int64_t{kvh} * hd + d] : 0.0f;
+      sk[kk * ld + d] = j <= last ? Load(k + j * kvs + int64_t{kvh} * hd + d) : 0.0f;
+      sv[kk * ld + d] = j <= last ? Load(v + j * kvs + int64_t{kvh} * hd + d) : 0.0f;
     }
     __syncthreads();
     float s[8];
@@ -135,45 +138,58 @@ __global__ void __launch_bounds__(kAttnThreads)
 #pragma unroll
   for (int i = 0; i < kDimsPerThread; ++i) {
     const int d = quarter + 4 * i;
-    if (d < hd) out[r * qs + int64_t{h} * hd + d] = acc[i] / l;
+    if (d < hd) Store(out + r * qs + int64_t{h} * hd + d, acc[i] / l);
   }
 }
 
-template <int kDimsPerThread>
-void LaunchTiled(const float* q, const float* k, const float* v, int64_t rows, const int64_t* seq_begin,
+template <int kDimsPerThread, typename T>
+void LaunchTiled(const T* q, const T* k, const T* v, int64_t rows, const int64_t* seq_begin,
                  const int64_t* prefix_end, const int64_t* branch_begin, int64_t q_heads, int64_t kv_heads,
-                 int64_t head_dim, float* out, cudaStream_t s) {
+                 int64_t head_dim, T* out, cudaStream_t s) {
   constexpr int ld = 4 * kDimsPerThread + 1;
   constexpr size_t bytes = sizeof(float) * ((kTileQ + 2 * kTileK) * ld + kTileQ * (kTileK + 1));
   static const bool configured = [] {
-    return cudaFuncSetAttribute(TiledAttentionKernel<kDimsPerThread>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+    return cudaFuncSetAttribute(TiledAttentionKernel<kDimsPerThread, T>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                 static_cast<int>(bytes)) == cudaSuccess;
   }();
   (void)configured;  // a failure shows as the launch's error
   const dim3 grid(static_cast<unsigned>((rows + kTileQ - 1) / kTileQ), static_cast<unsigned>(q_heads));
-  TiledAttentionKernel<kDimsPerThread><<<grid, kAttnThreads, bytes, s>>>(
+  TiledAttentionKernel<kDimsPerThread, T><<<grid, kAttnThreads, bytes, s>>>(
       q, k, v, rows, seq_begin, prefix_end, branch_begin, static_cast<int>(q_heads), static_cast<int>(kv_heads),
       static_cast<int>(head_dim), out);
 }
 
 }  // namespace
 
-void Attention(const float* q, const float* k, const float* v, int64_t rows, const int64_t* seq_begin,
+template <typename T>
+void Attention(const T* q, const T* k, const T* v, int64_t rows, const int64_t* seq_begin,
                const int64_t* prefix_end, const int64_t* branch_begin, int64_t q_heads, int64_t kv_heads,
-               int64_t head_dim, float* out, cudaStream_t s) {
+               int64_t head_dim, T* out, cudaStream_t s) {
   if (rows == 0) return;
   const auto args = std::make_tuple(q, k, v, rows, seq_begin, prefix_end, branch_begin, q_heads, kv_heads, head_dim,
                                     out, s);
-  if (head_dim <= 32) return std::apply(LaunchTiled<8>, args);
-  if (head_dim <= 64) return std::apply(LaunchTiled<16>, args);
-  if (head_dim <= 128) return std::apply(LaunchTiled<32>, args);
-  return std::apply(LaunchTiled<64>, args);
+  if (head_dim <= 32) return std::apply(LaunchTiled<8, T>, args);
+  if (head_dim <= 64) return std::apply(LaunchTiled<16, T>, args);
+  if (head_dim <= 128) return std::apply(LaunchTiled<32, T>, args);
+  return std::apply(LaunchTiled<64, T>, args);
 }
 
-void AttentionRowwise(const float* q, const float* k, const float* v, int64_t rows, const int64_t* seq_begin,
-               const int64_t* prefix_end, const int64_t* branch_begin, int64_t q_heads, int64_t kv_heads,
-               int64_t head_dim, float* out, cudaStream_t s) {
-  AttentionRowwiseKernel<<<static_cast<unsigned>((rows * q_heads * 32 + 255) / 256), 256, 0, s>>>(q, k, v, rows, seq_begin, prefix_end, branch_begin,
-                                                                   q_heads, kv_heads, head_dim, out);
+template <typename T>
+void AttentionRowwise(const T* q, const T* k, const T* v, int64_t rows, const int64_t* seq_begin,
+                      const int64_t* prefix_end, const int64_t* branch_begin, int64_t q_heads, int64_t kv_heads,
+                      int64_t head_dim, T* out, cudaStream_t s) {
+  if (rows == 0) return;
+  AttentionRowwiseKernel<<<static_cast<unsigned>((rows * q_heads * 32 + 255) / 256), 256, 0, s>>>(
+      q, k, v, rows, seq_begin, prefix_end, branch_begin, q_heads, kv_heads, head_dim, out);
 }
+
+#define QSWEEP_INSTANTIATE(T)                                                                                    \
+  template void Attention<T>(const T*, const T*, const T*, int64_t, const int64_t*, const int64_t*,              \
+                             const int64_t*, int64_t, int64_t, int64_t, T*, cudaStream_t);                       \
+  template void AttentionRowwise<T>(const T*, const T*, const T*, int64_t, const int64_t*, const int64_t*,       \
+                                    const int64_t*, int64_t, int64_t, int64_t, T*, cudaStream_t);
+QSWEEP_INSTANTIATE(float)
+QSWEEP_INSTANTIATE(__nv_bfloat16)
+#undef QSWEEP_INSTANTIATE
+
 }  // namespace qsweep::kernels

@@ -1,9 +1,10 @@
 // Causal attention over a packed batch (SequenceLayout: row r attends to keys
 // [seq_begin, prefix_end) ∪ [branch_begin, r]), GQA, scale 1/sqrt(head_dim),
-// fp32. CPU reference: ref::Attention (src/backend/cpu/reference_ops.h).
+// fp32 arithmetic over fp32 or bf16 activations (T). CPU reference: ref::Attention (src/backend/cpu/reference_ops.h).
 #pragma once
 #include <cstdint>
 
+#include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
 namespace qsweep::kernels {
@@ -14,14 +15,16 @@ inline constexpr int kMaxAttentionHeadDim = 256;
 // in shared memory and streams 32-key tiles of K and V through it with an
 // online softmax, so no score matrix ever reaches device memory. Needs
 // seq_begin non-decreasing over rows (as TokenBatch packs them).
-void Attention(const float* q, const float* k, const float* v, int64_t rows, const int64_t* seq_begin,
+template <typename T>
+void Attention(const T* q, const T* k, const T* v, int64_t rows, const int64_t* seq_begin,
                const int64_t* prefix_end, const int64_t* branch_begin, int64_t q_heads, int64_t kv_heads,
-               int64_t head_dim, float* out, cudaStream_t s);
+               int64_t head_dim, T* out, cudaStream_t s);
 
 // The first kernel: a warp per (row, head), keys read straight from device
 // memory. Kept as a second implementation to test the tiled one against.
-void AttentionRowwise(const float* q, const float* k, const float* v, int64_t rows, const int64_t* seq_begin,
+template <typename T>
+void AttentionRowwise(const T* q, const T* k, const T* v, int64_t rows, const int64_t* seq_begin,
                       const int64_t* prefix_end, const int64_t* branch_begin, int64_t q_heads, int64_t kv_heads,
-                      int64_t head_dim, float* out, cudaStream_t s);
+                      int64_t head_dim, T* out, cudaStream_t s);
 
 }  // namespace qsweep::kernels

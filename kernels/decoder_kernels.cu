@@ -3,6 +3,8 @@
 #include <cfloat>
 #include <cmath>
 
+#include "element.cuh"
+
 namespace qsweep::kernels {
 namespace {
 
@@ -18,12 +20,20 @@ __global__ void EmbedKernel(const float* table, int64_t dim, const int32_t* ids,
 
 // One block per row: the sum of squares by a block reduction, in fp32 with a
 // double final accumulate for long rows.
-__global__ void RmsNormKernel(const float* x, const float* w, int64_t dim, float eps, float* out) {
+template <typename T>
+__global__ void RmsNormKernel(const float* x, const float* w, int64_t dim, float eps, T* out, bool vector) {
   const float* xr = x + blockIdx.x * dim;
-  float* o = out + blockIdx.x * dim;
+  T* o = out + blockIdx.x * dim;
   __shared__ double partial[kThreads];
+  // 16-byte loads when the rows allow (dim % 4 == 0, aligned): memory bound.
+  const int64_t quads = vector ? dim / 4 : 0;
+  const float4* x4 = reinterpret_cast<const float4*>(xr);
   double s = 0;
-  for (int64_t i = threadIdx.x; i < dim; i += blockDim.x) s += double{xr[i]} * xr[i];
+  for (int64_t i = threadIdx.x; i < quads; i += blockDim.x) {
+    const float4 v = x4[i];
+    s += double{v.x} * v.x + double{v.y} * v.y + double{v.z} * v.z + double{v.w} * v.w;
+  }
+  for (int64_t i = 4 * quads + threadIdx.x; i < dim; i += blockDim.x) s += double{xr[i]} * xr[i];
   partial[threadIdx.x] = s;
   __syncthreads();
   for (int stride = blockDim.x / 2; stride > 0; stride /= 2) {
@@ -31,26 +41,56 @@ __global__ void RmsNormKernel(const float* x, const float* w, int64_t dim, float
     __syncthreads();
   }
   const float inv = static_cast<float>(1.0 / sqrt(partial[0] / dim + eps));
-  for (int64_t i = threadIdx.x; i < dim; i += blockDim.x) o[i] = xr[i] * inv * w[i];
+  const float4* w4 = reinterpret_cast<const float4*>(w);
+  for (int64_t i = threadIdx.x; i < quads; i += blockDim.x) {
+    const float4 v = x4[i], g = w4[i];
+    Store(o + 4 * i, v.x * inv * g.x);
+    Store(o + 4 * i + 1, v.y * inv * g.y);
+    Store(o + 4 * i + 2, v.z * inv * g.z);
+    Store(o + 4 * i + 3, v.w * inv * g.w);
+  }
+  for (int64_t i = 4 * quads + threadIdx.x; i < dim; i += blockDim.x) Store(o + i, xr[i] * inv * w[i]);
 }
 
-__global__ void RotaryKernel(float* x, int64_t rows, int64_t heads, int64_t head_dim, const float* inv_freq,
+// A thread per (row, frequency): the angle's cosine and sine (in double, as
+// the reference) are computed once and applied to every head of the row.
+template <typename T>
+__global__ void RotaryKernel(T* x, int64_t rows, int64_t heads, int64_t head_dim, const float* inv_freq,
                              const int32_t* positions) {
   const int64_t half = head_dim / 2;
   const int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
-  if (i >= rows * heads * half) return;
-  const int64_t r = i / (heads * half), h = (i / half) % heads, j = i % half;
-  const double angle = double{positions[r]} * inv_freq[j];
-  const float c = static_cast<float>(cos(angle)), s = static_cast<float>(sin(angle));
-  float* xh = x + (r * heads + h) * head_dim;
-  const float a = xh[j], b = xh[j + half];
-  xh[j] = a * c - b * s;
-  xh[j + half] = b * c + a * s;
+  if (i >= rows * half) return;
+  const int64_t r = i / half, j = i % half;
+  double sd, cd;
+  sincos(static_cast<double>(positions[r]) * inv_freq[j], &sd, &cd);
+  const float c = static_cast<float>(cd), s = static_cast<float>(sd);
+  for (int64_t h = 0; h < heads; ++h) {
+    T* xh = x + (r * heads + h) * head_dim;
+    const float a = Load(xh + j), b = Load(xh + j + half);
+    Store(xh + j, a * c - b * s);
+    Store(xh + j + half, b * c + a * s);
+  }
 }
 
-__global__ void SwiGluKernel(const float* g, const float* u, int64_t n, float* out) {
-  const int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
-  if (i < n) out[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+// A thread per 16 bytes of each operand (8 bf16 or 4 fp32 elements): the
+// stage is bound by memory traffic. `vector`: all three 16-byte aligned.
+template <typename T>
+__global__ void SwiGluKernel(const T* g, const T* u, int64_t n, T* out, bool vector) {
+  constexpr int kVec = 16 / sizeof(T);
+  const int64_t i = (blockIdx.x * int64_t{blockDim.x} + threadIdx.x) * kVec;
+  if (i >= n) return;
+  auto f = [](float a, float b) { return a / (1.0f + expf(-a)) * b; };
+  if (vector && i + kVec <= n) {
+    uint4 gv = *reinterpret_cast<const uint4*>(g + i), uv = *reinterpret_cast<const uint4*>(u + i), ov;
+    const T* ge = reinterpret_cast<const T*>(&gv);
+    const T* ue = reinterpret_cast<const T*>(&uv);
+    T* oe = reinterpret_cast<T*>(&ov);
+#pragma unroll
+    for (int j = 0; j < kVec; ++j) Store(oe + j, f(Load(ge + j), Load(ue + j)));
+    *reinterpret_cast<uint4*>(out + i) = ov;
+    return;
+  }
+  for (int64_t j = i; j < min(n, i + kVec); ++j) Store(out + j, f(Load(g + j), Load(u + j)));
 }
 
 __global__ void AddKernel(const float* x, float* y, int64_t n) {
@@ -58,9 +98,10 @@ __global__ void AddKernel(const float* x, float* y, int64_t n) {
   if (i < n) y[i] += x[i];
 }
 
-__global__ void AddBiasKernel(const float* b, float* y, int64_t rows, int64_t cols) {
+template <typename T>
+__global__ void AddBiasKernel(const float* b, T* y, int64_t rows, int64_t cols) {
   const int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
-  if (i < rows * cols) y[i] += b[i % cols];
+  if (i < rows * cols) Store(y + i, Load(y + i) + b[i % cols]);
 }
 
 __global__ void GatherRowsKernel(const float* x, int64_t cols, const int64_t* rows, int64_t n, float* out) {
@@ -68,7 +109,8 @@ __global__ void GatherRowsKernel(const float* x, int64_t cols, const int64_t* ro
   if (i < n * cols) out[i] = x[rows[i / cols] * cols + i % cols];
 }
 
-__global__ void SliceColumnsKernel(const float* x, int64_t rows, int64_t cols, int64_t begin, int64_t width, float* out) {
+template <typename T>
+__global__ void SliceColumnsKernel(const T* x, int64_t rows, int64_t cols, int64_t begin, int64_t width, T* out) {
   const int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
   if (i < rows * width) out[i] = x[(i / width) * cols + begin + i % width];
 }
@@ -76,6 +118,11 @@ __global__ void SliceColumnsKernel(const float* x, int64_t rows, int64_t cols, i
 __global__ void ToBf16Kernel(const float* x, int64_t n, __nv_bfloat16* out) {
   const int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
   if (i < n) out[i] = __float2bfloat16_rn(x[i]);
+}
+
+__global__ void ToFloatKernel(const bf16* x, int64_t n, float* out) {
+  const int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
+  if (i < n) out[i] = __bfloat162float(x[i]);
 }
 
 // One block per row. Top-k by k rounds of a block-wide argmax over the
@@ -98,26 +145,52 @@ __device__ void BlockNextBest(const float* v, const int32_t* idx, int64_t n, boo
       best_i = i;
     }
   }
-  sv[threadIdx.x] = best;
-  si[threadIdx.x] = best_i;
-  __syncthreads();
-  for (int s = blockDim.x / 2; s > 0; s /= 2) {
-    if (threadIdx.x < s) {
-      const float ov = sv[threadIdx.x + s];
-      const int32_t oi = si[threadIdx.x + s];
-      if (oi >= 0 && (si[threadIdx.x] < 0 || Before(ov, oi, sv[threadIdx.x], si[threadIdx.x]))) {
-        sv[threadIdx.x] = ov;
-        si[threadIdx.x] = oi;
-      }
+  // Within each warp by shuffles, then every thread over the warps' results:
+  // two barriers a round (the top-k is k rounds).
+  auto take = [&](float ov, int32_t oi) {
+    if (oi >= 0 && (best_i < 0 || Before(ov, oi, best, best_i))) {
+      best = ov;
+      best_i = oi;
     }
-    __syncthreads();
+  };
+  for (int off = 16; off > 0; off /= 2) {
+    const float ov = __shfl_xor_sync(0xffffffffu, best, off);
+    const int32_t oi = __shfl_xor_sync(0xffffffffu, best_i, off);
+    take(ov, oi);
   }
-  *out_v = sv[0];
-  *out_i = si[0];
+  if (threadIdx.x % 32 == 0) {
+    sv[threadIdx.x / 32] = best;
+    si[threadIdx.x / 32] = best_i;
+  }
   __syncthreads();
+  for (int w = 0; w < static_cast<int>(blockDim.x / 32); ++w) take(sv[w], si[w]);
+  *out_v = best;
+  *out_i = best_i;
+  __syncthreads();  // sv and si are written again next round
 }
 
 constexpr int kTopkCandidates = 4096;
+
+// f(x[i], i) for every i in [0, n), the block's threads splitting the row:
+// 16-byte loads where the row allows (the passes over a logit row are bound
+// by how many bytes are in flight), single floats before and after.
+template <typename F>
+__device__ inline void ForEachInRow(const float* x, int64_t n, F f) {
+  const int64_t head = min(n, static_cast<int64_t>(((16 - (reinterpret_cast<uintptr_t>(x) & 15)) & 15) / 4));
+  for (int64_t i = threadIdx.x; i < head; i += blockDim.x) f(x[i], i);
+  const int64_t quads = (n - head) / 4;
+  const float4* v = reinterpret_cast<const float4*>(x + head);
+#pragma unroll 4
+  for (int64_t i = threadIdx.x; i < quads; i += blockDim.x) {
+    const float4 q = v[i];
+    const int64_t j = head + 4 * i;
+    f(q.x, j);
+    f(q.y, j + 1);
+    f(q.z, j + 2);
+    f(q.w, j + 3);
+  }
+  for (int64_t i = head + 4 * quads + threadIdx.x; i < n; i += blockDim.x) f(x[i], i);
+}
 
 // One block per row. Max and Σexp in two passes; the top-k from a short list
 // of candidates: the k-th largest of the threads' own maxima is a lower bound
@@ -136,7 +209,7 @@ __global__ void LogitStatsKernel(const float* logits, int64_t ld, int64_t col_be
   __shared__ float threshold;
   __shared__ int count;
   float mx = -INFINITY;
-  for (int64_t i = threadIdx.x; i < n; i += blockDim.x) mx = fmaxf(mx, x[i]);
+  ForEachInRow(x, n, [&](float v, int64_t) { mx = fmaxf(mx, v); });
   sv[threadIdx.x] = mx;
   if (threadIdx.x == 0) {
     count = 0;
@@ -162,16 +235,16 @@ __global__ void LogitStatsKernel(const float* logits, int64_t ld, int64_t col_be
   }();
   const float t = threshold;
   double sum = 0;
-  for (int64_t i = threadIdx.x; i < n; i += blockDim.x) {
-    sum += expf(x[i] - row_max);
-    if (k > 0 && x[i] >= t) {
+  ForEachInRow(x, n, [&](float v, int64_t i) {
+    sum += expf(v - row_max);
+    if (k > 0 && v >= t) {
       const int c = atomicAdd(&count, 1);
       if (c < kTopkCandidates) {
-        cand_v[c] = x[i];
+        cand_v[c] = v;
         cand_i[c] = static_cast<int32_t>(i);
       }
     }
-  }
+  });
   ss[threadIdx.x] = sum;
   __syncthreads();
   for (int s = blockDim.x / 2; s > 0; s /= 2) {
@@ -215,29 +288,53 @@ __global__ void LogitStatsKernel(const float* logits, int64_t ld, int64_t col_be
 void Embed(const float* table, int64_t dim, const int32_t* ids, int64_t rows, float* out, cudaStream_t s) {
   EmbedKernel<<<Blocks(rows * dim), kThreads, 0, s>>>(table, dim, ids, rows, out);
 }
-void RmsNorm(const float* x, const float* w, int64_t rows, int64_t dim, float eps, float* out, cudaStream_t s) {
-  if (rows) RmsNormKernel<<<static_cast<unsigned>(rows), kThreads, 0, s>>>(x, w, dim, eps, out);
+template <typename T>
+void RmsNorm(const float* x, const float* w, int64_t rows, int64_t dim, float eps, T* out, cudaStream_t s) {
+  const bool vector = dim % 4 == 0 && ((reinterpret_cast<uintptr_t>(x) | reinterpret_cast<uintptr_t>(w)) & 15) == 0;
+  if (rows) RmsNormKernel<<<static_cast<unsigned>(rows), kThreads, 0, s>>>(x, w, dim, eps, out, vector);
 }
-void Rotary(float* x, int64_t rows, int64_t heads, int64_t head_dim, const float* inv_freq, const int32_t* positions,
+template <typename T>
+void Rotary(T* x, int64_t rows, int64_t heads, int64_t head_dim, const float* inv_freq, const int32_t* positions,
             cudaStream_t s) {
-  RotaryKernel<<<Blocks(rows * heads * head_dim / 2), kThreads, 0, s>>>(x, rows, heads, head_dim, inv_freq, positions);
+  if (rows) RotaryKernel<<<Blocks(rows * head_dim / 2), kThreads, 0, s>>>(x, rows, heads, head_dim, inv_freq, positions);
 }
-void SwiGlu(const float* gate, const float* up, int64_t n, float* out, cudaStream_t s) {
-  SwiGluKernel<<<Blocks(n), kThreads, 0, s>>>(gate, up, n, out);
+template <typename T>
+void SwiGlu(const T* gate, const T* up, int64_t n, T* out, cudaStream_t s) {
+  constexpr int kVec = 16 / sizeof(T);
+  const bool vector = ((reinterpret_cast<uintptr_t>(gate) | reinterpret_cast<uintptr_t>(up) |
+                        reinterpret_cast<uintptr_t>(out)) & 15) == 0;
+  if (n) SwiGluKernel<<<Blocks((n + kVec - 1) / kVec), kThreads, 0, s>>>(gate, up, n, out, vector);
 }
-void Add(const float* x, float* y, int64_t n, cudaStream_t s) { AddKernel<<<Blocks(n), kThreads, 0, s>>>(x, y, n); }
-void AddBias(const float* b, float* y, int64_t rows, int64_t cols, cudaStream_t s) {
-  AddBiasKernel<<<Blocks(rows * cols), kThreads, 0, s>>>(b, y, rows, cols);
+void Add(const float* x, float* y, int64_t n, cudaStream_t s) {
+  if (n) AddKernel<<<Blocks(n), kThreads, 0, s>>>(x, y, n);
+}
+template <typename T>
+void AddBias(const float* b, T* y, int64_t rows, int64_t cols, cudaStream_t s) {
+  if (rows) AddBiasKernel<<<Blocks(rows * cols), kThreads, 0, s>>>(b, y, rows, cols);
 }
 void GatherRows(const float* x, int64_t cols, const int64_t* rows, int64_t n, float* out, cudaStream_t s) {
   GatherRowsKernel<<<Blocks(n * cols), kThreads, 0, s>>>(x, cols, rows, n, out);
 }
-void SliceColumns(const float* x, int64_t rows, int64_t cols, int64_t begin, int64_t width, float* out, cudaStream_t s) {
-  SliceColumnsKernel<<<Blocks(rows * width), kThreads, 0, s>>>(x, rows, cols, begin, width, out);
+template <typename T>
+void SliceColumns(const T* x, int64_t rows, int64_t cols, int64_t begin, int64_t width, T* out, cudaStream_t s) {
+  if (rows) SliceColumnsKernel<<<Blocks(rows * width), kThreads, 0, s>>>(x, rows, cols, begin, width, out);
 }
 void ToBf16(const float* x, int64_t n, __nv_bfloat16* out, cudaStream_t s) {
-  ToBf16Kernel<<<Blocks(n), kThreads, 0, s>>>(x, n, out);
+  if (n) ToBf16Kernel<<<Blocks(n), kThreads, 0, s>>>(x, n, out);
 }
+void ToFloat(const bf16* x, int64_t n, float* out, cudaStream_t s) {
+  if (n) ToFloatKernel<<<Blocks(n), kThreads, 0, s>>>(x, n, out);
+}
+
+#define QSWEEP_INSTANTIATE(T)                                                                                      \
+  template void RmsNorm<T>(const float*, const float*, int64_t, int64_t, float, T*, cudaStream_t);                 \
+  template void Rotary<T>(T*, int64_t, int64_t, int64_t, const float*, const int32_t*, cudaStream_t);              \
+  template void SwiGlu<T>(const T*, const T*, int64_t, T*, cudaStream_t);                                          \
+  template void AddBias<T>(const float*, T*, int64_t, int64_t, cudaStream_t);                                      \
+  template void SliceColumns<T>(const T*, int64_t, int64_t, int64_t, int64_t, T*, cudaStream_t);
+QSWEEP_INSTANTIATE(float)
+QSWEEP_INSTANTIATE(bf16)
+#undef QSWEEP_INSTANTIATE
 void LogitStats(const float* logits, int64_t rows, int64_t ld, int64_t col_begin, int64_t col_end,
                 const int32_t* targets, int64_t vocab_begin, int k, float* max, float* sum_exp, float* target_logit,
                 int32_t* topk_id, float* topk_logit, cudaStream_t s) {

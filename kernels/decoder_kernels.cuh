@@ -1,5 +1,7 @@
-// CUDA kernels of the decoder's elementwise and reduction stages, fp32
-// activations. Each has a CPU reference in src/backend/cpu/reference_ops.h
+// CUDA kernels of the decoder's elementwise and reduction stages. The
+// residual stream, sums of parts and logits are fp32; the other activations
+// are fp32 or bf16 (a bf16 model's compute precision), so the kernels that
+// touch them come in both element types, computing in fp32. Each has a CPU reference in src/backend/cpu/reference_ops.h
 // (or cpu_backend.cc for the logit statistics) and a randomized test against
 // it (src/backend/cuda/cuda_backend_test.cc), run on the GPU machine.
 #pragma once
@@ -11,14 +13,23 @@
 namespace qsweep::kernels {
 
 void Embed(const float* table, int64_t dim, const int32_t* ids, int64_t rows, float* out, cudaStream_t s);
-void RmsNorm(const float* x, const float* w, int64_t rows, int64_t dim, float eps, float* out, cudaStream_t s);
-void Rotary(float* x, int64_t rows, int64_t heads, int64_t head_dim, const float* inv_freq, const int32_t* positions,
+using bf16 = __nv_bfloat16;
+
+// T is float or bf16 in the templates below (instantiated for both).
+template <typename T>
+void RmsNorm(const float* x, const float* w, int64_t rows, int64_t dim, float eps, T* out, cudaStream_t s);
+template <typename T>
+void Rotary(T* x, int64_t rows, int64_t heads, int64_t head_dim, const float* inv_freq, const int32_t* positions,
             cudaStream_t s);
-void SwiGlu(const float* gate, const float* up, int64_t n, float* out, cudaStream_t s);
+template <typename T>
+void SwiGlu(const T* gate, const T* up, int64_t n, T* out, cudaStream_t s);
+template <typename T>
+void AddBias(const float* b, T* y, int64_t rows, int64_t cols, cudaStream_t s);
+template <typename T>
+void SliceColumns(const T* x, int64_t rows, int64_t cols, int64_t begin, int64_t width, T* out, cudaStream_t s);
 void Add(const float* x, float* y, int64_t n, cudaStream_t s);
-void AddBias(const float* b, float* y, int64_t rows, int64_t cols, cudaStream_t s);
 void GatherRows(const float* x, int64_t cols, const int64_t* rows, int64_t n, float* out, cudaStream_t s);
-void SliceColumns(const float* x, int64_t rows, int64_t cols, int64_t begin, int64_t width, float* out, cudaStream_t s);
+void ToFloat(const bf16* x, int64_t n, float* out, cudaStream_t s);
 void ToBf16(const float* x, int64_t n, __nv_bfloat16* out, cudaStream_t s);
 // Per row r of logits[:, col_begin:col_end) (row stride ld): max, Σexp(x−max),
 // the target's logit (NaN outside), and the top-k (ids offset by vocab_begin,

@@ -3,8 +3,8 @@
 // backend is the fp32 reference every CUDA kernel is tested against.
 //
 // Activations (`Act`) are row-major [rows, cols] matrices in the backend's
-// own memory and element type (fp32 on the CPU, bf16/fp32 on the GPU); the
-// decoder never dereferences them.
+// own memory and element type (fp32 on the CPU; on the GPU fp32, or bf16 for
+// the compute buffers of a bf16 model); the decoder never dereferences them.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -20,7 +20,15 @@ struct Act {
   void* data = nullptr;
   int64_t rows = 0;
   int64_t cols = 0;
+  bool bf16 = false;  // elements are bf16 (else fp32)
 };
+
+// What a buffer holds, so that a backend can choose its element type: the
+// residual stream, sums of parts and logits accumulate and stay fp32; the
+// other activations are compute inputs and outputs, which a backend may hold
+// at the model's precision (the GPU holds a bf16 model's in bf16, as HF
+// transformers runs it).
+enum class ActRole { kAccumulate, kCompute };
 
 // A weight vector resident on the device (norm weights, biases, embeddings).
 class DeviceArray {
@@ -69,7 +77,9 @@ class Backend {
   // Device memory free now, in bytes; -1 where the backend does not manage
   // a device (the CPU's activations live in host memory).
   virtual int64_t FreeMemoryBytes() const { return -1; }
-  virtual Act Alloc(int64_t rows, int64_t cols) = 0;
+  virtual Act Alloc(int64_t rows, int64_t cols, ActRole role = ActRole::kAccumulate) = 0;
+  // Bytes per element of a buffer Alloc makes for `role` (for memory plans).
+  virtual int ElementBytes(ActRole) const { return 4; }
   virtual void Free(Act& a) = 0;
   virtual std::unique_ptr<DeviceArray> Upload(std::span<const float> values) = 0;
   // Weights arrive in fp32 [out, in] and are stored as the linear's format
@@ -122,6 +132,30 @@ class Backend {
   // Sum over the tensor-parallel group (no-op when tp == 1). Backends that
   // promise bit-identical results for every tp sum in a fixed tree order.
   virtual void AllReduceSum(Act& x) = 0;
+
+  // A row-parallel layer added to the residual stream: residual += the
+  // all-reduced tree sum (SumTree's order) of this rank's parts' products
+  // in[:, p·w : (p+1)·w]·W_pᵀ. The products are held as `outs` are (the
+  // compute precision); the sums and the residual are fp32. `ins` (the
+  // parts' input width) and `outs` (the output width) are scratch; the
+  // decoder allocates the outs as one buffer at a fixed stride, which lets a
+  // backend run the parts as one strided batched GEMM reading its slices of
+  // `in` in place. Backends may fuse; the products, the additions and their
+  // order stay these.
+  // Whether RowParallelAdd reads its slices of `in` in place (then the
+  // decoder allocates no `ins`).
+  virtual bool ReadsSlicesInPlace() const { return false; }
+  virtual void RowParallelAdd(std::span<const std::unique_ptr<Linear>> parts, const Act& in,
+                              std::span<Act> ins, std::span<Act> outs, Act& residual) {
+    const int64_t width = parts[0]->in_features();
+    for (size_t p = 0; p < parts.size(); ++p) {
+      SliceColumns(in, static_cast<int64_t>(p) * width, ins[p]);
+      Matmul(*parts[p], ins[p], outs[p]);
+    }
+    SumTree(outs.first(parts.size()));
+    AllReduceSum(outs[0]);
+    Add(outs[0], residual);
+  }
 };
 
 }  // namespace qsweep

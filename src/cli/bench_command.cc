@@ -164,11 +164,14 @@ absl::Status RunBench(const std::string& what, const BenchArgs& a) {
     std::vector<float> first_logprobs;
     absl::Status failed;
     bool repeatable = true;
+    std::vector<double> combine_ms;  // host time of the last step, inside each forward
     auto forward = [&] {
       std::vector<LogitStats> chunks;
       if (auto s = (*dec)->Forward(batch, scored, targets, a.topk, false, &chunks); !s.ok()) failed = s;
       if (!failed.ok()) return;
+      const auto c0 = std::chrono::steady_clock::now();
       const RowScores sc = CombineLogitStats(chunks, a.topk, false);
+      combine_ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - c0).count());
       if (first_logprobs.empty()) first_logprobs = sc.target_logprob;
       else if (sc.target_logprob != first_logprobs) repeatable = false;
     };
@@ -198,6 +201,7 @@ absl::Status RunBench(const std::string& what, const BenchArgs& a) {
       const std::vector<double> st = gpu->StageMillis();
       for (size_t i = 0; i < st.size(); ++i)
         if (st[i] > 0) stages.emplace_back(CudaBackend::StageName(static_cast<CudaBackend::Stage>(i)), st[i]);
+      stages.emplace_back("host: combine", Median(combine_ms));
     }
 #endif
   }
@@ -213,7 +217,9 @@ absl::Status RunBench(const std::string& what, const BenchArgs& a) {
   if (!stages.empty()) {
     double total = 0;
     for (const auto& [name, ms] : stages) total += ms;
-    std::printf("#\n# %-14s %10s %7s   (one forward, every operation timed by CUDA events)\n", "stage", "ms", "share");
+    std::printf("#\n# %-14s %10s %7s   (one forward, every GPU operation timed by CUDA events; the host's merge\n"
+                "#                                    of the chunks' statistics per row, median over the runs)\n",
+                "stage", "ms", "share");
     for (const auto& [name, ms] : stages) std::printf("  %-14s %10.3f %6.1f%%\n", name.c_str(), ms, 100 * ms / total);
     std::printf("  %-14s %10.3f %6.1f%%\n", "total", total, 100.0);
   }

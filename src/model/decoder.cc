@@ -25,9 +25,9 @@ Decoder::Decoder(const ModelConfig& config, Backend* backend, DecoderOptions opt
     : config_(config), backend_(backend), options_(std::move(options)) {}
 
 Decoder::~Decoder() {
-  for (Act* a : {&x_, &h_, &q_, &k_, &v_, &attn_, &gate_, &up_, &sel_, &sel_norm_, &logits_})
+  for (Act* a : {&x_, &h_, &q_, &k_, &v_, &attn_, &gate_, &up_, &sel_, &sel_norm_, &logits_, &part_out_all_})
     if (a->data) backend_->Free(*a);
-  for (auto* v : {&part_in_o_, &part_in_down_, &part_out_})
+  for (auto* v : {&part_in_o_, &part_in_down_})
     for (Act& a : *v)
       if (a.data) backend_->Free(a);
 }
@@ -143,34 +143,37 @@ absl::Status Decoder::LoadWeights(const Checkpoint& ckpt) {
 std::vector<Decoder::TokenBuffer> Decoder::TokenBuffers() {
   const int64_t hd = config_.head_dim, tp = options_.tp_size, hidden = config_.hidden_size;
   const int64_t o_parts = RowParallelParts(config_.q_dim()), down_parts = RowParallelParts(config_.intermediate_size);
-  part_in_o_.resize(o_parts / tp);
-  part_in_down_.resize(down_parts / tp);
+  const bool slices = !backend_->ReadsSlicesInPlace();
+  part_in_o_.resize(slices ? o_parts / tp : 0);
+  part_in_down_.resize(slices ? down_parts / tp : 0);
   part_out_.resize(std::max(o_parts, down_parts) / tp);
-  std::vector<TokenBuffer> b = {{&x_, hidden},
-                                {&h_, hidden},
-                                {&q_, local_heads_ * hd},
-                                {&attn_, local_heads_ * hd},
-                                {&k_, local_kv_heads_ * hd},
-                                {&v_, local_kv_heads_ * hd},
-                                {&gate_, local_intermediate_},
-                                {&up_, local_intermediate_}};
-  for (Act& a : part_in_o_) b.push_back({&a, config_.q_dim() / o_parts});
-  for (Act& a : part_in_down_) b.push_back({&a, config_.intermediate_size / down_parts});
-  for (Act& a : part_out_) b.push_back({&a, hidden});
+  constexpr ActRole kSum = ActRole::kAccumulate, kCompute = ActRole::kCompute;
+  std::vector<TokenBuffer> b = {{&x_, hidden, kSum},
+                                {&h_, hidden, kCompute},
+                                {&q_, local_heads_ * hd, kCompute},
+                                {&attn_, local_heads_ * hd, kCompute},
+                                {&k_, local_kv_heads_ * hd, kCompute},
+                                {&v_, local_kv_heads_ * hd, kCompute},
+                                {&gate_, local_intermediate_, kCompute},
+                                {&up_, local_intermediate_, kCompute},
+                                {&part_out_all_, hidden * static_cast<int64_t>(part_out_.size()), kCompute}};
+  for (Act& a : part_in_o_) b.push_back({&a, config_.q_dim() / o_parts, kCompute});
+  for (Act& a : part_in_down_) b.push_back({&a, config_.intermediate_size / down_parts, kCompute});
   return b;
 }
 
-// The decoder's buffers per batch token, plus what a GPU backend adds per
-// token: the bf16 copy of the widest matmul input and the all-gather of a
-// tensor-parallel sum.
+// The decoder's buffers per batch token at the backend's element sizes,
+// plus what a GPU backend adds per token: a bf16 copy of the widest matmul
+// input (for fp32 activations into bf16 weights) and, with tensor
+// parallelism, a rank's fp32 sum and the all-gather of the group's.
 int64_t Decoder::ActivationBytesPerToken() {
-  int64_t floats = 0, widest = 0;
+  int64_t bytes = 0, widest = 0;
   for (const TokenBuffer& b : TokenBuffers()) {
-    floats += b.cols;
-    widest = std::max(widest, b.cols);
+    bytes += b.cols * backend_->ElementBytes(b.role);
+    if (b.role == ActRole::kCompute) widest = std::max(widest, b.cols);
   }
   const int64_t tp = options_.tp_size;
-  return 4 * floats + 2 * widest + (tp > 1 ? 4 * tp * config_.hidden_size : 0) + 64;
+  return bytes + 2 * widest + (tp > 1 ? 4 * (tp + 1) * config_.hidden_size : 0) + 64;
 }
 
 absl::Status Decoder::PlanBatchTokens(int64_t free_before) {
@@ -208,35 +211,36 @@ absl::Status Decoder::PlanBatchTokens(int64_t free_before) {
 }
 
 void Decoder::AllocateBuffers() {
-  for (const TokenBuffer& b : TokenBuffers()) *b.act = backend_->Alloc(options_.max_batch_tokens, b.cols);
+  const int64_t tokens = options_.max_batch_tokens;
+  for (const TokenBuffer& b : TokenBuffers()) *b.act = backend_->Alloc(tokens, b.cols, b.role);
+  const int64_t hidden = config_.hidden_size, bytes = part_out_all_.bf16 ? 2 : 4;
+  for (size_t p = 0; p < part_out_.size(); ++p)
+    part_out_[p] = Act{static_cast<char*>(part_out_all_.data) + p * tokens * hidden * bytes, tokens, hidden,
+                       part_out_all_.bf16};
   sel_ = backend_->Alloc(options_.max_head_rows, config_.hidden_size);
-  sel_norm_ = backend_->Alloc(options_.max_head_rows, config_.hidden_size);
+  sel_norm_ = backend_->Alloc(options_.max_head_rows, config_.hidden_size, ActRole::kCompute);
   logits_ = backend_->Alloc(options_.max_head_rows, vocab_end_ - vocab_begin_);
 }
 
 // Views of the first `rows` rows of a buffer.
-static Act Rows(const Act& a, int64_t rows) { return Act{a.data, rows, a.cols}; }
+static Act Rows(const Act& a, int64_t rows) { return Act{a.data, rows, a.cols, a.bf16}; }
 
-void Decoder::RowParallel(const std::vector<std::unique_ptr<Linear>>& parts, const Act& in,
-                          std::vector<Act>& ins, Act& out) {
-  const int64_t n = in.rows, width = parts[0]->in_features();
-  std::vector<Act> outs;
+void Decoder::RowParallelAdd(const std::vector<std::unique_ptr<Linear>>& parts, const Act& in,
+                             std::vector<Act>& ins) {
+  const int64_t n = in.rows;
+  std::vector<Act> in_views, outs;
   for (size_t p = 0; p < parts.size(); ++p) {
-    Act x = Rows(ins[p], n);
+    if (!ins.empty()) in_views.push_back(Rows(ins[p], n));
     outs.push_back(Rows(part_out_[p], n));
-    backend_->SliceColumns(in, static_cast<int64_t>(p) * width, x);
-    backend_->Matmul(*parts[p], x, outs[p]);
   }
-  backend_->SumTree(outs);
-  backend_->AllReduceSum(outs[0]);
-  out = outs[0];
+  backend_->RowParallelAdd(parts, in, in_views, outs, x_);
 }
 
 void Decoder::RunLayer(const Layer& L) {
   const int64_t n = x_.rows;
   const float eps = static_cast<float>(config_.rms_norm_eps);
   Act h = Rows(h_, n), q = Rows(q_, n), k = Rows(k_, n), v = Rows(v_, n), a = Rows(attn_, n),
-      t, g = Rows(gate_, n), u = Rows(up_, n);
+      g = Rows(gate_, n), u = Rows(up_, n);
   backend_->RmsNorm(x_, *L.attn_norm, eps, h);
   backend_->Matmul(*L.q, h, q);
   backend_->Matmul(*L.k, h, k);
@@ -249,14 +253,12 @@ void Decoder::RunLayer(const Layer& L) {
   backend_->Rotary(*inv_freq_, config_.head_dim, q);
   backend_->Rotary(*inv_freq_, config_.head_dim, k);
   backend_->Attention(q, k, v, config_.head_dim, a);
-  RowParallel(L.o, a, part_in_o_, t);
-  backend_->Add(t, x_);
+  RowParallelAdd(L.o, a, part_in_o_);
   backend_->RmsNorm(x_, *L.mlp_norm, eps, h);
   backend_->Matmul(*L.gate, h, g);
   backend_->Matmul(*L.up, h, u);
   backend_->SwiGlu(g, u, g);
-  RowParallel(L.down, g, part_in_down_, t);
-  backend_->Add(t, x_);
+  RowParallelAdd(L.down, g, part_in_down_);
 }
 
 absl::Status Decoder::Forward(const TokenBatch& batch, std::span<const int64_t> rows,

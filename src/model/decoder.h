@@ -78,14 +78,14 @@ class Decoder {
   struct TokenBuffer {
     Act* act;
     int64_t cols;
+    ActRole role;
   };
   std::vector<TokenBuffer> TokenBuffers();
   int64_t ActivationBytesPerToken();
   void AllocateBuffers();
   void RunLayer(const Layer& layer);
-  // out = in · Wᵀ for a row-parallel weight held as parts, summed in tree order.
-  void RowParallel(const std::vector<std::unique_ptr<Linear>>& parts, const Act& in,
-                   std::vector<Act>& part_inputs, Act& out);
+  // x_ += in · Wᵀ for a row-parallel weight held as parts (Backend::RowParallelAdd).
+  void RowParallelAdd(const std::vector<std::unique_ptr<Linear>>& parts, const Act& in, std::vector<Act>& part_inputs);
 
   ModelConfig config_;
   Backend* backend_;
@@ -98,7 +98,11 @@ class Decoder {
   std::string memory_plan_;
   int vocab_chunks_ = 1;  // this rank's share of kCanonicalParts vocabulary chunks
   Act x_, h_, q_, k_, v_, attn_, gate_, up_, sel_, sel_norm_, logits_;
-  std::vector<Act> part_in_o_, part_in_down_, part_out_;
+  std::vector<Act> part_in_o_, part_in_down_;
+  // The parts' outputs: one allocation [parts x batch tokens, hidden] and
+  // views of it at a fixed stride (part_out_).
+  Act part_out_all_;
+  std::vector<Act> part_out_;
 };
 
 }  // namespace qsweep

@@ -7,6 +7,54 @@
 #include "core/status_macros.h"
 
 namespace qsweep {
+namespace {
+
+// Larger logit first, then the lower id: the order of every top-k list.
+bool Before(float v, int32_t i, float w, int32_t j) { return v > w || (v == w && i < j); }
+
+// Row r's top-k over all slices: a k-way merge of the slices' lists, which
+// arrive in Before order (a partial sort of all candidates where one does
+// not, which gives the same answer).
+void MergeTopK(std::span<const LogitStats> slices, int64_t r, int topk, float lse,
+               std::vector<std::pair<float, int32_t>>* cand, int32_t* ids, float* logprobs) {
+  const size_t n = slices.size();
+  bool sorted = n <= 64;
+  for (size_t c = 0; sorted && c < n; ++c)
+    for (int i = 1; sorted && i < topk; ++i) {
+      const int64_t a = r * topk + i - 1;
+      sorted = !Before(slices[c].topk_logit[a + 1], slices[c].topk_id[a + 1], slices[c].topk_logit[a],
+                       slices[c].topk_id[a]);
+    }
+  if (sorted) {
+    int head[64] = {};
+    for (int i = 0; i < topk; ++i) {
+      size_t best = n;
+      for (size_t c = 0; c < n; ++c) {
+        if (head[c] >= topk) continue;
+        const int64_t a = r * topk + head[c];
+        if (best == n || Before(slices[c].topk_logit[a], slices[c].topk_id[a],
+                                slices[best].topk_logit[r * topk + head[best]],
+                                slices[best].topk_id[r * topk + head[best]]))
+          best = c;
+      }
+      const int64_t a = r * topk + head[best]++;
+      ids[i] = slices[best].topk_id[a];
+      logprobs[i] = slices[best].topk_logit[a] - lse;
+    }
+    return;
+  }
+  cand->clear();
+  for (const LogitStats& s : slices)
+    for (int i = 0; i < topk; ++i) cand->emplace_back(s.topk_logit[r * topk + i], s.topk_id[r * topk + i]);
+  std::partial_sort(cand->begin(), cand->begin() + topk, cand->end(),
+                    [](const auto& a, const auto& b) { return Before(a.first, a.second, b.first, b.second); });
+  for (int i = 0; i < topk; ++i) {
+    ids[i] = (*cand)[i].second;
+    logprobs[i] = (*cand)[i].first - lse;
+  }
+}
+
+}  // namespace
 
 RowScores CombineLogitStats(std::span<const LogitStats> per_rank, int topk, bool full_rows) {
   // per_rank: the chunks, in vocabulary order.
@@ -20,34 +68,40 @@ RowScores CombineLogitStats(std::span<const LogitStats> per_rank, int topk, bool
   out.target_is_argmax.resize(n);
   out.topk_id.resize(n * topk);
   out.topk_logprob.resize(n * topk);
-  std::vector<std::pair<float, int32_t>> cand;
-  for (int64_t r = 0; r < n; ++r) {
-    float gmax = -INFINITY, target = NAN;
-    for (const LogitStats& s : per_rank) {
-      gmax = std::max(gmax, s.max[r]);
-      if (!std::isnan(s.target_logit[r])) target = s.target_logit[r];
-    }
-    double sum = 0;
-    for (const LogitStats& s : per_rank) sum += double{s.sum_exp[r]} * std::exp(double{s.max[r]} - gmax);
-    const float lse = gmax + static_cast<float>(std::log(sum));
-    out.logsumexp[r] = lse;
-    out.target_logprob[r] = target - lse;
-    out.target_is_argmax[r] = target >= gmax;
-    cand.clear();
-    for (const LogitStats& s : per_rank)
-      for (int i = 0; i < topk; ++i) cand.emplace_back(s.topk_logit[r * topk + i], s.topk_id[r * topk + i]);
-    std::partial_sort(cand.begin(), cand.begin() + topk, cand.end(), [](const auto& a, const auto& b) {
-      return a.first > b.first || (a.first == b.first && a.second < b.second);
-    });
-    for (int i = 0; i < topk; ++i) {
-      out.topk_id[r * topk + i] = cand[i].second;
-      out.topk_logprob[r * topk + i] = cand[i].first - lse;
-    }
+  const int64_t vocab = [&] {
+    int64_t v = 0;
     if (full_rows)
+      for (const LogitStats& s : per_rank) v += static_cast<int64_t>(s.logits.size()) / std::max<int64_t>(n, 1);
+    return v;
+  }();
+  if (full_rows) out.logprobs.resize(n * vocab);
+  // Rows are independent: a bench batch has 8k of them, each a merge of
+  // every chunk's top-k, which is host time the GPU would wait for.
+#pragma omp parallel
+  {
+    std::vector<std::pair<float, int32_t>> cand;
+#pragma omp for schedule(static)
+    for (int64_t r = 0; r < n; ++r) {
+      float gmax = -INFINITY, target = NAN;
       for (const LogitStats& s : per_rank) {
-        const int64_t v = static_cast<int64_t>(s.logits.size()) / n;
-        for (int64_t j = 0; j < v; ++j) out.logprobs.push_back(s.logits[r * v + j] - lse);
+        gmax = std::max(gmax, s.max[r]);
+        if (!std::isnan(s.target_logit[r])) target = s.target_logit[r];
       }
+      double sum = 0;
+      for (const LogitStats& s : per_rank) sum += double{s.sum_exp[r]} * std::exp(double{s.max[r]} - gmax);
+      const float lse = gmax + static_cast<float>(std::log(sum));
+      out.logsumexp[r] = lse;
+      out.target_logprob[r] = target - lse;
+      out.target_is_argmax[r] = target >= gmax;
+      MergeTopK(per_rank, r, topk, lse, &cand, &out.topk_id[r * topk], &out.topk_logprob[r * topk]);
+      if (full_rows) {
+        float* dst = &out.logprobs[r * vocab];
+        for (const LogitStats& s : per_rank) {
+          const int64_t v = static_cast<int64_t>(s.logits.size()) / n;
+          for (int64_t j = 0; j < v; ++j) *dst++ = s.logits[r * v + j] - lse;
+        }
+      }
+    }
   }
   return out;
 }

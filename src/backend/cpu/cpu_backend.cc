@@ -29,7 +29,7 @@ const float* F(const DeviceArray& a) { return static_cast<const HostArray&>(a).d
 
 }  // namespace
 
-Act CpuBackend::Alloc(int64_t rows, int64_t cols) {
+Act CpuBackend::Alloc(int64_t rows, int64_t cols, ActRole) {
   Act a;
   a.data = new float[rows * cols]();
   a.rows = rows;

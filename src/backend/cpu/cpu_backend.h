@@ -16,7 +16,7 @@ class CpuBackend : public Backend {
   explicit CpuBackend(AllReduceFn all_reduce = nullptr) : all_reduce_(std::move(all_reduce)) {}
 
   std::string name() const override { return "cpu"; }
-  Act Alloc(int64_t rows, int64_t cols) override;
+  Act Alloc(int64_t rows, int64_t cols, ActRole role = ActRole::kAccumulate) override;
   void Free(Act& a) override;
   std::unique_ptr<DeviceArray> Upload(std::span<const float> values) override;
   absl::StatusOr<std::unique_ptr<Linear>> CreateLinear(const std::string& name,

@@ -1,8 +1,10 @@
 #include "backend/cuda/cuda_backend.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 #include "absl/strings/str_format.h"
 #include "core/dtype.h"
@@ -53,28 +55,19 @@ class GpuArray : public DeviceArray {
   int64_t n_;
 };
 
-// Weights [out, in] row-major on the device: bf16, or fp32 for the fp32 scheme.
+// Weights [out, in] row-major on the device, bf16 or fp32 (the fp32 scheme),
+// in device storage that the parts of a row-parallel layer share: their
+// weights lie one after another, which lets them run as one batched GEMM.
 class GpuLinear : public Linear {
  public:
   // `live` counts the backend's layers by storage type while they exist.
-  GpuLinear(const std::vector<float>& w, int64_t out, int64_t in, bool bf16, bool head, int64_t* live)
-      : out_(out), in_(in), bf16_(bf16), head_(head), live_(live + (bf16 ? 1 : 0)) {
+  GpuLinear(std::shared_ptr<void> storage, const void* weights, int64_t out, int64_t in, bool bf16, bool head,
+            int64_t* live)
+      : storage_(std::move(storage)), p_(weights), out_(out), in_(in), bf16_(bf16), head_(head),
+        live_(live + (bf16 ? 1 : 0)) {
     ++*live_;
-    if (bf16) {
-      std::vector<uint16_t> h(w.size());
-#pragma omp parallel for schedule(static) if (w.size() > (1 << 20))
-      for (size_t i = 0; i < w.size(); ++i) h[i] = FloatToBF16(w[i]);
-      QSWEEP_CUDA_CHECK(cudaMalloc(&p_, h.size() * 2));
-      QSWEEP_CUDA_CHECK(cudaMemcpy(p_, h.data(), h.size() * 2, cudaMemcpyHostToDevice));
-    } else {
-      QSWEEP_CUDA_CHECK(cudaMalloc(&p_, w.size() * 4));
-      QSWEEP_CUDA_CHECK(cudaMemcpy(p_, w.data(), w.size() * 4, cudaMemcpyHostToDevice));
-    }
   }
-  ~GpuLinear() override {
-    cudaFree(p_);
-    --*live_;
-  }
+  ~GpuLinear() override { --*live_; }
   int64_t out_features() const override { return out_; }
   int64_t in_features() const override { return in_; }
   const void* data() const { return p_; }
@@ -82,14 +75,48 @@ class GpuLinear : public Linear {
   bool head() const { return head_; }  // the vocabulary projection (its own stage in timings)
 
  private:
-  void* p_ = nullptr;
+  std::shared_ptr<void> storage_;
+  const void* p_;
   int64_t out_, in_;
   bool bf16_, head_;
   int64_t* live_;
 };
 
-const float* F(const Act& a) { return static_cast<const float*>(a.data); }
-float* F(Act& a) { return static_cast<float*>(a.data); }
+// Device storage holding `w` as bf16 or fp32.
+std::shared_ptr<void> UploadWeights(const std::vector<float>& w, bool bf16) {
+  void* p = nullptr;
+  if (bf16) {
+    std::vector<uint16_t> h(w.size());
+#pragma omp parallel for schedule(static) if (w.size() > (1 << 20))
+    for (size_t i = 0; i < w.size(); ++i) h[i] = FloatToBF16(w[i]);
+    QSWEEP_CUDA_CHECK(cudaMalloc(&p, std::max<size_t>(1, h.size()) * 2));
+    QSWEEP_CUDA_CHECK(cudaMemcpy(p, h.data(), h.size() * 2, cudaMemcpyHostToDevice));
+  } else {
+    QSWEEP_CUDA_CHECK(cudaMalloc(&p, std::max<size_t>(1, w.size()) * 4));
+    QSWEEP_CUDA_CHECK(cudaMemcpy(p, w.data(), w.size() * 4, cudaMemcpyHostToDevice));
+  }
+  return std::shared_ptr<void>(p, [](void* q) { cudaFree(q); });
+}
+
+using bf16 = __nv_bfloat16;
+// An activation's elements, checked against the type the caller expects.
+const float* F(const Act& a) {
+  QSWEEP_CHECK(!a.bf16);
+  return static_cast<const float*>(a.data);
+}
+float* F(Act& a) {
+  QSWEEP_CHECK(!a.bf16);
+  return static_cast<float*>(a.data);
+}
+const bf16* B(const Act& a) {
+  QSWEEP_CHECK(a.bf16);
+  return static_cast<const bf16*>(a.data);
+}
+bf16* B(Act& a) {
+  QSWEEP_CHECK(a.bf16);
+  return static_cast<bf16*>(a.data);
+}
+int64_t Bytes(const Act& a) { return a.rows * a.cols * (a.bf16 ? 2 : 4); }
 const float* F(const DeviceArray& a) { return static_cast<const GpuArray&>(a).data(); }
 
 // The weights a tensor gets on the GPU, [out, in] in fp32, and whether they
@@ -197,6 +224,7 @@ CudaBackend::~CudaBackend() {
   group_.reset();
   plans_.clear();
   for (auto& [slot, buf] : scratch_) cudaFree(buf.first);
+  if (host_stats_) cudaFreeHost(host_stats_);
   if (workspace_) cudaFree(workspace_);
   if (lt_) cublasLtDestroy(lt_);
 }
@@ -204,6 +232,7 @@ CudaBackend::~CudaBackend() {
 void* CudaBackend::Scratch(int slot, size_t bytes) {
   auto& [p, size] = scratch_[slot];
   if (size < bytes) {
+    if (slot == 8) uploaded_targets_.clear();  // the targets' copy goes with the buffer
     if (p) QSWEEP_CUDA_CHECK(cudaFree(p));
     QSWEEP_CUDA_CHECK(cudaMalloc(&p, bytes));
     size = bytes;
@@ -217,12 +246,19 @@ int64_t CudaBackend::FreeMemoryBytes() const {
   return static_cast<int64_t>(free);
 }
 
-Act CudaBackend::Alloc(int64_t rows, int64_t cols) {
-  Act a;
-  QSWEEP_CUDA_CHECK(cudaMalloc(&a.data, std::max<int64_t>(1, rows * cols) * sizeof(float)));
-  QSWEEP_CUDA_CHECK(cudaMemset(a.data, 0, std::max<int64_t>(1, rows * cols) * sizeof(float)));
-  a.rows = rows;
-  a.cols = cols;
+bool CudaBackend::ComputeBf16() const { return live_linears_[0] == 0 && live_linears_[1] > 0; }
+
+int CudaBackend::ElementBytes(ActRole role) const { return role == ActRole::kCompute && ComputeBf16() ? 2 : 4; }
+
+Act CudaBackend::Alloc(int64_t rows, int64_t cols, ActRole role) {
+  return AllocAs(rows, cols, role == ActRole::kCompute && ComputeBf16());
+}
+
+Act CudaBackend::AllocAs(int64_t rows, int64_t cols, bool bf16) {
+  Act a{nullptr, rows, cols, bf16};
+  const size_t bytes = std::max<int64_t>(1, rows * cols) * (bf16 ? 2 : 4);
+  QSWEEP_CUDA_CHECK(cudaMalloc(&a.data, bytes));
+  QSWEEP_CUDA_CHECK(cudaMemset(a.data, 0, bytes));
   return a;
 }
 
@@ -238,8 +274,9 @@ std::unique_ptr<DeviceArray> CudaBackend::Upload(std::span<const float> values) 
 absl::StatusOr<std::unique_ptr<Linear>> CudaBackend::CreateLinear(const std::string& name, const std::string& scheme,
                                                                   std::vector<float> weight, int64_t out, int64_t in) {
   QSWEEP_ASSIGN_OR_RETURN(auto w, GpuWeights(name, scheme, std::move(weight), out, in));
-  return std::make_unique<GpuLinear>(w.first, out, in, w.second, name == LmHeadName(),
-                                     live_linears_);
+  std::shared_ptr<void> storage = UploadWeights(w.first, w.second);
+  const void* p = storage.get();
+  return std::make_unique<GpuLinear>(std::move(storage), p, out, in, w.second, name == LmHeadName(), live_linears_);
 }
 
 absl::StatusOr<std::vector<std::unique_ptr<Linear>>> CudaBackend::CreateLinearParts(
@@ -247,14 +284,18 @@ absl::StatusOr<std::vector<std::unique_ptr<Linear>>> CudaBackend::CreateLinearPa
     int64_t first, int64_t count, int64_t total) {
   QSWEEP_ASSIGN_OR_RETURN(auto whole, GpuWeights(name, scheme, std::move(weight), out, in));
   const int64_t width = in / total;
-  std::vector<std::unique_ptr<Linear>> parts;
-  for (int64_t p = first; p < first + count; ++p) {
-    std::vector<float> w;
-    w.reserve(out * width);
+  // This rank's parts, each [out, width], one after another.
+  std::vector<float> w;
+  w.reserve(count * out * width);
+  for (int64_t p = first; p < first + count; ++p)
     for (int64_t r = 0; r < out; ++r)
       w.insert(w.end(), whole.first.begin() + r * in + p * width, whole.first.begin() + r * in + (p + 1) * width);
-    parts.push_back(std::make_unique<GpuLinear>(w, out, width, whole.second, false, live_linears_));
-  }
+  std::shared_ptr<void> storage = UploadWeights(w, whole.second);
+  const int64_t part_bytes = out * width * (whole.second ? 2 : 4);
+  std::vector<std::unique_ptr<Linear>> parts;
+  for (int64_t p = 0; p < count; ++p)
+    parts.push_back(std::make_unique<GpuLinear>(storage, static_cast<const char*>(storage.get()) + p * part_bytes, out,
+                                                width, whole.second, false, live_linears_));
   return parts;
 }
 
@@ -281,23 +322,38 @@ void CudaBackend::Embed(const DeviceArray& table, int64_t dim, std::span<const i
 
 void CudaBackend::RmsNorm(const Act& x, const DeviceArray& w, float eps, Act& out) {
   StageScope t(this, Stage::kNorm);
-  kernels::RmsNorm(F(x), F(w), x.rows, x.cols, eps, F(out), 0);
+  if (out.bf16)
+    kernels::RmsNorm(F(x), F(w), x.rows, x.cols, eps, B(out), 0);
+  else
+    kernels::RmsNorm(F(x), F(w), x.rows, x.cols, eps, F(out), 0);
 }
 
-CudaBackend::GemmPlan& CudaBackend::Plan(int64_t m, int64_t n, int64_t k, bool bf16) {
-  auto& slot = plans_[{m, n, k, bf16}];
+CudaBackend::GemmPlan& CudaBackend::Plan(const GemmShape& g) {
+  auto& slot = plans_[g];
   if (slot) return *slot;
   // Column-major view: C[m=out, n=rows] = op(A)[out, in] · B[in, rows], with A
-  // the row-major weight [out, in] read transposed and B the row-major input.
+  // the row-major weight [out, in] read transposed and B the row-major input
+  // (row stride ldb); `batch` such products at the given element strides.
   auto p = std::make_unique<GemmPlan>();
-  const cudaDataType_t ab = bf16 ? CUDA_R_16BF : CUDA_R_32F;
+  const cudaDataType_t ab = g.ab_bf16 ? CUDA_R_16BF : CUDA_R_32F, c = g.c_bf16 ? CUDA_R_16BF : CUDA_R_32F;
   QSWEEP_LT_CHECK(cublasLtMatmulDescCreate(&p->desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
   const cublasOperation_t t = CUBLAS_OP_T, nt = CUBLAS_OP_N;
   QSWEEP_LT_CHECK(cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_TRANSA, &t, sizeof t));
   QSWEEP_LT_CHECK(cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_TRANSB, &nt, sizeof nt));
-  QSWEEP_LT_CHECK(cublasLtMatrixLayoutCreate(&p->a, ab, k, m, k));
-  QSWEEP_LT_CHECK(cublasLtMatrixLayoutCreate(&p->b, ab, k, n, k));
-  QSWEEP_LT_CHECK(cublasLtMatrixLayoutCreate(&p->c, CUDA_R_32F, m, n, m));
+  QSWEEP_LT_CHECK(cublasLtMatrixLayoutCreate(&p->a, ab, g.k, g.m, g.k));
+  QSWEEP_LT_CHECK(cublasLtMatrixLayoutCreate(&p->b, ab, g.k, g.n, g.ldb));
+  QSWEEP_LT_CHECK(cublasLtMatrixLayoutCreate(&p->c, c, g.m, g.n, g.m));
+  if (g.batch > 1) {
+    const int32_t batch = g.batch;
+    const std::pair<cublasLtMatrixLayout_t, int64_t> strided[] = {{p->a, g.stride_a}, {p->b, g.stride_b},
+                                                                  {p->c, g.stride_c}};
+    for (const auto& [layout, stride] : strided) {
+      QSWEEP_LT_CHECK(cublasLtMatrixLayoutSetAttribute(layout, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &batch,
+                                                       sizeof batch));
+      QSWEEP_LT_CHECK(cublasLtMatrixLayoutSetAttribute(layout, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &stride,
+                                                       sizeof stride));
+    }
+  }
   cublasLtMatmulPreference_t pref;
   QSWEEP_LT_CHECK(cublasLtMatmulPreferenceCreate(&pref));
   QSWEEP_LT_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &workspace_bytes_,
@@ -317,26 +373,100 @@ CudaBackend::GemmPlan& CudaBackend::Plan(int64_t m, int64_t n, int64_t k, bool b
   return *slot;
 }
 
+const void* CudaBackend::GemmInput(const Act& x, bool bf16_weights) {
+  if (!bf16_weights || x.bf16) {
+    QSWEEP_CHECK(x.bf16 == bf16_weights);  // fp32 weights only ever meet fp32 activations
+    return x.data;
+  }
+  auto* xb = static_cast<bf16*>(Scratch(6, x.rows * x.cols * 2));
+  kernels::ToBf16(F(x), x.rows * x.cols, xb, 0);
+  return xb;
+}
+
+void CudaBackend::Gemm(const GemmShape& g, const void* a, const void* b, const void* c, void* d, float beta) {
+  GemmPlan& p = Plan(g);
+  const float alpha = 1.0f;
+  QSWEEP_LT_CHECK(cublasLtMatmul(lt_, p.desc, &alpha, a, p.a, b, p.b, &beta, c, p.c, d, p.c, &p.algo, workspace_,
+                                 workspace_bytes_, 0));
+}
+
 void CudaBackend::Matmul(const Linear& l, const Act& x, Act& y) {
   const auto& g = static_cast<const GpuLinear&>(l);
   QSWEEP_CHECK(x.cols == g.in_features() && y.cols == g.out_features() && x.rows == y.rows);
   if (x.rows == 0) return;
   StageScope t(this, g.head() ? Stage::kHead : Stage::kGemm);
-  const void* b = x.data;
-  if (g.bf16()) {
-    auto* xb = static_cast<__nv_bfloat16*>(Scratch(6, x.rows * x.cols * 2));
-    kernels::ToBf16(F(x), x.rows * x.cols, xb, 0);
-    b = xb;
+  const void* b = GemmInput(x, g.bf16());
+  const GemmShape shape{g.out_features(), x.rows, g.in_features(), g.in_features(), g.bf16(), y.bf16};
+  Gemm(shape, g.data(), b, y.data, y.data, 0.0f);
+}
+
+// The parts' products read their column slices of `in` in place (no slice
+// copies) and, when the weights and outputs lie at fixed strides (as the
+// decoder allocates them), run as one strided batched GEMM. They are held at
+// the compute precision (bf16 for a bf16 model, as every GEMM output is);
+// the tree sum runs in fp32 and, at tp 1, adds into the residual in the same
+// pass. With tensor parallelism the rank's tree goes to an fp32 buffer, the
+// all-reduce completes the tree across ranks, then the residual add.
+void CudaBackend::RowParallelAdd(std::span<const std::unique_ptr<Linear>> parts, const Act& in, std::span<Act>,
+                                 std::span<Act> outs, Act& residual) {
+  const int64_t count = static_cast<int64_t>(parts.size()), n = in.rows;
+  const auto& p0 = static_cast<const GpuLinear&>(*parts[0]);
+  const int64_t out = p0.out_features(), width = p0.in_features();
+  QSWEEP_CHECK(count <= kernels::kMaxTreeRanks && in.cols == count * width && residual.rows == n &&
+               residual.cols == out && !residual.bf16);
+  if (n == 0) return;
+  const bool obf16 = outs[0].bf16;
+  const int64_t wbytes = p0.bf16() ? 2 : 4, xbytes = wbytes, obytes = obf16 ? 2 : 4;
+  const auto* w = static_cast<const char*>(p0.data());
+  const auto* o0 = static_cast<char*>(outs[0].data);
+  const int64_t ostride = count > 1 ? static_cast<char*>(outs[1].data) - o0 : 0;
+  bool batched = count > 1 && ostride % obytes == 0;
+  for (int64_t p = 0; p < count; ++p) {
+    const auto& lp = static_cast<const GpuLinear&>(*parts[p]);
+    QSWEEP_CHECK(lp.bf16() == p0.bf16() && lp.out_features() == out && lp.in_features() == width &&
+                 outs[p].bf16 == obf16 && outs[p].rows == n && outs[p].cols == out);
+    batched = batched && static_cast<const char*>(lp.data()) == w + p * out * width * wbytes &&
+              static_cast<char*>(outs[p].data) == o0 + p * ostride;
   }
-  GemmPlan& p = Plan(g.out_features(), x.rows, g.in_features(), g.bf16());
-  const float alpha = 1.0f, beta = 0.0f;
-  QSWEEP_LT_CHECK(cublasLtMatmul(lt_, p.desc, &alpha, g.data(), p.a, b, p.b, &beta, y.data, p.c, y.data, p.c, &p.algo,
-                                 workspace_, workspace_bytes_, 0));
+  {
+    StageScope t(this, Stage::kGemm);
+    const auto* b = static_cast<const char*>(GemmInput(in, p0.bf16()));
+    if (batched) {
+      const GemmShape shape{out, n, width, in.cols, p0.bf16(), obf16, static_cast<int32_t>(count), out * width,
+                            width, ostride / obytes};
+      Gemm(shape, w, b, outs[0].data, outs[0].data, 0.0f);
+    } else {
+      const GemmShape shape{out, n, width, in.cols, p0.bf16(), obf16};
+      for (int64_t p = 0; p < count; ++p)
+        Gemm(shape, static_cast<const GpuLinear&>(*parts[p]).data(), b + p * width * xbytes, outs[p].data,
+             outs[p].data, 0.0f);
+    }
+  }
+  auto tree = [&](float* dst, bool accumulate) {
+    StageScope t(this, Stage::kElementwise);
+    if (obf16) {
+      const bf16* bufs[kernels::kMaxTreeRanks];
+      for (int64_t p = 0; p < count; ++p) bufs[p] = B(outs[p]);
+      kernels::SumBuffersInTreeOrder(bufs, static_cast<int>(count), n * out, dst, accumulate, 0);
+    } else {
+      const float* bufs[kernels::kMaxTreeRanks];
+      for (int64_t p = 0; p < count; ++p) bufs[p] = F(outs[p]);
+      kernels::SumBuffersInTreeOrder(bufs, static_cast<int>(count), n * out, dst, accumulate, 0);
+    }
+  };
+  if (!group_ || group_->size() == 1) return tree(F(residual), true);
+  Act sum{Scratch(11, n * out * 4), n, out, false};
+  tree(F(sum), false);
+  AllReduceSum(sum);
+  Add(sum, residual);
 }
 
 void CudaBackend::AddBias(const DeviceArray& b, Act& y) {
   StageScope t(this, Stage::kElementwise);
-  kernels::AddBias(F(b), F(y), y.rows, y.cols, 0);
+  if (y.bf16)
+    kernels::AddBias(F(b), B(y), y.rows, y.cols, 0);
+  else
+    kernels::AddBias(F(b), F(y), y.rows, y.cols, 0);
 }
 
 void CudaBackend::Add(const Act& x, Act& y) {
@@ -347,34 +477,42 @@ void CudaBackend::Add(const Act& x, Act& y) {
 void CudaBackend::SumTree(std::span<Act> parts) {
   if (parts.size() > static_cast<size_t>(kernels::kMaxTreeRanks)) return Backend::SumTree(parts);
   StageScope t(this, Stage::kElementwise);
-  float* bufs[kernels::kMaxTreeRanks];
+  const float* bufs[kernels::kMaxTreeRanks];
   for (size_t i = 0; i < parts.size(); ++i) {
     QSWEEP_CHECK(parts[i].rows * parts[i].cols == parts[0].rows * parts[0].cols);
     bufs[i] = F(parts[i]);
   }
-  kernels::SumBuffersInTreeOrder(bufs, static_cast<int>(parts.size()), parts[0].rows * parts[0].cols, 0);
+  kernels::SumBuffersInTreeOrder(bufs, static_cast<int>(parts.size()), parts[0].rows * parts[0].cols, F(parts[0]),
+                                 false, 0);
 }
 
 void CudaBackend::Rotary(const DeviceArray& inv_freq, int64_t head_dim, Act& x) {
   StageScope t(this, Stage::kElementwise);
-  kernels::Rotary(F(x), x.rows, x.cols / head_dim, head_dim, F(inv_freq), static_cast<int32_t*>(Scratch(1, 4)), 0);
+  const auto* positions = static_cast<int32_t*>(Scratch(1, 4));
+  if (x.bf16)
+    kernels::Rotary(B(x), x.rows, x.cols / head_dim, head_dim, F(inv_freq), positions, 0);
+  else
+    kernels::Rotary(F(x), x.rows, x.cols / head_dim, head_dim, F(inv_freq), positions, 0);
 }
 
 void CudaBackend::Attention(const Act& q, const Act& k, const Act& v, int64_t head_dim, Act& out) {
   QSWEEP_CHECK(layout_rows_ == q.rows && head_dim <= 256);
   StageScope t(this, Stage::kAttention);
   const auto [sb, pe, bb] = LayoutOnDevice();
-  // At the precision of the weights: tensor cores for a model held in bf16.
-  if (live_linears_[0] == 0 && live_linears_[1] > 0 &&
-      kernels::AttentionBf16(F(q), F(k), F(v), q.rows, sb, pe, bb, q.cols / head_dim, k.cols / head_dim, head_dim,
-                             F(out), 0))
-    return;
-  kernels::Attention(F(q), F(k), F(v), q.rows, sb, pe, bb, q.cols / head_dim, k.cols / head_dim, head_dim, F(out), 0);
+  const int64_t hq = q.cols / head_dim, hkv = k.cols / head_dim;
+  if (!q.bf16)
+    return kernels::Attention(F(q), F(k), F(v), q.rows, sb, pe, bb, hq, hkv, head_dim, F(out), 0);
+  // A bf16 model's activations: tensor cores, where there is an instance for the head dim.
+  if (!kernels::AttentionBf16(B(q), B(k), B(v), q.rows, sb, pe, bb, hq, hkv, head_dim, B(out), 0))
+    kernels::Attention(B(q), B(k), B(v), q.rows, sb, pe, bb, hq, hkv, head_dim, B(out), 0);
 }
 
 void CudaBackend::SwiGlu(const Act& gate, const Act& up, Act& out) {
   StageScope t(this, Stage::kElementwise);
-  kernels::SwiGlu(F(gate), F(up), gate.rows * gate.cols, F(out), 0);
+  if (gate.bf16)
+    kernels::SwiGlu(B(gate), B(up), gate.rows * gate.cols, B(out), 0);
+  else
+    kernels::SwiGlu(F(gate), F(up), gate.rows * gate.cols, F(out), 0);
 }
 
 void CudaBackend::GatherRows(const Act& x, std::span<const int64_t> rows, Act& out) {
@@ -386,7 +524,10 @@ void CudaBackend::GatherRows(const Act& x, std::span<const int64_t> rows, Act& o
 
 void CudaBackend::SliceColumns(const Act& x, int64_t begin, Act& out) {
   StageScope t(this, Stage::kElementwise);
-  kernels::SliceColumns(F(x), x.rows, x.cols, begin, out.cols, F(out), 0);
+  if (x.bf16)
+    kernels::SliceColumns(B(x), x.rows, x.cols, begin, out.cols, B(out), 0);
+  else
+    kernels::SliceColumns(F(x), x.rows, x.cols, begin, out.cols, F(out), 0);
 }
 
 void CudaBackend::LogitStatistics(const Act& logits, int64_t col_begin, int64_t col_end, std::span<const int32_t> targets,
@@ -394,26 +535,35 @@ void CudaBackend::LogitStatistics(const Act& logits, int64_t col_begin, int64_t 
   const int64_t n = static_cast<int64_t>(targets.size()), v = col_end - col_begin;
   QSWEEP_CHECK(k <= 64);
   auto* t = static_cast<int32_t*>(Scratch(8, n * 4));
-  QSWEEP_CUDA_CHECK(cudaMemcpy(t, targets.data(), n * 4, cudaMemcpyHostToDevice));
+  // The decoder asks for every vocabulary chunk of a head chunk with the same
+  // targets: upload them once.
+  if (!std::equal(targets.begin(), targets.end(), uploaded_targets_.begin(), uploaded_targets_.end())) {
+    QSWEEP_CUDA_CHECK(cudaMemcpy(t, targets.data(), n * 4, cudaMemcpyHostToDevice));
+    uploaded_targets_.assign(targets.begin(), targets.end());
+  }
   const int kk = std::max(k, 1);
-  auto* stats = static_cast<float*>(Scratch(9, n * (3 + 2 * kk) * 4));
+  // [max, sum_exp, target] then [top-k logits] then [top-k ids], one copy back.
+  const int64_t words = n * (3 + 2 * kk);
+  auto* stats = static_cast<float*>(Scratch(9, words * 4));
   float *mx = stats, *se = stats + n, *tl = stats + 2 * n, *tv = stats + 3 * n;
   auto* ti = reinterpret_cast<int32_t*>(stats + 3 * n + n * kk);
   StageScope timer(this, Stage::kLogitStats);
   kernels::LogitStats(F(logits), n, logits.cols, col_begin, col_end, t, vocab_begin, k, mx, se, tl, ti, tv, 0);
-  out->vocab_begin = vocab_begin;
-  out->max.resize(n);
-  out->sum_exp.resize(n);
-  out->target_logit.resize(n);
-  out->topk_id.resize(n * k);
-  out->topk_logit.resize(n * k);
-  QSWEEP_CUDA_CHECK(cudaMemcpy(out->max.data(), mx, n * 4, cudaMemcpyDeviceToHost));
-  QSWEEP_CUDA_CHECK(cudaMemcpy(out->sum_exp.data(), se, n * 4, cudaMemcpyDeviceToHost));
-  QSWEEP_CUDA_CHECK(cudaMemcpy(out->target_logit.data(), tl, n * 4, cudaMemcpyDeviceToHost));
-  if (k > 0) {
-    QSWEEP_CUDA_CHECK(cudaMemcpy(out->topk_id.data(), ti, n * k * 4, cudaMemcpyDeviceToHost));
-    QSWEEP_CUDA_CHECK(cudaMemcpy(out->topk_logit.data(), tv, n * k * 4, cudaMemcpyDeviceToHost));
+  // Pinned, so that the copy runs at full speed (32 of them per 8k-token batch).
+  if (host_stats_words_ < words) {
+    if (host_stats_) QSWEEP_CUDA_CHECK(cudaFreeHost(host_stats_));
+    QSWEEP_CUDA_CHECK(cudaMallocHost(&host_stats_, words * 4));
+    host_stats_words_ = words;
   }
+  QSWEEP_CUDA_CHECK(cudaMemcpy(host_stats_, stats, words * 4, cudaMemcpyDeviceToHost));
+  const float* h = host_stats_;
+  out->vocab_begin = vocab_begin;
+  out->max.assign(h, h + n);
+  out->sum_exp.assign(h + n, h + 2 * n);
+  out->target_logit.assign(h + 2 * n, h + 3 * n);
+  out->topk_logit.assign(h + 3 * n, h + 3 * n + n * k);
+  out->topk_id.resize(n * k);
+  std::memcpy(out->topk_id.data(), h + 3 * n + n * kk, n * k * 4);
   out->logits.clear();
   if (full_rows) {
     out->logits.resize(n * v);
@@ -439,12 +589,25 @@ std::tuple<const int64_t*, const int64_t*, const int64_t*> CudaBackend::LayoutOn
 
 std::vector<float> CudaBackend::Download(const Act& a) const {
   std::vector<float> h(a.rows * a.cols);
-  QSWEEP_CUDA_CHECK(cudaMemcpy(h.data(), a.data, h.size() * 4, cudaMemcpyDeviceToHost));
+  if (!a.bf16) {
+    QSWEEP_CUDA_CHECK(cudaMemcpy(h.data(), a.data, h.size() * 4, cudaMemcpyDeviceToHost));
+    return h;
+  }
+  std::vector<uint16_t> b(h.size());
+  QSWEEP_CUDA_CHECK(cudaMemcpy(b.data(), a.data, b.size() * 2, cudaMemcpyDeviceToHost));
+  for (size_t i = 0; i < b.size(); ++i) h[i] = BF16ToFloat(b[i]);
   return h;
 }
 
 void CudaBackend::UploadTo(std::span<const float> values, Act& a) const {
-  QSWEEP_CUDA_CHECK(cudaMemcpy(a.data, values.data(), values.size() * 4, cudaMemcpyHostToDevice));
+  QSWEEP_CHECK(static_cast<int64_t>(values.size()) <= a.rows * a.cols);
+  if (!a.bf16) {
+    QSWEEP_CUDA_CHECK(cudaMemcpy(a.data, values.data(), values.size() * 4, cudaMemcpyHostToDevice));
+    return;
+  }
+  std::vector<uint16_t> b(values.size());
+  for (size_t i = 0; i < b.size(); ++i) b[i] = FloatToBF16(values[i]);
+  QSWEEP_CUDA_CHECK(cudaMemcpy(a.data, b.data(), b.size() * 2, cudaMemcpyHostToDevice));
 }
 
 }  // namespace qsweep

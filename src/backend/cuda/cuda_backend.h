@@ -9,6 +9,7 @@
 // that a tp group adds the decoder's canonical parts exactly as one GPU does.
 #pragma once
 #include <map>
+#include <vector>
 #include <memory>
 #include <tuple>
 
@@ -41,7 +42,12 @@ class CudaBackend : public Backend {
 
   std::string name() const override { return "cuda"; }
   int64_t FreeMemoryBytes() const override;
-  Act Alloc(int64_t rows, int64_t cols) override;
+  Act Alloc(int64_t rows, int64_t cols, ActRole role = ActRole::kAccumulate) override;
+  int ElementBytes(ActRole role) const override;
+  // A buffer of the given element type, whatever the model (for tests).
+  Act AllocAs(int64_t rows, int64_t cols, bool bf16);
+  // Compute activations are bf16 when every live linear layer is bf16.
+  bool ComputeBf16() const;
   void Free(Act& a) override;
   std::unique_ptr<DeviceArray> Upload(std::span<const float> values) override;
   absl::StatusOr<std::unique_ptr<Linear>> CreateLinear(const std::string& name, const std::string& scheme,
@@ -64,6 +70,9 @@ class CudaBackend : public Backend {
   void LogitStatistics(const Act& logits, int64_t col_begin, int64_t col_end, std::span<const int32_t> targets, int k,
                        bool full_rows, int64_t vocab_begin, LogitStats* out) override;
   void AllReduceSum(Act& x) override;
+  bool ReadsSlicesInPlace() const override { return true; }
+  void RowParallelAdd(std::span<const std::unique_ptr<Linear>> parts, const Act& in, std::span<Act> ins,
+                      std::span<Act> outs, Act& residual) override;
 
   // Copies for tests.
   std::vector<float> Download(const Act& a) const;
@@ -77,7 +86,20 @@ class CudaBackend : public Backend {
   // A grow-only device buffer for per-forward inputs (ids, rows, layout).
   void* Scratch(int slot, size_t bytes);
   struct GemmPlan;
-  GemmPlan& Plan(int64_t m, int64_t n, int64_t k, bool bf16);
+  // C[m, n] (column-major) = Wᵀ·X for W [m, k] row-major and X with row
+  // stride ldb; `batch` products at element strides a, b, c.
+  struct GemmShape {
+    int64_t m, n, k, ldb;
+    bool ab_bf16, c_bf16;
+    int32_t batch = 1;
+    int64_t stride_a = 0, stride_b = 0, stride_c = 0;
+    auto operator<=>(const GemmShape&) const = default;
+  };
+  GemmPlan& Plan(const GemmShape& shape);
+  // d = a·b (+ c when beta is 1) with the shape's cached plan.
+  void Gemm(const GemmShape& shape, const void* a, const void* b, const void* c, void* d, float beta);
+  // The matmul input as the weights' type: x itself, or a bf16 copy of fp32 x.
+  const void* GemmInput(const Act& x, bool bf16_weights);
 
   class StageScope;
   struct StageEvents {
@@ -95,10 +117,13 @@ class CudaBackend : public Backend {
   void* workspace_ = nullptr;
   size_t workspace_bytes_ = 32 << 20;
   std::map<int, std::pair<void*, size_t>> scratch_;
-  std::map<std::tuple<int64_t, int64_t, int64_t, bool>, std::unique_ptr<GemmPlan>> plans_;
+  std::map<GemmShape, std::unique_ptr<GemmPlan>> plans_;
   int64_t layout_rows_ = 0;
-  // Live linear layers stored in fp32 [0] and bf16 [1]: attention runs on
-  // bf16 tensor cores when the model's layers are all bf16.
+  std::vector<int32_t> uploaded_targets_;  // what scratch slot 8 holds
+  float* host_stats_ = nullptr;            // logit statistics copied back (pinned)
+  int64_t host_stats_words_ = 0;
+  // Live linear layers stored in fp32 [0] and bf16 [1]: a model whose layers
+  // are all bf16 computes in bf16 (ComputeBf16).
   int64_t live_linears_[2] = {0, 0};
 };
 

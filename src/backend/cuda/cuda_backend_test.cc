@@ -50,6 +50,26 @@ class CudaTest : public ::testing::Test {
     for (size_t i = 0; i < h.size(); ++i)
       ASSERT_NEAR(h[i], r[i], atol + rtol * std::fabs(r[i])) << what << " at " << i;
   }
+  // Rounds a CPU activation to bf16 in place; returns a bf16 GPU copy.
+  Act RoundedBf16Copy(Act& c) {
+    float* v = static_cast<float*>(c.data);
+    for (int64_t i = 0; i < c.rows * c.cols; ++i) v[i] = RoundBF16(v[i]);
+    Act g = gpu_->AllocAs(c.rows, c.cols, true);
+    gpu_->UploadTo(std::span<const float>(v, c.rows * c.cols), g);
+    return g;
+  }
+  // GPU attention over bf16 activations against the reference on the same
+  // (rounded) values; the layout is set on both backends.
+  void ExpectBf16AttentionClose(Act& qc, Act& kc, Act& vc, int64_t hd, Act& oc) {
+    Act qb = RoundedBf16Copy(qc), kb = RoundedBf16Copy(kc), vb = RoundedBf16Copy(vc);
+    Act ob = gpu_->AllocAs(oc.rows, oc.cols, true);
+    cpu_.Attention(qc, kc, vc, hd, oc);
+    gpu_->Attention(qb, kb, vb, hd, ob);
+    const std::string what = (hd == 32 || hd == 64 || hd == 128 ? "tensor-core" : "tiled bf16") +
+                             std::string(" attention, hd ") + std::to_string(hd);
+    ExpectClose(oc, ob, 1e-2f, 1.5e-2f, what.c_str());
+    for (Act* a : {&qb, &kb, &vb, &ob}) gpu_->Free(*a);
+  }
   CpuBackend cpu_;
   std::unique_ptr<CudaBackend> gpu_;
 };
@@ -88,6 +108,117 @@ TEST_F(CudaTest, ElementwiseAndNormKernelsMatchTheReference) {
   cpu_.Embed(*tc, cols, ids, pc);
   gpu_->Embed(*tg, cols, ids, pg);
   ExpectClose(pc, pg, 0, 0, "embed");
+}
+
+// The kernels a bf16 model's activations go through, on bf16 inputs against
+// the reference on the same rounded values (outputs rounded to bf16 once).
+TEST_F(CudaTest, Bf16ActivationKernelsMatchTheReference) {
+  const int64_t rows = 29, cols = 256, hd = 64;
+  auto [xc, xg] = Both(Random(rows * cols, 11), rows, cols);  // the residual stream stays fp32
+  auto wv = Random(cols, 12);
+  auto wc = cpu_.Upload(wv), wg = gpu_->Upload(wv);
+  auto [oc, og] = Both(std::vector<float>(rows * cols), rows, cols);
+  Act ob = gpu_->AllocAs(rows, cols, true);
+  cpu_.RmsNorm(xc, *wc, 1e-5f, oc);
+  gpu_->RmsNorm(xg, *wg, 1e-5f, ob);
+  ExpectClose(oc, ob, 4e-3f, 1e-6f, "rmsnorm to bf16");
+  auto [gc, gg] = Both(Random(rows * cols, 13), rows, cols);
+  auto [uc, ug] = Both(Random(rows * cols, 14), rows, cols);
+  Act gb = RoundedBf16Copy(gc), ub = RoundedBf16Copy(uc);
+  cpu_.SwiGlu(gc, uc, oc);
+  gpu_->SwiGlu(gb, ub, ob);
+  ExpectClose(oc, ob, 4e-3f, 1e-6f, "swiglu bf16");
+  cpu_.AddBias(*wc, uc);
+  gpu_->AddBias(*wg, ub);
+  ExpectClose(uc, ub, 4e-3f, 1e-6f, "add_bias bf16");
+  auto [sc, sg] = Both(std::vector<float>(rows * 64), rows, 64);
+  Act sb = gpu_->AllocAs(rows, 64, true);
+  cpu_.SliceColumns(gc, 128, sc);
+  gpu_->SliceColumns(gb, 128, sb);
+  ExpectClose(sc, sb, 0, 0, "slice_columns bf16");
+  TokenBatch batch;
+  batch.AddSequence(std::vector<int32_t>(rows, 1));
+  cpu_.SetLayout(batch.layout);
+  gpu_->SetLayout(batch.layout);
+  std::vector<float> inv(hd / 2);
+  for (int64_t i = 0; i < hd / 2; ++i) inv[i] = std::pow(500000.0f, -2.0f * i / hd);
+  auto ic = cpu_.Upload(inv), ig = gpu_->Upload(inv);
+  cpu_.Rotary(*ic, hd, gc);
+  gpu_->Rotary(*ig, hd, gb);
+  ExpectClose(gc, gb, 8e-3f, 1e-5f, "rotary bf16");
+  for (Act* a : {&ob, &gb, &ub, &sb}) gpu_->Free(*a);
+}
+
+// The row-parallel path (products read their slices of the input in place,
+// as one strided batched GEMM when the outputs lie at a fixed stride, held at
+// the outputs' precision; the fp32 tree and the residual add in one pass)
+// equals per-part GEMMs on copied slices followed by the reference tree and
+// add on the host, bit for bit; and the CPU backend within GEMM tolerance.
+TEST_F(CudaTest, RowParallelAddEqualsPartsThenTreeBitForBit) {
+  const int64_t rows = 77, out = 96, in = 512;
+  const auto w = Random(out * in, 31);
+  for (const char* scheme : {"bf16", "fp32"})
+    for (int64_t count : {1, 2, 4, 8}) {
+      const std::string what = std::string(scheme) + " count " + std::to_string(count);
+      const int64_t width = in / count;
+      auto pc = cpu_.CreateLinearParts("model.layers.0.mlp.down_proj.weight", scheme, w, out, in, 0, count, count);
+      auto pg = gpu_->CreateLinearParts("model.layers.0.mlp.down_proj.weight", scheme, w, out, in, 0, count, count);
+      ASSERT_TRUE(pc.ok() && pg.ok());
+      const bool bf16 = std::string(scheme) == "bf16";
+      std::vector<float> xv = Random(rows * in, 32 + count);
+      if (bf16)
+        for (float& v : xv) v = RoundBF16(v);
+      auto [xc, xg] = Both(xv, rows, in);
+      Act xb = gpu_->AllocAs(rows, in, bf16);
+      gpu_->UploadTo(xv, xb);
+      const auto resid = Random(rows * out, 33);
+      // The reference: each part on its own copied slice, the tree on the host.
+      std::vector<float> products;
+      for (int64_t p = 0; p < count; ++p) {
+        Act slice = gpu_->AllocAs(rows, width, bf16), prod = gpu_->AllocAs(rows, out, bf16);
+        gpu_->SliceColumns(xb, p * width, slice);
+        gpu_->Matmul(*(*pg)[p], slice, prod);
+        const auto h = gpu_->Download(prod);
+        products.insert(products.end(), h.begin(), h.end());
+        gpu_->Free(slice);
+        gpu_->Free(prod);
+      }
+      std::vector<float> want(rows * out);
+      ref::SumRanksInTreeOrder(products.data(), static_cast<int>(count), rows * out, want.data());
+      for (int64_t i = 0; i < rows * out; ++i) want[i] = resid[i] + want[i];
+      for (const bool strided : {true, false}) {
+        Act all = gpu_->AllocAs(count * rows, out, bf16);
+        std::vector<Act> outs;
+        for (int64_t p = 0; p < count; ++p)
+          outs.push_back(strided ? Act{static_cast<char*>(all.data) + p * rows * out * (bf16 ? 2 : 4), rows, out, bf16}
+                                 : gpu_->AllocAs(rows, out, bf16));
+        Act r = gpu_->Alloc(rows, out);
+        gpu_->UploadTo(resid, r);
+        gpu_->RowParallelAdd(*pg, xb, {}, outs, r);
+        const auto got = gpu_->Download(r);
+        for (int64_t i = 0; i < rows * out; ++i)
+          ASSERT_EQ(got[i], want[i]) << what << (strided ? " batched" : " separate") << " at " << i;
+        if (!strided)
+          for (Act& a : outs) gpu_->Free(a);
+        gpu_->Free(all);
+        gpu_->Free(r);
+      }
+      std::vector<Act> cpu_outs, ins_c;
+      for (int64_t p = 0; p < count; ++p) {
+        cpu_outs.push_back(cpu_.Alloc(rows, out));
+        ins_c.push_back(cpu_.Alloc(rows, width));
+      }
+      auto [rc, rg] = Both(resid, rows, out);
+      cpu_.RowParallelAdd(*pc, xc, ins_c, cpu_outs, rc);
+      const std::vector<float> got(want);
+      const float* c = static_cast<const float*>(rc.data);
+      const float tol = bf16 ? 1e-2f : 1e-4f;  // bf16: each product rounded once
+      for (int64_t i = 0; i < rows * out; ++i)
+        ASSERT_NEAR(got[i], c[i], tol * std::sqrt(float(in)) * (1 + std::fabs(c[i]))) << what << " vs CPU at " << i;
+      for (Act& a : cpu_outs) cpu_.Free(a);
+      for (Act& a : ins_c) cpu_.Free(a);
+      for (Act* a : {&xg, &xb, &rg}) gpu_->Free(*a);
+    }
 }
 
 TEST_F(CudaTest, RotaryAndSharedPrefixAttentionMatchTheReference) {
@@ -151,20 +282,31 @@ TEST_F(CudaTest, TiledAndRowwiseAttentionMatchTheReferenceOnRandomLayouts) {
                               static_cast<float*>(vg.data), rows, sb, pe, bb, hq, hkv, hd,
                               static_cast<float*>(og.data), 0);
     ExpectClose(oc, og, 1e-4f, 1e-5f, ("rowwise attention, hd " + std::to_string(hd)).c_str());
-    // Tensor cores: against the reference on bf16-rounded Q, K, V (the
-    // kernel also rounds the probabilities, hence the tolerance).
-    auto round = [&](Act& a) {
-      for (int64_t i = 0; i < a.rows * a.cols; ++i) static_cast<float*>(a.data)[i] = RoundBF16(static_cast<float*>(a.data)[i]);
-    };
-    round(qc);
-    round(kc);
-    round(vc);
-    cpu_.Attention(qc, kc, vc, hd, oc);
-    if (kernels::AttentionBf16(static_cast<float*>(qg.data), static_cast<float*>(kg.data), static_cast<float*>(vg.data),
-                               rows, sb, pe, bb, hq, hkv, hd, static_cast<float*>(og.data), 0))
-      ExpectClose(oc, og, 1e-2f, 1.5e-2f, ("bf16 attention, hd " + std::to_string(hd)).c_str());
-    else
-      EXPECT_TRUE(hd != 32 && hd != 64 && hd != 128) << "no bf16 kernel for hd " << hd;
+    // A bf16 model's activations: against the reference on the bf16 Q, K, V
+    // (the tensor-core kernel also rounds the probabilities, and the output
+    // is bf16, hence the tolerance). Head dims without a tensor-core
+    // instance take the tiled kernel over bf16.
+    ExpectBf16AttentionClose(qc, kc, vc, hd, oc);
+  }
+}
+
+TEST_F(CudaTest, TensorCoreAttentionMatchesTheReferenceOnLongSequences) {
+  std::mt19937 rng(23);
+  for (const int64_t hd : {32, 64, 128}) {
+    TokenBatch batch;  // many key tiles per row block, and blocks that straddle sequences
+    batch.AddSequence(std::vector<int32_t>(700 + rng() % 64, 1));
+    batch.AddShared(std::vector<int32_t>(130, 1), {std::vector<int32_t>(70, 1), std::vector<int32_t>(65, 1)});
+    batch.AddSequence(std::vector<int32_t>(200 + rng() % 64, 1));
+    const int64_t rows = batch.rows(), hkv = 2, hq = 8;
+    cpu_.SetLayout(batch.layout);
+    gpu_->SetLayout(batch.layout);
+    std::vector<float> qv = Random(rows * hq * hd, 3 * hd), kv = Random(rows * hkv * hd, 3 * hd + 1);
+    for (float& x : qv) x *= 2.0f;  // peaked softmax rows as well as flat ones
+    auto [qc, qg] = Both(qv, rows, hq * hd);
+    auto [kc, kg] = Both(kv, rows, hkv * hd);
+    auto [vc, vg] = Both(Random(rows * hkv * hd, 3 * hd + 2), rows, hkv * hd);
+    auto [oc, og] = Both(std::vector<float>(rows * hq * hd), rows, hq * hd);
+    ExpectBf16AttentionClose(qc, kc, vc, hd, oc);
   }
 }
 
@@ -183,6 +325,14 @@ TEST_F(CudaTest, MatmulFp32AndBf16MatchTheReference) {
       cpu_.Matmul(**lc, xc, yc);
       gpu_->Matmul(**lg, xg, yg);
       ExpectClose(yc, yg, 1e-4f, 1e-4f * std::sqrt(float(k)), scheme);
+      if (std::string(scheme) == "bf16") {  // bf16 activations in, bf16 out
+        Act xb = gpu_->AllocAs(m, k, true), yb = gpu_->AllocAs(m, n, true);
+        gpu_->UploadTo(xr, xb);
+        gpu_->Matmul(**lg, xb, yb);
+        ExpectClose(yc, yb, 4e-3f, 1e-4f * std::sqrt(float(k)), "bf16 in and out");
+        gpu_->Free(xb);
+        gpu_->Free(yb);
+      }
     }
   }
 }

@@ -1,0 +1,115 @@
+// Times instances of the tensor-core attention kernel (kernels/attention_bf16.cu)
+// at the benchmark's shape (Llama-3-8B heads over 4 x 2048 causal tokens) and
+// checks each against the backend's chosen instance: the numbers behind its
+// choice. Build: make attention_variants (a CUDA build); run on the GPU.
+#include "../../kernels/attention_bf16.cu"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <random>
+#include <vector>
+
+namespace qsweep::kernels {
+namespace {
+
+#define CHECK_CUDA(x)                                                              \
+  do {                                                                             \
+    if (cudaError_t e = (x); e != cudaSuccess) {                                   \
+      std::fprintf(stderr, "%s:%d %s\n", __FILE__, __LINE__, cudaGetErrorString(e)); \
+      std::exit(1);                                                                \
+    }                                                                              \
+  } while (0)
+
+struct Problem {
+  int64_t rows, hq, hkv;
+  bf16 *q, *k, *v;
+  int64_t *sb, *pe, *bb;
+  double flops;
+};
+
+template <typename C>
+double TimeMs(const Problem& p, bf16* out) {
+  auto run = [&] { Launch<C>(p.q, p.k, p.v, p.rows, p.sb, p.pe, p.bb, p.hq, p.hkv, out, 0); };
+  for (int i = 0; i < 3; ++i) run();
+  CHECK_CUDA(cudaGetLastError());
+  cudaEvent_t a, b;
+  cudaEventCreate(&a);
+  cudaEventCreate(&b);
+  std::vector<float> ms;
+  for (int i = 0; i < 15; ++i) {
+    cudaEventRecord(a);
+    run();
+    cudaEventRecord(b);
+    CHECK_CUDA(cudaEventSynchronize(b));
+    float t;
+    cudaEventElapsedTime(&t, a, b);
+    ms.push_back(t);
+  }
+  std::sort(ms.begin(), ms.end());
+  return ms[ms.size() / 2];
+}
+
+float MaxDiff(const std::vector<bf16>& a, const std::vector<bf16>& b) {
+  float m = 0;
+  for (size_t i = 0; i < a.size(); ++i) m = std::max(m, std::fabs(__bfloat162float(a[i]) - __bfloat162float(b[i])));
+  return m;
+}
+
+template <typename C>
+void Row(const char* name, const Problem& p, bf16* out, const std::vector<bf16>& want) {
+  const double ms = TimeMs<C>(p, out);
+  std::vector<bf16> got(want.size());
+  CHECK_CUDA(cudaMemcpy(got.data(), out, got.size() * 2, cudaMemcpyDeviceToHost));
+  std::printf("  %-34s %8.3f ms %7.1f TFLOP/s   max |diff| vs chosen %.3g\n", name, ms, p.flops / ms / 1e9,
+              MaxDiff(got, want));
+}
+
+}  // namespace
+}  // namespace qsweep::kernels
+
+int main() {
+  using namespace qsweep::kernels;
+  constexpr int HD = 128;
+  Problem p{4 * 2048, 32, 8};
+  std::mt19937 rng(3);
+  std::normal_distribution<float> nd;
+  auto upload = [&](int64_t n) {
+    std::vector<bf16> h(n);
+    for (auto& x : h) x = __float2bfloat16(nd(rng));
+    bf16* d;
+    CHECK_CUDA(cudaMalloc(&d, n * 2));
+    CHECK_CUDA(cudaMemcpy(d, h.data(), n * 2, cudaMemcpyHostToDevice));
+    return d;
+  };
+  p.q = upload(p.rows * p.hq * HD);
+  p.k = upload(p.rows * p.hkv * HD);
+  p.v = upload(p.rows * p.hkv * HD);
+  std::vector<int64_t> sb(p.rows);
+  p.flops = 0;
+  for (int64_t r = 0; r < p.rows; ++r) {
+    sb[r] = r / 2048 * 2048;
+    p.flops += 4.0 * HD * p.hq * (r - sb[r] + 1);
+  }
+  for (int64_t** d : {&p.sb, &p.pe, &p.bb}) {
+    CHECK_CUDA(cudaMalloc(d, p.rows * 8));
+    CHECK_CUDA(cudaMemcpy(*d, sb.data(), p.rows * 8, cudaMemcpyHostToDevice));
+  }
+  bf16* out;
+  CHECK_CUDA(cudaMalloc(&out, p.rows * p.hq * HD * 2));
+  Launch<Chosen<HD>>(p.q, p.k, p.v, p.rows, p.sb, p.pe, p.bb, p.hq, p.hkv, out, 0);
+  std::vector<bf16> want(p.rows * p.hq * HD);
+  CHECK_CUDA(cudaMemcpy(want.data(), out, want.size() * 2, cudaMemcpyDeviceToHost));
+  std::printf("# attention variants, 4x2048 causal, 32 q / 8 kv heads, hd 128 (Config<hd, warps, 16-row tiles per warp, keys, q in regs, min blocks>)\n");
+  Row<Config<HD, 4, 1, 64, true, 2>>("warps 4 mt 1 keys 64 q-regs min 2", p, out, want);
+  Row<Config<HD, 4, 1, 64, false, 2>>("warps 4 mt 1 keys 64 q-smem min 2", p, out, want);
+  Row<Config<HD, 4, 1, 32, false, 3>>("warps 4 mt 1 keys 32 q-smem min 3", p, out, want);
+  Row<Config<HD, 8, 1, 64, true, 1>>("warps 8 mt 1 keys 64 q-regs min 1", p, out, want);
+  Row<Config<HD, 4, 2, 64, false, 1>>("warps 4 mt 2 keys 64 q-smem min 1", p, out, want);
+  Row<Config<HD, 4, 2, 32, false, 1>>("warps 4 mt 2 keys 32 q-smem min 1", p, out, want);
+  Row<Config<HD, 4, 2, 32, false, 2>>("warps 4 mt 2 keys 32 q-smem min 2", p, out, want);
+  Row<Config<HD, 4, 2, 32, true, 1>>("warps 4 mt 2 keys 32 q-regs min 1", p, out, want);
+  Row<Config<HD, 8, 2, 32, false, 1>>("warps 8 mt 2 keys 32 q-smem min 1", p, out, want);
+  Row<Config<HD, 2, 2, 64, false, 2>>("warps 2 mt 2 keys 64 q-smem min 2", p, out, want);
+  return 0;
+}
