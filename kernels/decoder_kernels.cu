@@ -128,7 +128,12 @@ __global__ void ToFloatKernel(const bf16* x, int64_t n, float* out) {
 // One block per row. Top-k by k rounds of a block-wide argmax over the
 // values not yet taken (taken ones are remembered in shared memory); k <= 64.
 // Orders logits for the top-k: larger value first, then the lower index.
-__device__ inline bool Before(float v, int32_t i, float w, int32_t j) { return v > w || (v == w && i < j); }
+// NaN comes after every number, so that the order stays total and every
+// thread of a block picks the same candidate even on rows with NaN logits.
+__device__ inline bool Before(float v, int32_t i, float w, int32_t j) {
+  if (isnan(v) || isnan(w)) return isnan(v) != isnan(w) ? isnan(w) : i < j;
+  return v > w || (v == w && i < j);
+}
 
 // Block-wide: the candidate that comes first in Before order among those
 // after (prev_v, prev_i) — so each round of the top-k needs no list of the

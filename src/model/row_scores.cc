@@ -93,7 +93,7 @@ RowScores CombineLogitStats(std::span<const LogitStats> per_rank, int topk, bool
       out.logsumexp[r] = lse;
       out.target_logprob[r] = target - lse;
       out.target_is_argmax[r] = target >= gmax;
-      MergeTopK(per_rank, r, topk, lse, &cand, &out.topk_id[r * topk], &out.topk_logprob[r * topk]);
+      MergeTopK(per_rank, r, topk, lse, &cand, out.topk_id.data() + r * topk, out.topk_logprob.data() + r * topk);
       if (full_rows) {
         float* dst = &out.logprobs[r * vocab];
         for (const LogitStats& s : per_rank) {

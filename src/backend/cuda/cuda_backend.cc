@@ -363,6 +363,15 @@ CudaBackend::GemmPlan& CudaBackend::Plan(const GemmShape& g) {
   const uint32_t no_split_k = CUBLASLT_REDUCTION_SCHEME_NONE;
   QSWEEP_LT_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_REDUCTION_SCHEME_MASK, &no_split_k,
                                                        sizeof no_split_k));
+  // Slices read in place need not start on the 256-byte boundary the
+  // heuristic assumes by default: tell it what the operands guarantee.
+  const std::pair<cublasLtMatmulPreferenceAttributes_t, uint32_t> alignments[] = {
+      {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, g.align_a},
+      {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, g.align_b},
+      {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, g.align_c},
+      {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, g.align_c}};
+  for (const auto& [attribute, bytes] : alignments)
+    QSWEEP_LT_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, attribute, &bytes, sizeof bytes));
   cublasLtMatmulHeuristicResult_t result{};
   int found = 0;
   QSWEEP_LT_CHECK(cublasLtMatmulAlgoGetHeuristic(lt_, p->desc, p->a, p->b, p->c, p->c, pref, 1, &result, &found));
@@ -383,7 +392,18 @@ const void* CudaBackend::GemmInput(const Act& x, bool bf16_weights) {
   return xb;
 }
 
-void CudaBackend::Gemm(const GemmShape& g, const void* a, const void* b, const void* c, void* d, float beta) {
+// The largest power of two <= 256 that divides every address of the operand
+// (its base and, when batched, the base plus any multiple of the stride).
+static uint32_t Alignment(const void* p, int64_t stride_bytes) {
+  const uint64_t bits = reinterpret_cast<uintptr_t>(p) | static_cast<uint64_t>(stride_bytes) | 256;
+  return static_cast<uint32_t>(bits & (~bits + 1));
+}
+
+void CudaBackend::Gemm(GemmShape g, const void* a, const void* b, const void* c, void* d, float beta) {
+  const int64_t ab = g.ab_bf16 ? 2 : 4, cb = g.c_bf16 ? 2 : 4;
+  g.align_a = Alignment(a, g.batch > 1 ? g.stride_a * ab : 0);
+  g.align_b = Alignment(b, g.batch > 1 ? g.stride_b * ab : 0);
+  g.align_c = std::min(Alignment(c, g.batch > 1 ? g.stride_c * cb : 0), Alignment(d, g.batch > 1 ? g.stride_c * cb : 0));
   GemmPlan& p = Plan(g);
   const float alpha = 1.0f;
   QSWEEP_LT_CHECK(cublasLtMatmul(lt_, p.desc, &alpha, a, p.a, b, p.b, &beta, c, p.c, d, p.c, &p.algo, workspace_,
@@ -502,8 +522,11 @@ void CudaBackend::Attention(const Act& q, const Act& k, const Act& v, int64_t he
   const int64_t hq = q.cols / head_dim, hkv = k.cols / head_dim;
   if (!q.bf16)
     return kernels::Attention(F(q), F(k), F(v), q.rows, sb, pe, bb, hq, hkv, head_dim, F(out), 0);
-  // A bf16 model's activations: tensor cores, where there is an instance for the head dim.
-  if (!kernels::AttentionBf16(B(q), B(k), B(v), q.rows, sb, pe, bb, hq, hkv, head_dim, B(out), 0))
+  // A bf16 model's activations: tensor cores, where there is an instance for
+  // the head dim and the rows allow its 16-byte copies.
+  const bool aligned = ((reinterpret_cast<uintptr_t>(q.data) | reinterpret_cast<uintptr_t>(k.data) |
+                         reinterpret_cast<uintptr_t>(v.data) | reinterpret_cast<uintptr_t>(out.data)) & 15) == 0;
+  if (!aligned || !kernels::AttentionBf16(B(q), B(k), B(v), q.rows, sb, pe, bb, hq, hkv, head_dim, B(out), 0))
     kernels::Attention(B(q), B(k), B(v), q.rows, sb, pe, bb, hq, hkv, head_dim, B(out), 0);
 }
 

@@ -93,11 +93,13 @@ class CudaBackend : public Backend {
     bool ab_bf16, c_bf16;
     int32_t batch = 1;
     int64_t stride_a = 0, stride_b = 0, stride_c = 0;
+    uint32_t align_a = 256, align_b = 256, align_c = 256;  // bytes every address of the operand is a multiple of
     auto operator<=>(const GemmShape&) const = default;
   };
   GemmPlan& Plan(const GemmShape& shape);
   // d = a·b (+ c when beta is 1) with the shape's cached plan.
-  void Gemm(const GemmShape& shape, const void* a, const void* b, const void* c, void* d, float beta);
+  // (The plan also records the operands' alignment, which Gemm fills in.)
+  void Gemm(GemmShape shape, const void* a, const void* b, const void* c, void* d, float beta);
   // The matmul input as the weights' type: x itself, or a bf16 copy of fp32 x.
   const void* GemmInput(const Act& x, bool bf16_weights);
 
