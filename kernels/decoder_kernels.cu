@@ -120,10 +120,6 @@ __global__ void ToBf16Kernel(const float* x, int64_t n, __nv_bfloat16* out) {
   if (i < n) out[i] = __float2bfloat16_rn(x[i]);
 }
 
-__global__ void ToFloatKernel(const bf16* x, int64_t n, float* out) {
-  const int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
-  if (i < n) out[i] = __bfloat162float(x[i]);
-}
 
 // One block per row. Top-k by k rounds of a block-wide argmax over the
 // values not yet taken (taken ones are remembered in shared memory); k <= 64.
@@ -326,9 +322,6 @@ void SliceColumns(const T* x, int64_t rows, int64_t cols, int64_t begin, int64_t
 }
 void ToBf16(const float* x, int64_t n, __nv_bfloat16* out, cudaStream_t s) {
   if (n) ToBf16Kernel<<<Blocks(n), kThreads, 0, s>>>(x, n, out);
-}
-void ToFloat(const bf16* x, int64_t n, float* out, cudaStream_t s) {
-  if (n) ToFloatKernel<<<Blocks(n), kThreads, 0, s>>>(x, n, out);
 }
 
 #define QSWEEP_INSTANTIATE(T)                                                                                      \
