@@ -10,11 +10,7 @@ absl::StatusOr<McTask> ImportBoolq(const std::string& path, const std::string& n
   McTask task{name, {}};
   SampleIdSet ids;
   QSWEEP_RETURN_IF_ERROR(ForEachJsonLine(path, [&](const Json& j, const FileLine& at) -> absl::Status {
-    std::string id = std::to_string(task.samples.size());
-    if (j.contains("idx")) {
-      QSWEEP_ASSIGN_OR_RETURN(id, IdField(at, j, "idx"));
-    }
-    QSWEEP_RETURN_IF_ERROR(ids.Insert(id, at));
+    QSWEEP_ASSIGN_OR_RETURN(std::string id, ids.InsertOptional(at, j, "idx", task.samples.size()));
     QSWEEP_ASSIGN_OR_RETURN(std::string question, StringField(at, j, "question"));
     QSWEEP_ASSIGN_OR_RETURN(std::string passage, StringField(at, j, "passage"));
     bool yes = false;

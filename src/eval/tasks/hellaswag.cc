@@ -40,13 +40,8 @@ std::string HellaswagPreprocess(std::string_view text) {
 absl::StatusOr<McTask> ImportHellaswag(const std::string& path, const std::string& name) {
   McTask task{name, {}};
   SampleIdSet ids;
-  int64_t row = 0;
   QSWEEP_RETURN_IF_ERROR(ForEachJsonLine(path, [&](const Json& j, const FileLine& at) -> absl::Status {
-    std::string id = std::to_string(row++);
-    if (j.contains("ind")) {
-      QSWEEP_ASSIGN_OR_RETURN(id, IdField(at, j, "ind"));
-    }
-    QSWEEP_RETURN_IF_ERROR(ids.Insert(id, at));
+    QSWEEP_ASSIGN_OR_RETURN(std::string id, ids.InsertOptional(at, j, "ind", task.samples.size()));
     QSWEEP_ASSIGN_OR_RETURN(std::string activity, StringField(at, j, "activity_label"));
     QSWEEP_ASSIGN_OR_RETURN(std::string ctx_a, StringField(at, j, "ctx_a"));
     QSWEEP_ASSIGN_OR_RETURN(std::string ctx_b, StringField(at, j, "ctx_b"));

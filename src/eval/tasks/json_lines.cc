@@ -3,6 +3,7 @@
 #include <fstream>
 
 #include "absl/strings/str_format.h"
+#include "core/status_macros.h"
 
 namespace qsweep::tasks {
 namespace {
@@ -130,6 +131,16 @@ absl::Status SampleIdSet::Insert(const std::string& id, const FileLine& at) {
   const auto [it, inserted] = first_line_.emplace(id, at.line);
   if (!inserted) return at.Error(absl::StrFormat("duplicate id \"%s\" (first on line %d)", id, it->second));
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> SampleIdSet::InsertOptional(const FileLine& at, const Json& obj, std::string_view key,
+                                                         size_t row) {
+  std::string id = std::to_string(row);
+  if (obj.contains(std::string(key))) {
+    QSWEEP_ASSIGN_OR_RETURN(id, IdField(at, obj, key));
+  }
+  QSWEEP_RETURN_IF_ERROR(Insert(id, at));
+  return id;
 }
 
 }  // namespace qsweep::tasks

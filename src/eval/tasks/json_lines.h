@@ -56,6 +56,9 @@ absl::StatusOr<int64_t> IntOrDigitsField(const FileLine& at, const Json& obj, st
 class SampleIdSet {
  public:
   absl::Status Insert(const std::string& id, const FileLine& at);
+  // For datasets whose ids are optional: obj[key] when present (IdField),
+  // else the sample's row number; inserted, so a repeat is an error.
+  absl::StatusOr<std::string> InsertOptional(const FileLine& at, const Json& obj, std::string_view key, size_t row);
 
  private:
   std::unordered_map<std::string, int64_t> first_line_;

@@ -41,11 +41,7 @@ absl::StatusOr<McTask> ImportPiqa(const std::string& path, const std::string& na
   SampleIdSet ids;
   QSWEEP_RETURN_IF_ERROR(ForEachJsonLine(path, [&](const Json& j, const FileLine& at) -> absl::Status {
     const size_t row = task.samples.size();
-    std::string id = std::to_string(row);
-    if (j.contains("id")) {
-      QSWEEP_ASSIGN_OR_RETURN(id, IdField(at, j, "id"));
-    }
-    QSWEEP_RETURN_IF_ERROR(ids.Insert(id, at));
+    QSWEEP_ASSIGN_OR_RETURN(std::string id, ids.InsertOptional(at, j, "id", row));
     QSWEEP_ASSIGN_OR_RETURN(std::string goal, StringField(at, j, "goal"));
     QSWEEP_ASSIGN_OR_RETURN(std::string sol1, StringField(at, j, "sol1"));
     QSWEEP_ASSIGN_OR_RETURN(std::string sol2, StringField(at, j, "sol2"));

@@ -12,11 +12,7 @@ absl::StatusOr<McTask> ImportWinogrande(const std::string& path, const std::stri
   SampleIdSet ids;
   QSWEEP_RETURN_IF_ERROR(ForEachJsonLine(path, [&](const Json& j, const FileLine& at) -> absl::Status {
     McSample s;
-    s.id = std::to_string(task.samples.size());
-    if (j.contains("qID")) {
-      QSWEEP_ASSIGN_OR_RETURN(s.id, IdField(at, j, "qID"));
-    }
-    QSWEEP_RETURN_IF_ERROR(ids.Insert(s.id, at));
+    QSWEEP_ASSIGN_OR_RETURN(s.id, ids.InsertOptional(at, j, "qID", task.samples.size()));
     QSWEEP_ASSIGN_OR_RETURN(std::string sentence, StringField(at, j, "sentence"));
     const size_t blank = sentence.find('_');  // lm-eval: sentence.index("_"), the first one
     if (blank == std::string::npos) return at.Error("\"sentence\" has no blank \"_\"");
