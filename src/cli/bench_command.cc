@@ -28,7 +28,7 @@ namespace qsweep::cli {
 namespace {
 
 struct BenchArgs {
-  std::string model = "synthetic:llama3-8b", scheme = "bf16", backend = "cuda";
+  std::string model = "synthetic:llama3-8b", scheme = "bf16", backend = "cuda", reduction = "both";
   int64_t batch = 4, seq = 2048, head_rows = 2048, gemm = 8192;
   int warmup = 2, iters = 10, topk = 32;
   bool stages = true;
@@ -116,14 +116,107 @@ absl::StatusOr<Row> BenchGemm(Backend& b, const BenchArgs& a) {
   return r;
 }
 
+struct ForwardResult {
+  Row row;
+  std::vector<std::pair<std::string, double>> stages;
+  std::vector<float> target_logprobs;
+};
+
+// The forward to log-probs of every position of random token sequences
+// (scored against the next token, as a perplexity window is; top-k as run
+// files store by default). Checked: finite, repeatable, and within
+// `tolerance` of `reference` (another reduction's log-probs) when given.
+absl::StatusOr<ForwardResult> BenchForward(Backend& b, const BenchArgs& a, const Checkpoint& ckpt, bool tp_invariant,
+                                           const std::vector<float>* reference) {
+  const ModelConfig& c = ckpt.config();
+  const auto t0 = std::chrono::steady_clock::now();
+  auto dec = Decoder::Load(ckpt, &b,
+                           {.scheme = a.scheme,
+                            .tp_invariant = tp_invariant,
+                            .max_batch_tokens = a.batch * a.seq,
+                            .max_head_rows = std::min(a.head_rows, a.batch * a.seq)});
+  if (!dec.ok()) return dec.status();
+  std::fprintf(stderr, "qsweep bench: %s loaded as %s in %.1f s\n", a.model.c_str(), a.scheme.c_str(),
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  std::mt19937 rng(11);
+  TokenBatch batch;
+  std::vector<int64_t> scored;
+  std::vector<int32_t> targets;
+  for (int64_t s = 0; s < a.batch; ++s) {
+    std::vector<int32_t> seq(a.seq);
+    for (auto& t : seq) t = static_cast<int32_t>(rng() % c.vocab_size);
+    const int64_t first = batch.AddSequence(seq);
+    for (int64_t i = 0; i + 1 < a.seq; ++i) {
+      scored.push_back(first + i);
+      targets.push_back(seq[i + 1]);
+    }
+  }
+  ForwardResult out;
+  std::vector<float>& first_logprobs = out.target_logprobs;
+  absl::Status failed;
+  bool repeatable = true;
+  std::vector<double> combine_ms;  // host time of the last step, inside each forward
+  auto forward = [&] {
+    std::vector<LogitStats> chunks;
+    if (auto s = (*dec)->Forward(batch, scored, targets, a.topk, false, &chunks); !s.ok()) failed = s;
+    if (!failed.ok()) return;
+    const auto c0 = std::chrono::steady_clock::now();
+    const RowScores sc = CombineLogitStats(chunks, a.topk, false);
+    combine_ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - c0).count());
+    if (first_logprobs.empty()) first_logprobs = sc.target_logprob;
+    else if (sc.target_logprob != first_logprobs) repeatable = false;
+  };
+  const auto ms = TimeMillis(a.warmup, a.iters, forward);
+  if (!failed.ok()) return failed;
+  double nll = 0;
+  for (float lp : first_logprobs) {
+    if (!std::isfinite(lp) || lp > 0)
+      return absl::InternalError(absl::StrFormat("forward check failed: a target log-prob is %g", lp));
+    nll -= lp;
+  }
+  if (!repeatable) return absl::InternalError("forward check failed: two runs of one batch differ");
+  const char* mode = tp_invariant ? "tp_invariant" : "fast";
+  Row& r = out.row;
+  r = Row{.bench = "forward", .shape = absl::StrFormat("%dx%d %s %s", a.batch, a.seq, a.scheme, mode), .ms = Median(ms), .check = ""};
+  const double tokens = static_cast<double>(a.batch * a.seq);
+  r.tokens_per_s = tokens / (r.ms * 1e-3);
+  r.tflops = 2.0 * static_cast<double>(c.ParameterCount()) * r.tokens_per_s / 1e12;
+  r.check = absl::StrFormat("ok: finite, repeatable, mean nll %.3f", nll / first_logprobs.size());
+  if (reference) {
+    // The same model summed in another order: bf16 activations round
+    // differently, so this is a loose bound on a mean, not bits.
+    double diff = 0;
+    for (size_t i = 0; i < first_logprobs.size(); ++i) diff += std::fabs(first_logprobs[i] - (*reference)[i]);
+    diff /= std::max<size_t>(1, first_logprobs.size());
+    if (!(diff < 1e-2 * std::max(1.0, nll / first_logprobs.size())))
+      return absl::InternalError(absl::StrFormat(
+          "forward check failed: the %s reduction's log-probs differ from the other's by %.3g on average", mode, diff));
+    r.check += absl::StrFormat(", mean |diff| %.1e to tp_invariant", diff);
+  }
+#ifdef QSWEEP_HAVE_CUDA
+  if (auto* gpu = dynamic_cast<CudaBackend*>(&b); gpu && a.stages) {
+    // One more pass with every operation bracketed by events; its total is
+    // a little above the untimed one, the shares are what matter.
+    gpu->StageMillis();
+    gpu->EnableStageTimes(true);
+    forward();
+    gpu->EnableStageTimes(false);
+    const std::vector<double> st = gpu->StageMillis();
+    for (size_t i = 0; i < st.size(); ++i)
+      if (st[i] > 0) out.stages.emplace_back(CudaBackend::StageName(static_cast<CudaBackend::Stage>(i)), st[i]);
+    out.stages.emplace_back("host: combine", Median(combine_ms));
+  }
+#endif
+  return out;
+}
+
 absl::Status RunBench(const std::string& what, const BenchArgs& a) {
   auto backend = MakeBackend(a.backend);
   if (!backend.ok()) return backend.status();
   Backend& b = **backend;
   std::string device = b.name();
 #ifdef QSWEEP_HAVE_CUDA
-  auto* gpu = dynamic_cast<CudaBackend*>(&b);
-  if (gpu) device = gpu->DeviceName();
+  if (auto* gpu = dynamic_cast<CudaBackend*>(&b)) device = gpu->DeviceName();
 #endif
   std::vector<Row> rows;
   double ceiling = 0;
@@ -133,95 +226,54 @@ absl::Status RunBench(const std::string& what, const BenchArgs& a) {
     ceiling = g->tflops;
     rows.push_back(*g);
   }
-  std::vector<std::pair<std::string, double>> stages;
+  // Per reduction, its stage times (one column each).
+  std::vector<std::pair<std::string, std::vector<std::pair<std::string, double>>>> stages;
   if (what == "forward") {
     auto ckpt = OpenCheckpoint(a.model);
     if (!ckpt.ok()) return ckpt.status();
-    const ModelConfig& c = (*ckpt)->config();
-    const auto t0 = std::chrono::steady_clock::now();
-    auto dec = Decoder::Load(**ckpt, &b,
-                             {.scheme = a.scheme,
-                              .max_batch_tokens = a.batch * a.seq,
-                              .max_head_rows = std::min(a.head_rows, a.batch * a.seq)});
-    if (!dec.ok()) return dec.status();
-    std::fprintf(stderr, "qsweep bench: %s loaded as %s in %.1f s\n", a.model.c_str(), a.scheme.c_str(),
-                 std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-    // Random tokens, every position scored against the next one (as a
-    // perplexity window is), top-k as the run file stores by default.
-    std::mt19937 rng(11);
-    TokenBatch batch;
-    std::vector<int64_t> scored;
-    std::vector<int32_t> targets;
-    for (int64_t s = 0; s < a.batch; ++s) {
-      std::vector<int32_t> seq(a.seq);
-      for (auto& t : seq) t = static_cast<int32_t>(rng() % c.vocab_size);
-      const int64_t first = batch.AddSequence(seq);
-      for (int64_t i = 0; i + 1 < a.seq; ++i) {
-        scored.push_back(first + i);
-        targets.push_back(seq[i + 1]);
-      }
+    std::vector<float> invariant_logprobs;
+    for (const bool invariant : {true, false}) {
+      if (a.reduction != "both" && (a.reduction == "fast") == invariant) continue;
+      auto f = BenchForward(b, a, **ckpt, invariant, invariant || invariant_logprobs.empty() ? nullptr : &invariant_logprobs);
+      if (!f.ok()) return f.status();
+      rows.push_back(f->row);
+      if (!f->stages.empty()) stages.emplace_back(invariant ? "tp_invariant" : "fast", f->stages);
+      if (invariant) invariant_logprobs = std::move(f->target_logprobs);
     }
-    std::vector<float> first_logprobs;
-    absl::Status failed;
-    bool repeatable = true;
-    std::vector<double> combine_ms;  // host time of the last step, inside each forward
-    auto forward = [&] {
-      std::vector<LogitStats> chunks;
-      if (auto s = (*dec)->Forward(batch, scored, targets, a.topk, false, &chunks); !s.ok()) failed = s;
-      if (!failed.ok()) return;
-      const auto c0 = std::chrono::steady_clock::now();
-      const RowScores sc = CombineLogitStats(chunks, a.topk, false);
-      combine_ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - c0).count());
-      if (first_logprobs.empty()) first_logprobs = sc.target_logprob;
-      else if (sc.target_logprob != first_logprobs) repeatable = false;
-    };
-    const auto ms = TimeMillis(a.warmup, a.iters, forward);
-    if (!failed.ok()) return failed;
-    double nll = 0;
-    for (float lp : first_logprobs) {
-      if (!std::isfinite(lp) || lp > 0)
-        return absl::InternalError(absl::StrFormat("forward check failed: a target log-prob is %g", lp));
-      nll -= lp;
-    }
-    if (!repeatable) return absl::InternalError("forward check failed: two runs of one batch differ");
-    Row r{.bench = "forward", .shape = absl::StrFormat("%dx%d %s", a.batch, a.seq, a.scheme), .ms = Median(ms), .check = ""};
-    const double tokens = static_cast<double>(a.batch * a.seq);
-    r.tokens_per_s = tokens / (r.ms * 1e-3);
-    r.tflops = 2.0 * static_cast<double>(c.ParameterCount()) * r.tokens_per_s / 1e12;
-    r.check = absl::StrFormat("ok: finite, repeatable, mean nll %.3f", nll / first_logprobs.size());
-    rows.push_back(r);
-#ifdef QSWEEP_HAVE_CUDA
-    if (gpu && a.stages) {
-      // One more pass with every operation bracketed by events; its total is
-      // a little above the untimed one, the shares are what matter.
-      gpu->StageMillis();
-      gpu->EnableStageTimes(true);
-      forward();
-      gpu->EnableStageTimes(false);
-      const std::vector<double> st = gpu->StageMillis();
-      for (size_t i = 0; i < st.size(); ++i)
-        if (st[i] > 0) stages.emplace_back(CudaBackend::StageName(static_cast<CudaBackend::Stage>(i)), st[i]);
-      stages.emplace_back("host: combine", Median(combine_ms));
-    }
-#endif
   }
   std::printf("# qsweep bench %s on %s%s\n", what.c_str(), device.c_str(),
               what == "forward" ? absl::StrFormat(": %s, median of %d after %d warm-up", a.model, a.iters, a.warmup).c_str()
                                 : "");
-  std::printf("# %-8s %-22s %10s %11s %9s %10s  %s\n", "bench", "shape", "time_ms", "tokens/s", "TFLOP/s",
+  std::printf("# %-8s %-30s %10s %11s %9s %10s  %s\n", "bench", "shape", "time_ms", "tokens/s", "TFLOP/s",
               "of_gemm", "check");
   for (const Row& r : rows)
-    std::printf("  %-8s %-22s %10.3f %11s %9.1f %9.1f%%  %s\n", r.bench.c_str(), r.shape.c_str(), r.ms,
+    std::printf("  %-8s %-30s %10.3f %11s %9.1f %9.1f%%  %s\n", r.bench.c_str(), r.shape.c_str(), r.ms,
                 r.tokens_per_s > 0 ? absl::StrFormat("%.0f", r.tokens_per_s).c_str() : "-", r.tflops,
                 ceiling > 0 ? 100.0 * r.tflops / ceiling : 0.0, r.check.c_str());
   if (!stages.empty()) {
-    double total = 0;
-    for (const auto& [name, ms] : stages) total += ms;
-    std::printf("#\n# %-14s %10s %7s   (one forward, every GPU operation timed by CUDA events; the host's merge\n"
-                "#                                    of the chunks' statistics per row, median over the runs)\n",
-                "stage", "ms", "share");
-    for (const auto& [name, ms] : stages) std::printf("  %-14s %10.3f %6.1f%%\n", name.c_str(), ms, 100 * ms / total);
-    std::printf("  %-14s %10.3f %6.1f%%\n", "total", total, 100.0);
+    std::printf("#\n# per stage, ms (one forward, every GPU operation timed by CUDA events; the host's merge of\n"
+                "# the chunks' statistics per row, median over the runs)\n# %-14s", "stage");
+    for (const auto& [mode, st] : stages) std::printf(" %13s %6s", mode.c_str(), "share");
+    std::printf("\n");
+    // Stages in order of first appearance over the columns.
+    std::vector<std::string> names;
+    for (const auto& [mode, st] : stages)
+      for (const auto& [name, ms] : st)
+        if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
+    names.push_back("total");
+    for (const std::string& name : names) {
+      std::printf("  %-14s", name.c_str());
+      for (const auto& [mode, st] : stages) {
+        double total = 0, ms = 0;
+        for (const auto& [n, v] : st) {
+          total += v;
+          if (n == name) ms = v;
+        }
+        if (name == "total") ms = total;
+        std::printf(" %13.3f %5.1f%%", ms, 100 * ms / total);
+      }
+      std::printf("\n");
+    }
   }
   return absl::OkStatus();
 }
@@ -250,6 +302,10 @@ void AddBenchCommand(CLI::App& app) {
   fwd->add_option("--seq", args->seq, "tokens per sequence (default 2048)")->check(CLI::Range(2, 1 << 20));
   fwd->add_option("--head-rows", args->head_rows, "rows of logits at a time (default 2048)")->check(CLI::PositiveNumber);
   fwd->add_option("--topk", args->topk, "top-k per row, as runs store (default 32)")->check(CLI::Range(0, 64));
+  fwd->add_option("--reduction", args->reduction,
+                  "row-parallel sums: tp_invariant, fast, or both side by side (default; fast is checked against "
+                  "tp_invariant)")
+      ->check(CLI::IsMember({"tp_invariant", "fast", "both"}));
   fwd->add_flag("!--no-stages", args->stages, "skip the per-stage timing pass");
   fwd->callback([args] { ExitOnError(RunBench("forward", *args)); });
 }

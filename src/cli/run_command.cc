@@ -19,7 +19,7 @@ namespace qsweep::cli {
 namespace {
 
 struct RunArgs {
-  std::string config, output, backend;
+  std::string config, output, backend, reduction;
   std::vector<std::string> schemes;
   int tp = 0;
 };
@@ -61,6 +61,7 @@ int RunMpi(const RunArgs& a) {
     if (config.ok() && !a.output.empty()) config->output = a.output;
     if (config.ok() && a.tp > 0) config->tp = a.tp;
     if (config.ok() && !a.backend.empty()) config->backend = a.backend;
+    if (config.ok() && !a.reduction.empty()) config->reduction = a.reduction;
     status = config.ok() ? RunSweep(*config, a.schemes, MPI_COMM_WORLD, MakeBackend) : config.status();
   }
   if (!status.ok()) {
@@ -82,6 +83,9 @@ void AddRunCommand(CLI::App& app) {
   run->add_option("-o,--output", args->output, "output folder (overrides the config's)");
   run->add_option("--tp", args->tp, "tensor-parallel ranks per replica (overrides the config's)");
   run->add_option("--backend", args->backend, "cpu or cuda (overrides the config's parallel.backend)");
+  run->add_option("--reduction", args->reduction,
+                  "tp_invariant or fast (overrides the config's parallel.reduction; fast results depend on tp)")
+      ->check(CLI::IsMember({"tp_invariant", "fast"}));
   run->callback([args] { std::exit(RunMpi(*args)); });
 
   auto prep = std::make_shared<RunArgs>();

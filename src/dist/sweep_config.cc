@@ -155,8 +155,11 @@ absl::StatusOr<SweepConfig> ParseSweepConfig(const std::string& text, const std:
   QSWEEP_RETURN_IF_ERROR(rd.Get(root, "output", &c.output, true));
   QSWEEP_RETURN_IF_ERROR(rd.Get(root, "calibration", &c.calibration, false));
   if (root["parallel"]) {
-    QSWEEP_RETURN_IF_ERROR(rd.Keys(root["parallel"], "parallel", {"tp", "backend"}));
+    QSWEEP_RETURN_IF_ERROR(rd.Keys(root["parallel"], "parallel", {"tp", "backend", "reduction"}));
     QSWEEP_RETURN_IF_ERROR(rd.Get(root["parallel"], "tp", &c.tp, false, "parallel"));
+    QSWEEP_RETURN_IF_ERROR(rd.Get(root["parallel"], "reduction", &c.reduction, false, "parallel"));
+    if (c.reduction != "tp_invariant" && c.reduction != "fast")
+      return rd.Error(root["parallel"], "parallel.reduction", "'" + c.reduction + "' (tp_invariant or fast)");
     QSWEEP_RETURN_IF_ERROR(rd.Get(root["parallel"], "backend", &c.backend, false, "parallel"));
     if (c.backend != "cpu" && c.backend != "cuda")
       return rd.Error(root["parallel"], "parallel.backend", "'" + c.backend + "' (cpu or cuda)");

@@ -34,6 +34,10 @@ struct SweepConfig {
   std::string tokenizer;         // default: the model folder
   int tp = 1;
   std::string backend = "cpu";   // cpu, or cuda (a build with QSWEEP_CUDA)
+  // How row-parallel layers are summed (DecoderOptions::tp_invariant):
+  // "tp_invariant", the same bits for every tp, or "fast", one product per
+  // rank added straight into the residual, whose rounding depends on tp.
+  std::string reduction = "tp_invariant";
   std::string baseline = "bf16";
   std::vector<std::string> schemes;  // the candidates (baseline excluded), by name
   // Named entries with overrides (a partially quantized model), e.g.

@@ -66,6 +66,20 @@ TEST(SweepConfig, BatchTokensIsANumberOrAuto) {
   ExpectError(with("lots"), "batch_tokens");
 }
 
+TEST(SweepConfig, ReductionIsTpInvariantUnlessAskedToBeFast) {
+  const std::string base = kGood;
+  auto d = ParseSweepConfig(base, "c.yaml");
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->reduction, "tp_invariant");
+  auto with = [&](const std::string& v) {
+    return std::string(base).replace(base.find("{tp: 2}"), 7, "{tp: 2, reduction: " + v + "}");
+  };
+  auto f = ParseSweepConfig(with("fast"), "c.yaml");
+  ASSERT_TRUE(f.ok()) << f.status();
+  EXPECT_EQ(f->reduction, "fast");
+  ExpectError(with("quick"), "parallel.reduction: 'quick' (tp_invariant or fast)");
+}
+
 TEST(SweepConfig, NamedSchemesCarryOverrides) {
   const std::string base = kGood;
   const size_t at = base.find("schemes: [");

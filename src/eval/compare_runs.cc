@@ -76,6 +76,14 @@ std::string RunBackend(const std::string& world) {
   return world.substr(begin == std::string::npos ? 0 : begin + 1, end - (begin == std::string::npos ? 0 : begin + 1));
 }
 
+std::string RunReduction(const std::string& world) {
+  if (world.find(", fast reduction") == std::string::npos) return "";
+  const size_t tp = world.find("tp ");
+  if (tp == std::string::npos) return "fast";
+  const size_t end = world.find_first_not_of("0123456789", tp + 3);
+  return "fast at " + world.substr(tp, end == std::string::npos ? std::string::npos : end - tp);
+}
+
 absl::StatusOr<SweepMetrics> CompareRuns(const NamedRun& base, const std::vector<NamedRun>& cands,
                                          const metrics::ChoiceComparisonOptions& options) {
   SweepMetrics m;
@@ -105,6 +113,11 @@ absl::StatusOr<SweepMetrics> CompareRuns(const NamedRun& base, const std::vector
           "%s ran on the %s backend, the baseline %s on %s: its differences include the backends' numerics",
           c.path, RunBackend(ch.world).empty() ? "unknown" : RunBackend(ch.world), base.path,
           RunBackend(bh.world).empty() ? "unknown" : RunBackend(bh.world)));
+    else if (RunReduction(ch.world) != RunReduction(bh.world))
+      m.warnings.push_back(absl::StrFormat(
+          "%s summed its row-parallel layers %s, the baseline %s %s: its differences include that rounding",
+          c.path, RunReduction(ch.world).empty() ? "tp-invariantly" : RunReduction(ch.world), base.path,
+          RunReduction(bh.world).empty() ? "tp-invariantly" : RunReduction(bh.world)));
     if (c.data.tasks.size() != base.data.tasks.size() || c.data.corpora.size() != base.data.corpora.size())
       return absl::InvalidArgumentError(absl::StrFormat("%s and %s hold different tasks", c.path, base.path));
     CandidateMetrics cm;

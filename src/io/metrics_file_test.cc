@@ -132,6 +132,25 @@ TEST(CompareRuns, RunsFromAnotherBackendAreComparedWithAWarning) {
       << m->warnings[0];
 }
 
+TEST(CompareRuns, RunsWhoseRoundingDependsOnTpAreComparedWithAWarning) {
+  EXPECT_EQ(RunReduction("2 ranks: 1 replicas x tp 2, cuda backend"), "");
+  EXPECT_EQ(RunReduction("2 ranks: 1 replicas x tp 2, cuda backend, fast reduction"), "fast at tp 2");
+  RunData base = FakeRun(1, "bf16"), same = FakeRun(2, "w4a16-g128"), fast = FakeRun(3, "w8a16"),
+          other_tp = FakeRun(4, "w2a16-g64");
+  base.header.world = same.header.world = "1 ranks: 1 replicas x tp 1, cuda backend, fast reduction";
+  fast.header.world = "1 ranks: 1 replicas x tp 1, cuda backend";
+  other_tp.header.world = "2 ranks: 1 replicas x tp 2, cuda backend, fast reduction";
+  auto m = CompareRuns({"base.h5", base}, {{"q.h5", same}, {"f.h5", fast}, {"t.h5", other_tp}});
+  ASSERT_TRUE(m.ok()) << m.status();
+  ASSERT_EQ(m->warnings.size(), 2u);
+  EXPECT_NE(m->warnings[0].find("f.h5 summed its row-parallel layers tp-invariantly, the baseline base.h5 fast at tp 1"),
+            std::string::npos)
+      << m->warnings[0];
+  EXPECT_NE(m->warnings[1].find("t.h5 summed its row-parallel layers fast at tp 2, the baseline base.h5 fast at tp 1"),
+            std::string::npos)
+      << m->warnings[1];
+}
+
 TEST(MetricsFile, IncompleteOrForeignFilesAreRefused) {
   const auto dir = testing::ScratchDir("metrics_file_bad");
   auto m = CompareRuns({"base.h5", FakeRun(1, "bf16")}, {{"q.h5", FakeRun(2, "w4a16-g128")}});

@@ -157,6 +157,11 @@ std::string RunMismatch(const RunHeader& a, const RunHeader& b) {
     return absl::StrFormat("requests %s, not %s (another task set or tokenization)", a.requests_id, b.requests_id);
   if (a.topk != b.topk || a.full_logprobs != b.full_logprobs || a.vocab_size != b.vocab_size)
     return "other scoring options (top-K, full log-probs or vocabulary)";
+  // A fast reduction rounds by tp (DecoderOptions::tp_invariant): its units
+  // mix only with units of the same layout.
+  const auto fast = [](const RunHeader& h) { return h.world.find(", fast reduction") != std::string::npos; };
+  if ((fast(a) || fast(b)) && a.world != b.world)
+    return absl::StrFormat("made on '%s', not '%s' (a fast reduction's results depend on the layout)", a.world, b.world);
   return "";
 }
 

@@ -419,6 +419,28 @@ TEST(RunJournal, JournalOfAnotherFormatVersionIsRefused) {
   EXPECT_EQ(std::filesystem::file_size(p + ".journal"), 48u);  // left alone
 }
 
+TEST(RunJournal, AFastReductionResumesOnlyOnItsOwnLayout) {
+  const auto dir = testing::ScratchDir("run_journal_fast");
+  const std::string p = (dir / "r.h5").string(), q = (dir / "q.h5").string();
+  RunHeader fast = Header();
+  fast.world = "1 ranks: 1 replicas x tp 1, cuda backend, fast reduction";
+  ASSERT_TRUE(RunJournal::OpenOrCreate(p, fast).ok());
+  ASSERT_TRUE(RunJournal::OpenOrCreate(p, fast).ok());
+  RunHeader other = fast;
+  other.world = "2 ranks: 1 replicas x tp 2, cuda backend, fast reduction";
+  auto a = RunJournal::OpenOrCreate(p, other);
+  ASSERT_FALSE(a.ok());
+  EXPECT_NE(std::string(a.status().message()).find("depend on the layout"), std::string::npos) << a.status();
+  other.world = "1 ranks: 1 replicas x tp 1, cuda backend";
+  EXPECT_FALSE(RunJournal::OpenOrCreate(p, other).ok());
+  // A tp-invariant run resumes at any layout.
+  RunHeader invariant = Header();
+  invariant.world = "1 ranks: 1 replicas x tp 1, cuda backend";
+  ASSERT_TRUE(RunJournal::OpenOrCreate(q, invariant).ok());
+  invariant.world = "4 ranks: 2 replicas x tp 2, cuda backend";
+  EXPECT_TRUE(RunJournal::OpenOrCreate(q, invariant).ok());
+}
+
 TEST(RunJournal, OtherModelOrRequestsAreRefused) {
   const auto dir = testing::ScratchDir("run_journal_model");
   const std::string p = (dir / "r.h5").string();

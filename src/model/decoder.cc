@@ -39,15 +39,19 @@ absl::StatusOr<std::unique_ptr<Decoder>> Decoder::Load(const Checkpoint& checkpo
   if (tp < 1 || options.tp_rank < 0 || options.tp_rank >= tp)
     return absl::InvalidArgumentError(absl::StrFormat("bad tensor-parallel rank %d of %d",
                                                       options.tp_rank, tp));
-  if (kCanonicalParts % tp || c.num_heads % tp || c.num_kv_heads % tp ||
-      RowParallelParts(c.intermediate_size) % tp || RowParallelParts(c.q_dim()) % tp ||
-      c.vocab_size < kCanonicalParts)
+  const bool invariant = options.tp_invariant;
+  const int64_t o_parts = invariant ? RowParallelParts(c.q_dim()) : tp;
+  const int64_t down_parts = invariant ? RowParallelParts(c.intermediate_size) : tp;
+  if (kCanonicalParts % tp || c.num_heads % tp || c.num_kv_heads % tp || o_parts % tp || down_parts % tp ||
+      c.intermediate_size % down_parts || c.vocab_size < kCanonicalParts)
     return absl::InvalidArgumentError(absl::StrFormat(
         "%s: tensor parallelism %d must divide %d, the heads (%d), the kv heads (%d), and the "
-        "parts of the intermediate size (%d) and of heads x head_dim (%d)",
+        "%s of the intermediate size (%d) and of heads x head_dim (%d)",
         checkpoint.source(), tp, kCanonicalParts, c.num_heads, c.num_kv_heads,
-        c.intermediate_size, c.q_dim()));
+        invariant ? "parts" : "widths", c.intermediate_size, c.q_dim()));
   std::unique_ptr<Decoder> d(new Decoder(c, backend, std::move(options)));
+  d->o_parts_ = o_parts;
+  d->down_parts_ = down_parts;
   d->local_heads_ = c.num_heads / tp;
   d->local_kv_heads_ = c.num_kv_heads / tp;
   d->local_intermediate_ = c.intermediate_size / tp;
@@ -84,11 +88,11 @@ absl::Status Decoder::LoadWeights(const Checkpoint& ckpt) {
     return backend_->CreateLinear(name, scheme, std::move(w), out, in);
   };
   auto upload = [&](std::vector<float> v) { return backend_->Upload(v); };
-  // Row-parallel: this rank's parts [r·L, (r+1)·L) of the column ranges,
-  // cut from the whole tensor quantized at once.
-  auto row_parallel = [&](const std::string& name, int64_t out, int64_t in_total)
-      -> absl::StatusOr<std::vector<std::unique_ptr<Linear>>> {
-    const int64_t all = RowParallelParts(in_total), parts = all / options_.tp_size;
+  // Row-parallel: this rank's parts [r·L, (r+1)·L) of the `all` column
+  // ranges, cut from the whole tensor quantized at once.
+  auto row_parallel = [&](const std::string& name, int64_t out, int64_t in_total,
+                          int64_t all) -> absl::StatusOr<std::vector<std::unique_ptr<Linear>>> {
+    const int64_t parts = all / options_.tp_size;
     QSWEEP_ASSIGN_OR_RETURN(std::vector<float> w, whole(name));
     return backend_->CreateLinearParts(name, scheme, std::move(w), out, in_total, r * parts, parts, all);
   };
@@ -124,10 +128,10 @@ absl::Status Decoder::LoadWeights(const Checkpoint& ckpt) {
     QSWEEP_ASSIGN_OR_RETURN(L.q, linear(n("self_attn.q_proj.weight"), 0, qd, qd, dm));
     QSWEEP_ASSIGN_OR_RETURN(L.k, linear(n("self_attn.k_proj.weight"), 0, kvd, kvd, dm));
     QSWEEP_ASSIGN_OR_RETURN(L.v, linear(n("self_attn.v_proj.weight"), 0, kvd, kvd, dm));
-    QSWEEP_ASSIGN_OR_RETURN(L.o, row_parallel(n("self_attn.o_proj.weight"), dm, c.q_dim()));
+    QSWEEP_ASSIGN_OR_RETURN(L.o, row_parallel(n("self_attn.o_proj.weight"), dm, c.q_dim(), o_parts_));
     QSWEEP_ASSIGN_OR_RETURN(L.gate, linear(n("mlp.gate_proj.weight"), 0, im, im, dm));
     QSWEEP_ASSIGN_OR_RETURN(L.up, linear(n("mlp.up_proj.weight"), 0, im, im, dm));
-    QSWEEP_ASSIGN_OR_RETURN(L.down, row_parallel(n("mlp.down_proj.weight"), dm, c.intermediate_size));
+    QSWEEP_ASSIGN_OR_RETURN(L.down, row_parallel(n("mlp.down_proj.weight"), dm, c.intermediate_size, down_parts_));
     if (c.attention_bias) {
       QSWEEP_ASSIGN_OR_RETURN(std::vector<float> qb, read(n("self_attn.q_proj.bias"), 0, qd * r, qd * (r + 1)));
       QSWEEP_ASSIGN_OR_RETURN(std::vector<float> kb, read(n("self_attn.k_proj.bias"), 0, kvd * r, kvd * (r + 1)));
@@ -142,10 +146,10 @@ absl::Status Decoder::LoadWeights(const Checkpoint& ckpt) {
 
 std::vector<Decoder::TokenBuffer> Decoder::TokenBuffers() {
   const int64_t hd = config_.head_dim, tp = options_.tp_size, hidden = config_.hidden_size;
-  const int64_t o_parts = RowParallelParts(config_.q_dim()), down_parts = RowParallelParts(config_.intermediate_size);
+  const int64_t o_parts = o_parts_, down_parts = down_parts_;
   const bool slices = !backend_->ReadsSlicesInPlace();
-  part_in_o_.resize(slices ? o_parts / tp : 0);
-  part_in_down_.resize(slices ? down_parts / tp : 0);
+  part_in_o_.resize(slices && o_parts > tp ? o_parts / tp : 0);
+  part_in_down_.resize(slices && down_parts > tp ? down_parts / tp : 0);
   part_out_.resize(std::max(o_parts, down_parts) / tp);
   constexpr ActRole kSum = ActRole::kAccumulate, kCompute = ActRole::kCompute;
   std::vector<TokenBuffer> b = {{&x_, hidden, kSum},

@@ -11,6 +11,13 @@
 // rank order); the vocabulary is cut into fixed chunks whose log-softmax
 // statistics are combined in vocabulary order. Which rank computes a part
 // never changes how it is computed.
+//
+// That has a price on a GPU: eight products per row-parallel layer written
+// and summed instead of one GEMM accumulating into the residual. A run that
+// needs no tp-independence (every scheme of a sweep at one tp, or a speed
+// measurement) can set DecoderOptions::tp_invariant = false: each rank then
+// holds its row-parallel columns as one part, and results depend on tp within
+// rounding (still repeatable for a given tp).
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -36,6 +43,8 @@ struct DecoderOptions {
   std::string scheme = "fp32";
   int tp_rank = 0;
   int tp_size = 1;
+  // false: one part per rank for row-parallel layers (see above).
+  bool tp_invariant = true;
   // Activation buffers are sized for this, once. 0: as many tokens as fit in
   // the backend's free memory once the weights are loaded (4096 where the
   // backend reports none), agreed across ranks by `agree_batch_tokens`.
@@ -91,6 +100,8 @@ class Decoder {
   Backend* backend_;
   DecoderOptions options_;
   int64_t local_heads_, local_kv_heads_, local_intermediate_;
+  // Parts of the row-parallel layers over all ranks: canonical, or one per rank.
+  int64_t o_parts_ = 1, down_parts_ = 1;
   int64_t vocab_begin_ = 0, vocab_end_ = 0;
   std::unique_ptr<DeviceArray> embedding_, final_norm_, inv_freq_;
   std::unique_ptr<Linear> head_;

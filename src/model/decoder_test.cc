@@ -211,20 +211,11 @@ TEST(Decoder, SharedContextEqualsSeparateSequences) {
   }
 }
 
-TEST(Decoder, TensorParallelTwoRanksEqualsOneRank) {
-  auto ckpt = OpenCheckpoint("synthetic:tiny@9");
-  ASSERT_TRUE(ckpt.ok()) << ckpt.status();
-  TokenBatch batch;
-  batch.AddSequence(std::vector<int32_t>{4, 8, 15, 16, 23, 42});
-  batch.AddSequence(std::vector<int32_t>{300, 1});
-  CpuBackend single;
-  auto d1 = Decoder::Load(**ckpt, &single, {.scheme = "fp32"});
-  ASSERT_TRUE(d1.ok()) << d1.status();
-  const RowScores want = LogProbs(**d1, batch);
-
-  // Two ranks in two threads; the all-reduce sums through a shared buffer.
+// Every row's log-probs from two ranks (two threads; the all-reduce sums
+// through a shared buffer in rank order).
+RowScores TwoRankLogProbs(const Checkpoint& ckpt, const TokenBatch& batch, const std::string& scheme,
+                          bool tp_invariant) {
   std::barrier sync(2);
-  std::vector<float> shared;
   std::vector<float>* bufs[2] = {nullptr, nullptr};
   std::vector<LogitStats> stats[2];
   auto rank = [&](int r) {
@@ -236,7 +227,8 @@ TEST(Decoder, TensorParallelTwoRanksEqualsOneRank) {
       for (int64_t i = 0; i < n; ++i) data[i] = (*bufs[0])[i] + (*bufs[1])[i];
       sync.arrive_and_wait();
     });
-    auto d = Decoder::Load(**ckpt, &backend, {.scheme = "fp32", .tp_rank = r, .tp_size = 2});
+    auto d = Decoder::Load(ckpt, &backend,
+                           {.scheme = scheme, .tp_rank = r, .tp_size = 2, .tp_invariant = tp_invariant});
     ASSERT_TRUE(d.ok()) << d.status();
     std::vector<int64_t> rows(batch.rows());
     std::iota(rows.begin(), rows.end(), 0);
@@ -248,7 +240,25 @@ TEST(Decoder, TensorParallelTwoRanksEqualsOneRank) {
   t1.join();
   std::vector<LogitStats> chunks = stats[0];
   chunks.insert(chunks.end(), stats[1].begin(), stats[1].end());
-  const RowScores got = CombineLogitStats(chunks, 4, true);
+  return CombineLogitStats(chunks, 4, true);
+}
+
+TokenBatch TwoSequences() {
+  TokenBatch batch;
+  batch.AddSequence(std::vector<int32_t>{4, 8, 15, 16, 23, 42});
+  batch.AddSequence(std::vector<int32_t>{300, 1});
+  return batch;
+}
+
+TEST(Decoder, TensorParallelTwoRanksEqualsOneRank) {
+  auto ckpt = OpenCheckpoint("synthetic:tiny@9");
+  ASSERT_TRUE(ckpt.ok()) << ckpt.status();
+  const TokenBatch batch = TwoSequences();
+  CpuBackend single;
+  auto d1 = Decoder::Load(**ckpt, &single, {.scheme = "fp32"});
+  ASSERT_TRUE(d1.ok()) << d1.status();
+  const RowScores want = LogProbs(**d1, batch);
+  const RowScores got = TwoRankLogProbs(**ckpt, batch, "fp32", true);
   // Bit-identical, not merely close: see kCanonicalParts.
   EXPECT_EQ(got.logprobs, want.logprobs);
   EXPECT_EQ(got.topk_id, want.topk_id);
@@ -256,6 +266,33 @@ TEST(Decoder, TensorParallelTwoRanksEqualsOneRank) {
   EXPECT_EQ(got.target_logprob, want.target_logprob);
   EXPECT_EQ(got.logsumexp, want.logsumexp);
   EXPECT_EQ(got.target_is_argmax, want.target_is_argmax);
+}
+
+// Without tp-invariance the row-parallel sums run in another order: the
+// same model within fp32 rounding, at tp 1 and at tp 2, but not the same bits.
+TEST(Decoder, FastReductionIsTheSameModelWithinRounding) {
+  auto ckpt = OpenCheckpoint("synthetic:tiny@9");
+  ASSERT_TRUE(ckpt.ok()) << ckpt.status();
+  const TokenBatch batch = TwoSequences();
+  for (const std::string scheme : {"fp32", "w4a16-g32"}) {
+    SCOPED_TRACE(scheme);
+    CpuBackend b1, b2;
+    auto invariant = Decoder::Load(**ckpt, &b1, {.scheme = scheme});
+    auto fast = Decoder::Load(**ckpt, &b2, {.scheme = scheme, .tp_invariant = false});
+    ASSERT_TRUE(invariant.ok() && fast.ok()) << invariant.status() << fast.status();
+    const RowScores want = LogProbs(**invariant, batch), one = LogProbs(**fast, batch),
+                    two = TwoRankLogProbs(**ckpt, batch, scheme, false);
+    ASSERT_EQ(one.logprobs.size(), want.logprobs.size());
+    ASSERT_EQ(two.logprobs.size(), want.logprobs.size());
+    float worst1 = 0, worst2 = 0;
+    for (size_t i = 0; i < want.logprobs.size(); ++i) {
+      worst1 = std::max(worst1, std::fabs(one.logprobs[i] - want.logprobs[i]));
+      worst2 = std::max(worst2, std::fabs(two.logprobs[i] - want.logprobs[i]));
+    }
+    EXPECT_LT(worst1, 1e-4f);
+    EXPECT_LT(worst2, 1e-4f);
+    EXPECT_GT(worst1, 0.0f);  // another summation order did run
+  }
 }
 
 TEST(Decoder, RejectsTokensOutsideTheVocabulary) {

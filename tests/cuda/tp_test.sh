@@ -3,7 +3,9 @@
 # mpirun -n 2 with tp 2 against mpirun -n 1, both --backend cuda, on the
 # small distributed-test sweep. The all-reduce adds the decoder's canonical
 # parts in the CPU backend's tree order, so the run files' data must be
-# bit-identical. Exits 77 (skipped) with fewer than 2 GPUs.
+# bit-identical. Then --reduction fast (one GEMM per rank into the residual):
+# tp 2 and tp 1 are the same model within bf16 rounding, no longer the same
+# bits. Exits 77 (skipped) with fewer than 2 GPUs.
 # usage: tp_test.sh QSWEEP_BINARY SOURCE_DIR SCRATCH_DIR
 set -euo pipefail
 qsweep=$1 src=$2 scratch=$3
@@ -22,4 +24,16 @@ for f in "$scratch"/tp1/runs/*.h5; do
   python3 "$src/tests/dist/h5_equal.py" "$f" "$scratch/tp2/runs/$(basename "$f")" || {
     echo "FAIL: $(basename "$f"): tp 2 differs from tp 1 on the GPU"; exit 1; }
 done
-echo "PASS: --backend cuda, tp 2 over NCCL equals tp 1 bit for bit"
+for tp in 1 2; do
+  mpirun --bind-to none -n $tp "$qsweep" run "$config" --backend cuda --tp $tp --reduction fast -o "$scratch/fast$tp" \
+    2>"$scratch/fast$tp.log" || { cat "$scratch/fast$tp.log"; exit 1; }
+done
+grep -q "tp 2, cuda backend, fast reduction" <(python3 -c "import h5py,sys; print(h5py.File(sys.argv[1])['/'].attrs['world'])" \
+  "$scratch/fast2/runs/bf16.h5")
+for f in "$scratch"/fast1/runs/*.h5; do
+  python3 "$src/tests/dist/h5_equal.py" --close 5e-2 "$f" "$scratch/fast2/runs/$(basename "$f")" || {
+    echo "FAIL: $(basename "$f"): fast tp 2 is not fast tp 1 within rounding"; exit 1; }
+  python3 "$src/tests/dist/h5_equal.py" --close 5e-2 "$f" "$scratch/tp1/runs/$(basename "$f")" || {
+    echo "FAIL: $(basename "$f"): fast tp 1 is not tp-invariant tp 1 within rounding"; exit 1; }
+done
+echo "PASS: --backend cuda, tp 2 over NCCL equals tp 1 bit for bit; fast tp 2 and tp 1 within rounding"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Distributed runs on the CPU backend, against the single-rank run:
 #   identical   mpirun -n 2 (tp 2) and -n 4 (2 replicas x tp 2) write run files
-#               whose data are bit-identical to mpirun -n 1
+#               whose data are bit-identical to mpirun -n 1; with
+#               --reduction fast, tp 2 is the same model within rounding
 #   kill        SIGKILL of one rank mid-run ends the job non-zero within seconds,
 #               naming the rank; rerunning resumes and gives identical data
 # usage: mpi_runs_test.sh identical|kill QSWEEP_BINARY SOURCE_DIR SCRATCH_DIR
@@ -29,7 +30,13 @@ identical)
   "${mpi[@]}" -n 4 "$qsweep" run "$config" --tp 2 -o "$scratch/n4" 2>"$scratch/n4.log"
   grep -q "4 ranks: 2 replicas x tp 2" <(/usr/bin/python3 -c "import h5py,sys; print(h5py.File(sys.argv[1])['/'].attrs['world'])" "$scratch/n4/runs/bf16.h5")
   same "$scratch/n1" "$scratch/n4"
-  echo "PASS: -n 2 (tp 2) and -n 4 (2 x tp 2) equal -n 1 bit for bit"
+  "${mpi[@]}" -n 2 "$qsweep" run "$config" --tp 2 --reduction fast -o "$scratch/fast" 2>"$scratch/fast.log"
+  grep -q "tp 2, cpu backend, fast reduction" <(/usr/bin/python3 -c "import h5py,sys; print(h5py.File(sys.argv[1])['/'].attrs['world'])" "$scratch/fast/runs/bf16.h5")
+  for f in "$scratch"/n1/runs/*.h5; do
+    /usr/bin/python3 "$src/tests/dist/h5_equal.py" --close 1e-3 "$f" "$scratch/fast/runs/$(basename "$f")" || {
+      echo "FAIL: the fast reduction's $(basename "$f") is not the tp-invariant one within rounding"; exit 1; }
+  done
+  echo "PASS: -n 2 (tp 2) and -n 4 (2 x tp 2) equal -n 1 bit for bit; tp 2 fast within 1e-3"
   ;;
 kill)
   out=$scratch/killed

@@ -7,7 +7,10 @@
 #   3. tests/cuda/run_vs_cpu_test.sh: the demo sweep on the GPU against the CPU
 #   auto: configs/gpu-llama3-8b.yaml (batch from free memory) at tp 1 and tp 2
 #   4. qsweep logprobs --backend cuda against HF transformers bf16 (same weights)
-#   5. qsweep bench forward against HF on the same random Llama-3-8B checkpoint
+#   5. qsweep bench forward (both reductions) against HF on the same random
+#      Llama-3-8B checkpoint
+#   attn: attention kernel instances and torch sdpa at the bench shape
+#   ncu: hardware counters of the chosen attention kernel
 # Logs go to $OUT; a summary is printed last.
 # usage: tools/bench/gpu_session.sh [steps...]   (default: tests tp run hf bench)
 set -uo pipefail
@@ -70,8 +73,27 @@ open('/tmp/$m.tokens', 'w').write('\n'.join(' '.join(map(str, s)) for s in g['se
     note "qsweep bench: rc $?"
     cat "$out/bench_qsweep.log"
     hf=$(awk '/^  hf/ {print $(NF-1)}' "$out/bench_hf.log")
-    qs=$(awk '/^  forward/ {print $5}' "$out/bench_qsweep.log")
-    [ -n "$hf" ] && [ -n "$qs" ] && note "qsweep / HF tokens/s: $(python3 -c "print(f'{$qs / $hf:.3f}')") ($qs vs $hf)"
+    # forward rows: bench, shape (batch x seq, scheme, reduction), time_ms, tokens/s, ...
+    while read -r mode qs; do
+      [ -n "$hf" ] && note "qsweep ($mode) / HF tokens/s: $(python3 -c "print(f'{$qs / $hf:.3f}')") ($qs vs $hf)"
+    done < <(awk '/^  forward/ {print $4, $6}' "$out/bench_qsweep.log")
+    ;;
+  attn)
+    # The attention kernel's instances, torch's sdpa backends at the same shape.
+    "$bin/kernels/attention_variants" >"$out/attention_variants.log" 2>&1
+    note "attention_variants: rc $?"
+    cat "$out/attention_variants.log"
+    python3 tools/bench/hf_forward.py attention --batch 4 --seq 2048 >"$out/attention_torch.log" 2>&1
+    note "torch sdpa: rc $?"
+    cat "$out/attention_torch.log"
+    ;;
+  ncu)
+    # Hardware counters of the chosen attention instance (its first launch).
+    ncu --clock-control none --launch-count 1 --kernel-name regex:FlashAttentionKernel \
+      --section SpeedOfLight --section ComputeWorkloadAnalysis --section MemoryWorkloadAnalysis \
+      --section Occupancy --section LaunchStats --section WarpStateStats --section SchedulerStats \
+      "$bin/kernels/attention_variants" >"$out/ncu_attention.log" 2>&1
+    note "ncu attention: rc $?"
     ;;
   *) echo "unknown step $step"; exit 2 ;;
   esac

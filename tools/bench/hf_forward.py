@@ -8,6 +8,11 @@
            every position, the lm-eval/HF way; median tokens/s over the same
            batch shape as qsweep's (--batch x --seq random tokens):
              hf_forward.py bench DIR --batch 4 --seq 2048
+  attention  torch's scaled_dot_product_attention alone at the bench's shape
+           (causal, GQA), per backend torch has (flash, cuDNN, efficient):
+           the reference for qsweep's attention stage and
+           tools/bench/attention_variants.cu (same FLOP count):
+             hf_forward.py attention --batch 4 --seq 2048
   compare  HF bf16 log-probs against `qsweep logprobs` output (.h5) for the
            same token ids; prints max relative L2 per sequence:
              hf_forward.py compare DIR TOKENS.txt QSWEEP.h5 [--max-rel-l2 1e-2]
@@ -86,6 +91,44 @@ def bench(args):
             json.dump({"ms": ms, "tokens_per_s": tps, "params": params}, fh)
 
 
+def attention(args):
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    import torch.nn.functional as F
+    hq, hkv, hd = args.heads, args.kv_heads, args.head_dim
+    g = torch.Generator(device="cuda").manual_seed(3)
+    q = torch.randn(args.batch, hq, args.seq, hd, device="cuda", dtype=torch.bfloat16, generator=g)
+    k = torch.randn(args.batch, hkv, args.seq, hd, device="cuda", dtype=torch.bfloat16, generator=g)
+    v = torch.randn(args.batch, hkv, args.seq, hd, device="cuda", dtype=torch.bfloat16, generator=g)
+    flops = 4.0 * hd * hq * args.batch * args.seq * (args.seq + 1) / 2  # causal: keys 1..seq per row
+    ref = None
+    print(f"# torch {torch.__version__} sdpa on {torch.cuda.get_device_name()}: {args.batch}x{args.seq} causal, "
+          f"{hq} q / {hkv} kv heads, hd {hd}")
+    for name, backend in [("flash", SDPBackend.FLASH_ATTENTION), ("cudnn", SDPBackend.CUDNN_ATTENTION),
+                          ("efficient", SDPBackend.EFFICIENT_ATTENTION)]:
+        def run():
+            with sdpa_kernel(backend):
+                return F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True)
+        try:
+            out = run()
+        except RuntimeError as e:
+            print(f"  {name:<10} unavailable: {str(e).splitlines()[0][:80]}")
+            continue
+        for _ in range(3):
+            run()
+        times = []
+        for _ in range(15):
+            a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            a.record()
+            run()
+            b.record()
+            torch.cuda.synchronize()
+            times.append(a.elapsed_time(b))
+        ms = statistics.median(times)
+        diff = 0.0 if ref is None else (out.float() - ref.float()).abs().max().item()
+        ref = out if ref is None else ref
+        print(f"  {name:<10} {ms:8.3f} ms {flops / ms / 1e9:7.1f} TFLOP/s   max |diff| vs the first {diff:.3g}")
+
+
 def compare(args):
     import h5py
     model = load(args.model, attn="eager")
@@ -121,6 +164,12 @@ def main():
     b.add_argument("--warmup", type=int, default=2)
     b.add_argument("--iters", type=int, default=10)
     b.add_argument("--json")
+    a = sub.add_parser("attention")
+    a.add_argument("--batch", type=int, default=4)
+    a.add_argument("--seq", type=int, default=2048)
+    a.add_argument("--heads", type=int, default=32)
+    a.add_argument("--kv-heads", type=int, default=8)
+    a.add_argument("--head-dim", type=int, default=128)
     c = sub.add_parser("compare")
     c.add_argument("model")
     c.add_argument("tokens")
@@ -128,7 +177,7 @@ def main():
     c.add_argument("--max-rel-l2", type=float, default=1e-2)
     args = p.parse_args()
     torch.backends.cuda.matmul.allow_tf32 = False
-    {"make": make, "bench": bench, "compare": compare}[args.cmd](args)
+    {"make": make, "bench": bench, "attention": attention, "compare": compare}[args.cmd](args)
 
 
 if __name__ == "__main__":
