@@ -1,4 +1,5 @@
 #include "attention_bf16.cuh"
+#include "attention_common.cuh"
 
 #include <cmath>
 
@@ -6,6 +7,7 @@ namespace qsweep::kernels {
 namespace {
 
 using bf16 = __nv_bfloat16;
+using namespace attn;
 
 // A kernel instance: head dim, warps per block, 16-row tiles per warp (a
 // warp reuses each K and V fragment it loads for all of its tiles), keys per
@@ -23,21 +25,6 @@ struct Config {
   static constexpr int q_elems = ROWS * ld, kv_elems = KEYS * ld;
   static constexpr size_t smem_bytes = (q_elems + 4 * kv_elems) * sizeof(bf16);  // Q, K[2], V[2]
 };
-
-__device__ inline uint32_t SmemAddress(const void* p) {
-  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
-}
-
-// 16 bytes global → shared, zero-filled when !valid (rows past the batch).
-__device__ inline void CopyAsync16(void* dst, const void* src, bool valid) {
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(SmemAddress(dst)), "l"(src),
-               "r"(valid ? 16 : 0));
-}
-__device__ inline void CommitAsync() { asm volatile("cp.async.commit_group;\n" ::); }
-template <int kPending>
-__device__ inline void WaitAsync() {
-  asm volatile("cp.async.wait_group %0;\n" ::"n"(kPending));
-}
 
 __device__ inline void LoadMatrix4(uint32_t r[4], const bf16* p) {
   asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
@@ -59,19 +46,6 @@ __device__ inline void Mma(float c[4], const uint32_t a[4], uint32_t b0, uint32_
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
 
-// 2^x on the special-function unit (flushing denormal results to zero, as
-// flash-attention's exp2 does); 2^-inf = 0.
-__device__ inline float FastExp2(float x) {
-  float y;
-  asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
-  return y;
-}
-
-__device__ inline uint32_t PackBf16(float lo, float hi) {
-  const __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
-  return *reinterpret_cast<const uint32_t*>(&v);
-}
-
 // Rows [r0, min(r0 + ROWS, end)) of a head's HD columns (row stride
 // `stride`) into a tile with row stride LD; the rest of the tile is zero.
 template <int HD, int ROWS, int LD, int THREADS>
@@ -84,17 +58,6 @@ __device__ inline void LoadTile(bf16* tile, const bf16* base, int64_t r0, int64_
     CopyAsync16(tile + r * LD + c, base + (valid ? r0 + r : r0) * stride + c, valid);
   }
 }
-
-// The keys row r sees.
-struct RowMask {
-  int64_t r, seq_begin, prefix_end, branch_begin;
-  __device__ bool Sees(int64_t j) const {
-    return (j >= seq_begin && j < prefix_end) || (j >= branch_begin && j <= r);
-  }
-  __device__ bool SeesAll(int64_t j0, int64_t j1) const {  // every key of [j0, j1]
-    return (j0 >= branch_begin && j1 <= r) || (j0 >= seq_begin && j1 < prefix_end);
-  }
-};
 
 // Thread (warp w, lane = 4g + t) holds, in mma's accumulator layout, rows
 // R + g and R + g + 8 of each of its warp's 16-row tiles (R = 16·(MT·w + mt)),
@@ -116,12 +79,13 @@ __global__ void __launch_bounds__(C::THREADS, C::MIN_BLOCKS)
   const int h = blockIdx.y, kvh = h / (q_heads / kv_heads);
   const int64_t qs = int64_t{q_heads} * HD, kvs = int64_t{kv_heads} * HD;
   const int64_t q_end = min(q0 + kRows, rows), first = seq_begin[q0], last = q_end - 1;
-  RowMask mask[2 * MT];  // [2·mt + i]: row 16·(MT·warp + mt) + g + 8i
+  RowMask<int64_t> mask[2 * MT];  // [2·mt + i]: row 16·(MT·warp + mt) + g + 8i
 #pragma unroll
   for (int i = 0; i < 2 * MT; ++i) {
     const int64_t r = q0 + 16 * (MT * warp + i / 2) + g + 8 * (i % 2);
     // A row past the batch sees nothing (and is not stored).
-    mask[i] = r < rows ? RowMask{r, seq_begin[r], prefix_end[r], branch_begin[r]} : RowMask{r, 0, 0, r + 1};
+    mask[i] = r < rows ? RowMask<int64_t>{r, seq_begin[r], prefix_end[r], branch_begin[r]}
+                       : RowMask<int64_t>{r, 0, 0, r + 1};
   }
   const bf16* kh = k + int64_t{kvh} * HD;
   const bf16* vh = v + int64_t{kvh} * HD;

@@ -169,15 +169,16 @@ std::vector<Decoder::TokenBuffer> Decoder::TokenBuffers() {
 // The decoder's buffers per batch token at the backend's element sizes,
 // plus what a GPU backend adds per token: where compute activations are fp32,
 // a bf16 copy of the widest matmul input (for fp32 activations into bf16
-// weights), and with tensor parallelism a rank's fp32 sum and the all-gather
-// of the group's.
+// weights) or else V transposed for the attention kernel, and with tensor
+// parallelism a rank's fp32 sum and the all-gather of the group's.
 int64_t Decoder::ActivationBytesPerToken() {
   int64_t bytes = 0;
   for (const TokenBuffer& b : TokenBuffers()) bytes += b.cols * backend_->ElementBytes(b.role);
   const int64_t widest_input =
       std::max({config_.hidden_size, local_heads_ * config_.head_dim, local_intermediate_});
   const int64_t tp = options_.tp_size;
-  return bytes + (backend_->ElementBytes(ActRole::kCompute) == 4 ? 2 * widest_input : 0) +
+  const int64_t compute = backend_->ElementBytes(ActRole::kCompute);
+  return bytes + (compute == 4 ? 2 * widest_input : 2 * local_kv_heads_ * config_.head_dim) +
          (tp > 1 ? 4 * (tp + 1) * config_.hidden_size : 0) + 64;
 }
 

@@ -1,8 +1,11 @@
-// Times instances of the tensor-core attention kernel (kernels/attention_bf16.cu)
-// at the benchmark's shape (Llama-3-8B heads over 4 x 2048 causal tokens) and
-// checks each against the backend's chosen instance: the numbers behind its
-// choice. Build: make attention_variants (a CUDA build); run on the GPU.
+// Times instances of the tensor-core attention kernels (kernels/attention_wgmma.cu,
+// wgmma; kernels/attention_bf16.cu, mma.sync) at the benchmark's shape
+// (Llama-3-8B heads over 4 x 2048 causal tokens) and checks each against the
+// mma.sync kernel's chosen instance: the numbers behind the choices. The
+// wgmma rows include transposing V, as the backend runs them. Build: make
+// attention_variants (a CUDA build); run on the GPU.
 #include "../../kernels/attention_bf16.cu"
+#include "../../kernels/attention_wgmma.cu"
 
 #include <algorithm>
 #include <cmath>
@@ -50,6 +53,32 @@ double TimeMs(const Problem& p, bf16* out) {
   return ms[ms.size() / 2];
 }
 
+template <typename C>
+double TimeWgmmaMs(const Problem& p, bf16* vt, bf16* out) {
+  const int64_t stride = TransposedStride(p.rows);
+  auto run = [&] {
+    TransposeKv(p.v, p.rows, p.hkv * C::HD, vt, 0);
+    LaunchWgmma<C>(p.q, p.k, vt, p.rows, stride, p.sb, p.pe, p.bb, p.hq, p.hkv, out, 0);
+  };
+  for (int i = 0; i < 3; ++i) run();
+  CHECK_CUDA(cudaGetLastError());
+  cudaEvent_t a, b;
+  cudaEventCreate(&a);
+  cudaEventCreate(&b);
+  std::vector<float> ms;
+  for (int i = 0; i < 15; ++i) {
+    cudaEventRecord(a);
+    run();
+    cudaEventRecord(b);
+    CHECK_CUDA(cudaEventSynchronize(b));
+    float t;
+    cudaEventElapsedTime(&t, a, b);
+    ms.push_back(t);
+  }
+  std::sort(ms.begin(), ms.end());
+  return ms[ms.size() / 2];
+}
+
 float MaxDiff(const std::vector<bf16>& a, const std::vector<bf16>& b) {
   float m = 0;
   for (size_t i = 0; i < a.size(); ++i) m = std::max(m, std::fabs(__bfloat162float(a[i]) - __bfloat162float(b[i])));
@@ -62,6 +91,16 @@ void Row(const char* name, const Problem& p, bf16* out, const std::vector<bf16>&
   std::vector<bf16> got(want.size());
   CHECK_CUDA(cudaMemcpy(got.data(), out, got.size() * 2, cudaMemcpyDeviceToHost));
   std::printf("  %-34s %8.3f ms %7.1f TFLOP/s   max |diff| vs chosen %.3g\n", name, ms, p.flops / ms / 1e9,
+              MaxDiff(got, want));
+}
+
+template <typename C>
+void WgmmaRow(const char* name, const Problem& p, bf16* vt, bf16* out, const std::vector<bf16>& want) {
+  CHECK_CUDA(cudaMemset(out, 0xff, want.size() * 2));  // NaN until written
+  const double ms = TimeWgmmaMs<C>(p, vt, out);
+  std::vector<bf16> got(want.size());
+  CHECK_CUDA(cudaMemcpy(got.data(), out, got.size() * 2, cudaMemcpyDeviceToHost));
+  std::printf("  %-34s %8.3f ms %7.1f TFLOP/s   max |diff| vs mma.sync %.3g\n", name, ms, p.flops / ms / 1e9,
               MaxDiff(got, want));
 }
 
@@ -101,15 +140,21 @@ int main() {
   std::vector<bf16> want(p.rows * p.hq * HD);
   CHECK_CUDA(cudaMemcpy(want.data(), out, want.size() * 2, cudaMemcpyDeviceToHost));
   std::printf("# attention variants, 4x2048 causal, 32 q / 8 kv heads, hd 128 (Config<hd, warps, 16-row tiles per warp, keys, q in regs, min blocks>)\n");
+  bf16* vt;
+  CHECK_CUDA(cudaMalloc(&vt, AttentionWgmmaScratchBytes(p.rows, p.hkv, HD)));
+  std::printf("# wgmma (WgConfig<hd, warpgroups of 64 rows, keys, min blocks, stages>), V transposed each run\n");
+  WgmmaRow<WgConfig<HD, 2, 64, 2>>("wgmma wg 2 keys 64 min 2", p, vt, out, want);
+  WgmmaRow<WgConfig<HD, 2, 64, 1>>("wgmma wg 2 keys 64 min 1", p, vt, out, want);
+  WgmmaRow<WgConfig<HD, 1, 64, 2>>("wgmma wg 1 keys 64 min 2", p, vt, out, want);
+  WgmmaRow<WgConfig<HD, 1, 128, 1>>("wgmma wg 1 keys 128 min 1", p, vt, out, want);
+  WgmmaRow<WgConfig<HD, 2, 128, 1>>("wgmma wg 2 keys 128 min 1", p, vt, out, want);
+  WgmmaRow<WgConfig<HD, 3, 64, 1>>("wgmma wg 3 keys 64 min 1", p, vt, out, want);
+  WgmmaRow<WgConfig<HD, 1, 64, 4, 1>>("wgmma wg 1 keys 64 min 4 stages 1", p, vt, out, want);
+  WgmmaRow<WgConfig<HD, 1, 64, 3, 1>>("wgmma wg 1 keys 64 min 3 stages 1", p, vt, out, want);
+  WgmmaRow<WgConfig<HD, 2, 64, 2, 1>>("wgmma wg 2 keys 64 min 2 stages 1", p, vt, out, want);
+  std::printf("# mma.sync (Config<...>)\n");
   Row<Config<HD, 4, 1, 64, true, 2>>("warps 4 mt 1 keys 64 q-regs min 2", p, out, want);
   Row<Config<HD, 4, 1, 64, false, 2>>("warps 4 mt 1 keys 64 q-smem min 2", p, out, want);
-  Row<Config<HD, 4, 1, 32, false, 3>>("warps 4 mt 1 keys 32 q-smem min 3", p, out, want);
-  Row<Config<HD, 8, 1, 64, true, 1>>("warps 8 mt 1 keys 64 q-regs min 1", p, out, want);
   Row<Config<HD, 4, 2, 64, false, 1>>("warps 4 mt 2 keys 64 q-smem min 1", p, out, want);
-  Row<Config<HD, 4, 2, 32, false, 1>>("warps 4 mt 2 keys 32 q-smem min 1", p, out, want);
-  Row<Config<HD, 4, 2, 32, false, 2>>("warps 4 mt 2 keys 32 q-smem min 2", p, out, want);
-  Row<Config<HD, 4, 2, 32, true, 1>>("warps 4 mt 2 keys 32 q-regs min 1", p, out, want);
-  Row<Config<HD, 8, 2, 32, false, 1>>("warps 8 mt 2 keys 32 q-smem min 1", p, out, want);
-  Row<Config<HD, 2, 2, 64, false, 2>>("warps 2 mt 2 keys 64 q-smem min 2", p, out, want);
   return 0;
 }

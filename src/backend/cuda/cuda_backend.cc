@@ -11,6 +11,7 @@
 #include "core/status_macros.h"
 #include "attention.cuh"
 #include "attention_bf16.cuh"
+#include "attention_wgmma.cuh"
 #include "decoder_kernels.cuh"
 #include "model/model_config.h"
 #include "rank_sum.cuh"
@@ -538,10 +539,14 @@ void CudaBackend::Attention(const Act& q, const Act& k, const Act& v, int64_t he
   if (!q.bf16)
     return kernels::Attention(F(q), F(k), F(v), q.rows, sb, pe, bb, hq, hkv, head_dim, F(out), 0);
   // A bf16 model's activations: tensor cores, where there is an instance for
-  // the head dim and the rows allow its 16-byte copies.
+  // the head dim and the rows allow its 16-byte copies: Hopper's wgmma, else
+  // mma.sync, else the tiled kernel.
   const bool aligned = ((reinterpret_cast<uintptr_t>(q.data) | reinterpret_cast<uintptr_t>(k.data) |
                          reinterpret_cast<uintptr_t>(v.data) | reinterpret_cast<uintptr_t>(out.data)) & 15) == 0;
-  if (!aligned || !kernels::AttentionBf16(B(q), B(k), B(v), q.rows, sb, pe, bb, hq, hkv, head_dim, B(out), 0))
+  if (!aligned) return kernels::Attention(B(q), B(k), B(v), q.rows, sb, pe, bb, hq, hkv, head_dim, B(out), 0);
+  auto* vt = static_cast<bf16*>(Scratch(12, kernels::AttentionWgmmaScratchBytes(q.rows, hkv, head_dim)));
+  if (kernels::AttentionWgmma(B(q), B(k), B(v), q.rows, sb, pe, bb, hq, hkv, head_dim, vt, B(out), 0)) return;
+  if (!kernels::AttentionBf16(B(q), B(k), B(v), q.rows, sb, pe, bb, hq, hkv, head_dim, B(out), 0))
     kernels::Attention(B(q), B(k), B(v), q.rows, sb, pe, bb, hq, hkv, head_dim, B(out), 0);
 }
 

@@ -15,6 +15,7 @@
 #include "backend/cpu/reference_ops.h"
 #include "attention.cuh"
 #include "attention_bf16.cuh"
+#include "attention_bf16.cuh"
 #include "rank_sum.cuh"
 #include "model/decoder.h"
 #include "model/row_scores.h"
@@ -65,9 +66,18 @@ class CudaTest : public ::testing::Test {
     Act ob = gpu_->AllocAs(oc.rows, oc.cols, true);
     cpu_.Attention(qc, kc, vc, hd, oc);
     gpu_->Attention(qb, kb, vb, hd, ob);
-    const std::string what = (hd == 32 || hd == 64 || hd == 128 ? "tensor-core" : "tiled bf16") +
+    const std::string what = (hd == 64 || hd == 128 ? "wgmma" : hd == 32 ? "mma.sync" : "tiled bf16") +
                              std::string(" attention, hd ") + std::to_string(hd);
     ExpectClose(oc, ob, 1e-2f, 1.5e-2f, what.c_str());
+    // The mma.sync kernel where the backend prefers wgmma.
+    const auto [sb, pe, bb] = gpu_->LayoutOnDevice();
+    if (hd == 64 || hd == 128) {
+      ASSERT_EQ(cudaMemset(ob.data, 0xff, ob.rows * ob.cols * 2), cudaSuccess);  // NaN until written
+      ASSERT_TRUE(kernels::AttentionBf16(static_cast<__nv_bfloat16*>(qb.data), static_cast<__nv_bfloat16*>(kb.data),
+                                         static_cast<__nv_bfloat16*>(vb.data), qb.rows, sb, pe, bb, qb.cols / hd, kb.cols / hd,
+                                         hd, static_cast<__nv_bfloat16*>(ob.data), 0));
+      ExpectClose(oc, ob, 1e-2f, 1.5e-2f, ("mma.sync attention, hd " + std::to_string(hd)).c_str());
+    }
     for (Act* a : {&qb, &kb, &vb, &ob}) gpu_->Free(*a);
   }
   CpuBackend cpu_;
