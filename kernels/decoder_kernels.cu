@@ -171,6 +171,9 @@ __device__ void BlockNextBest(const float* v, const int32_t* idx, int64_t n, boo
 }
 
 constexpr int kTopkCandidates = 4096;
+// Up to this many candidates the top-k is ranked in one pass (quadratic in
+// the candidates, over the block's threads) instead of k rounds.
+constexpr int kRankedCandidates = 1024;
 
 // f(x[i], i) for every i in [0, n), the block's threads splitting the row:
 // 16-byte loads where the row allows (the passes over a logit row are bound
@@ -257,6 +260,26 @@ __global__ void LogitStatsKernel(const float* logits, int64_t ld, int64_t col_be
     sum_out[blockIdx.x] = static_cast<float>(ss[0]);
     const int64_t tg = targets[blockIdx.x] - vocab_begin;
     target_out[blockIdx.x] = tg >= 0 && tg < n ? x[tg] : NAN;
+  }
+  if (k > 0 && count <= kRankedCandidates) {
+    // Few candidates (the usual case): each one's rank in Before order is
+    // its place in the top-k, so one pass and one barrier pick them all.
+    const int m = count;
+    for (int c = threadIdx.x; c < m; c += blockDim.x) {
+      const float v = cand_v[c];
+      const int32_t i = cand_i[c];
+      int rank = 0;
+      for (int d = 0; d < m && rank < k; ++d) rank += Before(cand_v[d], cand_i[d], v, i);
+      if (rank < k) {
+        topk_id[blockIdx.x * k + rank] = static_cast<int32_t>(i + vocab_begin);
+        topk_logit[blockIdx.x * k + rank] = v;
+      }
+    }
+    for (int r = m + static_cast<int>(threadIdx.x); r < k; r += blockDim.x) {  // fewer than k logits
+      topk_id[blockIdx.x * k + r] = -1;
+      topk_logit[blockIdx.x * k + r] = -INFINITY;
+    }
+    return;
   }
   const bool few = count <= kTopkCandidates;
   float prev_v = 0;

@@ -14,34 +14,4 @@ for b in cuda cpu; do
   mpirun --bind-to none -n 1 "$qsweep" run "$src/configs/demo.yaml" --backend $b -o "$scratch/$b" \
     2>"$scratch/$b.log" || { cat "$scratch/$b.log"; exit 1; }
 done
-python3 - "$scratch" <<'PY'
-import glob, os, sys
-import h5py, numpy as np
-root = sys.argv[1]
-def rel_l2(a, b):
-    return np.linalg.norm(a - b) / np.linalg.norm(b)
-worst = 0.0
-for path in sorted(glob.glob(f"{root}/cuda/runs/*.h5")):
-    name = os.path.basename(path)[:-3]
-    with h5py.File(path) as g, h5py.File(f"{root}/cpu/runs/{name}.h5") as c:
-        line = []
-        for task in g["tasks"]:
-            a, b = g[f"tasks/{task}/choice_logprob"][()], c[f"tasks/{task}/choice_logprob"][()]
-            assert (np.isnan(a) == np.isnan(b)).all(), f"{name} {task}: padding differs"
-            ok = ~np.isnan(b)
-            label = c[f"tasks/{task}/label"][()]
-            acc = [np.mean(np.argmax(np.where(ok, x, -np.inf), axis=1) == label) for x in (a, b)]
-            r = rel_l2(a[ok], b[ok])
-            worst = max(worst, r)
-            line.append(f"{task} {r:.1e} (acc {acc[0]:.3f}/{acc[1]:.3f}, max |d| {np.abs(a[ok] - b[ok]).max():.1e})")
-        for corpus in g["ppl"]:
-            a, b = g[f"ppl/{corpus}/nll"][()], c[f"ppl/{corpus}/nll"][()]
-            r = rel_l2(a, b)
-            worst = max(worst, r)
-            line.append(f"{corpus} nll {r:.1e} (PPL {np.exp(a.mean()):.4f}/{np.exp(b.mean()):.4f})")
-        print(f"{name:>11}: " + "; ".join(line))
-print(f"relative L2, GPU vs CPU (cuda/cpu in brackets), worst over runs, tasks and corpora: {worst:.2e}")
-if not worst <= 1e-2:
-    sys.exit("FAIL: the GPU run differs from the CPU run by more than 1e-2 (relative L2)")
-print("PASS: --backend cuda equals --backend cpu within 1e-2 (relative L2 of choice log-likelihoods and token nll)")
-PY
+python3 "$src/tests/dist/close_runs.py" "$scratch/cuda" "$scratch/cpu" --names cuda/cpu

@@ -32,11 +32,8 @@ identical)
   same "$scratch/n1" "$scratch/n4"
   "${mpi[@]}" -n 2 "$qsweep" run "$config" --tp 2 --reduction fast -o "$scratch/fast" 2>"$scratch/fast.log"
   grep -q "tp 2, cpu backend, fast reduction" <(/usr/bin/python3 -c "import h5py,sys; print(h5py.File(sys.argv[1])['/'].attrs['world'])" "$scratch/fast/runs/bf16.h5")
-  for f in "$scratch"/n1/runs/*.h5; do
-    /usr/bin/python3 "$src/tests/dist/h5_equal.py" --close 1e-3 "$f" "$scratch/fast/runs/$(basename "$f")" || {
-      echo "FAIL: the fast reduction's $(basename "$f") is not the tp-invariant one within rounding"; exit 1; }
-  done
-  echo "PASS: -n 2 (tp 2) and -n 4 (2 x tp 2) equal -n 1 bit for bit; tp 2 fast within 1e-3"
+  /usr/bin/python3 "$src/tests/dist/close_runs.py" "$scratch/fast" "$scratch/n1" --limit 1e-5 --names "fast tp 2/tp 1"
+  echo "PASS: -n 2 (tp 2) and -n 4 (2 x tp 2) equal -n 1 bit for bit; tp 2 fast within 1e-5 (relative L2)"
   ;;
 kill)
   out=$scratch/killed

@@ -430,6 +430,29 @@ TEST_F(CudaTest, LogitStatisticsMatchTheReference) {
   }
 }
 
+// The top-k's three paths (ranked candidates, rounds over the candidates,
+// rounds over a flat row) and slices narrower than k, with ties everywhere.
+TEST_F(CudaTest, LogitStatisticsTopKOnTiesFlatRowsAndNarrowSlices) {
+  const int64_t rows = 4, cols = 5000;
+  std::vector<float> v = Random(rows * cols, 61);
+  for (int64_t j = 0; j < cols; ++j) {
+    v[1 * cols + j] = 0.5f;                                           // flat: every logit a candidate
+    v[2 * cols + j] = std::round(v[2 * cols + j] * 2.0f) / 2.0f;      // few levels: thousands of ties
+    v[3 * cols + j] = std::round(v[3 * cols + j] * 64.0f) / 64.0f;    // many levels, some ties
+  }
+  auto [lc, lg] = Both(v, rows, cols);
+  const std::vector<int32_t> targets = {3, 4000, 12, 4999};
+  for (auto [lo, hi] : {std::pair{0, 5000}, std::pair{10, 15}, std::pair{4990, 5000}})
+    for (int k : {1, 8, 32}) {
+      LogitStats c, g;
+      cpu_.LogitStatistics(lc, lo, hi, targets, k, false, lo, &c);
+      gpu_->LogitStatistics(lg, lo, hi, targets, k, false, lo, &g);
+      EXPECT_EQ(g.topk_id, c.topk_id) << "cols [" << lo << ", " << hi << "), k " << k;
+      EXPECT_EQ(g.topk_logit, c.topk_logit) << "cols [" << lo << ", " << hi << "), k " << k;
+      EXPECT_EQ(g.max, c.max);
+    }
+}
+
 // Log-prob rows of every position, by backend and scheme.
 std::vector<float> ForwardLogProbs(const std::string& model, Backend* backend, const std::string& scheme,
                                    const std::vector<std::vector<int32_t>>& seqs) {

@@ -1,0 +1,59 @@
+#!/usr/bin/python3
+"""Two sweep folders' run files, the same model computed two ways (GPU and
+CPU; two reductions or layouts): per run and task, the choice
+log-likelihoods within LIMIT relative L2, and per corpus the token nll
+likewise (the norm the HF comparison uses; single values near 0 make an
+elementwise ratio meaningless). Prints a line per run and the worst value;
+exits non-zero above the limit.
+usage: close_runs.py DIR_A DIR_B [--limit 1e-2] [--names A/B]"""
+import argparse
+import glob
+import os
+import sys
+
+import h5py
+import numpy as np
+
+
+def rel_l2(a, b):
+    return np.linalg.norm(a - b) / np.linalg.norm(b)
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("a")
+    p.add_argument("b")
+    p.add_argument("--limit", type=float, default=1e-2)
+    p.add_argument("--names", default="a/b")
+    args = p.parse_args()
+    worst = 0.0
+    paths = sorted(glob.glob(f"{args.a}/runs/*.h5"))
+    if not paths:
+        sys.exit(f"FAIL: no run files in {args.a}/runs")
+    for path in paths:
+        name = os.path.basename(path)[:-3]
+        with h5py.File(path) as g, h5py.File(f"{args.b}/runs/{name}.h5") as c:
+            line = []
+            for task in g["tasks"]:
+                a, b = g[f"tasks/{task}/choice_logprob"][()], c[f"tasks/{task}/choice_logprob"][()]
+                assert (np.isnan(a) == np.isnan(b)).all(), f"{name} {task}: padding differs"
+                ok = ~np.isnan(b)
+                label = c[f"tasks/{task}/label"][()]
+                acc = [np.mean(np.argmax(np.where(ok, x, -np.inf), axis=1) == label) for x in (a, b)]
+                r = rel_l2(a[ok], b[ok])
+                worst = max(worst, r)
+                line.append(f"{task} {r:.1e} (acc {acc[0]:.3f}/{acc[1]:.3f}, max |d| {np.abs(a[ok] - b[ok]).max():.1e})")
+            for corpus in g["ppl"]:
+                a, b = g[f"ppl/{corpus}/nll"][()], c[f"ppl/{corpus}/nll"][()]
+                r = rel_l2(a, b)
+                worst = max(worst, r)
+                line.append(f"{corpus} nll {r:.1e} (PPL {np.exp(a.mean()):.4f}/{np.exp(b.mean()):.4f})")
+            print(f"{name:>11}: " + "; ".join(line))
+    print(f"relative L2 ({args.names} in brackets), worst over runs, tasks and corpora: {worst:.2e}")
+    if not worst <= args.limit:
+        sys.exit(f"FAIL: {args.names} differ by more than {args.limit:g} (relative L2)")
+    print(f"PASS: {args.names} within {args.limit:g} (relative L2 of choice log-likelihoods and token nll)")
+
+
+if __name__ == "__main__":
+    main()
