@@ -155,15 +155,18 @@ __global__ void __launch_bounds__(C::THREADS, C::MIN_BLOCKS)
       // Masks only where some row of the warp does not see the whole tile.
       const bool whole = __all_sync(0xffffffffu, mask[0].SeesAll(j0, j0 + KEYS - 1) &&
                                                      mask[1].SeesAll(j0, j0 + KEYS - 1));
+      if (!whole)
+#pragma unroll
+        for (int n = 0; n < KEYS / 8; ++n)
+#pragma unroll
+          for (int e = 0; e < 4; ++e)
+            if (!mask[e / 2].Sees(j0 + 8 * n + 2 * t + (e & 1))) s[4 * n + e] = -INFINITY;
       float mx[2] = {-INFINITY, -INFINITY};
 #pragma unroll
       for (int n = 0; n < KEYS / 8; ++n)
 #pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          if (!whole && !mask[e / 2].Sees(j0 + 8 * n + 2 * t + (e & 1))) s[4 * n + e] = -INFINITY;
-          mx[e / 2] = fmaxf(mx[e / 2], s[4 * n + e]);
-        }
-      float base[2];
+        for (int e = 0; e < 4; ++e) mx[e / 2] = fmaxf(mx[e / 2], s[4 * n + e]);
+      float base[2], alpha[2];
 #pragma unroll
       for (int i = 0; i < 2; ++i) {
         mx[i] = fmaxf(mx[i], __shfl_xor_sync(0xffffffffu, mx[i], 1));
@@ -171,22 +174,24 @@ __global__ void __launch_bounds__(C::THREADS, C::MIN_BLOCKS)
         const float m_new = fmaxf(m[i], mx[i] * scale);
         // Until a row has seen a key its maximum is -inf: subtract 0 instead.
         base[i] = m_new == -INFINITY ? 0.0f : m_new;
-        const float alpha = FastExp2(m[i] - base[i]);
+        alpha[i] = FastExp2(m[i] - base[i]);
         m[i] = m_new;
-        l[i] *= alpha;  // this thread's columns; summed over the quad at the end
-#pragma unroll
-        for (int n = 0; n < HD / 8; ++n) {
-          o[4 * n + 2 * i] *= alpha;
-          o[4 * n + 2 * i + 1] *= alpha;
-        }
+        l[i] *= alpha[i];  // this thread's columns; summed over the quad at the end
       }
+      // Once the maxima settle most tiles leave them be: no rescale then.
+      if (__any_sync(0xffffffffu, alpha[0] != 1.0f || alpha[1] != 1.0f))
+#pragma unroll
+        for (int n = 0; n < HD / 8; ++n)
+#pragma unroll
+          for (int e = 0; e < 4; ++e) o[4 * n + e] *= alpha[e / 2];
 #pragma unroll
       for (int n = 0; n < KEYS / 8; ++n)
 #pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          s[4 * n + e] = FastExp2(fmaf(s[4 * n + e], scale, -base[e / 2]));
-          l[e / 2] += s[4 * n + e];
-        }
+        for (int e = 0; e < 4; ++e) s[4 * n + e] = FastExp2(fmaf(s[4 * n + e], scale, -base[e / 2]));
+#pragma unroll
+      for (int n = 0; n < KEYS / 8; ++n)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) l[e / 2] += s[4 * n + e];
       // P over two adjacent 8-key slices is, in registers, the A fragment
       // of 16 keys.
       uint32_t p[KEYS / 16][4];
