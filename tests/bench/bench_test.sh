@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # `qsweep bench` on the CPU backend with small shapes: each benchmark runs its
-# check and the table has one row per benchmark; a bad model is refused.
+# check and the table has one row per benchmark (the forward once per
+# reduction, the fast one checked against the tp-invariant one); a bad model
+# or reduction is refused.
 set -euo pipefail
 qsweep=$1
 err=$(mktemp)
@@ -9,8 +11,15 @@ out=$("$qsweep" bench forward --backend cpu --model synthetic:tiny --scheme w4a1
       --gemm 96 --warmup 1 --iters 2)
 echo "$out"
 grep -Eq '^  gemm +bf16 96x96x96 .* ok: 64 outputs' <<<"$out"
-grep -Eq '^  forward +2x64 w4a16-g32 .* ok: finite, repeatable' <<<"$out"
-[ "$(grep -c '^  ' <<<"$out")" -eq 2 ]
+grep -Eq '^  forward +2x64 w4a16-g32 tp_invariant .* ok: finite, repeatable' <<<"$out"
+grep -Eq '^  forward +2x64 w4a16-g32 fast .* ok: finite, repeatable, .* mean \|diff\| .* to tp_invariant' <<<"$out"
+[ "$(grep -c '^  ' <<<"$out")" -eq 3 ]
+one=$("$qsweep" bench forward --backend cpu --model synthetic:tiny --batch 1 --seq 16 --gemm 0 --iters 1 \
+      --reduction fast)
+[ "$(grep -c '^  forward .* fast ' <<<"$one")" -eq 1 ] && [ "$(grep -c '^  ' <<<"$one")" -eq 1 ]
+if "$qsweep" bench forward --backend cpu --model synthetic:tiny --gemm 0 --reduction quick 2>"$err"; then
+  echo "an unknown reduction was accepted"; exit 1
+fi
 gemm=$("$qsweep" bench gemm --backend cpu --gemm 64 --iters 1)
 grep -Eq '^  gemm +bf16 64x64x64 ' <<<"$gemm"
 if "$qsweep" bench forward --backend cpu --model synthetic:nope --gemm 0 2>"$err"; then

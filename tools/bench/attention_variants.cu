@@ -31,9 +31,9 @@ struct Problem {
   double flops;
 };
 
-template <typename C>
-double TimeMs(const Problem& p, bf16* out) {
-  auto run = [&] { Launch<C>(p.q, p.k, p.v, p.rows, p.sb, p.pe, p.bb, p.hq, p.hkv, out, 0); };
+// Median of 15 timed runs after 3 warm-up ones.
+template <typename F>
+double MedianMs(F run) {
   for (int i = 0; i < 3; ++i) run();
   CHECK_CUDA(cudaGetLastError());
   cudaEvent_t a, b;
@@ -54,29 +54,17 @@ double TimeMs(const Problem& p, bf16* out) {
 }
 
 template <typename C>
+double TimeMs(const Problem& p, bf16* out) {
+  return MedianMs([&] { Launch<C>(p.q, p.k, p.v, p.rows, p.sb, p.pe, p.bb, p.hq, p.hkv, out, 0); });
+}
+
+template <typename C>
 double TimeWgmmaMs(const Problem& p, bf16* vt, bf16* out) {
   const int64_t stride = TransposedStride(p.rows);
-  auto run = [&] {
+  return MedianMs([&] {
     TransposeKv(p.v, p.rows, p.hkv * C::HD, vt, 0);
     LaunchWgmma<C>(p.q, p.k, vt, p.rows, stride, p.sb, p.pe, p.bb, p.hq, p.hkv, out, 0);
-  };
-  for (int i = 0; i < 3; ++i) run();
-  CHECK_CUDA(cudaGetLastError());
-  cudaEvent_t a, b;
-  cudaEventCreate(&a);
-  cudaEventCreate(&b);
-  std::vector<float> ms;
-  for (int i = 0; i < 15; ++i) {
-    cudaEventRecord(a);
-    run();
-    cudaEventRecord(b);
-    CHECK_CUDA(cudaEventSynchronize(b));
-    float t;
-    cudaEventElapsedTime(&t, a, b);
-    ms.push_back(t);
-  }
-  std::sort(ms.begin(), ms.end());
-  return ms[ms.size() / 2];
+  });
 }
 
 float MaxDiff(const std::vector<bf16>& a, const std::vector<bf16>& b) {
