@@ -8,8 +8,6 @@
 #pragma once
 #include <cstdint>
 
-#include <cuda_bf16.h>
-
 namespace qsweep::kernels::wgmma {
 
 // Byte offset of element (r, c) in a swizzled tile of `rows` rows.

@@ -143,17 +143,22 @@ class Backend {
   // `in` in place. Backends may fuse; the products, the additions and their
   // order stay these.
   // A single part (DecoderOptions::tp_invariant off) is the whole of `in`
-  // and needs no `ins`: residual += the all-reduced in·Wᵀ.
+  // and needs no `ins`: residual += the all-reduced in·Wᵀ. A backend may then
+  // skip the product's rounding to `outs`' precision where no other tp can
+  // see the difference (the GPU at tp 1 adds the fp32 GEMM result).
   // Whether RowParallelAdd reads its slices of `in` in place (then the
   // decoder allocates no `ins`).
   virtual bool ReadsSlicesInPlace() const { return false; }
   virtual void RowParallelAdd(std::span<const std::unique_ptr<Linear>> parts, const Act& in,
                               std::span<Act> ins, std::span<Act> outs, Act& residual) {
     const int64_t width = parts[0]->in_features();
-    if (parts.size() == 1) Matmul(*parts[0], in, outs[0]);
-    for (size_t p = 0; p < parts.size() && parts.size() > 1; ++p) {
-      SliceColumns(in, static_cast<int64_t>(p) * width, ins[p]);
-      Matmul(*parts[p], ins[p], outs[p]);
+    if (parts.size() == 1) {
+      Matmul(*parts[0], in, outs[0]);
+    } else {
+      for (size_t p = 0; p < parts.size(); ++p) {
+        SliceColumns(in, static_cast<int64_t>(p) * width, ins[p]);
+        Matmul(*parts[p], ins[p], outs[p]);
+      }
     }
     SumTree(outs.first(parts.size()));
     AllReduceSum(outs[0]);

@@ -425,12 +425,15 @@ TEST(RunJournal, AFastReductionResumesOnlyOnItsOwnLayout) {
   RunHeader fast = Header();
   fast.world = "1 ranks: 1 replicas x tp 1, cuda backend, fast reduction";
   ASSERT_TRUE(RunJournal::OpenOrCreate(p, fast).ok());
-  ASSERT_TRUE(RunJournal::OpenOrCreate(p, fast).ok());
   RunHeader other = fast;
+  other.world = "2 ranks: 2 replicas x tp 1, cuda backend, fast reduction";  // more replicas, same tp
+  ASSERT_TRUE(RunJournal::OpenOrCreate(p, other).ok());
   other.world = "2 ranks: 1 replicas x tp 2, cuda backend, fast reduction";
   auto a = RunJournal::OpenOrCreate(p, other);
   ASSERT_FALSE(a.ok());
-  EXPECT_NE(std::string(a.status().message()).find("depend on the layout"), std::string::npos) << a.status();
+  EXPECT_NE(std::string(a.status().message()).find("depend on tp"), std::string::npos) << a.status();
+  other.world = "1 ranks: 1 replicas x tp 1, cpu backend, fast reduction";
+  EXPECT_FALSE(RunJournal::OpenOrCreate(p, other).ok());
   other.world = "1 ranks: 1 replicas x tp 1, cuda backend";
   EXPECT_FALSE(RunJournal::OpenOrCreate(p, other).ok());
   // A tp-invariant run resumes at any layout.

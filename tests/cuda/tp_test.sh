@@ -33,4 +33,7 @@ grep -q "tp 2, cuda backend, fast reduction" <(python3 -c "import h5py,sys; prin
   "$scratch/fast2/runs/bf16.h5")
 python3 "$src/tests/dist/close_runs.py" "$scratch/fast2" "$scratch/fast1" --names "fast tp 2/fast tp 1"
 python3 "$src/tests/dist/close_runs.py" "$scratch/fast1" "$scratch/tp1" --names "fast/tp-invariant"
+if python3 "$src/tests/dist/h5_equal.py" "$scratch/fast1/runs/bf16.h5" "$scratch/tp1/runs/bf16.h5" >/dev/null; then
+  echo "FAIL: --reduction fast wrote the tp-invariant bits: was it applied?"; exit 1
+fi
 echo "PASS: --backend cuda, tp 2 over NCCL equals tp 1 bit for bit; fast tp 2 and tp 1 within rounding"

@@ -27,31 +27,46 @@ def main():
     p.add_argument("--names", default="a/b")
     args = p.parse_args()
     worst = 0.0
-    paths = sorted(glob.glob(f"{args.a}/runs/*.h5"))
-    if not paths:
-        sys.exit(f"FAIL: no run files in {args.a}/runs")
-    for path in paths:
-        name = os.path.basename(path)[:-3]
-        with h5py.File(path) as g, h5py.File(f"{args.b}/runs/{name}.h5") as c:
+
+    def fail(what):
+        sys.exit(f"FAIL: {what}")
+
+    def note(r, what):
+        nonlocal worst
+        if not np.isfinite(r):  # max() would drop a NaN
+            fail(f"{what}: relative L2 is {r}")
+        worst = max(worst, r)
+
+    names = lambda d: sorted(os.path.basename(p)[:-3] for p in glob.glob(f"{d}/runs/*.h5"))
+    if not names(args.a):
+        fail(f"no run files in {args.a}/runs")
+    if names(args.a) != names(args.b):
+        fail(f"runs {names(args.a)} in {args.a}, {names(args.b)} in {args.b}")
+    for name in names(args.a):
+        with h5py.File(f"{args.a}/runs/{name}.h5") as g, h5py.File(f"{args.b}/runs/{name}.h5") as c:
+            for group in ("tasks", "ppl"):
+                if sorted(g[group]) != sorted(c[group]):
+                    fail(f"{name}: {group} {sorted(g[group])} against {sorted(c[group])}")
             line = []
             for task in g["tasks"]:
                 a, b = g[f"tasks/{task}/choice_logprob"][()], c[f"tasks/{task}/choice_logprob"][()]
-                assert (np.isnan(a) == np.isnan(b)).all(), f"{name} {task}: padding differs"
+                if a.shape != b.shape or not (np.isnan(a) == np.isnan(b)).all():
+                    fail(f"{name} {task}: the choices' padding differs")
                 ok = ~np.isnan(b)
                 label = c[f"tasks/{task}/label"][()]
                 acc = [np.mean(np.argmax(np.where(ok, x, -np.inf), axis=1) == label) for x in (a, b)]
                 r = rel_l2(a[ok], b[ok])
-                worst = max(worst, r)
+                note(r, f"{name} {task}")
                 line.append(f"{task} {r:.1e} (acc {acc[0]:.3f}/{acc[1]:.3f}, max |d| {np.abs(a[ok] - b[ok]).max():.1e})")
             for corpus in g["ppl"]:
                 a, b = g[f"ppl/{corpus}/nll"][()], c[f"ppl/{corpus}/nll"][()]
                 r = rel_l2(a, b)
-                worst = max(worst, r)
+                note(r, f"{name} {corpus}")
                 line.append(f"{corpus} nll {r:.1e} (PPL {np.exp(a.mean()):.4f}/{np.exp(b.mean()):.4f})")
             print(f"{name:>11}: " + "; ".join(line))
     print(f"relative L2 ({args.names} in brackets), worst over runs, tasks and corpora: {worst:.2e}")
     if not worst <= args.limit:
-        sys.exit(f"FAIL: {args.names} differ by more than {args.limit:g} (relative L2)")
+        fail(f"{args.names} differ by more than {args.limit:g} (relative L2)")
     print(f"PASS: {args.names} within {args.limit:g} (relative L2 of choice log-likelihoods and token nll)")
 
 

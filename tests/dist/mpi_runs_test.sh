@@ -33,6 +33,9 @@ identical)
   "${mpi[@]}" -n 2 "$qsweep" run "$config" --tp 2 --reduction fast -o "$scratch/fast" 2>"$scratch/fast.log"
   grep -q "tp 2, cpu backend, fast reduction" <(/usr/bin/python3 -c "import h5py,sys; print(h5py.File(sys.argv[1])['/'].attrs['world'])" "$scratch/fast/runs/bf16.h5")
   /usr/bin/python3 "$src/tests/dist/close_runs.py" "$scratch/fast" "$scratch/n1" --limit 1e-5 --names "fast tp 2/tp 1"
+  if /usr/bin/python3 "$src/tests/dist/h5_equal.py" "$scratch/fast/runs/bf16.h5" "$scratch/n1/runs/bf16.h5" >/dev/null; then
+    echo "FAIL: --reduction fast wrote the tp-invariant bits: was it applied?"; exit 1
+  fi
   echo "PASS: -n 2 (tp 2) and -n 4 (2 x tp 2) equal -n 1 bit for bit; tp 2 fast within 1e-5 (relative L2)"
   ;;
 kill)

@@ -88,8 +88,8 @@ open('/tmp/$m.tokens', 'w').write('\n'.join(' '.join(map(str, s)) for s in g['se
     cat "$out/attention_torch.log"
     ;;
   ncu)
-    # Hardware counters of the chosen attention instance (its first launch).
-    ncu --clock-control none --launch-count 1 --kernel-name regex:FlashAttentionKernel \
+    # Hardware counters of the chosen wgmma attention instance (its first launch).
+    ncu --clock-control none --launch-count 1 --kernel-name regex:WgmmaAttentionKernel \
       --section SpeedOfLight --section ComputeWorkloadAnalysis --section MemoryWorkloadAnalysis \
       --section Occupancy --section LaunchStats --section WarpStateStats --section SchedulerStats \
       "$bin/kernels/attention_variants" >"$out/ncu_attention.log" 2>&1

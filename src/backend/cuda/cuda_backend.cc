@@ -428,7 +428,7 @@ void CudaBackend::Matmul(const Linear& l, const Act& x, Act& y) {
 // the tree sum runs in fp32 and, at tp 1, adds into the residual in the same
 // pass. With tensor parallelism the rank's tree goes to an fp32 buffer, the
 // all-reduce completes the tree across ranks, then the residual add. A single
-// part needs no tree: its GEMM adds into the residual in its epilogue.
+// part at tp 1 needs no tree: its GEMM adds into the residual in its epilogue.
 void CudaBackend::RowParallelAdd(std::span<const std::unique_ptr<Linear>> parts, const Act& in, std::span<Act>,
                                  std::span<Act> outs, Act& residual) {
   const int64_t count = static_cast<int64_t>(parts.size()), n = in.rows;
@@ -438,18 +438,15 @@ void CudaBackend::RowParallelAdd(std::span<const std::unique_ptr<Linear>> parts,
                residual.cols == out && !residual.bf16);
   if (n == 0) return;
   const bool grouped = group_ && group_->size() > 1;
-  if (count == 1) {
-    // One part (not tp-invariant): the GEMM accumulates in fp32 straight
-    // into the residual, or into the rank's sum to be all-reduced.
-    Act sum = grouped ? Act{Scratch(11, n * out * 4), n, out, false} : residual;
-    {
-      StageScope t(this, Stage::kGemm);
-      const GemmShape shape{out, n, width, in.cols, p0.bf16(), false};
-      Gemm(shape, p0.data(), GemmInput(in, p0.bf16()), sum.data, sum.data, grouped ? 0.0f : 1.0f);
-    }
-    if (!grouped) return;
-    AllReduceSum(sum);
-    return Add(sum, residual);
+  if (count == 1 && !grouped) {
+    // The whole layer as one part (parallel.reduction: fast, or a width with
+    // one canonical part): the GEMM adds its fp32 result into the residual in
+    // its epilogue. With tp > 1 a rank's single part may be one of the
+    // canonical ones (tp 8 of 8 parts), whose product tp 1 rounds to the
+    // compute precision: that path below, for every reduction.
+    StageScope t(this, Stage::kGemm);
+    const GemmShape shape{out, n, width, in.cols, p0.bf16(), false};
+    return Gemm(shape, p0.data(), GemmInput(in, p0.bf16()), residual.data, residual.data, 1.0f);
   }
   const bool obf16 = outs[0].bf16;
   const int64_t wbytes = p0.bf16() ? 2 : 4, xbytes = wbytes, obytes = obf16 ? 2 : 4;

@@ -15,7 +15,6 @@
 #include "backend/cpu/reference_ops.h"
 #include "attention.cuh"
 #include "attention_bf16.cuh"
-#include "attention_bf16.cuh"
 #include "rank_sum.cuh"
 #include "model/decoder.h"
 #include "model/row_scores.h"
@@ -64,6 +63,7 @@ class CudaTest : public ::testing::Test {
   void ExpectBf16AttentionClose(Act& qc, Act& kc, Act& vc, int64_t hd, Act& oc) {
     Act qb = RoundedBf16Copy(qc), kb = RoundedBf16Copy(kc), vb = RoundedBf16Copy(vc);
     Act ob = gpu_->AllocAs(oc.rows, oc.cols, true);
+    ASSERT_EQ(cudaMemset(ob.data, 0xff, ob.rows * ob.cols * 2), cudaSuccess);  // NaN until written
     cpu_.Attention(qc, kc, vc, hd, oc);
     gpu_->Attention(qb, kb, vb, hd, ob);
     const std::string what = (hd == 64 || hd == 128 ? "wgmma" : hd == 32 ? "mma.sync" : "tiled bf16") +
@@ -187,6 +187,7 @@ TEST_F(CudaTest, RowParallelAddEqualsPartsThenTreeBitForBit) {
       // The reference: each part on its own copied slice, the tree on the host.
       std::vector<float> products;
       for (int64_t p = 0; p < count; ++p) {
+        // One part at tp 1 keeps its fp32 product (the GEMM adds into the residual).
         Act slice = gpu_->AllocAs(rows, width, bf16), prod = gpu_->AllocAs(rows, out, bf16 && count > 1);
         gpu_->SliceColumns(xb, p * width, slice);
         gpu_->Matmul(*(*pg)[p], slice, prod);
@@ -433,15 +434,16 @@ TEST_F(CudaTest, LogitStatisticsMatchTheReference) {
 // The top-k's three paths (ranked candidates, rounds over the candidates,
 // rounds over a flat row) and slices narrower than k, with ties everywhere.
 TEST_F(CudaTest, LogitStatisticsTopKOnTiesFlatRowsAndNarrowSlices) {
-  const int64_t rows = 4, cols = 5000;
+  const int64_t rows = 5, cols = 5000;
   std::vector<float> v = Random(rows * cols, 61);
   for (int64_t j = 0; j < cols; ++j) {
     v[1 * cols + j] = 0.5f;                                           // flat: every logit a candidate
     v[2 * cols + j] = std::round(v[2 * cols + j] * 2.0f) / 2.0f;      // few levels: thousands of ties
     v[3 * cols + j] = std::round(v[3 * cols + j] * 64.0f) / 64.0f;    // many levels, some ties
+    if (j % 2 == 0) v[4 * cols + j] = 5.0f;  // 2500 tied candidates: rounds over the candidates
   }
   auto [lc, lg] = Both(v, rows, cols);
-  const std::vector<int32_t> targets = {3, 4000, 12, 4999};
+  const std::vector<int32_t> targets = {3, 4000, 12, 4999, 7};
   for (auto [lo, hi] : {std::pair{0, 5000}, std::pair{10, 15}, std::pair{4990, 5000}})
     for (int k : {1, 8, 32}) {
       LogitStats c, g;
