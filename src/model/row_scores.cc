@@ -10,7 +10,12 @@ namespace qsweep {
 namespace {
 
 // Larger logit first, then the lower id: the order of every top-k list.
-bool Before(float v, int32_t i, float w, int32_t j) { return v > w || (v == w && i < j); }
+// NaN comes after every number (a total order on rows with NaN, as the
+// kernels' and the CPU backend's).
+bool Before(float v, int32_t i, float w, int32_t j) {
+  if (std::isnan(v) || std::isnan(w)) return std::isnan(v) != std::isnan(w) ? std::isnan(w) : i < j;
+  return v > w || (v == w && i < j);
+}
 
 // Row r's top-k over all slices: a k-way merge of the slices' lists, which
 // arrive in Before order (a partial sort of all candidates where one does

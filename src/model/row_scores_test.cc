@@ -7,6 +7,8 @@
 
 #include <gtest/gtest.h>
 
+#include "backend/cpu/cpu_backend.h"
+
 namespace qsweep {
 namespace {
 
@@ -62,6 +64,40 @@ TEST(RowScores, MergedTopKEqualsTheWholeRowsTopK) {
       }
     }
   }
+}
+
+// A broken scheme can fill logits with NaN: the top-k order stays total
+// (NaN after every number, NaNs by id), in a row's statistics and in the
+// merge of slices.
+TEST(RowScores, NaNComesLastInEveryTopK) {
+  const float nan = NAN;
+  const std::vector<float> row = {1.0f, nan, 3.0f, nan, 2.0f, 3.0f};
+  float mx, se, target;
+  std::vector<int32_t> id(6);
+  std::vector<float> logit(6);
+  RowLogitStatistics(row.data(), 6, 0, 6, 0, &mx, &se, &target, id.data(), logit.data());
+  EXPECT_EQ(id, (std::vector<int32_t>{2, 5, 4, 0, 1, 3}));
+  EXPECT_EQ(logit[0], 3.0f);
+  EXPECT_TRUE(std::isnan(logit[4]) && std::isnan(logit[5]));
+  // Two slices whose lists hold NaN after their numbers: [NaN, NaN, 3] and
+  // [1, 2, NaN]. The merge must not take a NaN before the other slice's 2.
+  const std::vector<float> merged = {nan, nan, 3.0f, 1.0f, 2.0f, nan};
+  std::vector<LogitStats> slices(2);
+  for (int c = 0; c < 2; ++c) {
+    LogitStats& s = slices[c];
+    s.vocab_begin = 3 * c;
+    s.max = {3.0f};
+    s.sum_exp = {1.0f};
+    s.target_logit = {c == 0 ? 3.0f : nan};
+    s.topk_id.resize(3);
+    s.topk_logit.resize(3);
+    float m, e, t;
+    RowLogitStatistics(merged.data() + 3 * c, 3, -1, 3, 3 * c, &m, &e, &t, s.topk_id.data(), s.topk_logit.data());
+  }
+  EXPECT_EQ(slices[0].topk_id, (std::vector<int32_t>{2, 0, 1}));
+  EXPECT_EQ(slices[1].topk_id, (std::vector<int32_t>{4, 3, 5}));
+  const RowScores got = CombineLogitStats(slices, 3, false);
+  EXPECT_EQ(std::vector<int32_t>(got.topk_id.begin(), got.topk_id.end()), (std::vector<int32_t>{2, 4, 3}));
 }
 
 }  // namespace
