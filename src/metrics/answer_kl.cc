@@ -16,10 +16,8 @@ absl::StatusOr<AnswerKl> ComputeAnswerKl(const ChoiceScores& base, const ChoiceS
   std::vector<double> lp, lq;
   for (int64_t i = 0; i < base.n_samples; ++i) {
     const int c = base.n_choices[i];
-    lp.resize(c);
-    lq.resize(c);
-    LogSoftmaxInto(base.logprob.subspan(i * base.max_choices, c), lp);
-    LogSoftmaxInto(cand.logprob.subspan(i * cand.max_choices, c), lq);
+    SampleLogSoftmax(base, i, &lp);
+    SampleLogSoftmax(cand, i, &lq);
     double kl = 0.0;
     for (int j = 0; j < c; ++j) {
       const double p = std::exp(lp[j]);

@@ -17,15 +17,18 @@ void LogSoftmaxInto(std::span<const double> x, std::span<double> out) {
   for (size_t j = 0; j < x.size(); ++j) out[j] = x[j] - lse;
 }
 
+void SampleLogSoftmax(const ChoiceScores& s, int64_t i, std::vector<double>* out) {
+  out->resize(s.n_choices[i]);
+  LogSoftmaxInto(s.logprob.subspan(i * s.max_choices, s.n_choices[i]), *out);
+}
+
 absl::StatusOr<std::vector<double>> ChoiceProbabilities(const ChoiceScores& s) {
   QSWEEP_RETURN_IF_ERROR(ValidateChoiceScores(s));
   std::vector<double> p(static_cast<size_t>(s.n_samples * s.max_choices), 0.0);
   std::vector<double> lp;
   for (int64_t i = 0; i < s.n_samples; ++i) {
-    const int c = s.n_choices[i];
-    lp.resize(c);
-    LogSoftmaxInto(s.logprob.subspan(i * s.max_choices, c), lp);
-    for (int j = 0; j < c; ++j) p[i * s.max_choices + j] = std::exp(lp[j]);
+    SampleLogSoftmax(s, i, &lp);
+    for (size_t j = 0; j < lp.size(); ++j) p[i * s.max_choices + j] = std::exp(lp[j]);
   }
   return p;
 }

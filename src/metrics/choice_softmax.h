@@ -14,6 +14,9 @@ namespace qsweep::metrics {
 // -inf entries (probability 0) but at least one finite value.
 void LogSoftmaxInto(std::span<const double> x, std::span<double> out);
 
+// *out = the log answer distribution of sample i (its n_choices entries).
+void SampleLogSoftmax(const ChoiceScores& s, int64_t i, std::vector<double>* out);
+
 // [N, Cmax] choice probabilities per sample, 0 on padding entries.
 absl::StatusOr<std::vector<double>> ChoiceProbabilities(const ChoiceScores& s);
 

@@ -49,10 +49,8 @@ absl::StatusOr<TopMargins> ComputeTopMargins(const ChoiceScores& base, const Cho
   std::vector<double> lp, lq;
   for (int64_t i = 0; i < base.n_samples; ++i) {
     const int c = base.n_choices[i];
-    lp.resize(c);
-    lq.resize(c);
-    LogSoftmaxInto(base.logprob.subspan(i * base.max_choices, c), lp);
-    LogSoftmaxInto(cand.logprob.subspan(i * cand.max_choices, c), lq);
+    SampleLogSoftmax(base, i, &lp);
+    SampleLogSoftmax(cand, i, &lq);
     const int top = ArgMax(lp);
     double p1 = std::exp(lp[top]), p2 = 0.0;
     for (int j = 0; j < c; ++j)
