@@ -6,6 +6,7 @@
 // own memory and element type (fp32 on the CPU; on the GPU fp32, or bf16 for
 // the compute buffers of a bf16 model); the decoder never dereferences them.
 #pragma once
+#include <cmath>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -68,6 +69,15 @@ struct LogitStats {
   std::vector<float> topk_logit;         // [n, k]
   std::vector<float> logits;             // [n, V_slice] only when full rows are asked for
 };
+
+// The order of every top-k list: the larger logit first, then the lower id
+// (as torch.topk); NaN after every number, by id, which keeps the order
+// total (a strict weak order for sorts) on rows a broken scheme filled with
+// NaN. The GPU kernels' device twin is kernels' Before (decoder_kernels.cu).
+inline bool TopKBefore(float v, int32_t i, float w, int32_t j) {
+  if (std::isnan(v) || std::isnan(w)) return std::isnan(v) != std::isnan(w) ? std::isnan(w) : i < j;
+  return v > w || (v == w && i < j);
+}
 
 class Backend {
  public:
@@ -133,6 +143,10 @@ class Backend {
   // promise bit-identical results for every tp sum in a fixed tree order.
   virtual void AllReduceSum(Act& x) = 0;
 
+  // Whether RowParallelAdd reads its slices of `in` in place (then the
+  // decoder allocates no `ins`).
+  virtual bool ReadsSlicesInPlace() const { return false; }
+
   // A row-parallel layer added to the residual stream: residual += the
   // all-reduced tree sum (SumTree's order) of this rank's parts' products
   // in[:, p·w : (p+1)·w]·W_pᵀ. The products are held as `outs` are (the
@@ -146,9 +160,6 @@ class Backend {
   // and needs no `ins`: residual += the all-reduced in·Wᵀ. A backend may then
   // skip the product's rounding to `outs`' precision where no other tp can
   // see the difference (the GPU at tp 1 adds the fp32 GEMM result).
-  // Whether RowParallelAdd reads its slices of `in` in place (then the
-  // decoder allocates no `ins`).
-  virtual bool ReadsSlicesInPlace() const { return false; }
   virtual void RowParallelAdd(std::span<const std::unique_ptr<Linear>> parts, const Act& in,
                               std::span<Act> ins, std::span<Act> outs, Act& residual) {
     const int64_t width = parts[0]->in_features();

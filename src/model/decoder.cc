@@ -146,11 +146,10 @@ absl::Status Decoder::LoadWeights(const Checkpoint& ckpt) {
 
 std::vector<Decoder::TokenBuffer> Decoder::TokenBuffers() {
   const int64_t hd = config_.head_dim, tp = options_.tp_size, hidden = config_.hidden_size;
-  const int64_t o_parts = o_parts_, down_parts = down_parts_;
   const bool slices = !backend_->ReadsSlicesInPlace();
-  part_in_o_.resize(slices && o_parts > tp ? o_parts / tp : 0);
-  part_in_down_.resize(slices && down_parts > tp ? down_parts / tp : 0);
-  part_out_.resize(std::max(o_parts, down_parts) / tp);
+  part_in_o_.resize(slices && o_parts_ > tp ? o_parts_ / tp : 0);
+  part_in_down_.resize(slices && down_parts_ > tp ? down_parts_ / tp : 0);
+  part_out_.resize(std::max(o_parts_, down_parts_) / tp);
   constexpr ActRole kSum = ActRole::kAccumulate, kCompute = ActRole::kCompute;
   std::vector<TokenBuffer> b = {{&x_, hidden, kSum},
                                 {&h_, hidden, kCompute},
@@ -161,8 +160,8 @@ std::vector<Decoder::TokenBuffer> Decoder::TokenBuffers() {
                                 {&gate_, local_intermediate_, kCompute},
                                 {&up_, local_intermediate_, kCompute},
                                 {&part_out_all_, hidden * static_cast<int64_t>(part_out_.size()), kCompute}};
-  for (Act& a : part_in_o_) b.push_back({&a, config_.q_dim() / o_parts, kCompute});
-  for (Act& a : part_in_down_) b.push_back({&a, config_.intermediate_size / down_parts, kCompute});
+  for (Act& a : part_in_o_) b.push_back({&a, config_.q_dim() / o_parts_, kCompute});
+  for (Act& a : part_in_down_) b.push_back({&a, config_.intermediate_size / down_parts_, kCompute});
   return b;
 }
 

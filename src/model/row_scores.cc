@@ -9,16 +9,8 @@
 namespace qsweep {
 namespace {
 
-// Larger logit first, then the lower id: the order of every top-k list.
-// NaN comes after every number (a total order on rows with NaN, as the
-// kernels' and the CPU backend's).
-bool Before(float v, int32_t i, float w, int32_t j) {
-  if (std::isnan(v) || std::isnan(w)) return std::isnan(v) != std::isnan(w) ? std::isnan(w) : i < j;
-  return v > w || (v == w && i < j);
-}
-
 // Row r's top-k over all slices: a k-way merge of the slices' lists, which
-// arrive in Before order (a partial sort of all candidates where one does
+// arrive in TopKBefore order (a partial sort of all candidates where one does
 // not, which gives the same answer).
 void MergeTopK(std::span<const LogitStats> slices, int64_t r, int topk, float lse,
                std::vector<std::pair<float, int32_t>>* cand, int32_t* ids, float* logprobs) {
@@ -27,8 +19,8 @@ void MergeTopK(std::span<const LogitStats> slices, int64_t r, int topk, float ls
   for (size_t c = 0; sorted && c < n; ++c)
     for (int i = 1; sorted && i < topk; ++i) {
       const int64_t a = r * topk + i - 1;
-      sorted = !Before(slices[c].topk_logit[a + 1], slices[c].topk_id[a + 1], slices[c].topk_logit[a],
-                       slices[c].topk_id[a]);
+      sorted = !TopKBefore(slices[c].topk_logit[a + 1], slices[c].topk_id[a + 1], slices[c].topk_logit[a],
+                           slices[c].topk_id[a]);
     }
   if (sorted) {
     int head[64] = {};
@@ -37,9 +29,9 @@ void MergeTopK(std::span<const LogitStats> slices, int64_t r, int topk, float ls
       for (size_t c = 0; c < n; ++c) {
         if (head[c] >= topk) continue;
         const int64_t a = r * topk + head[c];
-        if (best == n || Before(slices[c].topk_logit[a], slices[c].topk_id[a],
-                                slices[best].topk_logit[r * topk + head[best]],
-                                slices[best].topk_id[r * topk + head[best]]))
+        if (best == n || TopKBefore(slices[c].topk_logit[a], slices[c].topk_id[a],
+                                    slices[best].topk_logit[r * topk + head[best]],
+                                    slices[best].topk_id[r * topk + head[best]]))
           best = c;
       }
       const int64_t a = r * topk + head[best]++;
@@ -52,7 +44,7 @@ void MergeTopK(std::span<const LogitStats> slices, int64_t r, int topk, float ls
   for (const LogitStats& s : slices)
     for (int i = 0; i < topk; ++i) cand->emplace_back(s.topk_logit[r * topk + i], s.topk_id[r * topk + i]);
   std::partial_sort(cand->begin(), cand->begin() + topk, cand->end(),
-                    [](const auto& a, const auto& b) { return Before(a.first, a.second, b.first, b.second); });
+                    [](const auto& a, const auto& b) { return TopKBefore(a.first, a.second, b.first, b.second); });
   for (int i = 0; i < topk; ++i) {
     ids[i] = (*cand)[i].second;
     logprobs[i] = (*cand)[i].first - lse;

@@ -120,17 +120,11 @@ void RowLogitStatistics(const float* logits, int64_t n, int32_t target_local, in
   *sum_exp = static_cast<float>(s);
   *target_logit = target_local >= 0 && target_local < n ? logits[target_local] : NAN;
   if (k <= 0) return;
-  // Ties break toward the lower id, as torch.topk on CPU and our GPU kernel
-  // do; NaN comes after every number, which keeps the order a strict weak
-  // one (partial_sort's precondition) on rows a broken scheme filled with NaN.
   std::vector<int32_t> idx(n);
   std::iota(idx.begin(), idx.end(), 0);
   const int64_t kk = std::min<int64_t>(k, n);
-  std::partial_sort(idx.begin(), idx.begin() + kk, idx.end(), [&](int32_t a, int32_t b) {
-    const float x = logits[a], y = logits[b];
-    if (std::isnan(x) || std::isnan(y)) return std::isnan(x) != std::isnan(y) ? std::isnan(y) : a < b;
-    return x > y || (x == y && a < b);
-  });
+  std::partial_sort(idx.begin(), idx.begin() + kk, idx.end(),
+                    [&](int32_t a, int32_t b) { return TopKBefore(logits[a], a, logits[b], b); });
   for (int i = 0; i < k; ++i) {
     topk_id[i] = i < kk ? static_cast<int32_t>(idx[i] + vocab_begin) : -1;
     topk_logit[i] = i < kk ? logits[idx[i]] : -INFINITY;
