@@ -8,7 +8,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "backend/backend.h"
-#include "dist/sweep_run.h"
+#include "sweep/sweep_run.h"
 
 namespace qsweep::cli {
 

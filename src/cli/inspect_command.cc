@@ -8,8 +8,8 @@
 #include "io/run_file.h"
 #include "model/checkpoint.h"
 #include "model/describe.h"
+#include "model/size_report.h"
 #include "quant/scheme.h"
-#include "quant/size_report.h"
 
 namespace qsweep::cli {
 

@@ -6,11 +6,11 @@
 #include <vector>
 
 #include "cli/commands.h"
-#include "dist/sweep_config.h"
-#include "eval/compare_runs.h"
+#include "compare/compare_runs.h"
 #include "io/metrics_file.h"
 #include "io/run_file.h"
 #include "report/summary_table.h"
+#include "sweep/sweep_config.h"
 
 namespace qsweep::cli {
 namespace {

@@ -12,8 +12,8 @@
 #ifdef QSWEEP_HAVE_CUDA
 #include "backend/cuda/cuda_backend.h"
 #endif
-#include "dist/sweep_config.h"
-#include "dist/sweep_run.h"
+#include "sweep/sweep_config.h"
+#include "sweep/sweep_run.h"
 
 namespace qsweep::cli {
 namespace {

@@ -9,8 +9,8 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "cli/commands.h"
-#include "dist/slurm_submit.h"
-#include "dist/sweep_config.h"
+#include "sweep/slurm_submit.h"
+#include "sweep/sweep_config.h"
 
 namespace qsweep::cli {
 void AddSlurmCommands(CLI::App& app) {

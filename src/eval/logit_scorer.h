@@ -1,6 +1,6 @@
 // What the evaluation asks of a model: score chosen rows of a token batch
 // against target tokens. One implementation runs a local decoder; the
-// distributed one (src/dist) runs a tensor-parallel group in lockstep.
+// distributed one (src/parallel) runs a tensor-parallel group in lockstep.
 #pragma once
 #include <span>
 

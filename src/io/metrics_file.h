@@ -7,8 +7,8 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "eval/compare_runs.h"
-#include "report/summary_table.h"
+#include "metrics/summary_row.h"
+#include "metrics/sweep_metrics.h"
 
 namespace qsweep {
 

@@ -10,8 +10,10 @@
 
 #include <gtest/gtest.h>
 
+#include "compare/compare_runs.h"
 #include "io/h5_edit_for_test.h"
 #include "io/metrics_reader.h"
+#include "report/summary_table.h"
 #include "test_paths.h"
 
 namespace qsweep {

@@ -3,10 +3,10 @@
 #include <cmath>
 
 #include "absl/strings/str_format.h"
-#include "backend/cpu/gemm.h"
 #include "core/dtype.h"
 #include "quant/bit_packing.h"
 #include "quant/fp8.h"
+#include "quant/gemm.h"
 
 namespace qsweep {
 namespace {

@@ -6,11 +6,11 @@
 
 #include <gtest/gtest.h>
 
-#include "backend/cpu/gemm.h"
 #include "core/dtype.h"
 #include "quant/bit_packing.h"
 #include "quant/codebooks.h"
 #include "quant/fp8.h"
+#include "quant/gemm.h"
 #include "quant/packed_linear.h"
 #include "quant/quantized_weights.h"
 #include "quant/scheme.h"

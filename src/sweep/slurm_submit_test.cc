@@ -1,4 +1,4 @@
-#include "dist/slurm_submit.h"
+#include "sweep/slurm_submit.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "backend/cpu/gemm.h"
+#include "quant/gemm.h"
 
 #include <algorithm>
 

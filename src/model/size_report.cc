@@ -1,4 +1,4 @@
-#include "quant/size_report.h"
+#include "model/size_report.h"
 
 #include <map>
 #include <regex>

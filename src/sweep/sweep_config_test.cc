@@ -1,4 +1,4 @@
-#include "dist/sweep_config.h"
+#include "sweep/sweep_config.h"
 
 #include <gtest/gtest.h>
 

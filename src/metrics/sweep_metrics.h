@@ -1,13 +1,12 @@
-// Compares candidate runs with the baseline run, from the run files alone:
-// per task and pooled over tasks (accuracy, Δacc, flips, McNemar, answer KL,
-// bootstrap CIs, top-margin bins) and per corpus (PPL, token KL, top-1
-// agreement, Δp, confidence). Refuses runs of another model or request set.
+// What `qsweep metrics` computes for a sweep (compare/compare_runs.h fills
+// it; io/metrics_file.h writes it; report/ summarizes it): per candidate, per
+// task and pooled over tasks, and per corpus. Pure data over the one-concept
+// results beside it, so the rooms above can all hold it.
 #pragma once
+#include <cstdint>
 #include <string>
 #include <vector>
 
-#include "absl/status/statusor.h"
-#include "io/run_file.h"
 #include "metrics/choice_comparison.h"
 #include "metrics/token_comparison.h"
 
@@ -43,21 +42,5 @@ struct SweepMetrics {
   // (whose numerics differ: flips then include the backends' differences).
   std::vector<std::string> warnings;
 };
-
-// The backend a run was made on, from its header's `world`
-// ("... tp 1, cuda backend" → "cuda"); empty when it does not say.
-std::string RunBackend(const std::string& world);
-// How it summed its row-parallel layers (parallel.reduction): empty when
-// tp-invariant, "fast at tp N" when its rounding depends on its tp
-// ("... tp 2, cuda backend, fast reduction").
-std::string RunReduction(const std::string& world);
-
-struct NamedRun {
-  std::string path;
-  RunData data;
-};
-
-absl::StatusOr<SweepMetrics> CompareRuns(const NamedRun& baseline, const std::vector<NamedRun>& candidates,
-                                         const metrics::ChoiceComparisonOptions& options = {});
 
 }  // namespace qsweep

@@ -4,8 +4,8 @@
 // to the leader and combined exactly. Followers serve in RunFollower() until
 // the leader calls Stop().
 #pragma once
-#include "dist/communicator.h"
 #include "eval/logit_scorer.h"
+#include "parallel/communicator.h"
 
 namespace qsweep {
 

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "dist/sweep_config.h"
+#include "sweep/sweep_config.h"
 
 namespace qsweep {
 

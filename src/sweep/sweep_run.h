@@ -14,7 +14,7 @@
 
 #include "absl/status/statusor.h"
 #include "backend/backend.h"
-#include "dist/sweep_config.h"
+#include "sweep/sweep_config.h"
 
 namespace qsweep {
 

@@ -1,4 +1,4 @@
-#include "dist/work_queue.h"
+#include "parallel/work_queue.h"
 
 #include <thread>
 

@@ -1,8 +1,8 @@
-#include "quant/scheme_summary.h"
+#include "model/scheme_summary.h"
 
 #include "core/status_macros.h"
+#include "model/size_report.h"
 #include "quant/scheme.h"
-#include "quant/size_report.h"
 
 namespace qsweep {
 

@@ -1,20 +1,19 @@
-#include "dist/sweep_run.h"
+#include "sweep/sweep_run.h"
 
 #include <filesystem>
 
 #include "absl/strings/str_format.h"
-#include "backend/cpu/cpu_backend.h"
 #include "core/status_macros.h"
-#include "dist/communicator.h"
-#include "dist/tp_scorer.h"
-#include "dist/work_queue.h"
 #include "eval/prepare.h"
 #include "eval/tasks/import_task.h"
 #include "eval/tasks/task.h"
 #include "io/request_file.h"
 #include "io/run_file.h"
 #include "model/checkpoint.h"
-#include "quant/scheme_summary.h"
+#include "model/scheme_summary.h"
+#include "parallel/communicator.h"
+#include "parallel/tp_scorer.h"
+#include "parallel/work_queue.h"
 #include "tokenizer/tokenizer.h"
 
 namespace qsweep {

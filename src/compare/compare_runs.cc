@@ -1,4 +1,4 @@
-#include "eval/compare_runs.h"
+#include "compare/compare_runs.h"
 
 #include "absl/strings/str_format.h"
 #include "core/dtype.h"

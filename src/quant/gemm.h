@@ -1,4 +1,4 @@
-// fp32 GEMM of the CPU reference backend: C[m,n] = A[m,k] · B[n,k]ᵀ (+ C when
+// fp32 GEMM of the CPU reference linear (packed_linear.h): C[m,n] = A[m,k] · B[n,k]ᵀ (+ C when
 // accumulate). B is a weight matrix in PyTorch's [out, in] layout, so every
 // dot product reads two contiguous rows.
 #pragma once

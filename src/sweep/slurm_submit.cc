@@ -1,4 +1,4 @@
-#include "dist/slurm_submit.h"
+#include "sweep/slurm_submit.h"
 
 #include <spawn.h>
 #include <sys/wait.h>
@@ -9,7 +9,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "core/status_macros.h"
-#include "dist/sweep_run.h"
+#include "sweep/sweep_run.h"
 
 extern char** environ;
 

@@ -8,9 +8,9 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "dist/topology.h"
-#include "dist/tp_scorer.h"
 #include "eval/work_units.h"
+#include "parallel/topology.h"
+#include "parallel/tp_scorer.h"
 
 namespace qsweep {
 

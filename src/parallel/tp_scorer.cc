@@ -1,4 +1,4 @@
-#include "dist/tp_scorer.h"
+#include "parallel/tp_scorer.h"
 
 #include "absl/strings/str_format.h"
 #include "core/byte_buffer.h"
