@@ -4,6 +4,7 @@
 #include <tuple>
 
 #include "element.cuh"
+#include "launch_check.cuh"
 
 namespace qsweep::kernels {
 namespace {
@@ -157,6 +158,7 @@ void LaunchTiled(const T* q, const T* k, const T* v, int64_t rows, const int64_t
   TiledAttentionKernel<kDimsPerThread, T><<<grid, kAttnThreads, bytes, s>>>(
       q, k, v, rows, seq_begin, prefix_end, branch_begin, static_cast<int>(q_heads), static_cast<int>(kv_heads),
       static_cast<int>(head_dim), out);
+  QSWEEP_KERNEL_CHECK();
 }
 
 }  // namespace
@@ -181,6 +183,7 @@ void AttentionRowwise(const T* q, const T* k, const T* v, int64_t rows, const in
   if (rows == 0) return;
   AttentionRowwiseKernel<<<static_cast<unsigned>((rows * q_heads * 32 + 255) / 256), 256, 0, s>>>(
       q, k, v, rows, seq_begin, prefix_end, branch_begin, q_heads, kv_heads, head_dim, out);
+  QSWEEP_KERNEL_CHECK();
 }
 
 #define QSWEEP_INSTANTIATE(T)                                                                                    \

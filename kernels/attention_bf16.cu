@@ -2,6 +2,7 @@
 #include "attention_common.cuh"
 
 #include <cmath>
+#include "launch_check.cuh"
 
 namespace qsweep::kernels {
 namespace {
@@ -255,6 +256,7 @@ void Launch(const bf16* q, const bf16* k, const bf16* v, int64_t rows, const int
   const dim3 grid(static_cast<unsigned>((rows + C::ROWS - 1) / C::ROWS), static_cast<unsigned>(q_heads));
   FlashAttentionKernel<C><<<grid, C::THREADS, bytes, s>>>(q, k, v, rows, seq_begin, prefix_end, branch_begin,
                                                          static_cast<int>(q_heads), static_cast<int>(kv_heads), out);
+  QSWEEP_KERNEL_CHECK();
 }
 
 // The instance the backend runs (measured against the others with

@@ -5,6 +5,7 @@
 
 #include "attention_common.cuh"
 #include "wgmma.cuh"
+#include "launch_check.cuh"
 
 namespace qsweep::kernels {
 namespace {
@@ -243,12 +244,14 @@ void LaunchWgmma(const bf16* q, const bf16* k, const bf16* vt, int64_t rows, int
   WgmmaAttentionKernel<C><<<grid, C::THREADS, bytes, s>>>(q, k, vt, static_cast<int>(rows), vt_stride, seq_begin,
                                                           prefix_end, branch_begin, static_cast<int>(q_heads),
                                                           static_cast<int>(kv_heads), out);
+  QSWEEP_KERNEL_CHECK();
 }
 
 void TransposeKv(const bf16* v, int64_t rows, int64_t cols, bf16* vt, cudaStream_t s) {
   const int64_t stride = TransposedStride(rows);
   TransposeV<<<dim3(static_cast<unsigned>((stride + 31) / 32), static_cast<unsigned>(cols / 32)), dim3(32, 8), 0, s>>>(
       v, rows, cols, stride, vt);
+  QSWEEP_KERNEL_CHECK();
 }
 
 // The instance the backend runs (measured against the others with

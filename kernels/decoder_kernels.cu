@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "element.cuh"
+#include "launch_check.cuh"
 
 namespace qsweep::kernels {
 namespace {
@@ -120,9 +121,6 @@ __global__ void ToBf16Kernel(const float* x, int64_t n, __nv_bfloat16* out) {
   if (i < n) out[i] = __float2bfloat16_rn(x[i]);
 }
 
-
-// One block per row. Top-k by k rounds of a block-wide argmax over the
-// values not yet taken (taken ones are remembered in shared memory); k <= 64.
 // Orders logits for the top-k: larger value first, then the lower index.
 // NaN comes after every number, so that the order stays total and every
 // thread of a block picks the same candidate even on rows with NaN logits.
@@ -311,16 +309,19 @@ __global__ void LogitStatsKernel(const float* logits, int64_t ld, int64_t col_be
 
 void Embed(const float* table, int64_t dim, const int32_t* ids, int64_t rows, float* out, cudaStream_t s) {
   EmbedKernel<<<Blocks(rows * dim), kThreads, 0, s>>>(table, dim, ids, rows, out);
+  QSWEEP_KERNEL_CHECK();
 }
 template <typename T>
 void RmsNorm(const float* x, const float* w, int64_t rows, int64_t dim, float eps, T* out, cudaStream_t s) {
   const bool vector = dim % 4 == 0 && ((reinterpret_cast<uintptr_t>(x) | reinterpret_cast<uintptr_t>(w)) & 15) == 0;
   if (rows) RmsNormKernel<<<static_cast<unsigned>(rows), kThreads, 0, s>>>(x, w, dim, eps, out, vector);
+  QSWEEP_KERNEL_CHECK();
 }
 template <typename T>
 void Rotary(T* x, int64_t rows, int64_t heads, int64_t head_dim, const float* inv_freq, const int32_t* positions,
             cudaStream_t s) {
   if (rows) RotaryKernel<<<Blocks(rows * head_dim / 2), kThreads, 0, s>>>(x, rows, heads, head_dim, inv_freq, positions);
+  QSWEEP_KERNEL_CHECK();
 }
 template <typename T>
 void SwiGlu(const T* gate, const T* up, int64_t n, T* out, cudaStream_t s) {
@@ -328,23 +329,29 @@ void SwiGlu(const T* gate, const T* up, int64_t n, T* out, cudaStream_t s) {
   const bool vector = ((reinterpret_cast<uintptr_t>(gate) | reinterpret_cast<uintptr_t>(up) |
                         reinterpret_cast<uintptr_t>(out)) & 15) == 0;
   if (n) SwiGluKernel<<<Blocks((n + kVec - 1) / kVec), kThreads, 0, s>>>(gate, up, n, out, vector);
+  QSWEEP_KERNEL_CHECK();
 }
 void Add(const float* x, float* y, int64_t n, cudaStream_t s) {
   if (n) AddKernel<<<Blocks(n), kThreads, 0, s>>>(x, y, n);
+  QSWEEP_KERNEL_CHECK();
 }
 template <typename T>
 void AddBias(const float* b, T* y, int64_t rows, int64_t cols, cudaStream_t s) {
   if (rows) AddBiasKernel<<<Blocks(rows * cols), kThreads, 0, s>>>(b, y, rows, cols);
+  QSWEEP_KERNEL_CHECK();
 }
 void GatherRows(const float* x, int64_t cols, const int64_t* rows, int64_t n, float* out, cudaStream_t s) {
   GatherRowsKernel<<<Blocks(n * cols), kThreads, 0, s>>>(x, cols, rows, n, out);
+  QSWEEP_KERNEL_CHECK();
 }
 template <typename T>
 void SliceColumns(const T* x, int64_t rows, int64_t cols, int64_t begin, int64_t width, T* out, cudaStream_t s) {
   if (rows) SliceColumnsKernel<<<Blocks(rows * width), kThreads, 0, s>>>(x, rows, cols, begin, width, out);
+  QSWEEP_KERNEL_CHECK();
 }
 void ToBf16(const float* x, int64_t n, __nv_bfloat16* out, cudaStream_t s) {
   if (n) ToBf16Kernel<<<Blocks(n), kThreads, 0, s>>>(x, n, out);
+  QSWEEP_KERNEL_CHECK();
 }
 
 #define QSWEEP_INSTANTIATE(T)                                                                                      \
@@ -363,6 +370,7 @@ void LogitStats(const float* logits, int64_t rows, int64_t ld, int64_t col_begin
     LogitStatsKernel<<<static_cast<unsigned>(rows), kThreads, 0, s>>>(logits, ld, col_begin, col_end - col_begin,
                                                                        targets, vocab_begin, k, max, sum_exp,
                                                                        target_logit, topk_id, topk_logit);
+    QSWEEP_KERNEL_CHECK();
 }
 
 }  // namespace qsweep::kernels

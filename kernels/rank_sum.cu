@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <type_traits>
+#include "launch_check.cuh"
 
 namespace qsweep::kernels {
 namespace {
@@ -72,6 +73,7 @@ void LaunchCount(int count, dim3 grid, const Buffers<T>& b, int64_t n, float* ou
   if constexpr (COUNT > 1)
     if (count < COUNT) return LaunchCount<T, COUNT - 1>(count, grid, b, n, out, accumulate, vector, s);
   TreeSumKernel<T, COUNT><<<grid, 256, 0, s>>>(b, n, out, accumulate, vector);
+  QSWEEP_KERNEL_CHECK();
 }
 
 template <typename T>

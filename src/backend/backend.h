@@ -5,15 +5,24 @@
 // Activations (`Act`) are row-major [rows, cols] matrices in the backend's
 // own memory and element type (fp32 on the CPU; on the GPU fp32, or bf16 for
 // the compute buffers of a bf16 model); the decoder never dereferences them.
+//
+// Weights reach a backend already in their format (quant/tensor_quantizer.h
+// quantizes; a backend never sees a scheme): CreateLinear stores a
+// PackedLinear in the backend's own layout and picks its kernel by format.
 #pragma once
 #include <cmath>
 #include <cstdint>
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "core/dtype.h"
+#include "quant/packed_linear.h"
 
 namespace qsweep {
 
@@ -21,7 +30,11 @@ struct Act {
   void* data = nullptr;
   int64_t rows = 0;
   int64_t cols = 0;
-  bool bf16 = false;  // elements are bf16 (else fp32)
+  DType dtype = DType::kF32;
+
+  int64_t bytes() const { return rows * cols * DTypeBytes(dtype); }
+  // A view of the first `n` rows.
+  Act Rows(int64_t n) const { return Act{data, n, cols, dtype}; }
 };
 
 // What a buffer holds, so that a backend can choose its element type: the
@@ -40,6 +53,9 @@ class DeviceArray {
 
 // A linear layer y = x·Wᵀ holding its (possibly packed) weights; it picks its
 // kernel by format, so low-bit kernels plug in without touching the decoder.
+// The head (the vocabulary projection) is timed as a stage of its own.
+enum class LinearRole { kProjection, kHead };
+
 class Linear {
  public:
   virtual ~Linear() = default;
@@ -79,32 +95,70 @@ inline bool TopKBefore(float v, int32_t i, float w, int32_t j) {
   return v > w || (v == w && i < j);
 }
 
+// The widths of a rank's per-token buffers, for a backend's scratch estimate.
+struct TokenWidths {
+  int64_t hidden = 0;        // the residual stream
+  int64_t q = 0, kv = 0;     // this rank's query and key/value columns
+  int64_t intermediate = 0;  // this rank's MLP columns
+  int64_t head_dim = 0;
+  int tp = 1;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
   virtual std::string name() const = 0;
+  // The device, for run files and benchmark tables (e.g. "NVIDIA H200").
+  virtual std::string DeviceName() const = 0;
+
+  // The model's precision (fp32, fp16 or bf16: the scheme's unquantized
+  // format). The backend holds kCompute activations at the precision it
+  // computes such a model in (compute_type()); set before weights and
+  // buffers are made.
+  virtual void SetModelPrecision(DType precision) {}
+  virtual DType compute_type() const { return DType::kF32; }
 
   // Device memory free now, in bytes; -1 where the backend does not manage
   // a device (the CPU's activations live in host memory).
   virtual int64_t FreeMemoryBytes() const { return -1; }
-  virtual Act Alloc(int64_t rows, int64_t cols, ActRole role = ActRole::kAccumulate) = 0;
+  // Out of device memory is an error naming `what` and the bytes asked for.
+  virtual absl::StatusOr<Act> Alloc(int64_t rows, int64_t cols, ActRole role = ActRole::kAccumulate,
+                                    std::string_view what = "activations") = 0;
   // Bytes per element of a buffer Alloc makes for `role` (for memory plans).
-  virtual int ElementBytes(ActRole) const { return 4; }
+  int ElementBytes(ActRole role) const {
+    return role == ActRole::kCompute ? DTypeBytes(compute_type()) : 4;
+  }
+  // Bytes per batch token the backend's own per-forward scratch takes beyond
+  // the decoder's buffers (for the memory plan).
+  virtual int64_t ScratchBytesPerToken(const TokenWidths&) const { return 0; }
+  // Allocates the per-forward scratch for batches of up to `tokens` rows and
+  // `head_rows` logit rows, so that no forward allocates.
+  virtual absl::Status ReserveScratch(int64_t tokens, int64_t head_rows, const TokenWidths&) {
+    return absl::OkStatus();
+  }
   virtual void Free(Act& a) = 0;
-  virtual std::unique_ptr<DeviceArray> Upload(std::span<const float> values) = 0;
-  // Weights arrive in fp32 [out, in] and are stored as the linear's format
-  // says; `name` is the canonical tensor name (for errors and kernel choice).
-  virtual absl::StatusOr<std::unique_ptr<Linear>> CreateLinear(const std::string& name,
-                                                               const std::string& scheme,
-                                                               std::vector<float> weight,
-                                                               int64_t out, int64_t in) = 0;
-  // A row-parallel layer's parts [first, first + count) of `total` equal
-  // input-column ranges, from the whole weight [out, in] quantized as one
-  // tensor, so that scales (per channel or per group) do not depend on how
-  // the layer is split.
+  virtual absl::StatusOr<std::unique_ptr<DeviceArray>> Upload(std::span<const float> values) = 0;
+  // Copies between host fp32 and an activation of any element type.
+  virtual std::vector<float> Download(const Act& a) = 0;
+  virtual void UploadTo(std::span<const float> values, Act& a) = 0;
+  // Waits for every operation issued so far.
+  virtual void Synchronize() {}
+
+  // The layer of weights `w` (`name`: the canonical tensor name, for errors).
+  virtual absl::StatusOr<std::unique_ptr<Linear>> CreateLinear(std::string_view name, LinearRole role,
+                                                               std::unique_ptr<PackedLinear> w) = 0;
+  // A row-parallel layer's parts, each [out, width] of one input-column
+  // range (quant/tensor_quantizer.h QuantizeRowParallelParts); a backend may
+  // lay them out one after another to run them as one batched GEMM.
   virtual absl::StatusOr<std::vector<std::unique_ptr<Linear>>> CreateLinearParts(
-      const std::string& name, const std::string& scheme, std::vector<float> weight, int64_t out,
-      int64_t in, int64_t first, int64_t count, int64_t total) = 0;
+      std::string_view name, std::vector<std::unique_ptr<PackedLinear>> parts) = 0;
+
+  // Time per stage (for `qsweep bench`): while enabled, the backend times
+  // each operation by its stage; StageMillis waits for the device and
+  // returns (stage, milliseconds) summed since the last call, in a fixed
+  // stage order. Backends without timers return nothing.
+  virtual void EnableStageTimes(bool on) {}
+  virtual std::vector<std::pair<std::string, double>> StageMillis() { return {}; }
   // Sets the rows and their layout for the next forward (host → device once).
   virtual void SetLayout(const SequenceLayout& layout) = 0;
 

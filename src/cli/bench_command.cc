@@ -14,15 +14,14 @@
 #include <vector>
 
 #include "absl/strings/str_format.h"
-#include "backend/cpu/cpu_backend.h"
+#include "backend/backend.h"
 #include "cli/commands.h"
 #include "core/dtype.h"
 #include "model/checkpoint.h"
 #include "model/decoder.h"
 #include "model/row_scores.h"
-#ifdef QSWEEP_HAVE_CUDA
-#include "backend/cuda/cuda_backend.h"
-#endif
+#include "quant/packed_linear.h"
+#include "quant/scheme.h"
 
 namespace qsweep::cli {
 namespace {
@@ -57,27 +56,6 @@ std::vector<double> TimeMillis(int warmup, int iters, F&& run) {
   return ms;
 }
 
-void UploadAct(Backend& b, const std::vector<float>& v, Act& a) {
-#ifdef QSWEEP_HAVE_CUDA
-  if (auto* g = dynamic_cast<CudaBackend*>(&b)) return g->UploadTo(v, a);
-#endif
-  std::copy(v.begin(), v.end(), static_cast<float*>(a.data));
-}
-
-std::vector<float> DownloadAct(Backend& b, const Act& a) {
-#ifdef QSWEEP_HAVE_CUDA
-  if (auto* g = dynamic_cast<CudaBackend*>(&b)) return g->Download(a);
-#endif
-  const float* p = static_cast<const float*>(a.data);
-  return std::vector<float>(p, p + a.rows * a.cols);
-}
-
-void Sync(Backend& b) {
-#ifdef QSWEEP_HAVE_CUDA
-  if (auto* g = dynamic_cast<CudaBackend*>(&b)) g->Synchronize();
-#endif
-}
-
 // y = x·Wᵀ for square n: the device's matmul ceiling for the forward's
 // ratio. Checked against fp64 dot products of the bf16-rounded inputs.
 absl::StatusOr<Row> BenchGemm(Backend& b, const BenchArgs& a) {
@@ -87,15 +65,20 @@ absl::StatusOr<Row> BenchGemm(Backend& b, const BenchArgs& a) {
   std::vector<float> w(n * n), x(n * n);
   for (auto& v : w) v = BF16ToFloat(FloatToBF16(nd(rng)));
   for (auto& v : x) v = BF16ToFloat(FloatToBF16(nd(rng)));
-  auto lin = b.CreateLinear("bench.gemm.weight", "bf16", w, n, n);
+  b.SetModelPrecision(DType::kBF16);
+  auto packed = QuantizeLinear(WeightFormat::Dense(16), w, n, n);
+  if (!packed.ok()) return packed.status();
+  auto lin = b.CreateLinear("bench.gemm.weight", LinearRole::kProjection, *std::move(packed));
   if (!lin.ok()) return lin.status();
-  Act xa = b.Alloc(n, n), ya = b.Alloc(n, n);
-  UploadAct(b, x, xa);
+  auto xa = b.Alloc(n, n, ActRole::kCompute, "the GEMM's input"), ya = b.Alloc(n, n, ActRole::kAccumulate, "the GEMM's output");
+  if (!xa.ok()) return xa.status();
+  if (!ya.ok()) return ya.status();
+  b.UploadTo(x, *xa);
   const auto ms = TimeMillis(a.warmup, a.iters, [&] {
-    b.Matmul(**lin, xa, ya);
-    Sync(b);
+    b.Matmul(**lin, *xa, *ya);
+    b.Synchronize();
   });
-  const std::vector<float> y = DownloadAct(b, ya);
+  const std::vector<float> y = b.Download(*ya);
   double worst = 0;
   for (int s = 0; s < 64; ++s) {
     const int64_t i = rng() % n, j = rng() % n;
@@ -106,8 +89,8 @@ absl::StatusOr<Row> BenchGemm(Backend& b, const BenchArgs& a) {
     }
     worst = std::max(worst, std::fabs(y[i * n + j] - ref) / mag);
   }
-  b.Free(xa);
-  b.Free(ya);
+  b.Free(*xa);
+  b.Free(*ya);
   if (!(worst < 1e-4))
     return absl::InternalError(absl::StrFormat("gemm check failed: error %.3g of the |terms| sum", worst));
   Row r{.bench = "gemm", .shape = absl::StrFormat("bf16 %dx%dx%d", n, n, n), .ms = Median(ms), .check = ""};
@@ -130,8 +113,10 @@ absl::StatusOr<ForwardResult> BenchForward(Backend& b, const BenchArgs& a, const
                                            const std::vector<float>* reference) {
   const ModelConfig& c = ckpt.config();
   const auto t0 = std::chrono::steady_clock::now();
+  auto scheme = ResolveScheme(a.scheme);
+  if (!scheme.ok()) return scheme.status();
   auto dec = Decoder::Load(ckpt, &b,
-                           {.scheme = a.scheme,
+                           {.scheme = *scheme,
                             .tp_invariant = tp_invariant,
                             .max_batch_tokens = a.batch * a.seq,
                             .max_head_rows = std::min(a.head_rows, a.batch * a.seq)});
@@ -193,20 +178,17 @@ absl::StatusOr<ForwardResult> BenchForward(Backend& b, const BenchArgs& a, const
           "forward check failed: the %s reduction's log-probs differ from the other's by %.3g on average", mode, diff));
     r.check += absl::StrFormat(", mean |diff| %.1e to tp_invariant", diff);
   }
-#ifdef QSWEEP_HAVE_CUDA
-  if (auto* gpu = dynamic_cast<CudaBackend*>(&b); gpu && a.stages) {
-    // One more pass with every operation bracketed by events; its total is
-    // a little above the untimed one, the shares are what matter.
-    gpu->StageMillis();
-    gpu->EnableStageTimes(true);
+  if (a.stages) {
+    // One more pass with every operation timed by the backend (CUDA events
+    // on the GPU); its total is a little above the untimed one, the shares
+    // are what matter. Backends without timers report nothing.
+    b.StageMillis();
+    b.EnableStageTimes(true);
     forward();
-    gpu->EnableStageTimes(false);
-    const std::vector<double> st = gpu->StageMillis();
-    for (size_t i = 0; i < st.size(); ++i)
-      if (st[i] > 0) out.stages.emplace_back(CudaBackend::StageName(static_cast<CudaBackend::Stage>(i)), st[i]);
-    out.stages.emplace_back("host: combine", Median(combine_ms));
+    b.EnableStageTimes(false);
+    out.stages = b.StageMillis();
+    if (!out.stages.empty()) out.stages.emplace_back("host: combine", Median(combine_ms));
   }
-#endif
   return out;
 }
 
@@ -214,10 +196,7 @@ absl::Status RunBench(const std::string& what, const BenchArgs& a) {
   auto backend = MakeBackend(a.backend);
   if (!backend.ok()) return backend.status();
   Backend& b = **backend;
-  std::string device = b.name();
-#ifdef QSWEEP_HAVE_CUDA
-  if (auto* gpu = dynamic_cast<CudaBackend*>(&b)) device = gpu->DeviceName();
-#endif
+  const std::string device = b.DeviceName();
   std::vector<Row> rows;
   double ceiling = 0;
   if (what == "gemm" || (what == "forward" && a.gemm > 0)) {

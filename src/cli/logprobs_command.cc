@@ -9,6 +9,7 @@
 #include "eval/token_lists.h"
 #include "io/logprobs_file.h"
 #include "model/decoder.h"
+#include "quant/scheme.h"
 #include "model/row_scores.h"
 
 namespace qsweep::cli {
@@ -30,10 +31,12 @@ absl::Status RunLogprobs(const LogprobsArgs& a) {
     longest = std::max<int64_t>(longest, s.size());
     total += s.size();
   }
+  auto scheme = ResolveScheme(a.scheme);
+  if (!scheme.ok()) return scheme.status();
   auto backend = MakeBackend(a.backend);
   if (!backend.ok()) return backend.status();
   auto decoder = Decoder::Load(**ckpt, backend->get(),
-                               {.scheme = a.scheme,
+                               {.scheme = *scheme,
                                 .max_batch_tokens = std::max(longest, a.batch_tokens),
                                 .max_head_rows = 256});
   if (!decoder.ok()) return decoder.status();

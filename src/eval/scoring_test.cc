@@ -7,6 +7,7 @@
 #include "backend/cpu/cpu_backend.h"
 #include "eval/choice_scoring.h"
 #include "eval/perplexity_scoring.h"
+#include "scheme_for_test.h"
 
 namespace qsweep {
 namespace {
@@ -29,7 +30,7 @@ class ScoringTest : public ::testing::Test {
     auto c = OpenCheckpoint("synthetic:tiny@21");
     ASSERT_TRUE(c.ok()) << c.status();
     ckpt_ = std::move(*c);
-    auto d = Decoder::Load(*ckpt_, &backend_, {.scheme = "fp32", .max_batch_tokens = 40});
+    auto d = Decoder::Load(*ckpt_, &backend_, {.scheme = TestScheme("fp32"), .max_batch_tokens = 40});
     ASSERT_TRUE(d.ok()) << d.status();
     decoder_ = std::move(*d);
   }

@@ -6,6 +6,7 @@
 #include "core/status_macros.h"
 #include "model/rope.h"
 #include "quant/scheme.h"
+#include "quant/tensor_quantizer.h"
 
 namespace qsweep {
 
@@ -58,17 +59,18 @@ absl::StatusOr<std::unique_ptr<Decoder>> Decoder::Load(const Checkpoint& checkpo
   d->vocab_chunks_ = kCanonicalParts / tp;
   d->vocab_begin_ = c.vocab_size * (d->options_.tp_rank * d->vocab_chunks_) / kCanonicalParts;
   d->vocab_end_ = c.vocab_size * ((d->options_.tp_rank + 1) * d->vocab_chunks_) / kCanonicalParts;
+  backend->SetModelPrecision(UnquantizedPrecision(d->options_.scheme));
   const int64_t free_before = backend->FreeMemoryBytes();
   QSWEEP_RETURN_IF_ERROR(d->LoadWeights(checkpoint));
   QSWEEP_RETURN_IF_ERROR(d->PlanBatchTokens(free_before));
-  d->AllocateBuffers();
+  QSWEEP_RETURN_IF_ERROR(d->AllocateBuffers());
   return d;
 }
 
 absl::Status Decoder::LoadWeights(const Checkpoint& ckpt) {
   const ModelConfig& c = config_;
   const int r = options_.tp_rank;
-  const std::string& scheme = options_.scheme;
+  const SchemeSpec& scheme = options_.scheme;
   auto read = [&](const std::string& name, int axis, int64_t begin,
                   int64_t end) -> absl::StatusOr<std::vector<float>> {
     const TensorInfo* info = ckpt.Find(name);
@@ -85,35 +87,34 @@ absl::Status Decoder::LoadWeights(const Checkpoint& ckpt) {
   auto linear = [&](const std::string& name, int axis, int64_t part, int64_t out,
                     int64_t in) -> absl::StatusOr<std::unique_ptr<Linear>> {
     QSWEEP_ASSIGN_OR_RETURN(std::vector<float> w, read(name, axis, part * r, part * (r + 1)));
-    return backend_->CreateLinear(name, scheme, std::move(w), out, in);
+    QSWEEP_ASSIGN_OR_RETURN(std::unique_ptr<PackedLinear> q, QuantizeTensor(scheme, name, std::move(w), out, in));
+    return backend_->CreateLinear(name, LinearRole::kProjection, std::move(q));
   };
   auto upload = [&](std::vector<float> v) { return backend_->Upload(v); };
   // Row-parallel: this rank's parts [r·L, (r+1)·L) of the `all` column
-  // ranges, cut from the whole tensor quantized at once.
+  // ranges, with the codes and scales of the whole tensor.
   auto row_parallel = [&](const std::string& name, int64_t out, int64_t in_total,
                           int64_t all) -> absl::StatusOr<std::vector<std::unique_ptr<Linear>>> {
     const int64_t parts = all / options_.tp_size;
-    QSWEEP_ASSIGN_OR_RETURN(std::vector<float> w, whole(name));
-    return backend_->CreateLinearParts(name, scheme, std::move(w), out, in_total, r * parts, parts, all);
+    auto columns = [&](int64_t begin, int64_t end) { return read(name, 1, begin, end); };
+    QSWEEP_ASSIGN_OR_RETURN(auto q, QuantizeRowParallelParts(scheme, name, out, in_total, r * parts, parts, all,
+                                                             columns));
+    return backend_->CreateLinearParts(name, std::move(q));
   };
 
   QSWEEP_ASSIGN_OR_RETURN(std::vector<float> emb, whole(EmbedName()));
-  // Embeddings take the scheme's unquantized format: fp32 only for the exact
-  // fp32 reference, fp16 under fp16, bf16 otherwise.
-  QSWEEP_ASSIGN_OR_RETURN(const SchemeSpec spec, ResolveScheme(scheme));
-  const WeightFormat dense = UnquantizedFormat(spec);
-  if (dense.dense_bits != 32)
-    for (float& e : emb) e = dense.dense_fp16 ? RoundF16(e) : RoundBF16(e);
-  embedding_ = upload(emb);
+  RoundToUnquantizedFormat(scheme, emb);
+  QSWEEP_ASSIGN_OR_RETURN(embedding_, upload(std::move(emb)));
   QSWEEP_ASSIGN_OR_RETURN(std::vector<float> fnorm, whole(FinalNormName()));
-  final_norm_ = upload(std::move(fnorm));
-  inv_freq_ = upload(RopeInverseFrequencies(c));
+  QSWEEP_ASSIGN_OR_RETURN(final_norm_, upload(std::move(fnorm)));
+  QSWEEP_ASSIGN_OR_RETURN(inv_freq_, upload(RopeInverseFrequencies(c)));
 
   const std::string head_source = c.tie_word_embeddings ? EmbedName() : LmHeadName();
   const int64_t vslice = vocab_end_ - vocab_begin_;
   QSWEEP_ASSIGN_OR_RETURN(std::vector<float> head_w, read(head_source, 0, vocab_begin_, vocab_end_));
-  QSWEEP_ASSIGN_OR_RETURN(head_, backend_->CreateLinear(LmHeadName(), scheme, std::move(head_w),
-                                                        vslice, c.hidden_size));
+  QSWEEP_ASSIGN_OR_RETURN(std::unique_ptr<PackedLinear> head_q,
+                          QuantizeTensor(scheme, LmHeadName(), std::move(head_w), vslice, c.hidden_size));
+  QSWEEP_ASSIGN_OR_RETURN(head_, backend_->CreateLinear(LmHeadName(), LinearRole::kHead, std::move(head_q)));
 
   const int64_t hd = c.head_dim, qd = local_heads_ * hd, kvd = local_kv_heads_ * hd;
   const int64_t im = local_intermediate_, dm = c.hidden_size;
@@ -122,9 +123,9 @@ absl::Status Decoder::LoadWeights(const Checkpoint& ckpt) {
     Layer& L = layers_[i];
     auto n = [&](const char* suffix) { return LayerTensorName(i, suffix); };
     QSWEEP_ASSIGN_OR_RETURN(std::vector<float> an, whole(n("input_layernorm.weight")));
-    L.attn_norm = upload(std::move(an));
+    QSWEEP_ASSIGN_OR_RETURN(L.attn_norm, upload(std::move(an)));
     QSWEEP_ASSIGN_OR_RETURN(std::vector<float> mn, whole(n("post_attention_layernorm.weight")));
-    L.mlp_norm = upload(std::move(mn));
+    QSWEEP_ASSIGN_OR_RETURN(L.mlp_norm, upload(std::move(mn)));
     QSWEEP_ASSIGN_OR_RETURN(L.q, linear(n("self_attn.q_proj.weight"), 0, qd, qd, dm));
     QSWEEP_ASSIGN_OR_RETURN(L.k, linear(n("self_attn.k_proj.weight"), 0, kvd, kvd, dm));
     QSWEEP_ASSIGN_OR_RETURN(L.v, linear(n("self_attn.v_proj.weight"), 0, kvd, kvd, dm));
@@ -136,9 +137,9 @@ absl::Status Decoder::LoadWeights(const Checkpoint& ckpt) {
       QSWEEP_ASSIGN_OR_RETURN(std::vector<float> qb, read(n("self_attn.q_proj.bias"), 0, qd * r, qd * (r + 1)));
       QSWEEP_ASSIGN_OR_RETURN(std::vector<float> kb, read(n("self_attn.k_proj.bias"), 0, kvd * r, kvd * (r + 1)));
       QSWEEP_ASSIGN_OR_RETURN(std::vector<float> vb, read(n("self_attn.v_proj.bias"), 0, kvd * r, kvd * (r + 1)));
-      L.q_bias = upload(std::move(qb));
-      L.k_bias = upload(std::move(kb));
-      L.v_bias = upload(std::move(vb));
+      QSWEEP_ASSIGN_OR_RETURN(L.q_bias, upload(std::move(qb)));
+      QSWEEP_ASSIGN_OR_RETURN(L.k_bias, upload(std::move(kb)));
+      QSWEEP_ASSIGN_OR_RETURN(L.v_bias, upload(std::move(vb)));
     }
   }
   return absl::OkStatus();
@@ -165,20 +166,21 @@ std::vector<Decoder::TokenBuffer> Decoder::TokenBuffers() {
   return b;
 }
 
+TokenWidths Decoder::Widths() const {
+  return TokenWidths{.hidden = config_.hidden_size,
+                     .q = local_heads_ * config_.head_dim,
+                     .kv = local_kv_heads_ * config_.head_dim,
+                     .intermediate = local_intermediate_,
+                     .head_dim = config_.head_dim,
+                     .tp = options_.tp_size};
+}
+
 // The decoder's buffers per batch token at the backend's element sizes,
-// plus what a GPU backend adds per token: where compute activations are fp32,
-// a bf16 copy of the widest matmul input (for fp32 activations into bf16
-// weights) or else V transposed for the attention kernel, and with tensor
-// parallelism a rank's fp32 sum and the all-gather of the group's.
+// plus the backend's own per-forward scratch.
 int64_t Decoder::ActivationBytesPerToken() {
   int64_t bytes = 0;
   for (const TokenBuffer& b : TokenBuffers()) bytes += b.cols * backend_->ElementBytes(b.role);
-  const int64_t widest_input =
-      std::max({config_.hidden_size, local_heads_ * config_.head_dim, local_intermediate_});
-  const int64_t tp = options_.tp_size;
-  const int64_t compute = backend_->ElementBytes(ActRole::kCompute);
-  return bytes + (compute == 4 ? 2 * widest_input : 2 * local_kv_heads_ * config_.head_dim) +
-         (tp > 1 ? 4 * (tp + 1) * config_.hidden_size : 0) + 64;
+  return bytes + backend_->ScratchBytesPerToken(Widths());
 }
 
 absl::Status Decoder::PlanBatchTokens(int64_t free_before) {
@@ -204,6 +206,14 @@ absl::Status Decoder::PlanBatchTokens(int64_t free_before) {
             free / double(1 << 30), per_token / 1024.0));
     }
     if (options_.agree_batch_tokens) tokens = options_.agree_batch_tokens(tokens);
+  } else if (const int64_t free = backend_->FreeMemoryBytes();
+             free >= 0 && double(tokens) * per_token + fixed > double(free)) {
+    // In double: a configured size near 2^63 must be refused, not wrap.
+    return absl::ResourceExhaustedError(absl::StrFormat(
+        "scoring.batch_tokens %d needs %.2f GiB of device memory (%.1f KiB per token and %.2f GiB for the head), "
+        "%.2f GiB are free after the weights: lower it, use 'auto', or use more tensor parallelism",
+        tokens, (double(tokens) * per_token + fixed) / double(1 << 30), per_token / 1024.0,
+        fixed / double(1 << 30), free / double(1 << 30)));
   }
   options_.max_batch_tokens = tokens;
   const int64_t free_after = backend_->FreeMemoryBytes();
@@ -215,20 +225,24 @@ absl::Status Decoder::PlanBatchTokens(int64_t free_before) {
   return absl::OkStatus();
 }
 
-void Decoder::AllocateBuffers() {
-  const int64_t tokens = options_.max_batch_tokens;
-  for (const TokenBuffer& b : TokenBuffers()) *b.act = backend_->Alloc(tokens, b.cols, b.role);
-  const int64_t hidden = config_.hidden_size, bytes = part_out_all_.bf16 ? 2 : 4;
+absl::Status Decoder::AllocateBuffers() {
+  const int64_t tokens = options_.max_batch_tokens, head_rows = options_.max_head_rows;
+  for (const TokenBuffer& b : TokenBuffers()) {
+    QSWEEP_ASSIGN_OR_RETURN(*b.act, backend_->Alloc(tokens, b.cols, b.role, "the decoder's activations"));
+  }
+  const int64_t hidden = config_.hidden_size, bytes = DTypeBytes(part_out_all_.dtype);
   for (size_t p = 0; p < part_out_.size(); ++p)
     part_out_[p] = Act{static_cast<char*>(part_out_all_.data) + p * tokens * hidden * bytes, tokens, hidden,
-                       part_out_all_.bf16};
-  sel_ = backend_->Alloc(options_.max_head_rows, config_.hidden_size);
-  sel_norm_ = backend_->Alloc(options_.max_head_rows, config_.hidden_size, ActRole::kCompute);
-  logits_ = backend_->Alloc(options_.max_head_rows, vocab_end_ - vocab_begin_);
+                       part_out_all_.dtype};
+  QSWEEP_ASSIGN_OR_RETURN(sel_, backend_->Alloc(head_rows, hidden, ActRole::kAccumulate, "the head's rows"));
+  QSWEEP_ASSIGN_OR_RETURN(sel_norm_, backend_->Alloc(head_rows, hidden, ActRole::kCompute, "the head's rows"));
+  QSWEEP_ASSIGN_OR_RETURN(logits_, backend_->Alloc(head_rows, vocab_end_ - vocab_begin_, ActRole::kAccumulate,
+                                                   "the logits"));
+  return backend_->ReserveScratch(tokens, head_rows, Widths());
 }
 
 // Views of the first `rows` rows of a buffer.
-static Act Rows(const Act& a, int64_t rows) { return Act{a.data, rows, a.cols, a.bf16}; }
+static Act Rows(const Act& a, int64_t rows) { return a.Rows(rows); }
 
 void Decoder::RowParallelAdd(const std::vector<std::unique_ptr<Linear>>& parts, const Act& in,
                              std::vector<Act>& ins) {

@@ -30,6 +30,7 @@
 #include "backend/backend.h"
 #include "model/checkpoint.h"
 #include "model/token_batch.h"
+#include "quant/scheme.h"
 
 namespace qsweep {
 
@@ -40,7 +41,7 @@ inline constexpr int kCanonicalParts = 8;
 int64_t RowParallelParts(int64_t in_features);
 
 struct DecoderOptions {
-  std::string scheme = "fp32";
+  SchemeSpec scheme = Fp32Scheme();  // resolved once, by whoever names it
   int tp_rank = 0;
   int tp_size = 1;
   // false: one part per rank for row-parallel layers (see above).
@@ -90,8 +91,9 @@ class Decoder {
     ActRole role;
   };
   std::vector<TokenBuffer> TokenBuffers();
+  TokenWidths Widths() const;
   int64_t ActivationBytesPerToken();
-  void AllocateBuffers();
+  absl::Status AllocateBuffers();
   void RunLayer(const Layer& layer);
   // x_ += in · Wᵀ for a row-parallel weight held as parts (Backend::RowParallelAdd).
   void RowParallelAdd(const std::vector<std::unique_ptr<Linear>>& parts, const Act& in, std::vector<Act>& part_inputs);

@@ -9,8 +9,10 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "absl/strings/str_format.h"
 #include "backend/cpu/cpu_backend.h"
 #include "model/row_scores.h"
+#include "scheme_for_test.h"
 #include "test_paths.h"
 
 namespace qsweep {
@@ -56,7 +58,7 @@ double MaxRelativeL2(const std::string& model, const std::filesystem::path& gold
   EXPECT_TRUE(ckpt.ok()) << ckpt.status();
   if (!ckpt.ok()) return INFINITY;
   CpuBackend backend;
-  auto d = Decoder::Load(**ckpt, &backend, {.scheme = "fp32"});
+  auto d = Decoder::Load(**ckpt, &backend, {.scheme = TestScheme("fp32")});
   EXPECT_TRUE(d.ok()) << d.status();
   if (!d.ok()) return INFINITY;
   TokenBatch batch;
@@ -111,7 +113,7 @@ TEST(Decoder, AutoBatchTokensFollowFreeMemoryAndTheGroupsAgreement) {
   auto ckpt = OpenCheckpoint("synthetic:tiny@5");
   ASSERT_TRUE(ckpt.ok()) << ckpt.status();
   CpuBackend host;  // reports no device: the default
-  auto d = Decoder::Load(**ckpt, &host, {.scheme = "fp32", .max_batch_tokens = 0});
+  auto d = Decoder::Load(**ckpt, &host, {.scheme = TestScheme("fp32"), .max_batch_tokens = 0});
   ASSERT_TRUE(d.ok()) << d.status();
   EXPECT_EQ((*d)->options().max_batch_tokens, 4096);
   EXPECT_NE((*d)->memory_plan().find("default"), std::string::npos) << (*d)->memory_plan();
@@ -121,7 +123,7 @@ TEST(Decoder, AutoBatchTokensFollowFreeMemoryAndTheGroupsAgreement) {
   int64_t previous = 0;
   for (int64_t mib : {600, 620, 660}) {
     BackendWithFreeMemory device(mib << 20);
-    auto g = Decoder::Load(**ckpt, &device, {.scheme = "fp32", .max_batch_tokens = 0});
+    auto g = Decoder::Load(**ckpt, &device, {.scheme = TestScheme("fp32"), .max_batch_tokens = 0});
     ASSERT_TRUE(g.ok()) << g.status();
     const int64_t t = (*g)->options().max_batch_tokens;
     EXPECT_EQ(t % 256, 0);
@@ -132,7 +134,7 @@ TEST(Decoder, AutoBatchTokensFollowFreeMemoryAndTheGroupsAgreement) {
   int64_t asked = 0;
   BackendWithFreeMemory device(int64_t{660} << 20);
   auto g = Decoder::Load(**ckpt, &device,
-                         {.scheme = "fp32", .max_batch_tokens = 0, .agree_batch_tokens = [&](int64_t t) {
+                         {.scheme = TestScheme("fp32"), .max_batch_tokens = 0, .agree_batch_tokens = [&](int64_t t) {
                             asked = t;
                             return int64_t{512};
                           }});
@@ -140,12 +142,21 @@ TEST(Decoder, AutoBatchTokensFollowFreeMemoryAndTheGroupsAgreement) {
   EXPECT_GT(asked, 512);
   EXPECT_EQ((*g)->options().max_batch_tokens, 512);
   // A fixed size is kept as it is, whatever the memory.
-  auto fixed = Decoder::Load(**ckpt, &device, {.scheme = "fp32", .max_batch_tokens = 300});
+  auto fixed = Decoder::Load(**ckpt, &device, {.scheme = TestScheme("fp32"), .max_batch_tokens = 300});
   ASSERT_TRUE(fixed.ok());
   EXPECT_EQ((*fixed)->options().max_batch_tokens, 300);
+  // ... unless it cannot fit: refused before anything is allocated, also
+  // where the product of tokens and bytes would overflow.
+  for (int64_t tokens : {int64_t{1} << 20, int64_t{1} << 62}) {
+    auto huge = Decoder::Load(**ckpt, &device, {.scheme = TestScheme("fp32"), .max_batch_tokens = tokens});
+    ASSERT_FALSE(huge.ok());
+    EXPECT_EQ(huge.status().code(), absl::StatusCode::kResourceExhausted);
+    EXPECT_NE(huge.status().message().find(absl::StrFormat("scoring.batch_tokens %d needs", tokens)), std::string::npos)
+        << huge.status();
+  }
   // Too little memory for 256 tokens: a clear error, not a tiny batch.
   BackendWithFreeMemory small(int64_t{570} << 20);
-  auto none = Decoder::Load(**ckpt, &small, {.scheme = "fp32", .max_batch_tokens = 0});
+  auto none = Decoder::Load(**ckpt, &small, {.scheme = TestScheme("fp32"), .max_batch_tokens = 0});
   ASSERT_FALSE(none.ok());
   EXPECT_NE(none.status().message().find("too little device memory"), std::string::npos) << none.status();
 }
@@ -159,7 +170,7 @@ TEST(Decoder, OverrideSpecsEqualThePlainSchemesTheyAmountTo) {
   batch.AddSequence(std::vector<int32_t>{1, 5, 9, 200, 3, 7, 7, 100});
   auto logprobs = [&](const std::string& scheme) {
     CpuBackend backend;
-    auto d = Decoder::Load(**ckpt, &backend, {.scheme = scheme});
+    auto d = Decoder::Load(**ckpt, &backend, {.scheme = TestScheme(scheme)});
     EXPECT_TRUE(d.ok()) << d.status();
     return LogProbs(**d, batch).logprobs;
   };
@@ -175,7 +186,7 @@ TEST(Decoder, PackingDoesNotChangeResults) {
   auto ckpt = OpenCheckpoint("synthetic:tiny@5");
   ASSERT_TRUE(ckpt.ok()) << ckpt.status();
   CpuBackend backend;
-  auto d = Decoder::Load(**ckpt, &backend, {.scheme = "fp32"});
+  auto d = Decoder::Load(**ckpt, &backend, {.scheme = TestScheme("fp32")});
   ASSERT_TRUE(d.ok()) << d.status();
   std::vector<int32_t> a = {1, 5, 9, 200, 3}, b = {7, 7, 7, 7, 100, 511, 0};
   TokenBatch both, alone;
@@ -192,7 +203,7 @@ TEST(Decoder, SharedContextEqualsSeparateSequences) {
   auto ckpt = OpenCheckpoint("synthetic:tiny@6");
   ASSERT_TRUE(ckpt.ok()) << ckpt.status();
   CpuBackend backend;
-  auto d = Decoder::Load(**ckpt, &backend, {.scheme = "fp32"});
+  auto d = Decoder::Load(**ckpt, &backend, {.scheme = TestScheme("fp32")});
   ASSERT_TRUE(d.ok()) << d.status();
   const std::vector<int32_t> ctx = {1, 50, 60, 70}, a = {5, 6, 7}, b = {9};
   TokenBatch shared;
@@ -228,7 +239,7 @@ RowScores TwoRankLogProbs(const Checkpoint& ckpt, const TokenBatch& batch, const
       sync.arrive_and_wait();
     });
     auto d = Decoder::Load(ckpt, &backend,
-                           {.scheme = scheme, .tp_rank = r, .tp_size = 2, .tp_invariant = tp_invariant});
+                           {.scheme = TestScheme(scheme), .tp_rank = r, .tp_size = 2, .tp_invariant = tp_invariant});
     ASSERT_TRUE(d.ok()) << d.status();
     std::vector<int64_t> rows(batch.rows());
     std::iota(rows.begin(), rows.end(), 0);
@@ -255,7 +266,7 @@ TEST(Decoder, TensorParallelTwoRanksEqualsOneRank) {
   ASSERT_TRUE(ckpt.ok()) << ckpt.status();
   const TokenBatch batch = TwoSequences();
   CpuBackend single;
-  auto d1 = Decoder::Load(**ckpt, &single, {.scheme = "fp32"});
+  auto d1 = Decoder::Load(**ckpt, &single, {.scheme = TestScheme("fp32")});
   ASSERT_TRUE(d1.ok()) << d1.status();
   const RowScores want = LogProbs(**d1, batch);
   const RowScores got = TwoRankLogProbs(**ckpt, batch, "fp32", true);
@@ -277,8 +288,8 @@ TEST(Decoder, FastReductionIsTheSameModelWithinRounding) {
   for (const std::string scheme : {"fp32", "w4a16-g32"}) {
     SCOPED_TRACE(scheme);
     CpuBackend b1, b2;
-    auto invariant = Decoder::Load(**ckpt, &b1, {.scheme = scheme});
-    auto fast = Decoder::Load(**ckpt, &b2, {.scheme = scheme, .tp_invariant = false});
+    auto invariant = Decoder::Load(**ckpt, &b1, {.scheme = TestScheme(scheme)});
+    auto fast = Decoder::Load(**ckpt, &b2, {.scheme = TestScheme(scheme), .tp_invariant = false});
     ASSERT_TRUE(invariant.ok() && fast.ok()) << invariant.status() << fast.status();
     const RowScores want = LogProbs(**invariant, batch), one = LogProbs(**fast, batch),
                     two = TwoRankLogProbs(**ckpt, batch, scheme, false);

@@ -6,9 +6,7 @@
 
 namespace qsweep {
 
-absl::StatusOr<SchemeSummary> SummarizeScheme(const std::string& scheme, const Checkpoint& checkpoint,
-                                              const std::string& name) {
-  QSWEEP_ASSIGN_OR_RETURN(SchemeSpec spec, ResolveScheme(scheme));
+SchemeSummary SummarizeScheme(const SchemeSpec& spec, const Checkpoint& checkpoint, const std::string& name) {
   const SizeReport sizes = ComputeSizes(spec, checkpoint.tensors());
   return SchemeSummary{name.empty() ? SchemeName(spec) : name, SchemeJson(spec), sizes.bits_per_weight(),
                        sizes.bytes()};

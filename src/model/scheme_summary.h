@@ -6,6 +6,7 @@
 
 #include "absl/status/statusor.h"
 #include "model/checkpoint.h"
+#include "quant/scheme.h"
 
 namespace qsweep {
 
@@ -16,9 +17,7 @@ struct SchemeSummary {
   int64_t bytes = 0;
 };
 
-// `scheme`: a name or a YAML spec (ResolveScheme); `name`: what the run is
-// called (default: the spec's canonical name).
-absl::StatusOr<SchemeSummary> SummarizeScheme(const std::string& scheme, const Checkpoint& checkpoint,
-                                              const std::string& name = "");
+// `name`: what the run is called (default: the spec's canonical name).
+SchemeSummary SummarizeScheme(const SchemeSpec& spec, const Checkpoint& checkpoint, const std::string& name = "");
 
 }  // namespace qsweep

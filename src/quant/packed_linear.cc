@@ -24,6 +24,7 @@ class DenseLinear : public PackedLinear {
     for (int64_t r = 0; r < out_; ++r) s.insert(s.end(), w_.begin() + r * in_ + begin, w_.begin() + r * in_ + end);
     return std::make_unique<DenseLinear>(format_, std::move(s), out_, end - begin);
   }
+  std::optional<std::vector<float>> ReleaseDenseValues() override { return std::move(w_); }
 
  private:
   std::vector<float> w_;
@@ -41,7 +42,9 @@ class WeightOnlyLinear : public PackedLinear {
     GemmNT(rows, out_, in_, x, cache_.data(), y);
   }
   int64_t packed_bytes() const override { return q_.packed_bytes(); }
+  const QuantizedWeights* quantized_weights() const override { return &q_; }
   std::unique_ptr<PackedLinear> SliceColumns(int64_t begin, int64_t end) const override {
+    if (ColumnsCutOnGroups(q_, begin, end)) return std::make_unique<WeightOnlyLinear>(SliceQuantizedColumns(q_, begin, end));
     std::vector<float> all(out_ * in_), s;
     DequantizeWeights(q_, all);
     for (int64_t r = 0; r < out_; ++r) s.insert(s.end(), all.begin() + r * in_ + begin, all.begin() + r * in_ + end);
@@ -126,20 +129,22 @@ void QuantizeActivationRow(const float* x, int64_t n, int qmax, int8_t* codes, f
     codes[j] = static_cast<int8_t>(s > 0 ? std::clamp(std::rint(x[j] / s), static_cast<float>(-qmax), static_cast<float>(qmax)) : 0.0f);
 }
 
-absl::StatusOr<std::unique_ptr<PackedLinear>> QuantizeLinear(const WeightFormat& f, std::span<const float> w,
-                                                             int64_t out, int64_t in, const LayerCalibration*,
-                                                             std::string_view name, std::string_view method) {
+absl::StatusOr<std::unique_ptr<PackedLinear>> QuantizeLinear(const WeightFormat& f, std::vector<float> w,
+                                                             int64_t out, int64_t in, Method method,
+                                                             const LayerCalibration*, std::string_view name) {
   if (static_cast<int64_t>(w.size()) != out * in)
     return absl::InvalidArgumentError(absl::StrFormat("%s: %d weights for a [%d, %d] layer", name, w.size(), out, in));
-  if (method != "rtn")
-    return absl::UnimplementedError(absl::StrFormat(
-        "%s: the %s quantizer needs calibration and is not implemented yet (use the -rtn form)", name, method));
   if (!f.quantized()) {
-    std::vector<float> v(w.begin(), w.end());
-    if (f.dense_bits == 16)
-      for (float& x : v) x = f.dense_fp16 ? RoundF16(x) : RoundBF16(x);
-    return std::make_unique<DenseLinear>(f, std::move(v), out, in);
+    if (f.dense_bits == 16) {
+#pragma omp parallel for schedule(static) if (w.size() > (1 << 20))
+      for (size_t i = 0; i < w.size(); ++i) w[i] = f.dense_fp16 ? RoundF16(w[i]) : RoundBF16(w[i]);
+    }
+    return std::make_unique<DenseLinear>(f, std::move(w), out, in);
   }
+  if (method != Method::kRtn)
+    return absl::UnimplementedError(absl::StrFormat(
+        "%s: the %s quantizer needs calibration and is not implemented yet (use the -rtn form)", name,
+        MethodName(method)));
   QuantizedWeights q = QuantizeWeights(f, w, out, in);
   if (f.act == ActKind::kNone) return std::make_unique<WeightOnlyLinear>(std::move(q));
   // Activation-quantized formats keep codes unpacked as int8 for the integer GEMM.

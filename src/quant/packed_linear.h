@@ -8,12 +8,14 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "quant/quantized_weights.h"
+#include "quant/scheme.h"
 #include "quant/weight_format.h"
 
 namespace qsweep {
@@ -36,7 +38,14 @@ class PackedLinear {
   virtual int64_t packed_bytes() const = 0;
   // The same layer restricted to input columns [begin, end) (a row-parallel
   // part): weights keep the values (and per-channel scales) of the whole.
+  // Weight-only formats stay packed where the cut falls on group boundaries
+  // (or the scales are per channel); elsewhere the part is dense fp32.
   virtual std::unique_ptr<PackedLinear> SliceColumns(int64_t begin, int64_t end) const = 0;
+  // Moves out the fp32 values [out, in] of a dense layer (already rounded
+  // to its format), leaving the layer empty; nullopt for packed formats.
+  virtual std::optional<std::vector<float>> ReleaseDenseValues() { return std::nullopt; }
+  // The codes and scales of a weight-only packed layer; null otherwise.
+  virtual const QuantizedWeights* quantized_weights() const { return nullptr; }
 
  protected:
   PackedLinear(WeightFormat f, int64_t out, int64_t in) : format_(f), out_(out), in_(in) {}
@@ -44,12 +53,12 @@ class PackedLinear {
   int64_t out_, in_;
 };
 
-absl::StatusOr<std::unique_ptr<PackedLinear>> QuantizeLinear(const WeightFormat& format,
-                                                             std::span<const float> w, int64_t out,
-                                                             int64_t in,
+// `w` [out, in] in `format` by `method`; `name` is for errors. Dense
+// formats round to their precision and keep `w`'s storage.
+absl::StatusOr<std::unique_ptr<PackedLinear>> QuantizeLinear(const WeightFormat& format, std::vector<float> w,
+                                                             int64_t out, int64_t in, Method method = Method::kRtn,
                                                              const LayerCalibration* calib = nullptr,
-                                                             std::string_view name = "",
-                                                             std::string_view method = "rtn");
+                                                             std::string_view name = "");
 
 // Per-token symmetric activation quantization (exposed for tests): codes in
 // [-qmax, qmax] and the row's scale absmax / qmax.

@@ -207,11 +207,11 @@ TEST(PackedLinear, IntegerActivationsMatchAStraightforwardLoop) {
 
 TEST(PackedLinear, BadShapesAndCalibratedMethodsAreErrors) {
   const auto w = Random(4 * 48, 1);
-  auto bad = QuantizeLinear(Format("w4a16-g32"), w, 4, 47, nullptr, "model.layers.0.mlp.up_proj.weight");
+  auto bad = QuantizeLinear(Format("w4a16-g32"), w, 4, 47, Method::kRtn, nullptr, "model.layers.0.mlp.up_proj.weight");
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.status().message().find("model.layers.0.mlp.up_proj.weight: 192 weights for a [4, 47] layer"),
             std::string::npos) << bad.status();
-  auto gptq = QuantizeLinear(Format("w4a16-g16"), w, 4, 48, nullptr, "t", "gptq");
+  auto gptq = QuantizeLinear(Format("w4a16-g16"), w, 4, 48, Method::kGptq, nullptr, "t");
   ASSERT_FALSE(gptq.ok());
   EXPECT_EQ(gptq.status().code(), absl::StatusCode::kUnimplemented);
 }

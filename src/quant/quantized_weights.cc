@@ -39,6 +39,38 @@ int64_t QuantizedWeights::packed_bytes() const {
   return static_cast<int64_t>(codes.size() * 4 + scales.size() * 2 + zeros.size());
 }
 
+bool ColumnsCutOnGroups(const QuantizedWeights& q, int64_t begin, int64_t end) {
+  if (begin < 0 || end > q.in || begin >= end) return false;
+  if (q.format.group <= 0) return true;
+  const int64_t g = q.format.group;
+  return begin % g == 0 && (end % g == 0 || end == q.in);
+}
+
+QuantizedWeights SliceQuantizedColumns(const QuantizedWeights& q, int64_t begin, int64_t end) {
+  QSWEEP_CHECK(ColumnsCutOnGroups(q, begin, end));
+  QuantizedWeights s;
+  s.format = q.format;
+  s.out = q.out;
+  s.in = end - begin;
+  // Per channel: the part keeps its rows' one scale. Grouped: the groups
+  // [begin / g, ceil(end / g)) of every row.
+  const int64_t g0 = q.format.group > 0 ? q.format.group : q.in;
+  const int64_t first = begin / g0;
+  s.groups = q.format.group > 0 ? (end - begin + g0 - 1) / g0 : 1;
+  const std::vector<uint8_t> all = UnpackCodes(q.codes, q.out, q.in, q.format.bits);
+  std::vector<uint8_t> codes;
+  codes.reserve(s.out * s.in);
+  for (int64_t r = 0; r < q.out; ++r) {
+    codes.insert(codes.end(), all.begin() + r * q.in + begin, all.begin() + r * q.in + end);
+    for (int64_t gi = 0; gi < s.groups; ++gi) {
+      s.scales.push_back(q.scales[r * q.groups + first + gi]);
+      if (!q.zeros.empty()) s.zeros.push_back(q.zeros[r * q.groups + first + gi]);
+    }
+  }
+  s.codes = PackCodes(codes, s.out, s.in, q.format.bits);
+  return s;
+}
+
 QuantizedWeights QuantizeWeights(const WeightFormat& f, std::span<const float> w, int64_t out, int64_t in) {
   QSWEEP_CHECK(f.quantized() && static_cast<int64_t>(w.size()) == out * in);
   const int64_t g0 = f.group > 0 ? f.group : in;

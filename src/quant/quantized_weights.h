@@ -54,6 +54,14 @@ struct QuantizedWeights {
 QuantizedWeights QuantizeWeights(const WeightFormat& format, std::span<const float> w, int64_t out, int64_t in);
 void DequantizeWeights(const QuantizedWeights& q, std::span<float> w);
 
+// Whether input columns [begin, end) of `q` start and end on group
+// boundaries (or the scales are per channel), so that the cut keeps every
+// code and scale of the whole: SliceQuantizedColumns then applies.
+bool ColumnsCutOnGroups(const QuantizedWeights& q, int64_t begin, int64_t end);
+// The codes and scales of columns [begin, end): dequantizes to the same
+// values as those columns of the whole. Needs ColumnsCutOnGroups.
+QuantizedWeights SliceQuantizedColumns(const QuantizedWeights& q, int64_t begin, int64_t end);
+
 // fp16 bits of the smallest fp16 >= x (x >= 0, finite).
 uint16_t RoundUpToF16(float x);
 

@@ -303,16 +303,16 @@ TEST(PackedLinear, ActivationRowKnownAnswer) {
 TEST(PackedLinear, CalibratedMethodsSayTheyAreNotImplemented) {
   const auto w = Normal(4 * 32, 1);
   LayerCalibration calib{std::vector<float>(32, 1.0f), {}};
-  for (const char* m : {"gptq", "awq", "sq0.5"}) {
-    auto r = QuantizeLinear(Format("w4a16-g16"), w, 4, 32, &calib, "model.layers.1.self_attn.o_proj.weight", m);
+  for (Method m : {Method::kGptq, Method::kAwq, Method::kSmoothQuant}) {
+    auto r = QuantizeLinear(Format("w4a16-g16"), w, 4, 32, m, &calib, "model.layers.1.self_attn.o_proj.weight");
     ASSERT_FALSE(r.ok());
     EXPECT_EQ(r.status().code(), absl::StatusCode::kUnimplemented);
-    EXPECT_NE(r.status().message().find("model.layers.1.self_attn.o_proj.weight: the " + std::string(m) +
+    EXPECT_NE(r.status().message().find("model.layers.1.self_attn.o_proj.weight: the " + std::string(MethodName(m)) +
                                         " quantizer needs calibration and is not implemented"),
               std::string::npos)
         << r.status();
   }
-  EXPECT_TRUE(QuantizeLinear(Format("w4a16-g16"), w, 4, 32, &calib).ok());  // rtn ignores it
+  EXPECT_TRUE(QuantizeLinear(Format("w4a16-g16"), w, 4, 32, Method::kRtn, &calib).ok());  // rtn ignores it
 }
 
 }  // namespace

@@ -84,7 +84,7 @@ absl::StatusOr<SchemeSpec> ParseScheme(std::string_view name_view) {
     } else if (p == "rtn" || p == "gptq" || p == "awq") {
       if (i != parts.size() - 1 || f.kind == WeightKind::kDense)
         return BadName(name, "the method comes last, after a quantized format");
-      s.method = p;
+      s.method = p == "rtn" ? Method::kRtn : p == "gptq" ? Method::kGptq : Method::kAwq;
     } else if (p.starts_with("sq")) {
       // SmoothQuant moves activation outliers into the weights: it needs
       // quantized activations. alpha in [0, 1], printed canonically (%g).
@@ -93,14 +93,37 @@ absl::StatusOr<SchemeSpec> ParseScheme(std::string_view name_view) {
         return BadName(name, absl::StrFormat("'%s': -sq<alpha> takes alpha in [0, 1], e.g. -sq0.5", p));
       if (i != parts.size() - 1 || f.act == ActKind::kNone)
         return BadName(name, "-sq<alpha> comes last, after a scheme that quantizes activations (w8a8, w4a8, w4a4, fp8)");
-      s.method = absl::StrFormat("sq%g", alpha);
+      s.method = Method::kSmoothQuant;
+      s.smooth_alpha = alpha;
     } else {
       return BadName(name, absl::StrFormat("unknown part '%s'", p));
     }
   }
   if (need_group && !f.group) return BadName(name, "this format needs a group size, e.g. -g64");
   s.base = head + (f.group ? absl::StrFormat("-g%d", f.group) : "") + (f.asymmetric ? "-asym" : "") +
-           (s.method != "rtn" ? "-" + s.method : "");
+           (s.method != Method::kRtn ? "-" + MethodName(s) : "");
+  return s;
+}
+
+std::string_view MethodName(Method method) {
+  switch (method) {
+    case Method::kRtn: return "rtn";
+    case Method::kGptq: return "gptq";
+    case Method::kAwq: return "awq";
+    case Method::kSmoothQuant: return "smoothquant";
+  }
+  return "?";
+}
+
+std::string MethodName(const SchemeSpec& spec) {
+  if (spec.method == Method::kSmoothQuant) return absl::StrFormat("sq%g", spec.smooth_alpha);
+  return std::string(MethodName(spec.method));
+}
+
+SchemeSpec Fp32Scheme() {
+  SchemeSpec s;
+  s.base = "fp32";
+  s.format = WeightFormat::Dense(32);
   return s;
 }
 
@@ -139,10 +162,7 @@ WeightFormat FormatFor(const SchemeSpec& spec, std::string_view name) {
     if (layer < r.first_layer || (r.last_layer >= 0 && layer > r.last_layer)) continue;
     if (!r.projections.empty() && std::find(r.projections.begin(), r.projections.end(), proj) == r.projections.end())
       continue;
-    if (r.scheme == "keep") return UnquantizedFormat(spec);
-    auto other = ParseScheme(r.scheme);
-    QSWEEP_CHECK(other.ok());  // validated when the rule was read
-    return other->format;
+    return r.format ? *r.format : UnquantizedFormat(spec);
   }
   return spec.format;
 }
@@ -153,7 +173,7 @@ std::string SchemeJson(const SchemeSpec& spec) {
   j["base"] = spec.base;
   j["weights"] = spec.format.Describe();
   j["activations"] = std::vector<std::string>{"none", "int8", "int4", "fp8"}[static_cast<int>(spec.format.act)];
-  j["method"] = spec.method;
+  j["method"] = MethodName(spec);
   j["embeddings_and_head"] = spec.format.kind == WeightKind::kDense ? spec.base : "bf16";
   nlohmann::json rules = nlohmann::json::array();
   for (const OverrideRule& r : spec.rules)
@@ -226,9 +246,10 @@ absl::StatusOr<SchemeSpec> SchemeFromYaml(const std::string& text) {
     if (r.scheme != "keep") {
       QSWEEP_ASSIGN_OR_RETURN(SchemeSpec other, ParseScheme(r.scheme));
       // FormatFor gives a tensor's format only; the method is the base's.
-      if (other.method != "rtn")
+      if (other.method != Method::kRtn)
         return error(where + absl::StrFormat("format '%s': a method suffix belongs to the base scheme", r.scheme));
       r.scheme = other.base;
+      r.format = other.format;
     }
     spec.rules.push_back(r);
   }

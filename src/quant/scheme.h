@@ -41,14 +41,27 @@ struct OverrideRule {
   int64_t first_layer = 0, last_layer = -1;  // inclusive; last -1: every layer
   std::vector<std::string> projections;      // q k v o gate up down; empty: all
   std::string scheme;                        // a canonical scheme name without method, or "keep"
+  std::optional<WeightFormat> format;        // what `scheme` resolves to; none for "keep"
 };
+
+// How quantized weights are chosen; applies to every quantized tensor.
+enum class Method { kRtn, kGptq, kAwq, kSmoothQuant };
 
 struct SchemeSpec {
   std::string base;                 // canonical name of the base scheme
   WeightFormat format;              // what projections become
-  std::string method = "rtn";       // rtn, gptq, awq, sq<alpha>: applies to every quantized tensor
+  Method method = Method::kRtn;
+  double smooth_alpha = 0;          // kSmoothQuant's migration strength, in [0, 1]
   std::vector<OverrideRule> rules;  // first match wins
 };
+
+// The method as a scheme name spells it: rtn, gptq, awq, sq<alpha> (%g).
+std::string MethodName(const SchemeSpec& spec);
+// The method's own name: rtn, gptq, awq, smoothquant.
+std::string_view MethodName(Method method);
+
+// The exact fp32 reference: no quantization, not even rounding.
+SchemeSpec Fp32Scheme();
 
 // Bad names fail with a message that lists the valid forms.
 absl::StatusOr<SchemeSpec> ParseScheme(std::string_view name);

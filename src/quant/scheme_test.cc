@@ -156,7 +156,7 @@ overrides:
   ASSERT_TRUE(s.ok()) << s.status();
   auto back = SchemeFromYaml(SchemeToYaml(*s));
   ASSERT_TRUE(back.ok()) << back.status() << "\n" << SchemeToYaml(*s);
-  EXPECT_EQ(back->method, "gptq");
+  EXPECT_EQ(MethodName(*back), "gptq");
   EXPECT_EQ(SchemeToYaml(*back), SchemeToYaml(*s));
   int quantized_kinds[8] = {};
   for (const std::string& t : CanonicalNames(6)) {

@@ -36,6 +36,7 @@ struct WeightFormat {
     return f;
   }
   bool quantized() const { return kind != WeightKind::kDense; }
+  bool operator==(const WeightFormat&) const = default;
   // Storage bits per weight: codes + fp16 scales (+ uint8 zeros) per group.
   double BitsPerWeight(int64_t in_features) const;
   std::string Describe() const;

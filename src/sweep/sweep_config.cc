@@ -153,7 +153,11 @@ absl::StatusOr<SweepConfig> ParseSweepConfig(const std::string& text, const std:
       }
   }
   QSWEEP_RETURN_IF_ERROR(rd.Get(root, "output", &c.output, true));
-  QSWEEP_RETURN_IF_ERROR(rd.Get(root, "calibration", &c.calibration, false));
+  // Refused until the calibrated quantizers read it: a key that silently did
+  // nothing would let a user believe a sweep was calibrated.
+  if (root["calibration"])
+    return rd.Error(root["calibration"], "calibration",
+                    "calibration data is not used yet (GPTQ, AWQ and SmoothQuant are not implemented); remove the key");
   if (root["parallel"]) {
     QSWEEP_RETURN_IF_ERROR(rd.Keys(root["parallel"], "parallel", {"tp", "backend", "reduction"}));
     QSWEEP_RETURN_IF_ERROR(rd.Get(root["parallel"], "tp", &c.tp, false, "parallel"));
@@ -224,7 +228,6 @@ absl::StatusOr<SweepConfig> ParseSweepConfig(const std::string& text, const std:
   c.tokenizer = rd.Resolve(c.tokenizer.empty() ? c.model : c.tokenizer);
   c.model = rd.Resolve(c.model);
   c.output = rd.Resolve(c.output);
-  c.calibration = rd.Resolve(c.calibration);
   return c;
 }
 

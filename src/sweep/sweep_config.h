@@ -54,7 +54,6 @@ struct SweepConfig {
   int64_t batch_tokens = 2048;  // 0 ("auto"): from the device's free memory
   int64_t samples_per_unit = 64;
   int64_t windows_per_unit = 4;
-  std::string calibration;       // text for calibrated quantizers (GPTQ/AWQ), later
   std::vector<std::string> slurm_args;  // extra sbatch arguments, passed one by one
 
   // Baseline first, then the candidates: one run (and one array task) each.

@@ -103,6 +103,8 @@ TEST(SweepConfig, NamedSchemesCarryOverrides) {
   ExpectError(with("[{name: x, scheme: bf16, extra: 1}]"), "schemes.extra: unknown key");
   ExpectError(with("[{name: bf16, scheme: w8a16}]"), "appears twice");
   ExpectError(with("w8a16"), "schemes: expected a list");
+  // A key that does nothing yet is refused, not silently ignored.
+  ExpectError(base + "calibration: corpus.txt\n", "calibration: calibration data is not used yet");
 }
 
 TEST(SweepConfig, SensitivityExpandsIntoOneLayerEntries) {

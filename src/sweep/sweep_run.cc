@@ -106,8 +106,8 @@ absl::Status RunSweep(const SweepConfig& c, const std::vector<std::string>& want
   MpiCommunicator group(group_comm);
   for (const std::string& scheme_name : schemes) {
     const std::string scheme_text = c.SchemeText(scheme_name);
-    QSWEEP_ASSIGN_OR_RETURN(SchemeSummary scheme,
-                            SummarizeScheme(scheme_text, *ckpt, scheme_text == scheme_name ? "" : scheme_name));
+    QSWEEP_ASSIGN_OR_RETURN(const SchemeSpec spec, ResolveScheme(scheme_text));
+    const SchemeSummary scheme = SummarizeScheme(spec, *ckpt, scheme_text == scheme_name ? "" : scheme_name);
     const std::string path = c.RunPath(scheme.name);
     int skip = 0;
     if (topo.world_rank == 0 && ReadRunFile(path).ok()) {
@@ -130,7 +130,7 @@ absl::Status RunSweep(const SweepConfig& c, const std::vector<std::string>& want
                                                                               : nullptr}));
     QSWEEP_ASSIGN_OR_RETURN(std::unique_ptr<Decoder> decoder,
                             Decoder::Load(*ckpt, backend.get(),
-                                          {.scheme = scheme_text, .tp_rank = topo.tp_rank, .tp_size = topo.tp,
+                                          {.scheme = spec, .tp_rank = topo.tp_rank, .tp_size = topo.tp,
                                            .tp_invariant = c.reduction != "fast",
                                            .max_batch_tokens = c.batch_tokens,
                                            .agree_batch_tokens = [&](int64_t tokens) {

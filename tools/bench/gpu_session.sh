@@ -9,6 +9,10 @@
 #   4. qsweep logprobs --backend cuda against HF transformers bf16 (same weights)
 #   5. qsweep bench forward (both reductions) against HF on the same random
 #      Llama-3-8B checkpoint
+#   versus: qsweep bench forward of this build against another build of
+#      qsweep (QSWEEP_OTHER, e.g. the previous commit's), alternating, on
+#      synthetic Llama-3-8B weights, so that a refactor's cost is measured
+#      in one call
 #   attn: attention kernel instances and torch sdpa at the bench shape
 #   ncu: hardware counters of the chosen attention kernel
 # Logs go to $OUT; a summary is printed last.
@@ -77,6 +81,19 @@ open('/tmp/$m.tokens', 'w').write('\n'.join(' '.join(map(str, s)) for s in g['se
     while read -r mode qs; do
       [ -n "$hf" ] && note "qsweep ($mode) / HF tokens/s: $(python3 -c "print(f'{$qs / $hf:.3f}')") ($qs vs $hf)"
     done < <(awk '/^  forward/ {print $4, $6}' "$out/bench_qsweep.log")
+    ;;
+  versus)
+    other=${QSWEEP_OTHER:?QSWEEP_OTHER names the other qsweep binary}
+    args=(bench forward --model synthetic:llama3-8b --scheme bf16 --batch 4 --seq 2048)
+    for round in 1 2; do
+      for who in this other; do
+        exe="$bin/qsweep"; [ $who = other ] && exe=$other
+        extra=(); [ $round = 2 ] && extra=(--no-stages)
+        "$exe" "${args[@]}" "${extra[@]}" >"$out/versus_${who}_$round.log" 2>&1
+        note "bench $who round $round: rc $? $(awk '/^  forward/ {printf "%s %s ms %s tok/s; ", $4, $5, $6}' "$out/versus_${who}_$round.log")"
+      done
+    done
+    cat "$out/versus_this_1.log" "$out/versus_other_1.log"
     ;;
   attn)
     # The attention kernel's instances, torch's sdpa backends at the same shape.

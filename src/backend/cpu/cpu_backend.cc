@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <new>
 #include <numeric>
 
 #include "absl/strings/str_format.h"
@@ -29,11 +30,15 @@ const float* F(const DeviceArray& a) { return static_cast<const HostArray&>(a).d
 
 }  // namespace
 
-Act CpuBackend::Alloc(int64_t rows, int64_t cols, ActRole) {
+absl::StatusOr<Act> CpuBackend::Alloc(int64_t rows, int64_t cols, ActRole, std::string_view what) {
   Act a;
-  a.data = new float[rows * cols]();
   a.rows = rows;
   a.cols = cols;
+  a.data = new (std::nothrow) float[std::max<int64_t>(1, rows * cols)]();
+  if (!a.data)
+    return absl::ResourceExhaustedError(
+        absl::StrFormat("out of host memory for %s: %d x %d fp32 (%.2f GiB)", what, rows, cols,
+                        rows * cols * 4.0 / (1 << 30)));
   return a;
 }
 
@@ -42,20 +47,29 @@ void CpuBackend::Free(Act& a) {
   a = Act{};
 }
 
-std::unique_ptr<DeviceArray> CpuBackend::Upload(std::span<const float> values) {
+absl::StatusOr<std::unique_ptr<DeviceArray>> CpuBackend::Upload(std::span<const float> values) {
   return std::make_unique<HostArray>(values);
 }
 
-absl::StatusOr<std::unique_ptr<Linear>> CpuBackend::CreateLinear(
-    const std::string& name, const std::string& scheme, std::vector<float> weight, int64_t out,
-    int64_t in) {
-  return MakeCpuLinear(name, scheme, std::move(weight), out, in);
+std::vector<float> CpuBackend::Download(const Act& a) {
+  return std::vector<float>(F(a), F(a) + a.rows * a.cols);
+}
+
+void CpuBackend::UploadTo(std::span<const float> values, Act& a) {
+  QSWEEP_CHECK(static_cast<int64_t>(values.size()) <= a.rows * a.cols);
+  std::copy(values.begin(), values.end(), F(a));
+}
+
+absl::StatusOr<std::unique_ptr<Linear>> CpuBackend::CreateLinear(std::string_view, LinearRole,
+                                                                 std::unique_ptr<PackedLinear> w) {
+  return std::make_unique<CpuLinear>(std::move(w));
 }
 
 absl::StatusOr<std::vector<std::unique_ptr<Linear>>> CpuBackend::CreateLinearParts(
-    const std::string& name, const std::string& scheme, std::vector<float> weight, int64_t out, int64_t in,
-    int64_t first, int64_t count, int64_t total) {
-  return MakeCpuLinearParts(name, scheme, std::move(weight), out, in, first, count, total);
+    std::string_view, std::vector<std::unique_ptr<PackedLinear>> parts) {
+  std::vector<std::unique_ptr<Linear>> linears;
+  for (auto& p : parts) linears.push_back(std::make_unique<CpuLinear>(std::move(p)));
+  return linears;
 }
 
 void CpuBackend::Embed(const DeviceArray& table, int64_t dim, std::span<const int32_t> ids,

@@ -16,16 +16,17 @@ class CpuBackend : public Backend {
   explicit CpuBackend(AllReduceFn all_reduce = nullptr) : all_reduce_(std::move(all_reduce)) {}
 
   std::string name() const override { return "cpu"; }
-  Act Alloc(int64_t rows, int64_t cols, ActRole role = ActRole::kAccumulate) override;
+  std::string DeviceName() const override { return "host CPU"; }
+  absl::StatusOr<Act> Alloc(int64_t rows, int64_t cols, ActRole role = ActRole::kAccumulate,
+                            std::string_view what = "activations") override;
   void Free(Act& a) override;
-  std::unique_ptr<DeviceArray> Upload(std::span<const float> values) override;
-  absl::StatusOr<std::unique_ptr<Linear>> CreateLinear(const std::string& name,
-                                                             const std::string& scheme,
-                                                             std::vector<float> weight, int64_t out,
-                                                             int64_t in) override;
+  absl::StatusOr<std::unique_ptr<DeviceArray>> Upload(std::span<const float> values) override;
+  std::vector<float> Download(const Act& a) override;
+  void UploadTo(std::span<const float> values, Act& a) override;
+  absl::StatusOr<std::unique_ptr<Linear>> CreateLinear(std::string_view name, LinearRole role,
+                                                       std::unique_ptr<PackedLinear> w) override;
   absl::StatusOr<std::vector<std::unique_ptr<Linear>>> CreateLinearParts(
-      const std::string& name, const std::string& scheme, std::vector<float> weight, int64_t out,
-      int64_t in, int64_t first, int64_t count, int64_t total) override;
+      std::string_view name, std::vector<std::unique_ptr<PackedLinear>> parts) override;
   void SetLayout(const SequenceLayout& layout) override { layout_ = layout; }
 
   void Embed(const DeviceArray& table, int64_t dim, std::span<const int32_t> ids, Act& out) override;

@@ -2,10 +2,6 @@
 // format, run by the quant room's reference kernels (quant/packed_linear.h).
 #pragma once
 #include <memory>
-#include <string>
-#include <vector>
-
-#include "absl/status/statusor.h"
 #include "backend/backend.h"
 #include "quant/packed_linear.h"
 
@@ -22,11 +18,5 @@ class CpuLinear : public Linear {
  private:
   std::unique_ptr<PackedLinear> packed_;
 };
-
-absl::StatusOr<std::unique_ptr<CpuLinear>> MakeCpuLinear(const std::string& name, const std::string& scheme,
-                                                         std::vector<float> weight, int64_t out, int64_t in);
-absl::StatusOr<std::vector<std::unique_ptr<Linear>>> MakeCpuLinearParts(
-    const std::string& name, const std::string& scheme, std::vector<float> weight, int64_t out, int64_t in,
-    int64_t first, int64_t count, int64_t total);
 
 }  // namespace qsweep

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <type_traits>
 
 #include "absl/strings/str_format.h"
 #include "core/dtype.h"
@@ -13,10 +14,8 @@
 #include "attention_bf16.cuh"
 #include "attention_wgmma.cuh"
 #include "decoder_kernels.cuh"
-#include "model/model_config.h"
 #include "rank_sum.cuh"
 #include "quant/packed_linear.h"
-#include "quant/scheme.h"
 
 namespace qsweep {
 namespace {
@@ -41,100 +40,72 @@ namespace {
     }                                                                                                     \
   } while (0)
 
+using bf16 = __nv_bfloat16;
+
+constexpr int kMaxTopK = 64;  // the logit-statistics kernel's limit
+
 class GpuArray : public DeviceArray {
  public:
-  explicit GpuArray(std::span<const float> v) : n_(static_cast<int64_t>(v.size())) {
-    QSWEEP_CUDA_CHECK(cudaMalloc(&p_, std::max<size_t>(1, v.size()) * sizeof(float)));
-    QSWEEP_CUDA_CHECK(cudaMemcpy(p_, v.data(), v.size() * sizeof(float), cudaMemcpyHostToDevice));
-  }
+  GpuArray(float* p, int64_t n) : p_(p), n_(n) {}
   ~GpuArray() override { cudaFree(p_); }
   int64_t size() const override { return n_; }
   const float* data() const { return p_; }
 
  private:
-  float* p_ = nullptr;
+  float* p_;
   int64_t n_;
 };
 
-// Weights [out, in] row-major on the device, bf16 or fp32 (the fp32 scheme),
-// in device storage that the parts of a row-parallel layer share: their
-// weights lie one after another, which lets them run as one batched GEMM.
+// Weights [out, in] row-major on the device at the compute precision (bf16,
+// or fp32 for fp32 and fp16 models), in device storage that the parts of a
+// row-parallel layer share: their weights lie one after another, which lets
+// them run as one batched GEMM.
 class GpuLinear : public Linear {
  public:
-  // `live` counts the backend's layers by storage type while they exist.
-  GpuLinear(std::shared_ptr<void> storage, const void* weights, int64_t out, int64_t in, bool bf16, bool head,
-            int64_t* live)
-      : storage_(std::move(storage)), p_(weights), out_(out), in_(in), bf16_(bf16), head_(head),
-        live_(live + (bf16 ? 1 : 0)) {
-    ++*live_;
-  }
-  ~GpuLinear() override { --*live_; }
+  GpuLinear(std::shared_ptr<void> storage, const void* weights, int64_t out, int64_t in, DType dtype, LinearRole role)
+      : storage_(std::move(storage)), p_(weights), out_(out), in_(in), dtype_(dtype), role_(role) {}
   int64_t out_features() const override { return out_; }
   int64_t in_features() const override { return in_; }
   const void* data() const { return p_; }
-  bool bf16() const { return bf16_; }
-  bool head() const { return head_; }  // the vocabulary projection (its own stage in timings)
+  bool bf16() const { return dtype_ == DType::kBF16; }
+  DType dtype() const { return dtype_; }
+  LinearRole role() const { return role_; }
 
  private:
   std::shared_ptr<void> storage_;
   const void* p_;
   int64_t out_, in_;
-  bool bf16_, head_;
-  int64_t* live_;
+  DType dtype_;
+  LinearRole role_;
 };
 
-// Device storage holding `w` as bf16 or fp32.
-std::shared_ptr<void> UploadWeights(const std::vector<float>& w, bool bf16) {
-  void* p = nullptr;
-  if (bf16) {
-    std::vector<uint16_t> h(w.size());
-#pragma omp parallel for schedule(static) if (w.size() > (1 << 20))
-    for (size_t i = 0; i < w.size(); ++i) h[i] = FloatToBF16(w[i]);
-    QSWEEP_CUDA_CHECK(cudaMalloc(&p, std::max<size_t>(1, h.size()) * 2));
-    QSWEEP_CUDA_CHECK(cudaMemcpy(p, h.data(), h.size() * 2, cudaMemcpyHostToDevice));
-  } else {
-    QSWEEP_CUDA_CHECK(cudaMalloc(&p, std::max<size_t>(1, w.size()) * 4));
-    QSWEEP_CUDA_CHECK(cudaMemcpy(p, w.data(), w.size() * 4, cudaMemcpyHostToDevice));
+// An activation's elements as T, checked against the type the caller expects.
+template <typename T>
+T* Elements(const Act& a) {
+  QSWEEP_CHECK(a.dtype == (std::is_same_v<T, bf16> ? DType::kBF16 : DType::kF32));
+  return static_cast<T*>(a.data);
+}
+float* Fp32(const Act& a) { return Elements<float>(a); }
+bf16* Bf16(const Act& a) { return Elements<bf16>(a); }
+const float* Fp32(const DeviceArray& a) { return static_cast<const GpuArray&>(a).data(); }
+
+// Calls f with `a`'s elements typed: the kernels come in fp32 and bf16.
+template <typename F>
+void WithElements(const Act& a, F&& f) {
+  switch (a.dtype) {
+    case DType::kF32: return f(Elements<float>(a));
+    case DType::kBF16: return f(Elements<bf16>(a));
+    default: QSWEEP_CHECK(false && "an activation type the kernels do not take");
   }
-  return std::shared_ptr<void>(p, [](void* q) { cudaFree(q); });
 }
 
-using bf16 = __nv_bfloat16;
-// An activation's elements, checked against the type the caller expects.
-const float* F(const Act& a) {
-  QSWEEP_CHECK(!a.bf16);
-  return static_cast<const float*>(a.data);
-}
-float* F(Act& a) {
-  QSWEEP_CHECK(!a.bf16);
-  return static_cast<float*>(a.data);
-}
-const bf16* B(const Act& a) {
-  QSWEEP_CHECK(a.bf16);
-  return static_cast<const bf16*>(a.data);
-}
-bf16* B(Act& a) {
-  QSWEEP_CHECK(a.bf16);
-  return static_cast<bf16*>(a.data);
-}
-int64_t Bytes(const Act& a) { return a.rows * a.cols * (a.bf16 ? 2 : 4); }
-const float* F(const DeviceArray& a) { return static_cast<const GpuArray&>(a).data(); }
-
-// The weights a tensor gets on the GPU, [out, in] in fp32, and whether they
-// are stored as bf16: the scheme's dequantized values; fp32 for the fp32
-// reference and for fp16 (whose values bf16 cannot hold).
-absl::StatusOr<std::pair<std::vector<float>, bool>> GpuWeights(const std::string& name, const std::string& scheme,
-                                                               std::vector<float> w, int64_t out, int64_t in) {
-  QSWEEP_ASSIGN_OR_RETURN(SchemeSpec spec, ResolveScheme(scheme));
-  const WeightFormat f = FormatFor(spec, name);
-  if (f.act != ActKind::kNone)
-    return absl::UnimplementedError(absl::StrFormat("%s: %s needs activation quantization, not on the GPU yet", name, scheme));
-  // bf16 storage rounds exactly as the bf16 format does: no detour through
-  // the packed format (which for an 8B model costs minutes of host time).
-  if (f.kind == WeightKind::kDense && f.dense_bits == 16 && !f.dense_fp16) return std::make_pair(std::move(w), true);
-  QSWEEP_ASSIGN_OR_RETURN(std::unique_ptr<PackedLinear> p, QuantizeLinear(f, w, out, in, nullptr, name, spec.method));
-  p->Dequantize(w);
-  return std::make_pair(std::move(w), f.quantized());
+// The fp32 values [out, in] a packed layer stands for: a dense layer's own
+// (no copy), or the dequantized codes.
+std::vector<float> DenseValues(std::unique_ptr<PackedLinear> w) {
+  if (std::optional<std::vector<float>> v = w->ReleaseDenseValues()) return *std::move(v);
+  std::vector<float> values(w->out_features() * w->in_features());
+  w->Dequantize(values);
+  return values;
 }
 
 }  // namespace
@@ -186,7 +157,7 @@ cudaEvent_t CudaBackend::Event() {
   return e;
 }
 
-std::vector<double> CudaBackend::StageMillis() {
+std::vector<std::pair<std::string, double>> CudaBackend::StageMillis() {
   std::vector<double> ms(static_cast<int>(Stage::kCount), 0.0);
   Synchronize();
   for (const StageEvents& e : stage_events_) {
@@ -197,7 +168,10 @@ std::vector<double> CudaBackend::StageMillis() {
     free_events_.push_back(e.end);
   }
   stage_events_.clear();
-  return ms;
+  std::vector<std::pair<std::string, double>> named;
+  for (int i = 0; i < static_cast<int>(Stage::kCount); ++i)
+    if (ms[i] > 0) named.emplace_back(StageName(static_cast<Stage>(i)), ms[i]);
+  return named;
 }
 
 std::string CudaBackend::DeviceName() const {
@@ -206,7 +180,7 @@ std::string CudaBackend::DeviceName() const {
   return p.name;
 }
 
-void CudaBackend::Synchronize() const { QSWEEP_CUDA_CHECK(cudaDeviceSynchronize()); }
+void CudaBackend::Synchronize() { QSWEEP_CUDA_CHECK(cudaDeviceSynchronize()); }
 
 absl::StatusOr<std::unique_ptr<CudaBackend>> CudaBackend::Create(int local_rank) {
   int n = 0;
@@ -215,7 +189,7 @@ absl::StatusOr<std::unique_ptr<CudaBackend>> CudaBackend::Create(int local_rank)
   b->device_ = local_rank % n;
   QSWEEP_CUDA_CHECK(cudaSetDevice(b->device_));
   QSWEEP_LT_CHECK(cublasLtCreate(&b->lt_));
-  QSWEEP_CUDA_CHECK(cudaMalloc(&b->workspace_, b->workspace_bytes_));
+  QSWEEP_RETURN_IF_ERROR(b->TryMalloc(&b->workspace_, b->workspace_bytes_, "the cuBLASLt workspace"));
   return b;
 }
 
@@ -224,21 +198,69 @@ CudaBackend::~CudaBackend() {
   for (cudaEvent_t e : free_events_) cudaEventDestroy(e);
   group_.reset();
   plans_.clear();
-  for (auto& [slot, buf] : scratch_) cudaFree(buf.first);
+  for (Scratch* s : {&positions_, &seq_begin_, &prefix_end_, &branch_begin_, &token_ids_, &head_rows_, &targets_,
+                     &stats_, &all_gather_, &rank_sum_, &v_transposed_})
+    cudaFree(s->data);
   if (host_stats_) cudaFreeHost(host_stats_);
   if (workspace_) cudaFree(workspace_);
   if (lt_) cublasLtDestroy(lt_);
 }
 
-void* CudaBackend::Scratch(int slot, size_t bytes) {
-  auto& [p, size] = scratch_[slot];
-  if (size < bytes) {
-    if (slot == 8) uploaded_targets_.clear();  // the targets' copy goes with the buffer
-    if (p) QSWEEP_CUDA_CHECK(cudaFree(p));
-    QSWEEP_CUDA_CHECK(cudaMalloc(&p, bytes));
-    size = bytes;
+absl::Status CudaBackend::TryMalloc(void** p, size_t bytes, std::string_view what) const {
+  const cudaError_t e = cudaMalloc(p, std::max<size_t>(bytes, 1));
+  if (e == cudaSuccess) return absl::OkStatus();
+  cudaGetLastError();  // out of memory is not sticky: clear it for the next call
+  size_t free = 0, total = 0;
+  cudaMemGetInfo(&free, &total);
+  return absl::ResourceExhaustedError(absl::StrFormat(
+      "out of device memory for %s: asked for %.3f GiB, %.3f GiB free of %.1f GiB on GPU %d (%s)", what,
+      bytes / double(1 << 30), free / double(1 << 30), total / double(1 << 30), device_, cudaGetErrorName(e)));
+}
+
+absl::Status CudaBackend::Grow(Scratch& s, size_t bytes) {
+  if (s.bytes >= bytes) return absl::OkStatus();
+  if (&s == &targets_) uploaded_targets_.clear();  // the targets' copy goes with the buffer
+  if (s.data) QSWEEP_CUDA_CHECK(cudaFree(s.data));
+  s.data = nullptr;
+  s.bytes = 0;
+  QSWEEP_RETURN_IF_ERROR(TryMalloc(&s.data, bytes, s.what));
+  s.bytes = bytes;
+  return absl::OkStatus();
+}
+
+void* CudaBackend::Need(Scratch& s, size_t bytes) {
+  const absl::Status grown = Grow(s, bytes);
+  if (!grown.ok()) {
+    std::fprintf(stderr, "qsweep: %s (the memory plan did not reserve it)\n", std::string(grown.message()).c_str());
+    std::abort();
   }
-  return p;
+  return s.data;
+}
+
+// Per batch token: V transposed for the wgmma attention (bf16), and with
+// tensor parallelism a rank's fp32 tree sum and the all-gather of the
+// group's; the layout, ids and positions (32 bytes).
+int64_t CudaBackend::ScratchBytesPerToken(const TokenWidths& w) const {
+  const int64_t tp = w.tp;
+  return (compute_ == DType::kBF16 ? 2 * w.kv + 64 * w.head_dim : 0) + (tp > 1 ? 4 * (tp + 1) * w.hidden : 0) + 32;
+}
+
+absl::Status CudaBackend::ReserveScratch(int64_t tokens, int64_t head_rows, const TokenWidths& w) {
+  const size_t n = tokens;
+  QSWEEP_RETURN_IF_ERROR(Grow(positions_, n * 4));
+  for (Scratch* s : {&seq_begin_, &prefix_end_, &branch_begin_}) QSWEEP_RETURN_IF_ERROR(Grow(*s, n * 8));
+  QSWEEP_RETURN_IF_ERROR(Grow(token_ids_, n * 4));
+  QSWEEP_RETURN_IF_ERROR(Grow(head_rows_, head_rows * 8));
+  QSWEEP_RETURN_IF_ERROR(Grow(targets_, head_rows * 4));
+  QSWEEP_RETURN_IF_ERROR(Grow(stats_, head_rows * (3 + 2 * kMaxTopK) * 4));
+  if (w.tp > 1) {
+    QSWEEP_RETURN_IF_ERROR(Grow(all_gather_, n * w.hidden * w.tp * 4));
+    QSWEEP_RETURN_IF_ERROR(Grow(rank_sum_, n * w.hidden * 4));
+  }
+  if (compute_ == DType::kBF16 && w.head_dim > 0)
+    QSWEEP_RETURN_IF_ERROR(
+        Grow(v_transposed_, kernels::AttentionWgmmaScratchBytes(tokens, w.kv / w.head_dim, w.head_dim)));
+  return absl::OkStatus();
 }
 
 int64_t CudaBackend::FreeMemoryBytes() const {
@@ -247,19 +269,19 @@ int64_t CudaBackend::FreeMemoryBytes() const {
   return static_cast<int64_t>(free);
 }
 
-bool CudaBackend::ComputeBf16() const { return live_linears_[0] == 0 && live_linears_[1] > 0; }
-
-int CudaBackend::ElementBytes(ActRole role) const { return role == ActRole::kCompute && ComputeBf16() ? 2 : 4; }
-
-Act CudaBackend::Alloc(int64_t rows, int64_t cols, ActRole role) {
-  return AllocAs(rows, cols, role == ActRole::kCompute && ComputeBf16());
+void CudaBackend::SetModelPrecision(DType precision) {
+  compute_ = precision == DType::kBF16 ? DType::kBF16 : DType::kF32;
 }
 
-Act CudaBackend::AllocAs(int64_t rows, int64_t cols, bool bf16) {
-  Act a{nullptr, rows, cols, bf16};
-  const size_t bytes = std::max<int64_t>(1, rows * cols) * (bf16 ? 2 : 4);
-  QSWEEP_CUDA_CHECK(cudaMalloc(&a.data, bytes));
-  QSWEEP_CUDA_CHECK(cudaMemset(a.data, 0, bytes));
+absl::StatusOr<Act> CudaBackend::Alloc(int64_t rows, int64_t cols, ActRole role, std::string_view what) {
+  return AllocAs(rows, cols, role == ActRole::kCompute ? compute_ : DType::kF32, what);
+}
+
+absl::StatusOr<Act> CudaBackend::AllocAs(int64_t rows, int64_t cols, DType dtype, std::string_view what) {
+  QSWEEP_CHECK(dtype == DType::kF32 || dtype == DType::kBF16);
+  Act a{nullptr, rows, cols, dtype};
+  QSWEEP_RETURN_IF_ERROR(TryMalloc(&a.data, a.bytes(), what));
+  QSWEEP_CUDA_CHECK(cudaMemset(a.data, 0, std::max<int64_t>(1, a.bytes())));
   return a;
 }
 
@@ -268,36 +290,61 @@ void CudaBackend::Free(Act& a) {
   a = Act{};
 }
 
-std::unique_ptr<DeviceArray> CudaBackend::Upload(std::span<const float> values) {
-  return std::make_unique<GpuArray>(values);
+absl::StatusOr<std::unique_ptr<DeviceArray>> CudaBackend::Upload(std::span<const float> values) {
+  void* p = nullptr;
+  QSWEEP_RETURN_IF_ERROR(TryMalloc(&p, values.size() * sizeof(float), "a weight vector"));
+  QSWEEP_CUDA_CHECK(cudaMemcpy(p, values.data(), values.size() * sizeof(float), cudaMemcpyHostToDevice));
+  return std::make_unique<GpuArray>(static_cast<float*>(p), static_cast<int64_t>(values.size()));
 }
 
-absl::StatusOr<std::unique_ptr<Linear>> CudaBackend::CreateLinear(const std::string& name, const std::string& scheme,
-                                                                  std::vector<float> weight, int64_t out, int64_t in) {
-  QSWEEP_ASSIGN_OR_RETURN(auto w, GpuWeights(name, scheme, std::move(weight), out, in));
-  std::shared_ptr<void> storage = UploadWeights(w.first, w.second);
-  const void* p = storage.get();
-  return std::make_unique<GpuLinear>(std::move(storage), p, out, in, w.second, name == LmHeadName(), live_linears_);
+absl::StatusOr<std::unique_ptr<Linear>> CudaBackend::CreateLinear(std::string_view name, LinearRole role,
+                                                                  std::unique_ptr<PackedLinear> w) {
+  std::vector<std::unique_ptr<PackedLinear>> one;
+  one.push_back(std::move(w));
+  QSWEEP_ASSIGN_OR_RETURN(std::vector<std::unique_ptr<Linear>> parts, UploadParts(name, role, std::move(one)));
+  return std::move(parts[0]);
 }
 
 absl::StatusOr<std::vector<std::unique_ptr<Linear>>> CudaBackend::CreateLinearParts(
-    const std::string& name, const std::string& scheme, std::vector<float> weight, int64_t out, int64_t in,
-    int64_t first, int64_t count, int64_t total) {
-  QSWEEP_ASSIGN_OR_RETURN(auto whole, GpuWeights(name, scheme, std::move(weight), out, in));
-  const int64_t width = in / total;
-  // This rank's parts, each [out, width], one after another.
-  std::vector<float> w;
-  w.reserve(count * out * width);
-  for (int64_t p = first; p < first + count; ++p)
-    for (int64_t r = 0; r < out; ++r)
-      w.insert(w.end(), whole.first.begin() + r * in + p * width, whole.first.begin() + r * in + (p + 1) * width);
-  std::shared_ptr<void> storage = UploadWeights(w, whole.second);
-  const int64_t part_bytes = out * width * (whole.second ? 2 : 4);
-  std::vector<std::unique_ptr<Linear>> parts;
-  for (int64_t p = 0; p < count; ++p)
-    parts.push_back(std::make_unique<GpuLinear>(storage, static_cast<const char*>(storage.get()) + p * part_bytes, out,
-                                                width, whole.second, false, live_linears_));
-  return parts;
+    std::string_view name, std::vector<std::unique_ptr<PackedLinear>> parts) {
+  return UploadParts(name, LinearRole::kProjection, std::move(parts));
+}
+
+// The weights at the compute precision, every part [out, width] one after
+// another in one allocation. Packed formats are dequantized (no low-bit
+// kernels yet); activation-quantized ones need the int8 / fp8 paths.
+absl::StatusOr<std::vector<std::unique_ptr<Linear>>> CudaBackend::UploadParts(
+    std::string_view name, LinearRole role, std::vector<std::unique_ptr<PackedLinear>> parts) {
+  QSWEEP_CHECK(!parts.empty());
+  const int64_t out = parts[0]->out_features(), width = parts[0]->in_features();
+  for (const auto& p : parts) {
+    QSWEEP_CHECK(p->out_features() == out && p->in_features() == width);
+    if (p->format().act != ActKind::kNone)
+      return absl::UnimplementedError(absl::StrFormat(
+          "%s: %s needs activation quantization, not on the GPU yet", name, p->format().Describe()));
+  }
+  const int64_t count = static_cast<int64_t>(parts.size()), part = out * width;
+  const int elem = DTypeBytes(compute_);
+  void* p = nullptr;
+  QSWEEP_RETURN_IF_ERROR(TryMalloc(&p, count * part * elem, absl::StrFormat("the weights of %s", name)));
+  std::shared_ptr<void> storage(p, [](void* q) { cudaFree(q); });
+  for (int64_t i = 0; i < count; ++i) {
+    const std::vector<float> w = DenseValues(std::move(parts[i]));
+    char* dst = static_cast<char*>(p) + i * part * elem;
+    if (compute_ == DType::kBF16) {
+      std::vector<uint16_t> h(w.size());
+#pragma omp parallel for schedule(static) if (w.size() > (1 << 20))
+      for (size_t j = 0; j < w.size(); ++j) h[j] = FloatToBF16(w[j]);
+      QSWEEP_CUDA_CHECK(cudaMemcpy(dst, h.data(), h.size() * 2, cudaMemcpyHostToDevice));
+    } else {
+      QSWEEP_CUDA_CHECK(cudaMemcpy(dst, w.data(), w.size() * 4, cudaMemcpyHostToDevice));
+    }
+  }
+  std::vector<std::unique_ptr<Linear>> linears;
+  for (int64_t i = 0; i < count; ++i)
+    linears.push_back(std::make_unique<GpuLinear>(storage, static_cast<const char*>(p) + i * part * elem, out, width,
+                                                  compute_, role));
+  return linears;
 }
 
 void CudaBackend::SetLayout(const SequenceLayout& l) {
@@ -308,25 +355,22 @@ void CudaBackend::SetLayout(const SequenceLayout& l) {
     QSWEEP_CHECK(l.seq_begin[r] <= l.prefix_end[r] && l.prefix_end[r] <= l.branch_begin[r] &&
                  l.branch_begin[r] <= r && (r == 0 || l.seq_begin[r - 1] <= l.seq_begin[r]));
   const size_t n = l.positions.size();
-  QSWEEP_CUDA_CHECK(cudaMemcpy(Scratch(1, n * 4), l.positions.data(), n * 4, cudaMemcpyHostToDevice));
-  QSWEEP_CUDA_CHECK(cudaMemcpy(Scratch(2, n * 8), l.seq_begin.data(), n * 8, cudaMemcpyHostToDevice));
-  QSWEEP_CUDA_CHECK(cudaMemcpy(Scratch(3, n * 8), l.prefix_end.data(), n * 8, cudaMemcpyHostToDevice));
-  QSWEEP_CUDA_CHECK(cudaMemcpy(Scratch(4, n * 8), l.branch_begin.data(), n * 8, cudaMemcpyHostToDevice));
+  QSWEEP_CUDA_CHECK(cudaMemcpy(Need(positions_, n * 4), l.positions.data(), n * 4, cudaMemcpyHostToDevice));
+  QSWEEP_CUDA_CHECK(cudaMemcpy(Need(seq_begin_, n * 8), l.seq_begin.data(), n * 8, cudaMemcpyHostToDevice));
+  QSWEEP_CUDA_CHECK(cudaMemcpy(Need(prefix_end_, n * 8), l.prefix_end.data(), n * 8, cudaMemcpyHostToDevice));
+  QSWEEP_CUDA_CHECK(cudaMemcpy(Need(branch_begin_, n * 8), l.branch_begin.data(), n * 8, cudaMemcpyHostToDevice));
 }
 
 void CudaBackend::Embed(const DeviceArray& table, int64_t dim, std::span<const int32_t> ids, Act& out) {
-  auto* d = static_cast<int32_t*>(Scratch(5, ids.size() * 4));
+  auto* d = static_cast<int32_t*>(Need(token_ids_, ids.size() * 4));
   QSWEEP_CUDA_CHECK(cudaMemcpy(d, ids.data(), ids.size() * 4, cudaMemcpyHostToDevice));
   StageScope t(this, Stage::kElementwise);
-  kernels::Embed(F(table), dim, d, static_cast<int64_t>(ids.size()), F(out), 0);
+  kernels::Embed(Fp32(table), dim, d, static_cast<int64_t>(ids.size()), Fp32(out), 0);
 }
 
 void CudaBackend::RmsNorm(const Act& x, const DeviceArray& w, float eps, Act& out) {
   StageScope t(this, Stage::kNorm);
-  if (out.bf16)
-    kernels::RmsNorm(F(x), F(w), x.rows, x.cols, eps, B(out), 0);
-  else
-    kernels::RmsNorm(F(x), F(w), x.rows, x.cols, eps, F(out), 0);
+  WithElements(out, [&](auto* o) { kernels::RmsNorm(Fp32(x), Fp32(w), x.rows, x.cols, eps, o, 0); });
 }
 
 CudaBackend::GemmPlan& CudaBackend::Plan(const GemmShape& g) {
@@ -383,16 +427,6 @@ CudaBackend::GemmPlan& CudaBackend::Plan(const GemmShape& g) {
   return *slot;
 }
 
-const void* CudaBackend::GemmInput(const Act& x, bool bf16_weights) {
-  if (!bf16_weights || x.bf16) {
-    QSWEEP_CHECK(x.bf16 == bf16_weights);  // fp32 weights only ever meet fp32 activations
-    return x.data;
-  }
-  auto* xb = static_cast<bf16*>(Scratch(6, x.rows * x.cols * 2));
-  kernels::ToBf16(F(x), x.rows * x.cols, xb, 0);
-  return xb;
-}
-
 // The largest power of two <= 256 that divides every address of the operand
 // (its base and, when batched, the base plus any multiple of the stride).
 static uint32_t Alignment(const void* p, int64_t stride_bytes) {
@@ -413,12 +447,12 @@ void CudaBackend::Gemm(GemmShape g, const void* a, const void* b, const void* c,
 
 void CudaBackend::Matmul(const Linear& l, const Act& x, Act& y) {
   const auto& g = static_cast<const GpuLinear&>(l);
-  QSWEEP_CHECK(x.cols == g.in_features() && y.cols == g.out_features() && x.rows == y.rows);
+  QSWEEP_CHECK(x.cols == g.in_features() && y.cols == g.out_features() && x.rows == y.rows && x.dtype == g.dtype());
   if (x.rows == 0) return;
-  StageScope t(this, g.head() ? Stage::kHead : Stage::kGemm);
-  const void* b = GemmInput(x, g.bf16());
-  const GemmShape shape{g.out_features(), x.rows, g.in_features(), g.in_features(), g.bf16(), y.bf16};
-  Gemm(shape, g.data(), b, y.data, y.data, 0.0f);
+  StageScope t(this, g.role() == LinearRole::kHead ? Stage::kHead : Stage::kGemm);
+  const GemmShape shape{g.out_features(), x.rows, g.in_features(), g.in_features(), g.bf16(),
+                        y.dtype == DType::kBF16};
+  Gemm(shape, g.data(), x.data, y.data, y.data, 0.0f);
 }
 
 // The parts' products read their column slices of `in` in place (no slice
@@ -435,7 +469,7 @@ void CudaBackend::RowParallelAdd(std::span<const std::unique_ptr<Linear>> parts,
   const auto& p0 = static_cast<const GpuLinear&>(*parts[0]);
   const int64_t out = p0.out_features(), width = p0.in_features();
   QSWEEP_CHECK(count <= kernels::kMaxTreeRanks && in.cols == count * width && residual.rows == n &&
-               residual.cols == out && !residual.bf16);
+               residual.cols == out && residual.dtype == DType::kF32 && in.dtype == p0.dtype());
   if (n == 0) return;
   const bool grouped = group_ && group_->size() > 1;
   if (count == 1 && !grouped) {
@@ -446,24 +480,25 @@ void CudaBackend::RowParallelAdd(std::span<const std::unique_ptr<Linear>> parts,
     // compute precision: that path below, for every reduction.
     StageScope t(this, Stage::kGemm);
     const GemmShape shape{out, n, width, in.cols, p0.bf16(), false};
-    return Gemm(shape, p0.data(), GemmInput(in, p0.bf16()), residual.data, residual.data, 1.0f);
+    return Gemm(shape, p0.data(), in.data, residual.data, residual.data, 1.0f);
   }
-  const bool obf16 = outs[0].bf16;
-  const int64_t wbytes = p0.bf16() ? 2 : 4, xbytes = wbytes, obytes = obf16 ? 2 : 4;
+  const DType otype = outs[0].dtype;
+  const int64_t wbytes = DTypeBytes(p0.dtype()), xbytes = wbytes, obytes = DTypeBytes(otype);
   const auto* w = static_cast<const char*>(p0.data());
   const auto* o0 = static_cast<char*>(outs[0].data);
   const int64_t ostride = count > 1 ? static_cast<char*>(outs[1].data) - o0 : 0;
   bool batched = count > 1 && ostride % obytes == 0;
   for (int64_t p = 0; p < count; ++p) {
     const auto& lp = static_cast<const GpuLinear&>(*parts[p]);
-    QSWEEP_CHECK(lp.bf16() == p0.bf16() && lp.out_features() == out && lp.in_features() == width &&
-                 outs[p].bf16 == obf16 && outs[p].rows == n && outs[p].cols == out);
+    QSWEEP_CHECK(lp.dtype() == p0.dtype() && lp.out_features() == out && lp.in_features() == width &&
+                 outs[p].dtype == otype && outs[p].rows == n && outs[p].cols == out);
     batched = batched && static_cast<const char*>(lp.data()) == w + p * out * width * wbytes &&
               static_cast<char*>(outs[p].data) == o0 + p * ostride;
   }
   {
     StageScope t(this, Stage::kGemm);
-    const auto* b = static_cast<const char*>(GemmInput(in, p0.bf16()));
+    const auto* b = static_cast<const char*>(in.data);
+    const bool obf16 = otype == DType::kBF16;
     if (batched) {
       const GemmShape shape{out, n, width, in.cols, p0.bf16(), obf16, static_cast<int32_t>(count), out * width,
                             width, ostride / obytes};
@@ -477,34 +512,28 @@ void CudaBackend::RowParallelAdd(std::span<const std::unique_ptr<Linear>> parts,
   }
   auto tree = [&](float* dst, bool accumulate) {
     StageScope t(this, Stage::kElementwise);
-    if (obf16) {
-      const bf16* bufs[kernels::kMaxTreeRanks];
-      for (int64_t p = 0; p < count; ++p) bufs[p] = B(outs[p]);
+    WithElements(outs[0], [&](auto* first) {
+      using T = std::remove_pointer_t<decltype(first)>;
+      const T* bufs[kernels::kMaxTreeRanks];
+      for (int64_t p = 0; p < count; ++p) bufs[p] = Elements<T>(outs[p]);
       kernels::SumBuffersInTreeOrder(bufs, static_cast<int>(count), n * out, dst, accumulate, 0);
-    } else {
-      const float* bufs[kernels::kMaxTreeRanks];
-      for (int64_t p = 0; p < count; ++p) bufs[p] = F(outs[p]);
-      kernels::SumBuffersInTreeOrder(bufs, static_cast<int>(count), n * out, dst, accumulate, 0);
-    }
+    });
   };
-  if (!grouped) return tree(F(residual), true);
-  Act sum{Scratch(11, n * out * 4), n, out, false};
-  tree(F(sum), false);
+  if (!grouped) return tree(Fp32(residual), true);
+  Act sum{Need(rank_sum_, n * out * 4), n, out, DType::kF32};
+  tree(Fp32(sum), false);
   AllReduceSum(sum);
   Add(sum, residual);
 }
 
 void CudaBackend::AddBias(const DeviceArray& b, Act& y) {
   StageScope t(this, Stage::kElementwise);
-  if (y.bf16)
-    kernels::AddBias(F(b), B(y), y.rows, y.cols, 0);
-  else
-    kernels::AddBias(F(b), F(y), y.rows, y.cols, 0);
+  WithElements(y, [&](auto* yp) { kernels::AddBias(Fp32(b), yp, y.rows, y.cols, 0); });
 }
 
 void CudaBackend::Add(const Act& x, Act& y) {
   StageScope t(this, Stage::kElementwise);
-  kernels::Add(F(x), F(y), x.rows * x.cols, 0);
+  kernels::Add(Fp32(x), Fp32(y), x.rows * x.cols, 0);
 }
 
 void CudaBackend::SumTree(std::span<Act> parts) {
@@ -513,68 +542,71 @@ void CudaBackend::SumTree(std::span<Act> parts) {
   const float* bufs[kernels::kMaxTreeRanks];
   for (size_t i = 0; i < parts.size(); ++i) {
     QSWEEP_CHECK(parts[i].rows * parts[i].cols == parts[0].rows * parts[0].cols);
-    bufs[i] = F(parts[i]);
+    bufs[i] = Fp32(parts[i]);
   }
-  kernels::SumBuffersInTreeOrder(bufs, static_cast<int>(parts.size()), parts[0].rows * parts[0].cols, F(parts[0]),
-                                 false, 0);
+  kernels::SumBuffersInTreeOrder(bufs, static_cast<int>(parts.size()), parts[0].rows * parts[0].cols,
+                                 Fp32(parts[0]), false, 0);
 }
 
 void CudaBackend::Rotary(const DeviceArray& inv_freq, int64_t head_dim, Act& x) {
   StageScope t(this, Stage::kElementwise);
-  const auto* positions = static_cast<int32_t*>(Scratch(1, 4));
-  if (x.bf16)
-    kernels::Rotary(B(x), x.rows, x.cols / head_dim, head_dim, F(inv_freq), positions, 0);
-  else
-    kernels::Rotary(F(x), x.rows, x.cols / head_dim, head_dim, F(inv_freq), positions, 0);
+  QSWEEP_CHECK(layout_rows_ >= x.rows);
+  const auto* positions = static_cast<const int32_t*>(positions_.data);
+  WithElements(x, [&](auto* xp) {
+    kernels::Rotary(xp, x.rows, x.cols / head_dim, head_dim, Fp32(inv_freq), positions, 0);
+  });
 }
 
 void CudaBackend::Attention(const Act& q, const Act& k, const Act& v, int64_t head_dim, Act& out) {
-  QSWEEP_CHECK(layout_rows_ == q.rows && head_dim <= 256);
+  QSWEEP_CHECK(layout_rows_ == q.rows && head_dim <= 256 && q.dtype == k.dtype && q.dtype == v.dtype &&
+               q.dtype == out.dtype);
   StageScope t(this, Stage::kAttention);
   const auto [sb, pe, bb] = LayoutOnDevice();
   const int64_t hq = q.cols / head_dim, hkv = k.cols / head_dim;
-  if (!q.bf16)
-    return kernels::Attention(F(q), F(k), F(v), q.rows, sb, pe, bb, hq, hkv, head_dim, F(out), 0);
+  if (q.dtype == DType::kF32)
+    return kernels::Attention(Fp32(q), Fp32(k), Fp32(v), q.rows, sb, pe, bb, hq, hkv, head_dim, Fp32(out), 0);
   // A bf16 model's activations: tensor cores, where there is an instance for
   // the head dim and the rows allow its 16-byte copies: Hopper's wgmma, else
   // mma.sync, else the tiled kernel.
   const bool aligned = ((reinterpret_cast<uintptr_t>(q.data) | reinterpret_cast<uintptr_t>(k.data) |
                          reinterpret_cast<uintptr_t>(v.data) | reinterpret_cast<uintptr_t>(out.data)) & 15) == 0;
-  if (!aligned) return kernels::Attention(B(q), B(k), B(v), q.rows, sb, pe, bb, hq, hkv, head_dim, B(out), 0);
-  auto* vt = static_cast<bf16*>(Scratch(12, kernels::AttentionWgmmaScratchBytes(q.rows, hkv, head_dim)));
-  if (kernels::AttentionWgmma(B(q), B(k), B(v), q.rows, sb, pe, bb, hq, hkv, head_dim, vt, B(out), 0)) return;
-  if (!kernels::AttentionBf16(B(q), B(k), B(v), q.rows, sb, pe, bb, hq, hkv, head_dim, B(out), 0))
-    kernels::Attention(B(q), B(k), B(v), q.rows, sb, pe, bb, hq, hkv, head_dim, B(out), 0);
+  if (!aligned)
+    return kernels::Attention(Bf16(q), Bf16(k), Bf16(v), q.rows, sb, pe, bb, hq, hkv, head_dim, Bf16(out), 0);
+  auto* vt = static_cast<bf16*>(Need(v_transposed_, kernels::AttentionWgmmaScratchBytes(q.rows, hkv, head_dim)));
+  if (kernels::AttentionWgmma(Bf16(q), Bf16(k), Bf16(v), q.rows, sb, pe, bb, hq, hkv, head_dim, vt, Bf16(out), 0))
+    return;
+  if (!kernels::AttentionBf16(Bf16(q), Bf16(k), Bf16(v), q.rows, sb, pe, bb, hq, hkv, head_dim, Bf16(out), 0))
+    kernels::Attention(Bf16(q), Bf16(k), Bf16(v), q.rows, sb, pe, bb, hq, hkv, head_dim, Bf16(out), 0);
 }
 
 void CudaBackend::SwiGlu(const Act& gate, const Act& up, Act& out) {
   StageScope t(this, Stage::kElementwise);
-  if (gate.bf16)
-    kernels::SwiGlu(B(gate), B(up), gate.rows * gate.cols, B(out), 0);
-  else
-    kernels::SwiGlu(F(gate), F(up), gate.rows * gate.cols, F(out), 0);
+  WithElements(gate, [&](auto* g) {
+    using T = std::remove_pointer_t<decltype(g)>;
+    kernels::SwiGlu(g, Elements<T>(up), gate.rows * gate.cols, Elements<T>(out), 0);
+  });
 }
 
 void CudaBackend::GatherRows(const Act& x, std::span<const int64_t> rows, Act& out) {
-  auto* d = static_cast<int64_t*>(Scratch(7, rows.size() * 8));
+  auto* d = static_cast<int64_t*>(Need(head_rows_, rows.size() * 8));
   QSWEEP_CUDA_CHECK(cudaMemcpy(d, rows.data(), rows.size() * 8, cudaMemcpyHostToDevice));
   StageScope t(this, Stage::kElementwise);
-  kernels::GatherRows(F(x), x.cols, d, static_cast<int64_t>(rows.size()), F(out), 0);
+  kernels::GatherRows(Fp32(x), x.cols, d, static_cast<int64_t>(rows.size()), Fp32(out), 0);
 }
 
 void CudaBackend::SliceColumns(const Act& x, int64_t begin, Act& out) {
   StageScope t(this, Stage::kElementwise);
-  if (x.bf16)
-    kernels::SliceColumns(B(x), x.rows, x.cols, begin, out.cols, B(out), 0);
-  else
-    kernels::SliceColumns(F(x), x.rows, x.cols, begin, out.cols, F(out), 0);
+  WithElements(x, [&](auto* xp) {
+    using T = std::remove_pointer_t<decltype(xp)>;
+    kernels::SliceColumns(xp, x.rows, x.cols, begin, out.cols, Elements<T>(out), 0);
+  });
 }
 
 void CudaBackend::LogitStatistics(const Act& logits, int64_t col_begin, int64_t col_end, std::span<const int32_t> targets,
                                   int k, bool full_rows, int64_t vocab_begin, LogitStats* out) {
   const int64_t n = static_cast<int64_t>(targets.size()), v = col_end - col_begin;
-  QSWEEP_CHECK(k <= 64);
-  auto* t = static_cast<int32_t*>(Scratch(8, n * 4));
+  QSWEEP_CHECK(k <= kMaxTopK);
+  auto* t = static_cast<int32_t*>(Need(targets_, n * 4));
   // The decoder asks for every vocabulary chunk of a head chunk with the same
   // targets: upload them once.
   if (!std::equal(targets.begin(), targets.end(), uploaded_targets_.begin(), uploaded_targets_.end())) {
@@ -584,11 +616,11 @@ void CudaBackend::LogitStatistics(const Act& logits, int64_t col_begin, int64_t 
   const int kk = std::max(k, 1);
   // [max, sum_exp, target] then [top-k logits] then [top-k ids], one copy back.
   const int64_t words = n * (3 + 2 * kk);
-  auto* stats = static_cast<float*>(Scratch(9, words * 4));
+  auto* stats = static_cast<float*>(Need(stats_, words * 4));
   float *mx = stats, *se = stats + n, *tl = stats + 2 * n, *tv = stats + 3 * n;
   auto* ti = reinterpret_cast<int32_t*>(stats + 3 * n + n * kk);
   StageScope timer(this, Stage::kLogitStats);
-  kernels::LogitStats(F(logits), n, logits.cols, col_begin, col_end, t, vocab_begin, k, mx, se, tl, ti, tv, 0);
+  kernels::LogitStats(Fp32(logits), n, logits.cols, col_begin, col_end, t, vocab_begin, k, mx, se, tl, ti, tv, 0);
   // Pinned, so that the copy runs at full speed (32 of them per 8k-token batch).
   if (host_stats_words_ < words) {
     if (host_stats_) QSWEEP_CUDA_CHECK(cudaFreeHost(host_stats_));
@@ -607,7 +639,7 @@ void CudaBackend::LogitStatistics(const Act& logits, int64_t col_begin, int64_t 
   out->logits.clear();
   if (full_rows) {
     out->logits.resize(n * v);
-    QSWEEP_CUDA_CHECK(cudaMemcpy2D(out->logits.data(), v * 4, F(logits) + col_begin, logits.cols * 4, v * 4, n,
+    QSWEEP_CUDA_CHECK(cudaMemcpy2D(out->logits.data(), v * 4, Fp32(logits) + col_begin, logits.cols * 4, v * 4, n,
                                    cudaMemcpyDeviceToHost));
   }
 }
@@ -617,34 +649,36 @@ void CudaBackend::AllReduceSum(Act& x) {
   QSWEEP_CHECK(group_->size() <= kernels::kMaxTreeRanks);
   StageScope t(this, Stage::kAllReduce);
   const int64_t n = x.rows * x.cols;
-  auto* all = static_cast<float*>(Scratch(10, static_cast<size_t>(n) * group_->size() * sizeof(float)));
-  group_->AllGather(F(x), all, n, 0);
-  kernels::SumRanksInTreeOrder(all, group_->size(), n, F(x), 0);
+  auto* all = static_cast<float*>(Need(all_gather_, static_cast<size_t>(n) * group_->size() * sizeof(float)));
+  group_->AllGather(Fp32(x), all, n, 0);
+  kernels::SumRanksInTreeOrder(all, group_->size(), n, Fp32(x), 0);
 }
 
-std::tuple<const int64_t*, const int64_t*, const int64_t*> CudaBackend::LayoutOnDevice() {
-  return {static_cast<int64_t*>(Scratch(2, 8)), static_cast<int64_t*>(Scratch(3, 8)),
-          static_cast<int64_t*>(Scratch(4, 8))};
+std::tuple<const int64_t*, const int64_t*, const int64_t*> CudaBackend::LayoutOnDevice() const {
+  return {static_cast<const int64_t*>(seq_begin_.data), static_cast<const int64_t*>(prefix_end_.data),
+          static_cast<const int64_t*>(branch_begin_.data)};
 }
 
-std::vector<float> CudaBackend::Download(const Act& a) const {
+std::vector<float> CudaBackend::Download(const Act& a) {
   std::vector<float> h(a.rows * a.cols);
-  if (!a.bf16) {
+  if (a.dtype == DType::kF32) {
     QSWEEP_CUDA_CHECK(cudaMemcpy(h.data(), a.data, h.size() * 4, cudaMemcpyDeviceToHost));
     return h;
   }
+  QSWEEP_CHECK(a.dtype == DType::kBF16);
   std::vector<uint16_t> b(h.size());
   QSWEEP_CUDA_CHECK(cudaMemcpy(b.data(), a.data, b.size() * 2, cudaMemcpyDeviceToHost));
   for (size_t i = 0; i < b.size(); ++i) h[i] = BF16ToFloat(b[i]);
   return h;
 }
 
-void CudaBackend::UploadTo(std::span<const float> values, Act& a) const {
+void CudaBackend::UploadTo(std::span<const float> values, Act& a) {
   QSWEEP_CHECK(static_cast<int64_t>(values.size()) <= a.rows * a.cols);
-  if (!a.bf16) {
+  if (a.dtype == DType::kF32) {
     QSWEEP_CUDA_CHECK(cudaMemcpy(a.data, values.data(), values.size() * 4, cudaMemcpyHostToDevice));
     return;
   }
+  QSWEEP_CHECK(a.dtype == DType::kBF16);
   std::vector<uint16_t> b(values.size());
   for (size_t i = 0; i < b.size(); ++i) b[i] = FloatToBF16(values[i]);
   QSWEEP_CUDA_CHECK(cudaMemcpy(a.data, b.data(), b.size() * 2, cudaMemcpyHostToDevice));

@@ -1,17 +1,23 @@
-// The GPU backend, first slice: fp32 activations, linear layers in bf16
-// (quantized schemes dequantized to bf16 once at load; fp32 for the fp32
-// reference scheme) through cuBLASLt with fp32 accumulation, the decoder's
-// other stages as the kernels of kernels/. Attention runs at the weights'
-// precision: fp32 for the fp32 and fp16 schemes, bf16 tensor cores with fp32
-// softmax for models held in bf16 (kernels/attention_bf16.cuh). Tensor
-// parallelism: the all-reduce of row-parallel layers is an NCCL all-gather
-// followed by a sum over ranks in the fixed tree order of the CPU backend, so
-// that a tp group adds the decoder's canonical parts exactly as one GPU does.
+// The GPU backend: linear layers through cuBLASLt with fp32 accumulation,
+// the decoder's other stages as the kernels of kernels/. It computes a bf16
+// model in bf16 (activations and weights; quantized formats are dequantized
+// to bf16 at load until the low-bit kernels land) and fp32 and fp16 models in
+// fp32 (bf16 cannot hold fp16's values). Attention runs at that precision:
+// bf16 tensor cores with fp32 softmax for bf16 (kernels/attention_wgmma.cuh),
+// fp32 otherwise. Tensor parallelism: the all-reduce of row-parallel layers is
+// an NCCL all-gather followed by a sum over ranks in the fixed tree order of
+// the CPU backend, so that a tp group adds the decoder's canonical parts
+// exactly as one GPU does.
+//
+// Device memory a user can exhaust (weights, activations, the reserved
+// per-forward scratch) is asked for through TryMalloc, whose failure is a
+// Status naming the buffer and the bytes; other CUDA failures are broken
+// invariants and abort with file and line.
 #pragma once
 #include <map>
-#include <vector>
 #include <memory>
 #include <tuple>
+#include <vector>
 
 #include <cublasLt.h>
 #include <cuda_runtime.h>
@@ -28,33 +34,32 @@ class CudaBackend : public Backend {
   static absl::StatusOr<std::unique_ptr<CudaBackend>> Create(int local_rank = 0);
   ~CudaBackend() override;
   int device() const { return device_; }
-  std::string DeviceName() const;  // e.g. "NVIDIA H100 80GB HBM3"
   // The tensor-parallel group AllReduceSum sums over (none: tp 1).
   void SetGroup(std::unique_ptr<NcclGroup> group) { group_ = std::move(group); }
 
-  // Time per stage, for `qsweep bench`: while enabled, every operation is
-  // bracketed by CUDA events; StageMillis() waits for the GPU and returns
-  // the milliseconds summed per stage since the last call.
-  enum class Stage { kGemm, kHead, kAttention, kNorm, kElementwise, kLogitStats, kAllReduce, kCount };
-  static const char* StageName(Stage s);
-  void EnableStageTimes(bool on) { timing_ = on; }
-  std::vector<double> StageMillis();
-
   std::string name() const override { return "cuda"; }
+  std::string DeviceName() const override;  // e.g. "NVIDIA H200"
+  void SetModelPrecision(DType precision) override;
+  DType compute_type() const override { return compute_; }
   int64_t FreeMemoryBytes() const override;
-  Act Alloc(int64_t rows, int64_t cols, ActRole role = ActRole::kAccumulate) override;
-  int ElementBytes(ActRole role) const override;
-  // A buffer of the given element type, whatever the model (for tests).
-  Act AllocAs(int64_t rows, int64_t cols, bool bf16);
-  // Compute activations are bf16 when every live linear layer is bf16.
-  bool ComputeBf16() const;
+  absl::StatusOr<Act> Alloc(int64_t rows, int64_t cols, ActRole role = ActRole::kAccumulate,
+                            std::string_view what = "activations") override;
+  // A buffer of the given element type (fp32 or bf16), whatever the model.
+  absl::StatusOr<Act> AllocAs(int64_t rows, int64_t cols, DType dtype, std::string_view what = "a buffer");
+  int64_t ScratchBytesPerToken(const TokenWidths& widths) const override;
+  absl::Status ReserveScratch(int64_t tokens, int64_t head_rows, const TokenWidths& widths) override;
   void Free(Act& a) override;
-  std::unique_ptr<DeviceArray> Upload(std::span<const float> values) override;
-  absl::StatusOr<std::unique_ptr<Linear>> CreateLinear(const std::string& name, const std::string& scheme,
-                                                       std::vector<float> weight, int64_t out, int64_t in) override;
+  absl::StatusOr<std::unique_ptr<DeviceArray>> Upload(std::span<const float> values) override;
+  std::vector<float> Download(const Act& a) override;
+  void UploadTo(std::span<const float> values, Act& a) override;
+  void Synchronize() override;
+  absl::StatusOr<std::unique_ptr<Linear>> CreateLinear(std::string_view name, LinearRole role,
+                                                       std::unique_ptr<PackedLinear> w) override;
   absl::StatusOr<std::vector<std::unique_ptr<Linear>>> CreateLinearParts(
-      const std::string& name, const std::string& scheme, std::vector<float> weight, int64_t out, int64_t in,
-      int64_t first, int64_t count, int64_t total) override;
+      std::string_view name, std::vector<std::unique_ptr<PackedLinear>> parts) override;
+  void EnableStageTimes(bool on) override { timing_ = on; }
+  std::vector<std::pair<std::string, double>> StageMillis() override;
+
   void SetLayout(const SequenceLayout& layout) override;
   void Embed(const DeviceArray& table, int64_t dim, std::span<const int32_t> ids, Act& out) override;
   void RmsNorm(const Act& x, const DeviceArray& w, float eps, Act& out) override;
@@ -74,17 +79,30 @@ class CudaBackend : public Backend {
   void RowParallelAdd(std::span<const std::unique_ptr<Linear>> parts, const Act& in, std::span<Act> ins,
                       std::span<Act> outs, Act& residual) override;
 
-  // Copies for tests.
-  std::vector<float> Download(const Act& a) const;
-  void UploadTo(std::span<const float> values, Act& a) const;
-  void Synchronize() const;
   // The current layout's seq_begin, prefix_end, branch_begin on the device.
-  std::tuple<const int64_t*, const int64_t*, const int64_t*> LayoutOnDevice();
+  std::tuple<const int64_t*, const int64_t*, const int64_t*> LayoutOnDevice() const;
 
  private:
   CudaBackend() = default;
-  // A grow-only device buffer for per-forward inputs (ids, rows, layout).
-  void* Scratch(int slot, size_t bytes);
+
+  // A grow-only device buffer for per-forward inputs and intermediates.
+  struct Scratch {
+    const char* what;
+    void* data = nullptr;
+    size_t bytes = 0;
+  };
+  // `s` with room for `bytes`: grown (cudaMalloc) where ReserveScratch did
+  // not size it; out of memory is then an error.
+  absl::Status Grow(Scratch& s, size_t bytes);
+  // The same inside an operation, where the memory plan reserved it: a
+  // failure there is a bug of the plan, and aborts.
+  void* Need(Scratch& s, size_t bytes);
+  absl::Status TryMalloc(void** p, size_t bytes, std::string_view what) const;
+  // The parts' weights at the compute precision, one after another in one
+  // allocation (CreateLinear: a single part).
+  absl::StatusOr<std::vector<std::unique_ptr<Linear>>> UploadParts(std::string_view name, LinearRole role,
+                                                                   std::vector<std::unique_ptr<PackedLinear>> parts);
+
   struct GemmPlan;
   // C[m, n] (column-major) = Wᵀ·X for W [m, k] row-major and X with row
   // stride ldb; `batch` products at element strides a, b, c.
@@ -100,9 +118,9 @@ class CudaBackend : public Backend {
   // d = a·b (+ c when beta is 1) with the shape's cached plan.
   // (The plan also records the operands' alignment, which Gemm fills in.)
   void Gemm(GemmShape shape, const void* a, const void* b, const void* c, void* d, float beta);
-  // The matmul input as the weights' type: x itself, or a bf16 copy of fp32 x.
-  const void* GemmInput(const Act& x, bool bf16_weights);
 
+  enum class Stage { kGemm, kHead, kAttention, kNorm, kElementwise, kLogitStats, kAllReduce, kCount };
+  static const char* StageName(Stage s);
   class StageScope;
   struct StageEvents {
     Stage stage;
@@ -111,6 +129,7 @@ class CudaBackend : public Backend {
   cudaEvent_t Event();
 
   int device_ = 0;
+  DType compute_ = DType::kF32;
   std::unique_ptr<NcclGroup> group_;
   bool timing_ = false;
   std::vector<StageEvents> stage_events_;
@@ -118,15 +137,17 @@ class CudaBackend : public Backend {
   cublasLtHandle_t lt_ = nullptr;
   void* workspace_ = nullptr;
   size_t workspace_bytes_ = 32 << 20;
-  std::map<int, std::pair<void*, size_t>> scratch_;
   std::map<GemmShape, std::unique_ptr<GemmPlan>> plans_;
   int64_t layout_rows_ = 0;
-  std::vector<int32_t> uploaded_targets_;  // what scratch slot 8 holds
+
+  // Per-forward scratch, one buffer each.
+  Scratch positions_{"rotary positions"}, seq_begin_{"layout"}, prefix_end_{"layout"}, branch_begin_{"layout"};
+  Scratch token_ids_{"token ids"}, head_rows_{"head row indices"}, targets_{"targets"};
+  Scratch stats_{"logit statistics"}, all_gather_{"the all-gather"}, rank_sum_{"a rank's tree sum"};
+  Scratch v_transposed_{"V transposed for attention"};
+  std::vector<int32_t> uploaded_targets_;  // what targets_ holds
   float* host_stats_ = nullptr;            // logit statistics copied back (pinned)
   int64_t host_stats_words_ = 0;
-  // Live linear layers stored in fp32 [0] and bf16 [1]: a model whose layers
-  // are all bf16 computes in bf16 (ComputeBf16).
-  int64_t live_linears_[2] = {0, 0};
 };
 
 }  // namespace qsweep

@@ -18,6 +18,8 @@
 #include "rank_sum.cuh"
 #include "model/decoder.h"
 #include "model/row_scores.h"
+#include "quant/tensor_quantizer.h"
+#include "scheme_for_test.h"
 #include "test_paths.h"
 
 namespace qsweep {
@@ -30,6 +32,38 @@ class CudaTest : public ::testing::Test {
     if (!b.ok()) GTEST_SKIP() << "no GPU here: these tests run on the GPU machine (" << b.status() << ")";
     gpu_ = std::move(*b);
   }
+  // Test buffers and arrays: failing to make one is a broken test machine.
+  template <typename T>
+  static T Must(absl::StatusOr<T> v) {
+    QSWEEP_CHECK(v.ok());
+    return *std::move(v);
+  }
+  Act CpuAct(int64_t rows, int64_t cols) { return Must(cpu_.Alloc(rows, cols)); }
+  Act GpuAct(int64_t rows, int64_t cols, bool bf16 = false) {
+    return Must(gpu_->AllocAs(rows, cols, bf16 ? DType::kBF16 : DType::kF32));
+  }
+  // The layer of `w` under `scheme`, quantized as the decoder does; the
+  // backend computes in the scheme's precision.
+  absl::StatusOr<std::unique_ptr<Linear>> MakeLinear(Backend& b, const std::string& name, const std::string& scheme,
+                                                     const std::vector<float>& w, int64_t out, int64_t in) {
+    const SchemeSpec spec = TestScheme(scheme);
+    b.SetModelPrecision(UnquantizedPrecision(spec));
+    QSWEEP_ASSIGN_OR_RETURN(auto q, QuantizeTensor(spec, name, w, out, in));
+    return b.CreateLinear(name, LinearRole::kProjection, std::move(q));
+  }
+  absl::StatusOr<std::vector<std::unique_ptr<Linear>>> MakeParts(Backend& b, const std::string& name,
+                                                                 const std::string& scheme, const std::vector<float>& w,
+                                                                 int64_t out, int64_t in, int64_t count) {
+    const SchemeSpec spec = TestScheme(scheme);
+    b.SetModelPrecision(UnquantizedPrecision(spec));
+    auto columns = [&](int64_t begin, int64_t end) -> absl::StatusOr<std::vector<float>> {
+      std::vector<float> c;
+      for (int64_t r = 0; r < out; ++r) c.insert(c.end(), w.begin() + r * in + begin, w.begin() + r * in + end);
+      return c;
+    };
+    QSWEEP_ASSIGN_OR_RETURN(auto q, QuantizeRowParallelParts(spec, name, out, in, 0, count, count, columns));
+    return b.CreateLinearParts(name, std::move(q));
+  }
   std::vector<float> Random(int64_t n, uint32_t seed) {
     std::mt19937 rng(seed);
     std::normal_distribution<float> nd;
@@ -39,7 +73,7 @@ class CudaTest : public ::testing::Test {
   }
   // A pair of activations with the same values on both backends.
   std::pair<Act, Act> Both(const std::vector<float>& v, int64_t rows, int64_t cols) {
-    Act c = cpu_.Alloc(rows, cols), g = gpu_->Alloc(rows, cols);
+    Act c = CpuAct(rows, cols), g = GpuAct(rows, cols);
     std::copy(v.begin(), v.end(), static_cast<float*>(c.data));
     gpu_->UploadTo(v, g);
     return {c, g};
@@ -54,7 +88,7 @@ class CudaTest : public ::testing::Test {
   Act RoundedBf16Copy(Act& c) {
     float* v = static_cast<float*>(c.data);
     for (int64_t i = 0; i < c.rows * c.cols; ++i) v[i] = RoundBF16(v[i]);
-    Act g = gpu_->AllocAs(c.rows, c.cols, true);
+    Act g = GpuAct(c.rows, c.cols, true);
     gpu_->UploadTo(std::span<const float>(v, c.rows * c.cols), g);
     return g;
   }
@@ -62,7 +96,7 @@ class CudaTest : public ::testing::Test {
   // (rounded) values; the layout is set on both backends.
   void ExpectBf16AttentionClose(Act& qc, Act& kc, Act& vc, int64_t hd, Act& oc) {
     Act qb = RoundedBf16Copy(qc), kb = RoundedBf16Copy(kc), vb = RoundedBf16Copy(vc);
-    Act ob = gpu_->AllocAs(oc.rows, oc.cols, true);
+    Act ob = GpuAct(oc.rows, oc.cols, true);
     ASSERT_EQ(cudaMemset(ob.data, 0xff, ob.rows * ob.cols * 2), cudaSuccess);  // NaN until written
     cpu_.Attention(qc, kc, vc, hd, oc);
     gpu_->Attention(qb, kb, vb, hd, ob);
@@ -90,7 +124,7 @@ TEST_F(CudaTest, ElementwiseAndNormKernelsMatchTheReference) {
   auto [xc, xg] = Both(xv, rows, cols);
   auto [yc, yg] = Both(yv, rows, cols);
   auto [oc, og] = Both(std::vector<float>(rows * cols), rows, cols);
-  auto wc = cpu_.Upload(wv), wg = gpu_->Upload(wv);
+  auto wc = Must(cpu_.Upload(wv)), wg = Must(gpu_->Upload(wv));
   cpu_.RmsNorm(xc, *wc, 1e-5f, oc);
   gpu_->RmsNorm(xg, *wg, 1e-5f, og);
   ExpectClose(oc, og, 1e-5f, 1e-6f, "rmsnorm");
@@ -114,7 +148,7 @@ TEST_F(CudaTest, ElementwiseAndNormKernelsMatchTheReference) {
   ExpectClose(pc, pg, 0, 0, "gather_rows");
   const std::vector<int32_t> ids = {3, 0, 17, 3};
   const auto table = Random(20 * cols, 4);
-  auto tc = cpu_.Upload(table), tg = gpu_->Upload(table);
+  auto tc = Must(cpu_.Upload(table)), tg = Must(gpu_->Upload(table));
   cpu_.Embed(*tc, cols, ids, pc);
   gpu_->Embed(*tg, cols, ids, pg);
   ExpectClose(pc, pg, 0, 0, "embed");
@@ -126,9 +160,9 @@ TEST_F(CudaTest, Bf16ActivationKernelsMatchTheReference) {
   const int64_t rows = 29, cols = 256, hd = 64;
   auto [xc, xg] = Both(Random(rows * cols, 11), rows, cols);  // the residual stream stays fp32
   auto wv = Random(cols, 12);
-  auto wc = cpu_.Upload(wv), wg = gpu_->Upload(wv);
+  auto wc = Must(cpu_.Upload(wv)), wg = Must(gpu_->Upload(wv));
   auto [oc, og] = Both(std::vector<float>(rows * cols), rows, cols);
-  Act ob = gpu_->AllocAs(rows, cols, true);
+  Act ob = GpuAct(rows, cols, true);
   cpu_.RmsNorm(xc, *wc, 1e-5f, oc);
   gpu_->RmsNorm(xg, *wg, 1e-5f, ob);
   ExpectClose(oc, ob, 4e-3f, 1e-6f, "rmsnorm to bf16");
@@ -142,7 +176,7 @@ TEST_F(CudaTest, Bf16ActivationKernelsMatchTheReference) {
   gpu_->AddBias(*wg, ub);
   ExpectClose(uc, ub, 4e-3f, 1e-6f, "add_bias bf16");
   auto [sc, sg] = Both(std::vector<float>(rows * 64), rows, 64);
-  Act sb = gpu_->AllocAs(rows, 64, true);
+  Act sb = GpuAct(rows, 64, true);
   cpu_.SliceColumns(gc, 128, sc);
   gpu_->SliceColumns(gb, 128, sb);
   ExpectClose(sc, sb, 0, 0, "slice_columns bf16");
@@ -152,7 +186,7 @@ TEST_F(CudaTest, Bf16ActivationKernelsMatchTheReference) {
   gpu_->SetLayout(batch.layout);
   std::vector<float> inv(hd / 2);
   for (int64_t i = 0; i < hd / 2; ++i) inv[i] = std::pow(500000.0f, -2.0f * i / hd);
-  auto ic = cpu_.Upload(inv), ig = gpu_->Upload(inv);
+  auto ic = Must(cpu_.Upload(inv)), ig = Must(gpu_->Upload(inv));
   cpu_.Rotary(*ic, hd, gc);
   gpu_->Rotary(*ig, hd, gb);
   ExpectClose(gc, gb, 8e-3f, 1e-5f, "rotary bf16");
@@ -173,22 +207,22 @@ TEST_F(CudaTest, RowParallelAddEqualsPartsThenTreeBitForBit) {
     for (int64_t count : {1, 2, 4, 8}) {
       const std::string what = std::string(scheme) + " count " + std::to_string(count);
       const int64_t width = in / count;
-      auto pc = cpu_.CreateLinearParts("model.layers.0.mlp.down_proj.weight", scheme, w, out, in, 0, count, count);
-      auto pg = gpu_->CreateLinearParts("model.layers.0.mlp.down_proj.weight", scheme, w, out, in, 0, count, count);
+      auto pc = MakeParts(cpu_, "model.layers.0.mlp.down_proj.weight", scheme, w, out, in, count);
+      auto pg = MakeParts(*gpu_, "model.layers.0.mlp.down_proj.weight", scheme, w, out, in, count);
       ASSERT_TRUE(pc.ok() && pg.ok());
       const bool bf16 = std::string(scheme) == "bf16";
       std::vector<float> xv = Random(rows * in, 32 + count);
       if (bf16)
         for (float& v : xv) v = RoundBF16(v);
       auto [xc, xg] = Both(xv, rows, in);
-      Act xb = gpu_->AllocAs(rows, in, bf16);
+      Act xb = GpuAct(rows, in, bf16);
       gpu_->UploadTo(xv, xb);
       const auto resid = Random(rows * out, 33);
       // The reference: each part on its own copied slice, the tree on the host.
       std::vector<float> products;
       for (int64_t p = 0; p < count; ++p) {
         // One part at tp 1 keeps its fp32 product (the GEMM adds into the residual).
-        Act slice = gpu_->AllocAs(rows, width, bf16), prod = gpu_->AllocAs(rows, out, bf16 && count > 1);
+        Act slice = GpuAct(rows, width, bf16), prod = GpuAct(rows, out, bf16 && count > 1);
         gpu_->SliceColumns(xb, p * width, slice);
         gpu_->Matmul(*(*pg)[p], slice, prod);
         const auto h = gpu_->Download(prod);
@@ -200,12 +234,13 @@ TEST_F(CudaTest, RowParallelAddEqualsPartsThenTreeBitForBit) {
       ref::SumRanksInTreeOrder(products.data(), static_cast<int>(count), rows * out, want.data());
       for (int64_t i = 0; i < rows * out; ++i) want[i] = resid[i] + want[i];
       for (const bool strided : {true, false}) {
-        Act all = gpu_->AllocAs(count * rows, out, bf16);
+        Act all = GpuAct(count * rows, out, bf16);
         std::vector<Act> outs;
         for (int64_t p = 0; p < count; ++p)
-          outs.push_back(strided ? Act{static_cast<char*>(all.data) + p * rows * out * (bf16 ? 2 : 4), rows, out, bf16}
-                                 : gpu_->AllocAs(rows, out, bf16));
-        Act r = gpu_->Alloc(rows, out);
+          outs.push_back(strided ? Act{static_cast<char*>(all.data) + p * rows * out * (bf16 ? 2 : 4), rows, out,
+                                       bf16 ? DType::kBF16 : DType::kF32}
+                                 : GpuAct(rows, out, bf16));
+        Act r = GpuAct(rows, out);
         gpu_->UploadTo(resid, r);
         gpu_->RowParallelAdd(*pg, xb, {}, outs, r);
         const auto got = gpu_->Download(r);
@@ -218,8 +253,8 @@ TEST_F(CudaTest, RowParallelAddEqualsPartsThenTreeBitForBit) {
       }
       std::vector<Act> cpu_outs, ins_c;
       for (int64_t p = 0; p < count; ++p) {
-        cpu_outs.push_back(cpu_.Alloc(rows, out));
-        ins_c.push_back(cpu_.Alloc(rows, width));
+        cpu_outs.push_back(CpuAct(rows, out));
+        ins_c.push_back(CpuAct(rows, width));
       }
       auto [rc, rg] = Both(resid, rows, out);
       cpu_.RowParallelAdd(*pc, xc, ins_c, cpu_outs, rc);
@@ -251,7 +286,7 @@ TEST_F(CudaTest, RotaryAndSharedPrefixAttentionMatchTheReference) {
     auto [oc, og] = Both(std::vector<float>(rows * hq * hd), rows, hq * hd);
     std::vector<float> inv(hd / 2);
     for (int64_t i = 0; i < hd / 2; ++i) inv[i] = std::pow(10000.0f, -2.0f * i / hd);
-    auto ic = cpu_.Upload(inv), ig = gpu_->Upload(inv);
+    auto ic = Must(cpu_.Upload(inv)), ig = Must(gpu_->Upload(inv));
     cpu_.Rotary(*ic, hd, qc);
     gpu_->Rotary(*ig, hd, qg);
     ExpectClose(qc, qg, 1e-5f, 1e-5f, "rotary");
@@ -327,19 +362,25 @@ TEST_F(CudaTest, MatmulFp32AndBf16MatchTheReference) {
   for (auto [m, n, k] : {std::tuple{1, 64, 64}, std::tuple{33, 200, 96}, std::tuple{256, 512, 384}}) {
     const auto w = Random(n * k, 40 + m), x = Random(m * k, 50 + m);
     for (const char* scheme : {"fp32", "bf16"}) {
-      auto lc = cpu_.CreateLinear("model.layers.0.mlp.up_proj.weight", scheme, w, n, k);
-      auto lg = gpu_->CreateLinear("model.layers.0.mlp.up_proj.weight", scheme, w, n, k);
+      auto lc = MakeLinear(cpu_, "model.layers.0.mlp.up_proj.weight", scheme, w, n, k);
+      auto lg = MakeLinear(*gpu_, "model.layers.0.mlp.up_proj.weight", scheme, w, n, k);
       ASSERT_TRUE(lc.ok() && lg.ok());
+      const bool bf16 = std::string(scheme) == "bf16";
       std::vector<float> xr = x;
-      if (std::string(scheme) == "bf16")  // the GPU feeds bf16 activations to the GEMM
+      if (bf16)  // a bf16 model's GEMMs take bf16 activations
         for (float& v : xr) v = RoundBF16(v);
       auto [xc, xg] = Both(xr, m, k);
       auto [yc, yg] = Both(std::vector<float>(m * n), m, n);
+      Act xin = xg;
+      if (bf16) {
+        xin = GpuAct(m, k, true);
+        gpu_->UploadTo(xr, xin);
+      }
       cpu_.Matmul(**lc, xc, yc);
-      gpu_->Matmul(**lg, xg, yg);
+      gpu_->Matmul(**lg, xin, yg);  // fp32 out
       ExpectClose(yc, yg, 1e-4f, 1e-4f * std::sqrt(float(k)), scheme);
-      if (std::string(scheme) == "bf16") {  // bf16 activations in, bf16 out
-        Act xb = gpu_->AllocAs(m, k, true), yb = gpu_->AllocAs(m, n, true);
+      if (bf16) {  // bf16 activations in, bf16 out
+        Act xb = xin, yb = GpuAct(m, n, true);
         gpu_->UploadTo(xr, xb);
         gpu_->Matmul(**lg, xb, yb);
         ExpectClose(yc, yb, 4e-3f, 1e-4f * std::sqrt(float(k)), "bf16 in and out");
@@ -359,7 +400,7 @@ TEST_F(CudaTest, RankSumAddsInTheReferenceTreeOrderBitForBit) {
       for (int64_t i = 0; i < ranks * n; i += 3) all[i] *= 1e4f;
       std::vector<float> want(n);
       ref::SumRanksInTreeOrder(all.data(), ranks, n, want.data());
-      Act in = gpu_->Alloc(ranks, n), out = gpu_->Alloc(1, n);
+      Act in = GpuAct(ranks, n), out = GpuAct(1, n);
       gpu_->UploadTo(all, in);
       kernels::SumRanksInTreeOrder(static_cast<float*>(in.data), ranks, n, static_cast<float*>(out.data), 0);
       const std::vector<float> got = gpu_->Download(out);
@@ -392,22 +433,27 @@ TEST_F(CudaTest, SumTreeEqualsTheCpuBackendsPairwiseAdditionsBitForBit) {
 
 TEST_F(CudaTest, StageTimesCountWhatRan) {
   const int64_t rows = 64, cols = 512;
-  auto lin = gpu_->CreateLinear("model.layers.0.mlp.up_proj.weight", "bf16", Random(cols * cols, 5), cols, cols);
+  auto lin = MakeLinear(*gpu_, "model.layers.0.mlp.up_proj.weight", "bf16", Random(cols * cols, 5), cols, cols);
   ASSERT_TRUE(lin.ok()) << lin.status();
-  Act x = gpu_->Alloc(rows, cols), y = gpu_->Alloc(rows, cols);
+  Act x = GpuAct(rows, cols, true), y = GpuAct(rows, cols);
   gpu_->UploadTo(Random(rows * cols, 6), x);
-  auto w = gpu_->Upload(Random(cols, 7));
+  auto w = Must(gpu_->Upload(Random(cols, 7)));
   gpu_->Matmul(**lin, x, y);  // untimed
   gpu_->EnableStageTimes(true);
   for (int i = 0; i < 3; ++i) gpu_->Matmul(**lin, x, y);
   gpu_->RmsNorm(y, *w, 1e-5f, x);
   gpu_->EnableStageTimes(false);
-  const std::vector<double> ms = gpu_->StageMillis();
-  EXPECT_GT(ms[static_cast<int>(CudaBackend::Stage::kGemm)], 0);
-  EXPECT_GT(ms[static_cast<int>(CudaBackend::Stage::kNorm)], 0);
-  EXPECT_EQ(ms[static_cast<int>(CudaBackend::Stage::kAttention)], 0);
-  EXPECT_EQ(ms[static_cast<int>(CudaBackend::Stage::kHead)], 0);
-  EXPECT_EQ(gpu_->StageMillis()[static_cast<int>(CudaBackend::Stage::kGemm)], 0);  // the call drains them
+  const std::vector<std::pair<std::string, double>> ms = gpu_->StageMillis();
+  auto stage = [](const std::vector<std::pair<std::string, double>>& st, const std::string& name) {
+    for (const auto& [n, v] : st)
+      if (n == name) return v;
+    return 0.0;
+  };
+  EXPECT_GT(stage(ms, "gemm"), 0);
+  EXPECT_GT(stage(ms, "norm"), 0);
+  EXPECT_EQ(stage(ms, "attention"), 0);
+  EXPECT_EQ(stage(ms, "head gemm"), 0);
+  EXPECT_TRUE(gpu_->StageMillis().empty());  // the call drains them
   gpu_->Free(x);
   gpu_->Free(y);
 }
@@ -460,7 +506,7 @@ std::vector<float> ForwardLogProbs(const std::string& model, Backend* backend, c
                                    const std::vector<std::vector<int32_t>>& seqs) {
   auto ckpt = OpenCheckpoint(model);
   EXPECT_TRUE(ckpt.ok()) << ckpt.status();
-  auto d = Decoder::Load(**ckpt, backend, {.scheme = scheme});
+  auto d = Decoder::Load(**ckpt, backend, {.scheme = TestScheme(scheme)});
   EXPECT_TRUE(d.ok()) << d.status();
   TokenBatch batch;
   for (const auto& s : seqs) batch.AddSequence(s);
