@@ -1,5 +1,7 @@
 #include "attention.cuh"
 
+#include <functional>
+
 #include <cmath>
 #include <tuple>
 
@@ -62,7 +64,7 @@ constexpr int kTileQ = 64, kTileK = 32, kAttnThreads = 256;
 // stride so that neither the score nor the output loop has bank conflicts.
 template <int kDimsPerThread, typename T>
 __global__ void __launch_bounds__(kAttnThreads)
-    TiledAttentionKernel(const T* q, const T* k, const T* v, int64_t rows, const int64_t* seq_begin,
+    TiledAttentionKernel(const T* q, const T* k, const T* v, const QueryBlock* blocks, const int64_t* seq_begin,
                          const int64_t* prefix_end, const int64_t* branch_begin, int q_heads, int kv_heads,
                          int head_dim, T* out) {
   extern __shared__ float smem[];
@@ -72,17 +74,17 @@ __global__ void __launch_bounds__(kAttnThreads)
   float* sv = sk + kTileK * ld;
   float* sp = sv + kTileK * ld;
   const int hd = head_dim, h = blockIdx.y, kvh = h / (q_heads / kv_heads);
-  const int64_t q0 = blockIdx.x * int64_t{kTileQ};
+  const int64_t q0 = blocks[blockIdx.x].begin, q_end = blocks[blockIdx.x].end;  // rows of one sequence
   const int t = threadIdx.x, row = t >> 2, quarter = t & 3;
   const int64_t r = q0 + row;
-  const bool valid = r < rows;
+  const bool valid = r < q_end;
   const int64_t qs = int64_t{q_heads} * hd, kvs = int64_t{kv_heads} * hd;
-  const int64_t last = min(q0 + kTileQ, rows) - 1;  // no row of the tile sees a key past its last row
+  const int64_t last = q_end - 1;                    // no row of the tile sees a key past its last row
   const int64_t first = seq_begin[q0];              // nor one before its first row's sequence
   const int64_t sb = valid ? seq_begin[r] : 0, pe = valid ? prefix_end[r] : 0, bb = valid ? branch_begin[r] : 0;
   for (int i = t; i < kTileQ * hd; i += kAttnThreads) {
     const int rr = i / hd, d = i % hd;
-    sq[rr * ld + d] = q0 + rr < rows ? Load(q + (q0 + rr) * qs + int64_t{h} * hd + d) : 0.0f;
+    sq[rr * ld + d] = q0 + rr < q_end ? Load(q + (q0 + rr) * qs + int64_t{h} * hd + d) : 0.0f;
   }
   const float scale = rsqrtf(static_cast<float>(hd));
   float m = -INFINITY, l = 0.0f, acc[kDimsPerThread];
@@ -144,7 +146,7 @@ __global__ void __launch_bounds__(kAttnThreads)
 }
 
 template <int kDimsPerThread, typename T>
-void LaunchTiled(const T* q, const T* k, const T* v, int64_t rows, const int64_t* seq_begin,
+void LaunchTiled(const T* q, const T* k, const T* v, const QueryBlocks& blocks, const int64_t* seq_begin,
                  const int64_t* prefix_end, const int64_t* branch_begin, int64_t q_heads, int64_t kv_heads,
                  int64_t head_dim, T* out, cudaStream_t s) {
   constexpr int ld = 4 * kDimsPerThread + 1;
@@ -154,9 +156,10 @@ void LaunchTiled(const T* q, const T* k, const T* v, int64_t rows, const int64_t
                                 static_cast<int>(bytes)) == cudaSuccess;
   }();
   (void)configured;  // a failure shows as the launch's error
-  const dim3 grid(static_cast<unsigned>((rows + kTileQ - 1) / kTileQ), static_cast<unsigned>(q_heads));
+  if (blocks.CountFor(kTileQ) == 0) return;
+  const dim3 grid(static_cast<unsigned>(blocks.CountFor(kTileQ)), static_cast<unsigned>(q_heads));
   TiledAttentionKernel<kDimsPerThread, T><<<grid, kAttnThreads, bytes, s>>>(
-      q, k, v, rows, seq_begin, prefix_end, branch_begin, static_cast<int>(q_heads), static_cast<int>(kv_heads),
+      q, k, v, blocks.For(kTileQ), seq_begin, prefix_end, branch_begin, static_cast<int>(q_heads), static_cast<int>(kv_heads),
       static_cast<int>(head_dim), out);
   QSWEEP_KERNEL_CHECK();
 }
@@ -164,11 +167,11 @@ void LaunchTiled(const T* q, const T* k, const T* v, int64_t rows, const int64_t
 }  // namespace
 
 template <typename T>
-void Attention(const T* q, const T* k, const T* v, int64_t rows, const int64_t* seq_begin,
+void Attention(const T* q, const T* k, const T* v, int64_t rows, const QueryBlocks& blocks, const int64_t* seq_begin,
                const int64_t* prefix_end, const int64_t* branch_begin, int64_t q_heads, int64_t kv_heads,
                int64_t head_dim, T* out, cudaStream_t s) {
   if (rows == 0) return;
-  const auto args = std::make_tuple(q, k, v, rows, seq_begin, prefix_end, branch_begin, q_heads, kv_heads, head_dim,
+  const auto args = std::make_tuple(q, k, v, std::cref(blocks), seq_begin, prefix_end, branch_begin, q_heads, kv_heads, head_dim,
                                     out, s);
   if (head_dim <= 32) return std::apply(LaunchTiled<8, T>, args);
   if (head_dim <= 64) return std::apply(LaunchTiled<16, T>, args);
@@ -187,7 +190,8 @@ void AttentionRowwise(const T* q, const T* k, const T* v, int64_t rows, const in
 }
 
 #define QSWEEP_INSTANTIATE(T)                                                                                    \
-  template void Attention<T>(const T*, const T*, const T*, int64_t, const int64_t*, const int64_t*,              \
+  template void Attention<T>(const T*, const T*, const T*, int64_t, const QueryBlocks&, const int64_t*,          \
+                             const int64_t*,                                                                     \
                              const int64_t*, int64_t, int64_t, int64_t, T*, cudaStream_t);                       \
   template void AttentionRowwise<T>(const T*, const T*, const T*, int64_t, const int64_t*, const int64_t*,       \
                                     const int64_t*, int64_t, int64_t, int64_t, T*, cudaStream_t);

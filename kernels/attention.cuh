@@ -7,6 +7,8 @@
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
+#include "query_blocks.h"
+
 namespace qsweep::kernels {
 
 inline constexpr int kMaxAttentionHeadDim = 256;
@@ -15,8 +17,10 @@ inline constexpr int kMaxAttentionHeadDim = 256;
 // in shared memory and streams 32-key tiles of K and V through it with an
 // online softmax, so no score matrix ever reaches device memory. Needs
 // seq_begin non-decreasing over rows (as TokenBatch packs them).
+// Query rows are taken in `blocks` (query_blocks.h: never across a
+// sequence), so a row's result does not depend on the rest of the batch.
 template <typename T>
-void Attention(const T* q, const T* k, const T* v, int64_t rows, const int64_t* seq_begin,
+void Attention(const T* q, const T* k, const T* v, int64_t rows, const QueryBlocks& blocks, const int64_t* seq_begin,
                const int64_t* prefix_end, const int64_t* branch_begin, int64_t q_heads, int64_t kv_heads,
                int64_t head_dim, T* out, cudaStream_t s);
 

@@ -66,7 +66,7 @@ __device__ inline void LoadTile(bf16* tile, const bf16* base, int64_t r0, int64_
 // of the output.
 template <typename C>
 __global__ void __launch_bounds__(C::THREADS, C::MIN_BLOCKS)
-    FlashAttentionKernel(const bf16* q, const bf16* k, const bf16* v, int64_t rows, const int64_t* seq_begin,
+    FlashAttentionKernel(const bf16* q, const bf16* k, const bf16* v, const QueryBlock* blocks, const int64_t* seq_begin,
                          const int64_t* prefix_end, const int64_t* branch_begin, int q_heads, int kv_heads,
                          bf16* out) {
   constexpr int HD = C::HD, MT = C::MT, kRows = C::ROWS, kKeys = C::KEYS, ld = C::ld, kThreads = C::THREADS;
@@ -75,17 +75,19 @@ __global__ void __launch_bounds__(C::THREADS, C::MIN_BLOCKS)
   bf16* sk = sq + C::q_elems;       // two buffers
   bf16* sv = sk + 2 * C::kv_elems;  // two buffers
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
-  // The last rows of a sequence see the most keys: start those first.
-  const int64_t q0 = (gridDim.x - 1 - blockIdx.x) * int64_t{kRows};
+  // Rows of one sequence (query_blocks.h); the last rows of long sequences,
+  // which see the most keys, come first.
+  const int64_t q0 = blocks[blockIdx.x].begin;
   const int h = blockIdx.y, kvh = h / (q_heads / kv_heads);
   const int64_t qs = int64_t{q_heads} * HD, kvs = int64_t{kv_heads} * HD;
-  const int64_t q_end = min(q0 + kRows, rows), first = seq_begin[q0], last = q_end - 1;
+  const int64_t q_end = blocks[blockIdx.x].end, first = seq_begin[q0], last = q_end - 1;
   RowMask<int64_t> mask[2 * MT];  // [2·mt + i]: row 16·(MT·warp + mt) + g + 8i
 #pragma unroll
   for (int i = 0; i < 2 * MT; ++i) {
     const int64_t r = q0 + 16 * (MT * warp + i / 2) + g + 8 * (i % 2);
-    // A row past the batch sees nothing (and is not stored).
-    mask[i] = r < rows ? RowMask<int64_t>{r, seq_begin[r], prefix_end[r], branch_begin[r]}
+    // A row past the block (another sequence's, or past the batch) sees
+    // nothing and is not stored.
+    mask[i] = r < q_end ? RowMask<int64_t>{r, seq_begin[r], prefix_end[r], branch_begin[r]}
                        : RowMask<int64_t>{r, 0, 0, r + 1};
   }
   const bf16* kh = k + int64_t{kvh} * HD;
@@ -234,7 +236,7 @@ __global__ void __launch_bounds__(C::THREADS, C::MIN_BLOCKS)
 #pragma unroll
   for (int i = 0; i < 2 * MT; ++i) {
     const int64_t r = mask[i].r;
-    if (r >= rows) continue;
+    if (r >= q_end) continue;
     const float inv = 1.0f / l[i];
     bf16* dst = out + r * qs + int64_t{h} * HD + 2 * t;
 #pragma unroll
@@ -245,7 +247,7 @@ __global__ void __launch_bounds__(C::THREADS, C::MIN_BLOCKS)
 }
 
 template <typename C>
-void Launch(const bf16* q, const bf16* k, const bf16* v, int64_t rows, const int64_t* seq_begin,
+void Launch(const bf16* q, const bf16* k, const bf16* v, const QueryBlocks& blocks, const int64_t* seq_begin,
             const int64_t* prefix_end, const int64_t* branch_begin, int64_t q_heads, int64_t kv_heads, bf16* out,
             cudaStream_t s) {
   constexpr size_t bytes = C::smem_bytes;
@@ -253,8 +255,11 @@ void Launch(const bf16* q, const bf16* k, const bf16* v, int64_t rows, const int
                                                       cudaFuncAttributeMaxDynamicSharedMemorySize,
                                                       static_cast<int>(bytes)) == cudaSuccess;
   (void)configured;  // a failure shows as the launch's error
-  const dim3 grid(static_cast<unsigned>((rows + C::ROWS - 1) / C::ROWS), static_cast<unsigned>(q_heads));
-  FlashAttentionKernel<C><<<grid, C::THREADS, bytes, s>>>(q, k, v, rows, seq_begin, prefix_end, branch_begin,
+  static_assert(C::ROWS == 16 || C::ROWS == 32 || C::ROWS == 64 || C::ROWS == 128, "a height QueryBlocks has");
+  if (blocks.CountFor(C::ROWS) == 0) return;
+  const dim3 grid(static_cast<unsigned>(blocks.CountFor(C::ROWS)), static_cast<unsigned>(q_heads));
+  FlashAttentionKernel<C><<<grid, C::THREADS, bytes, s>>>(q, k, v, blocks.For(C::ROWS), seq_begin, prefix_end,
+                                                         branch_begin,
                                                          static_cast<int>(q_heads), static_cast<int>(kv_heads), out);
   QSWEEP_KERNEL_CHECK();
 }
@@ -266,14 +271,15 @@ using Chosen = Config<HD, 4, 1, 64, true, 2>;
 
 }  // namespace
 
-bool AttentionBf16(const bf16* q, const bf16* k, const bf16* v, int64_t rows, const int64_t* seq_begin,
+bool AttentionBf16(const bf16* q, const bf16* k, const bf16* v, int64_t rows, const QueryBlocks& blocks,
+                   const int64_t* seq_begin,
                    const int64_t* prefix_end, const int64_t* branch_begin, int64_t q_heads, int64_t kv_heads,
                    int64_t head_dim, bf16* out, cudaStream_t s) {
   if (rows == 0) return true;
   switch (head_dim) {
-    case 32: Launch<Chosen<32>>(q, k, v, rows, seq_begin, prefix_end, branch_begin, q_heads, kv_heads, out, s); return true;
-    case 64: Launch<Chosen<64>>(q, k, v, rows, seq_begin, prefix_end, branch_begin, q_heads, kv_heads, out, s); return true;
-    case 128: Launch<Chosen<128>>(q, k, v, rows, seq_begin, prefix_end, branch_begin, q_heads, kv_heads, out, s); return true;
+    case 32: Launch<Chosen<32>>(q, k, v, blocks, seq_begin, prefix_end, branch_begin, q_heads, kv_heads, out, s); return true;
+    case 64: Launch<Chosen<64>>(q, k, v, blocks, seq_begin, prefix_end, branch_begin, q_heads, kv_heads, out, s); return true;
+    case 128: Launch<Chosen<128>>(q, k, v, blocks, seq_begin, prefix_end, branch_begin, q_heads, kv_heads, out, s); return true;
     default: return false;
   }
 }

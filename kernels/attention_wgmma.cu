@@ -69,7 +69,7 @@ __device__ inline void LoadRows(unsigned char* tile, const bf16* base, int r0, i
 // 8n + 2t and 8n + 2t + 1 of each 8-column slice n of S and of O.
 template <typename C>
 __global__ void __launch_bounds__(C::THREADS, C::MIN_BLOCKS)
-    WgmmaAttentionKernel(const bf16* q, const bf16* k, const bf16* vt, int rows, int64_t vt_stride,
+    WgmmaAttentionKernel(const bf16* q, const bf16* k, const bf16* vt, const QueryBlock* blocks, int64_t vt_stride,
                          const int64_t* seq_begin, const int64_t* prefix_end, const int64_t* branch_begin,
                          int q_heads, int kv_heads, bf16* out) {
   constexpr int HD = C::HD, KEYS = C::KEYS, ROWS = C::ROWS, THREADS = C::THREADS;
@@ -79,13 +79,15 @@ __global__ void __launch_bounds__(C::THREADS, C::MIN_BLOCKS)
   unsigned char* sv = sk + C::STAGES * C::k_bytes;  // STAGES buffers
   const int group = threadIdx.x / 128, warp = (threadIdx.x / 32) % 4, lane = threadIdx.x % 32, g = lane / 4,
             t = lane % 4;
-  // The last rows of a sequence see the most keys: start those first.
-  const int q0 = static_cast<int>(gridDim.x - 1 - blockIdx.x) * ROWS;
+  // Rows of one sequence (query_blocks.h); the last rows of long sequences,
+  // which see the most keys, come first.
+  const int q0 = blocks[blockIdx.x].begin;
   const int h = blockIdx.y, kvh = h / (q_heads / kv_heads);
   const int64_t qs = int64_t{q_heads} * HD, ks = int64_t{kv_heads} * HD;
-  const int q_end = min(q0 + ROWS, rows), last = q_end - 1;
-  // Tiles start on 8 keys (transposed V's 16-byte copies); keys before the
-  // sequence are masked.
+  const int q_end = blocks[blockIdx.x].end, last = q_end - 1;
+  // Tiles start on 8 keys (transposed V's 16-byte copies): at the
+  // sequence's first row, where sequences start on 8 rows (else before it,
+  // masked).
   const int first = static_cast<int>(seq_begin[q0]) & ~7;
   // No row of this warpgroup sees keys past its last row.
   const int group_last = min(q0 + 64 * group + 63, last);
@@ -93,9 +95,9 @@ __global__ void __launch_bounds__(C::THREADS, C::MIN_BLOCKS)
 #pragma unroll
   for (int i = 0; i < 2; ++i) {
     const int r = q0 + 64 * group + 16 * warp + g + 8 * i;
-    mask[i] = r < rows ? RowMask<int>{r, static_cast<int>(seq_begin[r]), static_cast<int>(prefix_end[r]),
+    mask[i] = r < q_end ? RowMask<int>{r, static_cast<int>(seq_begin[r]), static_cast<int>(prefix_end[r]),
                                  static_cast<int>(branch_begin[r])}
-                       : RowMask<int>{r, 0, 0, r + 1};  // a row past the batch sees nothing (and is not stored)
+                       : RowMask<int>{r, 0, 0, r + 1};  // a row past the block sees nothing (and is not stored)
   }
   const bf16* kh = k + int64_t{kvh} * HD;
   const bf16* vh = vt + int64_t{kvh} * HD * vt_stride;
@@ -221,7 +223,7 @@ __global__ void __launch_bounds__(C::THREADS, C::MIN_BLOCKS)
 #pragma unroll
   for (int i = 0; i < 2; ++i) {
     const int r = mask[i].r;
-    if (r >= rows) continue;
+    if (r >= q_end) continue;
     const float inv = 1.0f / l[i];
     bf16* dst = out + int64_t{r} * qs + int64_t{h} * HD + 2 * t;
 #pragma unroll
@@ -232,7 +234,7 @@ __global__ void __launch_bounds__(C::THREADS, C::MIN_BLOCKS)
 }
 
 template <typename C>
-void LaunchWgmma(const bf16* q, const bf16* k, const bf16* vt, int64_t rows, int64_t vt_stride,
+void LaunchWgmma(const bf16* q, const bf16* k, const bf16* vt, const QueryBlocks& blocks, int64_t vt_stride,
                  const int64_t* seq_begin, const int64_t* prefix_end, const int64_t* branch_begin, int64_t q_heads,
                  int64_t kv_heads, bf16* out, cudaStream_t s) {
   constexpr size_t bytes = C::smem_bytes;
@@ -240,10 +242,12 @@ void LaunchWgmma(const bf16* q, const bf16* k, const bf16* vt, int64_t rows, int
                                                       cudaFuncAttributeMaxDynamicSharedMemorySize,
                                                       static_cast<int>(bytes)) == cudaSuccess;
   (void)configured;  // a failure shows as the launch's error
-  const dim3 grid(static_cast<unsigned>((rows + C::ROWS - 1) / C::ROWS), static_cast<unsigned>(q_heads));
-  WgmmaAttentionKernel<C><<<grid, C::THREADS, bytes, s>>>(q, k, vt, static_cast<int>(rows), vt_stride, seq_begin,
-                                                          prefix_end, branch_begin, static_cast<int>(q_heads),
-                                                          static_cast<int>(kv_heads), out);
+  static_assert(C::ROWS == 16 || C::ROWS == 32 || C::ROWS == 64 || C::ROWS == 128, "a height QueryBlocks has");
+  if (blocks.CountFor(C::ROWS) == 0) return;
+  const dim3 grid(static_cast<unsigned>(blocks.CountFor(C::ROWS)), static_cast<unsigned>(q_heads));
+  WgmmaAttentionKernel<C><<<grid, C::THREADS, bytes, s>>>(q, k, vt, blocks.For(C::ROWS), vt_stride, seq_begin,
+                                                         prefix_end, branch_begin, static_cast<int>(q_heads),
+                                                         static_cast<int>(kv_heads), out);
   QSWEEP_KERNEL_CHECK();
 }
 
@@ -265,7 +269,8 @@ int64_t AttentionWgmmaScratchBytes(int64_t rows, int64_t kv_heads, int64_t head_
   return head_dim == 64 || head_dim == 128 ? kv_heads * head_dim * TransposedStride(rows) * 2 : 0;
 }
 
-bool AttentionWgmma(const bf16* q, const bf16* k, const bf16* v, int64_t rows, const int64_t* seq_begin,
+bool AttentionWgmma(const bf16* q, const bf16* k, const bf16* v, int64_t rows, const QueryBlocks& blocks,
+                    const int64_t* seq_begin,
                     const int64_t* prefix_end, const int64_t* branch_begin, int64_t q_heads, int64_t kv_heads,
                     int64_t head_dim, bf16* v_transposed, bf16* out, cudaStream_t s) {
   if ((head_dim != 64 && head_dim != 128) || rows + kMaxKeys + 8 > INT_MAX) return false;
@@ -273,10 +278,10 @@ bool AttentionWgmma(const bf16* q, const bf16* k, const bf16* v, int64_t rows, c
   TransposeKv(v, rows, kv_heads * head_dim, v_transposed, s);
   const int64_t stride = TransposedStride(rows);
   if (head_dim == 64)
-    LaunchWgmma<WgChosen<64>>(q, k, v_transposed, rows, stride, seq_begin, prefix_end, branch_begin, q_heads,
+    LaunchWgmma<WgChosen<64>>(q, k, v_transposed, blocks, stride, seq_begin, prefix_end, branch_begin, q_heads,
                               kv_heads, out, s);
   else
-    LaunchWgmma<WgChosen<128>>(q, k, v_transposed, rows, stride, seq_begin, prefix_end, branch_begin, q_heads,
+    LaunchWgmma<WgChosen<128>>(q, k, v_transposed, blocks, stride, seq_begin, prefix_end, branch_begin, q_heads,
                                kv_heads, out, s);
   return true;
 }

@@ -10,11 +10,16 @@
 // Reference: ref::Attention on the bf16 inputs, within bf16 tolerance
 // (src/backend/cuda/cuda_backend_test.cc); tools/bench/attention_variants.cu
 // sets its instances against the mma.sync kernel (attention_bf16.cuh).
+// Blocks never straddle a sequence and key tiles start at the sequence's
+// first row (a multiple of 8, TokenBatch::align): a row's result does not
+// depend on its batch (query_blocks.h).
 #pragma once
 #include <cstdint>
 
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
+
+#include "query_blocks.h"
 
 namespace qsweep::kernels {
 
@@ -24,7 +29,7 @@ int64_t AttentionWgmmaScratchBytes(int64_t rows, int64_t kv_heads, int64_t head_
 // False (nothing launched) for head dims it has no instance for (64, 128)
 // or more rows than it indexes. q, k, v, out: rows of 16-byte aligned heads.
 bool AttentionWgmma(const __nv_bfloat16* q, const __nv_bfloat16* k, const __nv_bfloat16* v, int64_t rows,
-                    const int64_t* seq_begin, const int64_t* prefix_end, const int64_t* branch_begin, int64_t q_heads,
+                    const QueryBlocks& blocks, const int64_t* seq_begin, const int64_t* prefix_end, const int64_t* branch_begin, int64_t q_heads,
                     int64_t kv_heads, int64_t head_dim, __nv_bfloat16* v_transposed, __nv_bfloat16* out,
                     cudaStream_t s);
 

@@ -4,6 +4,8 @@
 // touch them come in both element types, computing in fp32. Each has a CPU reference in src/backend/cpu/reference_ops.h
 // (or cpu_backend.cc for the logit statistics) and a randomized test against
 // it (src/backend/cuda/cuda_backend_test.cc), run on the GPU machine.
+// Each computes a row from that row alone, in an order that does not depend
+// on the number of rows: the batch-invariance rule (kernels/query_blocks.h).
 #pragma once
 #include <cstdint>
 

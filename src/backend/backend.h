@@ -197,6 +197,11 @@ class Backend {
   // promise bit-identical results for every tp sum in a fixed tree order.
   virtual void AllReduceSum(Act& x) = 0;
 
+  // The row multiple each packed sequence must start on for the backend's
+  // results per row not to depend on what else the batch holds
+  // (TokenBatch::align).
+  virtual int64_t SequenceAlignment() const { return 1; }
+
   // Whether RowParallelAdd reads its slices of `in` in place (then the
   // decoder allocates no `ins`).
   virtual bool ReadsSlicesInPlace() const { return false; }

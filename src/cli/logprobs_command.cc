@@ -1,7 +1,6 @@
 // `qsweep logprobs MODEL --tokens FILE -o OUT.h5`: the full log-softmax of
 // every position, for debugging a checkpoint against other implementations.
 #include <memory>
-#include <numeric>
 #include <string>
 
 #include "cli/commands.h"
@@ -48,22 +47,26 @@ absl::Status RunLogprobs(const LogprobsArgs& a) {
   size_t next = 0;
   while (next < seqs->size()) {
     TokenBatch batch;
-    while (next < seqs->size() &&
-           (batch.rows() == 0 || batch.rows() + static_cast<int64_t>((*seqs)[next].size()) <=
-                                     (*decoder)->options().max_batch_tokens)) {
-      batch.AddSequence((*seqs)[next]);
+    batch.align = (*backend)->SequenceAlignment();  // batch-invariant rows on every backend
+    std::vector<int64_t> rows;
+    while (next < seqs->size()) {
+      const int64_t length = static_cast<int64_t>((*seqs)[next].size());
+      if (batch.rows() > 0 && batch.RowsAfter({&length, 1}) > (*decoder)->options().max_batch_tokens) break;
+      const int64_t begin = batch.AddSequence((*seqs)[next]);
+      for (int64_t r = begin; r < begin + length; ++r) rows.push_back(r);
       all_tokens.insert(all_tokens.end(), (*seqs)[next].begin(), (*seqs)[next].end());
       offsets.push_back(static_cast<int64_t>(all_tokens.size()));
       ++next;
     }
-    std::vector<int64_t> rows(batch.rows());
-    std::iota(rows.begin(), rows.end(), 0);
+    std::vector<int32_t> targets(rows.size());
+    for (size_t i = 0; i < rows.size(); ++i) targets[i] = batch.tokens[rows[i]];
     std::vector<LogitStats> chunks;
-    if (auto s = (*decoder)->Forward(batch, rows, batch.tokens, 0, true, &chunks); !s.ok()) return s;
+    if (auto s = (*decoder)->Forward(batch, rows, targets, 0, true, &chunks); !s.ok()) return s;
     const RowScores scores = CombineLogitStats(chunks, 0, true);
-    const int64_t first = static_cast<int64_t>(all_tokens.size()) - batch.rows();
-    if (auto s = writer->WriteRows(first, batch.rows(), scores.logprobs); !s.ok()) return s;
-    progress.Advance(batch.rows());
+    const int64_t scored = static_cast<int64_t>(rows.size());
+    const int64_t first = static_cast<int64_t>(all_tokens.size()) - scored;
+    if (auto s = writer->WriteRows(first, scored, scores.logprobs); !s.ok()) return s;
+    progress.Advance(scored);
   }
   progress.Finish();
   return writer->Close(all_tokens, offsets);

@@ -14,13 +14,16 @@ struct Target {
   int64_t choice;
 };
 
-int64_t SampleRows(const McSampleRequest& s) {
-  int64_t rows = 0;
+// The lengths of the sequences a sample packs into: one shared context with
+// its branches, or one sequence per choice.
+std::vector<int64_t> SampleSequences(const McSampleRequest& s) {
+  std::vector<int64_t> lengths;
   for (int64_t c = 0; c < s.choices(); ++c) {
-    if (s.contexts.size() != 1 || c == 0) rows += static_cast<int64_t>(s.context(c).size());
-    rows += static_cast<int64_t>(s.continuations[c].size()) - 1;
+    const int64_t fed = static_cast<int64_t>(s.continuations[c].size()) - 1;
+    if (s.contexts.size() != 1 || c == 0) lengths.push_back(static_cast<int64_t>(s.context(c).size()));
+    lengths.back() += fed;
   }
-  return rows;
+  return lengths;
 }
 
 // Appends a sample to the batch and the rows/targets that score it.
@@ -41,9 +44,9 @@ void AddSample(const McSampleRequest& s, int64_t index, TokenBatch& batch, std::
   if (s.contexts.size() == 1) {
     std::vector<std::span<const int32_t>> branches;
     for (int64_t c = 0; c < s.choices(); ++c) branches.push_back(fed(c));
-    const int64_t context_first = batch.rows();
     const std::vector<int64_t> firsts = batch.AddShared(s.contexts[0], branches);
-    const int64_t context_last = context_first + static_cast<int64_t>(s.contexts[0].size()) - 1;
+    // The context lies just before the first branch (after any filler rows).
+    const int64_t context_last = (firsts.empty() ? batch.rows() : firsts[0]) - 1;
     for (int64_t c = 0; c < s.choices(); ++c) score(c, context_last, firsts[c]);
   } else {
     for (int64_t c = 0; c < s.choices(); ++c) {
@@ -78,17 +81,19 @@ absl::StatusOr<ChoiceRows> ScoreChoices(LogitScorer& scorer, std::span<const McS
   int64_t next = 0;
   while (next < n) {
     TokenBatch batch;
+    batch.align = scorer.sequence_alignment();
     std::vector<int64_t> rows;
     std::vector<int32_t> targets;
     std::vector<Target> owners;
     const int64_t first = next;
     while (next < n) {
-      const int64_t need = SampleRows(samples[next]);
+      const std::vector<int64_t> lengths = SampleSequences(samples[next]);
+      const int64_t need = TokenBatch{.align = batch.align}.RowsAfter(lengths);
       if (need > capacity)
         return absl::InvalidArgumentError(absl::StrFormat(
             "sample %d needs %d tokens, more than the batch capacity of %d tokens",
             samples[next].sample_id, need, capacity));
-      if (batch.rows() + need > capacity) break;
+      if (batch.RowsAfter(lengths) > capacity) break;
       AddSample(samples[next], next, batch, rows, targets, owners);
       ++next;
     }

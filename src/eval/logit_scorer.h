@@ -16,6 +16,8 @@ class LogitScorer {
   virtual ~LogitScorer() = default;
   virtual int64_t vocab_size() const = 0;
   virtual int64_t max_batch_tokens() const = 0;
+  // TokenBatch::align for batches given to Score.
+  virtual int64_t sequence_alignment() const { return 1; }
   virtual absl::StatusOr<RowScores> Score(const TokenBatch& batch, std::span<const int64_t> rows,
                                           std::span<const int32_t> targets, int topk,
                                           bool full_rows) = 0;
@@ -27,6 +29,7 @@ class LocalScorer : public LogitScorer {
   explicit LocalScorer(Decoder* decoder) : decoder_(decoder) {}
   int64_t vocab_size() const override { return decoder_->config().vocab_size; }
   int64_t max_batch_tokens() const override { return decoder_->options().max_batch_tokens; }
+  int64_t sequence_alignment() const override { return decoder_->backend()->SequenceAlignment(); }
   absl::StatusOr<RowScores> Score(const TokenBatch& batch, std::span<const int64_t> rows,
                                   std::span<const int32_t> targets, int topk,
                                   bool full_rows) override;

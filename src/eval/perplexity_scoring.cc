@@ -31,6 +31,7 @@ absl::StatusOr<TokenRows> ScoreWindows(LogitScorer& scorer, const PplCorpusReque
   size_t next = 0;
   while (next < windows.size()) {
     TokenBatch batch;
+    batch.align = scorer.sequence_alignment();
     std::vector<int64_t> rows;
     std::vector<int32_t> targets;
     while (next < windows.size()) {
@@ -39,7 +40,8 @@ absl::StatusOr<TokenRows> ScoreWindows(LogitScorer& scorer, const PplCorpusReque
         return absl::InvalidArgumentError(absl::StrFormat(
             "%s: window of %d tokens exceeds the batch capacity of %d tokens", corpus.name,
             w.end - w.begin, capacity));
-      if (batch.rows() + (w.end - w.begin) > capacity) break;
+      const int64_t length = w.end - w.begin;
+      if (batch.RowsAfter({&length, 1}) > capacity) break;
       const int64_t first = batch.AddSequence(std::span<const int32_t>(
           corpus.tokens.data() + w.begin, static_cast<size_t>(w.end - w.begin)));
       for (int64_t t = w.score_from; t < w.end; ++t) {

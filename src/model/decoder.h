@@ -64,6 +64,7 @@ class Decoder {
 
   const ModelConfig& config() const { return config_; }
   const DecoderOptions& options() const { return options_; }
+  Backend* backend() const { return backend_; }
   int64_t vocab_begin() const { return vocab_begin_; }
   // What the activations take and why the batch is that size (one line).
   const std::string& memory_plan() const { return memory_plan_; }

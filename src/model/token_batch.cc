@@ -14,7 +14,17 @@ void AddRow(TokenBatch& b, int32_t token, int32_t position, int64_t seq_begin, i
 
 }  // namespace
 
+int64_t TokenBatch::RowsAfter(std::span<const int64_t> lengths) const {
+  int64_t r = rows();
+  for (const int64_t n : lengths) r = (r + align - 1) / align * align + n;
+  return r;
+}
+
 int64_t TokenBatch::AddSequence(std::span<const int32_t> seq) {
+  if (const int64_t gap = (align - rows() % align) % align; gap > 0) {
+    const int64_t filler = rows();
+    for (int64_t i = 0; i < gap; ++i) AddRow(*this, 0, static_cast<int32_t>(i), filler, filler, filler);
+  }
   const int64_t begin = rows();
   for (size_t i = 0; i < seq.size(); ++i) AddRow(*this, seq[i], static_cast<int32_t>(i), begin, begin, begin);
   return begin;

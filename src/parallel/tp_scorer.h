@@ -14,6 +14,7 @@ class TensorParallelScorer : public LogitScorer {
   TensorParallelScorer(Decoder* decoder, Communicator* group) : decoder_(decoder), group_(group) {}
   int64_t vocab_size() const override { return decoder_->config().vocab_size; }
   int64_t max_batch_tokens() const override { return decoder_->options().max_batch_tokens; }
+  int64_t sequence_alignment() const override { return decoder_->backend()->SequenceAlignment(); }
   absl::StatusOr<RowScores> Score(const TokenBatch& batch, std::span<const int64_t> rows,
                                   std::span<const int32_t> targets, int topk,
                                   bool full_rows) override;

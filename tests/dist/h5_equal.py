@@ -1,7 +1,10 @@
 #!/usr/bin/python3
 """Exits non-zero unless two HDF5 files hold the same groups, datasets (same
 dtype, shape and bits; NaN equal to NaN) and attributes, except attributes
-that describe how the run was made (world layout, creation time)."""
+that describe how the run was made (world layout, creation time) and those
+named with --ignore (e.g. config, for runs of configs that differ in a
+setting that must not change results).
+usage: h5_equal.py A.h5 B.h5 [--ignore ATTR ...]"""
 import sys
 
 import h5py
@@ -32,7 +35,12 @@ def compare(a, b, path, errors):
 
 
 def main():
-    with h5py.File(sys.argv[1], "r") as a, h5py.File(sys.argv[2], "r") as b:
+    args = sys.argv[1:]
+    while "--ignore" in args:
+        i = args.index("--ignore")
+        IGNORED_ATTRS.add(args[i + 1])
+        del args[i:i + 2]
+    with h5py.File(args[0], "r") as a, h5py.File(args[1], "r") as b:
         errors = []
         compare(a, b, "/", errors)
     if errors:

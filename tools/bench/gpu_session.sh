@@ -9,6 +9,8 @@
 #   4. qsweep logprobs --backend cuda against HF transformers bf16 (same weights)
 #   5. qsweep bench forward (both reductions) against HF on the same random
 #      Llama-3-8B checkpoint
+#   invariant: the demo sweep on the GPU at scoring.batch_tokens 256 and 8192:
+#      bit-identical run files (batch invariance)
 #   versus: qsweep bench forward of this build against another build of
 #      qsweep (QSWEEP_OTHER, e.g. the previous commit's), alternating, on
 #      synthetic Llama-3-8B weights, so that a refactor's cost is measured
@@ -82,10 +84,26 @@ open('/tmp/$m.tokens', 'w').write('\n'.join(' '.join(map(str, s)) for s in g['se
       [ -n "$hf" ] && note "qsweep ($mode) / HF tokens/s: $(python3 -c "print(f'{$qs / $hf:.3f}')") ($qs vs $hf)"
     done < <(awk '/^  forward/ {print $4, $6}' "$out/bench_qsweep.log")
     ;;
+  invariant)
+    rc=0
+    for bt in 256 8192; do
+      rm -rf /tmp/inv_$bt
+      sed "s/batch_tokens: [0-9]*/batch_tokens: $bt/" configs/demo.yaml >configs/.demo_bt$bt.yaml
+      mpirun --bind-to none -n 1 "$bin/qsweep" run configs/.demo_bt$bt.yaml --backend cuda -o /tmp/inv_$bt \
+        >"$out/invariant_$bt.log" 2>&1 || rc=1
+    done
+    rm -f configs/.demo_bt*.yaml
+    for f in /tmp/inv_256/runs/*.h5; do
+      python3 tests/dist/h5_equal.py "$f" "/tmp/inv_8192/runs/$(basename "$f")" --ignore config_yaml \
+        >>"$out/invariant_diff.log" 2>&1 || { rc=1; echo "differs: $(basename "$f")" >>"$out/invariant_diff.log"; }
+    done
+    note "batch_tokens 256 vs 8192 on the GPU: rc $rc (0: every run file bit-identical; $(ls /tmp/inv_256/runs/*.h5 | wc -l) runs)"
+    tail -20 "$out/invariant_diff.log" 2>/dev/null
+    ;;
   versus)
     other=${QSWEEP_OTHER:?QSWEEP_OTHER names the other qsweep binary}
     args=(bench forward --model synthetic:llama3-8b --scheme bf16 --batch 4 --seq 2048)
-    for round in 1 2; do
+    for round in $(seq 1 "${VERSUS_ROUNDS:-2}"); do
       for who in this other; do
         exe="$bin/qsweep"; [ $who = other ] && exe=$other
         extra=(); [ $round = 2 ] && extra=(--no-stages)

@@ -199,7 +199,7 @@ CudaBackend::~CudaBackend() {
   group_.reset();
   plans_.clear();
   for (Scratch* s : {&positions_, &seq_begin_, &prefix_end_, &branch_begin_, &token_ids_, &head_rows_, &targets_,
-                     &stats_, &all_gather_, &rank_sum_, &v_transposed_})
+                     &stats_, &all_gather_, &rank_sum_, &v_transposed_, &query_block_tables_})
     cudaFree(s->data);
   if (host_stats_) cudaFreeHost(host_stats_);
   if (workspace_) cudaFree(workspace_);
@@ -359,6 +359,19 @@ void CudaBackend::SetLayout(const SequenceLayout& l) {
   QSWEEP_CUDA_CHECK(cudaMemcpy(Need(seq_begin_, n * 8), l.seq_begin.data(), n * 8, cudaMemcpyHostToDevice));
   QSWEEP_CUDA_CHECK(cudaMemcpy(Need(prefix_end_, n * 8), l.prefix_end.data(), n * 8, cudaMemcpyHostToDevice));
   QSWEEP_CUDA_CHECK(cudaMemcpy(Need(branch_begin_, n * 8), l.branch_begin.data(), n * 8, cudaMemcpyHostToDevice));
+  // Every attention kernel's blocks of query rows, one table per height,
+  // uploaded together.
+  std::vector<kernels::QueryBlock> all;
+  int64_t offsets[kernels::QueryBlocks::kHeights];
+  for (int i = 0; i < kernels::QueryBlocks::kHeights; ++i) {
+    const std::vector<kernels::QueryBlock> b = kernels::SequenceQueryBlocks(l.seq_begin, 16 << i);
+    offsets[i] = static_cast<int64_t>(all.size());
+    query_blocks_.count[i] = static_cast<int64_t>(b.size());
+    all.insert(all.end(), b.begin(), b.end());
+  }
+  auto* table = static_cast<kernels::QueryBlock*>(Need(query_block_tables_, all.size() * sizeof(all[0])));
+  QSWEEP_CUDA_CHECK(cudaMemcpy(table, all.data(), all.size() * sizeof(all[0]), cudaMemcpyHostToDevice));
+  for (int i = 0; i < kernels::QueryBlocks::kHeights; ++i) query_blocks_.table[i] = table + offsets[i];
 }
 
 void CudaBackend::Embed(const DeviceArray& table, int64_t dim, std::span<const int32_t> ids, Act& out) {
@@ -373,13 +386,10 @@ void CudaBackend::RmsNorm(const Act& x, const DeviceArray& w, float eps, Act& ou
   WithElements(out, [&](auto* o) { kernels::RmsNorm(Fp32(x), Fp32(w), x.rows, x.cols, eps, o, 0); });
 }
 
-CudaBackend::GemmPlan& CudaBackend::Plan(const GemmShape& g) {
-  auto& slot = plans_[g];
-  if (slot) return *slot;
-  // Column-major view: C[m=out, n=rows] = op(A)[out, in] · B[in, rows], with A
-  // the row-major weight [out, in] read transposed and B the row-major input
-  // (row stride ldb); `batch` such products at the given element strides.
-  auto p = std::make_unique<GemmPlan>();
+// Column-major view: C[m=out, n=rows] = op(A)[out, in] · B[in, rows], with A
+// the row-major weight [out, in] read transposed and B the row-major input
+// (row stride ldb); `batch` such products at the given element strides.
+void CudaBackend::DescribeGemm(const GemmShape& g, GemmPlan* p) {
   const cudaDataType_t ab = g.ab_bf16 ? CUDA_R_16BF : CUDA_R_32F, c = g.c_bf16 ? CUDA_R_16BF : CUDA_R_32F;
   QSWEEP_LT_CHECK(cublasLtMatmulDescCreate(&p->desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
   const cublasOperation_t t = CUBLAS_OP_T, nt = CUBLAS_OP_N;
@@ -399,6 +409,23 @@ CudaBackend::GemmPlan& CudaBackend::Plan(const GemmShape& g) {
                                                        sizeof stride));
     }
   }
+}
+
+// Batch invariance: a row's product must not depend on how many rows the
+// batch has. cuBLASLt's heuristic picks kernels (tile shapes, K steps) by
+// all three dimensions, so the algorithm is chosen once per shape without
+// its row count, at kAlgoRows rows, and every row count runs it. With no
+// split-K a kernel sums each output over k in one order whatever the grid,
+// so the rows of a product are the same bits in a batch of 1 or of 65536.
+const cublasLtMatmulAlgo_t& CudaBackend::AlgoFor(const GemmShape& g) {
+  constexpr int64_t kAlgoRows = 8192;
+  GemmShape key = g;
+  key.n = kAlgoRows;
+  key.stride_c = g.batch > 1 ? g.m * kAlgoRows : 0;
+  auto& slot = algos_[key];
+  if (slot) return *slot;
+  GemmPlan canonical;
+  DescribeGemm(key, &canonical);
   cublasLtMatmulPreference_t pref;
   QSWEEP_LT_CHECK(cublasLtMatmulPreferenceCreate(&pref));
   QSWEEP_LT_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &workspace_bytes_,
@@ -419,10 +446,33 @@ CudaBackend::GemmPlan& CudaBackend::Plan(const GemmShape& g) {
     QSWEEP_LT_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, attribute, &bytes, sizeof bytes));
   cublasLtMatmulHeuristicResult_t result{};
   int found = 0;
-  QSWEEP_LT_CHECK(cublasLtMatmulAlgoGetHeuristic(lt_, p->desc, p->a, p->b, p->c, p->c, pref, 1, &result, &found));
+  QSWEEP_LT_CHECK(cublasLtMatmulAlgoGetHeuristic(lt_, canonical.desc, canonical.a, canonical.b, canonical.c,
+                                                 canonical.c, pref, 1, &result, &found));
   cublasLtMatmulPreferenceDestroy(pref);
   QSWEEP_CHECK(found > 0);
-  p->algo = result.algo;
+  slot = std::make_unique<cublasLtMatmulAlgo_t>(result.algo);
+  return *slot;
+}
+
+CudaBackend::GemmPlan& CudaBackend::Plan(const GemmShape& g) {
+  auto& slot = plans_[g];
+  if (slot) return *slot;
+  auto p = std::make_unique<GemmPlan>();
+  DescribeGemm(g, p.get());
+  p->algo = AlgoFor(g);
+  // The shape-wide algorithm must run this row count too (it would be a
+  // broken assumption of the batch-invariance rule if it did not).
+  cublasLtMatmulHeuristicResult_t check{};
+  const cublasStatus_t ok =
+      cublasLtMatmulAlgoCheck(lt_, p->desc, p->a, p->b, p->c, p->c, &p->algo, &check);
+  if (ok != CUBLAS_STATUS_SUCCESS || check.workspaceSize > workspace_bytes_) {
+    std::fprintf(stderr,
+                 "qsweep: the GEMM algorithm chosen for %lld x %lld (batch %d) does not run %lld rows (cuBLASLt "
+                 "status %d)\n",
+                 static_cast<long long>(g.m), static_cast<long long>(g.k), g.batch, static_cast<long long>(g.n),
+                 static_cast<int>(ok));
+    std::abort();
+  }
   slot = std::move(p);
   return *slot;
 }
@@ -562,21 +612,22 @@ void CudaBackend::Attention(const Act& q, const Act& k, const Act& v, int64_t he
                q.dtype == out.dtype);
   StageScope t(this, Stage::kAttention);
   const auto [sb, pe, bb] = LayoutOnDevice();
+  const kernels::QueryBlocks& qb = query_blocks_;
   const int64_t hq = q.cols / head_dim, hkv = k.cols / head_dim;
   if (q.dtype == DType::kF32)
-    return kernels::Attention(Fp32(q), Fp32(k), Fp32(v), q.rows, sb, pe, bb, hq, hkv, head_dim, Fp32(out), 0);
+    return kernels::Attention(Fp32(q), Fp32(k), Fp32(v), q.rows, qb, sb, pe, bb, hq, hkv, head_dim, Fp32(out), 0);
   // A bf16 model's activations: tensor cores, where there is an instance for
   // the head dim and the rows allow its 16-byte copies: Hopper's wgmma, else
   // mma.sync, else the tiled kernel.
   const bool aligned = ((reinterpret_cast<uintptr_t>(q.data) | reinterpret_cast<uintptr_t>(k.data) |
                          reinterpret_cast<uintptr_t>(v.data) | reinterpret_cast<uintptr_t>(out.data)) & 15) == 0;
   if (!aligned)
-    return kernels::Attention(Bf16(q), Bf16(k), Bf16(v), q.rows, sb, pe, bb, hq, hkv, head_dim, Bf16(out), 0);
+    return kernels::Attention(Bf16(q), Bf16(k), Bf16(v), q.rows, qb, sb, pe, bb, hq, hkv, head_dim, Bf16(out), 0);
   auto* vt = static_cast<bf16*>(Need(v_transposed_, kernels::AttentionWgmmaScratchBytes(q.rows, hkv, head_dim)));
-  if (kernels::AttentionWgmma(Bf16(q), Bf16(k), Bf16(v), q.rows, sb, pe, bb, hq, hkv, head_dim, vt, Bf16(out), 0))
+  if (kernels::AttentionWgmma(Bf16(q), Bf16(k), Bf16(v), q.rows, qb, sb, pe, bb, hq, hkv, head_dim, vt, Bf16(out), 0))
     return;
-  if (!kernels::AttentionBf16(Bf16(q), Bf16(k), Bf16(v), q.rows, sb, pe, bb, hq, hkv, head_dim, Bf16(out), 0))
-    kernels::Attention(Bf16(q), Bf16(k), Bf16(v), q.rows, sb, pe, bb, hq, hkv, head_dim, Bf16(out), 0);
+  if (!kernels::AttentionBf16(Bf16(q), Bf16(k), Bf16(v), q.rows, qb, sb, pe, bb, hq, hkv, head_dim, Bf16(out), 0))
+    kernels::Attention(Bf16(q), Bf16(k), Bf16(v), q.rows, qb, sb, pe, bb, hq, hkv, head_dim, Bf16(out), 0);
 }
 
 void CudaBackend::SwiGlu(const Act& gate, const Act& up, Act& out) {

@@ -24,6 +24,7 @@
 
 #include "backend/backend.h"
 #include "backend/cuda/nccl_group.h"
+#include "query_blocks.h"
 
 namespace qsweep {
 
@@ -76,11 +77,17 @@ class CudaBackend : public Backend {
                        bool full_rows, int64_t vocab_begin, LogitStats* out) override;
   void AllReduceSum(Act& x) override;
   bool ReadsSlicesInPlace() const override { return true; }
+  // The wgmma attention tiles keys from a sequence's first row in 8-row
+  // steps: sequences that start on 8 rows keep every row's result
+  // independent of the batch.
+  int64_t SequenceAlignment() const override { return 8; }
   void RowParallelAdd(std::span<const std::unique_ptr<Linear>> parts, const Act& in, std::span<Act> ins,
                       std::span<Act> outs, Act& residual) override;
 
   // The current layout's seq_begin, prefix_end, branch_begin on the device.
   std::tuple<const int64_t*, const int64_t*, const int64_t*> LayoutOnDevice() const;
+  // The current layout's query blocks (kernels/query_blocks.h) on the device.
+  const kernels::QueryBlocks& QueryBlocksOnDevice() const { return query_blocks_; }
 
  private:
   CudaBackend() = default;
@@ -115,6 +122,9 @@ class CudaBackend : public Backend {
     auto operator<=>(const GemmShape&) const = default;
   };
   GemmPlan& Plan(const GemmShape& shape);
+  void DescribeGemm(const GemmShape& shape, GemmPlan* plan);
+  // The algorithm every row count of the shape runs (batch invariance).
+  const cublasLtMatmulAlgo_t& AlgoFor(const GemmShape& shape);
   // d = a·b (+ c when beta is 1) with the shape's cached plan.
   // (The plan also records the operands' alignment, which Gemm fills in.)
   void Gemm(GemmShape shape, const void* a, const void* b, const void* c, void* d, float beta);
@@ -138,13 +148,15 @@ class CudaBackend : public Backend {
   void* workspace_ = nullptr;
   size_t workspace_bytes_ = 32 << 20;
   std::map<GemmShape, std::unique_ptr<GemmPlan>> plans_;
+  std::map<GemmShape, std::unique_ptr<cublasLtMatmulAlgo_t>> algos_;  // keyed without the row count
   int64_t layout_rows_ = 0;
 
   // Per-forward scratch, one buffer each.
   Scratch positions_{"rotary positions"}, seq_begin_{"layout"}, prefix_end_{"layout"}, branch_begin_{"layout"};
   Scratch token_ids_{"token ids"}, head_rows_{"head row indices"}, targets_{"targets"};
   Scratch stats_{"logit statistics"}, all_gather_{"the all-gather"}, rank_sum_{"a rank's tree sum"};
-  Scratch v_transposed_{"V transposed for attention"};
+  Scratch v_transposed_{"V transposed for attention"}, query_block_tables_{"attention query blocks"};
+  kernels::QueryBlocks query_blocks_;  // views of query_block_tables_
   std::vector<int32_t> uploaded_targets_;  // what targets_ holds
   float* host_stats_ = nullptr;            // logit statistics copied back (pinned)
   int64_t host_stats_words_ = 0;

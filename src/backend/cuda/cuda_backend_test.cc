@@ -108,7 +108,8 @@ class CudaTest : public ::testing::Test {
     if (hd == 64 || hd == 128) {
       ASSERT_EQ(cudaMemset(ob.data, 0xff, ob.rows * ob.cols * 2), cudaSuccess);  // NaN until written
       ASSERT_TRUE(kernels::AttentionBf16(static_cast<__nv_bfloat16*>(qb.data), static_cast<__nv_bfloat16*>(kb.data),
-                                         static_cast<__nv_bfloat16*>(vb.data), qb.rows, sb, pe, bb, qb.cols / hd, kb.cols / hd,
+                                         static_cast<__nv_bfloat16*>(vb.data), qb.rows, gpu_->QueryBlocksOnDevice(), sb, pe, bb,
+                                         qb.cols / hd, kb.cols / hd,
                                          hd, static_cast<__nv_bfloat16*>(ob.data), 0));
       ExpectClose(oc, ob, 1e-2f, 1.5e-2f, ("mma.sync attention, hd " + std::to_string(hd)).c_str());
     }
