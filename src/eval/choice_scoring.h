@@ -5,11 +5,13 @@
 // token of each continuation is never fed (nothing after it is scored), so
 // one-token continuations cost no rows at all.
 #pragma once
+#include <cmath>
 #include <cstdint>
 #include <span>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "eval/columns.h"
 #include "eval/logit_scorer.h"
 #include "eval/requests.h"
 
@@ -28,6 +30,28 @@ struct ChoiceRows {
   std::vector<int64_t> choice_bytes;  // acc_norm lengths: McSampleRequest::continuation_bytes
   std::vector<uint8_t> choice_greedy;
 };
+
+// ChoiceRows' sizes and arrays, in journal and file order (eval/columns.h).
+template <typename F, typename... Rows>
+void ForEachSize(F&& f, Rows&... r)
+  requires(std::is_same_v<std::remove_const_t<Rows>, ChoiceRows> && ...)
+{
+  f("samples", r.samples...);
+  f("max_choices", r.max_choices...);
+}
+
+template <typename F, typename... Rows>
+void ForEachColumn(F&& f, Rows&... r)
+  requires(std::is_same_v<std::remove_const_t<Rows>, ChoiceRows> && ...)
+{
+  f(Column("sample_id", r.sample_id, r.samples)...);
+  f(Column("label", r.label, r.samples)...);
+  f(Column("n_choices", r.n_choices, r.samples)...);
+  f(Column("choice_logprob", r.choice_logprob, r.samples, &r.max_choices, NAN)...);
+  f(Column("choice_tokens", r.choice_tokens, r.samples, &r.max_choices)...);
+  f(Column("choice_bytes", r.choice_bytes, r.samples, &r.max_choices)...);
+  f(Column("choice_greedy", r.choice_greedy, r.samples, &r.max_choices)...);
+}
 
 absl::StatusOr<ChoiceRows> ScoreChoices(LogitScorer& scorer, std::span<const McSampleRequest> samples,
                                         int64_t max_choices);

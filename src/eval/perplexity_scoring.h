@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "eval/columns.h"
 #include "eval/logit_scorer.h"
 #include "eval/requests.h"
 
@@ -24,7 +25,7 @@ std::vector<PplWindow> PplWindows(int64_t tokens, int64_t window, int64_t stride
 // Per scored token t (stream index score_from..end-1 of each window, in order).
 struct TokenRows {
   int64_t tokens = 0;
-  int topk = 0;
+  int64_t topk = 0;
   int64_t vocab = 0;                 // > 0 when full rows are kept
   std::vector<int32_t> token_id;
   std::vector<float> nll;
@@ -34,6 +35,29 @@ struct TokenRows {
   std::vector<float> topk_logprob;   // [tokens, topk]
   std::vector<uint16_t> logprob_f16; // [tokens, vocab] when kept
 };
+
+// TokenRows' sizes and arrays, in journal and file order (eval/columns.h).
+template <typename F, typename... Rows>
+void ForEachSize(F&& f, Rows&... r)
+  requires(std::is_same_v<std::remove_const_t<Rows>, TokenRows> && ...)
+{
+  f("tokens", r.tokens...);
+  f("topk", r.topk...);
+  f("vocab", r.vocab...);
+}
+
+template <typename F, typename... Rows>
+void ForEachColumn(F&& f, Rows&... r)
+  requires(std::is_same_v<std::remove_const_t<Rows>, TokenRows> && ...)
+{
+  f(Column("token_id", r.token_id, r.tokens)...);
+  f(Column("nll", r.nll, r.tokens)...);
+  f(Column("logsumexp", r.logsumexp, r.tokens)...);
+  f(Column("is_argmax", r.is_argmax, r.tokens)...);
+  f(Column("topk_id", r.topk_id, r.tokens, &r.topk, 0, kLarge)...);
+  f(Column("topk_logprob", r.topk_logprob, r.tokens, &r.topk, 0.0f, kLarge)...);
+  f(Column("logprob", r.logprob_f16, r.tokens, &r.vocab, 0, kLarge | kOptional)...);
+}
 
 absl::StatusOr<TokenRows> ScoreWindows(LogitScorer& scorer, const PplCorpusRequests& corpus,
                                        std::span<const PplWindow> windows, int topk, bool full_rows);

@@ -192,17 +192,6 @@ absl::Status File::ReadRaw(const std::string& name, Type type, int rank, std::ve
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::vector<uint16_t>> File::ReadF16(const std::string& name,
-                                                   std::vector<int64_t>* dims) const {
-  std::vector<uint8_t> bytes;
-  std::vector<int64_t> d;
-  QSWEEP_ASSIGN_OR_RETURN(d, Dims(name));
-  QSWEEP_RETURN_IF_ERROR(ReadRaw(name, Type::kF16, static_cast<int>(d.size()), dims, &bytes));
-  std::vector<uint16_t> v(bytes.size() / 2);
-  std::memcpy(v.data(), bytes.data(), bytes.size());
-  return v;
-}
-
 absl::Status File::SetAttr(const std::string& object, const std::string& key, const std::string& value) {
   Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
   H5Tset_size(type.get(), H5T_VARIABLE);

@@ -39,6 +39,7 @@ template <> constexpr Type TypeOf<int64_t>() { return Type::kI64; }
 template <> constexpr Type TypeOf<uint8_t>() { return Type::kU8; }
 template <> constexpr Type TypeOf<float>() { return Type::kF32; }
 template <> constexpr Type TypeOf<double>() { return Type::kF64; }
+template <> constexpr Type TypeOf<uint16_t>() { return Type::kF16; }  // float16 bits
 
 class File {
  public:
@@ -83,7 +84,6 @@ class File {
     if (dims) *dims = d;
     return v;
   }
-  absl::StatusOr<std::vector<uint16_t>> ReadF16(const std::string& name, std::vector<int64_t>* dims) const;
 
   absl::Status SetAttr(const std::string& object, const std::string& key, const std::string& value);
   absl::Status SetAttr(const std::string& object, const std::string& key, int64_t value);

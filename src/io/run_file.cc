@@ -19,7 +19,7 @@ namespace {
 // The last byte is the journal format version: records and header layout
 // change together with it, and a journal of another version is refused, not
 // misread (a resume needs the qsweep that started the run).
-constexpr char kMagic[8] = {'Q', 'S', 'W', 'J', 'R', 'N', 'L', '2'};
+constexpr char kMagic[8] = {'Q', 'S', 'W', 'J', 'R', 'N', 'L', '3'};
 constexpr size_t kMagicPrefix = 7;
 
 uint64_t Checksum(const uint8_t* p, size_t n) {
@@ -248,11 +248,6 @@ absl::Status RunJournal::Append(const WorkUnit& unit, const UnitResult& result) 
 
 namespace {
 
-template <typename T>
-void Place(std::vector<T>& dst, const std::vector<T>& src, int64_t first_row, int64_t width) {
-  std::copy(src.begin(), src.end(), dst.begin() + first_row * width);
-}
-
 absl::Status WriteHeaderAttrs(h5::File& f, const RunHeader& h) {
   QSWEEP_RETURN_IF_ERROR(f.SetAttr("/", "schema_version", h.schema_version));
   const std::pair<const char*, const std::string*> strings[] = {
@@ -267,137 +262,181 @@ absl::Status WriteHeaderAttrs(h5::File& f, const RunHeader& h) {
   return f.SetAttr("/", "full_logprobs", static_cast<int64_t>(h.full_logprobs));
 }
 
+// Every array of a run at its full size: padding until units are placed.
+struct RunRows {
+  std::vector<ChoiceRows> tasks;
+  std::vector<TokenRows> corpora;
+};
+
+template <typename Rows>
+void Pad(Rows& rows) {
+  ForEachColumn([](const auto& c) { c.values.assign(c.rows * c.width(), c.pad); }, rows);
+}
+
+RunRows AllocateRows(const RequestSet& requests, const RunHeader& header) {
+  RunRows all;
+  for (const McTaskRequests& task : requests.tasks) {
+    ChoiceRows& r = all.tasks.emplace_back();
+    r.samples = static_cast<int64_t>(task.samples.size());
+    r.max_choices = task.max_choices();
+    Pad(r);
+  }
+  for (const PplCorpusRequests& corpus : requests.corpora) {
+    TokenRows& r = all.corpora.emplace_back();
+    r.tokens = corpus.scored_tokens();
+    r.topk = header.topk;
+    r.vocab = header.full_logprobs ? header.vocab_size : 0;
+    Pad(r);
+  }
+  return all;
+}
+
+// Whether a unit's rows can go at `first_row` of the run's: the same widths,
+// whole arrays, inside the run's rows.
+template <typename Rows>
+bool Fits(const Rows& dst, const Rows& src, int64_t first_row) {
+  bool fits = true;
+  ForEachColumn(
+      [&](const auto& d, const auto& s) {
+        fits = fits && s.rows >= 0 && first_row >= 0 && first_row + s.rows <= d.rows && s.width() == d.width() &&
+               s.whole();
+      },
+      dst, src);
+  return fits;
+}
+
+template <typename Rows>
+void Place(Rows& dst, const Rows& src, int64_t first_row) {
+  ForEachColumn(
+      [&](const auto& d, const auto& s) {
+        std::copy(s.values.begin(), s.values.end(), d.values.begin() + first_row * d.width());
+      },
+      dst, src);
+}
+
+// Places a unit's rows where the plan puts them; why not (empty when placed).
+std::string PlaceUnit(const WorkUnit& u, const UnitResult& result, RunRows& all) {
+  if (const auto* c = std::get_if<ChoiceRows>(&result)) {
+    if (u.kind != WorkUnit::Kind::kChoices) return "choice rows for a perplexity unit";
+    ChoiceRows& dst = all.tasks[u.source];
+    if (c->samples != u.end - u.begin || !Fits(dst, *c, u.first_row)) return "rows do not fit the task";
+    Place(dst, *c, u.first_row);
+    return "";
+  }
+  if (u.kind != WorkUnit::Kind::kTokens) return "token rows for a multiple-choice unit";
+  const auto& t = std::get<TokenRows>(result);
+  TokenRows& dst = all.corpora[u.source];
+  if (!Fits(dst, t, u.first_row)) return "rows do not fit the corpus";
+  Place(dst, t, u.first_row);
+  return "";
+}
+
+// Rows are placed by the plan's row ranges, never by arrival order; each
+// record must sit exactly where the plan puts its unit.
+absl::Status PlaceRecords(const std::string& journal_path, const std::vector<WorkUnit>& units, RunRows& all) {
+  int64_t good_end = 0;
+  bool header = true;
+  absl::Status status;
+  ScanJournal(journal_path, &good_end, [&](const std::vector<uint8_t>& rec) {
+    if (header) {
+      header = false;
+      return true;
+    }
+    ByteReader rd(rec);
+    const UnitPlacement p = GetPlacement(rd);
+    std::string why = PlanMismatch(p, units);
+    if (why.empty()) why = PlaceUnit(units[p.id], DecodeUnitResult(rd.GetVector<uint8_t>()), all);
+    if (!why.empty()) status = absl::DataLossError(absl::StrFormat("%s: unit %d: %s", journal_path, p.id, why));
+    return status.ok();
+  });
+  return status;
+}
+
+template <typename Rows>
+absl::Status WriteRows(h5::File& f, const std::string& group, const Rows& rows) {
+  absl::Status status = f.CreateGroup(group);
+  ForEachColumn(
+      [&](const auto& c) {
+        if (!status.ok() || ((c.storage & kOptional) && c.width() == 0)) return;
+        using T = typename std::remove_cvref_t<decltype(c)>::Value;
+        const std::vector<int64_t> dims = c.two_d() ? std::vector<int64_t>{c.rows, c.width()}
+                                                    : std::vector<int64_t>{c.rows};
+        status = f.Write(group + "/" + c.name, h5::TypeOf<T>(), dims, c.values.data(), c.storage & kLarge);
+      },
+      rows);
+  return status;
+}
+
+// Reads a record's arrays; every array must have the shape the others give.
+template <typename Rows>
+absl::Status ReadRows(const h5::File& f, const std::string& group, Rows& rows) {
+  absl::Status status;
+  std::vector<std::vector<int64_t>> dims;
+  ForEachColumn(
+      [&](const auto& c) {
+        std::vector<int64_t>& d = dims.emplace_back();
+        const std::string name = group + "/" + c.name;
+        if (!status.ok()) return;
+        if ((c.storage & kOptional) && !f.Exists(name)) {
+          *c.width_field = 0;
+          d = {-1};  // absent: no shape to agree with
+          return;
+        }
+        using T = typename std::remove_cvref_t<decltype(c)>::Value;
+        auto v = f.Read<T>(name, c.two_d() ? 2 : 1, &d);
+        if (!v.ok()) {
+          status = v.status();
+          return;
+        }
+        c.values = std::move(*v);
+        c.rows = d[0];
+        if (c.two_d()) *c.width_field = d[1];
+      },
+      rows);
+  QSWEEP_RETURN_IF_ERROR(status);
+  size_t i = 0;
+  bool agree = true;
+  ForEachColumn(
+      [&](const auto& c) {
+        const std::vector<int64_t>& d = dims[i++];
+        if (d == std::vector<int64_t>{-1}) return;
+        agree = agree && d[0] == c.rows && (!c.two_d() || d[1] == c.width()) && c.whole();
+      },
+      rows);
+  if (!agree) return absl::DataLossError(absl::StrFormat("%s: %s: datasets of different lengths", f.path(), group));
+  return absl::OkStatus();
+}
+
+absl::Status WriteRunH5(const std::string& path, const RunHeader& header, const RequestSet& requests,
+                        const RunRows& all, size_t units) {
+  QSWEEP_ASSIGN_OR_RETURN(h5::File f, h5::File::Create(path));
+  QSWEEP_RETURN_IF_ERROR(WriteHeaderAttrs(f, header));
+  QSWEEP_RETURN_IF_ERROR(f.CreateGroup("/tasks"));
+  for (size_t t = 0; t < all.tasks.size(); ++t)
+    QSWEEP_RETURN_IF_ERROR(WriteRows(f, "/tasks/" + requests.tasks[t].name, all.tasks[t]));
+  QSWEEP_RETURN_IF_ERROR(f.CreateGroup("/ppl"));
+  for (size_t i = 0; i < all.corpora.size(); ++i) {
+    const PplCorpusRequests& corpus = requests.corpora[i];
+    const std::string g = "/ppl/" + corpus.name;
+    QSWEEP_RETURN_IF_ERROR(WriteRows(f, g, all.corpora[i]));
+    QSWEEP_RETURN_IF_ERROR(f.SetAttr(g, "window", corpus.window));
+    QSWEEP_RETURN_IF_ERROR(f.SetAttr(g, "stride", corpus.stride));
+  }
+  QSWEEP_RETURN_IF_ERROR(f.CreateGroup("/progress"));
+  QSWEEP_RETURN_IF_ERROR(f.Write("/progress/unit_done", std::vector<uint8_t>(units, 1)));
+  return f.SetAttr("/", "complete", int64_t{1});
+}
+
 }  // namespace
 
 absl::Status RunJournal::Finalize(const RequestSet& requests, const std::vector<WorkUnit>& units) {
   for (const WorkUnit& u : units)
     if (!done_.count(u.id))
       return absl::FailedPreconditionError(absl::StrFormat("%s: unit %d is not done", journal_path_, u.id));
-  // Assemble every array at its full size, then place each unit's rows.
-  std::vector<ChoiceRows> tasks(requests.tasks.size());
-  for (size_t t = 0; t < tasks.size(); ++t) {
-    const int64_t n = static_cast<int64_t>(requests.tasks[t].samples.size());
-    const int64_t c = requests.tasks[t].max_choices();
-    ChoiceRows& r = tasks[t];
-    r.samples = n;
-    r.max_choices = c;
-    r.sample_id.assign(n, 0);
-    r.label.assign(n, 0);
-    r.n_choices.assign(n, 0);
-    r.choice_logprob.assign(n * c, NAN);
-    r.choice_tokens.assign(n * c, 0);
-    r.choice_bytes.assign(n * c, 0);
-    r.choice_greedy.assign(n * c, 0);
-  }
-  std::vector<TokenRows> corpora(requests.corpora.size());
-  for (size_t i = 0; i < corpora.size(); ++i) {
-    const int64_t n = requests.corpora[i].scored_tokens();
-    TokenRows& r = corpora[i];
-    r.tokens = n;
-    r.topk = static_cast<int>(header_.topk);
-    r.vocab = header_.full_logprobs ? header_.vocab_size : 0;
-    r.token_id.assign(n, 0);
-    r.nll.assign(n, 0);
-    r.logsumexp.assign(n, 0);
-    r.is_argmax.assign(n, 0);
-    r.topk_id.assign(n * r.topk, 0);
-    r.topk_logprob.assign(n * r.topk, 0);
-    r.logprob_f16.assign(n * r.vocab, 0);
-  }
-  // Rows are placed by the plan's row ranges, never by arrival order; each
-  // record must sit exactly where the plan puts its unit.
-  int64_t good_end = 0;
-  bool first = true;
-  absl::Status status;
-  auto fail = [&](int64_t id, const std::string& why) {
-    status = absl::DataLossError(absl::StrFormat("%s: unit %d: %s", journal_path_, id, why));
-    return false;
-  };
-  ScanJournal(journal_path_, &good_end, [&](const std::vector<uint8_t>& rec) {
-    if (first) {  // the header record
-      first = false;
-      return true;
-    }
-    ByteReader rd(rec);
-    const UnitPlacement p = GetPlacement(rd);
-    if (std::string why = PlanMismatch(p, units); !why.empty()) return fail(p.id, why);
-    const WorkUnit& u = units[p.id];
-    const UnitResult result = DecodeUnitResult(rd.GetVector<uint8_t>());
-    if (const auto* c = std::get_if<ChoiceRows>(&result)) {
-      if (u.kind != WorkUnit::Kind::kChoices) return fail(p.id, "choice rows for a perplexity unit");
-      ChoiceRows& dst = tasks[u.source];
-      const size_t n = static_cast<size_t>(u.end - u.begin), nc = n * dst.max_choices;
-      if (c->max_choices != dst.max_choices || c->samples != u.end - u.begin || c->sample_id.size() != n ||
-          c->label.size() != n || c->n_choices.size() != n || c->choice_logprob.size() != nc ||
-          c->choice_tokens.size() != nc || c->choice_bytes.size() != nc || c->choice_greedy.size() != nc)
-        return fail(p.id, "rows do not fit the task");
-      Place(dst.sample_id, c->sample_id, u.first_row, 1);
-      Place(dst.label, c->label, u.first_row, 1);
-      Place(dst.n_choices, c->n_choices, u.first_row, 1);
-      Place(dst.choice_logprob, c->choice_logprob, u.first_row, dst.max_choices);
-      Place(dst.choice_tokens, c->choice_tokens, u.first_row, dst.max_choices);
-      Place(dst.choice_bytes, c->choice_bytes, u.first_row, dst.max_choices);
-      Place(dst.choice_greedy, c->choice_greedy, u.first_row, dst.max_choices);
-    } else {
-      if (u.kind != WorkUnit::Kind::kTokens) return fail(p.id, "token rows for a multiple-choice unit");
-      const auto& t = std::get<TokenRows>(result);
-      TokenRows& dst = corpora[u.source];
-      const size_t n = static_cast<size_t>(t.tokens);
-      if (t.tokens < 0 || u.first_row + t.tokens > dst.tokens || t.topk != dst.topk || t.vocab != dst.vocab ||
-          t.token_id.size() != n || t.nll.size() != n || t.logsumexp.size() != n || t.is_argmax.size() != n ||
-          t.topk_id.size() != n * t.topk || t.topk_logprob.size() != n * t.topk ||
-          t.logprob_f16.size() != n * t.vocab)
-        return fail(p.id, "rows do not fit the corpus");
-      Place(dst.token_id, t.token_id, u.first_row, 1);
-      Place(dst.nll, t.nll, u.first_row, 1);
-      Place(dst.logsumexp, t.logsumexp, u.first_row, 1);
-      Place(dst.is_argmax, t.is_argmax, u.first_row, 1);
-      Place(dst.topk_id, t.topk_id, u.first_row, dst.topk);
-      Place(dst.topk_logprob, t.topk_logprob, u.first_row, dst.topk);
-      Place(dst.logprob_f16, t.logprob_f16, u.first_row, dst.vocab);
-    }
-    return true;
-  });
-  QSWEEP_RETURN_IF_ERROR(status);
-
+  RunRows all = AllocateRows(requests, header_);
+  QSWEEP_RETURN_IF_ERROR(PlaceRecords(journal_path_, units, all));
   const std::string tmp = run_path_ + ".tmp";
-  {
-    QSWEEP_ASSIGN_OR_RETURN(h5::File f, h5::File::Create(tmp));
-    QSWEEP_RETURN_IF_ERROR(WriteHeaderAttrs(f, header_));
-    QSWEEP_RETURN_IF_ERROR(f.CreateGroup("/tasks"));
-    for (size_t t = 0; t < tasks.size(); ++t) {
-      const ChoiceRows& r = tasks[t];
-      const std::string g = "/tasks/" + requests.tasks[t].name;
-      QSWEEP_RETURN_IF_ERROR(f.CreateGroup(g));
-      QSWEEP_RETURN_IF_ERROR(f.Write(g + "/sample_id", r.sample_id));
-      QSWEEP_RETURN_IF_ERROR(f.Write(g + "/label", r.label));
-      QSWEEP_RETURN_IF_ERROR(f.Write(g + "/n_choices", r.n_choices));
-      QSWEEP_RETURN_IF_ERROR(f.Write2D(g + "/choice_logprob", r.choice_logprob, r.samples, r.max_choices));
-      QSWEEP_RETURN_IF_ERROR(f.Write2D(g + "/choice_tokens", r.choice_tokens, r.samples, r.max_choices));
-      QSWEEP_RETURN_IF_ERROR(f.Write2D(g + "/choice_bytes", r.choice_bytes, r.samples, r.max_choices));
-      QSWEEP_RETURN_IF_ERROR(f.Write2D(g + "/choice_greedy", r.choice_greedy, r.samples, r.max_choices));
-    }
-    QSWEEP_RETURN_IF_ERROR(f.CreateGroup("/ppl"));
-    for (size_t i = 0; i < corpora.size(); ++i) {
-      const TokenRows& r = corpora[i];
-      const std::string g = "/ppl/" + requests.corpora[i].name;
-      QSWEEP_RETURN_IF_ERROR(f.CreateGroup(g));
-      QSWEEP_RETURN_IF_ERROR(f.SetAttr(g, "window", requests.corpora[i].window));
-      QSWEEP_RETURN_IF_ERROR(f.SetAttr(g, "stride", requests.corpora[i].stride));
-      QSWEEP_RETURN_IF_ERROR(f.Write(g + "/token_id", r.token_id));
-      QSWEEP_RETURN_IF_ERROR(f.Write(g + "/nll", r.nll));
-      QSWEEP_RETURN_IF_ERROR(f.Write(g + "/logsumexp", r.logsumexp));
-      QSWEEP_RETURN_IF_ERROR(f.Write(g + "/is_argmax", r.is_argmax));
-      QSWEEP_RETURN_IF_ERROR(f.Write2D(g + "/topk_id", r.topk_id, r.tokens, r.topk, true));
-      QSWEEP_RETURN_IF_ERROR(f.Write2D(g + "/topk_logprob", r.topk_logprob, r.tokens, r.topk, true));
-      if (r.vocab > 0)
-        QSWEEP_RETURN_IF_ERROR(f.Write(g + "/logprob", h5::Type::kF16, {r.tokens, r.vocab},
-                                       r.logprob_f16.data(), true));
-    }
-    QSWEEP_RETURN_IF_ERROR(f.CreateGroup("/progress"));
-    QSWEEP_RETURN_IF_ERROR(f.Write("/progress/unit_done", std::vector<uint8_t>(units.size(), 1)));
-    QSWEEP_RETURN_IF_ERROR(f.SetAttr("/", "complete", int64_t{1}));
-  }
+  QSWEEP_RETURN_IF_ERROR(WriteRunH5(tmp, header_, requests, all, units.size()));
   std::error_code ec;
   std::filesystem::rename(tmp, run_path_, ec);
   if (ec) return absl::InternalError(absl::StrFormat("%s: rename failed: %s", run_path_, ec.message()));
@@ -436,47 +475,13 @@ absl::StatusOr<RunData> ReadRunFile(const std::string& path) {
 
   QSWEEP_ASSIGN_OR_RETURN(std::vector<std::string> tasks, f.Children("/tasks"));
   for (const std::string& name : tasks) {
-    const std::string g = "/tasks/" + name;
-    ChoiceRows r;
-    std::vector<int64_t> dims;
-    QSWEEP_ASSIGN_OR_RETURN(r.sample_id, f.Read<int64_t>(g + "/sample_id"));
-    QSWEEP_ASSIGN_OR_RETURN(r.label, f.Read<int32_t>(g + "/label"));
-    QSWEEP_ASSIGN_OR_RETURN(r.n_choices, f.Read<int32_t>(g + "/n_choices"));
-    QSWEEP_ASSIGN_OR_RETURN(r.choice_logprob, f.Read<double>(g + "/choice_logprob", 2, &dims));
-    r.samples = dims[0];
-    r.max_choices = dims[1];
-    QSWEEP_ASSIGN_OR_RETURN(r.choice_tokens, f.Read<int32_t>(g + "/choice_tokens", 2));
-    QSWEEP_ASSIGN_OR_RETURN(r.choice_bytes, f.Read<int64_t>(g + "/choice_bytes", 2));
-    QSWEEP_ASSIGN_OR_RETURN(r.choice_greedy, f.Read<uint8_t>(g + "/choice_greedy", 2));
-    const size_t n = static_cast<size_t>(r.samples), nc = n * r.max_choices;
-    if (r.sample_id.size() != n || r.label.size() != n || r.n_choices.size() != n ||
-        r.choice_tokens.size() != nc || r.choice_bytes.size() != nc || r.choice_greedy.size() != nc)
-      return absl::DataLossError(absl::StrFormat("%s: %s: datasets of different lengths", path, g));
-    d.tasks.emplace_back(name, std::move(r));
+    ChoiceRows& r = d.tasks.emplace_back(name, ChoiceRows{}).second;
+    QSWEEP_RETURN_IF_ERROR(ReadRows(f, "/tasks/" + name, r));
   }
   QSWEEP_ASSIGN_OR_RETURN(std::vector<std::string> corpora, f.Children("/ppl"));
   for (const std::string& name : corpora) {
-    const std::string g = "/ppl/" + name;
-    TokenRows r;
-    std::vector<int64_t> dims;
-    QSWEEP_ASSIGN_OR_RETURN(r.token_id, f.Read<int32_t>(g + "/token_id"));
-    QSWEEP_ASSIGN_OR_RETURN(r.nll, f.Read<float>(g + "/nll"));
-    QSWEEP_ASSIGN_OR_RETURN(r.logsumexp, f.Read<float>(g + "/logsumexp"));
-    QSWEEP_ASSIGN_OR_RETURN(r.is_argmax, f.Read<uint8_t>(g + "/is_argmax"));
-    QSWEEP_ASSIGN_OR_RETURN(r.topk_id, f.Read<int32_t>(g + "/topk_id", 2, &dims));
-    r.tokens = dims[0];
-    r.topk = static_cast<int>(dims[1]);
-    QSWEEP_ASSIGN_OR_RETURN(r.topk_logprob, f.Read<float>(g + "/topk_logprob", 2));
-    if (f.Exists(g + "/logprob")) {
-      QSWEEP_ASSIGN_OR_RETURN(r.logprob_f16, f.ReadF16(g + "/logprob", &dims));
-      r.vocab = dims.size() == 2 ? dims[1] : 0;
-    }
-    const size_t n = static_cast<size_t>(r.tokens);
-    if (r.token_id.size() != n || r.nll.size() != n || r.logsumexp.size() != n ||
-        r.is_argmax.size() != n || r.topk_logprob.size() != n * r.topk ||
-        r.logprob_f16.size() != n * r.vocab)
-      return absl::DataLossError(absl::StrFormat("%s: %s: datasets of different lengths", path, g));
-    d.corpora.emplace_back(name, std::move(r));
+    TokenRows& r = d.corpora.emplace_back(name, TokenRows{}).second;
+    QSWEEP_RETURN_IF_ERROR(ReadRows(f, "/ppl/" + name, r));
   }
   return d;
 }

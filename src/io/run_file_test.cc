@@ -113,7 +113,7 @@ UnitResult FakeResult(const RequestSet& rs, const WorkUnit& u, const RunHeader& 
   const auto& corpus = rs.corpora[u.source];
   const auto windows = PplWindows(static_cast<int64_t>(corpus.tokens.size()), corpus.window, corpus.stride);
   TokenRows t;
-  t.topk = static_cast<int>(h.topk);
+  t.topk = h.topk;
   t.vocab = h.full_logprobs ? h.vocab_size : 0;
   for (int64_t w = u.begin; w < u.end; ++w)
     for (int64_t i = windows[w].score_from; i < windows[w].end; ++i) {
@@ -238,28 +238,25 @@ bool SameBits(const std::vector<T>& a, const std::vector<T>& b) {
   return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0;
 }
 
+// Every size and array of two records, through the records' field lists.
+template <typename Rows>
+void ExpectSameRows(const Rows& a, const Rows& b, const std::string& what) {
+  ForEachSize([&](const char* name, int64_t x, int64_t y) { EXPECT_EQ(x, y) << what << " " << name; }, a, b);
+  ForEachColumn(
+      [&](const auto& x, const auto& y) { EXPECT_TRUE(SameBits(x.values, y.values)) << what << " " << x.name; }, a,
+      b);
+}
+
 void ExpectSameRuns(const RunData& a, const RunData& b) {
   ASSERT_EQ(a.tasks.size(), b.tasks.size());
   ASSERT_EQ(a.corpora.size(), b.corpora.size());
   for (size_t t = 0; t < a.tasks.size(); ++t) {
-    const ChoiceRows &x = a.tasks[t].second, &y = b.tasks[t].second;
     EXPECT_EQ(a.tasks[t].first, b.tasks[t].first);
-    EXPECT_EQ(x.samples, y.samples);
-    EXPECT_EQ(x.max_choices, y.max_choices);
-    EXPECT_TRUE(SameBits(x.sample_id, y.sample_id) && SameBits(x.label, y.label) && SameBits(x.n_choices, y.n_choices) &&
-                SameBits(x.choice_logprob, y.choice_logprob) && SameBits(x.choice_tokens, y.choice_tokens) &&
-                SameBits(x.choice_bytes, y.choice_bytes) && SameBits(x.choice_greedy, y.choice_greedy))
-        << a.tasks[t].first;
+    ExpectSameRows(a.tasks[t].second, b.tasks[t].second, a.tasks[t].first);
   }
   for (size_t c = 0; c < a.corpora.size(); ++c) {
-    const TokenRows &x = a.corpora[c].second, &y = b.corpora[c].second;
-    EXPECT_EQ(x.tokens, y.tokens);
-    EXPECT_EQ(x.topk, y.topk);
-    EXPECT_EQ(x.vocab, y.vocab);
-    EXPECT_TRUE(SameBits(x.token_id, y.token_id) && SameBits(x.nll, y.nll) && SameBits(x.logsumexp, y.logsumexp) &&
-                SameBits(x.is_argmax, y.is_argmax) && SameBits(x.topk_id, y.topk_id) &&
-                SameBits(x.topk_logprob, y.topk_logprob) && SameBits(x.logprob_f16, y.logprob_f16))
-        << a.corpora[c].first;
+    EXPECT_EQ(a.corpora[c].first, b.corpora[c].first);
+    ExpectSameRows(a.corpora[c].second, b.corpora[c].second, a.corpora[c].first);
   }
 }
 
@@ -286,38 +283,55 @@ TEST(RunFile, EveryPlacedValueIsTheUnitsOwn) {
   EXPECT_EQ(run->header.created, h.created);
   EXPECT_EQ(run->header.topk, 4);
   EXPECT_TRUE(run->header.full_logprobs);
-  // Slice the file's arrays by each unit's rows and compare with what the unit produced.
+  // Slice every array of the file by each unit's rows and compare with what
+  // the unit produced, bit for bit (NaN padding included).
+  auto expect_unit = [](const auto& got, const auto& want, const WorkUnit& u) {
+    ForEachColumn(
+        [&](const auto& g, const auto& w) {
+          ASSERT_EQ(g.width(), w.width()) << g.name;
+          ASSERT_LE((u.first_row + w.rows) * g.width(), static_cast<int64_t>(g.values.size())) << g.name;
+          const auto* from = g.values.data() + u.first_row * g.width();
+          EXPECT_EQ(std::memcmp(from, w.values.data(), w.values.size() * sizeof(w.values[0])), 0)
+              << "unit " << u.id << " " << g.name;
+        },
+        got, want);
+  };
+  int64_t checked_columns = 0;
   for (const WorkUnit& u : units) {
     const UnitResult want = FakeResult(rs, u, h);
     if (u.kind == WorkUnit::Kind::kChoices) {
-      const ChoiceRows& got = run->tasks[u.source].second;
-      const auto& w = std::get<ChoiceRows>(want);
-      const int64_t c = got.max_choices;
-      for (int64_t i = 0; i < w.samples; ++i) {
-        EXPECT_EQ(got.sample_id[u.first_row + i], w.sample_id[i]);
-        EXPECT_EQ(got.label[u.first_row + i], w.label[i]);
-        for (int64_t k = 0; k < c; ++k) {
-          const double a = got.choice_logprob[(u.first_row + i) * c + k], b = w.choice_logprob[i * c + k];
-          EXPECT_TRUE(a == b || (std::isnan(a) && std::isnan(b))) << u.id;
-          EXPECT_EQ(got.choice_greedy[(u.first_row + i) * c + k], w.choice_greedy[i * c + k]);
-        }
-      }
+      expect_unit(run->tasks[u.source].second, std::get<ChoiceRows>(want), u);
+      ForEachColumn([&](const auto& c) { checked_columns += !c.values.empty(); }, std::get<ChoiceRows>(want));
     } else {
-      const TokenRows& got = run->corpora[u.source].second;
-      const auto& w = std::get<TokenRows>(want);
-      for (int64_t i = 0; i < w.tokens; ++i) {
-        EXPECT_EQ(got.nll[u.first_row + i], w.nll[i]);
-        EXPECT_EQ(got.token_id[u.first_row + i], w.token_id[i]);
-        for (int k = 0; k < w.topk; ++k) EXPECT_EQ(got.topk_id[(u.first_row + i) * w.topk + k], w.topk_id[i * w.topk + k]);
-        for (int64_t v = 0; v < w.vocab; ++v)
-          EXPECT_EQ(got.logprob_f16[(u.first_row + i) * w.vocab + v], w.logprob_f16[i * w.vocab + v]);
-      }
+      expect_unit(run->corpora[u.source].second, std::get<TokenRows>(want), u);
+      ForEachColumn([&](const auto& c) { checked_columns += !c.values.empty(); }, std::get<TokenRows>(want));
     }
   }
+  EXPECT_GT(checked_columns, 0);
+  EXPECT_EQ(run->corpora[0].second.vocab, 16);  // the optional full rows are there
   const std::string text = DescribeRunFile(*run, p);
   EXPECT_NE(text.find("schema version 1, complete"), std::string::npos) << text;
   EXPECT_NE(text.find("task zeta         23 samples, up to 4 choices"), std::string::npos) << text;
   EXPECT_NE(text.find("corpus text       299 scored tokens"), std::string::npos) << text;
+}
+
+// Full log-prob rows only when asked for: no dataset, and a width of 0 read back.
+TEST(RunFile, FullRowsAreWrittenOnlyWhenAskedFor) {
+  const auto dir = testing::ScratchDir("run_file_no_full_rows");
+  const RequestSet rs = RandomRequests(2);
+  const auto units = PlanWorkUnits(rs, {});
+  RunHeader h = Header();
+  h.full_logprobs = false;
+  const std::string p = (dir / "r.h5").string();
+  WriteWholeRun(p, rs, units, h);
+  auto run = ReadRunFile(p);
+  ASSERT_TRUE(run.ok()) << run.status();
+  const TokenRows& t = run->corpora[0].second;
+  EXPECT_EQ(t.vocab, 0);
+  EXPECT_TRUE(t.logprob_f16.empty());
+  EXPECT_EQ(t.topk, 4);
+  EXPECT_EQ(static_cast<int64_t>(t.topk_id.size()), t.tokens * 4);
+  EXPECT_NE(std::system(("h5dump -d /ppl/text/logprob " + p + " > /dev/null 2>&1").c_str()), 0);
 }
 
 // kill -9 in the middle of writing a record: the torn unit is not done, and
