@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "core/byte_buffer.h"
 #include "core/status_macros.h"
@@ -31,32 +32,32 @@ uint64_t Checksum(const uint8_t* p, size_t n) {
   return h;
 }
 
+// A header's fields in list order: strings length-prefixed, the rest as bytes.
 std::vector<uint8_t> EncodeHeader(const RunHeader& h) {
   ByteWriter w;
-  w.Put<int64_t>(h.schema_version);
-  for (const std::string* s : {&h.qsweep_version, &h.model, &h.model_id, &h.scheme, &h.scheme_json,
-                               &h.requests_id, &h.world, &h.created, &h.config_yaml})
-    w.PutString(*s);
-  w.Put<int64_t>(h.topk);
-  w.Put<int64_t>(h.vocab_size);
-  w.Put<uint8_t>(h.full_logprobs);
-  w.Put<double>(h.bits_per_weight);
-  w.Put<int64_t>(h.model_bytes);
+  ForEachField(
+      [&](const HeaderField&, const auto& v) {
+        if constexpr (std::is_same_v<std::remove_cvref_t<decltype(v)>, std::string>)
+          w.PutString(v);
+        else
+          w.Put(v);
+      },
+      h);
   return std::move(w.bytes());
 }
 
 RunHeader DecodeHeader(const std::vector<uint8_t>& bytes) {
   ByteReader r(bytes);
   RunHeader h;
-  h.schema_version = r.Get<int64_t>();
-  for (std::string* s : {&h.qsweep_version, &h.model, &h.model_id, &h.scheme, &h.scheme_json,
-                         &h.requests_id, &h.world, &h.created, &h.config_yaml})
-    *s = r.GetString();
-  h.topk = r.Get<int64_t>();
-  h.vocab_size = r.Get<int64_t>();
-  h.full_logprobs = r.Get<uint8_t>();
-  h.bits_per_weight = r.Get<double>();
-  h.model_bytes = r.Get<int64_t>();
+  ForEachField(
+      [&](const HeaderField&, auto& v) {
+        using T = std::remove_cvref_t<decltype(v)>;
+        if constexpr (std::is_same_v<T, std::string>)
+          v = r.GetString();
+        else
+          v = r.Get<T>();
+      },
+      h);
   return h;
 }
 
@@ -146,17 +147,24 @@ std::string Now() {
   return buf;
 }
 
+// A header value as a message shows it.
+std::string Show(const std::string& v) { return v; }
+std::string Show(bool v) { return v ? "true" : "false"; }
+std::string Show(int64_t v) { return absl::StrCat(v); }
+std::string Show(double v) { return absl::StrCat(v); }
+
 }  // namespace
 
 std::string RunMismatch(const RunHeader& a, const RunHeader& b) {
-  if (a.schema_version != b.schema_version)
-    return absl::StrFormat("schema version %d, not %d", a.schema_version, b.schema_version);
-  if (a.model_id != b.model_id) return absl::StrFormat("model %s (id %s), not %s (id %s)", a.model, a.model_id, b.model, b.model_id);
-  if (a.scheme != b.scheme) return absl::StrFormat("scheme %s, not %s", a.scheme, b.scheme);
-  if (a.requests_id != b.requests_id)
-    return absl::StrFormat("requests %s, not %s (another task set or tokenization)", a.requests_id, b.requests_id);
-  if (a.topk != b.topk || a.full_logprobs != b.full_logprobs || a.vocab_size != b.vocab_size)
-    return "other scoring options (top-K, full log-probs or vocabulary)";
+  std::string why;
+  ForEachField(
+      [&](const HeaderField& field, const auto& x, const auto& y) {
+        if (!why.empty() || field.on_resume != OnResume::kMustMatch || x == y) return;
+        why = absl::StrFormat("%s %s, not %s", field.name, Show(x), Show(y));
+        if (*field.means) why += absl::StrFormat(" (%s)", field.means);
+      },
+      a, b);
+  if (!why.empty()) return why;
   // A fast reduction rounds by tp (DecoderOptions::tp_invariant): its units
   // mix only with units of the same tp, backend and reduction ("tp 2, cuda
   // backend, fast reduction"); the replicas do not matter.
@@ -248,18 +256,49 @@ absl::Status RunJournal::Append(const WorkUnit& unit, const UnitResult& result) 
 
 namespace {
 
+// A header field as a root attribute: strings as strings, integers and bools
+// as int64, reals as float64.
+absl::Status SetHeaderAttr(h5::File& f, const char* name, const std::string& v) { return f.SetAttr("/", name, v); }
+absl::Status SetHeaderAttr(h5::File& f, const char* name, int64_t v) { return f.SetAttr("/", name, v); }
+absl::Status SetHeaderAttr(h5::File& f, const char* name, bool v) { return f.SetAttr("/", name, int64_t{v}); }
+absl::Status SetHeaderAttr(h5::File& f, const char* name, double v) { return f.SetDoubleAttr("/", name, v); }
+
+absl::Status GetHeaderAttr(const h5::File& f, const char* name, std::string* v) {
+  QSWEEP_ASSIGN_OR_RETURN(*v, f.GetStringAttr("/", name));
+  return absl::OkStatus();
+}
+absl::Status GetHeaderAttr(const h5::File& f, const char* name, int64_t* v) {
+  QSWEEP_ASSIGN_OR_RETURN(*v, f.GetIntAttr("/", name));
+  return absl::OkStatus();
+}
+absl::Status GetHeaderAttr(const h5::File& f, const char* name, bool* v) {
+  QSWEEP_ASSIGN_OR_RETURN(const int64_t i, f.GetIntAttr("/", name));
+  *v = i != 0;
+  return absl::OkStatus();
+}
+absl::Status GetHeaderAttr(const h5::File& f, const char* name, double* v) {
+  QSWEEP_ASSIGN_OR_RETURN(*v, f.GetDoubleAttr("/", name));
+  return absl::OkStatus();
+}
+
 absl::Status WriteHeaderAttrs(h5::File& f, const RunHeader& h) {
-  QSWEEP_RETURN_IF_ERROR(f.SetAttr("/", "schema_version", h.schema_version));
-  const std::pair<const char*, const std::string*> strings[] = {
-      {"qsweep_version", &h.qsweep_version}, {"model", &h.model}, {"model_id", &h.model_id},
-      {"scheme", &h.scheme}, {"scheme_json", &h.scheme_json}, {"requests_id", &h.requests_id},
-      {"world", &h.world}, {"created", &h.created}, {"config_yaml", &h.config_yaml}};
-  for (const auto& [k, v] : strings) QSWEEP_RETURN_IF_ERROR(f.SetAttr("/", k, *v));
-  QSWEEP_RETURN_IF_ERROR(f.SetAttr("/", "topk", h.topk));
-  QSWEEP_RETURN_IF_ERROR(f.SetAttr("/", "vocab_size", h.vocab_size));
-  QSWEEP_RETURN_IF_ERROR(f.SetAttr("/", "model_bytes", h.model_bytes));
-  QSWEEP_RETURN_IF_ERROR(f.SetDoubleAttr("/", "bits_per_weight", h.bits_per_weight));
-  return f.SetAttr("/", "full_logprobs", static_cast<int64_t>(h.full_logprobs));
+  absl::Status status;
+  ForEachField(
+      [&](const HeaderField& field, const auto& v) {
+        if (status.ok()) status = SetHeaderAttr(f, field.name, v);
+      },
+      h);
+  return status;
+}
+
+absl::Status ReadHeaderAttrs(const h5::File& f, RunHeader& h) {
+  absl::Status status;
+  ForEachField(
+      [&](const HeaderField& field, auto& v) {
+        if (status.ok()) status = GetHeaderAttr(f, field.name, &v);
+      },
+      h);
+  return status;
 }
 
 // Every array of a run at its full size: padding until units are placed.
@@ -459,19 +498,7 @@ absl::StatusOr<RunData> ReadRunFile(const std::string& path) {
   if (h.schema_version != kRunSchemaVersion)
     return absl::FailedPreconditionError(absl::StrFormat(
         "%s: run file schema version %d; this qsweep reads version %d", path, h.schema_version, kRunSchemaVersion));
-  const std::pair<const char*, std::string*> strings[] = {
-      {"qsweep_version", &h.qsweep_version}, {"model", &h.model}, {"model_id", &h.model_id},
-      {"scheme", &h.scheme}, {"scheme_json", &h.scheme_json}, {"requests_id", &h.requests_id},
-      {"world", &h.world}, {"created", &h.created}, {"config_yaml", &h.config_yaml}};
-  for (const auto& [k, v] : strings) {
-    QSWEEP_ASSIGN_OR_RETURN(*v, f.GetStringAttr("/", k));
-  }
-  QSWEEP_ASSIGN_OR_RETURN(h.topk, f.GetIntAttr("/", "topk"));
-  QSWEEP_ASSIGN_OR_RETURN(h.vocab_size, f.GetIntAttr("/", "vocab_size"));
-  QSWEEP_ASSIGN_OR_RETURN(int64_t full, f.GetIntAttr("/", "full_logprobs"));
-  h.full_logprobs = full != 0;
-  QSWEEP_ASSIGN_OR_RETURN(h.model_bytes, f.GetIntAttr("/", "model_bytes"));
-  QSWEEP_ASSIGN_OR_RETURN(h.bits_per_weight, f.GetDoubleAttr("/", "bits_per_weight"));
+  QSWEEP_RETURN_IF_ERROR(ReadHeaderAttrs(f, h));
 
   QSWEEP_ASSIGN_OR_RETURN(std::vector<std::string> tasks, f.Children("/tasks"));
   for (const std::string& name : tasks) {

@@ -15,6 +15,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -42,6 +43,42 @@ struct RunHeader {
   double bits_per_weight = 0;  // over every parameter, scales and zeros included
   int64_t model_bytes = 0;     // the quantized model's packed size
 };
+
+// Whether a journal resumes under a header whose field has another value.
+enum class OnResume {
+  kMayDiffer,  // it describes the run (names, versions, times)
+  kMustMatch,  // another value is another run
+};
+
+struct HeaderField {
+  const char* name;  // the run file's root attribute, and the journal's order
+  OnResume on_resume = OnResume::kMayDiffer;
+  const char* means = "";  // what another value says (for RunMismatch's message)
+};
+
+// RunHeader's fields, for the journal, the run file's attributes and
+// RunMismatch: f(field, value of each header given).
+template <typename F, typename... Headers>
+void ForEachField(F&& f, Headers&... h)
+  requires(std::is_same_v<std::remove_const_t<Headers>, RunHeader> && ...)
+{
+  using enum OnResume;
+  f(HeaderField{"schema_version", kMustMatch}, h.schema_version...);
+  f(HeaderField{"qsweep_version"}, h.qsweep_version...);
+  f(HeaderField{"model"}, h.model...);
+  f(HeaderField{"model_id", kMustMatch, "another checkpoint"}, h.model_id...);
+  f(HeaderField{"scheme", kMustMatch}, h.scheme...);
+  f(HeaderField{"scheme_json"}, h.scheme_json...);
+  f(HeaderField{"requests_id", kMustMatch, "another task set or tokenization"}, h.requests_id...);
+  f(HeaderField{"world"}, h.world...);
+  f(HeaderField{"created"}, h.created...);
+  f(HeaderField{"config_yaml"}, h.config_yaml...);
+  f(HeaderField{"topk", kMustMatch, "another scoring option"}, h.topk...);
+  f(HeaderField{"vocab_size", kMustMatch, "another scoring option"}, h.vocab_size...);
+  f(HeaderField{"full_logprobs", kMustMatch, "another scoring option"}, h.full_logprobs...);
+  f(HeaderField{"bits_per_weight"}, h.bits_per_weight...);
+  f(HeaderField{"model_bytes"}, h.model_bytes...);
+}
 
 // Why two headers cannot belong to the same run (empty when they can).
 std::string RunMismatch(const RunHeader& existing, const RunHeader& wanted);

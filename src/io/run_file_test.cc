@@ -5,11 +5,13 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <set>
 #include <sstream>
 
 #include <gtest/gtest.h>
 
 #include "io/h5_edit_for_test.h"
+#include "record_members.h"
 #include "io/request_file.h"
 #include "test_paths.h"
 
@@ -142,6 +144,78 @@ RunHeader Header() {
   h.full_logprobs = true;
   h.created = "2026-11-22T00:00:00Z";
   return h;
+}
+
+// Every header field set to a value of its own (the schema version stays:
+// readers accept only theirs), consistent with FakeResult's rows.
+RunHeader DistinctHeader() {
+  RunHeader h = Header();
+  int64_t i = 0;
+  ForEachField(
+      [&](const HeaderField& field, auto& v) {
+        using T = std::remove_cvref_t<decltype(v)>;
+        ++i;
+        if (std::string(field.name) == "schema_version") return;
+        if constexpr (std::is_same_v<T, std::string>)
+          v = std::string(field.name) + " value";
+        else if constexpr (std::is_same_v<T, bool>)
+          v = !v;
+        else
+          v = static_cast<T>(i + 0.25 * std::is_floating_point_v<T>);
+      },
+      h);
+  return h;
+}
+
+void ExpectSameHeaders(const RunHeader& a, const RunHeader& b) {
+  ForEachField([](const HeaderField& field, const auto& x, const auto& y) { EXPECT_EQ(x, y) << field.name; }, a, b);
+}
+
+TEST(RunHeader, ListNamesEveryMemberOnce) {
+  RunHeader h;
+  std::set<const void*> members;
+  size_t n = 0;
+  ForEachField(
+      [&](const HeaderField&, const auto& v) {
+        ++n;
+        members.insert(&v);
+      },
+      h);
+  EXPECT_EQ(n, testing::CountMembers<RunHeader>());
+  EXPECT_EQ(members.size(), n);
+}
+
+TEST(RunHeader, EveryFieldRoundTripsTheJournalAndTheRunFile) {
+  const auto dir = testing::ScratchDir("run_header_fields");
+  const RequestSet rs = RandomRequests(2);
+  const auto units = PlanWorkUnits(rs, {});
+  const RunHeader h = DistinctHeader();
+  EXPECT_NE(h.topk, Header().topk);
+  EXPECT_EQ(h.full_logprobs, !Header().full_logprobs);
+  const std::string p = (dir / "r.h5").string();
+  ASSERT_TRUE(RunJournal::OpenOrCreate(p, h).ok());
+  auto resumed = RunJournal::OpenOrCreate(p, h);  // reads the header record back
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  ExpectSameHeaders((*resumed)->header(), h);
+  for (const auto& u : units) ASSERT_TRUE((*resumed)->Append(u, FakeResult(rs, u, h)).ok());
+  ASSERT_TRUE((*resumed)->Finalize(rs, units).ok());
+  auto run = ReadRunFile(p);
+  ASSERT_TRUE(run.ok()) << run.status();
+  ExpectSameHeaders(run->header, h);
+}
+
+// A field that must match names itself, both values and what it means.
+TEST(RunHeader, MismatchNamesTheField) {
+  RunHeader a = Header(), b = Header();
+  EXPECT_EQ(RunMismatch(a, b), "");
+  b.created = "another time";
+  b.qsweep_version = "9.9";
+  EXPECT_EQ(RunMismatch(a, b), "");
+  b.full_logprobs = false;
+  EXPECT_EQ(RunMismatch(a, b), "full_logprobs true, not false (another scoring option)");
+  b = Header();
+  b.schema_version = 7;
+  EXPECT_EQ(RunMismatch(a, b), "schema_version 1, not 7");
 }
 
 TEST(RunJournal, InterruptedRunEndsIdenticalToUninterrupted) {
@@ -466,7 +540,7 @@ TEST(RunJournal, OtherModelOrRequestsAreRefused) {
   other.model_id = "def";
   auto a = RunJournal::OpenOrCreate(p, other);
   ASSERT_FALSE(a.ok());
-  EXPECT_NE(std::string(a.status().message()).find("model synthetic:tiny (id abc), not synthetic:tiny (id def)"),
+  EXPECT_NE(std::string(a.status().message()).find("model_id abc, not def (another checkpoint)"),
             std::string::npos) << a.status();
   other = Header();
   other.requests_id = "0123";
