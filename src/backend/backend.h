@@ -86,6 +86,18 @@ struct LogitStats {
   std::vector<float> logits;             // [n, V_slice] only when full rows are asked for
 };
 
+// LogitStats' per-row arrays (all but vocab_begin), for whatever moves or
+// joins them whole: f(that array of each LogitStats given).
+template <typename F, typename... Stats>
+void ForEachArray(F&& f, Stats&... s) {
+  f(s.max...);
+  f(s.sum_exp...);
+  f(s.target_logit...);
+  f(s.topk_id...);
+  f(s.topk_logit...);
+  f(s.logits...);
+}
+
 // The order of every top-k list: the larger logit first, then the lower id
 // (as torch.topk); NaN after every number, by id, which keeps the order
 // total (a strict weak order for sorts) on rows a broken scheme filled with

@@ -318,13 +318,7 @@ absl::Status Decoder::Forward(const TokenBatch& batch, std::span<const int64_t> 
                                 topk, full_rows, lo, &part);
       LogitStats& stats = (*chunks)[c];
       stats.vocab_begin = lo;
-      auto append = [](auto& dst, const auto& src) { dst.insert(dst.end(), src.begin(), src.end()); };
-      append(stats.max, part.max);
-      append(stats.sum_exp, part.sum_exp);
-      append(stats.target_logit, part.target_logit);
-      append(stats.topk_id, part.topk_id);
-      append(stats.topk_logit, part.topk_logit);
-      append(stats.logits, part.logits);
+      ForEachArray([](auto& dst, const auto& src) { dst.insert(dst.end(), src.begin(), src.end()); }, stats, part);
     }
   }
   x_ = full_x;
