@@ -20,8 +20,10 @@ void ExitOnError(const absl::Status& status);
 std::string SelfPath();
 std::string RepoPath();
 
-// The backend named "cpu" or "cuda" (an error naming what this build has);
-// run_command.cc. A default context is one rank without tensor parallelism.
+// The backend of that kind (an error naming what this build has), or named
+// "cpu" or "cuda"; run_command.cc. A default context is one rank without
+// tensor parallelism.
+absl::StatusOr<std::unique_ptr<Backend>> MakeBackend(BackendKind kind, const BackendContext& context = {});
 absl::StatusOr<std::unique_ptr<Backend>> MakeBackend(const std::string& name, const BackendContext& context = {});
 
 void AddInspectCommand(CLI::App& app);   // inspect_command.cc

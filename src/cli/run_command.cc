@@ -27,8 +27,14 @@ struct RunArgs {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Backend>> MakeBackend(const std::string& name, const BackendContext& context) {
-  if (name == "cpu") return std::unique_ptr<Backend>(std::make_unique<CpuBackend>(context.host_all_reduce));
-  if (name != "cuda") return absl::InvalidArgumentError(absl::StrFormat("unknown backend '%s' (cpu or cuda)", name));
+  const std::optional<BackendKind> kind = Parse<BackendKind>(name);
+  if (!kind)
+    return absl::InvalidArgumentError(absl::StrFormat("unknown backend '%s' (%s)", name, NameList<BackendKind>()));
+  return MakeBackend(*kind, context);
+}
+
+absl::StatusOr<std::unique_ptr<Backend>> MakeBackend(BackendKind kind, const BackendContext& context) {
+  if (kind == BackendKind::kCpu) return std::unique_ptr<Backend>(std::make_unique<CpuBackend>(context.host_all_reduce));
 #ifdef QSWEEP_HAVE_CUDA
   // One GPU per rank: the one the launcher made visible (launcher/bind-gpu),
   // or the node-local rank's when plain mpirun shows every GPU.
@@ -47,6 +53,21 @@ absl::StatusOr<std::unique_ptr<Backend>> MakeBackend(const std::string& name, co
 
 namespace {
 
+// The flags that override the config's values.
+absl::Status Override(const RunArgs& a, SweepConfig& config) {
+  if (!a.output.empty()) config.output = a.output;
+  if (a.tp > 0) config.tp = a.tp;
+  if (!a.backend.empty()) {
+    const std::optional<BackendKind> kind = Parse<BackendKind>(a.backend);
+    if (!kind)
+      return absl::InvalidArgumentError(
+          absl::StrFormat("--backend: unknown backend '%s' (%s)", a.backend, NameList<BackendKind>()));
+    config.backend = *kind;
+  }
+  if (!a.reduction.empty()) config.reduction = *Parse<Reduction>(a.reduction);  // CLI11 checked it
+  return absl::OkStatus();
+}
+
 int RunMpi(const RunArgs& a) {
   int provided = 0;
   MPI_Init_thread(nullptr, nullptr, MPI_THREAD_MULTIPLE, &provided);
@@ -58,11 +79,11 @@ int RunMpi(const RunArgs& a) {
         "this MPI library does not provide MPI_THREAD_MULTIPLE, which the work queue needs");
   } else {
     auto config = LoadSweepConfig(a.config);
-    if (config.ok() && !a.output.empty()) config->output = a.output;
-    if (config.ok() && a.tp > 0) config->tp = a.tp;
-    if (config.ok() && !a.backend.empty()) config->backend = a.backend;
-    if (config.ok() && !a.reduction.empty()) config->reduction = a.reduction;
-    status = config.ok() ? RunSweep(*config, a.schemes, MPI_COMM_WORLD, MakeBackend) : config.status();
+    status = config.status();
+    if (status.ok()) status = Override(a, *config);
+    if (status.ok())
+      status = RunSweep(*config, a.schemes, MPI_COMM_WORLD,
+                        [](BackendKind kind, const BackendContext& context) { return MakeBackend(kind, context); });
   }
   if (!status.ok()) {
     std::fprintf(stderr, "qsweep: rank %d: %s\n", rank, std::string(status.message()).c_str());

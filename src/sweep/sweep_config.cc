@@ -53,6 +53,18 @@ class Reader {
     return absl::OkStatus();
   }
 
+  // An optional name of one of E's values (core/run_layout.h).
+  template <NamedEnum E>
+  absl::Status GetName(const YAML::Node& map, const std::string& key, E* out, const std::string& where) const {
+    if (!map[key]) return absl::OkStatus();
+    std::string text;
+    QSWEEP_RETURN_IF_ERROR(Get(map, key, &text, true, where));
+    const std::optional<E> value = Parse<E>(text);
+    if (!value) return Error(map, where + "." + key, absl::StrFormat("'%s' (%s)", text, NameList<E>()));
+    *out = *value;
+    return absl::OkStatus();
+  }
+
   std::string Resolve(const std::string& p) const {
     if (p.empty() || p.rfind("synthetic:", 0) == 0 || fs::path(p).is_absolute()) return p;
     return (fs::path(file_).parent_path() / p).lexically_normal().string();
@@ -161,12 +173,8 @@ absl::StatusOr<SweepConfig> ParseSweepConfig(const std::string& text, const std:
   if (root["parallel"]) {
     QSWEEP_RETURN_IF_ERROR(rd.Keys(root["parallel"], "parallel", {"tp", "backend", "reduction"}));
     QSWEEP_RETURN_IF_ERROR(rd.Get(root["parallel"], "tp", &c.tp, false, "parallel"));
-    QSWEEP_RETURN_IF_ERROR(rd.Get(root["parallel"], "reduction", &c.reduction, false, "parallel"));
-    if (c.reduction != "tp_invariant" && c.reduction != "fast")
-      return rd.Error(root["parallel"], "parallel.reduction", "'" + c.reduction + "' (tp_invariant or fast)");
-    QSWEEP_RETURN_IF_ERROR(rd.Get(root["parallel"], "backend", &c.backend, false, "parallel"));
-    if (c.backend != "cpu" && c.backend != "cuda")
-      return rd.Error(root["parallel"], "parallel.backend", "'" + c.backend + "' (cpu or cuda)");
+    QSWEEP_RETURN_IF_ERROR(rd.GetName(root["parallel"], "reduction", &c.reduction, "parallel"));
+    QSWEEP_RETURN_IF_ERROR(rd.GetName(root["parallel"], "backend", &c.backend, "parallel"));
     if (c.tp < 1) return rd.Error(root["parallel"], "parallel.tp", "must be >= 1");
   }
   if (root["slurm"]) {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "core/run_layout.h"
 
 namespace qsweep {
 
@@ -33,11 +34,9 @@ struct SweepConfig {
   std::string model;             // checkpoint path or synthetic:NAME
   std::string tokenizer;         // default: the model folder
   int tp = 1;
-  std::string backend = "cpu";   // cpu, or cuda (a build with QSWEEP_CUDA)
-  // How row-parallel layers are summed (DecoderOptions::tp_invariant):
-  // "tp_invariant", the same bits for every tp, or "fast", one product per
-  // rank added straight into the residual, whose rounding depends on tp.
-  std::string reduction = "tp_invariant";
+  BackendKind backend = BackendKind::kCpu;  // cuda needs a build with QSWEEP_CUDA
+  // How row-parallel layers are summed (core/run_layout.h).
+  Reduction reduction = Reduction::kTpInvariant;
   std::string baseline = "bf16";
   std::vector<std::string> schemes;  // the candidates (baseline excluded), by name
   // Named entries with overrides (a partially quantized model), e.g.

@@ -70,14 +70,29 @@ TEST(SweepConfig, ReductionIsTpInvariantUnlessAskedToBeFast) {
   const std::string base = kGood;
   auto d = ParseSweepConfig(base, "c.yaml");
   ASSERT_TRUE(d.ok()) << d.status();
-  EXPECT_EQ(d->reduction, "tp_invariant");
+  EXPECT_EQ(d->reduction, Reduction::kTpInvariant);
   auto with = [&](const std::string& v) {
     return std::string(base).replace(base.find("{tp: 2}"), 7, "{tp: 2, reduction: " + v + "}");
   };
   auto f = ParseSweepConfig(with("fast"), "c.yaml");
   ASSERT_TRUE(f.ok()) << f.status();
-  EXPECT_EQ(f->reduction, "fast");
+  EXPECT_EQ(f->reduction, Reduction::kFast);
   ExpectError(with("quick"), "parallel.reduction: 'quick' (tp_invariant or fast)");
+}
+
+TEST(SweepConfig, BackendIsCpuUnlessNamed) {
+  const std::string base = kGood;
+  auto d = ParseSweepConfig(base, "c.yaml");
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->backend, BackendKind::kCpu);
+  auto with = [&](const std::string& v) {
+    return std::string(base).replace(base.find("{tp: 2}"), 7, "{tp: 2, backend: " + v + "}");
+  };
+  auto g = ParseSweepConfig(with("cuda"), "c.yaml");
+  ASSERT_TRUE(g.ok()) << g.status();
+  EXPECT_EQ(g->backend, BackendKind::kCuda);
+  ExpectError(with("tpu"), "parallel.backend: 'tpu' (cpu or cuda)");
+  ExpectError(with("[cpu]"), "parallel.backend: wrong type");
 }
 
 TEST(SweepConfig, NamedSchemesCarryOverrides) {

@@ -131,7 +131,7 @@ absl::Status RunSweep(const SweepConfig& c, const std::vector<std::string>& want
     QSWEEP_ASSIGN_OR_RETURN(std::unique_ptr<Decoder> decoder,
                             Decoder::Load(*ckpt, backend.get(),
                                           {.scheme = spec, .tp_rank = topo.tp_rank, .tp_size = topo.tp,
-                                           .tp_invariant = c.reduction != "fast",
+                                           .tp_invariant = c.reduction == Reduction::kTpInvariant,
                                            .max_batch_tokens = c.batch_tokens,
                                            .agree_batch_tokens = [&](int64_t tokens) {
                                              MPI_Allreduce(MPI_IN_PLACE, &tokens, 1, MPI_INT64_T, MPI_MIN, world);
@@ -148,7 +148,7 @@ absl::Status RunSweep(const SweepConfig& c, const std::vector<std::string>& want
     header.scheme_json = scheme.json;
     header.requests_id = requests.ContentId();
     header.world = absl::StrFormat("%d ranks: %d replicas x tp %d, %s backend%s", topo.world_size, topo.replicas,
-                                   topo.tp, backend->name(), c.reduction == "fast" ? ", fast reduction" : "");
+                                   topo.tp, Name(c.backend), c.reduction == Reduction::kFast ? ", fast reduction" : "");
     header.config_yaml = c.yaml;
     header.topk = c.topk;
     header.vocab_size = ckpt->config().vocab_size;

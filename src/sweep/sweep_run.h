@@ -33,10 +33,10 @@ struct BackendContext {
   std::function<void(float*, int64_t)> host_all_reduce;
 };
 
-// Makes the backend a rank computes on ("cpu" or "cuda"). Called by every
-// rank of the group together (a GPU backend sets up NCCL here).
+// Makes the backend a rank computes on. Called by every rank of the group
+// together (a GPU backend sets up NCCL here).
 using BackendMaker =
-    std::function<absl::StatusOr<std::unique_ptr<Backend>>(const std::string& name, const BackendContext& context)>;
+    std::function<absl::StatusOr<std::unique_ptr<Backend>>(BackendKind kind, const BackendContext& context)>;
 
 absl::Status RunSweep(const SweepConfig& config, const std::vector<std::string>& schemes, MPI_Comm world,
                       const BackendMaker& make_backend);
