@@ -32,20 +32,16 @@ ChoiceView View(const ChoiceRows& r, const std::string& what) {
 ChoiceRows Pool(const RunData& run) {
   ChoiceRows p;
   for (const auto& [name, r] : run.tasks) p.max_choices = std::max(p.max_choices, r.max_choices);
-  for (const auto& [name, r] : run.tasks)
-    for (int64_t i = 0; i < r.samples; ++i) {
-      p.samples++;
-      p.sample_id.push_back(r.sample_id[i]);
-      p.label.push_back(r.label[i]);
-      p.n_choices.push_back(r.n_choices[i]);
-      for (int64_t c = 0; c < p.max_choices; ++c) {
-        const bool in = c < r.max_choices;
-        p.choice_logprob.push_back(in ? r.choice_logprob[i * r.max_choices + c] : NAN);
-        p.choice_bytes.push_back(in ? r.choice_bytes[i * r.max_choices + c] : 0);
-        p.choice_tokens.push_back(in ? r.choice_tokens[i * r.max_choices + c] : 0);
-        p.choice_greedy.push_back(in ? r.choice_greedy[i * r.max_choices + c] : 0);
-      }
-    }
+  for (const auto& [name, r] : run.tasks) {
+    p.samples += r.samples;
+    ForEachColumn(
+        [&](const auto& pooled, const auto& task) {
+          for (int64_t i = 0; i < task.rows; ++i)
+            for (int64_t c = 0; c < pooled.width(); ++c)
+              pooled.values.push_back(c < task.width() ? task.values[i * task.width() + c] : pooled.pad);
+        },
+        p, r);
+  }
   return p;
 }
 
@@ -69,19 +65,8 @@ std::vector<float> F16Rows(const TokenRows& r) {
 
 }  // namespace
 
-std::string RunBackend(const std::string& world) {
-  const size_t end = world.rfind(" backend");
-  if (end == std::string::npos) return "";
-  const size_t begin = world.rfind(' ', end - 1);
-  return world.substr(begin == std::string::npos ? 0 : begin + 1, end - (begin == std::string::npos ? 0 : begin + 1));
-}
-
-std::string RunReduction(const std::string& world) {
-  if (world.find(", fast reduction") == std::string::npos) return "";
-  const size_t tp = world.find("tp ");
-  if (tp == std::string::npos) return "fast";
-  const size_t end = world.find_first_not_of("0123456789", tp + 3);
-  return "fast at " + world.substr(tp, end == std::string::npos ? std::string::npos : end - tp);
+std::string ReductionOf(const RunHeader& h) {
+  return h.reduction == Reduction::kFast ? absl::StrFormat("fast at tp %d", h.tp) : "tp-invariantly";
 }
 
 absl::StatusOr<SweepMetrics> CompareRuns(const NamedRun& base, const std::vector<NamedRun>& cands,
@@ -108,16 +93,14 @@ absl::StatusOr<SweepMetrics> CompareRuns(const NamedRun& base, const std::vector
       return absl::InvalidArgumentError(absl::StrFormat(
           "%s scored other requests (id %s) than the baseline %s (id %s): another task set or tokenization",
           c.path, ch.requests_id, base.path, bh.requests_id));
-    if (RunBackend(ch.world) != RunBackend(bh.world))
+    if (ch.backend != bh.backend)
       m.warnings.push_back(absl::StrFormat(
           "%s ran on the %s backend, the baseline %s on %s: its differences include the backends' numerics",
-          c.path, RunBackend(ch.world).empty() ? "unknown" : RunBackend(ch.world), base.path,
-          RunBackend(bh.world).empty() ? "unknown" : RunBackend(bh.world)));
-    else if (RunReduction(ch.world) != RunReduction(bh.world))
+          c.path, Name(ch.backend), base.path, Name(bh.backend)));
+    else if (ReductionOf(ch) != ReductionOf(bh))
       m.warnings.push_back(absl::StrFormat(
           "%s summed its row-parallel layers %s, the baseline %s %s: its differences include that rounding",
-          c.path, RunReduction(ch.world).empty() ? "tp-invariantly" : RunReduction(ch.world), base.path,
-          RunReduction(bh.world).empty() ? "tp-invariantly" : RunReduction(bh.world)));
+          c.path, ReductionOf(ch), base.path, ReductionOf(bh)));
     if (c.data.tasks.size() != base.data.tasks.size() || c.data.corpora.size() != base.data.corpora.size())
       return absl::InvalidArgumentError(absl::StrFormat("%s and %s hold different tasks", c.path, base.path));
     CandidateMetrics cm;

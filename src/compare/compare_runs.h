@@ -12,13 +12,10 @@
 
 namespace qsweep {
 
-// The backend a run was made on, from its header's `world`
-// ("... tp 1, cuda backend" → "cuda"); empty when it does not say.
-std::string RunBackend(const std::string& world);
-// How it summed its row-parallel layers (parallel.reduction): empty when
-// tp-invariant, "fast at tp N" when its rounding depends on its tp
-// ("... tp 2, cuda backend, fast reduction").
-std::string RunReduction(const std::string& world);
+// How a run summed its row-parallel layers (parallel.reduction), for
+// messages: "tp-invariantly", or "fast at tp N" when its rounding depends
+// on its tp.
+std::string ReductionOf(const RunHeader& header);
 
 struct NamedRun {
   std::string path;

@@ -30,6 +30,20 @@ class H5Editor {
     H5Sclose(space);
     return good;
   }
+  bool SetStringAttr(const std::string& object, const std::string& key, const std::string& v) {
+    H5Adelete_by_name(id_, object.c_str(), key.c_str(), H5P_DEFAULT);
+    const hid_t type = H5Tcopy(H5T_C_S1);
+    H5Tset_size(type, H5T_VARIABLE);
+    const hid_t space = H5Screate(H5S_SCALAR);
+    const hid_t a = H5Acreate_by_name(id_, object.c_str(), key.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT,
+                                      H5P_DEFAULT);
+    const char* p = v.c_str();
+    const bool good = a >= 0 && H5Awrite(a, type, &p) >= 0;
+    if (a >= 0) H5Aclose(a);
+    H5Sclose(space);
+    H5Tclose(type);
+    return good;
+  }
   // Replaces a dataset by a 1-D one holding `v` (any length).
   template <typename T>
   bool Replace(const std::string& name, const std::vector<T>& v) {

@@ -120,13 +120,20 @@ TEST(MetricsFile, RoundTripIsExact) {
   EXPECT_TRUE(k.kl_is_bound);  // top-K only
 }
 
+// The layout a header says it ran on; `world` is display text only.
+void SetLayout(RunHeader& h, int64_t tp, BackendKind backend, Reduction reduction) {
+  h.ranks = h.tp = tp;
+  h.replicas = 1;
+  h.backend = backend;
+  h.reduction = reduction;
+  h.world = "not read";
+}
+
 TEST(CompareRuns, RunsFromAnotherBackendAreComparedWithAWarning) {
-  EXPECT_EQ(RunBackend("1 ranks: 1 replicas x tp 1, cuda backend"), "cuda");
-  EXPECT_EQ(RunBackend("4 ranks: 2 replicas x tp 2, cpu backend"), "cpu");
-  EXPECT_EQ(RunBackend(""), "");
   RunData base = FakeRun(1, "bf16"), same = FakeRun(2, "w4a16-g128"), other = FakeRun(3, "w8a16");
-  base.header.world = same.header.world = "1 ranks: 1 replicas x tp 1, cpu backend";
-  other.header.world = "2 ranks: 1 replicas x tp 2, cuda backend";
+  SetLayout(base.header, 1, BackendKind::kCpu, Reduction::kTpInvariant);
+  SetLayout(same.header, 2, BackendKind::kCpu, Reduction::kTpInvariant);  // another tp: the same bits
+  SetLayout(other.header, 2, BackendKind::kCuda, Reduction::kTpInvariant);
   auto m = CompareRuns({"base.h5", base}, {{"q.h5", same}, {"g.h5", other}});
   ASSERT_TRUE(m.ok()) << m.status();
   ASSERT_EQ(m->warnings.size(), 1u);
@@ -135,13 +142,14 @@ TEST(CompareRuns, RunsFromAnotherBackendAreComparedWithAWarning) {
 }
 
 TEST(CompareRuns, RunsWhoseRoundingDependsOnTpAreComparedWithAWarning) {
-  EXPECT_EQ(RunReduction("2 ranks: 1 replicas x tp 2, cuda backend"), "");
-  EXPECT_EQ(RunReduction("2 ranks: 1 replicas x tp 2, cuda backend, fast reduction"), "fast at tp 2");
   RunData base = FakeRun(1, "bf16"), same = FakeRun(2, "w4a16-g128"), fast = FakeRun(3, "w8a16"),
           other_tp = FakeRun(4, "w2a16-g64");
-  base.header.world = same.header.world = "1 ranks: 1 replicas x tp 1, cuda backend, fast reduction";
-  fast.header.world = "1 ranks: 1 replicas x tp 1, cuda backend";
-  other_tp.header.world = "2 ranks: 1 replicas x tp 2, cuda backend, fast reduction";
+  SetLayout(base.header, 1, BackendKind::kCuda, Reduction::kFast);
+  SetLayout(same.header, 1, BackendKind::kCuda, Reduction::kFast);
+  SetLayout(fast.header, 1, BackendKind::kCuda, Reduction::kTpInvariant);
+  SetLayout(other_tp.header, 2, BackendKind::kCuda, Reduction::kFast);
+  EXPECT_EQ(ReductionOf(base.header), "fast at tp 1");
+  EXPECT_EQ(ReductionOf(fast.header), "tp-invariantly");
   auto m = CompareRuns({"base.h5", base}, {{"q.h5", same}, {"f.h5", fast}, {"t.h5", other_tp}});
   ASSERT_TRUE(m.ok()) << m.status();
   ASSERT_EQ(m->warnings.size(), 2u);

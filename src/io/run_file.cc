@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 
@@ -152,30 +153,26 @@ std::string Show(const std::string& v) { return v; }
 std::string Show(bool v) { return v ? "true" : "false"; }
 std::string Show(int64_t v) { return absl::StrCat(v); }
 std::string Show(double v) { return absl::StrCat(v); }
+std::string Show(NamedEnum auto v) { return std::string(Name(v)); }
 
 }  // namespace
 
 std::string RunMismatch(const RunHeader& a, const RunHeader& b) {
+  // A fast reduction rounds by tp (DecoderOptions::tp_invariant): its units
+  // mix only with units of the same tp, backend and reduction; the replicas
+  // do not matter.
+  const bool fast = a.reduction == Reduction::kFast || b.reduction == Reduction::kFast;
   std::string why;
   ForEachField(
       [&](const HeaderField& field, const auto& x, const auto& y) {
-        if (!why.empty() || field.on_resume != OnResume::kMustMatch || x == y) return;
+        const bool must = field.on_resume == OnResume::kMustMatch ||
+                          (fast && field.on_resume == OnResume::kMustMatchIfFast);
+        if (!why.empty() || !must || x == y) return;
         why = absl::StrFormat("%s %s, not %s", field.name, Show(x), Show(y));
         if (*field.means) why += absl::StrFormat(" (%s)", field.means);
       },
       a, b);
-  if (!why.empty()) return why;
-  // A fast reduction rounds by tp (DecoderOptions::tp_invariant): its units
-  // mix only with units of the same tp, backend and reduction ("tp 2, cuda
-  // backend, fast reduction"); the replicas do not matter.
-  const auto fast = [](const RunHeader& h) { return h.world.find(", fast reduction") != std::string::npos; };
-  const auto numerics = [](const std::string& world) {
-    const size_t tp = world.find("tp ");
-    return tp == std::string::npos ? world : world.substr(tp);
-  };
-  if ((fast(a) || fast(b)) && numerics(a.world) != numerics(b.world))
-    return absl::StrFormat("made on '%s', not '%s' (a fast reduction's results depend on tp)", a.world, b.world);
-  return "";
+  return why;
 }
 
 absl::StatusOr<std::unique_ptr<RunJournal>> RunJournal::OpenOrCreate(const std::string& run_path,
@@ -262,6 +259,9 @@ absl::Status SetHeaderAttr(h5::File& f, const char* name, const std::string& v) 
 absl::Status SetHeaderAttr(h5::File& f, const char* name, int64_t v) { return f.SetAttr("/", name, v); }
 absl::Status SetHeaderAttr(h5::File& f, const char* name, bool v) { return f.SetAttr("/", name, int64_t{v}); }
 absl::Status SetHeaderAttr(h5::File& f, const char* name, double v) { return f.SetDoubleAttr("/", name, v); }
+absl::Status SetHeaderAttr(h5::File& f, const char* name, NamedEnum auto v) {
+  return f.SetAttr("/", name, std::string(Name(v)));
+}
 
 absl::Status GetHeaderAttr(const h5::File& f, const char* name, std::string* v) {
   QSWEEP_ASSIGN_OR_RETURN(*v, f.GetStringAttr("/", name));
@@ -280,6 +280,38 @@ absl::Status GetHeaderAttr(const h5::File& f, const char* name, double* v) {
   QSWEEP_ASSIGN_OR_RETURN(*v, f.GetDoubleAttr("/", name));
   return absl::OkStatus();
 }
+template <NamedEnum E>
+absl::Status GetHeaderAttr(const h5::File& f, const char* name, E* v) {
+  QSWEEP_ASSIGN_OR_RETURN(const std::string text, f.GetStringAttr("/", name));
+  const std::optional<E> value = Parse<E>(text);
+  if (!value)
+    return absl::DataLossError(
+        absl::StrFormat("%s: attribute %s is '%s', not %s", f.path(), name, text, NameList<E>()));
+  *v = *value;
+  return absl::OkStatus();
+}
+
+// Run files written before the layout was stored typed (schema 1 files
+// without a `backend` attribute) give it only in `world`, which qsweep then
+// wrote as "R ranks: P replicas x tp T, B backend" and appended ", fast
+// reduction" under a fast reduction. Only those files' `world` is read.
+absl::Status LayoutFromWorld(const std::string& path, RunHeader& h) {
+  int ranks = 0, replicas = 0, tp = 0, end = 0;
+  char backend[16] = {0};
+  const bool parsed = std::sscanf(h.world.c_str(), "%d ranks: %d replicas x tp %d, %15s backend%n", &ranks,
+                                  &replicas, &tp, backend, &end) == 4 && end > 0;
+  const std::string rest = parsed ? h.world.substr(end) : "";
+  const std::optional<BackendKind> kind = Parse<BackendKind>(backend);
+  if (!parsed || !kind || (rest != "" && rest != ", fast reduction"))
+    return absl::DataLossError(absl::StrFormat(
+        "%s: no layout attributes (backend, tp, ...), and its world '%s' does not give the layout", path, h.world));
+  h.ranks = ranks;
+  h.replicas = replicas;
+  h.tp = tp;
+  h.backend = *kind;
+  h.reduction = rest.empty() ? Reduction::kTpInvariant : Reduction::kFast;
+  return absl::OkStatus();
+}
 
 absl::Status WriteHeaderAttrs(h5::File& f, const RunHeader& h) {
   absl::Status status;
@@ -292,13 +324,15 @@ absl::Status WriteHeaderAttrs(h5::File& f, const RunHeader& h) {
 }
 
 absl::Status ReadHeaderAttrs(const h5::File& f, RunHeader& h) {
+  const bool typed_layout = f.HasAttr("/", "backend");
   absl::Status status;
   ForEachField(
       [&](const HeaderField& field, auto& v) {
-        if (status.ok()) status = GetHeaderAttr(f, field.name, &v);
+        if (status.ok() && (typed_layout || !field.layout)) status = GetHeaderAttr(f, field.name, &v);
       },
       h);
-  return status;
+  QSWEEP_RETURN_IF_ERROR(status);
+  return typed_layout ? absl::OkStatus() : LayoutFromWorld(f.path(), h);
 }
 
 // Every array of a run at its full size: padding until units are placed.

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "core/run_layout.h"
 #include "eval/work_units.h"
 
 namespace qsweep {
@@ -34,7 +35,7 @@ struct RunHeader {
   std::string scheme;       // canonical scheme name
   std::string scheme_json;
   std::string requests_id;  // RequestSet::ContentId()
-  std::string world;        // e.g. "4 ranks: 2 replicas x tp 2, cpu backend"
+  std::string world;        // display text: "4 ranks: 2 replicas x tp 2, cpu backend"
   std::string created;      // ISO 8601, from the run's first start
   std::string config_yaml;
   int64_t topk = 0;
@@ -42,18 +43,30 @@ struct RunHeader {
   bool full_logprobs = false;
   double bits_per_weight = 0;  // over every parameter, scales and zeros included
   int64_t model_bytes = 0;     // the quantized model's packed size
+  // The layout it ran on (what `world` shows): ranks = replicas × tp.
+  int64_t ranks = 1;
+  int64_t replicas = 1;
+  int64_t tp = 1;
+  BackendKind backend = BackendKind::kCpu;
+  Reduction reduction = Reduction::kTpInvariant;
 };
 
 // Whether a journal resumes under a header whose field has another value.
 enum class OnResume {
   kMayDiffer,  // it describes the run (names, versions, times)
   kMustMatch,  // another value is another run
+  // ... when either run's reduction is fast, whose results depend on it;
+  // a tp-invariant run resumes at any layout.
+  kMustMatchIfFast,
 };
 
 struct HeaderField {
   const char* name;  // the run file's root attribute, and the journal's order
   OnResume on_resume = OnResume::kMayDiffer;
   const char* means = "";  // what another value says (for RunMismatch's message)
+  // Part of the typed layout, which run files of before it was stored
+  // (schema 1 files without a `backend` attribute) give only in `world`.
+  bool layout = false;
 };
 
 // RunHeader's fields, for the journal, the run file's attributes and
@@ -78,6 +91,12 @@ void ForEachField(F&& f, Headers&... h)
   f(HeaderField{"full_logprobs", kMustMatch, "another scoring option"}, h.full_logprobs...);
   f(HeaderField{"bits_per_weight"}, h.bits_per_weight...);
   f(HeaderField{"model_bytes"}, h.model_bytes...);
+  f(HeaderField{.name = "ranks", .layout = true}, h.ranks...);
+  f(HeaderField{.name = "replicas", .layout = true}, h.replicas...);
+  const char* fast = "a fast reduction's results depend on it";
+  f(HeaderField{.name = "tp", .on_resume = kMustMatchIfFast, .means = fast, .layout = true}, h.tp...);
+  f(HeaderField{.name = "backend", .on_resume = kMustMatchIfFast, .means = fast, .layout = true}, h.backend...);
+  f(HeaderField{.name = "reduction", .on_resume = kMustMatchIfFast, .means = fast, .layout = true}, h.reduction...);
 }
 
 // Why two headers cannot belong to the same run (empty when they can).

@@ -160,6 +160,8 @@ RunHeader DistinctHeader() {
           v = std::string(field.name) + " value";
         else if constexpr (std::is_same_v<T, bool>)
           v = !v;
+        else if constexpr (std::is_enum_v<T>)
+          v = NamesOf(v).back().value;  // not the default
         else
           v = static_cast<T>(i + 0.25 * std::is_floating_point_v<T>);
       },
@@ -507,29 +509,120 @@ TEST(RunJournal, JournalOfAnotherFormatVersionIsRefused) {
   EXPECT_EQ(std::filesystem::file_size(p + ".journal"), 48u);  // left alone
 }
 
+// A header of a layout; `world` is display text only and nothing reads it.
+RunHeader OnLayout(int64_t ranks, int64_t replicas, int64_t tp, BackendKind backend, Reduction reduction) {
+  RunHeader h = Header();
+  h.ranks = ranks;
+  h.replicas = replicas;
+  h.tp = tp;
+  h.backend = backend;
+  h.reduction = reduction;
+  h.world = "not read";
+  return h;
+}
+
 TEST(RunJournal, AFastReductionResumesOnlyOnItsOwnLayout) {
+  using enum BackendKind;
+  using enum Reduction;
   const auto dir = testing::ScratchDir("run_journal_fast");
   const std::string p = (dir / "r.h5").string(), q = (dir / "q.h5").string();
-  RunHeader fast = Header();
-  fast.world = "1 ranks: 1 replicas x tp 1, cuda backend, fast reduction";
-  ASSERT_TRUE(RunJournal::OpenOrCreate(p, fast).ok());
-  RunHeader other = fast;
-  other.world = "2 ranks: 2 replicas x tp 1, cuda backend, fast reduction";  // more replicas, same tp
-  ASSERT_TRUE(RunJournal::OpenOrCreate(p, other).ok());
-  other.world = "2 ranks: 1 replicas x tp 2, cuda backend, fast reduction";
-  auto a = RunJournal::OpenOrCreate(p, other);
+  ASSERT_TRUE(RunJournal::OpenOrCreate(p, OnLayout(1, 1, 1, kCuda, kFast)).ok());
+  ASSERT_TRUE(RunJournal::OpenOrCreate(p, OnLayout(2, 2, 1, kCuda, kFast)).ok());  // more replicas, same tp
+  auto a = RunJournal::OpenOrCreate(p, OnLayout(2, 1, 2, kCuda, kFast));
   ASSERT_FALSE(a.ok());
-  EXPECT_NE(std::string(a.status().message()).find("depend on tp"), std::string::npos) << a.status();
-  other.world = "1 ranks: 1 replicas x tp 1, cpu backend, fast reduction";
-  EXPECT_FALSE(RunJournal::OpenOrCreate(p, other).ok());
-  other.world = "1 ranks: 1 replicas x tp 1, cuda backend";
-  EXPECT_FALSE(RunJournal::OpenOrCreate(p, other).ok());
+  EXPECT_NE(std::string(a.status().message()).find("tp 1, not 2 (a fast reduction's results depend on it)"),
+            std::string::npos)
+      << a.status();
+  auto b = RunJournal::OpenOrCreate(p, OnLayout(1, 1, 1, kCpu, kFast));
+  ASSERT_FALSE(b.ok());
+  EXPECT_NE(std::string(b.status().message()).find("backend cuda, not cpu"), std::string::npos) << b.status();
+  auto c = RunJournal::OpenOrCreate(p, OnLayout(1, 1, 1, kCuda, kTpInvariant));
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(std::string(c.status().message()).find("reduction fast, not tp_invariant"), std::string::npos)
+      << c.status();
   // A tp-invariant run resumes at any layout.
-  RunHeader invariant = Header();
-  invariant.world = "1 ranks: 1 replicas x tp 1, cuda backend";
-  ASSERT_TRUE(RunJournal::OpenOrCreate(q, invariant).ok());
-  invariant.world = "4 ranks: 2 replicas x tp 2, cuda backend";
-  EXPECT_TRUE(RunJournal::OpenOrCreate(q, invariant).ok());
+  ASSERT_TRUE(RunJournal::OpenOrCreate(q, OnLayout(1, 1, 1, kCuda, kTpInvariant)).ok());
+  EXPECT_TRUE(RunJournal::OpenOrCreate(q, OnLayout(4, 2, 2, kCuda, kTpInvariant)).ok());
+  EXPECT_FALSE(RunJournal::OpenOrCreate(q, OnLayout(4, 2, 2, kCuda, kFast)).ok());
+}
+
+// Run files of before the typed layout attributes (schema 1, no `backend`),
+// written by that qsweep (mpirun -n 2, tests/data/runs): still read, their
+// layout derived from `world`.
+TEST(RunFile, FilesOfBeforeTheTypedLayoutAreRead) {
+  auto inv = ReadRunFile(testing::RepoTestData("runs/schema1_bf16_2ranks.h5").string());
+  ASSERT_TRUE(inv.ok()) << inv.status();
+  EXPECT_EQ(inv->header.world, "2 ranks: 2 replicas x tp 1, cpu backend");
+  ExpectSameHeaders(inv->header, [&] {
+    RunHeader h = inv->header;
+    h.ranks = 2, h.replicas = 2, h.tp = 1, h.backend = BackendKind::kCpu, h.reduction = Reduction::kTpInvariant;
+    return h;
+  }());
+  ASSERT_EQ(inv->tasks.size(), 1u);
+  EXPECT_EQ(inv->tasks[0].second.samples, 5);
+  EXPECT_EQ(inv->tasks[0].second.max_choices, 4);
+  ASSERT_EQ(inv->corpora.size(), 1u);
+  EXPECT_EQ(inv->corpora[0].second.tokens, 178);
+  EXPECT_EQ(inv->corpora[0].second.topk, 4);
+  EXPECT_EQ(inv->corpora[0].second.vocab, 0);
+
+  auto fast = ReadRunFile(testing::RepoTestData("runs/schema1_w4_tp2_fast.h5").string());
+  ASSERT_TRUE(fast.ok()) << fast.status();
+  EXPECT_EQ(fast->header.world, "2 ranks: 1 replicas x tp 2, cpu backend, fast reduction");
+  EXPECT_EQ(fast->header.ranks, 2);
+  EXPECT_EQ(fast->header.replicas, 1);
+  EXPECT_EQ(fast->header.tp, 2);
+  EXPECT_EQ(fast->header.backend, BackendKind::kCpu);
+  EXPECT_EQ(fast->header.reduction, Reduction::kFast);
+  EXPECT_EQ(fast->header.scheme, "w4a16-g128");
+}
+
+// The typed attributes are the layout: present, they are read and `world`
+// is not; a wrong one is an error naming it.
+TEST(RunFile, LayoutAttributesAreTypedAndChecked) {
+  const auto dir = testing::ScratchDir("run_file_layout");
+  const RequestSet rs = RandomRequests(2);
+  const auto units = PlanWorkUnits(rs, {});
+  const std::string p = (dir / "r.h5").string();
+  const RunHeader h = OnLayout(4, 2, 2, BackendKind::kCuda, Reduction::kFast);
+  WriteWholeRun(p, rs, units, h);
+  auto run = ReadRunFile(p);
+  ASSERT_TRUE(run.ok()) << run.status();
+  ExpectSameHeaders(run->header, h);
+  if (std::system("/usr/bin/python3 -c 'import h5py' 2>/dev/null") == 0) {
+    const std::string script = "/usr/bin/python3 -c \"import h5py,numpy as np; a=h5py.File('" + p +
+                               "','r').attrs; assert a['backend']=='cuda' and a['reduction']=='fast';"
+                               " assert all(isinstance(a[k], np.int64) for k in ('ranks','replicas','tp'));"
+                               " assert (a['ranks'], a['replicas'], a['tp'])==(4, 2, 2)\"";
+    EXPECT_EQ(std::system(script.c_str()), 0) << script;
+  }
+  {
+    testing::H5Editor e(p);
+    ASSERT_TRUE(e.SetStringAttr("/", "backend", "tpu"));
+  }
+  auto bad = ReadRunFile(p);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(std::string(bad.status().message()).find("attribute backend is 'tpu', not cpu or cuda"),
+            std::string::npos)
+      << bad.status();
+  {
+    testing::H5Editor e(p);
+    ASSERT_TRUE(e.SetStringAttr("/", "backend", "cuda"));
+    ASSERT_TRUE(e.DeleteAttr("/", "tp"));
+  }
+  auto partial = ReadRunFile(p);  // a file with the typed layout needs all of it
+  ASSERT_FALSE(partial.ok());
+  EXPECT_NE(std::string(partial.status().message()).find("tp"), std::string::npos) << partial.status();
+  {
+    testing::H5Editor e(p);
+    ASSERT_TRUE(e.SetIntAttr("/", "tp", 2));
+    ASSERT_TRUE(e.DeleteAttr("/", "backend"));  // as a file of before the typed layout, with an odd world
+  }
+  auto old = ReadRunFile(p);
+  ASSERT_FALSE(old.ok());
+  EXPECT_NE(std::string(old.status().message()).find("its world 'not read' does not give the layout"),
+            std::string::npos)
+      << old.status();
 }
 
 TEST(RunJournal, OtherModelOrRequestsAreRefused) {

@@ -147,6 +147,11 @@ absl::Status RunSweep(const SweepConfig& c, const std::vector<std::string>& want
     header.scheme = scheme.name;
     header.scheme_json = scheme.json;
     header.requests_id = requests.ContentId();
+    header.ranks = topo.world_size;
+    header.replicas = topo.replicas;
+    header.tp = topo.tp;
+    header.backend = c.backend;
+    header.reduction = c.reduction;
     header.world = absl::StrFormat("%d ranks: %d replicas x tp %d, %s backend%s", topo.world_size, topo.replicas,
                                    topo.tp, Name(c.backend), c.reduction == Reduction::kFast ? ", fast reduction" : "");
     header.config_yaml = c.yaml;

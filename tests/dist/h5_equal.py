@@ -1,16 +1,17 @@
 #!/usr/bin/python3
 """Exits non-zero unless two HDF5 files hold the same groups, datasets (same
 dtype, shape and bits; NaN equal to NaN) and attributes, except attributes
-that describe how the run was made (world layout, creation time) and those
-named with --ignore (e.g. config, for runs of configs that differ in a
-setting that must not change results).
+that describe how the run was made (its layout: `world` and the typed ranks,
+replicas, tp, backend, reduction; the creation time), so that the data
+decide, and those named with --ignore (e.g. config_yaml, for runs of configs
+that differ in a setting that must not change results).
 usage: h5_equal.py A.h5 B.h5 [--ignore ATTR ...]"""
 import sys
 
 import h5py
 import numpy as np
 
-IGNORED_ATTRS = {"world", "created", "run_file"}
+IGNORED_ATTRS = {"world", "ranks", "replicas", "tp", "backend", "reduction", "created", "run_file"}
 
 
 def attrs(obj):

@@ -20,6 +20,11 @@ same() {  # run files of two sweep folders
   done
 }
 
+layout() {  # a run file's typed layout attributes: "ranks replicas tp backend reduction"
+  got=$(/usr/bin/python3 -c "import h5py,sys; a=h5py.File(sys.argv[1])['/'].attrs; print(*(a[k] for k in ('ranks','replicas','tp','backend','reduction')))" "$1")
+  [ "$got" = "$2" ] || { echo "FAIL: $1 says its layout is '$got', not '$2'"; exit 1; }
+}
+
 "${mpi[@]}" -n 1 "$qsweep" run "$config" -o "$scratch/n1" 2>"$scratch/n1.log"
 test -f "$scratch/n1/runs/bf16.h5" && test -f "$scratch/n1/runs/w4a16-g128.h5"
 
@@ -29,9 +34,11 @@ identical)
   same "$scratch/n1" "$scratch/n2"
   "${mpi[@]}" -n 4 "$qsweep" run "$config" --tp 2 -o "$scratch/n4" 2>"$scratch/n4.log"
   grep -q "4 ranks: 2 replicas x tp 2" <(/usr/bin/python3 -c "import h5py,sys; print(h5py.File(sys.argv[1])['/'].attrs['world'])" "$scratch/n4/runs/bf16.h5")
+  layout "$scratch/n4/runs/bf16.h5" "4 2 2 cpu tp_invariant"
   same "$scratch/n1" "$scratch/n4"
   "${mpi[@]}" -n 2 "$qsweep" run "$config" --tp 2 --reduction fast -o "$scratch/fast" 2>"$scratch/fast.log"
   grep -q "tp 2, cpu backend, fast reduction" <(/usr/bin/python3 -c "import h5py,sys; print(h5py.File(sys.argv[1])['/'].attrs['world'])" "$scratch/fast/runs/bf16.h5")
+  layout "$scratch/fast/runs/bf16.h5" "2 1 2 cpu fast"
   /usr/bin/python3 "$src/tests/dist/close_runs.py" "$scratch/fast" "$scratch/n1" --limit 1e-5 --names "fast tp 2/tp 1"
   if /usr/bin/python3 "$src/tests/dist/h5_equal.py" "$scratch/fast/runs/bf16.h5" "$scratch/n1/runs/bf16.h5" >/dev/null; then
     echo "FAIL: --reduction fast wrote the tp-invariant bits: was it applied?"; exit 1
