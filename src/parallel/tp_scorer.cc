@@ -9,7 +9,9 @@ namespace {
 
 enum Command : uint8_t { kScore = 1, kStop = 2 };
 
-std::vector<uint8_t> EncodeChunks(const absl::Status& status, const std::vector<LogitStats>& chunks) {
+}  // namespace
+
+std::vector<uint8_t> EncodeRankStats(const absl::Status& status, const std::vector<LogitStats>& chunks) {
   ByteWriter w;
   w.Put<uint8_t>(status.ok());
   if (!status.ok()) {
@@ -19,36 +21,23 @@ std::vector<uint8_t> EncodeChunks(const absl::Status& status, const std::vector<
   w.Put<uint64_t>(chunks.size());
   for (const LogitStats& s : chunks) {
     w.Put<int64_t>(s.vocab_begin);
-    w.PutVector(s.max);
-    w.PutVector(s.sum_exp);
-    w.PutVector(s.target_logit);
-    w.PutVector(s.topk_id);
-    w.PutVector(s.topk_logit);
-    w.PutVector(s.logits);
+    ForEachArray([&](const auto& v) { w.PutVector(v); }, s);
   }
   return std::move(w.bytes());
 }
 
-absl::Status DecodeChunks(const std::vector<uint8_t>& bytes, int rank, std::vector<LogitStats>* out) {
+absl::Status DecodeRankStats(const std::vector<uint8_t>& bytes, int rank, std::vector<LogitStats>* out) {
   ByteReader r(bytes);
   if (!r.Get<uint8_t>())
     return absl::InternalError(absl::StrFormat("tensor-parallel rank %d: %s", rank, r.GetString()));
   const uint64_t n = r.Get<uint64_t>();
   for (uint64_t i = 0; i < n; ++i) {
-    LogitStats s;
+    LogitStats& s = out->emplace_back();
     s.vocab_begin = r.Get<int64_t>();
-    s.max = r.GetVector<float>();
-    s.sum_exp = r.GetVector<float>();
-    s.target_logit = r.GetVector<float>();
-    s.topk_id = r.GetVector<int32_t>();
-    s.topk_logit = r.GetVector<float>();
-    s.logits = r.GetVector<float>();
-    out->push_back(std::move(s));
+    ForEachArray([&](auto& v) { v = r.GetVector<typename std::remove_reference_t<decltype(v)>::value_type>(); }, s);
   }
   return absl::OkStatus();
 }
-
-}  // namespace
 
 absl::Status TensorParallelScorer::ForwardAndGather(
     const std::vector<uint8_t>& command, std::vector<LogitStats>* all) {
@@ -66,10 +55,10 @@ absl::Status TensorParallelScorer::ForwardAndGather(
   const bool full = r.Get<uint8_t>();
   std::vector<LogitStats> mine;
   const absl::Status status = decoder_->Forward(batch, rows, targets, topk, full, &mine);
-  const auto gathered = group_->Gather(EncodeChunks(status, mine), 0);
+  const auto gathered = group_->Gather(EncodeRankStats(status, mine), 0);
   if (all)
     for (size_t i = 0; i < gathered.size(); ++i)
-      QSWEEP_RETURN_IF_ERROR(DecodeChunks(gathered[i], static_cast<int>(i), all));
+      QSWEEP_RETURN_IF_ERROR(DecodeRankStats(gathered[i], static_cast<int>(i), all));
   return status;
 }
 

@@ -9,6 +9,12 @@
 
 namespace qsweep {
 
+// What a rank sends its leader: its status, and when ok its chunks' statistics
+// (each chunk's vocab_begin, then its arrays in LogitStats' ForEachArray order).
+std::vector<uint8_t> EncodeRankStats(const absl::Status& status, const std::vector<LogitStats>& chunks);
+// Appends the chunks of tensor-parallel rank `rank`, or returns its error.
+absl::Status DecodeRankStats(const std::vector<uint8_t>& bytes, int rank, std::vector<LogitStats>* out);
+
 class TensorParallelScorer : public LogitScorer {
  public:
   TensorParallelScorer(Decoder* decoder, Communicator* group) : decoder_(decoder), group_(group) {}
