@@ -4,6 +4,7 @@
 #include <cstdlib>
 
 #include "absl/strings/str_format.h"
+#include "parallel/communicator.h"
 
 namespace qsweep {
 
@@ -14,10 +15,10 @@ absl::StatusOr<std::unique_ptr<NcclGroup>> NcclGroup::Create(MPI_Comm group) {
   ncclUniqueId id{};
   // Every rank learns whether the leader got an id, so a failure ends all of
   // them with the same error instead of leaving some waiting in the broadcast.
-  int ok = 1;
-  if (g->rank_ == 0 && ncclGetUniqueId(&id) != ncclSuccess) ok = 0;
-  MPI_Bcast(&ok, 1, MPI_INT, 0, group);
-  if (!ok) return absl::UnavailableError("NCCL: ncclGetUniqueId failed on the group's leader");
+  absl::Status got_id;
+  if (g->rank_ == 0 && ncclGetUniqueId(&id) != ncclSuccess)
+    got_id = absl::UnavailableError("NCCL: ncclGetUniqueId failed on the group's leader");
+  if (absl::Status agreed = AgreeOnRoot(got_id, group); !agreed.ok()) return agreed;
   MPI_Bcast(&id, sizeof id, MPI_BYTE, 0, group);
   const ncclResult_t r = ncclCommInitRank(&g->comm_, g->size_, id, g->rank_);
   if (r != ncclSuccess)
