@@ -19,16 +19,17 @@
 namespace qsweep {
 namespace {
 
-// The run file's single writer: appends each unit to the journal.
+// The run file's single writer (rank 0): appends each unit to the journal.
 class JournalSink : public ResultSink {
  public:
-  explicit JournalSink(RunJournal* journal) : journal_(journal) {}
+  explicit JournalSink(std::unique_ptr<RunJournal> journal) : journal_(std::move(journal)) {}
   absl::Status Put(const WorkUnit& unit, const UnitResult& result) override {
     return journal_->Append(unit, result);
   }
+  RunJournal& journal() { return *journal_; }
 
  private:
-  RunJournal* journal_;
+  std::unique_ptr<RunJournal> journal_;
 };
 
 absl::StatusOr<Topology> WorldTopology(MPI_Comm world, int tp) {
@@ -76,125 +77,160 @@ absl::Status PrepareRequests(const SweepConfig& c) {
   return WriteRequestFile(c.RequestsPath(), rs);
 }
 
+namespace {
+
+absl::Status CheckSchemes(const SweepConfig& c, const std::vector<std::string>& schemes) {
+  const std::vector<std::string> all = c.AllSchemes();
+  for (const std::string& s : schemes)
+    if (std::find(all.begin(), all.end(), s) == all.end())
+      return absl::InvalidArgumentError(absl::StrFormat("%s: scheme '%s' is not in the sweep", c.path, s));
+  return absl::OkStatus();
+}
+
+// Rank 0 prepares the requests once; everyone reads them.
+absl::StatusOr<RequestSet> SharedRequests(const SweepConfig& c, const Topology& topo, MPI_Comm world) {
+  absl::Status prepared;
+  if (topo.world_rank == 0 && !std::filesystem::exists(c.RequestsPath())) prepared = PrepareRequests(c);
+  QSWEEP_RETURN_IF_ERROR(AgreeOnRoot(prepared, world));
+  return ReadRequestFile(c.RequestsPath());
+}
+
+// What every scheme of one sweep shares.
+struct Sweep {
+  const SweepConfig& config;
+  const Topology& topo;
+  MPI_Comm world;
+  MpiCommunicator& group;  // this rank's tensor-parallel group
+  const RequestSet& requests;
+  const Checkpoint& ckpt;
+  const std::vector<WorkUnit>& units;
+};
+
+BackendContext RankContext(const Sweep& s) {
+  BackendContext context{.tp = s.topo.tp,
+                         .tp_rank = s.topo.tp_rank,
+                         .local_rank = s.topo.local_rank,
+                         .group = s.group.comm(),
+                         .host_all_reduce = nullptr};
+  if (s.topo.tp > 1) {
+    MpiCommunicator* group = &s.group;
+    context.host_all_reduce = [group](float* data, int64_t n) { group->AllReduceSum(data, n); };
+  }
+  return context;
+}
+
+DecoderOptions DecoderOptionsFor(const Sweep& s, const SchemeSpec& spec) {
+  const MPI_Comm world = s.world;
+  return {.scheme = spec,
+          .tp_rank = s.topo.tp_rank,
+          .tp_size = s.topo.tp,
+          .tp_invariant = s.config.reduction == Reduction::kTpInvariant,
+          .max_batch_tokens = s.config.batch_tokens,
+          .agree_batch_tokens = [world](int64_t tokens) {
+            MPI_Allreduce(MPI_IN_PLACE, &tokens, 1, MPI_INT64_T, MPI_MIN, world);
+            return tokens;
+          }};
+}
+
+RunHeader MakeRunHeader(const Sweep& s, const SchemeSummary& scheme) {
+  const SweepConfig& c = s.config;
+  RunHeader h;
+  h.qsweep_version = QSWEEP_VERSION;
+  h.model = c.model;
+  h.model_id = s.ckpt.content_id();
+  h.scheme = scheme.name;
+  h.scheme_json = scheme.json;
+  h.requests_id = s.requests.ContentId();
+  h.config_yaml = c.yaml;
+  h.topk = c.topk;
+  h.vocab_size = s.ckpt.config().vocab_size;
+  h.full_logprobs = c.full_logprobs;
+  h.bits_per_weight = scheme.bits_per_weight;
+  h.model_bytes = scheme.bytes;
+  h.ranks = s.topo.world_size;
+  h.replicas = s.topo.replicas;
+  h.tp = s.topo.tp;
+  h.backend = c.backend;
+  h.reduction = c.reduction;
+  h.world = absl::StrFormat("%d ranks: %d replicas x tp %d, %s backend%s", h.ranks, h.replicas, h.tp,
+                            Name(h.backend), h.reduction == Reduction::kFast ? ", fast reduction" : "");
+  return h;
+}
+
+// Rank 0 opens the run's journal (resuming an unfinished run) and holds it;
+// every rank returns whether it could. Null on the other ranks.
+absl::StatusOr<std::unique_ptr<JournalSink>> OpenJournal(const Sweep& s, const std::string& path,
+                                                         const RunHeader& header) {
+  std::unique_ptr<JournalSink> sink;
+  absl::Status opened;
+  if (s.topo.world_rank == 0) {
+    auto journal = RunJournal::OpenOrCreate(path, header, &s.units);
+    opened = journal.status();
+    if (journal.ok()) sink = std::make_unique<JournalSink>(std::move(*journal));
+  }
+  QSWEEP_RETURN_IF_ERROR(AgreeOnRoot(opened, s.world));
+  return sink;
+}
+
+// One scheme's run file: kept when complete, else scored (or resumed).
+absl::Status RunScheme(const Sweep& s, const std::string& scheme_name, const BackendMaker& make_backend) {
+  const SweepConfig& c = s.config;
+  const bool leader = s.topo.world_rank == 0;
+  const std::string scheme_text = c.SchemeText(scheme_name);
+  QSWEEP_ASSIGN_OR_RETURN(const SchemeSpec spec, ResolveScheme(scheme_text));
+  const SchemeSummary scheme = SummarizeScheme(spec, s.ckpt, scheme_text == scheme_name ? "" : scheme_name);
+  const std::string path = c.RunPath(scheme.name);
+  if (AgreeOnRoot(leader && ReadRunFile(path).ok(), s.world)) {
+    if (leader) std::fprintf(stderr, "qsweep: %s is complete; keeping it\n", path.c_str());
+    return absl::OkStatus();
+  }
+  QSWEEP_ASSIGN_OR_RETURN(std::unique_ptr<Backend> backend, make_backend(c.backend, RankContext(s)));
+  QSWEEP_ASSIGN_OR_RETURN(std::unique_ptr<Decoder> decoder,
+                          Decoder::Load(s.ckpt, backend.get(), DecoderOptionsFor(s, spec)));
+  if (leader)
+    std::fprintf(stderr, "qsweep: %s on %s: %s\n", scheme.name.c_str(), backend->name().c_str(),
+                 decoder->memory_plan().c_str());
+  QSWEEP_ASSIGN_OR_RETURN(std::unique_ptr<JournalSink> sink, OpenJournal(s, path, MakeRunHeader(s, scheme)));
+  QueueJob job;
+  job.requests = &s.requests;
+  job.units = s.units;
+  job.scoring = {.topk = c.topk, .full_logprobs = c.full_logprobs};
+  job.label = scheme.name;
+  if (sink) {
+    job.done = sink->journal().done();
+    job.sink = sink.get();
+    if (!job.done.empty())
+      std::fprintf(stderr, "qsweep: %s: resuming, %zu of %zu units already done\n", path.c_str(), job.done.size(),
+                   s.units.size());
+  }
+  LocalScorer local(decoder.get());
+  TensorParallelScorer tp_scorer(decoder.get(), &s.group);
+  LogitScorer* scorer = s.topo.tp > 1 ? static_cast<LogitScorer*>(&tp_scorer) : &local;
+  QSWEEP_RETURN_IF_ERROR(RunWorkQueue(s.topo, s.world, job, scorer, s.topo.tp > 1 ? &tp_scorer : nullptr));
+  if (sink) {
+    QSWEEP_RETURN_IF_ERROR(sink->journal().Finalize(s.requests, s.units));
+    std::fprintf(stderr, "qsweep: wrote %s\n", path.c_str());
+  }
+  MPI_Barrier(s.world);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::Status RunSweep(const SweepConfig& c, const std::vector<std::string>& wanted, MPI_Comm world,
                       const BackendMaker& make_backend) {
   QSWEEP_ASSIGN_OR_RETURN(Topology topo, WorldTopology(world, c.tp));
-  std::vector<std::string> schemes = wanted.empty() ? c.AllSchemes() : wanted;
-  for (const std::string& s : schemes) {
-    const auto all = c.AllSchemes();
-    if (std::find(all.begin(), all.end(), s) == all.end())
-      return absl::InvalidArgumentError(absl::StrFormat("%s: scheme '%s' is not in the sweep", c.path, s));
-  }
-  // Rank 0 prepares the requests once; everyone reads them.
-  int prepared_ok = 1;
-  if (topo.world_rank == 0 && !std::filesystem::exists(c.RequestsPath())) {
-    absl::Status s = PrepareRequests(c);
-    if (!s.ok()) {
-      std::fprintf(stderr, "qsweep: %s\n", std::string(s.message()).c_str());
-      prepared_ok = 0;
-    }
-  }
-  MPI_Bcast(&prepared_ok, 1, MPI_INT, 0, world);
-  if (!prepared_ok) return absl::InvalidArgumentError("preparing the requests failed (see above)");
-  QSWEEP_ASSIGN_OR_RETURN(RequestSet requests, ReadRequestFile(c.RequestsPath()));
+  const std::vector<std::string> schemes = wanted.empty() ? c.AllSchemes() : wanted;
+  QSWEEP_RETURN_IF_ERROR(CheckSchemes(c, schemes));
+  QSWEEP_ASSIGN_OR_RETURN(RequestSet requests, SharedRequests(c, topo, world));
   QSWEEP_ASSIGN_OR_RETURN(std::unique_ptr<Checkpoint> ckpt, OpenCheckpoint(c.model));
   const std::vector<WorkUnit> units =
       PlanWorkUnits(requests, {.samples_per_unit = c.samples_per_unit, .windows_per_unit = c.windows_per_unit});
-
   MPI_Comm group_comm;
   MPI_Comm_split(world, topo.replica, topo.tp_rank, &group_comm);
   MpiCommunicator group(group_comm);
-  for (const std::string& scheme_name : schemes) {
-    const std::string scheme_text = c.SchemeText(scheme_name);
-    QSWEEP_ASSIGN_OR_RETURN(const SchemeSpec spec, ResolveScheme(scheme_text));
-    const SchemeSummary scheme = SummarizeScheme(spec, *ckpt, scheme_text == scheme_name ? "" : scheme_name);
-    const std::string path = c.RunPath(scheme.name);
-    int skip = 0;
-    if (topo.world_rank == 0 && ReadRunFile(path).ok()) {
-      std::fprintf(stderr, "qsweep: %s is complete; keeping it\n", path.c_str());
-      skip = 1;
-    }
-    MPI_Bcast(&skip, 1, MPI_INT, 0, world);
-    if (skip) continue;
-
-    QSWEEP_ASSIGN_OR_RETURN(
-        std::unique_ptr<Backend> backend,
-        make_backend(c.backend, BackendContext{.tp = topo.tp,
-                                               .tp_rank = topo.tp_rank,
-                                               .local_rank = topo.local_rank,
-                                               .group = group.comm(),
-                                               .host_all_reduce = topo.tp > 1 ? std::function<void(float*, int64_t)>(
-                                                                                    [&](float* d, int64_t n) {
-                                                                                      group.AllReduceSum(d, n);
-                                                                                    })
-                                                                              : nullptr}));
-    QSWEEP_ASSIGN_OR_RETURN(std::unique_ptr<Decoder> decoder,
-                            Decoder::Load(*ckpt, backend.get(),
-                                          {.scheme = spec, .tp_rank = topo.tp_rank, .tp_size = topo.tp,
-                                           .tp_invariant = c.reduction == Reduction::kTpInvariant,
-                                           .max_batch_tokens = c.batch_tokens,
-                                           .agree_batch_tokens = [&](int64_t tokens) {
-                                             MPI_Allreduce(MPI_IN_PLACE, &tokens, 1, MPI_INT64_T, MPI_MIN, world);
-                                             return tokens;
-                                           }}));
-    if (topo.world_rank == 0)
-      std::fprintf(stderr, "qsweep: %s on %s: %s\n", scheme.name.c_str(), backend->name().c_str(),
-                   decoder->memory_plan().c_str());
-    RunHeader header;
-    header.qsweep_version = QSWEEP_VERSION;
-    header.model = c.model;
-    header.model_id = ckpt->content_id();
-    header.scheme = scheme.name;
-    header.scheme_json = scheme.json;
-    header.requests_id = requests.ContentId();
-    header.ranks = topo.world_size;
-    header.replicas = topo.replicas;
-    header.tp = topo.tp;
-    header.backend = c.backend;
-    header.reduction = c.reduction;
-    header.world = absl::StrFormat("%d ranks: %d replicas x tp %d, %s backend%s", topo.world_size, topo.replicas,
-                                   topo.tp, Name(c.backend), c.reduction == Reduction::kFast ? ", fast reduction" : "");
-    header.config_yaml = c.yaml;
-    header.topk = c.topk;
-    header.vocab_size = ckpt->config().vocab_size;
-    header.full_logprobs = c.full_logprobs;
-    header.bits_per_weight = scheme.bits_per_weight;
-    header.model_bytes = scheme.bytes;
-    std::unique_ptr<RunJournal> journal;
-    std::unique_ptr<JournalSink> sink;
-    QueueJob job;
-    job.requests = &requests;
-    job.units = units;
-    job.scoring = {.topk = c.topk, .full_logprobs = c.full_logprobs};
-    job.label = scheme.name;
-    int journal_ok = 1;
-    if (topo.world_rank == 0) {
-      auto j = RunJournal::OpenOrCreate(path, header, &units);
-      if (!j.ok()) {
-        std::fprintf(stderr, "qsweep: %s\n", std::string(j.status().message()).c_str());
-        journal_ok = 0;
-      } else {
-        journal = std::move(*j);
-        sink = std::make_unique<JournalSink>(journal.get());
-        job.done = journal->done();
-        job.sink = sink.get();
-        if (!job.done.empty())
-          std::fprintf(stderr, "qsweep: %s: resuming, %zu of %zu units already done\n", path.c_str(),
-                       job.done.size(), units.size());
-      }
-    }
-    MPI_Bcast(&journal_ok, 1, MPI_INT, 0, world);
-    if (!journal_ok) return absl::FailedPreconditionError("cannot open the run's journal (see above)");
-    LocalScorer local(decoder.get());
-    TensorParallelScorer tp_scorer(decoder.get(), &group);
-    LogitScorer* scorer = topo.tp > 1 ? static_cast<LogitScorer*>(&tp_scorer) : &local;
-    QSWEEP_RETURN_IF_ERROR(RunWorkQueue(topo, world, job, scorer, topo.tp > 1 ? &tp_scorer : nullptr));
-    if (topo.world_rank == 0) {
-      QSWEEP_RETURN_IF_ERROR(journal->Finalize(requests, units));
-      std::fprintf(stderr, "qsweep: wrote %s\n", path.c_str());
-    }
-    MPI_Barrier(world);
-  }
+  const Sweep sweep{c, topo, world, group, requests, *ckpt, units};
+  for (const std::string& scheme : schemes) QSWEEP_RETURN_IF_ERROR(RunScheme(sweep, scheme, make_backend));
   return absl::OkStatus();
 }
 
