@@ -93,18 +93,145 @@ std::string SweepConfig::RunPath(const std::string& scheme) const {
 std::string SweepConfig::MetricsPath() const { return (fs::path(output) / "metrics.h5").string(); }
 std::string SweepConfig::ReportDir() const { return (fs::path(output) / "report").string(); }
 
+namespace {
+
+// One entry of `schemes`: a name, or {name, scheme, overrides} (a partially
+// quantized model).
+absl::Status ParseSchemeEntry(const Reader& rd, const YAML::Node& e, SweepConfig& c) {
+  if (e.IsScalar()) {
+    c.schemes.push_back(e.as<std::string>());
+    return absl::OkStatus();
+  }
+  QSWEEP_RETURN_IF_ERROR(rd.Keys(e, "schemes", {"name", "scheme", "overrides"}));
+  std::string name;
+  QSWEEP_RETURN_IF_ERROR(rd.Get(e, "name", &name, true, "schemes"));
+  // The name becomes a file name (runs/NAME.h5) and an sbatch argument.
+  if (name.empty() || name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
+                          std::string::npos || name[0] == '.')
+    return rd.Error(e["name"], "schemes.name", "'" + name + "': use letters, digits, '.', '_' and '-'");
+  if (!e["scheme"]) return rd.Error(e, "schemes." + name + ".scheme", "missing (the base scheme)");
+  YAML::Node spec;
+  spec["scheme"] = e["scheme"];
+  if (e["overrides"]) spec["overrides"] = e["overrides"];
+  YAML::Emitter out;
+  out << spec;
+  auto parsed = SchemeFromYaml(out.c_str());
+  if (!parsed.ok()) return rd.Error(e, "schemes." + name, std::string(parsed.status().message()));
+  c.schemes.push_back(name);
+  c.scheme_specs[name] = SchemeToYaml(*parsed);
+  return absl::OkStatus();
+}
+
+absl::Status ParseSchemes(const Reader& rd, const YAML::Node& root, SweepConfig& c) {
+  const YAML::Node schemes = root["schemes"];
+  if (!schemes) return rd.Error(root, "schemes", "missing");
+  if (!schemes.IsSequence()) return rd.Error(schemes, "schemes", "expected a list");
+  for (const YAML::Node& e : schemes) QSWEEP_RETURN_IF_ERROR(ParseSchemeEntry(rd, e, c));
+  return absl::OkStatus();
+}
+
+// A layer-sensitivity sweep: one named entry per (layer, projection type),
+// each quantizing only that part of the dense baseline; the report draws
+// them as a heatmap (report/layer_sensitivity.h).
+absl::Status ParseSensitivity(const Reader& rd, const YAML::Node& s, SweepConfig& c) {
+  QSWEEP_RETURN_IF_ERROR(rd.Keys(s, "sensitivity", {"format", "layers", "projections"}));
+  if (c.baseline != "bf16" && c.baseline != "fp16" && c.baseline != "fp32")
+    return rd.Error(s, "sensitivity", "needs a dense baseline (bf16, fp16 or fp32), not '" + c.baseline + "'");
+  std::string format, layers;
+  std::vector<std::string> projections = ProjectionTypes();
+  QSWEEP_RETURN_IF_ERROR(rd.Get(s, "format", &format, true, "sensitivity"));
+  QSWEEP_RETURN_IF_ERROR(rd.Get(s, "layers", &layers, true, "sensitivity"));
+  QSWEEP_RETURN_IF_ERROR(rd.Get(s, "projections", &projections, false, "sensitivity"));
+  // A closed range: each layer becomes entries, so "A-" (to the end) is refused.
+  const auto range = ParseLayerRange(layers);
+  if (!range.ok() || range->second < 0 || range->second - range->first >= 1024)
+    return rd.Error(s["layers"], "sensitivity.layers", "'" + layers + "': expected A-B or A (0 <= A <= B)");
+  for (int64_t l = range->first; l <= range->second; ++l)
+    for (const std::string& p : projections) {
+      const std::string name = absl::StrFormat("L%d-%s", l, p);
+      auto spec = SchemeFromYaml(absl::StrFormat("scheme: %s\noverrides: [{layers: %d, projections: [%s], format: %s}]\n",
+                                                 c.baseline, l, p, format));
+      if (!spec.ok()) return rd.Error(s, "sensitivity", std::string(spec.status().message()));
+      c.schemes.push_back(name);
+      c.scheme_specs[name] = SchemeToYaml(*spec);
+    }
+  return absl::OkStatus();
+}
+
+absl::Status ParseParallel(const Reader& rd, const YAML::Node& p, SweepConfig& c) {
+  QSWEEP_RETURN_IF_ERROR(rd.Keys(p, "parallel", {"tp", "backend", "reduction"}));
+  QSWEEP_RETURN_IF_ERROR(rd.Get(p, "tp", &c.tp, false, "parallel"));
+  QSWEEP_RETURN_IF_ERROR(rd.GetName(p, "reduction", &c.reduction, "parallel"));
+  QSWEEP_RETURN_IF_ERROR(rd.GetName(p, "backend", &c.backend, "parallel"));
+  if (c.tp < 1) return rd.Error(p, "parallel.tp", "must be >= 1");
+  return absl::OkStatus();
+}
+
+absl::Status ParseScoring(const Reader& rd, const YAML::Node& s, SweepConfig& c) {
+  QSWEEP_RETURN_IF_ERROR(rd.Keys(s, "scoring", {"topk", "full_logprobs", "batch_tokens", "samples_per_unit",
+                                                "windows_per_unit", "add_bos"}));
+  QSWEEP_RETURN_IF_ERROR(rd.Get(s, "topk", &c.topk, false, "scoring"));
+  QSWEEP_RETURN_IF_ERROR(rd.Get(s, "full_logprobs", &c.full_logprobs, false, "scoring"));
+  const bool auto_batch = s["batch_tokens"] && s["batch_tokens"].IsScalar() && s["batch_tokens"].Scalar() == "auto";
+  if (!auto_batch) QSWEEP_RETURN_IF_ERROR(rd.Get(s, "batch_tokens", &c.batch_tokens, false, "scoring"));
+  QSWEEP_RETURN_IF_ERROR(rd.Get(s, "samples_per_unit", &c.samples_per_unit, false, "scoring"));
+  QSWEEP_RETURN_IF_ERROR(rd.Get(s, "windows_per_unit", &c.windows_per_unit, false, "scoring"));
+  QSWEEP_RETURN_IF_ERROR(rd.Get(s, "add_bos", &c.add_bos, false, "scoring"));
+  if (c.topk < 1 || c.batch_tokens < 16 || c.samples_per_unit < 1 || c.windows_per_unit < 1)
+    return rd.Error(s, "scoring", "topk, samples_per_unit, windows_per_unit >= 1 and batch_tokens >= 16 (or auto)");
+  if (auto_batch) c.batch_tokens = 0;  // as many as the device's free memory holds (DecoderOptions)
+  return absl::OkStatus();
+}
+
+// `names` holds the task and corpus names seen so far (they share one space).
+absl::Status ParseTasks(const Reader& rd, const YAML::Node& tasks, SweepConfig& c, std::set<std::string>& names) {
+  if (!tasks.IsSequence()) return rd.Error(tasks, "tasks", "expected a list");
+  for (const YAML::Node& t : tasks) {
+    QSWEEP_RETURN_IF_ERROR(rd.Keys(t, "tasks[]", {"name", "format", "path", "fewshot", "limit"}));
+    TaskSource s;
+    QSWEEP_RETURN_IF_ERROR(rd.Get(t, "name", &s.name, true, "tasks[]"));
+    QSWEEP_RETURN_IF_ERROR(rd.Get(t, "format", &s.format, false, "tasks[]"));
+    QSWEEP_RETURN_IF_ERROR(rd.Get(t, "path", &s.path, true, "tasks[]"));
+    QSWEEP_RETURN_IF_ERROR(rd.Get(t, "fewshot", &s.fewshot, false, "tasks[]"));
+    QSWEEP_RETURN_IF_ERROR(rd.Get(t, "limit", &s.limit, false, "tasks[]"));
+    if (!names.insert(s.name).second) return rd.Error(t, "tasks[].name", "duplicate '" + s.name + "'");
+    s.path = rd.Resolve(s.path);
+    c.tasks.push_back(s);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ParseCorpora(const Reader& rd, const YAML::Node& corpora, SweepConfig& c,
+                          std::set<std::string>& names) {
+  if (!corpora.IsSequence()) return rd.Error(corpora, "corpora", "expected a list");
+  for (const YAML::Node& t : corpora) {
+    QSWEEP_RETURN_IF_ERROR(rd.Keys(t, "corpora[]", {"name", "path", "window", "stride"}));
+    CorpusSource s;
+    QSWEEP_RETURN_IF_ERROR(rd.Get(t, "name", &s.name, true, "corpora[]"));
+    QSWEEP_RETURN_IF_ERROR(rd.Get(t, "path", &s.path, true, "corpora[]"));
+    QSWEEP_RETURN_IF_ERROR(rd.Get(t, "window", &s.window, false, "corpora[]"));
+    QSWEEP_RETURN_IF_ERROR(rd.Get(t, "stride", &s.stride, false, "corpora[]"));
+    if (!names.insert(s.name).second) return rd.Error(t, "corpora[].name", "duplicate '" + s.name + "'");
+    if (s.window < 2 || s.stride < 1 || s.stride >= s.window)
+      return rd.Error(t, "corpora[]", "need window >= 2 and 1 <= stride < window");
+    s.path = rd.Resolve(s.path);
+    c.corpora.push_back(s);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<SweepConfig> ParseSweepConfig(const std::string& text, const std::string& path) {
   Reader rd(path);
   YAML::Node root;
   try {
     root = YAML::Load(text);
   } catch (const YAML::Exception& e) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("%s:%d: invalid YAML: %s", path, e.mark.line + 1, e.msg));
+    return absl::InvalidArgumentError(absl::StrFormat("%s:%d: invalid YAML: %s", path, e.mark.line + 1, e.msg));
   }
-  QSWEEP_RETURN_IF_ERROR(rd.Keys(root, "", {"name", "model", "tokenizer", "parallel", "baseline",
-                                            "schemes", "tasks", "corpora", "output", "scoring",
-                                            "calibration", "slurm", "sensitivity"}));
+  QSWEEP_RETURN_IF_ERROR(rd.Keys(root, "", {"name", "model", "tokenizer", "parallel", "baseline", "schemes", "tasks",
+                                            "corpora", "output", "scoring", "calibration", "slurm", "sensitivity"}));
   SweepConfig c;
   c.path = path;
   c.yaml = text;
@@ -112,122 +239,23 @@ absl::StatusOr<SweepConfig> ParseSweepConfig(const std::string& text, const std:
   QSWEEP_RETURN_IF_ERROR(rd.Get(root, "model", &c.model, true));
   QSWEEP_RETURN_IF_ERROR(rd.Get(root, "tokenizer", &c.tokenizer, false));
   QSWEEP_RETURN_IF_ERROR(rd.Get(root, "baseline", &c.baseline, false));
-  if (!root["schemes"]) return rd.Error(root, "schemes", "missing");
-  if (!root["schemes"].IsSequence()) return rd.Error(root["schemes"], "schemes", "expected a list");
-  for (const YAML::Node& e : root["schemes"]) {
-    if (e.IsScalar()) {
-      c.schemes.push_back(e.as<std::string>());
-      continue;
-    }
-    // A named scheme with overrides: {name, scheme, overrides}.
-    QSWEEP_RETURN_IF_ERROR(rd.Keys(e, "schemes", {"name", "scheme", "overrides"}));
-    std::string name;
-    QSWEEP_RETURN_IF_ERROR(rd.Get(e, "name", &name, true, "schemes"));
-    // The name becomes a file name (runs/NAME.h5) and an sbatch argument.
-    if (name.empty() || name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
-                            std::string::npos || name[0] == '.')
-      return rd.Error(e["name"], "schemes.name", "'" + name + "': use letters, digits, '.', '_' and '-'");
-    if (!e["scheme"]) return rd.Error(e, "schemes." + name + ".scheme", "missing (the base scheme)");
-    YAML::Node spec;
-    spec["scheme"] = e["scheme"];
-    if (e["overrides"]) spec["overrides"] = e["overrides"];
-    YAML::Emitter out;
-    out << spec;
-    auto parsed = SchemeFromYaml(out.c_str());
-    if (!parsed.ok()) return rd.Error(e, "schemes." + name, std::string(parsed.status().message()));
-    c.schemes.push_back(name);
-    c.scheme_specs[name] = SchemeToYaml(*parsed);
-  }
-  // A layer-sensitivity sweep: one named entry per (layer, projection type),
-  // each quantizing only that part of the dense baseline; the report draws
-  // them as a heatmap (report/layer_sensitivity.h).
-  if (const YAML::Node s = root["sensitivity"]) {
-    QSWEEP_RETURN_IF_ERROR(rd.Keys(s, "sensitivity", {"format", "layers", "projections"}));
-    if (c.baseline != "bf16" && c.baseline != "fp16" && c.baseline != "fp32")
-      return rd.Error(s, "sensitivity", "needs a dense baseline (bf16, fp16 or fp32), not '" + c.baseline + "'");
-    std::string format, layers;
-    std::vector<std::string> projections = ProjectionTypes();
-    QSWEEP_RETURN_IF_ERROR(rd.Get(s, "format", &format, true, "sensitivity"));
-    QSWEEP_RETURN_IF_ERROR(rd.Get(s, "layers", &layers, true, "sensitivity"));
-    QSWEEP_RETURN_IF_ERROR(rd.Get(s, "projections", &projections, false, "sensitivity"));
-    // A closed range: each layer becomes entries, so "A-" (to the end) is refused.
-    const auto range = ParseLayerRange(layers);
-    if (!range.ok() || range->second < 0 || range->second - range->first >= 1024)
-      return rd.Error(s["layers"], "sensitivity.layers", "'" + layers + "': expected A-B or A (0 <= A <= B)");
-    for (int64_t l = range->first; l <= range->second; ++l)
-      for (const std::string& p : projections) {
-        const std::string name = absl::StrFormat("L%d-%s", l, p);
-        auto spec = SchemeFromYaml(absl::StrFormat("scheme: %s\noverrides: [{layers: %d, projections: [%s], format: %s}]\n",
-                                                   c.baseline, l, p, format));
-        if (!spec.ok()) return rd.Error(s, "sensitivity", std::string(spec.status().message()));
-        c.schemes.push_back(name);
-        c.scheme_specs[name] = SchemeToYaml(*spec);
-      }
-  }
+  QSWEEP_RETURN_IF_ERROR(ParseSchemes(rd, root, c));
+  if (root["sensitivity"]) QSWEEP_RETURN_IF_ERROR(ParseSensitivity(rd, root["sensitivity"], c));
   QSWEEP_RETURN_IF_ERROR(rd.Get(root, "output", &c.output, true));
   // Refused until the calibrated quantizers read it: a key that silently did
   // nothing would let a user believe a sweep was calibrated.
   if (root["calibration"])
     return rd.Error(root["calibration"], "calibration",
                     "calibration data is not used yet (GPTQ, AWQ and SmoothQuant are not implemented); remove the key");
-  if (root["parallel"]) {
-    QSWEEP_RETURN_IF_ERROR(rd.Keys(root["parallel"], "parallel", {"tp", "backend", "reduction"}));
-    QSWEEP_RETURN_IF_ERROR(rd.Get(root["parallel"], "tp", &c.tp, false, "parallel"));
-    QSWEEP_RETURN_IF_ERROR(rd.GetName(root["parallel"], "reduction", &c.reduction, "parallel"));
-    QSWEEP_RETURN_IF_ERROR(rd.GetName(root["parallel"], "backend", &c.backend, "parallel"));
-    if (c.tp < 1) return rd.Error(root["parallel"], "parallel.tp", "must be >= 1");
-  }
+  if (root["parallel"]) QSWEEP_RETURN_IF_ERROR(ParseParallel(rd, root["parallel"], c));
   if (root["slurm"]) {
     QSWEEP_RETURN_IF_ERROR(rd.Keys(root["slurm"], "slurm", {"args"}));
     QSWEEP_RETURN_IF_ERROR(rd.Get(root["slurm"], "args", &c.slurm_args, false, "slurm"));
   }
-  if (const YAML::Node s = root["scoring"]) {
-    QSWEEP_RETURN_IF_ERROR(rd.Keys(s, "scoring", {"topk", "full_logprobs", "batch_tokens",
-                                                  "samples_per_unit", "windows_per_unit", "add_bos"}));
-    QSWEEP_RETURN_IF_ERROR(rd.Get(s, "topk", &c.topk, false, "scoring"));
-    QSWEEP_RETURN_IF_ERROR(rd.Get(s, "full_logprobs", &c.full_logprobs, false, "scoring"));
-    const bool auto_batch = s["batch_tokens"] && s["batch_tokens"].IsScalar() && s["batch_tokens"].Scalar() == "auto";
-    if (!auto_batch) QSWEEP_RETURN_IF_ERROR(rd.Get(s, "batch_tokens", &c.batch_tokens, false, "scoring"));
-    QSWEEP_RETURN_IF_ERROR(rd.Get(s, "samples_per_unit", &c.samples_per_unit, false, "scoring"));
-    QSWEEP_RETURN_IF_ERROR(rd.Get(s, "windows_per_unit", &c.windows_per_unit, false, "scoring"));
-    QSWEEP_RETURN_IF_ERROR(rd.Get(s, "add_bos", &c.add_bos, false, "scoring"));
-    if (c.topk < 1 || c.batch_tokens < 16 || c.samples_per_unit < 1 || c.windows_per_unit < 1)
-      return rd.Error(s, "scoring",
-                      "topk, samples_per_unit, windows_per_unit >= 1 and batch_tokens >= 16 (or auto)");
-    if (auto_batch) c.batch_tokens = 0;  // as many as the device's free memory holds (DecoderOptions)
-  }
+  if (root["scoring"]) QSWEEP_RETURN_IF_ERROR(ParseScoring(rd, root["scoring"], c));
   std::set<std::string> names;
-  if (const YAML::Node tasks = root["tasks"]) {
-    if (!tasks.IsSequence()) return rd.Error(tasks, "tasks", "expected a list");
-    for (const YAML::Node& t : tasks) {
-      QSWEEP_RETURN_IF_ERROR(rd.Keys(t, "tasks[]", {"name", "format", "path", "fewshot", "limit"}));
-      TaskSource s;
-      QSWEEP_RETURN_IF_ERROR(rd.Get(t, "name", &s.name, true, "tasks[]"));
-      QSWEEP_RETURN_IF_ERROR(rd.Get(t, "format", &s.format, false, "tasks[]"));
-      QSWEEP_RETURN_IF_ERROR(rd.Get(t, "path", &s.path, true, "tasks[]"));
-      QSWEEP_RETURN_IF_ERROR(rd.Get(t, "fewshot", &s.fewshot, false, "tasks[]"));
-      QSWEEP_RETURN_IF_ERROR(rd.Get(t, "limit", &s.limit, false, "tasks[]"));
-      if (!names.insert(s.name).second) return rd.Error(t, "tasks[].name", "duplicate '" + s.name + "'");
-      s.path = rd.Resolve(s.path);
-      c.tasks.push_back(s);
-    }
-  }
-  if (const YAML::Node corpora = root["corpora"]) {
-    if (!corpora.IsSequence()) return rd.Error(corpora, "corpora", "expected a list");
-    for (const YAML::Node& t : corpora) {
-      QSWEEP_RETURN_IF_ERROR(rd.Keys(t, "corpora[]", {"name", "path", "window", "stride"}));
-      CorpusSource s;
-      QSWEEP_RETURN_IF_ERROR(rd.Get(t, "name", &s.name, true, "corpora[]"));
-      QSWEEP_RETURN_IF_ERROR(rd.Get(t, "path", &s.path, true, "corpora[]"));
-      QSWEEP_RETURN_IF_ERROR(rd.Get(t, "window", &s.window, false, "corpora[]"));
-      QSWEEP_RETURN_IF_ERROR(rd.Get(t, "stride", &s.stride, false, "corpora[]"));
-      if (!names.insert(s.name).second) return rd.Error(t, "corpora[].name", "duplicate '" + s.name + "'");
-      if (s.window < 2 || s.stride < 1 || s.stride >= s.window)
-        return rd.Error(t, "corpora[]", "need window >= 2 and 1 <= stride < window");
-      s.path = rd.Resolve(s.path);
-      c.corpora.push_back(s);
-    }
-  }
+  if (root["tasks"]) QSWEEP_RETURN_IF_ERROR(ParseTasks(rd, root["tasks"], c, names));
+  if (root["corpora"]) QSWEEP_RETURN_IF_ERROR(ParseCorpora(rd, root["corpora"], c, names));
   if (c.tasks.empty() && c.corpora.empty()) return rd.Error(root, "tasks", "no tasks and no corpora");
   std::set<std::string> schemes;
   for (const std::string& s : c.AllSchemes())
