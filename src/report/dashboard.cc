@@ -91,234 +91,276 @@ std::vector<bool> ParetoFront(const std::vector<double>& x, const std::vector<do
   return front;
 }
 
-std::vector<Chart> Charts(const MetricsFileData& m) {
-  std::vector<Chart> charts;
-  const size_t n = m.schemes.size();
-  auto candidate = [&](const std::string& s) -> const MetricsCandidateData* {
-    for (const auto& c : m.candidates)
-      if (c.scheme == s) return &c;
-    return nullptr;
-  };
+const MetricsCandidateData* CandidateOf(const MetricsFileData& m, const std::string& scheme) {
+  for (const auto& c : m.candidates)
+    if (c.scheme == scheme) return &c;
+  return nullptr;
+}
 
-  {  // Perplexity vs bits per weight
-    Chart c{"ppl_vs_bpw", "Perplexity vs bits per weight", "Lower is better; one line per quantization family.", Json::array(), {}};
-    for (size_t i = 0; i < n; ++i)
-      c.rows.push_back({{"scheme", m.schemes[i]}, {"family", SchemeFamily(m.schemes[i])},
-                        {"bits_per_weight", Num(Col(m, "bits_per_weight", i))}, {"ppl", Num(Col(m, "ppl", i))}});
-    c.spec = Base(c.title);
-    c.spec["mark"] = {{"type", "line"}, {"point", true}};
-    c.spec["encoding"] = {{"x", {{"field", "bits_per_weight"}, {"type", "quantitative"}, {"title", "bits per weight"}}},
-                          {"y", {{"field", "ppl"}, {"type", "quantitative"}, {"scale", {{"type", "log"}}}, {"title", "perplexity"}}},
-                          {"color", {{"field", "family"}, {"type", "nominal"}}},
-                          {"tooltip", Json::array({{{"field", "scheme"}}, {{"field", "ppl"}}, {{"field", "bits_per_weight"}}})}};
-    charts.push_back(c);
+// Perplexity vs bits per weight.
+Chart PplVsBpwChart(const MetricsFileData& m) {
+  const size_t n = m.schemes.size();
+  Chart c{"ppl_vs_bpw", "Perplexity vs bits per weight", "Lower is better; one line per quantization family.", Json::array(), {}};
+  for (size_t i = 0; i < n; ++i)
+    c.rows.push_back({{"scheme", m.schemes[i]}, {"family", SchemeFamily(m.schemes[i])},
+                      {"bits_per_weight", Num(Col(m, "bits_per_weight", i))}, {"ppl", Num(Col(m, "ppl", i))}});
+  c.spec = Base(c.title);
+  c.spec["mark"] = {{"type", "line"}, {"point", true}};
+  c.spec["encoding"] = {{"x", {{"field", "bits_per_weight"}, {"type", "quantitative"}, {"title", "bits per weight"}}},
+                        {"y", {{"field", "ppl"}, {"type", "quantitative"}, {"scale", {{"type", "log"}}}, {"title", "perplexity"}}},
+                        {"color", {{"field", "family"}, {"type", "nominal"}}},
+                        {"tooltip", Json::array({{{"field", "scheme"}}, {{"field", "ppl"}}, {{"field", "bits_per_weight"}}})}};
+  return c;
+}
+
+// Accuracy degradation across bit-widths, per task and averaged.
+Chart AccuracyVsBpwChart(const MetricsFileData& m) {
+  const size_t n = m.schemes.size();
+  Chart c{"accuracy_vs_bpw", "Accuracy change vs bits per weight",
+          "Δaccuracy against the baseline, per task and over all tasks (the degradation curve across bit-widths).",
+          Json::array(), {}};
+  for (size_t i = 1; i < n; ++i) {
+    const auto* cand = CandidateOf(m, m.schemes[i]);
+    c.rows.push_back({{"scheme", m.schemes[i]}, {"task", "all tasks"}, {"bits_per_weight", Num(Col(m, "bits_per_weight", i))},
+                      {"delta_accuracy", Num(Col(m, "delta_accuracy", i))}});
+    if (cand)
+      for (const auto& [t, s] : cand->tasks)
+        c.rows.push_back({{"scheme", m.schemes[i]}, {"task", t}, {"bits_per_weight", Num(Col(m, "bits_per_weight", i))},
+                          {"delta_accuracy", Num(s.accuracy - s.accuracy_base)}});
   }
-  {  // Accuracy degradation across bit-widths, per task and averaged
-    Chart c{"accuracy_vs_bpw", "Accuracy change vs bits per weight",
-            "Δaccuracy against the baseline, per task and over all tasks (the degradation curve across bit-widths).",
-            Json::array(), {}};
-    for (size_t i = 1; i < n; ++i) {
-      const auto* cand = candidate(m.schemes[i]);
-      c.rows.push_back({{"scheme", m.schemes[i]}, {"task", "all tasks"}, {"bits_per_weight", Num(Col(m, "bits_per_weight", i))},
-                        {"delta_accuracy", Num(Col(m, "delta_accuracy", i))}});
-      if (cand)
-        for (const auto& [t, s] : cand->tasks)
-          c.rows.push_back({{"scheme", m.schemes[i]}, {"task", t}, {"bits_per_weight", Num(Col(m, "bits_per_weight", i))},
-                            {"delta_accuracy", Num(s.accuracy - s.accuracy_base)}});
-    }
-    c.spec = Base(c.title);
-    c.spec["mark"] = {{"type", "line"}, {"point", true}};
-    c.spec["encoding"] = {{"x", {{"field", "bits_per_weight"}, {"type", "quantitative"}, {"title", "bits per weight"}}},
-                          {"y", {{"field", "delta_accuracy"}, {"type", "quantitative"}, {"axis", {{"format", "+.0%"}}}, {"title", "Δ accuracy"}}},
-                          {"color", {{"field", "task"}, {"type", "nominal"}}},
-                          {"tooltip", Json::array({{{"field", "scheme"}}, {{"field", "task"}}, {{"field", "delta_accuracy"}, {"format", "+.2%"}}})}};
-    charts.push_back(c);
+  c.spec = Base(c.title);
+  c.spec["mark"] = {{"type", "line"}, {"point", true}};
+  c.spec["encoding"] = {{"x", {{"field", "bits_per_weight"}, {"type", "quantitative"}, {"title", "bits per weight"}}},
+                        {"y", {{"field", "delta_accuracy"}, {"type", "quantitative"}, {"axis", {{"format", "+.0%"}}}, {"title", "Δ accuracy"}}},
+                        {"color", {{"field", "task"}, {"type", "nominal"}}},
+                        {"tooltip", Json::array({{{"field", "scheme"}}, {{"field", "task"}}, {{"field", "delta_accuracy"}, {"format", "+.2%"}}})}};
+  return c;
+}
+
+// Flips, stacked.
+Chart FlipsChart(const MetricsFileData& m) {
+  const size_t n = m.schemes.size();
+  Chart c{"flips", "Flips per scheme", "Share of answers that changed correctness: correct→incorrect and incorrect→correct.",
+          Json::array(), {}};
+  for (size_t i = 1; i < n; ++i) {
+    c.rows.push_back({{"scheme", m.schemes[i]}, {"bits_per_weight", Num(Col(m, "bits_per_weight", i))},
+                      {"direction", "correct→incorrect"}, {"rate", Num(Col(m, "flips_correct_to_incorrect", i))}});
+    c.rows.push_back({{"scheme", m.schemes[i]}, {"bits_per_weight", Num(Col(m, "bits_per_weight", i))},
+                      {"direction", "incorrect→correct"}, {"rate", Num(Col(m, "flips_incorrect_to_correct", i))}});
   }
-  {  // Flips, stacked
-    Chart c{"flips", "Flips per scheme", "Share of answers that changed correctness: correct→incorrect and incorrect→correct.",
-            Json::array(), {}};
-    for (size_t i = 1; i < n; ++i) {
-      c.rows.push_back({{"scheme", m.schemes[i]}, {"bits_per_weight", Num(Col(m, "bits_per_weight", i))},
-                        {"direction", "correct→incorrect"}, {"rate", Num(Col(m, "flips_correct_to_incorrect", i))}});
-      c.rows.push_back({{"scheme", m.schemes[i]}, {"bits_per_weight", Num(Col(m, "bits_per_weight", i))},
-                        {"direction", "incorrect→correct"}, {"rate", Num(Col(m, "flips_incorrect_to_correct", i))}});
-    }
-    c.spec = Base(c.title);
-    c.spec["mark"] = "bar";
-    c.spec["encoding"] = {{"x", {{"field", "scheme"}, {"type", "nominal"}, {"sort", {{"field", "bits_per_weight"}, {"order", "descending"}}}}},
-                          {"y", {{"field", "rate"}, {"type", "quantitative"}, {"stack", true}, {"axis", {{"format", ".0%"}}}, {"title", "share of samples"}}},
-                          {"color", {{"field", "direction"}, {"type", "nominal"}}}};
-    charts.push_back(c);
+  c.spec = Base(c.title);
+  c.spec["mark"] = "bar";
+  c.spec["encoding"] = {{"x", {{"field", "scheme"}, {"type", "nominal"}, {"sort", {{"field", "bits_per_weight"}, {"order", "descending"}}}}},
+                        {"y", {{"field", "rate"}, {"type", "quantitative"}, {"stack", true}, {"axis", {{"format", ".0%"}}}, {"title", "share of samples"}}},
+                        {"color", {{"field", "direction"}, {"type", "nominal"}}}};
+  return c;
+}
+
+// KL vs bits per weight.
+Chart KlVsBpwChart(const MetricsFileData& m) {
+  const size_t n = m.schemes.size();
+  Chart c{"kl_vs_bpw", "KL divergence vs bits per weight",
+          "Answer-level KL (softmax over the choices) and token-level KL on the corpus (exact from full rows; "
+          "from top-K it is a lower bound).", Json::array(), {}};
+  for (size_t i = 1; i < n; ++i) {
+    c.rows.push_back({{"scheme", m.schemes[i]}, {"bits_per_weight", Num(Col(m, "bits_per_weight", i))}, {"kind", "answer KL"},
+                      {"kl", Num(Col(m, "answer_kl_mean", i))}});
+    c.rows.push_back({{"scheme", m.schemes[i]}, {"bits_per_weight", Num(Col(m, "bits_per_weight", i))}, {"kind", "token KL"},
+                      {"kl", Num(Col(m, "token_kl_mean", i))}});
   }
-  {  // KL vs bits per weight
-    Chart c{"kl_vs_bpw", "KL divergence vs bits per weight",
-            "Answer-level KL (softmax over the choices) and token-level KL on the corpus (exact from full rows; "
-            "from top-K it is a lower bound).", Json::array(), {}};
-    for (size_t i = 1; i < n; ++i) {
-      c.rows.push_back({{"scheme", m.schemes[i]}, {"bits_per_weight", Num(Col(m, "bits_per_weight", i))}, {"kind", "answer KL"},
-                        {"kl", Num(Col(m, "answer_kl_mean", i))}});
-      c.rows.push_back({{"scheme", m.schemes[i]}, {"bits_per_weight", Num(Col(m, "bits_per_weight", i))}, {"kind", "token KL"},
-                        {"kl", Num(Col(m, "token_kl_mean", i))}});
-    }
-    c.spec = Base(c.title);
-    c.spec["mark"] = {{"type", "point"}, {"filled", true}, {"size", 80}};
-    c.spec["encoding"] = {{"x", {{"field", "bits_per_weight"}, {"type", "quantitative"}}},
-                          {"y", {{"field", "kl"}, {"type", "quantitative"}, {"scale", {{"type", "symlog"}, {"constant", 0.001}}}, {"title", "mean KL (nats)"}}},
-                          {"color", {{"field", "kind"}, {"type", "nominal"}}},
-                          {"tooltip", Json::array({{{"field", "scheme"}}, {{"field", "kl"}}})}};
-    charts.push_back(c);
+  c.spec = Base(c.title);
+  c.spec["mark"] = {{"type", "point"}, {"filled", true}, {"size", 80}};
+  c.spec["encoding"] = {{"x", {{"field", "bits_per_weight"}, {"type", "quantitative"}}},
+                        {"y", {{"field", "kl"}, {"type", "quantitative"}, {"scale", {{"type", "symlog"}, {"constant", 0.001}}}, {"title", "mean KL (nats)"}}},
+                        {"color", {{"field", "kind"}, {"type", "nominal"}}},
+                        {"tooltip", Json::array({{{"field", "scheme"}}, {{"field", "kl"}}})}};
+  return c;
+}
+
+// Layer sensitivity: runs that quantize one layer of a dense model.
+std::optional<Chart> LayerSensitivityChart(const MetricsFileData& m) {
+  const size_t n = m.schemes.size();
+  Chart c{"layer_sensitivity", "Layer sensitivity",
+          "KL against the baseline when only that layer (and projection type) is quantized: token KL on the "
+          "corpus where there is one, else answer KL. Darker is more sensitive.",
+          Json::array(), {}};
+  const bool token = !m.corpus_names.empty();
+  for (size_t i = 1; i < n; ++i) {
+    const auto* cand = CandidateOf(m, m.schemes[i]);
+    if (!cand) continue;
+    const std::optional<SensitivityCell> cell = SensitivityCellOf(cand->scheme_json);
+    if (!cell) continue;
+    c.rows.push_back({{"scheme", m.schemes[i]}, {"layer", cell->layer}, {"projection", cell->projection},
+                      {"format", cell->format}, {"kl", Num(Col(m, token ? "token_kl_mean" : "answer_kl_mean", i))},
+                      {"delta_accuracy", Num(Col(m, "delta_accuracy", i))}});
   }
-  {  // Layer sensitivity: runs that quantize one layer of a dense model
-    Chart c{"layer_sensitivity", "Layer sensitivity",
-            "KL against the baseline when only that layer (and projection type) is quantized: token KL on the "
-            "corpus where there is one, else answer KL. Darker is more sensitive.",
-            Json::array(), {}};
-    const bool token = !m.corpus_names.empty();
-    for (size_t i = 1; i < n; ++i) {
-      const auto* cand = candidate(m.schemes[i]);
-      if (!cand) continue;
-      const std::optional<SensitivityCell> cell = SensitivityCellOf(cand->scheme_json);
-      if (!cell) continue;
-      c.rows.push_back({{"scheme", m.schemes[i]}, {"layer", cell->layer}, {"projection", cell->projection},
-                        {"format", cell->format}, {"kl", Num(Col(m, token ? "token_kl_mean" : "answer_kl_mean", i))},
-                        {"delta_accuracy", Num(Col(m, "delta_accuracy", i))}});
-    }
-    if (!c.rows.empty()) {
-      Json order = Json::array();
-      for (const std::string& p : ProjectionTypes()) order.push_back(p);
-      order.push_back("all");
-      c.spec = Base(c.title);
-      c.spec["mark"] = "rect";
-      c.spec["encoding"] = {
-          {"x", {{"field", "projection"}, {"type", "nominal"},
-                 {"sort", order}}},
-          {"y", {{"field", "layer"}, {"type", "ordinal"}}},
-          {"color", {{"field", "kl"}, {"type", "quantitative"}, {"scale", {{"scheme", "reds"}}},
-                     {"title", token ? "token KL" : "answer KL"}}},
-          {"tooltip", Json::array({{{"field", "scheme"}}, {{"field", "format"}}, {{"field", "kl"}},
-                                   {{"field", "delta_accuracy"}, {"format", "+.2%"}}})}};
-      charts.push_back(c);
-    }
+  if (c.rows.empty()) return std::nullopt;
+  Json order = Json::array();
+  for (const std::string& p : ProjectionTypes()) order.push_back(p);
+  order.push_back("all");
+  c.spec = Base(c.title);
+  c.spec["mark"] = "rect";
+  c.spec["encoding"] = {
+      {"x", {{"field", "projection"}, {"type", "nominal"},
+             {"sort", order}}},
+      {"y", {{"field", "layer"}, {"type", "ordinal"}}},
+      {"color", {{"field", "kl"}, {"type", "quantitative"}, {"scale", {{"scheme", "reds"}}},
+                 {"title", token ? "token KL" : "answer KL"}}},
+      {"tooltip", Json::array({{{"field", "scheme"}}, {{"field", "format"}}, {{"field", "kl"}},
+                               {{"field", "delta_accuracy"}, {"format", "+.2%"}}})}};
+  return c;
+}
+
+// Δacc vs flips with CIs.
+Chart DaccVsFlipsChart(const MetricsFileData& m) {
+  const size_t n = m.schemes.size();
+  Chart c{"dacc_vs_flips", "Accuracy change vs flips",
+          "Small Δaccuracy can hide many flips (Dutta et al., 2024). Bars: 95% paired bootstrap intervals.", Json::array(), {}};
+  for (size_t i = 1; i < n; ++i)
+    c.rows.push_back({{"scheme", m.schemes[i]}, {"flip_rate", Num(Col(m, "flips_correct_to_incorrect", i) + Col(m, "flips_incorrect_to_correct", i))},
+                      {"flip_lo", Num(Col(m, "flip_rate_lo", i))}, {"flip_hi", Num(Col(m, "flip_rate_hi", i))},
+                      {"delta_accuracy", Num(Col(m, "delta_accuracy", i))}, {"delta_lo", Num(Col(m, "delta_accuracy_lo", i))},
+                      {"delta_hi", Num(Col(m, "delta_accuracy_hi", i))}});
+  c.spec = Base(c.title);
+  const Json x = {{"field", "flip_rate"}, {"type", "quantitative"}, {"axis", {{"format", ".0%"}}}, {"title", "flip rate"}};
+  const Json y = {{"field", "delta_accuracy"}, {"type", "quantitative"}, {"axis", {{"format", "+.0%"}}}, {"title", "Δ accuracy"}};
+  c.spec["layer"] = Json::array(
+      {{{"mark", "rule"}, {"encoding", {{"x", x}, {"y", {{"field", "delta_lo"}, {"type", "quantitative"}}}, {"y2", {{"field", "delta_hi"}}}}}},
+       {{"mark", "rule"}, {"encoding", {{"y", y}, {"x", {{"field", "flip_lo"}, {"type", "quantitative"}}}, {"x2", {{"field", "flip_hi"}}}}}},
+       {{"mark", {{"type", "point"}, {"filled", true}, {"size", 80}}},
+        {"encoding", {{"x", x}, {"y", y}, {"color", {{"field", "scheme"}, {"type", "nominal"}}}, {"tooltip", Json::array({{{"field", "scheme"}}})}}}}});
+  return c;
+}
+
+// Pareto fronts against size.
+Chart ParetoSizeChart(const MetricsFileData& m) {
+  const size_t n = m.schemes.size();
+  Chart c{"pareto_size", "Pareto front: accuracy and flips vs size",
+          "Filled points are on the front (no scheme is both smaller and better). Speed was not measured in this sweep.",
+          Json::array(), {}};
+  std::vector<double> size, acc, agree;
+  for (size_t i = 0; i < n; ++i) {
+    size.push_back(Num(Col(m, "size_gb", i)));
+    acc.push_back(Num(Col(m, "accuracy", i)));
+    agree.push_back(1 - Num(Col(m, "flips_correct_to_incorrect", i)) - Num(Col(m, "flips_incorrect_to_correct", i)));
   }
-  {  // Δacc vs flips with CIs
-    Chart c{"dacc_vs_flips", "Accuracy change vs flips",
-            "Small Δaccuracy can hide many flips (Dutta et al., 2024). Bars: 95% paired bootstrap intervals.", Json::array(), {}};
-    for (size_t i = 1; i < n; ++i)
-      c.rows.push_back({{"scheme", m.schemes[i]}, {"flip_rate", Num(Col(m, "flips_correct_to_incorrect", i) + Col(m, "flips_incorrect_to_correct", i))},
-                        {"flip_lo", Num(Col(m, "flip_rate_lo", i))}, {"flip_hi", Num(Col(m, "flip_rate_hi", i))},
-                        {"delta_accuracy", Num(Col(m, "delta_accuracy", i))}, {"delta_lo", Num(Col(m, "delta_accuracy_lo", i))},
-                        {"delta_hi", Num(Col(m, "delta_accuracy_hi", i))}});
-    c.spec = Base(c.title);
-    const Json x = {{"field", "flip_rate"}, {"type", "quantitative"}, {"axis", {{"format", ".0%"}}}, {"title", "flip rate"}};
-    const Json y = {{"field", "delta_accuracy"}, {"type", "quantitative"}, {"axis", {{"format", "+.0%"}}}, {"title", "Δ accuracy"}};
-    c.spec["layer"] = Json::array(
-        {{{"mark", "rule"}, {"encoding", {{"x", x}, {"y", {{"field", "delta_lo"}, {"type", "quantitative"}}}, {"y2", {{"field", "delta_hi"}}}}}},
-         {{"mark", "rule"}, {"encoding", {{"y", y}, {"x", {{"field", "flip_lo"}, {"type", "quantitative"}}}, {"x2", {{"field", "flip_hi"}}}}}},
-         {{"mark", {{"type", "point"}, {"filled", true}, {"size", 80}}},
-          {"encoding", {{"x", x}, {"y", y}, {"color", {{"field", "scheme"}, {"type", "nominal"}}}, {"tooltip", Json::array({{{"field", "scheme"}}})}}}}});
-    charts.push_back(c);
+  const auto f1 = ParetoFront(size, acc), f2 = ParetoFront(size, agree);
+  for (size_t i = 0; i < n; ++i) {
+    c.rows.push_back({{"scheme", m.schemes[i]}, {"size_mb", size[i] * 1e3}, {"metric", "accuracy"}, {"value", acc[i]}, {"front", bool(f1[i])}});
+    c.rows.push_back({{"scheme", m.schemes[i]}, {"size_mb", size[i] * 1e3}, {"metric", "1 - flip rate"}, {"value", agree[i]}, {"front", bool(f2[i])}});
   }
-  {  // Pareto fronts against size
-    Chart c{"pareto_size", "Pareto front: accuracy and flips vs size",
-            "Filled points are on the front (no scheme is both smaller and better). Speed was not measured in this sweep.",
-            Json::array(), {}};
-    std::vector<double> size, acc, agree;
+  c.spec = Base(c.title);
+  c.spec["mark"] = {{"type", "point"}, {"size", 90}};
+  c.spec["encoding"] = {{"x", {{"field", "size_mb"}, {"type", "quantitative"}, {"title", "size (MB)"}}},
+                        {"y", {{"field", "value"}, {"type", "quantitative"}, {"axis", {{"format", ".0%"}}}}},
+                        {"color", {{"field", "metric"}, {"type", "nominal"}}},
+                        {"fill", {{"field", "front"}, {"type", "nominal"}, {"scale", {{"range", Json::array({"transparent", "#333"})}}}}},
+                        {"tooltip", Json::array({{{"field", "scheme"}}, {{"field", "value"}}, {{"field", "front"}}})}};
+  return c;
+}
+
+// Top-margin bins vs flip probability.
+Chart TopMarginChart(const MetricsFileData& m) {
+  Chart c{"top_margin", "Flip probability by baseline margin",
+          "Samples the baseline answered with a small margin (p1 − p2 over the choices) flip more often.", Json::array(), {}};
+  for (const auto& cand : m.candidates)
+    for (size_t b = 0; b < cand.bin_lo.size(); ++b)
+      if (cand.bin_count[b] > 0)
+        c.rows.push_back({{"scheme", cand.scheme}, {"margin", 0.5 * (cand.bin_lo[b] + cand.bin_hi[b])}, {"count", cand.bin_count[b]},
+                          {"flip_probability", Num(cand.bin_flip_probability[b])}});
+  c.spec = Base(c.title);
+  c.spec["mark"] = {{"type", "line"}, {"point", true}};
+  c.spec["encoding"] = {{"x", {{"field", "margin"}, {"type", "quantitative"}, {"title", "baseline top margin"}}},
+                        {"y", {{"field", "flip_probability"}, {"type", "quantitative"}, {"title", "flip probability"}}},
+                        {"color", {{"field", "scheme"}, {"type", "nominal"}}}};
+  return c;
+}
+
+// Confidence distribution: a histogram of the top-1 probability per token of `corpus`.
+Chart ConfidenceChart(const MetricsFileData& m, const std::string& corpus) {
+  Chart c{"confidence", "Confidence distribution (" + corpus + ")", "Histogram of the top-1 probability per token.",
+          Json::array(), {}};
+  for (size_t k = 0; k < m.candidates.size(); ++k) {
+    const auto& cand = m.candidates[k];
+    auto it = cand.corpora.find(corpus);
+    if (it == cand.corpora.end()) continue;
+    const auto& d = it->second;
+    if (k == 0)
+      for (size_t b = 0; b < d.confidence_base.size(); ++b)
+        c.rows.push_back({{"scheme", m.baseline}, {"confidence", (b + 0.5) / d.confidence_base.size()}, {"fraction", Num(d.confidence_base[b])}});
+    for (size_t b = 0; b < d.confidence.size(); ++b)
+      c.rows.push_back({{"scheme", cand.scheme}, {"confidence", (b + 0.5) / d.confidence.size()}, {"fraction", Num(d.confidence[b])}});
+  }
+  c.spec = Base(c.title);
+  c.spec["mark"] = {{"type", "line"}, {"point", true}};
+  c.spec["encoding"] = {{"x", {{"field", "confidence"}, {"type", "quantitative"}, {"title", "top-1 probability"}}},
+                        {"y", {{"field", "fraction"}, {"type", "quantitative"}, {"title", "share of tokens"}}},
+                        {"color", {{"field", "scheme"}, {"type", "nominal"}}}};
+  return c;
+}
+
+// Δp of the actual next token of `corpus`, per scheme.
+Chart DpChart(const MetricsFileData& m, const std::string& corpus) {
+  Chart c{"dp_distribution", "Δp of the actual next token (" + corpus + ")",
+          "p_q − p_base of the token that came next, per token (up to 2000 tokens per scheme, evenly sampled).",
+          Json::array(), {}};
+  for (const auto& cand : m.candidates) {
+    auto it = cand.corpora.find(corpus);
+    if (it == cand.corpora.end()) continue;
+    const auto& d = it->second;
+    const size_t step = std::max<size_t>(1, d.dp.size() / 2000);
+    for (size_t t = 0; t < d.dp.size(); t += step) c.rows.push_back({{"scheme", cand.scheme}, {"dp", Num(d.dp[t])}});
+  }
+  c.spec = Base(c.title);
+  c.spec["mark"] = {{"type", "boxplot"}, {"extent", "min-max"}};
+  c.spec["encoding"] = {{"x", {{"field", "scheme"}, {"type", "nominal"}}},
+                        {"y", {{"field", "dp"}, {"type", "quantitative"}, {"title", "Δp"}}}};
+  return c;
+}
+
+// Normalized multi-metric comparison.
+Chart NormalizedChart(const MetricsFileData& m) {
+  const size_t n = m.schemes.size();
+  Chart c{"normalized", "All metrics, normalized (1 = best in the sweep)",
+          "Each metric scaled to [0, 1] across the schemes, 1 the best value; size and bits per weight count smaller as better.",
+          Json::array(), {}};
+  struct Metric { const char* column; const char* label; bool higher_better; };
+  const Metric metrics[] = {{"accuracy", "accuracy", true}, {"answer_kl_mean", "answer KL", false},
+                            {"token_kl_mean", "token KL", false}, {"ppl", "perplexity", false},
+                            {"flips_correct_to_incorrect", "flips c→i", false}, {"size_gb", "size", false}};
+  for (const Metric& mt : metrics) {
+    auto it = m.summary.find(mt.column);
+    if (it == m.summary.end()) continue;
+    double lo = INFINITY, hi = -INFINITY;
+    for (double v : it->second) if (std::isfinite(v)) { lo = std::min(lo, v); hi = std::max(hi, v); }
     for (size_t i = 0; i < n; ++i) {
-      size.push_back(Num(Col(m, "size_gb", i)));
-      acc.push_back(Num(Col(m, "accuracy", i)));
-      agree.push_back(1 - Num(Col(m, "flips_correct_to_incorrect", i)) - Num(Col(m, "flips_incorrect_to_correct", i)));
+      const double v = it->second[i];
+      double score = hi > lo ? (v - lo) / (hi - lo) : 1.0;
+      if (!mt.higher_better) score = 1 - score;
+      c.rows.push_back({{"scheme", m.schemes[i]}, {"metric", mt.label}, {"score", Num(score)}, {"value", Num(v)}});
     }
-    const auto f1 = ParetoFront(size, acc), f2 = ParetoFront(size, agree);
-    for (size_t i = 0; i < n; ++i) {
-      c.rows.push_back({{"scheme", m.schemes[i]}, {"size_mb", size[i] * 1e3}, {"metric", "accuracy"}, {"value", acc[i]}, {"front", bool(f1[i])}});
-      c.rows.push_back({{"scheme", m.schemes[i]}, {"size_mb", size[i] * 1e3}, {"metric", "1 - flip rate"}, {"value", agree[i]}, {"front", bool(f2[i])}});
-    }
-    c.spec = Base(c.title);
-    c.spec["mark"] = {{"type", "point"}, {"size", 90}};
-    c.spec["encoding"] = {{"x", {{"field", "size_mb"}, {"type", "quantitative"}, {"title", "size (MB)"}}},
-                          {"y", {{"field", "value"}, {"type", "quantitative"}, {"axis", {{"format", ".0%"}}}}},
-                          {"color", {{"field", "metric"}, {"type", "nominal"}}},
-                          {"fill", {{"field", "front"}, {"type", "nominal"}, {"scale", {{"range", Json::array({"transparent", "#333"})}}}}},
-                          {"tooltip", Json::array({{{"field", "scheme"}}, {{"field", "value"}}, {{"field", "front"}}})}};
-    charts.push_back(c);
   }
-  {  // Top-margin bins vs flip probability
-    Chart c{"top_margin", "Flip probability by baseline margin",
-            "Samples the baseline answered with a small margin (p1 − p2 over the choices) flip more often.", Json::array(), {}};
-    for (const auto& cand : m.candidates)
-      for (size_t b = 0; b < cand.bin_lo.size(); ++b)
-        if (cand.bin_count[b] > 0)
-          c.rows.push_back({{"scheme", cand.scheme}, {"margin", 0.5 * (cand.bin_lo[b] + cand.bin_hi[b])}, {"count", cand.bin_count[b]},
-                            {"flip_probability", Num(cand.bin_flip_probability[b])}});
-    c.spec = Base(c.title);
-    c.spec["mark"] = {{"type", "line"}, {"point", true}};
-    c.spec["encoding"] = {{"x", {{"field", "margin"}, {"type", "quantitative"}, {"title", "baseline top margin"}}},
-                          {"y", {{"field", "flip_probability"}, {"type", "quantitative"}, {"title", "flip probability"}}},
-                          {"color", {{"field", "scheme"}, {"type", "nominal"}}}};
-    charts.push_back(c);
-  }
+  c.spec = Base(c.title);
+  c.spec["mark"] = "rect";
+  c.spec["encoding"] = {{"x", {{"field", "metric"}, {"type", "nominal"}}},
+                        {"y", {{"field", "scheme"}, {"type", "nominal"}, {"sort", nullptr}}},
+                        {"color", {{"field", "score"}, {"type", "quantitative"}, {"scale", {{"domain", Json::array({0, 1})}}}}},
+                        {"tooltip", Json::array({{{"field", "scheme"}}, {{"field", "metric"}}, {{"field", "value"}}})}};
+  return c;
+}
+
+std::vector<Chart> Charts(const MetricsFileData& m) {
+  std::vector<Chart> charts = {PplVsBpwChart(m), AccuracyVsBpwChart(m), FlipsChart(m), KlVsBpwChart(m)};
+  if (std::optional<Chart> c = LayerSensitivityChart(m)) charts.push_back(*c);
+  charts.push_back(DaccVsFlipsChart(m));
+  charts.push_back(ParetoSizeChart(m));
+  charts.push_back(TopMarginChart(m));
   if (!m.corpus_names.empty()) {
-    const std::string corpus = m.corpus_names[0];
-    Chart conf{"confidence", "Confidence distribution (" + corpus + ")", "Histogram of the top-1 probability per token.", Json::array(), {}};
-    Chart dp{"dp_distribution", "Δp of the actual next token (" + corpus + ")",
-             "p_q − p_base of the token that came next, per token (up to 2000 tokens per scheme, evenly sampled).", Json::array(), {}};
-    for (size_t k = 0; k < m.candidates.size(); ++k) {
-      const auto& cand = m.candidates[k];
-      auto it = cand.corpora.find(corpus);
-      if (it == cand.corpora.end()) continue;
-      const auto& d = it->second;
-      if (k == 0)
-        for (size_t b = 0; b < d.confidence_base.size(); ++b)
-          conf.rows.push_back({{"scheme", m.baseline}, {"confidence", (b + 0.5) / d.confidence_base.size()}, {"fraction", Num(d.confidence_base[b])}});
-      for (size_t b = 0; b < d.confidence.size(); ++b)
-        conf.rows.push_back({{"scheme", cand.scheme}, {"confidence", (b + 0.5) / d.confidence.size()}, {"fraction", Num(d.confidence[b])}});
-      const size_t step = std::max<size_t>(1, d.dp.size() / 2000);
-      for (size_t t = 0; t < d.dp.size(); t += step) dp.rows.push_back({{"scheme", cand.scheme}, {"dp", Num(d.dp[t])}});
-    }
-    conf.spec = Base(conf.title);
-    conf.spec["mark"] = {{"type", "line"}, {"point", true}};
-    conf.spec["encoding"] = {{"x", {{"field", "confidence"}, {"type", "quantitative"}, {"title", "top-1 probability"}}},
-                             {"y", {{"field", "fraction"}, {"type", "quantitative"}, {"title", "share of tokens"}}},
-                             {"color", {{"field", "scheme"}, {"type", "nominal"}}}};
-    dp.spec = Base(dp.title);
-    dp.spec["mark"] = {{"type", "boxplot"}, {"extent", "min-max"}};
-    dp.spec["encoding"] = {{"x", {{"field", "scheme"}, {"type", "nominal"}}},
-                           {"y", {{"field", "dp"}, {"type", "quantitative"}, {"title", "Δp"}}}};
-    charts.push_back(conf);
-    charts.push_back(dp);
+    charts.push_back(ConfidenceChart(m, m.corpus_names[0]));
+    charts.push_back(DpChart(m, m.corpus_names[0]));
   }
-  {  // Normalized multi-metric comparison
-    Chart c{"normalized", "All metrics, normalized (1 = best in the sweep)",
-            "Each metric scaled to [0, 1] across the schemes, 1 the best value; size and bits per weight count smaller as better.",
-            Json::array(), {}};
-    struct Metric { const char* column; const char* label; bool higher_better; };
-    const Metric metrics[] = {{"accuracy", "accuracy", true}, {"answer_kl_mean", "answer KL", false},
-                              {"token_kl_mean", "token KL", false}, {"ppl", "perplexity", false},
-                              {"flips_correct_to_incorrect", "flips c→i", false}, {"size_gb", "size", false}};
-    for (const Metric& mt : metrics) {
-      auto it = m.summary.find(mt.column);
-      if (it == m.summary.end()) continue;
-      double lo = INFINITY, hi = -INFINITY;
-      for (double v : it->second) if (std::isfinite(v)) { lo = std::min(lo, v); hi = std::max(hi, v); }
-      for (size_t i = 0; i < n; ++i) {
-        const double v = it->second[i];
-        double score = hi > lo ? (v - lo) / (hi - lo) : 1.0;
-        if (!mt.higher_better) score = 1 - score;
-        c.rows.push_back({{"scheme", m.schemes[i]}, {"metric", mt.label}, {"score", Num(score)}, {"value", Num(v)}});
-      }
-    }
-    c.spec = Base(c.title);
-    c.spec["mark"] = "rect";
-    c.spec["encoding"] = {{"x", {{"field", "metric"}, {"type", "nominal"}}},
-                          {"y", {{"field", "scheme"}, {"type", "nominal"}, {"sort", nullptr}}},
-                          {"color", {{"field", "score"}, {"type", "quantitative"}, {"scale", {{"domain", Json::array({0, 1})}}}}},
-                          {"tooltip", Json::array({{{"field", "scheme"}}, {{"field", "metric"}}, {{"field", "value"}}})}};
-    charts.push_back(c);
-  }
-  for (Chart& c : charts) {
-    if (c.spec.contains("layer")) c.spec["data"] = {{"values", c.rows}};
-    else c.spec["data"] = {{"values", c.rows}};
-  }
+  charts.push_back(NormalizedChart(m));
+  for (Chart& c : charts) c.spec["data"] = {{"values", c.rows}};
   return charts;
 }
 
