@@ -101,6 +101,11 @@ absl::StatusOr<SweepMetrics> CompareRuns(const NamedRun& base, const std::vector
       m.warnings.push_back(absl::StrFormat(
           "%s summed its row-parallel layers %s, the baseline %s %s: its differences include that rounding",
           c.path, ReductionOf(ch), base.path, ReductionOf(bh)));
+    if (!ch.batch_invariant || !bh.batch_invariant)
+      m.warnings.push_back(absl::StrFormat(
+          "%s was scored before batch-invariant scoring: its differences from the baseline include how "
+          "samples were batched (rerun it for a noise floor of zero)",
+          !ch.batch_invariant ? c.path : base.path));
     if (c.data.tasks.size() != base.data.tasks.size() || c.data.corpora.size() != base.data.corpora.size())
       return absl::InvalidArgumentError(absl::StrFormat("%s and %s hold different tasks", c.path, base.path));
     CandidateMetrics cm;

@@ -32,6 +32,7 @@ RunData FakeRun(uint32_t seed, const std::string& scheme) {
   d.header.topk = 4;
   d.header.bits_per_weight = scheme == "bf16" ? 16 : 4.25;
   d.header.model_bytes = scheme == "bf16" ? 2000 : 600;
+  d.header.batch_invariant = true;
   std::mt19937 fixed(7);  // labels and shapes are the same in every run
   for (const char* name : {"arc", "piqa"}) {
     ChoiceRows r;
@@ -159,6 +160,23 @@ TEST(CompareRuns, RunsWhoseRoundingDependsOnTpAreComparedWithAWarning) {
   EXPECT_NE(m->warnings[1].find("t.h5 summed its row-parallel layers fast at tp 2, the baseline base.h5 fast at tp 1"),
             std::string::npos)
       << m->warnings[1];
+}
+
+// A run from before batch-invariant scoring carries batching noise into its
+// flips and KL: compared, with a warning that names it.
+TEST(CompareRuns, RunsScoredBeforeBatchInvarianceAreComparedWithAWarning) {
+  RunData base = FakeRun(1, "bf16"), now = FakeRun(2, "w4a16-g128"), old = FakeRun(3, "w8a16");
+  old.header.batch_invariant = false;
+  auto m = CompareRuns({"base.h5", base}, {{"q.h5", now}, {"old.h5", old}});
+  ASSERT_TRUE(m.ok()) << m.status();
+  ASSERT_EQ(m->warnings.size(), 1u);
+  EXPECT_NE(m->warnings[0].find("old.h5 was scored before batch-invariant scoring"), std::string::npos)
+      << m->warnings[0];
+  base.header.batch_invariant = false;
+  auto b = CompareRuns({"base.h5", base}, {{"q.h5", now}});
+  ASSERT_TRUE(b.ok());
+  ASSERT_EQ(b->warnings.size(), 1u);
+  EXPECT_NE(b->warnings[0].find("base.h5 was scored before"), std::string::npos) << b->warnings[0];
 }
 
 TEST(MetricsFile, IncompleteOrForeignFilesAreRefused) {

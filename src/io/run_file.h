@@ -49,6 +49,10 @@ struct RunHeader {
   int64_t tp = 1;
   BackendKind backend = BackendKind::kCpu;
   Reduction reduction = Reduction::kTpInvariant;
+  // Whether each sample's results are independent of what else its batches
+  // held (every run since batch-invariant GPU scoring; files of before it
+  // read false): then two runs of one model differ by the scheme alone.
+  bool batch_invariant = false;
 };
 
 // Whether a journal resumes under a header whose field has another value.
@@ -97,6 +101,8 @@ void ForEachField(F&& f, Headers&... h)
   f(HeaderField{.name = "tp", .on_resume = kMustMatchIfFast, .means = fast, .layout = true}, h.tp...);
   f(HeaderField{.name = "backend", .on_resume = kMustMatchIfFast, .means = fast, .layout = true}, h.backend...);
   f(HeaderField{.name = "reduction", .on_resume = kMustMatchIfFast, .means = fast, .layout = true}, h.reduction...);
+  f(HeaderField{.name = "batch_invariant", .on_resume = kMustMatch, .means = "another batching rule", .layout = true},
+    h.batch_invariant...);
 }
 
 // Why two headers cannot belong to the same run (empty when they can).

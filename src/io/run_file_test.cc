@@ -575,6 +575,7 @@ TEST(RunFile, FilesOfBeforeTheTypedLayoutAreRead) {
   EXPECT_EQ(fast->header.backend, BackendKind::kCpu);
   EXPECT_EQ(fast->header.reduction, Reduction::kFast);
   EXPECT_EQ(fast->header.scheme, "w4a16-g128");
+  EXPECT_FALSE(fast->header.batch_invariant);  // made before the rule
 }
 
 // The typed attributes are the layout: present, they are read and `world`

@@ -152,6 +152,9 @@ RunHeader MakeRunHeader(const Sweep& s, const SchemeSummary& scheme) {
   h.tp = s.topo.tp;
   h.backend = c.backend;
   h.reduction = c.reduction;
+  // Both backends score a sample independently of its batch: the CPU by
+  // construction, the GPU by its kernels' rule (kernels/query_blocks.h).
+  h.batch_invariant = true;
   h.world = absl::StrFormat("%d ranks: %d replicas x tp %d, %s backend%s", h.ranks, h.replicas, h.tp,
                             Name(h.backend), h.reduction == Reduction::kFast ? ", fast reduction" : "");
   return h;

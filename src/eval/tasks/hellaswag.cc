@@ -1,5 +1,7 @@
 #include "eval/tasks/hellaswag.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
 #include "core/status_macros.h"
@@ -11,14 +13,15 @@ namespace {
 
 // re.sub(r"\[.*?\]", "", s): at each '[', the shortest run to the next ']'
 // that crosses no '\n' ('.' does not match it) is removed; a '[' without
-// such a ']' stays.
+// such a ']' stays. Linear: every '[' before the same stop (']', '\n' or the
+// end) shares that stop, so each search starts where the last one ended.
 std::string RemoveBracketed(const std::string& s) {
   std::string out;
-  size_t i = 0;
+  size_t i = 0, close = 0;  // close: the first ']' or '\n' after the last '[' searched from
   while (i < s.size()) {
     if (s[i] == '[') {
-      const size_t close = s.find_first_of("]\n", i + 1);
-      if (close != std::string::npos && s[close] == ']') {
+      if (close <= i) close = std::min(s.find_first_of("]\n", i + 1), s.size());
+      if (close < s.size() && s[close] == ']') {
         i = close + 1;
         continue;
       }

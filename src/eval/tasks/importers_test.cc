@@ -98,6 +98,12 @@ TEST(ImportHellaswag, PreprocessEdgeCases) {
   EXPECT_EQ(HellaswagPreprocess("a [x\ny] b"), "a [x\ny] b");
   EXPECT_EQ(HellaswagPreprocess("a   b"), "a  b");  // one pass of "  " -> " ", as str.replace
   EXPECT_EQ(HellaswagPreprocess("a [title] x"), "a. x");
+  // A hostile line: 2 MB of '[' with no ']' is kept as it is, in linear time
+  // (quadratic searches would outlast the test's timeout by hours).
+  const std::string open(2 << 20, '[');
+  EXPECT_EQ(HellaswagPreprocess(open + "x"), open + "x");
+  EXPECT_EQ(HellaswagPreprocess(open + "]x"), "x");
+  EXPECT_EQ(HellaswagPreprocess("[a\n[b]c[d"), "[a\nc[d");
   EXPECT_EQ(HellaswagPreprocess(" [title] x"), " x");  // stripped first, so no " [title]" is left
 }
 
