@@ -209,6 +209,12 @@ TEST(MetricsFile, IncompleteOrForeignFilesAreRefused) {
     ASSERT_TRUE(e.Replace("/summary/ppl", std::vector<double>{1.0}));
   }
   expect_error("/summary/ppl has 1 rows for 2 schemes");
+  ASSERT_TRUE(WriteMetricsFile(p, *m, SummaryRows(*m)).ok());
+  {
+    testing::H5Editor e(p);
+    ASSERT_TRUE(e.Replace("/candidates/w4a16-g128/all_tasks/margin_bin_count", std::vector<int64_t>{1, 2}));
+  }
+  expect_error("/candidates/w4a16-g128/all_tasks: the margin-bin arrays have different lengths");
   {
     testing::H5Editor e(p);
     ASSERT_TRUE(e.SetIntAttr("/", "kind", 3));

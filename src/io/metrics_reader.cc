@@ -43,6 +43,13 @@ absl::StatusOr<MetricsFileData> ReadMetricsFile(const std::string& path) {
     QSWEEP_ASSIGN_OR_RETURN(c.bin_count, f.Read<int64_t>(g + "/all_tasks/margin_bin_count"));
     QSWEEP_ASSIGN_OR_RETURN(c.bin_flip_probability, f.Read<double>(g + "/all_tasks/margin_bin_flip_probability"));
     QSWEEP_ASSIGN_OR_RETURN(c.bin_mean_abs_dp, f.Read<double>(g + "/all_tasks/margin_bin_mean_abs_dp"));
+    // The report walks the bins together: arrays of other lengths would
+    // read past the shorter ones.
+    for (const size_t n : {c.bin_hi.size(), c.bin_count.size(), c.bin_flip_probability.size(), c.bin_mean_abs_dp.size()})
+      if (n != c.bin_lo.size())
+        return absl::DataLossError(absl::StrFormat(
+            "%s: %s/all_tasks: the margin-bin arrays have different lengths (%d bin edges, one array of %d)", path, g,
+            c.bin_lo.size(), n));
     QSWEEP_ASSIGN_OR_RETURN(c.answer_kl, f.Read<double>(g + "/all_tasks/answer_kl"));
     QSWEEP_ASSIGN_OR_RETURN(std::vector<std::string> tasks, f.Children(g + "/tasks"));
     for (const std::string& t : tasks) {

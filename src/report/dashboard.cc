@@ -15,6 +15,12 @@
 #include "report/layer_sensitivity.h"
 
 namespace qsweep {
+
+std::string JsonForScript(std::string json) {
+  for (size_t p = json.find("</"); p != std::string::npos; p = json.find("</", p + 3)) json.replace(p, 2, "<\\/");
+  return json;
+}
+
 namespace {
 
 using Json = nlohmann::ordered_json;
@@ -49,6 +55,12 @@ std::string Csv(const Json& rows) {
     s += "\n";
   }
   return s;
+}
+
+// Invalid UTF-8 (names from a Latin-1 file) becomes U+FFFD instead of an
+// exception.
+std::string ScriptJson(const Json& j) {
+  return JsonForScript(j.dump(-1, ' ', false, Json::error_handler_t::replace));
 }
 
 std::string Html(const std::string& text) {
@@ -483,7 +495,7 @@ Promise.allSettled(Object.keys(specs).map(id =>
 </script></body></html>
 )",
                                            Html(m.model), libs, Html(m.model), Html(m.baseline), recs, HtmlTable(summary),
-                                           body, specs.dump());
+                                           body, ScriptJson(specs));
   const std::string page = (fs::path(dir) / "index.html").string();
   std::ofstream(page) << html;
   return page;

@@ -18,6 +18,11 @@ struct DashboardOptions {
 absl::StatusOr<std::string> WriteDashboard(const MetricsFileData& metrics, const std::string& dir,
                                            const DashboardOptions& options);
 
+// JSON text made safe inside a <script> element: "</" in a string (a scheme
+// named "</script>...") would end the element and run what follows; "<\/"
+// is the same string to JSON.
+std::string JsonForScript(std::string json);
+
 // The family a scheme's curve belongs to: baseline, int, int-asym, binary,
 // ternary, nf4, fp4, fp8, int-act.
 std::string SchemeFamily(const std::string& scheme);
