@@ -41,6 +41,12 @@ Handle& Handle::operator=(Handle&& o) noexcept {
   return *this;
 }
 
+herr_t Handle::Close() {
+  const herr_t e = id_ >= 0 && close_ ? close_(id_) : 0;
+  id_ = -1;
+  return e;
+}
+
 Handle::~Handle() {
   if (id_ >= 0 && close_) close_(id_);
 }
@@ -97,10 +103,14 @@ absl::StatusOr<File> File::Open(const std::string& path) {
 }
 
 absl::Status File::Close() {
-  hid_t id = file_.get();
-  Handle released = std::move(file_);
-  (void)id;
-  return absl::OkStatus();  // H5Fclose runs in the Handle's destructor
+  // Flushing is where a full disk shows: the caller must not rename a file
+  // whose data did not all reach it.
+  if (file_.valid() && H5Fflush(file_.get(), H5F_SCOPE_LOCAL) < 0) {
+    file_.Close();
+    return Fail("writing failed (disk full?)");
+  }
+  if (file_.Close() < 0) return Fail("closing failed (disk full?)");
+  return absl::OkStatus();
 }
 
 absl::Status File::CreateGroup(const std::string& name) {

@@ -23,6 +23,8 @@ class Handle {
   ~Handle();
   hid_t get() const { return id_; }
   bool valid() const { return id_ >= 0; }
+  // Closes now; the close function's status (negative: failed).
+  herr_t Close();
 
  private:
   hid_t id_ = -1;

@@ -5,6 +5,7 @@
 #include <hdf5.h>
 
 #include "absl/strings/str_format.h"
+#include "core/output_file.h"
 #include "core/status_macros.h"
 
 namespace qsweep {
@@ -46,6 +47,7 @@ absl::StatusOr<LogprobsFileWriter> LogprobsFileWriter::Create(const std::string&
                                                               const std::string& model,
                                                               const std::string& scheme) {
   H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  QSWEEP_RETURN_IF_ERROR(OutputFile::Begin(path).status());  // a regular file, or a new one
   LogprobsFileWriter w;
   w.path_ = path;
   w.total_ = total_tokens;
@@ -106,11 +108,9 @@ absl::Status LogprobsFileWriter::Close(std::span<const int32_t> tokens,
   dataset_ = -1;
   const herr_t err = H5Fclose(file_);
   file_ = -1;
-  if (err < 0) return H5Error(path_, "close the file");
-  std::error_code ec;
-  std::filesystem::rename(path_ + ".tmp", path_, ec);
-  if (ec) return absl::InternalError(absl::StrFormat("%s: rename failed: %s", path_, ec.message()));
-  return absl::OkStatus();
+  QSWEEP_ASSIGN_OR_RETURN(OutputFile out, OutputFile::Begin(path_));  // removes the temporary on failure
+  if (err < 0) return H5Error(path_, "close the file (disk full?)");
+  return out.Commit();
 }
 
 }  // namespace qsweep

@@ -5,6 +5,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "core/status_macros.h"
+#include "core/output_file.h"
 #include "io/h5_file.h"
 
 namespace qsweep {
@@ -42,12 +43,18 @@ absl::Status WriteChoice(h5::File& f, const std::string& g, const metrics::Choic
 
 }  // namespace
 
+// The run files the metrics were computed from: never overwritten by them.
+static std::vector<std::string> MetricsInputs(const SweepMetrics& m) {
+  std::vector<std::string> inputs = {m.baseline_path};
+  for (const CandidateMetrics& c : m.candidates) inputs.push_back(c.path);
+  return inputs;
+}
+
 absl::Status WriteMetricsFile(const std::string& path, const SweepMetrics& m, const std::vector<SummaryRow>& rows) {
-  const std::string tmp = path + ".tmp";
-  if (auto parent = std::filesystem::path(path).parent_path(); !parent.empty())
-    std::filesystem::create_directories(parent);
+  QSWEEP_RETURN_IF_ERROR(CreateParentFolder(path));
+  QSWEEP_ASSIGN_OR_RETURN(OutputFile out, OutputFile::Begin(path, MetricsInputs(m)));
   {
-    QSWEEP_ASSIGN_OR_RETURN(h5::File f, h5::File::Create(tmp));
+    QSWEEP_ASSIGN_OR_RETURN(h5::File f, h5::File::Create(out.tmp()));
     QSWEEP_RETURN_IF_ERROR(f.SetAttr("/", "kind", std::string("qsweep metrics")));
     QSWEEP_RETURN_IF_ERROR(f.SetAttr("/", "schema_version", kMetricsSchemaVersion));
     QSWEEP_RETURN_IF_ERROR(f.SetAttr("/", "model", m.model));
@@ -94,11 +101,9 @@ absl::Status WriteMetricsFile(const std::string& path, const SweepMetrics& m, co
       }
     }
     QSWEEP_RETURN_IF_ERROR(f.SetAttr("/", "complete", int64_t{1}));
+    QSWEEP_RETURN_IF_ERROR(f.Close());
   }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) return absl::InternalError(absl::StrFormat("%s: rename failed: %s", path, ec.message()));
-  return absl::OkStatus();
+  return out.Commit();
 }
 
 }  // namespace qsweep

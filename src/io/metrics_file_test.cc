@@ -8,6 +8,8 @@
 #include <numeric>
 #include <random>
 
+#include <fstream>
+
 #include <gtest/gtest.h>
 
 #include "compare/compare_runs.h"
@@ -177,6 +179,22 @@ TEST(CompareRuns, RunsScoredBeforeBatchInvarianceAreComparedWithAWarning) {
   ASSERT_TRUE(b.ok());
   ASSERT_EQ(b->warnings.size(), 1u);
   EXPECT_NE(b->warnings[0].find("base.h5 was scored before"), std::string::npos) << b->warnings[0];
+}
+
+// The output rule (core/output_file.h) at a writer: never over an input,
+// never anything but a regular file, and no temporary left behind.
+TEST(MetricsFile, NeverWrittenOverItsInputsOrADevice) {
+  const auto dir = testing::ScratchDir("metrics_file_outputs");
+  const std::string base = (dir / "base.h5").string();
+  { std::ofstream(base) << "a run file"; }
+  auto m = CompareRuns({base, FakeRun(1, "bf16")}, {{"q.h5", FakeRun(2, "w4a16-g128")}});
+  ASSERT_TRUE(m.ok());
+  const absl::Status over = WriteMetricsFile(base, *m, SummaryRows(*m));
+  EXPECT_NE(over.message().find("the output is the input " + base), std::string::npos) << over;
+  EXPECT_EQ(std::ifstream(base).get(), 'a');
+  const absl::Status dev = WriteMetricsFile("/dev/full", *m, SummaryRows(*m));
+  EXPECT_NE(dev.message().find("/dev/full: the output is a device"), std::string::npos) << dev;
+  EXPECT_FALSE(std::filesystem::exists(base + ".tmp"));
 }
 
 TEST(MetricsFile, IncompleteOrForeignFilesAreRefused) {

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_format.h"
 #include "core/status_macros.h"
+#include "core/output_file.h"
 #include "io/h5_file.h"
 
 namespace qsweep {
@@ -24,11 +25,10 @@ struct Ragged {
 }  // namespace
 
 absl::Status WriteRequestFile(const std::string& path, const RequestSet& rs) {
-  const std::string tmp = path + ".tmp";
-  if (auto parent = std::filesystem::path(path).parent_path(); !parent.empty())
-    std::filesystem::create_directories(parent);
+  QSWEEP_RETURN_IF_ERROR(CreateParentFolder(path));
+  QSWEEP_ASSIGN_OR_RETURN(OutputFile out, OutputFile::Begin(path, {}));
   {
-    QSWEEP_ASSIGN_OR_RETURN(h5::File f, h5::File::Create(tmp));
+    QSWEEP_ASSIGN_OR_RETURN(h5::File f, h5::File::Create(out.tmp()));
     QSWEEP_RETURN_IF_ERROR(f.SetAttr("/", "kind", std::string("qsweep requests")));
     QSWEEP_RETURN_IF_ERROR(f.SetAttr("/", "schema_version", kRequestSchemaVersion));
     QSWEEP_RETURN_IF_ERROR(f.SetAttr("/", "content_id", rs.ContentId()));
@@ -68,11 +68,9 @@ absl::Status WriteRequestFile(const std::string& path, const RequestSet& rs) {
       QSWEEP_RETURN_IF_ERROR(f.SetAttr(g, "stride", c.stride));
     }
     QSWEEP_RETURN_IF_ERROR(f.SetAttr("/", "complete", int64_t{1}));
+    QSWEEP_RETURN_IF_ERROR(f.Close());
   }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) return absl::InternalError(absl::StrFormat("%s: rename failed: %s", path, ec.message()));
-  return absl::OkStatus();
+  return out.Commit();
 }
 
 namespace {

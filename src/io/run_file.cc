@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "core/byte_buffer.h"
+#include "core/output_file.h"
 #include "core/status_macros.h"
 #include "eval/unit_codec.h"
 #include "io/h5_file.h"
@@ -497,7 +498,8 @@ absl::Status WriteRunH5(const std::string& path, const RunHeader& header, const 
   }
   QSWEEP_RETURN_IF_ERROR(f.CreateGroup("/progress"));
   QSWEEP_RETURN_IF_ERROR(f.Write("/progress/unit_done", std::vector<uint8_t>(units, 1)));
-  return f.SetAttr("/", "complete", int64_t{1});
+  QSWEEP_RETURN_IF_ERROR(f.SetAttr("/", "complete", int64_t{1}));
+  return f.Close();
 }
 
 }  // namespace
@@ -508,11 +510,17 @@ absl::Status RunJournal::Finalize(const RequestSet& requests, const std::vector<
       return absl::FailedPreconditionError(absl::StrFormat("%s: unit %d is not done", journal_path_, u.id));
   RunRows all = AllocateRows(requests, header_);
   QSWEEP_RETURN_IF_ERROR(PlaceRecords(journal_path_, units, all));
-  const std::string tmp = run_path_ + ".tmp";
-  QSWEEP_RETURN_IF_ERROR(WriteRunH5(tmp, header_, requests, all, units.size()));
-  std::error_code ec;
-  std::filesystem::rename(tmp, run_path_, ec);
-  if (ec) return absl::InternalError(absl::StrFormat("%s: rename failed: %s", run_path_, ec.message()));
+  QSWEEP_ASSIGN_OR_RETURN(OutputFile out, OutputFile::Begin(run_path_));
+  QSWEEP_RETURN_IF_ERROR(WriteRunH5(out.tmp(), header_, requests, all, units.size()));
+  QSWEEP_RETURN_IF_ERROR(out.Commit());
+  // The journal is the only copy of the finished work until the run file
+  // reads back: a file that does not is removed (nothing complete-looking
+  // stays) and the journal kept, to finalize again.
+  if (absl::StatusOr<RunData> back = ReadRunFile(run_path_); !back.ok()) {
+    std::remove(run_path_.c_str());
+    return absl::DataLossError(absl::StrFormat("%s did not read back after writing (%s); the journal %s is kept",
+                                               run_path_, back.status().message(), journal_path_));
+  }
   ::close(fd_);
   fd_ = -1;
   std::filesystem::remove(journal_path_);

@@ -7,6 +7,7 @@
 #include <unordered_set>
 
 #include "absl/strings/str_format.h"
+#include "core/output_file.h"
 #include "core/status_macros.h"
 #include "eval/tasks/json_lines.h"
 
@@ -156,18 +157,15 @@ absl::Status WriteTaskJsonl(const std::string& path, const McTask& task) {
           absl::StrFormat("%s: sample \"%s\" cannot be written as JSON (%s)", path, s.id, e.what()));
     }
   }
-  const std::string tmp = path + ".tmp";
+  QSWEEP_ASSIGN_OR_RETURN(OutputFile file, OutputFile::Begin(path));
   {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) return absl::PermissionDeniedError(absl::StrFormat("%s: cannot write", tmp));
+    std::ofstream out(file.tmp(), std::ios::binary | std::ios::trunc);
+    if (!out) return absl::PermissionDeniedError(absl::StrFormat("%s: cannot write", file.tmp()));
     out << text.str();
     out.close();
-    if (!out) return absl::InternalError(absl::StrFormat("%s: write failed", tmp));
+    if (!out) return absl::InternalError(absl::StrFormat("%s: write failed (disk full?)", file.tmp()));
   }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) return absl::InternalError(absl::StrFormat("%s: cannot rename %s into place: %s", path, tmp, ec.message()));
-  return absl::OkStatus();
+  return file.Commit();
 }
 
 absl::StatusOr<std::string> ReadTextCorpus(const std::string& path) {
