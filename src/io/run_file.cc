@@ -82,28 +82,48 @@ absl::Status WriteRecord(int fd, const std::vector<uint8_t>& payload, const std:
 
 enum class JournalState { kAbsent, kOtherVersion, kOk };
 
+// Where a scan stopped and why: at the file's end, at a record the file
+// ends inside (a torn write: a crash mid-record), or at bytes that are no
+// record (damage: a bad magic, length or checksum with data after it).
+struct ScanEnd {
+  int64_t good_end = 0;  // the offset where the intact records stop
+  int64_t size = 0;      // the file's size
+  bool damaged = false;
+};
+
 // Visits the records that are whole and intact, one at a time (a journal can
 // be much larger than memory); `good_end` is the offset where they stop. A
 // torn or corrupt record ends the scan: nothing after it can be trusted.
 template <typename Visit>
-JournalState ScanJournal(const std::string& path, int64_t* good_end, Visit visit) {
-  *good_end = 0;
-  std::ifstream in(path, std::ios::binary);
+JournalState ScanJournal(const std::string& path, ScanEnd* end, Visit visit) {
+  *end = ScanEnd{};
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) return JournalState::kAbsent;
+  end->size = static_cast<int64_t>(in.tellg());
+  in.seekg(0);
   char magic[sizeof(kMagic)];
   if (!in.read(magic, sizeof magic)) return JournalState::kAbsent;  // empty or torn before the magic
-  if (std::memcmp(magic, kMagic, kMagicPrefix) != 0) return JournalState::kAbsent;
+  if (std::memcmp(magic, kMagic, kMagicPrefix) != 0) {
+    end->damaged = true;
+    return JournalState::kAbsent;
+  }
   if (magic[kMagicPrefix] != kMagic[kMagicPrefix]) return JournalState::kOtherVersion;
-  *good_end = sizeof(kMagic);
+  end->good_end = sizeof(kMagic);
   std::vector<uint8_t> payload;
   for (;;) {
     uint64_t head[2];
     if (!in.read(reinterpret_cast<char*>(head), sizeof head)) break;
-    const uint64_t len = head[0];
-    if (len > (uint64_t{1} << 40)) break;  // a torn length, not a real record
+    // The length is checked against what the file holds before anything is
+    // allocated: a damaged one must not ask for a terabyte.
+    const uint64_t len = head[0], left = static_cast<uint64_t>(end->size - end->good_end) - sizeof head;
+    if (len > left) break;  // torn: the file ends inside this record
     payload.resize(len);
     if (!in.read(reinterpret_cast<char*>(payload.data()), static_cast<std::streamsize>(len))) break;
-    if (Checksum(payload.data(), len) != head[1]) break;
-    *good_end += static_cast<int64_t>(sizeof head + len);
+    if (Checksum(payload.data(), len) != head[1]) {
+      end->damaged = true;
+      break;
+    }
+    end->good_end += static_cast<int64_t>(sizeof head + len);
     if (!visit(payload)) break;
   }
   return JournalState::kOk;
@@ -185,10 +205,10 @@ absl::StatusOr<std::unique_ptr<RunJournal>> RunJournal::OpenOrCreate(const std::
   std::filesystem::create_directories(std::filesystem::path(run_path).parent_path().empty()
                                           ? std::filesystem::path(".")
                                           : std::filesystem::path(run_path).parent_path());
-  int64_t good_end = 0;
+  ScanEnd end;
   bool have_header = false;
   std::string mismatch;
-  const JournalState state = ScanJournal(j->journal_path_, &good_end, [&](const std::vector<uint8_t>& rec) {
+  const JournalState state = ScanJournal(j->journal_path_, &end, [&](const std::vector<uint8_t>& rec) {
     ByteReader r(rec);
     if (!have_header) {
       j->header_ = DecodeHeader(rec);
@@ -216,10 +236,20 @@ absl::StatusOr<std::unique_ptr<RunJournal>> RunJournal::OpenOrCreate(const std::
   if (!mismatch.empty())
     return absl::FailedPreconditionError(
         absl::StrFormat("%s: %s; remove the journal to start over", j->journal_path_, mismatch));
+  if (!have_header && end.damaged)
+    // Finished units may follow a damaged header: never start over on them.
+    return absl::DataLossError(absl::StrFormat(
+        "%s: the journal is damaged before its header (%d bytes); move it away to start the run over",
+        j->journal_path_, end.size));
   if (have_header) {
-    // Drop a torn tail so that new records follow the last intact one.
+    // Drop a torn or damaged tail so that new records follow the last intact
+    // one, and say what was dropped: the units in it are scored again.
+    if (end.good_end < end.size)
+      std::fprintf(stderr, "qsweep: %s: %s after the last intact record: %d bytes dropped, their units rerun\n",
+                   j->journal_path_.c_str(), end.damaged ? "damaged bytes" : "a torn record",
+                   static_cast<int>(end.size - end.good_end));
     std::error_code ec;
-    std::filesystem::resize_file(j->journal_path_, good_end, ec);
+    std::filesystem::resize_file(j->journal_path_, end.good_end, ec);
     if (ec) return absl::PermissionDeniedError(absl::StrFormat("%s: cannot truncate: %s", j->journal_path_, ec.message()));
     j->fd_ = ::open(j->journal_path_.c_str(), O_WRONLY | O_APPEND);
   } else {
@@ -408,10 +438,10 @@ std::string PlaceUnit(const WorkUnit& u, const UnitResult& result, RunRows& all)
 // Rows are placed by the plan's row ranges, never by arrival order; each
 // record must sit exactly where the plan puts its unit.
 absl::Status PlaceRecords(const std::string& journal_path, const std::vector<WorkUnit>& units, RunRows& all) {
-  int64_t good_end = 0;
+  ScanEnd end;
   bool header = true;
   absl::Status status;
-  ScanJournal(journal_path, &good_end, [&](const std::vector<uint8_t>& rec) {
+  ScanJournal(journal_path, &end, [&](const std::vector<uint8_t>& rec) {
     if (header) {
       header = false;
       return true;

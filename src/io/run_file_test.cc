@@ -469,6 +469,44 @@ TEST(RunJournal, JournalTornBeforeItsHeaderStartsAfresh) {
   EXPECT_GT(std::filesystem::file_size(p + ".journal"), 20u);
 }
 
+// A damaged record length (one byte) is checked against the file before it
+// is allocated: the units before it are kept, the rest are redone, and a
+// journal damaged before its header is refused, never overwritten.
+TEST(RunJournal, DamagedLengthsAndHeadersKeepTheFinishedWork) {
+  const auto dir = testing::ScratchDir("run_journal_damaged");
+  const RequestSet rs = RandomRequests(2);
+  const auto units = PlanWorkUnits(rs, {.samples_per_unit = 5, .windows_per_unit = 2});
+  const RunHeader h = Header();
+  const std::string b = (dir / "b.h5").string(), journal = b + ".journal";
+  std::vector<uintmax_t> starts;  // where each unit's record begins
+  {
+    auto j = RunJournal::OpenOrCreate(b, h, &units);
+    ASSERT_TRUE(j.ok());
+    for (size_t i = 0; i < 3; ++i) {
+      starts.push_back(std::filesystem::file_size(journal));
+      ASSERT_TRUE((*j)->Append(units[i], FakeResult(rs, units[i], h)).ok());
+    }
+  }
+  auto poke = [&](uintmax_t at, char value) {
+    std::fstream f(journal, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(at));
+    f.put(value);
+  };
+  poke(starts[1] + 4, '\x7f');  // unit 1's length: now about 2^39 bytes
+  {
+    auto j = RunJournal::OpenOrCreate(b, h, &units);
+    ASSERT_TRUE(j.ok()) << j.status();
+    EXPECT_EQ((*j)->done(), (std::set<int64_t>{units[0].id}));
+    EXPECT_EQ(std::filesystem::file_size(journal), starts[1]);
+  }
+  poke(2, 'X');  // the magic
+  const uintmax_t size = std::filesystem::file_size(journal);
+  auto j = RunJournal::OpenOrCreate(b, h, &units);
+  ASSERT_FALSE(j.ok());
+  EXPECT_NE(j.status().message().find("the journal is damaged before its header"), std::string::npos) << j.status();
+  EXPECT_EQ(std::filesystem::file_size(journal), size);  // nothing thrown away
+}
+
 // Another unit size between the interrupted run and the rerun would place
 // rows wrongly: refused at open (with the plan) and at Finalize (always).
 TEST(RunJournal, ChangedUnitPlanIsRefused) {
