@@ -137,6 +137,21 @@ absl::StatusOr<SafetensorsFile> ReadSafetensorsHeader(const std::string& path) {
     if (order[i].second->begin < order[i - 1].second->end)
       return Corrupt(path, absl::StrFormat("tensors '%s' and '%s' overlap in the data region",
                                            *order[i - 1].first, *order[i].first));
+  // The tensors tile the data region exactly, as the format's reference
+  // reader requires: a gap or a tail means the header's length or offsets
+  // are off (a header length one byte short shifts every tensor, and its
+  // values read as garbage).
+  int64_t at = 0;
+  for (const auto& [name, e] : order) {
+    if (e->begin != at)
+      return Corrupt(path, absl::StrFormat("tensor '%s' starts at byte %d of the data region, where the tensors "
+                                           "before it end at %d (a gap: the header's offsets or length are off)",
+                                           *name, e->begin, at));
+    at = e->end;
+  }
+  if (at != data_bytes)
+    return Corrupt(path, absl::StrFormat("the tensors cover %d bytes of a %d-byte data region (the header's length "
+                                         "or the file's size is off)", at, data_bytes));
   return f;
 }
 

@@ -345,6 +345,32 @@ TEST(SafetensorsCorrupt, Overlap) {
               HasSubstr("overlap in the data region"));
 }
 
+// The tensors must tile the data region: a header length one byte short
+// (the data then starts a byte early) or bytes after the last tensor are
+// corruption, not a model of garbage values.
+TEST(SafetensorsCorrupt, TensorsMustTileTheDataRegion) {
+  std::string data;
+  const json header = MakeHeader(TinyTensors(DType::kF32), &data);
+  std::string text = header.dump();
+  text += " ";  // one byte of padding the length includes, as writers may add
+  {
+    const fs::path dir = WriteModelDir("st_tile_short", TinyTensors(DType::kF32));
+    std::ofstream out(dir / "model.safetensors", std::ios::binary);
+    const uint64_t n = text.size() - 1;  // one byte short
+    out.write(reinterpret_cast<const char*>(&n), 8);
+    out << text << data;
+    out.close();
+    EXPECT_THAT(std::string(OpenError(dir).message()), HasSubstr("bytes of a"));
+  }
+  {
+    const fs::path dir = WriteModelDir("st_tile_tail", TinyTensors(DType::kF32));
+    WriteRaw(dir / "model.safetensors", header.dump(), data + "tail");
+    EXPECT_THAT(std::string(OpenError(dir).message()),
+                HasSubstr(absl::StrFormat("the tensors cover %d bytes of a %d-byte data region", data.size(),
+                                          data.size() + 4)));
+  }
+}
+
 TEST(SafetensorsCorrupt, MissingTensor) {
   auto tensors = TinyTensors(DType::kF32);
   std::erase_if(tensors, [](const TestTensor& t) { return t.name == "model.layers.1.mlp.up_proj.weight"; });
