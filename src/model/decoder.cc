@@ -1,6 +1,7 @@
 #include "model/decoder.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "absl/strings/str_format.h"
 #include "core/status_macros.h"
@@ -9,6 +10,18 @@
 #include "quant/tensor_quantizer.h"
 
 namespace qsweep {
+
+// A NaN or infinite weight makes every score of the run NaN: refused at
+// load, naming the tensor, rather than a complete-looking run of NaN.
+static absl::Status CheckFinite(const Checkpoint& ckpt, const std::string& name, const std::vector<float>& w) {
+  int64_t bad = -1;
+#pragma omp parallel for reduction(max : bad) schedule(static) if (w.size() > (1 << 20))
+  for (size_t i = 0; i < w.size(); ++i)
+    if (!std::isfinite(w[i])) bad = std::max<int64_t>(bad, static_cast<int64_t>(i));
+  if (bad < 0) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrFormat("%s: tensor '%s' holds %g at element %d (of those read): the "
+                                                    "checkpoint is damaged", ckpt.source(), name, w[bad], bad));
+}
 
 int64_t RowParallelParts(int64_t in_features) {
   int64_t p = kCanonicalParts;
@@ -80,9 +93,14 @@ absl::Status Decoder::LoadWeights(const Checkpoint& ckpt) {
     if (info->shape.size() == 2) n *= info->shape[axis == 0 ? 1 : 0];
     std::vector<float> out(n);
     QSWEEP_RETURN_IF_ERROR(ckpt.ReadSlice(name, axis, begin, end, out));
+    QSWEEP_RETURN_IF_ERROR(CheckFinite(ckpt, name, out));
     return out;
   };
-  auto whole = [&](const std::string& name) { return ckpt.ReadAll(name); };
+  auto whole = [&](const std::string& name) -> absl::StatusOr<std::vector<float>> {
+    QSWEEP_ASSIGN_OR_RETURN(std::vector<float> out, ckpt.ReadAll(name));
+    QSWEEP_RETURN_IF_ERROR(CheckFinite(ckpt, name, out));
+    return out;
+  };
   // Column-parallel: this rank's rows [part*r, part*(r+1)); row-parallel: its columns.
   auto linear = [&](const std::string& name, int axis, int64_t part, int64_t out,
                     int64_t in) -> absl::StatusOr<std::unique_ptr<Linear>> {

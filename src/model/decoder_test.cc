@@ -182,6 +182,44 @@ TEST(Decoder, OverrideSpecsEqualThePlainSchemesTheyAmountTo) {
   EXPECT_NE(first, bf16);
 }
 
+// A checkpoint whose one tensor holds a non-finite value.
+class PoisonedCheckpoint : public Checkpoint {
+ public:
+  PoisonedCheckpoint(std::unique_ptr<Checkpoint> inner, std::string tensor, float value)
+      : inner_(std::move(inner)), tensor_(std::move(tensor)), value_(value) {}
+  const std::string& source() const override { return inner_->source(); }
+  const ModelConfig& config() const override { return inner_->config(); }
+  const std::vector<TensorInfo>& tensors() const override { return inner_->tensors(); }
+  std::string content_id() const override { return inner_->content_id(); }
+  absl::Status ReadSlice(std::string_view name, int axis, int64_t begin, int64_t end,
+                         std::span<float> out) const override {
+    absl::Status s = inner_->ReadSlice(name, axis, begin, end, out);
+    if (s.ok() && name == tensor_ && out.size() > 3) out[3] = value_;
+    return s;
+  }
+
+ private:
+  std::unique_ptr<Checkpoint> inner_;
+  std::string tensor_;
+  float value_;
+};
+
+TEST(Decoder, NonFiniteWeightsAreRefusedAtLoad) {
+  for (const char* tensor : {"model.layers.1.mlp.down_proj.weight", "model.embed_tokens.weight",
+                             "model.layers.0.self_attn.q_proj.weight"})
+    for (float value : {NAN, INFINITY}) {
+      auto inner = OpenCheckpoint("synthetic:tiny@5");
+      ASSERT_TRUE(inner.ok());
+      PoisonedCheckpoint ckpt(*std::move(inner), tensor, value);
+      CpuBackend backend;
+      auto d = Decoder::Load(ckpt, &backend, {.scheme = TestScheme("w4a16-g32")});
+      ASSERT_FALSE(d.ok()) << tensor;
+      EXPECT_NE(d.status().message().find(absl::StrFormat("tensor '%s' holds", tensor)), std::string::npos)
+          << d.status();
+      EXPECT_NE(d.status().message().find("the checkpoint is damaged"), std::string::npos);
+    }
+}
+
 TEST(Decoder, PackingDoesNotChangeResults) {
   auto ckpt = OpenCheckpoint("synthetic:tiny@5");
   ASSERT_TRUE(ckpt.ok()) << ckpt.status();
