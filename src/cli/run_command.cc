@@ -102,7 +102,8 @@ void AddRunCommand(CLI::App& app) {
   run->add_option("config", args->config, "sweep config (YAML)")->required()->check(CLI::ExistingFile);
   run->add_option("--scheme", args->schemes, "only these schemes (default: baseline and all schemes)");
   run->add_option("-o,--output", args->output, "output folder (overrides the config's)");
-  run->add_option("--tp", args->tp, "tensor-parallel ranks per replica (overrides the config's)");
+  run->add_option("--tp", args->tp, "tensor-parallel ranks per replica (overrides the config's)")
+      ->check(CLI::Range(1, 4096));
   run->add_option("--backend", args->backend, "cpu or cuda (overrides the config's parallel.backend)");
   run->add_option("--reduction", args->reduction,
                   "tp_invariant or fast (overrides the config's parallel.reduction; fast results depend on tp)")

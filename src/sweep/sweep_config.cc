@@ -1,5 +1,6 @@
 #include "sweep/sweep_config.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -99,7 +100,11 @@ namespace {
 // quantized model).
 absl::Status ParseSchemeEntry(const Reader& rd, const YAML::Node& e, SweepConfig& c) {
   if (e.IsScalar()) {
-    c.schemes.push_back(e.as<std::string>());
+    // Resolved now: a typo fails at load (prepare, plan, submit), not when
+    // an array task reaches it hours later.
+    const std::string name = e.as<std::string>();
+    if (auto spec = ParseScheme(name); !spec.ok()) return rd.Error(e, "schemes", std::string(spec.status().message()));
+    c.schemes.push_back(name);
     return absl::OkStatus();
   }
   QSWEEP_RETURN_IF_ERROR(rd.Keys(e, "schemes", {"name", "scheme", "overrides"}));
@@ -146,14 +151,27 @@ absl::Status ParseSensitivity(const Reader& rd, const YAML::Node& s, SweepConfig
   const auto range = ParseLayerRange(layers);
   if (!range.ok() || range->second < 0 || range->second - range->first >= 1024)
     return rd.Error(s["layers"], "sensitivity.layers", "'" + layers + "': expected A-B or A (0 <= A <= B)");
+  // Every string is checked before it names anything: a projection becomes
+  // part of a run's file name, so only the seven projection types pass.
+  const std::vector<std::string>& kTypes = ProjectionTypes();
+  for (const std::string& p : projections)
+    if (std::find(kTypes.begin(), kTypes.end(), p) == kTypes.end())
+      return rd.Error(s["projections"], "sensitivity.projections",
+                      "'" + p + "' is not a projection type (q k v o gate up down)");
+  auto base = ParseScheme(c.baseline);
+  auto cell = ParseScheme(format);
+  if (!base.ok()) return rd.Error(s, "sensitivity", std::string(base.status().message()));
+  if (!cell.ok()) return rd.Error(s["format"], "sensitivity.format", std::string(cell.status().message()));
+  if (cell->method != Method::kRtn)
+    return rd.Error(s["format"], "sensitivity.format", "'" + format + "': a method suffix belongs to the base scheme");
   for (int64_t l = range->first; l <= range->second; ++l)
     for (const std::string& p : projections) {
       const std::string name = absl::StrFormat("L%d-%s", l, p);
-      auto spec = SchemeFromYaml(absl::StrFormat("scheme: %s\noverrides: [{layers: %d, projections: [%s], format: %s}]\n",
-                                                 c.baseline, l, p, format));
-      if (!spec.ok()) return rd.Error(s, "sensitivity", std::string(spec.status().message()));
+      SchemeSpec spec = *base;
+      spec.rules.push_back({.first_layer = l, .last_layer = l, .projections = {p}, .scheme = cell->base,
+                            .format = cell->format});
       c.schemes.push_back(name);
-      c.scheme_specs[name] = SchemeToYaml(*spec);
+      c.scheme_specs[name] = SchemeToYaml(spec);
     }
   return absl::OkStatus();
 }
@@ -239,6 +257,8 @@ absl::StatusOr<SweepConfig> ParseSweepConfig(const std::string& text, const std:
   QSWEEP_RETURN_IF_ERROR(rd.Get(root, "model", &c.model, true));
   QSWEEP_RETURN_IF_ERROR(rd.Get(root, "tokenizer", &c.tokenizer, false));
   QSWEEP_RETURN_IF_ERROR(rd.Get(root, "baseline", &c.baseline, false));
+  if (auto spec = ParseScheme(c.baseline); !spec.ok())
+    return rd.Error(root["baseline"] ? root["baseline"] : root, "baseline", std::string(spec.status().message()));
   QSWEEP_RETURN_IF_ERROR(ParseSchemes(rd, root, c));
   if (root["sensitivity"]) QSWEEP_RETURN_IF_ERROR(ParseSensitivity(rd, root["sensitivity"], c));
   QSWEEP_RETURN_IF_ERROR(rd.Get(root, "output", &c.output, true));

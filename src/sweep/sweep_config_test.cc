@@ -120,6 +120,9 @@ TEST(SweepConfig, NamedSchemesCarryOverrides) {
   ExpectError(with("w8a16"), "schemes: expected a list");
   // A key that does nothing yet is refused, not silently ignored.
   ExpectError(base + "calibration: corpus.txt\n", "calibration: calibration data is not used yet");
+  // Every scheme name is resolved when the config is read (prepare, plan and
+  // submit fail on a typo, with its line).
+  ExpectError(with("[w8a16, w4a61-g128]"), "unknown scheme 'w4a61-g128'");
 }
 
 TEST(SweepConfig, SensitivityExpandsIntoOneLayerEntries) {
@@ -141,6 +144,11 @@ TEST(SweepConfig, SensitivityExpandsIntoOneLayerEntries) {
   ExpectError(base + "sensitivity: {format: w2a16-g64, layers: 3-1}\n", "expected A-B or A");
   ExpectError(base + "sensitivity: {format: w9a16, layers: 0}\n", "unknown scheme 'w9a16'");
   ExpectError(base + "sensitivity: {format: w2a16-g64, layers: 0, projections: [mlp]}\n", "mlp");
+  // A crafted projection can name neither a file nor YAML: refused as it is.
+  ExpectError(base + "sensitivity: {format: w2a16-g64, layers: 0, projections: ['q/../../../x']}\n",
+              "sensitivity.projections: 'q/../../../x' is not a projection type");
+  ExpectError(base + "sensitivity: {format: w2a16-g64, layers: 0, projections: ['q], format: keep}, {layers: 0']}\n",
+              "is not a projection type");
   ExpectError(std::string(kGood).replace(std::string(kGood).find("baseline: bf16"), 14, "baseline: w8a8") +
                   "sensitivity: {format: w2a16-g64, layers: 0}\n",
               "needs a dense baseline");
