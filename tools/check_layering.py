@@ -155,118 +155,127 @@ def resolve(root, rel, name):
     return None
 
 
+class Checker:
+    def __init__(self, rules, injected):
+        self.rules = rules
+        self.root = rules.root
+        self.files = read_sources(self.root)
+        self.incs = {f: includes_of(self.root, f, injected) for f in self.files}
+        self.room = {f: rules.room_of(f) for f in self.files}
+        self.errors = []
+        self.used_rooms = {n: set() for n in rules.rooms}
+        self.used_exceptions = set()
+        self.n_includes = 0
+
+    def cmake(self, name):
+        return os.path.join(self.rules.rooms[name]["dir"], "CMakeLists.txt")
+
+    def header_closure(self, h, seen):
+        """Third-party packages that header h pulls in, through the headers of its own room."""
+        if h in seen:
+            return set()
+        seen.add(h)
+        out = set()
+        for _, system, name in self.incs.get(h, []):
+            target = None if system else resolve(self.root, h, name)
+            if target is None:
+                label = third_party(name)
+                if label:
+                    out.add(label)
+            elif self.room.get(target) == self.room[h]:
+                out |= self.header_closure(target, seen)
+        return out
+
+    def check_file(self, f):
+        r = self.room[f]
+        if r is None:
+            self.errors.append(f"{f}: in no room (add its folder with qsweep_room())")
+            return
+        spec = self.rules.rooms[r]
+        is_test = bool(TEST_FILE.search(f))
+        rooms = spec["rooms"] + (spec["test_rooms"] if is_test else [])
+        links = spec["public"] + spec["private"] + (spec["test_links"] if is_test else [])
+        visible = provided(links) | ({"GoogleTest"} if is_test else set())
+        for d in rooms:
+            visible |= self.rules.interface(d)
+        for line, system, name in self.incs[f]:
+            self.n_includes += 1
+            shown = f"<{name}>" if system else f'"{name}"'
+            where = f"{f}:{line}: #include {shown}"
+            target = None if system else resolve(self.root, f, name)
+            if target is None:
+                self.check_third_party(f, r, where, name, system, visible)
+            elif target.startswith("tests/") or TEST_FILE.search(target):
+                if not is_test:
+                    self.errors.append(f"{where}: a test helper in library code")
+            elif self.room.get(target) not in (None, r):
+                self.check_room_include(f, r, where, name, self.room[target], target, set(rooms), is_test)
+
+    def check_third_party(self, f, r, where, name, system, visible):
+        label = third_party(name)
+        if label is None:
+            if not system:
+                self.errors.append(f"{where}: no such file in src/, kernels/ or tests/")
+        elif label == "the CUDA runtime" and re.search(r"\.(cu|cuh)$", f):
+            pass  # nvcc gives every CUDA source its runtime's headers
+        elif label not in visible:
+            self.errors.append(f"{where}: {r} does not link {label} "
+                               f"(only {', '.join(sorted(visible)) or 'nothing third-party'}; see {self.cmake(r)})")
+
+    def check_room_include(self, f, r, where, name, t, target, allowed, is_test):
+        spec = self.rules.rooms[r]
+        exception = f"{os.path.relpath(f, spec['dir'])} -> {name}"
+        if exception in spec["exceptions"]:
+            self.used_exceptions.add((r, exception))
+            return
+        if t not in allowed:
+            if self.rules.reaches(t, r):
+                how = f"points up: {t} stands above {r} ({t} reaches {r} through its ROOMS)"
+            else:
+                how = f"points sideways: {t} is not among {r}'s rooms"
+            self.errors.append(f"{where}: {how}; {r} may include {', '.join(sorted(allowed)) or 'no other room'}"
+                               f" (ROOMS in {self.cmake(r)})")
+            return
+        if not is_test:
+            self.used_rooms[r].add(t)
+        leaked = self.header_closure(target, set()) & provided(self.rules.rooms[t]["private"])
+        if leaked:
+            self.errors.append(f"{where}: that header of {t} includes {', '.join(sorted(leaked))}, which {t} links "
+                               f"PRIVATE (make it PUBLIC in {self.cmake(t)}, or keep the header inside {t})")
+
+    def check_declarations(self):
+        for c in self.rules.circles():
+            self.errors.append(f"rooms form a circle through {c}")
+        for name, spec in self.rules.rooms.items():
+            for d in spec["rooms"]:
+                if d not in self.rules.rooms:
+                    self.errors.append(f"{self.cmake(name)}: ROOMS names {d}, which is no room")
+                elif d not in self.used_rooms[name]:
+                    self.errors.append(f"{self.cmake(name)}: {name} declares room {d} but includes nothing of it: "
+                                       "remove it")
+            for e in spec["exceptions"]:
+                if (name, e) not in self.used_exceptions:
+                    self.errors.append(f"{self.cmake(name)}: exception '{e}' is no longer needed: remove it "
+                                       "(and its link)")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rules", required=True)
     ap.add_argument("--inject", action="append", default=[], metavar="FILE:INCLUDE")
     args = ap.parse_args()
-    rules = Rules(args.rules)
-    root = rules.root
-    injected = [tuple(x.split(":", 1)) for x in args.inject]
-
-    errors = []
-    for c in rules.circles():
-        errors.append(f"rooms form a circle through {c}")
-    files = read_sources(root)
-    incs = {f: includes_of(root, f, injected) for f in files}
-    room = {f: rules.room_of(f) for f in files}
-    for f in files:
-        if room[f] is None:
-            errors.append(f"{f}: in no room (add its folder with qsweep_room())")
-
-    def cmake(name):
-        return os.path.join(rules.rooms[name]["dir"], "CMakeLists.txt")
-
-    # Third-party packages that each room's headers pull in through its own headers.
-    def header_closure(h, seen):
-        if h in seen:
-            return set()
-        seen.add(h)
-        out = set()
-        for _, system, name in incs.get(h, []):
-            target = None if system else resolve(root, h, name)
-            if target is None:
-                label = third_party(name)
-                if label:
-                    out.add(label)
-            elif room.get(target) == room[h]:
-                out |= header_closure(target, seen)
-        return out
-
-    used_rooms = {n: set() for n in rules.rooms}
-    used_exceptions = set()
-    n_includes = 0
-    for f in files:
-        r = room[f]
-        if r is None:
-            continue
-        spec = rules.rooms[r]
-        is_test = bool(TEST_FILE.search(f))
-        allowed = set(spec["rooms"]) | ({r} | (set(spec["test_rooms"]) if is_test else set()))
-        links = set(spec["public"]) | set(spec["private"]) | (set(spec["test_links"]) if is_test else set())
-        visible = provided(links)
-        for d in spec["rooms"] + (spec["test_rooms"] if is_test else []):
-            visible |= rules.interface(d)
-        if is_test:
-            visible.add("GoogleTest")
-        for line, system, name in incs[f]:
-            n_includes += 1
-            where = f"{f}:{line}: #include {'<' + name + '>' if system else chr(34) + name + chr(34)}"
-            target = None if system else resolve(root, f, name)
-            if target is None:
-                label = third_party(name)
-                if label is None:
-                    if not system:
-                        errors.append(f"{where}: no such file in src/, kernels/ or tests/")
-                    continue
-                if label == "the CUDA runtime" and re.search(r"\.(cu|cuh)$", f):
-                    continue
-                if label not in visible:
-                    errors.append(f"{where}: {r} does not link {label} "
-                                  f"(only {', '.join(sorted(visible)) or 'nothing third-party'}; see {cmake(r)})")
-                continue
-            if target.startswith("tests/") or TEST_FILE.search(target):
-                if not is_test:
-                    errors.append(f"{where}: a test helper in library code")
-                continue
-            t = room.get(target)
-            if t is None or t == r:
-                continue
-            exception = f"{os.path.relpath(f, spec['dir'])} -> {name}"
-            if exception in spec["exceptions"]:
-                used_exceptions.add((r, exception))
-                continue
-            if t not in allowed:
-                if rules.reaches(t, r):
-                    how = f"points up: {t} stands above {r} ({t} reaches {r} through its ROOMS)"
-                else:
-                    how = f"points sideways: {t} is not among {r}'s rooms"
-                errors.append(f"{where}: {how}; {r} may include {', '.join(sorted(allowed - {r})) or 'no other room'}"
-                              f" (ROOMS in {cmake(r)})")
-                continue
-            used_rooms[r].add(t)
-            leaked = header_closure(target, set()) & provided(rules.rooms[t]["private"])
-            if leaked:
-                errors.append(f"{where}: that header of {t} includes {', '.join(sorted(leaked))}, "
-                              f"which {t} links PRIVATE (make it PUBLIC in {cmake(t)}, or keep the header inside {t})")
-
-    for name, spec in rules.rooms.items():
-        for d in spec["rooms"]:
-            if d not in rules.rooms:
-                errors.append(f"{cmake(name)}: ROOMS names {d}, which is no room")
-            elif d not in used_rooms[name]:
-                errors.append(f"{cmake(name)}: {name} declares room {d} but includes nothing of it: remove it")
-        for e in spec["exceptions"]:
-            if (name, e) not in used_exceptions:
-                errors.append(f"{cmake(name)}: exception '{e}' is no longer needed: remove it (and its link)")
-
-    for e in errors:
+    checker = Checker(Rules(args.rules), [tuple(x.split(":", 1)) for x in args.inject])
+    for f in checker.files:
+        checker.check_file(f)
+    checker.check_declarations()
+    for e in checker.errors:
         print(f"layering: {e}", file=sys.stderr)
-    if errors:
-        print(f"layering: {len(errors)} violation(s) of the rooms' rules (docs/ARCHITECTURE.md, Source layout)",
-              file=sys.stderr)
+    if checker.errors:
+        print(f"layering: {len(checker.errors)} violation(s) of the rooms' rules (docs/ARCHITECTURE.md, "
+              "Source layout)", file=sys.stderr)
         return 1
-    print(f"layering: {len(rules.rooms)} rooms, {len(files)} files, {n_includes} includes: every include points down")
+    print(f"layering: {len(checker.rules.rooms)} rooms, {len(checker.files)} files, {checker.n_includes} includes: "
+          "every include points down")
     return 0
 
 
