@@ -274,8 +274,9 @@ def main():
         print(f"layering: {len(checker.errors)} violation(s) of the rooms' rules (docs/ARCHITECTURE.md, "
               "Source layout)", file=sys.stderr)
         return 1
+    excepted = "".join(f"; excepted: {r}: {e}" for r, e in sorted(checker.used_exceptions))
     print(f"layering: {len(checker.rules.rooms)} rooms, {len(checker.files)} files, {checker.n_includes} includes: "
-          "every include points down")
+          f"every include points down{excepted}")
     return 0
 
 
