@@ -11,13 +11,6 @@
 
 namespace qsweep {
 
-// Rank 0 of `comm` decides for all: every rank returns rank 0's `root`
-// (its code and message), whatever it passed itself, so that the ranks go
-// on together or all fail with rank 0's text. Collective over `comm`; only
-// rank 0's argument is read.
-absl::Status AgreeOnRoot(const absl::Status& root, MPI_Comm comm);
-bool AgreeOnRoot(bool root, MPI_Comm comm);
-
 class Communicator {
  public:
   virtual ~Communicator() = default;

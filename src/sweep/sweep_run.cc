@@ -11,6 +11,7 @@
 #include "io/run_file.h"
 #include "model/checkpoint.h"
 #include "model/scheme_summary.h"
+#include "mpi/agree_on_root.h"
 #include "parallel/communicator.h"
 #include "parallel/tp_scorer.h"
 #include "parallel/work_queue.h"

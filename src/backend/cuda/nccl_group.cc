@@ -4,7 +4,7 @@
 #include <cstdlib>
 
 #include "absl/strings/str_format.h"
-#include "parallel/communicator.h"
+#include "mpi/agree_on_root.h"
 
 namespace qsweep {
 

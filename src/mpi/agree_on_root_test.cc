@@ -1,6 +1,6 @@
-// Run under mpirun -n 2 (ctest Parallel.AgreeOnRootOverTwoRanks): what rank
-// 0 decides is what every rank gets.
-#include "parallel/communicator.h"
+// Run under mpirun -n 2 (ctest Mpi.AgreeOnRootOverTwoRanks): what rank 0
+// decides is what every rank gets.
+#include "mpi/agree_on_root.h"
 
 #include <string>
 
