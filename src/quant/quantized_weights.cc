@@ -27,6 +27,55 @@ int NearestCode(const float* table, float v) {
 
 }  // namespace
 
+template <typename T>
+static IntGrid GroupGrid(const WeightFormat& f, const T* x, int64_t n, int64_t stride) {
+  float absmax = 0, lo = INFINITY, hi = -INFINITY;
+  for (int64_t i = 0; i < n; ++i) {
+    const float v = static_cast<float>(x[i * stride]);
+    absmax = std::max(absmax, std::fabs(v));
+    lo = std::min(lo, v);
+    hi = std::max(hi, v);
+  }
+  IntGrid g;
+  if (f.asymmetric) {
+    // The range always contains 0 (as GPTQ's quantizer does): the zero
+    // point is then an integer in [0, qmax] that fits its uint8, and a
+    // group of one sign cannot be clipped by a zero point out of range.
+    lo = std::min(lo, 0.0f);
+    hi = std::max(hi, 0.0f);
+    const int qmax = (1 << f.bits) - 1;
+    g.scale_bits = RoundUpToF16((hi - lo) / qmax);
+    g.scale = F16ToFloat(g.scale_bits);
+    g.zero = g.scale > 0 ? std::clamp(std::rint(-lo / g.scale), 0.0f, static_cast<float>(qmax)) : 0.0f;
+  } else {
+    g.scale_bits = RoundUpToF16(absmax / ((1 << (f.bits - 1)) - 1));
+    g.scale = F16ToFloat(g.scale_bits);
+  }
+  return g;
+}
+
+IntGrid IntGroupGrid(const WeightFormat& f, const float* x, int64_t n, int64_t stride) {
+  return GroupGrid(f, x, n, stride);
+}
+IntGrid IntGroupGrid(const WeightFormat& f, const double* x, int64_t n, int64_t stride) {
+  return GroupGrid(f, x, n, stride);
+}
+
+uint8_t IntCode(const WeightFormat& f, const IntGrid& g, float v) {
+  const float s = g.scale;
+  if (f.asymmetric) {
+    const float qmax = static_cast<float>((1 << f.bits) - 1);
+    return static_cast<uint8_t>(s > 0 ? std::clamp(std::rint(v / s) + g.zero, 0.0f, qmax) : g.zero);
+  }
+  const int qmax = (1 << (f.bits - 1)) - 1;
+  const float q = s > 0 ? std::clamp(std::rint(v / s), static_cast<float>(-qmax - 1), static_cast<float>(qmax)) : 0.0f;
+  return static_cast<uint8_t>(static_cast<int>(q) + (1 << (f.bits - 1)));
+}
+
+float IntCodeValue(const WeightFormat& f, const IntGrid& g, uint8_t code) {
+  return f.asymmetric ? (code - g.zero) * g.scale : (code - (1 << (f.bits - 1))) * g.scale;
+}
+
 uint16_t RoundUpToF16(float x) {
   uint16_t h = FloatToF16(x);
   if (F16ToFloat(h) < x) ++h;  // positive fp16 bit patterns increase with value
@@ -100,28 +149,10 @@ QuantizedWeights QuantizeWeights(const WeightFormat& f, std::span<const float> w
       uint16_t& sbits = q.scales[r * q.groups + gi];
       switch (f.kind) {
         case WeightKind::kInt: {
-          if (f.asymmetric) {
-            // The range always contains 0 (as GPTQ's quantizer does): the zero
-            // point is then an integer in [0, qmax] that fits its uint8, and a
-            // group of one sign cannot be clipped by a zero point out of range.
-            lo = std::min(lo, 0.0f);
-            hi = std::max(hi, 0.0f);
-            const int qmax = (1 << b) - 1;
-            sbits = RoundUpToF16((hi - lo) / qmax);
-            const float s = F16ToFloat(sbits);
-            const float z = s > 0 ? std::clamp(std::rint(-lo / s), 0.0f, static_cast<float>(qmax)) : 0.0f;
-            q.zeros[r * q.groups + gi] = static_cast<uint8_t>(z);
-            for (int64_t i = 0; i < g; ++i)
-              c[i] = static_cast<uint8_t>(s > 0 ? std::clamp(std::rint(x[i] / s) + z, 0.0f, static_cast<float>(qmax)) : z);
-          } else {
-            const int qmax = (1 << (b - 1)) - 1;
-            sbits = RoundUpToF16(absmax / qmax);
-            const float s = F16ToFloat(sbits);
-            for (int64_t i = 0; i < g; ++i) {
-              const float v = s > 0 ? std::clamp(std::rint(x[i] / s), static_cast<float>(-qmax - 1), static_cast<float>(qmax)) : 0.0f;
-              c[i] = static_cast<uint8_t>(static_cast<int>(v) + (1 << (b - 1)));
-            }
-          }
+          const IntGrid grid = IntGroupGrid(f, x, g);
+          sbits = grid.scale_bits;
+          if (f.asymmetric) q.zeros[r * q.groups + gi] = static_cast<uint8_t>(grid.zero);
+          for (int64_t i = 0; i < g; ++i) c[i] = IntCode(f, grid, x[i]);
           break;
         }
         case WeightKind::kBinary:

@@ -65,4 +65,19 @@ QuantizedWeights SliceQuantizedColumns(const QuantizedWeights& q, int64_t begin,
 // fp16 bits of the smallest fp16 >= x (x >= 0, finite).
 uint16_t RoundUpToF16(float x);
 
+// The integer grid of one group (kInt formats), by the round-to-nearest rule
+// above: its fp16 scale and (asymmetric) zero point. GPTQ uses the same grid,
+// computed from the error-updated weights.
+struct IntGrid {
+  uint16_t scale_bits = 0;
+  float scale = 0;  // F16ToFloat(scale_bits)
+  float zero = 0;   // asymmetric only, an integer in [0, 2^b - 1]
+};
+// The grid of the n values x[0], x[stride], ..., x[(n-1)·stride].
+IntGrid IntGroupGrid(const WeightFormat& f, const float* x, int64_t n, int64_t stride = 1);
+IntGrid IntGroupGrid(const WeightFormat& f, const double* x, int64_t n, int64_t stride = 1);
+// The stored code of v on the grid (clamped to the code range), and its value.
+uint8_t IntCode(const WeightFormat& f, const IntGrid& g, float v);
+float IntCodeValue(const WeightFormat& f, const IntGrid& g, uint8_t code);
+
 }  // namespace qsweep
