@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_format.h"
 #include "core/dtype.h"
+#include "core/status_macros.h"
 #include "quant/bit_packing.h"
 #include "quant/fp8.h"
 #include "quant/gemm.h"
@@ -131,7 +132,8 @@ void QuantizeActivationRow(const float* x, int64_t n, int qmax, int8_t* codes, f
 
 absl::StatusOr<std::unique_ptr<PackedLinear>> QuantizeLinear(const WeightFormat& f, std::vector<float> w,
                                                              int64_t out, int64_t in, Method method,
-                                                             const LayerCalibration*, std::string_view name) {
+                                                             const LayerCalibration* calib, std::string_view name,
+                                                             QuantizeReport* report) {
   if (static_cast<int64_t>(w.size()) != out * in)
     return absl::InvalidArgumentError(absl::StrFormat("%s: %d weights for a [%d, %d] layer", name, w.size(), out, in));
   if (!f.quantized()) {
@@ -141,11 +143,23 @@ absl::StatusOr<std::unique_ptr<PackedLinear>> QuantizeLinear(const WeightFormat&
     }
     return std::make_unique<DenseLinear>(f, std::move(w), out, in);
   }
-  if (method != Method::kRtn)
+  if (method != Method::kRtn && method != Method::kGptq)
     return absl::UnimplementedError(absl::StrFormat(
         "%s: the %s quantizer needs calibration and is not implemented yet (use the -rtn form)", name,
         MethodName(method)));
-  QuantizedWeights q = QuantizeWeights(f, w, out, in);
+  QuantizedWeights q;
+  if (method == Method::kGptq) {
+    if (!calib || calib->hessian.empty())
+      return absl::FailedPreconditionError(absl::StrFormat(
+          "%s: GPTQ needs the Hessian of the layer's inputs, and none was given (a gptq scheme needs "
+          "calibration data: the sweep config's calibration key)",
+          name));
+    QSWEEP_ASSIGN_OR_RETURN(GptqResult r, GptqQuantize(f, w, out, in, calib->hessian, calib->gptq, name));
+    if (report) *report = {.damp_used = r.damp_used, .dead_columns = r.dead_columns};
+    q = std::move(r.weights);
+  } else {
+    q = QuantizeWeights(f, w, out, in);
+  }
   if (f.act == ActKind::kNone) return std::make_unique<WeightOnlyLinear>(std::move(q));
   // Activation-quantized formats keep codes unpacked as int8 for the integer GEMM.
   const std::vector<uint8_t> codes = UnpackCodes(q.codes, out, in, f.bits);

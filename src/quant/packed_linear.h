@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "quant/gptq.h"
 #include "quant/quantized_weights.h"
 #include "quant/scheme.h"
 #include "quant/weight_format.h"
@@ -24,7 +25,15 @@ namespace qsweep {
 // (GPTQ, AWQ, SmoothQuant); RTN ignores them.
 struct LayerCalibration {
   std::vector<float> mean_abs_input;  // [in]
-  std::vector<float> hessian;         // [in, in], optional
+  std::vector<float> hessian;         // [in, in] (GPTQ): 2/n Σ x xᵀ (HessianAccumulator)
+  int64_t tokens = 0;                 // n, the input rows the statistics cover
+  GptqOptions gptq;                   // the scheme's GPTQ settings
+};
+
+// What a calibrated quantizer chose, for the run file (zero for RTN).
+struct QuantizeReport {
+  double damp_used = 0;  // GPTQ: the relative damping of the Hessian that factorized
+  int64_t dead_columns = 0;
 };
 
 class PackedLinear {
@@ -54,11 +63,15 @@ class PackedLinear {
 };
 
 // `w` [out, in] in `format` by `method`; `name` is for errors. Dense
-// formats round to their precision and keep `w`'s storage.
+// formats round to their precision and keep `w`'s storage (every method).
+// GPTQ needs `calib` with the Hessian of the layer's inputs (GptqQuantize);
+// AWQ and SmoothQuant are not implemented yet. `report`, where given, gets
+// what the calibrated quantizer chose.
 absl::StatusOr<std::unique_ptr<PackedLinear>> QuantizeLinear(const WeightFormat& format, std::vector<float> w,
                                                              int64_t out, int64_t in, Method method = Method::kRtn,
                                                              const LayerCalibration* calib = nullptr,
-                                                             std::string_view name = "");
+                                                             std::string_view name = "",
+                                                             QuantizeReport* report = nullptr);
 
 // Per-token symmetric activation quantization (exposed for tests): codes in
 // [-qmax, qmax] and the row's scale absmax / qmax.

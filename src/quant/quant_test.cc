@@ -213,7 +213,10 @@ TEST(PackedLinear, BadShapesAndCalibratedMethodsAreErrors) {
             std::string::npos) << bad.status();
   auto gptq = QuantizeLinear(Format("w4a16-g16"), w, 4, 48, Method::kGptq, nullptr, "t");
   ASSERT_FALSE(gptq.ok());
-  EXPECT_EQ(gptq.status().code(), absl::StatusCode::kUnimplemented);
+  EXPECT_EQ(gptq.status().code(), absl::StatusCode::kFailedPrecondition);  // no Hessian
+  auto awq = QuantizeLinear(Format("w4a16-g16"), w, 4, 48, Method::kAwq, nullptr, "t");
+  ASSERT_FALSE(awq.ok());
+  EXPECT_EQ(awq.status().code(), absl::StatusCode::kUnimplemented);
 }
 
 TEST(Rtn, ShorterLastGroupKeepsTheBound) {

@@ -300,10 +300,11 @@ TEST(PackedLinear, ActivationRowKnownAnswer) {
   EXPECT_EQ(std::vector<int8_t>(c, c + 3), (std::vector<int8_t>{0, 0, 0}));
 }
 
-TEST(PackedLinear, CalibratedMethodsSayTheyAreNotImplemented) {
+TEST(PackedLinear, AwqAndSmoothQuantSayTheyAreNotImplemented) {
   const auto w = Normal(4 * 32, 1);
-  LayerCalibration calib{std::vector<float>(32, 1.0f), {}};
-  for (Method m : {Method::kGptq, Method::kAwq, Method::kSmoothQuant}) {
+  LayerCalibration calib;
+  calib.mean_abs_input.assign(32, 1.0f);
+  for (Method m : {Method::kAwq, Method::kSmoothQuant}) {
     auto r = QuantizeLinear(Format("w4a16-g16"), w, 4, 32, m, &calib, "model.layers.1.self_attn.o_proj.weight");
     ASSERT_FALSE(r.ok());
     EXPECT_EQ(r.status().code(), absl::StatusCode::kUnimplemented);
@@ -313,6 +314,21 @@ TEST(PackedLinear, CalibratedMethodsSayTheyAreNotImplemented) {
         << r.status();
   }
   EXPECT_TRUE(QuantizeLinear(Format("w4a16-g16"), w, 4, 32, Method::kRtn, &calib).ok());  // rtn ignores it
+}
+
+TEST(PackedLinear, GptqWithoutAHessianNamesTheTensor) {
+  const auto w = Normal(4 * 32, 1);
+  LayerCalibration no_hessian;
+  no_hessian.mean_abs_input.assign(32, 1.0f);
+  for (const LayerCalibration* calib : std::vector<const LayerCalibration*>{nullptr, &no_hessian}) {
+    auto r = QuantizeLinear(Format("w4a16-g16"), w, 4, 32, Method::kGptq, calib, "model.layers.2.mlp.up_proj.weight");
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_NE(r.status().message().find("model.layers.2.mlp.up_proj.weight: GPTQ needs the Hessian"), std::string::npos)
+        << r.status();
+  }
+  // Dense formats need nothing, whatever the method.
+  EXPECT_TRUE(QuantizeLinear(WeightFormat::Dense(16), w, 4, 32, Method::kGptq, nullptr).ok());
 }
 
 }  // namespace

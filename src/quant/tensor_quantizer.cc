@@ -7,8 +7,9 @@ namespace qsweep {
 
 absl::StatusOr<std::unique_ptr<PackedLinear>> QuantizeTensor(const SchemeSpec& spec, std::string_view name,
                                                              std::vector<float> w, int64_t out, int64_t in,
-                                                             const LayerCalibration* calib) {
-  return QuantizeLinear(FormatFor(spec, name), std::move(w), out, in, spec.method, calib, name);
+                                                             const LayerCalibration* calib,
+                                                             QuantizeReport* report) {
+  return QuantizeLinear(FormatFor(spec, name), std::move(w), out, in, spec.method, calib, name, report);
 }
 
 void RoundToUnquantizedFormat(const SchemeSpec& spec, std::span<float> values) {
@@ -25,17 +26,18 @@ DType UnquantizedPrecision(const SchemeSpec& spec) {
 
 absl::StatusOr<std::vector<std::unique_ptr<PackedLinear>>> QuantizeRowParallelParts(
     const SchemeSpec& spec, std::string_view name, int64_t out, int64_t in, int64_t first, int64_t count,
-    int64_t total, const ReadColumns& read_columns) {
+    int64_t total, const ReadColumns& read_columns, const LayerCalibration* calib, QuantizeReport* report) {
   if (total < 1 || in % total || first < 0 || count < 1 || first + count > total)
     return absl::InvalidArgumentError(absl::StrFormat(
         "%s: parts [%d, %d) of %d do not cut %d input columns evenly", name, first, first + count, total, in));
   const WeightFormat f = FormatFor(spec, name);
   const int64_t width = in / total;
-  const bool local = !f.quantized() || (f.group > 0 && width % f.group == 0);
+  const bool mixes_columns = f.quantized() && spec.method == Method::kGptq;
+  const bool local = !mixes_columns && (!f.quantized() || (f.group > 0 && width % f.group == 0));
   const int64_t begin = local ? first * width : 0, end = local ? (first + count) * width : in;
   QSWEEP_ASSIGN_OR_RETURN(std::vector<float> w, read_columns(begin, end));
   QSWEEP_ASSIGN_OR_RETURN(std::unique_ptr<PackedLinear> read,
-                          QuantizeTensor(spec, name, std::move(w), out, end - begin));
+                          QuantizeTensor(spec, name, std::move(w), out, end - begin, calib, report));
   std::vector<std::unique_ptr<PackedLinear>> parts;
   for (int64_t p = first; p < first + count; ++p) {
     const int64_t b = p * width - begin;

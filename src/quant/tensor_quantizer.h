@@ -18,10 +18,12 @@
 namespace qsweep {
 
 // Tensor `name` [out, in] in the format FormatFor(spec, name), chosen by the
-// spec's method (with `calib` for the calibrated ones).
+// spec's method (with `calib` for the calibrated ones; `report` gets what
+// they chose).
 absl::StatusOr<std::unique_ptr<PackedLinear>> QuantizeTensor(const SchemeSpec& spec, std::string_view name,
                                                              std::vector<float> w, int64_t out, int64_t in,
-                                                             const LayerCalibration* calib = nullptr);
+                                                             const LayerCalibration* calib = nullptr,
+                                                             QuantizeReport* report = nullptr);
 
 // Rounds values to the spec's unquantized format (embeddings: fp32 only for
 // the exact fp32 reference, fp16 under fp16, bf16 otherwise).
@@ -39,9 +41,11 @@ using ReadColumns = std::function<absl::StatusOr<std::vector<float>>(int64_t beg
 // layer is split. Where the format has no scales (dense) or its groups
 // divide a part's width, only these parts' columns are read and quantized;
 // formats whose scales span a whole row (per channel) read and quantize the
-// whole tensor once, then cut it.
+// whole tensor once, then cut it. So does GPTQ (`calib`), whose errors
+// move between every input column.
 absl::StatusOr<std::vector<std::unique_ptr<PackedLinear>>> QuantizeRowParallelParts(
     const SchemeSpec& spec, std::string_view name, int64_t out, int64_t in, int64_t first, int64_t count,
-    int64_t total, const ReadColumns& read_columns);
+    int64_t total, const ReadColumns& read_columns, const LayerCalibration* calib = nullptr,
+    QuantizeReport* report = nullptr);
 
 }  // namespace qsweep

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include "quant/gptq.h"
 #include "quant/quantized_weights.h"
 #include "quant/scheme.h"
 
@@ -93,6 +94,54 @@ TEST(TensorQuantizer, PartsOnGroupBoundariesStayPacked) {
   auto inside = (*g64)->SliceColumns(32, 96);
   EXPECT_EQ(inside->quantized_weights(), nullptr);
   EXPECT_EQ(Values(*inside), Columns(Values(**g64), out, in, 32, 96));
+}
+
+// GPTQ through the pipeline's one entry: the codes of GptqQuantize for the
+// tensor's format, the spec's settings, and row-parallel parts cut from the
+// whole tensor (its errors move across every column, so no part is local).
+TEST(TensorQuantizer, GptqPartsEqualTheWholeTensorCut) {
+  const int64_t out = 6, in = 256, total = 8, width = in / total, n = 300;
+  const std::vector<float> w = Normal(out * in, 3), x = Normal(n * in, 4);
+  HessianAccumulator acc(in);
+  acc.Add(x.data(), n);
+  LayerCalibration calib;
+  calib.hessian = acc.Hessian();
+  calib.tokens = n;
+  calib.gptq.act_order = true;
+  for (const char* name : {"w4a16-g32-gptq", "w3a16-asym-gptq", "w8a8-gptq", "bf16"}) {
+    SCOPED_TRACE(name);
+    const SchemeSpec spec = Spec(name);
+    QuantizeReport report;
+    auto whole = QuantizeTensor(spec, kDown, w, out, in, &calib, &report);
+    ASSERT_TRUE(whole.ok()) << whole.status();
+    const WeightFormat f = FormatFor(spec, kDown);
+    if (f.quantized()) {
+      EXPECT_EQ(report.damp_used, 0.01);
+      auto direct = GptqQuantize(f, w, out, in, calib.hessian, calib.gptq, kDown);
+      ASSERT_TRUE(direct.ok());
+      std::vector<float> expect(out * in);
+      DequantizeWeights(direct->weights, expect);
+      EXPECT_EQ(Values(**whole), expect);
+      if (f.act == ActKind::kNone) {
+        ASSERT_NE((*whole)->quantized_weights(), nullptr);
+        EXPECT_EQ((*whole)->quantized_weights()->codes, direct->weights.codes);
+      }
+      // Not RTN's codes.
+      EXPECT_NE(Values(**whole), Values(**QuantizeLinear(f, w, out, in)));
+    }
+    std::vector<std::pair<int64_t, int64_t>> reads;
+    auto parts = QuantizeRowParallelParts(spec, kDown, out, in, 2, 2, total,
+                                          [&](int64_t b, int64_t e) -> absl::StatusOr<std::vector<float>> {
+                                            reads.emplace_back(b, e);
+                                            return Columns(w, out, in, b, e);
+                                          }, &calib);
+    ASSERT_TRUE(parts.ok()) << parts.status();
+    const std::vector<float> all = Values(**whole);
+    for (int64_t p = 0; p < 2; ++p)
+      EXPECT_EQ(Values(*(*parts)[p]), Columns(all, out, in, (2 + p) * width, (3 + p) * width));
+    ASSERT_EQ(reads.size(), 1u);
+    EXPECT_EQ(reads[0], f.quantized() ? std::make_pair(int64_t{0}, in) : std::make_pair(2 * width, 4 * width));
+  }
 }
 
 TEST(TensorQuantizer, UnevenPartsAreRefused) {
