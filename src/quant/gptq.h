@@ -46,7 +46,7 @@ namespace qsweep {
 
 struct GptqOptions {
   double damp = 0.01;  // λ = damp · mean diag(H)
-  int damp_retries = 4;  // each ×10 after a failed Cholesky factorization
+  int damp_retries = 3;  // each ×10 after a failed Cholesky factorization (up to 10 · mean diag)
   int64_t block_size = 128;
   bool act_order = false;
   bool static_groups = false;

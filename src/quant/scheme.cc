@@ -18,7 +18,8 @@ constexpr char kValidForms[] =
     "valid forms: fp32, bf16, fp16; w<2-8>a16[-g<N>][-asym] (e.g. w8a16, w4a16-g128, "
     "w4a16-g128-asym, w3a16-g128, w2a16-g64); w1a16-g<N> (binary); t2a16-g<N> (ternary); "
     "nf4-g<N>, fp4-g<N>; fp8; w8a8, w4a8, w4a4; group sizes are powers of two >= 16; "
-    "optional method suffix -rtn (default), -gptq, -awq, or -sq<alpha> (alpha in [0, 1]; w8a8, w4a8, "
+    "optional method suffix -rtn (default), -gptq[-act][-static] (integer formats; act-order, static "
+    "groups), -awq, or -sq<alpha> (alpha in [0, 1]; w8a8, w4a8, "
     "w4a4, fp8 only)";
 
 absl::Status BadName(std::string_view name, const std::string& why) {
@@ -81,10 +82,20 @@ absl::StatusOr<SchemeSpec> ParseScheme(std::string_view name_view) {
     } else if (p == "asym") {
       if (!allow_asym || f.asymmetric) return BadName(name, "-asym applies to w<2-8>a16 only");
       f.asymmetric = true;
-    } else if (p == "rtn" || p == "gptq" || p == "awq") {
+    } else if (p == "gptq") {
+      // GPTQ's options follow it: -act (act-order), then -static (static groups).
+      size_t j = i + 1;
+      if (j < parts.size() && parts[j] == "act") s.gptq.act_order = true, ++j;
+      if (j < parts.size() && parts[j] == "static") s.gptq.static_groups = true, ++j;
+      if (j != parts.size() || f.kind != WeightKind::kInt)
+        return BadName(name, "-gptq[-act][-static] comes last, after an integer format");
+      if (s.gptq.static_groups && !f.group) return BadName(name, "-static (static groups) needs a group size");
+      s.method = Method::kGptq;
+      i = parts.size();
+    } else if (p == "rtn" || p == "awq") {
       if (i != parts.size() - 1 || f.kind == WeightKind::kDense)
         return BadName(name, "the method comes last, after a quantized format");
-      s.method = p == "rtn" ? Method::kRtn : p == "gptq" ? Method::kGptq : Method::kAwq;
+      s.method = p == "rtn" ? Method::kRtn : Method::kAwq;
     } else if (p.starts_with("sq")) {
       // SmoothQuant moves activation outliers into the weights: it needs
       // quantized activations. alpha in [0, 1], printed canonically (%g).
@@ -117,6 +128,8 @@ std::string_view MethodName(Method method) {
 
 std::string MethodName(const SchemeSpec& spec) {
   if (spec.method == Method::kSmoothQuant) return absl::StrFormat("sq%g", spec.smooth_alpha);
+  if (spec.method == Method::kGptq)
+    return std::string("gptq") + (spec.gptq.act_order ? "-act" : "") + (spec.gptq.static_groups ? "-static" : "");
   return std::string(MethodName(spec.method));
 }
 
@@ -174,6 +187,12 @@ std::string SchemeJson(const SchemeSpec& spec) {
   j["weights"] = spec.format.Describe();
   j["activations"] = std::vector<std::string>{"none", "int8", "int4", "fp8"}[static_cast<int>(spec.format.act)];
   j["method"] = MethodName(spec);
+  if (spec.method == Method::kGptq)
+    j["gptq"] = {{"act_order", spec.gptq.act_order},
+                 {"static_groups", spec.gptq.static_groups},
+                 {"damp", spec.gptq.damp},
+                 {"damp_retries", spec.gptq.damp_retries},
+                 {"block_size", spec.gptq.block_size}};
   j["embeddings_and_head"] = spec.format.kind == WeightKind::kDense ? spec.base : "bf16";
   nlohmann::json rules = nlohmann::json::array();
   for (const OverrideRule& r : spec.rules)

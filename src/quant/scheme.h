@@ -12,6 +12,7 @@
 //   w8a8 | w4a8 | w4a4                      integer weights per channel, integer activations per token
 //   ...[-rtn|-gptq|-awq|-sq<alpha>]         how weights are chosen (rtn default, not printed;
 //                                           sq only with quantized activations, alpha in [0, 1])
+//   ...-gptq[-act][-static]                 GPTQ (integer formats) with act-order, static groups
 //
 // Which tensors are quantized (FormatFor): the q k v o gate up down
 // projections of every layer; embeddings, lm_head, norms and biases keep the
@@ -33,6 +34,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "quant/gptq.h"
 #include "quant/weight_format.h"
 
 namespace qsweep {
@@ -52,10 +54,11 @@ struct SchemeSpec {
   WeightFormat format;              // what projections become
   Method method = Method::kRtn;
   double smooth_alpha = 0;          // kSmoothQuant's migration strength, in [0, 1]
+  GptqOptions gptq;                 // kGptq's settings (act-order and static groups from the name)
   std::vector<OverrideRule> rules;  // first match wins
 };
 
-// The method as a scheme name spells it: rtn, gptq, awq, sq<alpha> (%g).
+// The method as a scheme name spells it: rtn, gptq[-act][-static], awq, sq<alpha> (%g).
 std::string MethodName(const SchemeSpec& spec);
 // The method's own name: rtn, gptq, awq, smoothquant.
 std::string_view MethodName(Method method);

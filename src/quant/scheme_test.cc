@@ -9,7 +9,8 @@ TEST(Scheme, EveryCanonicalNameRoundTrips) {
   for (const char* name :
        {"fp32", "bf16", "fp16", "w8a16", "w4a16-g128", "w4a16-g128-asym", "w3a16-g128", "w2a16-g64",
         "w1a16-g128", "t2a16-g128", "nf4-g64", "fp4-g64", "fp8", "w8a8", "w4a8", "w4a4", "w4a16-g128-gptq",
-        "w4a16-g128-awq", "w8a8-sq0.5", "w6a16-g32", "w5a16-asym"}) {
+        "w4a16-g128-awq", "w8a8-sq0.5", "w6a16-g32", "w5a16-asym", "w4a16-g128-gptq-act",
+        "w3a16-g64-asym-gptq-act-static", "w4a16-g128-gptq-static", "w8a16-gptq-act", "w8a8-gptq"}) {
     auto s = ParseScheme(name);
     ASSERT_TRUE(s.ok()) << name << ": " << s.status();
     EXPECT_EQ(SchemeName(*s), name);
@@ -35,11 +36,30 @@ TEST(Scheme, FormatsAreWhatTheNamesSay) {
 
 TEST(Scheme, InvalidNamesListTheValidForms) {
   for (const char* bad : {"", "int4", "w9a16", "w4a16-g100", "w4a16-g8", "w1a16", "nf4", "w8a8-g128", "fp8-asym",
-                          "w4a16-asym-asym", "w3a8", "bf16-gptq", "w4a16-gptq-g128", "w4a16-x"}) {
+                          "w4a16-asym-asym", "w3a8", "bf16-gptq", "w4a16-gptq-g128", "w4a16-x", "nf4-g64-gptq",
+                          "w4a16-gptq-static", "w4a16-g128-gptq-static-act", "w4a16-g128-gptq-act-act",
+                          "w4a16-g128-act"}) {
     auto s = ParseScheme(bad);
     ASSERT_FALSE(s.ok()) << bad;
     EXPECT_NE(s.status().message().find("valid forms: fp32, bf16, fp16; w<2-8>a16"), std::string::npos) << s.status();
   }
+}
+
+TEST(Scheme, GptqOptionsComeFromTheNameAndGoIntoTheJson) {
+  const auto plain = *ParseScheme("w4a16-g128-gptq");
+  EXPECT_EQ(plain.method, Method::kGptq);
+  EXPECT_FALSE(plain.gptq.act_order);
+  EXPECT_FALSE(plain.gptq.static_groups);
+  const auto both = *ParseScheme("w4a16-g128-gptq-act-static");
+  EXPECT_TRUE(both.gptq.act_order);
+  EXPECT_TRUE(both.gptq.static_groups);
+  EXPECT_EQ(MethodName(both), "gptq-act-static");
+  EXPECT_EQ(both.base, "w4a16-g128-gptq-act-static");
+  const std::string json = SchemeJson(both);
+  EXPECT_NE(json.find(R"("gptq":{"act_order":true,"block_size":128,"damp":0.01,"damp_retries":3,"static_groups":true})"),
+            std::string::npos)
+      << json;
+  EXPECT_EQ(SchemeJson(*ParseScheme("w4a16-g128")).find("gptq"), std::string::npos);
 }
 
 TEST(Scheme, FormatForKeepsEmbeddingsHeadNormsDense) {
