@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_format.h"
 #include "core/status_macros.h"
+#include "model/decoder_layer.h"
 #include "model/rope.h"
 #include "quant/scheme.h"
 #include "quant/tensor_quantizer.h"
@@ -28,12 +29,6 @@ int64_t RowParallelParts(int64_t in_features) {
   while (p > 1 && in_features % p) p /= 2;
   return p;
 }
-
-struct Decoder::Layer {
-  std::unique_ptr<DeviceArray> attn_norm, mlp_norm, q_bias, k_bias, v_bias;
-  std::unique_ptr<Linear> q, k, v, gate, up;
-  std::vector<std::unique_ptr<Linear>> o, down;  // row-parallel: this rank's parts
-};
 
 Decoder::Decoder(const ModelConfig& config, Backend* backend, DecoderOptions options)
     : config_(config), backend_(backend), options_(std::move(options)) {}
@@ -77,13 +72,18 @@ absl::StatusOr<std::unique_ptr<Decoder>> Decoder::Load(const Checkpoint& checkpo
   QSWEEP_RETURN_IF_ERROR(d->LoadWeights(checkpoint));
   QSWEEP_RETURN_IF_ERROR(d->PlanBatchTokens(free_before));
   QSWEEP_RETURN_IF_ERROR(d->AllocateBuffers());
+  if (d->options_.calibration && d->options_.scheme.method != Method::kRtn)
+    QSWEEP_RETURN_IF_ERROR(d->Calibrate(checkpoint));
   return d;
 }
 
 absl::Status Decoder::LoadWeights(const Checkpoint& ckpt) {
   const ModelConfig& c = config_;
   const int r = options_.tp_rank;
-  const SchemeSpec& scheme = options_.scheme;
+  // A calibrated scheme loads by round to nearest; Calibrate then replaces
+  // every projection (none of these runs before its replacement).
+  SchemeSpec scheme = options_.scheme;
+  if (options_.calibration) scheme.method = Method::kRtn;
   auto read = [&](const std::string& name, int axis, int64_t begin,
                   int64_t end) -> absl::StatusOr<std::vector<float>> {
     const TensorInfo* info = ckpt.Find(name);
@@ -273,12 +273,13 @@ void Decoder::RowParallelAdd(const std::vector<std::unique_ptr<Linear>>& parts, 
   backend_->RowParallelAdd(parts, in, in_views, outs, x_);
 }
 
-void Decoder::RunLayer(const Layer& L) {
+void Decoder::RunLayer(const Layer& L, const LinearInputTap* tap) {
   const int64_t n = x_.rows;
   const float eps = static_cast<float>(config_.rms_norm_eps);
   Act h = Rows(h_, n), q = Rows(q_, n), k = Rows(k_, n), v = Rows(v_, n), a = Rows(attn_, n),
       g = Rows(gate_, n), u = Rows(up_, n);
   backend_->RmsNorm(x_, *L.attn_norm, eps, h);
+  if (tap) (*tap)(LinearInput::kAttention, h);
   backend_->Matmul(*L.q, h, q);
   backend_->Matmul(*L.k, h, k);
   backend_->Matmul(*L.v, h, v);
@@ -290,11 +291,14 @@ void Decoder::RunLayer(const Layer& L) {
   backend_->Rotary(*inv_freq_, config_.head_dim, q);
   backend_->Rotary(*inv_freq_, config_.head_dim, k);
   backend_->Attention(q, k, v, config_.head_dim, a);
+  if (tap) (*tap)(LinearInput::kAttentionOutput, a);
   RowParallelAdd(L.o, a, part_in_o_);
   backend_->RmsNorm(x_, *L.mlp_norm, eps, h);
+  if (tap) (*tap)(LinearInput::kMlp, h);
   backend_->Matmul(*L.gate, h, g);
   backend_->Matmul(*L.up, h, u);
   backend_->SwiGlu(g, u, g);
+  if (tap) (*tap)(LinearInput::kMlpHidden, g);
   RowParallelAdd(L.down, g, part_in_down_);
 }
 

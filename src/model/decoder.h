@@ -28,6 +28,7 @@
 
 #include "absl/status/statusor.h"
 #include "backend/backend.h"
+#include "model/calibration.h"
 #include "model/checkpoint.h"
 #include "model/token_batch.h"
 #include "quant/scheme.h"
@@ -54,6 +55,11 @@ struct DecoderOptions {
   // Every rank of a job must use one batch size: maps this rank's choice to
   // the job's (the minimum over ranks). Unset: this rank's choice.
   std::function<int64_t(int64_t)> agree_batch_tokens = nullptr;
+  // A calibrated scheme (GPTQ) quantizes on these sequences as it loads
+  // (Calibrate); unset, such a scheme's first projection fails to quantize.
+  const CalibrationSet* calibration = nullptr;
+  // Progress lines of the calibration (one per layer); unset: silent.
+  std::function<void(const std::string&)> progress = nullptr;
 };
 
 class Decoder {
@@ -69,6 +75,8 @@ class Decoder {
   // What the activations take and why the batch is that size (one line).
   const std::string& memory_plan() const { return memory_plan_; }
   int64_t vocab_end() const { return vocab_end_; }
+  // What calibrating the scheme chose (empty for uncalibrated schemes).
+  const CalibrationReport& calibration_report() const { return calibration_report_; }
 
   // Runs the batch and returns, for the given rows (indices into the batch)
   // each scored against its target token, the logit statistics of this
@@ -95,7 +103,16 @@ class Decoder {
   TokenWidths Widths() const;
   int64_t ActivationBytesPerToken();
   absl::Status AllocateBuffers();
-  void RunLayer(const Layer& layer);
+  // The inputs of a layer's linears, as RunLayer computes them: the normed
+  // hidden state (q k v), the attention output (o), the normed hidden state
+  // (gate up), the SwiGLU output (down). A tap sees each as it is made.
+  enum class LinearInput { kAttention, kAttentionOutput, kMlp, kMlpHidden };
+  using LinearInputTap = std::function<void(LinearInput, const Act&)>;
+  void RunLayer(const Layer& layer, const LinearInputTap* tap = nullptr);
+  // True-sequential quantization (model/decoder_calibration.cc): layer by
+  // layer, each stage of projections quantized from the Hessian of inputs
+  // computed through the projections already quantized.
+  absl::Status Calibrate(const Checkpoint& checkpoint);
   // x_ += in · Wᵀ for a row-parallel weight held as parts (Backend::RowParallelAdd).
   void RowParallelAdd(const std::vector<std::unique_ptr<Linear>>& parts, const Act& in, std::vector<Act>& part_inputs);
 
@@ -110,6 +127,7 @@ class Decoder {
   std::unique_ptr<Linear> head_;
   std::vector<Layer> layers_;
   std::string memory_plan_;
+  CalibrationReport calibration_report_;
   int vocab_chunks_ = 1;  // this rank's share of kCanonicalParts vocabulary chunks
   Act x_, h_, q_, k_, v_, attn_, gate_, up_, sel_, sel_norm_, logits_;
   std::vector<Act> part_in_o_, part_in_down_;

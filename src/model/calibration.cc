@@ -1,0 +1,31 @@
+#include "model/calibration.h"
+
+#include <algorithm>
+
+#include <nlohmann/json.hpp>
+
+namespace qsweep {
+
+std::string CalibrationReport::Json(const CalibrationSet& set, double base_damp) const {
+  nlohmann::json j;
+  j["id"] = set.id;
+  j["source"] = set.source;
+  j["sequences"] = set.sequences.size();
+  j["length"] = set.sequences.empty() ? 0 : set.sequences[0].size();
+  j["seed"] = set.seed;
+  double max_damp = 0;
+  int64_t dead = 0;
+  nlohmann::json increased = nlohmann::json::object();
+  for (const TensorCalibration& t : tensors) {
+    max_damp = std::max(max_damp, t.damp_used);
+    dead += t.dead_columns;
+    if (t.damp_used > base_damp) increased[t.name] = t.damp_used;
+  }
+  j["tensors"] = tensors.size();
+  j["max_damp_used"] = max_damp;
+  j["damp_increased"] = increased;
+  j["dead_columns"] = dead;
+  return j.dump();
+}
+
+}  // namespace qsweep

@@ -1,0 +1,44 @@
+// Calibration data for the calibrated quantizers (GPTQ), and what
+// calibrating a model chose. The decoder quantizes layer by layer on these
+// sequences (Decoder::Calibrate, model/decoder_calibration.cc).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace qsweep {
+
+// Token sequences of one length, drawn once from a corpus
+// (eval/calibration_data.h), and the content id that names the draw.
+struct CalibrationSet {
+  std::vector<std::vector<int32_t>> sequences;
+  std::string source;  // the file it came from, for messages and the run file
+  std::string id;      // content id of the tokens (16 hex digits)
+  int64_t seed = 0;
+  int64_t tokens() const {
+    int64_t n = 0;
+    for (const auto& s : sequences) n += static_cast<int64_t>(s.size());
+    return n;
+  }
+};
+
+// One quantized projection: the rows its statistics cover and what GPTQ chose.
+struct TensorCalibration {
+  std::string name;
+  int64_t tokens = 0;
+  double hessian_trace = 0;  // trace of H = 2/n Σ x xᵀ of its inputs
+  double damp_used = 0;
+  int64_t dead_columns = 0;
+};
+
+struct CalibrationReport {
+  std::vector<TensorCalibration> tensors;  // in quantization order
+  double capture_seconds = 0;   // running the layers to their inputs
+  double hessian_seconds = 0;   // accumulating the Hessians
+  double quantize_seconds = 0;  // the quantizer (factorization and columns)
+  // For the run file's scheme JSON: the data's id, source, shape, and the
+  // damping used (the largest, and the tensors where it was increased).
+  std::string Json(const CalibrationSet& set, double base_damp) const;
+};
+
+}  // namespace qsweep
