@@ -176,6 +176,19 @@ absl::Status ParseSensitivity(const Reader& rd, const YAML::Node& s, SweepConfig
   return absl::OkStatus();
 }
 
+absl::Status ParseCalibration(const Reader& rd, const YAML::Node& cal, SweepConfig& c) {
+  QSWEEP_RETURN_IF_ERROR(rd.Keys(cal, "calibration", {"path", "sequences", "length", "seed"}));
+  CalibrationSource s;
+  QSWEEP_RETURN_IF_ERROR(rd.Get(cal, "path", &s.path, true, "calibration"));
+  QSWEEP_RETURN_IF_ERROR(rd.Get(cal, "sequences", &s.sequences, false, "calibration"));
+  QSWEEP_RETURN_IF_ERROR(rd.Get(cal, "length", &s.length, false, "calibration"));
+  QSWEEP_RETURN_IF_ERROR(rd.Get(cal, "seed", &s.seed, false, "calibration"));
+  if (s.sequences < 1 || s.length < 2) return rd.Error(cal, "calibration", "need sequences >= 1 and length >= 2");
+  s.path = rd.Resolve(s.path);
+  c.calibration = s;
+  return absl::OkStatus();
+}
+
 absl::Status ParseParallel(const Reader& rd, const YAML::Node& p, SweepConfig& c) {
   QSWEEP_RETURN_IF_ERROR(rd.Keys(p, "parallel", {"tp", "backend", "reduction"}));
   QSWEEP_RETURN_IF_ERROR(rd.Get(p, "tp", &c.tp, false, "parallel"));
@@ -262,11 +275,7 @@ absl::StatusOr<SweepConfig> ParseSweepConfig(const std::string& text, const std:
   QSWEEP_RETURN_IF_ERROR(ParseSchemes(rd, root, c));
   if (root["sensitivity"]) QSWEEP_RETURN_IF_ERROR(ParseSensitivity(rd, root["sensitivity"], c));
   QSWEEP_RETURN_IF_ERROR(rd.Get(root, "output", &c.output, true));
-  // Refused until the calibrated quantizers read it: a key that silently did
-  // nothing would let a user believe a sweep was calibrated.
-  if (root["calibration"])
-    return rd.Error(root["calibration"], "calibration",
-                    "calibration data is not used yet (GPTQ, AWQ and SmoothQuant are not implemented); remove the key");
+  if (root["calibration"]) QSWEEP_RETURN_IF_ERROR(ParseCalibration(rd, root["calibration"], c));
   if (root["parallel"]) QSWEEP_RETURN_IF_ERROR(ParseParallel(rd, root["parallel"], c));
   if (root["slurm"]) {
     QSWEEP_RETURN_IF_ERROR(rd.Keys(root["slurm"], "slurm", {"args"}));
@@ -281,6 +290,14 @@ absl::StatusOr<SweepConfig> ParseSweepConfig(const std::string& text, const std:
   for (const std::string& s : c.AllSchemes())
     if (!schemes.insert(s).second)
       return rd.Error(root["schemes"], "schemes", "'" + s + "' appears twice (the baseline counts)");
+  // A calibrated scheme without calibration data would stop at its first
+  // projection: say so now, by name.
+  for (const std::string& s : c.AllSchemes()) {
+    auto spec = ResolveScheme(c.SchemeText(s));
+    if (spec.ok() && spec->method == Method::kGptq && !c.calibration)
+      return rd.Error(root, "calibration", "missing: scheme '" + s + "' is calibrated (" + MethodName(*spec) +
+                                               "); add calibration: {path: corpus.txt, sequences: 128, length: 2048}");
+  }
   c.tokenizer = rd.Resolve(c.tokenizer.empty() ? c.model : c.tokenizer);
   c.model = rd.Resolve(c.model);
   c.output = rd.Resolve(c.output);

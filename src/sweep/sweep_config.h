@@ -4,11 +4,13 @@
 #pragma once
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "core/run_layout.h"
+#include "eval/calibration_data.h"
 
 namespace qsweep {
 
@@ -54,6 +56,10 @@ struct SweepConfig {
   int64_t samples_per_unit = 64;
   int64_t windows_per_unit = 4;
   std::vector<std::string> slurm_args;  // extra sbatch arguments, passed one by one
+  // Calibration data for the calibrated schemes (-gptq), e.g.
+  //   calibration: {path: corpus.txt, sequences: 128, length: 2048, seed: 0}
+  // path: text, or a task file (*.jsonl); tokenized once per sweep.
+  std::optional<CalibrationSource> calibration;
 
   // Baseline first, then the candidates: one run (and one array task) each.
   std::vector<std::string> AllSchemes() const;

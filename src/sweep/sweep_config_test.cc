@@ -118,11 +118,40 @@ TEST(SweepConfig, NamedSchemesCarryOverrides) {
   ExpectError(with("[{name: x, scheme: bf16, extra: 1}]"), "schemes.extra: unknown key");
   ExpectError(with("[{name: bf16, scheme: w8a16}]"), "appears twice");
   ExpectError(with("w8a16"), "schemes: expected a list");
-  // A key that does nothing yet is refused, not silently ignored.
-  ExpectError(base + "calibration: corpus.txt\n", "calibration: calibration data is not used yet");
   // Every scheme name is resolved when the config is read (prepare, plan and
   // submit fail on a typo, with its line).
   ExpectError(with("[w8a16, w4a61-g128]"), "unknown scheme 'w4a61-g128'");
+}
+
+TEST(SweepConfig, CalibrationDataForCalibratedSchemes) {
+  const std::string base = kGood;
+  auto c = ParseSweepConfig(base + "calibration: {path: calib/c4.txt, sequences: 16, length: 256, seed: 3}\n",
+                            "/repo/configs/demo.yaml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_TRUE(c->calibration.has_value());
+  EXPECT_EQ(c->calibration->path, "/repo/configs/calib/c4.txt");
+  EXPECT_EQ(c->calibration->sequences, 16);
+  EXPECT_EQ(c->calibration->length, 256);
+  EXPECT_EQ(c->calibration->seed, 3);
+  auto defaults = ParseSweepConfig(base + "calibration: {path: /abs/c.txt}\n", "c.yaml");
+  ASSERT_TRUE(defaults.ok()) << defaults.status();
+  EXPECT_EQ(defaults->calibration->sequences, 128);
+  EXPECT_EQ(defaults->calibration->length, 2048);
+  EXPECT_EQ(defaults->calibration->seed, 0);
+  EXPECT_FALSE(ParseSweepConfig(base, "c.yaml")->calibration.has_value());
+  ExpectError(base + "calibration: corpus.txt\n", "calibration: expected a mapping");
+  ExpectError(base + "calibration: {sequences: 4}\n", "calibration.path: missing");
+  ExpectError(base + "calibration: {path: c.txt, samples: 4}\n", "calibration.samples: unknown key");
+  ExpectError(base + "calibration: {path: c.txt, length: 1}\n", "calibration: need sequences >= 1 and length >= 2");
+  // A gptq scheme, plain or named, needs the data.
+  std::string gptq = base;
+  gptq.replace(gptq.find("[w8a16, w4a16-g128]"), 19, "[w8a16, w4a16-g128-gptq-act]");
+  ExpectError(gptq, "calibration: missing: scheme 'w4a16-g128-gptq-act' is calibrated (gptq-act)");
+  EXPECT_TRUE(ParseSweepConfig(gptq + "calibration: {path: c.txt}\n", "c.yaml").ok());
+  std::string named = base;
+  named.replace(named.find("[w8a16, w4a16-g128]"), 19,
+                "[w8a16, {name: mlp-gptq, scheme: w4a16-g128-gptq, overrides: [{projections: [q], format: keep}]}]");
+  ExpectError(named, "scheme 'mlp-gptq' is calibrated");
 }
 
 TEST(SweepConfig, SensitivityExpandsIntoOneLayerEntries) {

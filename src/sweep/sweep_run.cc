@@ -1,9 +1,13 @@
 #include "sweep/sweep_run.h"
 
 #include <filesystem>
+#include <optional>
+
+#include <nlohmann/json.hpp>
 
 #include "absl/strings/str_format.h"
 #include "core/status_macros.h"
+#include "eval/calibration_data.h"
 #include "eval/prepare.h"
 #include "eval/tasks/import_task.h"
 #include "eval/tasks/task.h"
@@ -105,7 +109,25 @@ struct Sweep {
   const RequestSet& requests;
   const Checkpoint& ckpt;
   const std::vector<WorkUnit>& units;
+  const CalibrationSet* calibration;  // for the calibrated schemes; null when none is run
 };
+
+// Calibration data, drawn and tokenized once for the calibrated schemes to run.
+absl::StatusOr<std::optional<CalibrationSet>> SharedCalibration(const SweepConfig& c, const Topology& topo,
+                                                                 const std::vector<std::string>& schemes) {
+  for (const std::string& s : schemes) {
+    QSWEEP_ASSIGN_OR_RETURN(const SchemeSpec spec, ResolveScheme(c.SchemeText(s)));
+    if (spec.method == Method::kRtn || !c.calibration) continue;
+    QSWEEP_ASSIGN_OR_RETURN(std::unique_ptr<Tokenizer> tok, LoadTokenizer(c.tokenizer));
+    QSWEEP_ASSIGN_OR_RETURN(CalibrationSet set, LoadCalibrationSet(*c.calibration, *tok, c.add_bos));
+    if (topo.world_rank == 0)
+      std::fprintf(stderr, "qsweep: calibration data %s: %zu sequences of %lld tokens (seed %lld), id %s\n",
+                   set.source.c_str(), set.sequences.size(), static_cast<long long>(c.calibration->length),
+                   static_cast<long long>(c.calibration->seed), set.id.c_str());
+    return set;
+  }
+  return std::nullopt;
+}
 
 BackendContext RankContext(const Sweep& s) {
   BackendContext context{.tp = s.topo.tp,
@@ -122,6 +144,7 @@ BackendContext RankContext(const Sweep& s) {
 
 DecoderOptions DecoderOptionsFor(const Sweep& s, const SchemeSpec& spec) {
   const MPI_Comm world = s.world;
+  const bool leader = s.topo.world_rank == 0;
   return {.scheme = spec,
           .tp_rank = s.topo.tp_rank,
           .tp_size = s.topo.tp,
@@ -130,7 +153,21 @@ DecoderOptions DecoderOptionsFor(const Sweep& s, const SchemeSpec& spec) {
           .agree_batch_tokens = [world](int64_t tokens) {
             MPI_Allreduce(MPI_IN_PLACE, &tokens, 1, MPI_INT64_T, MPI_MIN, world);
             return tokens;
+          },
+          .calibration = spec.method != Method::kRtn ? s.calibration : nullptr,
+          .progress = [leader](const std::string& line) {
+            if (leader) std::fprintf(stderr, "qsweep: %s\n", line.c_str());
           }};
+}
+
+// The scheme JSON of a calibrated run: what the calibrated quantizer was
+// given (the data's id) and chose (the damping, AWQ's exponents).
+std::string CalibratedSchemeJson(const std::string& scheme_json, const Decoder& decoder, const Sweep& s,
+                                 const SchemeSpec& spec) {
+  if (decoder.calibration_report().tensors.empty() || !s.calibration) return scheme_json;
+  nlohmann::json j = nlohmann::json::parse(scheme_json);
+  j["calibration"] = nlohmann::json::parse(decoder.calibration_report().Json(*s.calibration, spec.gptq.damp));
+  return j.dump();
 }
 
 RunHeader MakeRunHeader(const Sweep& s, const SchemeSummary& scheme) {
@@ -194,7 +231,9 @@ absl::Status RunScheme(const Sweep& s, const std::string& scheme_name, const Bac
   if (leader)
     std::fprintf(stderr, "qsweep: %s on %s: %s\n", scheme.name.c_str(), backend->name().c_str(),
                  decoder->memory_plan().c_str());
-  QSWEEP_ASSIGN_OR_RETURN(std::unique_ptr<JournalSink> sink, OpenJournal(s, path, MakeRunHeader(s, scheme)));
+  RunHeader header = MakeRunHeader(s, scheme);
+  header.scheme_json = CalibratedSchemeJson(header.scheme_json, *decoder, s, spec);
+  QSWEEP_ASSIGN_OR_RETURN(std::unique_ptr<JournalSink> sink, OpenJournal(s, path, header));
   QueueJob job;
   job.requests = &s.requests;
   job.units = s.units;
@@ -230,10 +269,11 @@ absl::Status RunSweep(const SweepConfig& c, const std::vector<std::string>& want
   QSWEEP_ASSIGN_OR_RETURN(std::unique_ptr<Checkpoint> ckpt, OpenCheckpoint(c.model));
   const std::vector<WorkUnit> units =
       PlanWorkUnits(requests, {.samples_per_unit = c.samples_per_unit, .windows_per_unit = c.windows_per_unit});
+  QSWEEP_ASSIGN_OR_RETURN(const std::optional<CalibrationSet> calibration, SharedCalibration(c, topo, schemes));
   MPI_Comm group_comm;
   MPI_Comm_split(world, topo.replica, topo.tp_rank, &group_comm);
   MpiCommunicator group(group_comm);
-  const Sweep sweep{c, topo, world, group, requests, *ckpt, units};
+  const Sweep sweep{c, topo, world, group, requests, *ckpt, units, calibration ? &*calibration : nullptr};
   for (const std::string& scheme : schemes) QSWEEP_RETURN_IF_ERROR(RunScheme(sweep, scheme, make_backend));
   return absl::OkStatus();
 }
