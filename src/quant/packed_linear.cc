@@ -8,6 +8,7 @@
 #include "quant/bit_packing.h"
 #include "quant/fp8.h"
 #include "quant/gemm.h"
+#include "quant/smoothquant.h"
 
 namespace qsweep {
 namespace {
@@ -136,6 +137,16 @@ absl::StatusOr<std::unique_ptr<PackedLinear>> QuantizeLinear(const WeightFormat&
                                                              QuantizeReport* report) {
   if (static_cast<int64_t>(w.size()) != out * in)
     return absl::InvalidArgumentError(absl::StrFormat("%s: %d weights for a [%d, %d] layer", name, w.size(), out, in));
+  // SmoothQuant's scaled columns, also where an override keeps the layer
+  // dense (its input is smoothed all the same).
+  if (method == Method::kSmoothQuant && ((calib && !calib->smooth_scales.empty()) || f.quantized())) {
+    if (!calib || static_cast<int64_t>(calib->smooth_scales.size()) != in)
+      return absl::FailedPreconditionError(absl::StrFormat(
+          "%s: SmoothQuant needs the layer's %d smoothing scales, and %s given (a -sq scheme needs "
+          "calibration data: the sweep config's calibration key)",
+          name, in, calib && !calib->smooth_scales.empty() ? "a wrong number was" : "none were"));
+    ScaleColumns(w, calib->smooth_scales);
+  }
   if (!f.quantized()) {
     if (f.dense_bits == 16) {
 #pragma omp parallel for schedule(static) if (w.size() > (1 << 20))
@@ -143,7 +154,7 @@ absl::StatusOr<std::unique_ptr<PackedLinear>> QuantizeLinear(const WeightFormat&
     }
     return std::make_unique<DenseLinear>(f, std::move(w), out, in);
   }
-  if (method != Method::kRtn && method != Method::kGptq)
+  if (method == Method::kAwq)
     return absl::UnimplementedError(absl::StrFormat(
         "%s: the %s quantizer needs calibration and is not implemented yet (use the -rtn form)", name,
         MethodName(method)));

@@ -28,6 +28,9 @@ struct LayerCalibration {
   std::vector<float> hessian;         // [in, in] (GPTQ): 2/n Σ x xᵀ (HessianAccumulator)
   int64_t tokens = 0;                 // n, the input rows the statistics cover
   GptqOptions gptq;                   // the scheme's GPTQ settings
+  // SmoothQuant (quant/smoothquant.h): column j is quantized as W[:, j]·s_j;
+  // whoever feeds the layer divides its input by s (the preceding norm).
+  std::vector<float> smooth_scales;   // [in]
 };
 
 // What a calibrated quantizer chose, for the run file (zero for RTN).
@@ -65,7 +68,8 @@ class PackedLinear {
 // `w` [out, in] in `format` by `method`; `name` is for errors. Dense
 // formats round to their precision and keep `w`'s storage (every method).
 // GPTQ needs `calib` with the Hessian of the layer's inputs (GptqQuantize);
-// AWQ and SmoothQuant are not implemented yet. `report`, where given, gets
+// SmoothQuant its smoothing scales (then round to nearest); AWQ is not
+// implemented yet. `report`, where given, gets
 // what the calibrated quantizer chose.
 absl::StatusOr<std::unique_ptr<PackedLinear>> QuantizeLinear(const WeightFormat& format, std::vector<float> w,
                                                              int64_t out, int64_t in, Method method = Method::kRtn,
