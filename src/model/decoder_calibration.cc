@@ -4,6 +4,12 @@
 // down, each from the Hessian of its inputs as RunLayer computes them
 // through the stages already quantized (a tap on the same forward the
 // scorer runs); then the quantized layer makes the next layer's inputs.
+// SmoothQuant goes the same way with the inputs' max |x| per channel in
+// place of the Hessian, for the stages a norm feeds (q k v, gate up): the
+// norm's weight is divided by the smoothing scales, the projections'
+// columns multiplied (quant/smoothquant.h). Unlike the reference, which
+// measures max |x| once on the unquantized model, the inputs here come
+// through the layers already smoothed and quantized.
 #include <chrono>
 
 #include "absl/strings/str_format.h"
@@ -11,6 +17,7 @@
 #include "model/decoder.h"
 #include "model/decoder_layer.h"
 #include "quant/gptq.h"
+#include "quant/smoothquant.h"
 #include "quant/tensor_quantizer.h"
 
 namespace qsweep {
@@ -76,7 +83,10 @@ absl::Status Decoder::Calibrate(const Checkpoint& ckpt) {
     LinearInput input;
     int64_t in;
     std::vector<Projection> projections;
+    const char* norm;                          // the norm before them, if any
+    std::unique_ptr<DeviceArray>* norm_array;
   };
+  const bool smooth = spec.method == Method::kSmoothQuant;
 
   for (int64_t i = 0; i < config_.num_layers; ++i) {
     const Clock::time_point layer_start = Clock::now();
@@ -85,24 +95,35 @@ absl::Status Decoder::Calibrate(const Checkpoint& ckpt) {
         {LinearInput::kAttention, dm,
          {{"self_attn.q_proj.weight", qd, dm, &L.q, nullptr, 0},
           {"self_attn.k_proj.weight", kvd, dm, &L.k, nullptr, 0},
-          {"self_attn.v_proj.weight", kvd, dm, &L.v, nullptr, 0}}},
-        {LinearInput::kAttentionOutput, qd, {{"self_attn.o_proj.weight", dm, qd, nullptr, &L.o, o_parts_}}},
+          {"self_attn.v_proj.weight", kvd, dm, &L.v, nullptr, 0}},
+         "input_layernorm.weight", &L.attn_norm},
+        {LinearInput::kAttentionOutput, qd, {{"self_attn.o_proj.weight", dm, qd, nullptr, &L.o, o_parts_}}, nullptr,
+         nullptr},
         {LinearInput::kMlp, dm,
-         {{"mlp.gate_proj.weight", im, dm, &L.gate, nullptr, 0}, {"mlp.up_proj.weight", im, dm, &L.up, nullptr, 0}}},
-        {LinearInput::kMlpHidden, im, {{"mlp.down_proj.weight", dm, im, nullptr, &L.down, down_parts_}}},
+         {{"mlp.gate_proj.weight", im, dm, &L.gate, nullptr, 0}, {"mlp.up_proj.weight", im, dm, &L.up, nullptr, 0}},
+         "post_attention_layernorm.weight", &L.mlp_norm},
+        {LinearInput::kMlpHidden, im, {{"mlp.down_proj.weight", dm, im, nullptr, &L.down, down_parts_}}, nullptr,
+         nullptr},
     };
     for (const Stage& stage : stages) {
       bool quantized = false;
       for (const Projection& p : stage.projections)
         quantized |= FormatFor(spec, LayerTensorName(i, p.suffix)).quantized();
-      if (!quantized) continue;  // kept dense: the first load is final
-      HessianAccumulator acc(stage.in);
+      // SmoothQuant smooths only what a norm feeds (the reference's Llama
+      // rule): o and down keep their round-to-nearest load. It smooths a
+      // stage kept dense too, where another of its stages is quantized.
+      if (smooth ? !stage.norm : !quantized) continue;
+      HessianAccumulator acc(smooth ? 0 : stage.in);
+      ActAbsMax absmax(smooth ? stage.in : 0);
       double hessian_seconds = 0;
       const LinearInputTap tap = [&](LinearInput which, const Act& a) {
         if (which != stage.input) return;
         const std::vector<float> x = backend_->Download(a);
         const Clock::time_point t = Clock::now();
-        acc.Add(x.data(), a.rows);
+        if (smooth)
+          absmax.Add(x.data(), a.rows);
+        else
+          acc.Add(x.data(), a.rows);
         hessian_seconds += Since(t);
       };
       const Clock::time_point capture_start = Clock::now();
@@ -116,9 +137,24 @@ absl::Status Decoder::Calibrate(const Checkpoint& ckpt) {
       report.hessian_seconds += hessian_seconds;
       const Clock::time_point quantize_start = Clock::now();
       calib.hessian = acc.Hessian();
-      calib.tokens = acc.tokens();
+      calib.tokens = smooth ? set.tokens() : acc.tokens();
       double trace = 0;
-      for (int64_t j = 0; j < stage.in; ++j) trace += calib.hessian[j * stage.in + j];
+      for (int64_t j = 0; j < acc.in_features(); ++j) trace += calib.hessian[j * stage.in + j];
+      if (smooth) {
+        // s from the inputs' max |x| and every projection's weights; the
+        // norm's weight divided by s here, the columns scaled by the quantizer.
+        std::vector<std::vector<float>> ws;
+        for (const Projection& p : stage.projections) {
+          QSWEEP_ASSIGN_OR_RETURN(std::vector<float> w, ckpt.ReadAll(LayerTensorName(i, p.suffix)));
+          ws.push_back(std::move(w));
+        }
+        calib.smooth_scales =
+            SmoothingScales(absmax.values(), std::vector<std::span<const float>>(ws.begin(), ws.end()),
+                            spec.smooth_alpha);
+        QSWEEP_ASSIGN_OR_RETURN(std::vector<float> g, ckpt.ReadAll(LayerTensorName(i, stage.norm)));
+        DivideBySmoothing(g, calib.smooth_scales);
+        QSWEEP_ASSIGN_OR_RETURN(*stage.norm_array, backend_->Upload(g));
+      }
       for (const Projection& p : stage.projections) {
         const std::string name = LayerTensorName(i, p.suffix);
         QuantizeReport chose;

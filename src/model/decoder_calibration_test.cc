@@ -198,3 +198,54 @@ TEST(Calibration, BadCalibrationInputIsRefused) {
 
 }  // namespace
 }  // namespace qsweep
+
+namespace qsweep {
+namespace {
+
+TEST(SmoothQuantCalibration, SmoothingAloneLeavesTheModelUnchangedWithinRounding) {
+  // Every projection kept bf16: the norms divided by s and the columns
+  // multiplied by s compute what the unsmoothed model computes.
+  auto ckpt = OpenCheckpoint(TinyModel());
+  ASSERT_TRUE(ckpt.ok()) << ckpt.status();
+  const int64_t vocab = (*ckpt)->config().vocab_size;
+  const CalibrationSet calib = TinyCalibration(8, 128);
+  const auto heldout = Windows("tiny/tasks/heldout.txt", 4, 128);
+  CpuBackend backend;
+  const RowScores fp32 = LogProbs(*Load(**ckpt, &backend, "fp32", nullptr), heldout);
+  const RowScores bf16 = LogProbs(*Load(**ckpt, &backend, "bf16", nullptr), heldout);
+  auto d = Load(**ckpt, &backend, "scheme: w8a8-sq0.5\noverrides:\n  - {format: keep}\n", &calib);
+  ASSERT_NE(d, nullptr);
+  const RowScores smoothed = LogProbs(*d, heldout);
+  // The tiny model's weights are bf16 already: what differs is W·s rounded
+  // back to bf16 (relative error <= 2^-9 a weight).
+  EXPECT_EQ(fp32.logprobs, bf16.logprobs);
+  const double kl = MeanKl(bf16, smoothed, vocab);
+  double worst = 0;
+  for (size_t i = 0; i < bf16.logprobs.size(); ++i)
+    if (bf16.logprobs[i] > -20) worst = std::max(worst, std::fabs(double(bf16.logprobs[i]) - smoothed.logprobs[i]));
+  EXPECT_GT(kl, 0);  // the weights did change
+  EXPECT_LT(kl, 1e-5);
+  EXPECT_LT(worst, 0.05);
+  EXPECT_EQ(d->calibration_report().tensors.size(), 5u * (*ckpt)->config().num_layers);  // q k v gate up
+}
+
+TEST(SmoothQuantCalibration, HelpsW4a4OnHeldOutText) {
+  auto ckpt = OpenCheckpoint(TinyModel());
+  ASSERT_TRUE(ckpt.ok()) << ckpt.status();
+  const int64_t vocab = (*ckpt)->config().vocab_size;
+  const CalibrationSet calib = TinyCalibration(32, 128);
+  const auto heldout = Windows("tiny/tasks/heldout.txt", 8, 128);
+  CpuBackend backend;
+  const RowScores fp32 = LogProbs(*Load(**ckpt, &backend, "fp32", nullptr), heldout);
+  auto kl = [&](const char* scheme, const CalibrationSet* c) {
+    const double v = MeanKl(fp32, LogProbs(*Load(**ckpt, &backend, scheme, c), heldout), vocab);
+    std::printf("%-12s KL %.5f nats/token\n", scheme, v);
+    return v;
+  };
+  EXPECT_LT(kl("w4a4-sq0.5", &calib), kl("w4a4", nullptr));
+  kl("w8a8", nullptr);
+  kl("w8a8-sq0.5", &calib);
+}
+
+}  // namespace
+}  // namespace qsweep

@@ -152,6 +152,9 @@ TEST(SweepConfig, CalibrationDataForCalibratedSchemes) {
   named.replace(named.find("[w8a16, w4a16-g128]"), 19,
                 "[w8a16, {name: mlp-gptq, scheme: w4a16-g128-gptq, overrides: [{projections: [q], format: keep}]}]");
   ExpectError(named, "scheme 'mlp-gptq' is calibrated");
+  std::string sq = base;
+  sq.replace(sq.find("[w8a16, w4a16-g128]"), 19, "[w8a8-sq0.85]");
+  ExpectError(sq, "scheme 'w8a8-sq0.85' is calibrated (sq0.85)");
 }
 
 TEST(SweepConfig, SensitivityExpandsIntoOneLayerEntries) {
