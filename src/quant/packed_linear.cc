@@ -155,9 +155,10 @@ absl::StatusOr<std::unique_ptr<PackedLinear>> QuantizeLinear(const WeightFormat&
     return std::make_unique<DenseLinear>(f, std::move(w), out, in);
   }
   if (method == Method::kAwq)
-    return absl::UnimplementedError(absl::StrFormat(
-        "%s: the %s quantizer needs calibration and is not implemented yet (use the -rtn form)", name,
-        MethodName(method)));
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "%s: AWQ chooses scales and clipping on calibration data as the model loads (an -awq scheme needs the "
+        "sweep config's calibration key), then rounds to nearest: it is not a quantizer of one tensor",
+        name));
   QuantizedWeights q;
   if (method == Method::kGptq) {
     if (!calib || calib->hessian.empty())

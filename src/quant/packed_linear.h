@@ -68,8 +68,8 @@ class PackedLinear {
 // `w` [out, in] in `format` by `method`; `name` is for errors. Dense
 // formats round to their precision and keep `w`'s storage (every method).
 // GPTQ needs `calib` with the Hessian of the layer's inputs (GptqQuantize);
-// SmoothQuant its smoothing scales (then round to nearest); AWQ is not
-// implemented yet. `report`, where given, gets
+// SmoothQuant its smoothing scales (then round to nearest); AWQ is refused
+// here (the calibrator scales and clips, then rounds to nearest). `report`, where given, gets
 // what the calibrated quantizer chose.
 absl::StatusOr<std::unique_ptr<PackedLinear>> QuantizeLinear(const WeightFormat& format, std::vector<float> w,
                                                              int64_t out, int64_t in, Method method = Method::kRtn,

@@ -300,15 +300,14 @@ TEST(PackedLinear, ActivationRowKnownAnswer) {
   EXPECT_EQ(std::vector<int8_t>(c, c + 3), (std::vector<int8_t>{0, 0, 0}));
 }
 
-TEST(PackedLinear, AwqSaysItIsNotImplemented) {
+TEST(PackedLinear, AwqIsNotAQuantizerOfOneTensor) {
   const auto w = Normal(4 * 32, 1);
   LayerCalibration calib;
   calib.mean_abs_input.assign(32, 1.0f);
   auto r = QuantizeLinear(Format("w4a16-g16"), w, 4, 32, Method::kAwq, &calib, "model.layers.1.self_attn.o_proj.weight");
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnimplemented);
-  EXPECT_NE(r.status().message().find("model.layers.1.self_attn.o_proj.weight: the awq quantizer needs calibration and "
-                                      "is not implemented"),
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(r.status().message().find("model.layers.1.self_attn.o_proj.weight: AWQ chooses scales and clipping"),
             std::string::npos)
       << r.status();
   EXPECT_TRUE(QuantizeLinear(Format("w4a16-g16"), w, 4, 32, Method::kRtn, &calib).ok());  // rtn ignores it
