@@ -29,6 +29,7 @@ struct TensorCalibration {
   double hessian_trace = 0;  // trace of H = 2/n Σ x xᵀ of its inputs
   double damp_used = 0;
   int64_t dead_columns = 0;
+  double awq_alpha = -1;  // AWQ: the chosen exponent (-1: no scale search)
 };
 
 struct CalibrationReport {

@@ -10,13 +10,24 @@
 // columns multiplied (quant/smoothquant.h). Unlike the reference, which
 // measures max |x| once on the unquantized model, the inputs here come
 // through the layers already smoothed and quantized.
+// AWQ (quant/awq.h) too: per stage, the scale search where a norm feeds it
+// (q k v, gate up) and the clipping search, then round to nearest. Where it
+// differs from mit-han-lab/llm-awq: the searched block output is the
+// stage's output before o / down (the reference inspects the whole
+// attention / MLP module, o / down included, unquantized); v→o and up→down
+// are not scaled (the reference scales up→down, and v→o where the shapes
+// match, i.e. not for GQA); and the inputs come through the layers already
+// quantized (the reference feeds each layer the unquantized model's).
 #include <chrono>
+#include <cmath>
+#include <functional>
 
 #include "absl/strings/str_format.h"
 #include "core/status_macros.h"
 #include "model/decoder.h"
 #include "model/decoder_layer.h"
 #include "quant/gptq.h"
+#include "quant/awq.h"
 #include "quant/smoothquant.h"
 #include "quant/tensor_quantizer.h"
 
@@ -88,6 +99,133 @@ absl::Status Decoder::Calibrate(const Checkpoint& ckpt) {
   };
   const bool smooth = spec.method == Method::kSmoothQuant;
 
+  const bool awq = spec.method == Method::kAwq;
+  SchemeSpec rtn = spec;
+  rtn.method = Method::kRtn;
+  // Runs every batch through layer L from its stored inputs, `tap` seeing the linears' inputs.
+  auto run_batches = [&](const Layer& L, const std::function<void(size_t, LinearInput, const Act&)>& tap) {
+    for (size_t b = 0; b < batches.size(); ++b) {
+      start_batch(batches[b]);
+      backend_->UploadTo(hidden[b], x_);
+      const LinearInputTap t = [&](LinearInput which, const Act& a) { tap(b, which, a); };
+      RunLayer(L, &t);
+    }
+  };
+  auto dense_linear = [&](const std::string& name, std::vector<float> w, int64_t out,
+                          int64_t in) -> absl::StatusOr<std::unique_ptr<Linear>> {
+    QSWEEP_ASSIGN_OR_RETURN(std::unique_ptr<PackedLinear> q,
+                            QuantizeLinear(WeightFormat::Dense(32), std::move(w), out, in));
+    return backend_->CreateLinear(name, LinearRole::kProjection, std::move(q));
+  };
+  // AWQ (quant/awq.h) for one stage: the scale search where a norm feeds
+  // it, with the stage's output (the attention output before o, the SwiGLU
+  // output before down) as the block output; then clipping on sampled
+  // inputs (not q, k); then round to nearest.
+  auto awq_stage = [&](int64_t i, Layer& L, const auto& stage) -> absl::Status {
+    const Clock::time_point t0 = Clock::now();
+    const LinearInput objective =
+        stage.input == LinearInput::kAttention ? LinearInput::kAttentionOutput : LinearInput::kMlpHidden;
+    const int64_t every = std::max<int64_t>(1, set.tokens() / 512);  // the clip search's 512 tokens
+    std::vector<std::vector<float>> ws;
+    std::vector<WeightFormat> formats;
+    for (const auto& p : stage.projections) {
+      QSWEEP_ASSIGN_OR_RETURN(std::vector<float> w, ckpt.ReadAll(LayerTensorName(i, p.suffix)));
+      formats.push_back(FormatFor(spec, LayerTensorName(i, p.suffix)));
+      if (!formats.back().quantized()) RoundToUnquantizedFormat(spec, w);
+      ws.push_back(std::move(w));
+    }
+    auto set_linears = [&](const std::vector<std::vector<float>>& values) -> absl::Status {
+      for (size_t k = 0; k < values.size(); ++k) {
+        const auto& p = stage.projections[k];
+        QSWEEP_ASSIGN_OR_RETURN(std::unique_ptr<Linear> l,
+                                dense_linear(LayerTensorName(i, p.suffix), values[k], p.out, p.in));
+        if (p.whole) *p.whole = std::move(l);
+        else {
+          p.parts->clear();
+          p.parts->push_back(std::move(l));
+        }
+      }
+      return absl::OkStatus();
+    };
+    // The unquantized stage: its inputs' mean |x|, sampled inputs, and the reference outputs.
+    QSWEEP_RETURN_IF_ERROR(set_linears(ws));
+    ActMeanAbs mean_abs(stage.in);
+    std::vector<float> sample;
+    int64_t seen = 0;
+    std::vector<std::vector<float>> reference(batches.size());
+    run_batches(L, [&](size_t b, LinearInput which, const Act& a) {
+      if (which == stage.input) {
+        const std::vector<float> x = backend_->Download(a);
+        mean_abs.Add(x.data(), a.rows);
+        for (int64_t r = 0; r < a.rows; ++r, ++seen)
+          if (seen % every == 0) sample.insert(sample.end(), x.begin() + r * stage.in, x.begin() + (r + 1) * stage.in);
+      } else if (which == objective && stage.norm) {
+        reference[b] = backend_->Download(a);
+      }
+    });
+    report.capture_seconds += Since(t0);
+    const Clock::time_point t1 = Clock::now();
+    std::vector<float> s(stage.in, 1.0f);
+    double alpha = -1;
+    if (stage.norm) {
+      const AwqScaleChoice choice = SearchAwqScales(mean_abs.values(), 20, [&](std::span<const float> cand) {
+        std::vector<std::vector<float>> values;
+        for (size_t k = 0; k < ws.size(); ++k) {
+          const auto& p = stage.projections[k];
+          values.push_back(formats[k].quantized() ? QuantizeScaledForSearch(formats[k], ws[k], p.out, p.in, cand)
+                                                  : ws[k]);
+        }
+        QSWEEP_CHECK(set_linears(values).ok());
+        double err = 0;
+        int64_t n = 0;
+        run_batches(L, [&](size_t b, LinearInput which, const Act& a) {
+          if (which != objective) return;
+          const std::vector<float> y = backend_->Download(a);
+          for (size_t j = 0; j < y.size(); ++j) err += std::pow(double(y[j]) - reference[b][j], 2);
+          n += static_cast<int64_t>(y.size());
+        });
+        return err / std::max<int64_t>(n, 1);
+      });
+      s = choice.scales;
+      alpha = choice.alpha;
+      QSWEEP_ASSIGN_OR_RETURN(std::vector<float> g, ckpt.ReadAll(LayerTensorName(i, stage.norm)));
+      DivideBySmoothing(g, s);
+      QSWEEP_ASSIGN_OR_RETURN(*stage.norm_array, backend_->Upload(g));
+    }
+    const int64_t rows = static_cast<int64_t>(sample.size()) / stage.in;
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t j = 0; j < stage.in; ++j) sample[r * stage.in + j] /= s[j];  // the inputs of W·s
+    for (size_t k = 0; k < ws.size(); ++k) {
+      const auto& p = stage.projections[k];
+      const std::string name = LayerTensorName(i, p.suffix);
+      std::vector<float> w;
+      QSWEEP_ASSIGN_OR_RETURN(w, ckpt.ReadAll(name));
+      ScaleColumns(w, s);
+      const bool qk = std::string_view(p.suffix).starts_with("self_attn.q_") ||
+                      std::string_view(p.suffix).starts_with("self_attn.k_");
+      if (formats[k].kind == WeightKind::kInt && !qk) AwqClip(formats[k], w, p.out, p.in, sample.data(), rows);
+      if (p.whole) {
+        QSWEEP_ASSIGN_OR_RETURN(std::unique_ptr<PackedLinear> q, QuantizeTensor(rtn, name, std::move(w), p.out, p.in));
+        QSWEEP_ASSIGN_OR_RETURN(*p.whole, backend_->CreateLinear(name, LinearRole::kProjection, std::move(q)));
+      } else {
+        auto columns = [&](int64_t begin, int64_t end) -> absl::StatusOr<std::vector<float>> {
+          std::vector<float> part;
+          for (int64_t r = 0; r < p.out; ++r) part.insert(part.end(), w.begin() + r * p.in + begin, w.begin() + r * p.in + end);
+          return part;
+        };
+        QSWEEP_ASSIGN_OR_RETURN(auto q, QuantizeRowParallelParts(rtn, name, p.out, p.in, 0, p.count, p.count, columns));
+        QSWEEP_ASSIGN_OR_RETURN(*p.parts, backend_->CreateLinearParts(name, std::move(q)));
+      }
+      TensorCalibration t;
+      t.name = name;
+      t.tokens = set.tokens();
+      t.awq_alpha = alpha;
+      report.tensors.push_back(t);
+    }
+    report.quantize_seconds += Since(t1);
+    return absl::OkStatus();
+  };
+
   for (int64_t i = 0; i < config_.num_layers; ++i) {
     const Clock::time_point layer_start = Clock::now();
     Layer& L = layers_[i];
@@ -109,6 +247,11 @@ absl::Status Decoder::Calibrate(const Checkpoint& ckpt) {
       bool quantized = false;
       for (const Projection& p : stage.projections)
         quantized |= FormatFor(spec, LayerTensorName(i, p.suffix)).quantized();
+      if (awq) {
+        if (!quantized) continue;
+        QSWEEP_RETURN_IF_ERROR(awq_stage(i, L, stage));
+        continue;
+      }
       // SmoothQuant smooths only what a norm feeds (the reference's Llama
       // rule): o and down keep their round-to-nearest load. It smooths a
       // stage kept dense too, where another of its stages is quantized.

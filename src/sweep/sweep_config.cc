@@ -294,7 +294,7 @@ absl::StatusOr<SweepConfig> ParseSweepConfig(const std::string& text, const std:
   // projection: say so now, by name.
   for (const std::string& s : c.AllSchemes()) {
     auto spec = ResolveScheme(c.SchemeText(s));
-    if (spec.ok() && (spec->method == Method::kGptq || spec->method == Method::kSmoothQuant) && !c.calibration)
+    if (spec.ok() && spec->method != Method::kRtn && !c.calibration)
       return rd.Error(root, "calibration", "missing: scheme '" + s + "' is calibrated (" + MethodName(*spec) +
                                                "); add calibration: {path: corpus.txt, sequences: 128, length: 2048}");
   }

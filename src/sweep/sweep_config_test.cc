@@ -155,6 +155,9 @@ TEST(SweepConfig, CalibrationDataForCalibratedSchemes) {
   std::string sq = base;
   sq.replace(sq.find("[w8a16, w4a16-g128]"), 19, "[w8a8-sq0.85]");
   ExpectError(sq, "scheme 'w8a8-sq0.85' is calibrated (sq0.85)");
+  std::string awq = base;
+  awq.replace(awq.find("[w8a16, w4a16-g128]"), 19, "[w4a16-g128-awq]");
+  ExpectError(awq, "scheme 'w4a16-g128-awq' is calibrated (awq)");
 }
 
 TEST(SweepConfig, SensitivityExpandsIntoOneLayerEntries) {
