@@ -30,4 +30,11 @@ std::string CalibrationReport::Json(const CalibrationSet& set, double base_damp)
   return j.dump();
 }
 
+std::string CalibrationReport::AddToSchemeJson(const std::string& scheme_json, const CalibrationSet& set,
+                                               double base_damp) const {
+  nlohmann::json j = nlohmann::json::parse(scheme_json);
+  j["calibration"] = nlohmann::json::parse(Json(set, base_damp));
+  return j.dump();
+}
+
 }  // namespace qsweep

@@ -40,6 +40,8 @@ struct CalibrationReport {
   // For the run file's scheme JSON: the data's id, source, shape, and the
   // damping used (the largest, and the tensors where it was increased).
   std::string Json(const CalibrationSet& set, double base_damp) const;
+  // A scheme JSON object (SchemeJson) with that as its "calibration" member.
+  std::string AddToSchemeJson(const std::string& scheme_json, const CalibrationSet& set, double base_damp) const;
 };
 
 }  // namespace qsweep

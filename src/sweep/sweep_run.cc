@@ -3,8 +3,6 @@
 #include <filesystem>
 #include <optional>
 
-#include <nlohmann/json.hpp>
-
 #include "absl/strings/str_format.h"
 #include "core/status_macros.h"
 #include "eval/calibration_data.h"
@@ -165,9 +163,7 @@ DecoderOptions DecoderOptionsFor(const Sweep& s, const SchemeSpec& spec) {
 std::string CalibratedSchemeJson(const std::string& scheme_json, const Decoder& decoder, const Sweep& s,
                                  const SchemeSpec& spec) {
   if (decoder.calibration_report().tensors.empty() || !s.calibration) return scheme_json;
-  nlohmann::json j = nlohmann::json::parse(scheme_json);
-  j["calibration"] = nlohmann::json::parse(decoder.calibration_report().Json(*s.calibration, spec.gptq.damp));
-  return j.dump();
+  return decoder.calibration_report().AddToSchemeJson(scheme_json, *s.calibration, spec.gptq.damp);
 }
 
 RunHeader MakeRunHeader(const Sweep& s, const SchemeSummary& scheme) {
