@@ -12,21 +12,14 @@
 #include "quant/gemm.h"
 #include "quant/quantized_weights.h"
 #include "quant/scheme.h"
+#include "random_for_test.h"
 
 namespace qsweep {
 namespace {
 
-std::vector<float> Random(int64_t n, uint32_t seed, float sd = 1) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> nd(0, sd);
-  std::vector<float> v(n);
-  for (float& x : v) x = nd(rng);
-  return v;
-}
-
 // Inputs whose channels differ in scale (a few salient ones).
 std::vector<float> Inputs(int64_t rows, int64_t in, uint32_t seed) {
-  std::vector<float> x = Random(rows * in, seed);
+  std::vector<float> x = Normal(rows * in, seed);
   std::mt19937 rng(seed + 1);
   std::vector<float> scale(in);
   for (auto& s : scale) s = std::exp(std::normal_distribution<float>(0, 1)(rng));
@@ -63,7 +56,7 @@ TEST(Awq, ScalesAreTheFormula) {
 
 TEST(Awq, ChosenAlphaIsTheExhaustiveMinimumOfTheObjective) {
   const int64_t rows = 128, out = 32, in = 128;
-  const std::vector<float> x = Inputs(rows, in, 3), w = Random(out * in, 4, 0.05f);
+  const std::vector<float> x = Inputs(rows, in, 3), w = Normal(out * in, 4, 0.05f);
   for (const char* scheme : {"w4a16-g32", "w3a16-asym", "w4a16-g128-asym"}) {
     const WeightFormat f = ParseScheme(scheme)->format;
     ActMeanAbs mean(in);
@@ -93,7 +86,7 @@ TEST(Awq, ChosenAlphaIsTheExhaustiveMinimumOfTheObjective) {
 TEST(Awq, ClippingIsTheBruteForceBestPerGroup) {
   const int64_t rows = 64, out = 8, in = 96;
   const std::vector<float> x = Inputs(rows, in, 5);
-  std::vector<float> w = Random(out * in, 6, 0.05f);
+  std::vector<float> w = Normal(out * in, 6, 0.05f);
   w[5] = 0.6f;  // an outlier weight worth clipping
   for (const char* scheme : {"w3a16-g32", "w4a16-asym", "w2a16-g16-asym"}) {
     const WeightFormat f = ParseScheme(scheme)->format;

@@ -12,21 +12,14 @@
 #include "quant/gemm.h"
 #include "quant/packed_linear.h"
 #include "quant/scheme.h"
+#include "random_for_test.h"
 
 namespace qsweep {
 namespace {
 
-std::vector<float> Random(int64_t n, uint32_t seed, float sd = 1) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> nd(0, sd);
-  std::vector<float> v(n);
-  for (float& x : v) x = nd(rng);
-  return v;
-}
-
 // x with a few outlier channels (as LLM activations have).
 std::vector<float> Activations(int64_t rows, int64_t in, uint32_t seed) {
-  std::vector<float> x = Random(rows * in, seed);
+  std::vector<float> x = Normal(rows * in, seed);
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t j : {3, 17}) x[r * in + j] *= 40;
   return x;
@@ -47,7 +40,7 @@ std::vector<float> Normed(const std::vector<float>& x, const std::vector<float>&
 
 TEST(SmoothQuant, ScalesAreTheFormula) {
   const int64_t in = 8;
-  const std::vector<float> q = Random(3 * in, 1), k = Random(2 * in, 2), x = Activations(5, in, 3);
+  const std::vector<float> q = Normal(3 * in, 1), k = Normal(2 * in, 2), x = Activations(5, in, 3);
   ActAbsMax amax(in);
   amax.Add(x.data(), 2);
   amax.Add(x.data() + 2 * in, 3);
@@ -73,8 +66,8 @@ TEST(SmoothQuant, ScalesAreTheFormula) {
 
 TEST(SmoothQuant, FoldingLeavesTheOutputsUnchangedBeforeQuantization) {
   const int64_t rows = 16, in = 64, out = 24;
-  const std::vector<float> x = Activations(rows, in, 4), w = Random(out * in, 5, 0.05f);
-  std::vector<float> g = Random(in, 6);
+  const std::vector<float> x = Activations(rows, in, 4), w = Normal(out * in, 5, 0.05f);
+  std::vector<float> g = Normal(in, 6);
   for (float& v : g) v = 1 + 0.1f * v;
   ActAbsMax amax(in);
   const std::vector<float> h = Normed(x, g, rows);
@@ -110,10 +103,10 @@ TEST(SmoothQuant, FoldingLeavesTheOutputsUnchangedBeforeQuantization) {
 
 TEST(SmoothQuant, TheQuantizerScalesColumnsThenRounds) {
   const int64_t out = 6, in = 32;
-  const std::vector<float> w = Random(out * in, 7);
+  const std::vector<float> w = Normal(out * in, 7);
   WeightFormat f = ParseScheme("w8a8")->format;
   LayerCalibration calib;
-  calib.smooth_scales = Random(in, 8);
+  calib.smooth_scales = Normal(in, 8);
   for (float& v : calib.smooth_scales) v = std::exp(v);
   auto sq = QuantizeLinear(f, w, out, in, Method::kSmoothQuant, &calib, "t");
   ASSERT_TRUE(sq.ok()) << sq.status();

@@ -8,17 +8,10 @@
 #include "quant/gptq.h"
 #include "quant/quantized_weights.h"
 #include "quant/scheme.h"
+#include "random_for_test.h"
 
 namespace qsweep {
 namespace {
-
-std::vector<float> Normal(int64_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> nd;
-  std::vector<float> v(n);
-  for (float& x : v) x = nd(rng);
-  return v;
-}
 
 SchemeSpec Spec(const std::string& name) {
   auto s = ResolveScheme(name);
