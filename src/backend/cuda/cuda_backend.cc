@@ -237,12 +237,13 @@ void* CudaBackend::Need(Scratch& s, size_t bytes) {
   return s.data;
 }
 
-// Per batch token: V transposed for the wgmma attention (bf16), and with
-// tensor parallelism a rank's fp32 tree sum and the all-gather of the
-// group's; the layout, ids and positions (32 bytes).
+// Per batch token: V transposed for the wgmma attention (bf16; its fixed
+// tail of one key tile is in the plan's reserve), and with tensor
+// parallelism a rank's fp32 tree sum and the all-gather of the group's; the
+// layout, ids, positions and query blocks (64 bytes).
 int64_t CudaBackend::ScratchBytesPerToken(const TokenWidths& w) const {
   const int64_t tp = w.tp;
-  return (compute_ == DType::kBF16 ? 2 * w.kv + 64 * w.head_dim : 0) + (tp > 1 ? 4 * (tp + 1) * w.hidden : 0) + 32;
+  return (compute_ == DType::kBF16 ? 2 * w.kv : 0) + (tp > 1 ? 4 * (tp + 1) * w.hidden : 0) + 64;
 }
 
 absl::Status CudaBackend::ReserveScratch(int64_t tokens, int64_t head_rows, const TokenWidths& w) {
@@ -369,8 +370,9 @@ void CudaBackend::SetLayout(const SequenceLayout& l) {
     query_blocks_.count[i] = static_cast<int64_t>(b.size());
     all.insert(all.end(), b.begin(), b.end());
   }
-  auto* table = static_cast<kernels::QueryBlock*>(Need(query_block_tables_, all.size() * sizeof(all[0])));
-  QSWEEP_CUDA_CHECK(cudaMemcpy(table, all.data(), all.size() * sizeof(all[0]), cudaMemcpyHostToDevice));
+  auto* table = static_cast<kernels::QueryBlock*>(Need(query_block_tables_, (all.size() + 1) * sizeof(all[0])));
+  if (!all.empty())
+    QSWEEP_CUDA_CHECK(cudaMemcpy(table, all.data(), all.size() * sizeof(all[0]), cudaMemcpyHostToDevice));
   for (int i = 0; i < kernels::QueryBlocks::kHeights; ++i) query_blocks_.table[i] = table + offsets[i];
 }
 
