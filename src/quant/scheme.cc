@@ -282,7 +282,9 @@ const std::vector<std::string>& ProjectionTypes() {
 
 absl::StatusOr<std::pair<int64_t, int64_t>> ParseLayerRange(const std::string& layers) {
   std::smatch m;
-  static const std::regex kRange(R"((\d+)-(\d*))"), kOne(R"((\d+))");
+  // At most 9 digits: a layer index that large is already no model's, and
+  // longer runs of digits would overflow (std::stoll throws on them).
+  static const std::regex kRange(R"((\d{1,9})-(\d{0,9}))"), kOne(R"((\d{1,9}))");
   if (std::regex_match(layers, m, kRange)) {
     const int64_t first = std::stoll(m[1]), last = m[2].str().empty() ? -1 : std::stoll(m[2]);
     if (last >= 0 && last < first)

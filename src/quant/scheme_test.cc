@@ -198,6 +198,9 @@ TEST(Scheme, BadYamlSaysWhatIsWrong) {
            {"scheme: w4a16-g128\nextra: 1\n", "unknown key 'extra'"},
            {"scheme: w4a16-g128\noverrides: [{layers: 5-2}]\n", "layers '5-2' is an empty range"},
            {"scheme: w4a16-g128\noverrides: [{layers: a-b}]\n", "layers 'a-b' (expected A-B, A- or A)"},
+           // 20 digits overflowed std::stoll, an exception that ended the program
+           {"scheme: w4a16-g128\noverrides: [{layers: 99999999999999999999}]\n", "(expected A-B, A- or A)"},
+           {"scheme: w4a16-g128\noverrides: [{layers: 0-99999999999999999999}]\n", "(expected A-B, A- or A)"},
            {"scheme: w4a16-g128\noverrides: {layers: 1}\n", "'overrides' must be a list"},
            {"scheme: w4a16-g128\noverrides: [{projections: q}]\n", "projections is a list"},
            {"scheme: bf16\noverrides: [{format: w4a16-g128-awq}]\n", "a method suffix belongs to the base scheme"},
