@@ -23,19 +23,26 @@ class LogitScorer {
                                           bool full_rows) = 0;
 };
 
-// A decoder on this process alone (tp == 1).
-class LocalScorer : public LogitScorer {
+// A scorer over a decoder: the batch limits are the decoder's and its
+// backend's.
+class DecoderScorer : public LogitScorer {
  public:
-  explicit LocalScorer(Decoder* decoder) : decoder_(decoder) {}
+  explicit DecoderScorer(Decoder* decoder) : decoder_(decoder) {}
   int64_t vocab_size() const override { return decoder_->config().vocab_size; }
   int64_t max_batch_tokens() const override { return decoder_->options().max_batch_tokens; }
   int64_t sequence_alignment() const override { return decoder_->backend()->SequenceAlignment(); }
+
+ protected:
+  Decoder* decoder_;
+};
+
+// A decoder on this process alone (tp == 1).
+class LocalScorer : public DecoderScorer {
+ public:
+  using DecoderScorer::DecoderScorer;
   absl::StatusOr<RowScores> Score(const TokenBatch& batch, std::span<const int64_t> rows,
                                   std::span<const int32_t> targets, int topk,
                                   bool full_rows) override;
-
- private:
-  Decoder* decoder_;
 };
 
 }  // namespace qsweep

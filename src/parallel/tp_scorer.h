@@ -15,12 +15,9 @@ std::vector<uint8_t> EncodeRankStats(const absl::Status& status, const std::vect
 // Appends the chunks of tensor-parallel rank `rank`, or returns its error.
 absl::Status DecodeRankStats(const std::vector<uint8_t>& bytes, int rank, std::vector<LogitStats>* out);
 
-class TensorParallelScorer : public LogitScorer {
+class TensorParallelScorer : public DecoderScorer {
  public:
-  TensorParallelScorer(Decoder* decoder, Communicator* group) : decoder_(decoder), group_(group) {}
-  int64_t vocab_size() const override { return decoder_->config().vocab_size; }
-  int64_t max_batch_tokens() const override { return decoder_->options().max_batch_tokens; }
-  int64_t sequence_alignment() const override { return decoder_->backend()->SequenceAlignment(); }
+  TensorParallelScorer(Decoder* decoder, Communicator* group) : DecoderScorer(decoder), group_(group) {}
   absl::StatusOr<RowScores> Score(const TokenBatch& batch, std::span<const int64_t> rows,
                                   std::span<const int32_t> targets, int topk,
                                   bool full_rows) override;
@@ -30,7 +27,6 @@ class TensorParallelScorer : public LogitScorer {
  private:
   // Runs this rank's part; on the leader `all` receives every rank's chunks.
   absl::Status ForwardAndGather(const std::vector<uint8_t>& command, std::vector<LogitStats>* all);
-  Decoder* decoder_;
   Communicator* group_;
 };
 
