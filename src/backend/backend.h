@@ -169,6 +169,13 @@ class Backend {
   // each operation by its stage; StageMillis waits for the device and
   // returns (stage, milliseconds) summed since the last call, in a fixed
   // stage order. Backends without timers return nothing.
+  // Whether every row's result must be independent of the batch it comes in
+  // (on by default: scoring needs it). Off, a backend may pick a kernel per
+  // row count, as decode-sized products want (the GPU's low-bit kernels).
+  virtual void SetBatchInvariant(bool on) {}
+  // Device bytes of the weights uploaded so far, packed layers at their
+  // packed size (-1: the backend does not count them).
+  virtual int64_t WeightBytes() const { return -1; }
   virtual void EnableStageTimes(bool on) {}
   virtual std::vector<std::pair<std::string, double>> StageMillis() { return {}; }
   // Sets the rows and their layout for the next forward (host → device once).

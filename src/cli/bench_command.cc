@@ -15,6 +15,7 @@
 
 #include "absl/strings/str_format.h"
 #include "backend/backend.h"
+#include "cli/bench_lowbit.h"
 #include "cli/commands.h"
 #include "core/dtype.h"
 #include "model/checkpoint.h"
@@ -31,6 +32,7 @@ struct BenchArgs {
   int64_t batch = 4, seq = 2048, head_rows = 2048, gemm = 8192;
   int warmup = 2, iters = 10, topk = 32;
   bool stages = true;
+  LowbitBenchArgs lowbit;  // bench gemm --formats
 };
 
 struct Row {
@@ -121,8 +123,9 @@ absl::StatusOr<ForwardResult> BenchForward(Backend& b, const BenchArgs& a, const
                             .max_batch_tokens = a.batch * a.seq,
                             .max_head_rows = std::min(a.head_rows, a.batch * a.seq)});
   if (!dec.ok()) return dec.status();
-  std::fprintf(stderr, "qsweep bench: %s loaded as %s in %.1f s\n", a.model.c_str(), a.scheme.c_str(),
-               std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  std::fprintf(stderr, "qsweep bench: %s loaded as %s in %.1f s%s\n", a.model.c_str(), a.scheme.c_str(),
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
+               b.WeightBytes() >= 0 ? absl::StrFormat(", weights %.2f GiB on the device", b.WeightBytes() / 1073741824.0).c_str() : "");
   std::mt19937 rng(11);
   TokenBatch batch;
   std::vector<int64_t> scored;
@@ -197,6 +200,7 @@ absl::Status RunBench(const std::string& what, const BenchArgs& a) {
   if (!backend.ok()) return backend.status();
   Backend& b = **backend;
   const std::string device = b.DeviceName();
+  if (what == "gemm" && !a.lowbit.formats.empty()) return BenchLowbit(b, a.lowbit);
   std::vector<Row> rows;
   double ceiling = 0;
   if (what == "gemm" || (what == "forward" && a.gemm > 0)) {
@@ -272,6 +276,17 @@ void AddBenchCommand(CLI::App& app) {
   };
   CLI::App* gemm = cmd->add_subcommand("gemm", "bf16 GEMM through the backend's linear layer, checked in fp64");
   common(gemm);
+  gemm->add_option("--formats", args->lowbit.formats,
+                   "weight-only formats for the low-bit GEMM table against bf16, e.g. w4a16-g128,nf4-g64 "
+                   "(default: none, the square bf16 ceiling)")
+      ->delimiter(',');
+  gemm->add_option("--shapes", args->lowbit.shapes, "llama3-70b (default), llama3-8b, or <out>x<in>, comma-separated")
+      ->delimiter(',');
+  gemm->add_option("--rows", args->lowbit.rows, "row counts M (default 1,4,16,64,256,4096,16384)")
+      ->delimiter(',')
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
+  gemm->add_option("--samples", args->lowbit.iters, "timed samples per row of the table (default 5)")
+      ->check(CLI::Range(1, 1000));
   gemm->callback([args] { ExitOnError(RunBench("gemm", *args)); });
   CLI::App* fwd = cmd->add_subcommand("forward", "The model forward to log-probs of every position, per-stage times");
   common(fwd);

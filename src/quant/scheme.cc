@@ -17,7 +17,7 @@ namespace {
 constexpr char kValidForms[] =
     "valid forms: fp32, bf16, fp16; w<2-8>a16[-g<N>][-asym] (e.g. w8a16, w4a16-g128, "
     "w4a16-g128-asym, w3a16-g128, w2a16-g64); w1a16-g<N> (binary); t2a16-g<N> (ternary); "
-    "nf4-g<N>, fp4-g<N>; fp8; w8a8, w4a8, w4a4; group sizes are powers of two >= 16; "
+    "nf4-g<N>, fp4-g<N>; fp8, fp8a16 (weights only); w8a8, w4a8, w4a4; group sizes are powers of two >= 16; "
     "optional method suffix -rtn (default), -gptq[-act][-static] (integer formats; act-order, static "
     "groups), -awq, or -sq<alpha> (alpha in [0, 1]; w8a8, w4a8, "
     "w4a4, fp8 only)";
@@ -43,10 +43,10 @@ absl::StatusOr<SchemeSpec> ParseScheme(std::string_view name_view) {
   bool allow_group = false, need_group = false, allow_asym = false;
   if (head == "fp32" || head == "bf16" || head == "fp16") {
     f = WeightFormat::Dense(head == "fp32" ? 32 : 16, head == "fp16");
-  } else if (head == "fp8") {
+  } else if (head == "fp8" || head == "fp8a16") {
     f.kind = WeightKind::kFp8;
     f.bits = 8;
-    f.act = ActKind::kFp8;
+    f.act = head == "fp8" ? ActKind::kFp8 : ActKind::kNone;
   } else if (head == "nf4" || head == "fp4") {
     f.kind = head == "nf4" ? WeightKind::kNf4 : WeightKind::kFp4;
     f.bits = 4;

@@ -8,7 +8,7 @@ namespace {
 TEST(Scheme, EveryCanonicalNameRoundTrips) {
   for (const char* name :
        {"fp32", "bf16", "fp16", "w8a16", "w4a16-g128", "w4a16-g128-asym", "w3a16-g128", "w2a16-g64",
-        "w1a16-g128", "t2a16-g128", "nf4-g64", "fp4-g64", "fp8", "w8a8", "w4a8", "w4a4", "w4a16-g128-gptq",
+        "w1a16-g128", "t2a16-g128", "nf4-g64", "fp4-g64", "fp8", "fp8a16", "w8a8", "w4a8", "w4a4", "w4a16-g128-gptq",
         "w4a16-g128-awq", "w8a8-sq0.5", "w6a16-g32", "w5a16-asym", "w4a16-g128-gptq-act",
         "w3a16-g64-asym-gptq-act-static", "w4a16-g128-gptq-static", "w8a16-gptq-act", "w8a8-gptq"}) {
     auto s = ParseScheme(name);
@@ -29,6 +29,8 @@ TEST(Scheme, FormatsAreWhatTheNamesSay) {
   EXPECT_EQ(ParseScheme("w1a16-g128")->format.kind, WeightKind::kBinary);
   EXPECT_EQ(ParseScheme("w4a4")->format.act, ActKind::kInt4);
   EXPECT_EQ(ParseScheme("fp8")->format.act, ActKind::kFp8);
+  EXPECT_EQ(ParseScheme("fp8a16")->format.act, ActKind::kNone);
+  EXPECT_EQ(ParseScheme("fp8a16")->format.kind, WeightKind::kFp8);
   EXPECT_DOUBLE_EQ(ParseScheme("w4a16-g128")->format.BitsPerWeight(4096), 4.125);
   EXPECT_DOUBLE_EQ(ParseScheme("w4a16-g128-asym")->format.BitsPerWeight(4096), 4.1875);
   EXPECT_DOUBLE_EQ(ParseScheme("nf4-g64")->format.BitsPerWeight(4096), 4.25);

@@ -15,6 +15,8 @@
 #      qsweep (QSWEEP_OTHER, e.g. the previous commit's), alternating, on
 #      synthetic Llama-3-8B weights, so that a refactor's cost is measured
 #      in one call
+#   lowbit: qsweep bench gemm of the low-bit family against bf16 on
+#      Llama-3-70B's linear layers (LOWBIT_SHAPES, LOWBIT_FORMATS to change)
 #   attn: attention kernel instances and torch sdpa at the bench shape
 #   ncu: hardware counters of the chosen attention kernel
 # Logs go to $OUT; a summary is printed last.
@@ -68,6 +70,13 @@ open('/tmp/$m.tokens', 'w').write('\n'.join(' '.join(map(str, s)) for s in g['se
         python3 tools/bench/hf_forward.py compare "$dir" "/tmp/$m.tokens" "/tmp/$m.h5" >>"$out/hf_$m.log" 2>&1
       note "vs HF bf16, $m: rc $? ($(tail -1 "$out/hf_$m.log"))"
     done
+    ;;
+  lowbit)
+    formats=${LOWBIT_FORMATS:-w4a16-g128,w8a16,fp8a16,w3a16-g128,w2a16-g64,nf4-g64,w1a16-g128}
+    "$bin/qsweep" bench gemm --formats "$formats" --shapes "${LOWBIT_SHAPES:-llama3-70b}" \
+      ${LOWBIT_ROWS:+--rows $LOWBIT_ROWS} >"$out/bench_lowbit.log" 2>&1
+    note "bench gemm low-bit: rc $?"
+    grep -A40 "whole layer" "$out/bench_lowbit.log" || tail -20 "$out/bench_lowbit.log"
     ;;
   bench)
     model=/tmp/llama3-8b-random

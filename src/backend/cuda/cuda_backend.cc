@@ -1,10 +1,12 @@
 #include "backend/cuda/cuda_backend.h"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <type_traits>
 
 #include "absl/strings/str_format.h"
@@ -15,6 +17,9 @@
 #include "attention_wgmma.cuh"
 #include "decoder_kernels.cuh"
 #include "rank_sum.cuh"
+#include "lowbit/lowbit_gemm.cuh"
+#include "quant/codebooks.h"
+#include "quant/mma_tiled_weights.h"
 #include "quant/packed_linear.h"
 
 namespace qsweep {
@@ -59,25 +64,51 @@ class GpuArray : public DeviceArray {
 // Weights [out, in] row-major on the device at the compute precision (bf16,
 // or fp32 for fp32 and fp16 models), in device storage that the parts of a
 // row-parallel layer share: their weights lie one after another, which lets
-// them run as one batched GEMM.
+// them run as one batched GEMM. Or a packed layer (kernels/lowbit).
+struct PackedOnDevice {
+  kernels::LowbitWeights w;
+  const kernels::LowbitKernels* kernels;
+};
 class GpuLinear : public Linear {
  public:
   GpuLinear(std::shared_ptr<void> storage, const void* weights, int64_t out, int64_t in, DType dtype, LinearRole role)
       : storage_(std::move(storage)), p_(weights), out_(out), in_(in), dtype_(dtype), role_(role) {}
+  GpuLinear(std::shared_ptr<void> storage, const PackedOnDevice& packed, LinearRole role)
+      : storage_(std::move(storage)), packed_(packed), out_(packed.w.out), in_(packed.w.in), dtype_(DType::kBF16),
+        role_(role) {}
   int64_t out_features() const override { return out_; }
   int64_t in_features() const override { return in_; }
-  const void* data() const { return p_; }
+  const void* data() const { return p_; }  // null for a packed layer
+  const std::optional<PackedOnDevice>& packed() const { return packed_; }
   bool bf16() const { return dtype_ == DType::kBF16; }
   DType dtype() const { return dtype_; }
   LinearRole role() const { return role_; }
 
  private:
   std::shared_ptr<void> storage_;
-  const void* p_;
+  const void* p_ = nullptr;
+  std::optional<PackedOnDevice> packed_;
   int64_t out_, in_;
   DType dtype_;
   LinearRole role_;
 };
+
+// The low-bit instances of a format (null: none, the layer is stored dense).
+const kernels::LowbitKernels* LowbitKernelsOf(const WeightFormat& f) {
+  if (!MmaTileable(f)) return nullptr;
+  using kernels::LowbitFormat;
+  switch (f.kind) {
+    case WeightKind::kInt:
+      return kernels::LowbitKernelsFor(f.asymmetric ? LowbitFormat::kIntAsym : LowbitFormat::kIntSym, f.bits);
+    case WeightKind::kBinary: return kernels::LowbitKernelsFor(LowbitFormat::kBinary, 1);
+    case WeightKind::kTernary: return kernels::LowbitKernelsFor(LowbitFormat::kTernary, 2);
+    case WeightKind::kNf4: return kernels::LowbitKernelsFor(LowbitFormat::kNf4, 4);
+    case WeightKind::kFp4: return kernels::LowbitKernelsFor(LowbitFormat::kFp4, 4);
+    case WeightKind::kFp8: return kernels::LowbitKernelsFor(LowbitFormat::kFp8, 8);
+    case WeightKind::kDense: return nullptr;
+  }
+  return nullptr;
+}
 
 // An activation's elements as T, checked against the type the caller expects.
 template <typename T>
@@ -190,6 +221,7 @@ absl::StatusOr<std::unique_ptr<CudaBackend>> CudaBackend::Create(int local_rank)
   QSWEEP_CUDA_CHECK(cudaSetDevice(b->device_));
   QSWEEP_LT_CHECK(cublasLtCreate(&b->lt_));
   QSWEEP_RETURN_IF_ERROR(b->TryMalloc(&b->workspace_, b->workspace_bytes_, "the cuBLASLt workspace"));
+  QSWEEP_CUDA_CHECK(cudaDeviceGetAttribute(&b->sms_, cudaDevAttrMultiProcessorCount, b->device_));
   return b;
 }
 
@@ -325,10 +357,32 @@ absl::StatusOr<std::vector<std::unique_ptr<Linear>>> CudaBackend::UploadParts(
           "%s: %s needs activation quantization, not on the GPU yet", name, p->format().Describe()));
   }
   const int64_t count = static_cast<int64_t>(parts.size()), part = out * width;
+  if (compute_ == DType::kBF16 && LowbitKernelsOf(parts[0]->format()) && parts[0]->quantized_weights()) {
+    // Packed: each part its own allocation; a product over many rows
+    // expands the parts into consecutive slots of dequantized_.
+    std::vector<std::unique_ptr<Linear>> linears;
+    for (const auto& p : parts) {
+      QSWEEP_ASSIGN_OR_RETURN(std::unique_ptr<Linear> l, UploadPacked(name, role, *p));
+      linears.push_back(std::move(l));
+    }
+    const auto& w = *static_cast<const GpuLinear&>(*linears[0]).packed();
+    max_packed_slots_bytes_ = std::max(max_packed_slots_bytes_, count * part * 2);
+    QSWEEP_RETURN_IF_ERROR(Grow(dequantized_, max_packed_slots_bytes_));
+    const size_t before = lowbit_workspace_.bytes;
+    QSWEEP_RETURN_IF_ERROR(Grow(lowbit_workspace_, kernels::LowbitWorkspaceBytes(w.w.out_padded, w.w.in_padded, sms_)));
+    if (lowbit_workspace_.bytes != before)
+      QSWEEP_CUDA_CHECK(cudaMemset(lowbit_workspace_.data, 0, lowbit_workspace_.bytes));  // the kernels' counters
+    return linears;
+  }
   const int elem = DTypeBytes(compute_);
   void* p = nullptr;
   QSWEEP_RETURN_IF_ERROR(TryMalloc(&p, count * part * elem, absl::StrFormat("the weights of %s", name)));
-  std::shared_ptr<void> storage(p, [](void* q) { cudaFree(q); });
+  const int64_t bytes = count * part * elem;
+  *weight_bytes_ += bytes;
+  std::shared_ptr<void> storage(p, [counter = weight_bytes_, bytes](void* q) {
+    cudaFree(q);
+    *counter -= bytes;
+  });
   for (int64_t i = 0; i < count; ++i) {
     const std::vector<float> w = DenseValues(std::move(parts[i]));
     char* dst = static_cast<char*>(p) + i * part * elem;
@@ -346,6 +400,60 @@ absl::StatusOr<std::vector<std::unique_ptr<Linear>>> CudaBackend::UploadParts(
     linears.push_back(std::make_unique<GpuLinear>(storage, static_cast<const char*>(p) + i * part * elem, out, width,
                                                   compute_, role));
   return linears;
+}
+
+// The codes, scales and zeros in the kernels' tiled layout, in one
+// allocation.
+absl::StatusOr<std::unique_ptr<Linear>> CudaBackend::UploadPacked(std::string_view name, LinearRole role,
+                                                                  const PackedLinear& w) {
+  const MmaTiledWeights t = TileForMma(*w.quantized_weights());
+  const size_t code_bytes = t.codes.size() * 4, scale_bytes = t.scales.size() * 2;
+  const size_t scale_at = (code_bytes + 255) / 256 * 256, zero_at = scale_at + (scale_bytes + 255) / 256 * 256;
+  const size_t total = zero_at + t.zeros.size();
+  void* p = nullptr;
+  QSWEEP_RETURN_IF_ERROR(TryMalloc(&p, total, absl::StrFormat("the packed weights of %s", name)));
+  *weight_bytes_ += static_cast<int64_t>(total);
+  std::shared_ptr<void> storage(p, [counter = weight_bytes_, total](void* q) {
+    cudaFree(q);
+    *counter -= static_cast<int64_t>(total);
+  });
+  char* base = static_cast<char*>(p);
+  QSWEEP_CUDA_CHECK(cudaMemcpy(base, t.codes.data(), code_bytes, cudaMemcpyHostToDevice));
+  QSWEEP_CUDA_CHECK(cudaMemcpy(base + scale_at, t.scales.data(), scale_bytes, cudaMemcpyHostToDevice));
+  if (!t.zeros.empty()) QSWEEP_CUDA_CHECK(cudaMemcpy(base + zero_at, t.zeros.data(), t.zeros.size(), cudaMemcpyHostToDevice));
+  PackedOnDevice d{};
+  d.kernels = LowbitKernelsOf(t.format);
+  d.w.codes = reinterpret_cast<const uint32_t*>(base);
+  d.w.scales = reinterpret_cast<const uint16_t*>(base + scale_at);
+  d.w.zeros = t.zeros.empty() ? nullptr : reinterpret_cast<const uint8_t*>(base + zero_at);
+  d.w.out = t.out, d.w.in = t.in, d.w.out_padded = t.out_padded, d.w.in_padded = t.in_padded;
+  d.w.group_shift = t.format.group > 0 ? std::countr_zero(static_cast<uint64_t>(t.group)) : -1;
+  if (t.format.kind == WeightKind::kNf4 || t.format.kind == WeightKind::kFp4)
+    std::copy_n(t.format.kind == WeightKind::kNf4 ? kNf4Table : kFp4Table, 16, d.w.table);
+  return std::make_unique<GpuLinear>(std::move(storage), d, role);
+}
+
+const void* CudaBackend::DenseWeights(const Linear& l, int64_t slot) {
+  const auto& g = static_cast<const GpuLinear&>(l);
+  if (!g.packed()) return g.data();
+  const int64_t bytes = g.out_features() * g.in_features() * 2;
+  auto* dst = reinterpret_cast<bf16*>(static_cast<char*>(Need(dequantized_, (slot + 1) * bytes)) + slot * bytes);
+  g.packed()->kernels->dequantize(g.packed()->w, dst, 0);
+  return dst;
+}
+
+bool CudaBackend::LowbitProduct(const Linear& l, const void* x, int64_t rows, int64_t ldx, void* y, int64_t ldy,
+                                DType ytype, bool accumulate) {
+  const auto& g = static_cast<const GpuLinear&>(l);
+  if (!g.packed() || batch_invariant_ || rows > kernels::kLowbitMaxRows || g.in_features() % 8 || ldx % 8 ||
+      reinterpret_cast<uintptr_t>(x) % 16)
+    return false;
+  using kernels::LowbitOut;
+  const LowbitOut mode = accumulate ? LowbitOut::kAddF32 : ytype == DType::kBF16 ? LowbitOut::kBf16 : LowbitOut::kF32;
+  QSWEEP_CHECK(!accumulate || ytype == DType::kF32);
+  g.packed()->kernels->gemm(g.packed()->w, static_cast<const bf16*>(x), rows, ldx, y, ldy, mode,
+                            lowbit_workspace_.data, sms_, 0);
+  return true;
 }
 
 void CudaBackend::SetLayout(const SequenceLayout& l) {
@@ -422,8 +530,10 @@ void CudaBackend::DescribeGemm(const GemmShape& g, GemmPlan* p) {
 const cublasLtMatmulAlgo_t& CudaBackend::AlgoFor(const GemmShape& g) {
   constexpr int64_t kAlgoRows = 8192;
   GemmShape key = g;
-  key.n = kAlgoRows;
-  key.stride_c = g.batch > 1 ? g.m * kAlgoRows : 0;
+  if (!g.per_rows) {
+    key.n = kAlgoRows;
+    key.stride_c = g.batch > 1 ? g.m * kAlgoRows : 0;
+  }
   auto& slot = algos_[key];
   if (slot) return *slot;
   GemmPlan canonical;
@@ -435,8 +545,9 @@ const cublasLtMatmulAlgo_t& CudaBackend::AlgoFor(const GemmShape& g) {
   // No split-K: each output's sum over k then runs in one order whatever the
   // tile shape, which keeps column-parallel slices equal to the whole layer.
   const uint32_t no_split_k = CUBLASLT_REDUCTION_SCHEME_NONE;
-  QSWEEP_LT_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_REDUCTION_SCHEME_MASK, &no_split_k,
-                                                       sizeof no_split_k));
+  if (!g.per_rows)
+    QSWEEP_LT_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_REDUCTION_SCHEME_MASK, &no_split_k,
+                                                         sizeof no_split_k));
   // Slices read in place need not start on the 256-byte boundary the
   // heuristic assumes by default: tell it what the operands guarantee.
   const std::pair<cublasLtMatmulPreferenceAttributes_t, uint32_t> alignments[] = {
@@ -491,6 +602,7 @@ void CudaBackend::Gemm(GemmShape g, const void* a, const void* b, const void* c,
   g.align_a = Alignment(a, g.batch > 1 ? g.stride_a * ab : 0);
   g.align_b = Alignment(b, g.batch > 1 ? g.stride_b * ab : 0);
   g.align_c = std::min(Alignment(c, g.batch > 1 ? g.stride_c * cb : 0), Alignment(d, g.batch > 1 ? g.stride_c * cb : 0));
+  g.per_rows = !batch_invariant_;
   GemmPlan& p = Plan(g);
   const float alpha = 1.0f;
   QSWEEP_LT_CHECK(cublasLtMatmul(lt_, p.desc, &alpha, a, p.a, b, p.b, &beta, c, p.c, d, p.c, &p.algo, workspace_,
@@ -502,9 +614,10 @@ void CudaBackend::Matmul(const Linear& l, const Act& x, Act& y) {
   QSWEEP_CHECK(x.cols == g.in_features() && y.cols == g.out_features() && x.rows == y.rows && x.dtype == g.dtype());
   if (x.rows == 0) return;
   StageScope t(this, g.role() == LinearRole::kHead ? Stage::kHead : Stage::kGemm);
+  if (LowbitProduct(l, x.data, x.rows, x.cols, y.data, y.cols, y.dtype, false)) return;
   const GemmShape shape{g.out_features(), x.rows, g.in_features(), g.in_features(), g.bf16(),
                         y.dtype == DType::kBF16};
-  Gemm(shape, g.data(), x.data, y.data, y.data, 0.0f);
+  Gemm(shape, DenseWeights(l, 0), x.data, y.data, y.data, 0.0f);
 }
 
 // The parts' products read their column slices of `in` in place (no slice
@@ -531,35 +644,45 @@ void CudaBackend::RowParallelAdd(std::span<const std::unique_ptr<Linear>> parts,
     // canonical ones (tp 8 of 8 parts), whose product tp 1 rounds to the
     // compute precision: that path below, for every reduction.
     StageScope t(this, Stage::kGemm);
+    if (LowbitProduct(p0, in.data, n, in.cols, residual.data, residual.cols, DType::kF32, true)) return;
     const GemmShape shape{out, n, width, in.cols, p0.bf16(), false};
-    return Gemm(shape, p0.data(), in.data, residual.data, residual.data, 1.0f);
+    return Gemm(shape, DenseWeights(p0, 0), in.data, residual.data, residual.data, 1.0f);
   }
   const DType otype = outs[0].dtype;
   const int64_t wbytes = DTypeBytes(p0.dtype()), xbytes = wbytes, obytes = DTypeBytes(otype);
-  const auto* w = static_cast<const char*>(p0.data());
   const auto* o0 = static_cast<char*>(outs[0].data);
   const int64_t ostride = count > 1 ? static_cast<char*>(outs[1].data) - o0 : 0;
   bool batched = count > 1 && ostride % obytes == 0;
   for (int64_t p = 0; p < count; ++p) {
     const auto& lp = static_cast<const GpuLinear&>(*parts[p]);
     QSWEEP_CHECK(lp.dtype() == p0.dtype() && lp.out_features() == out && lp.in_features() == width &&
-                 outs[p].dtype == otype && outs[p].rows == n && outs[p].cols == out);
-    batched = batched && static_cast<const char*>(lp.data()) == w + p * out * width * wbytes &&
-              static_cast<char*>(outs[p].data) == o0 + p * ostride;
+                 outs[p].dtype == otype && outs[p].rows == n && outs[p].cols == out &&
+                 lp.packed().has_value() == p0.packed().has_value());
   }
   {
     StageScope t(this, Stage::kGemm);
     const auto* b = static_cast<const char*>(in.data);
     const bool obf16 = otype == DType::kBF16;
-    if (batched) {
+    bool lowbit = true;
+    for (int64_t p = 0; p < count && lowbit; ++p)
+      lowbit = LowbitProduct(*parts[p], b + p * width * xbytes, n, in.cols, outs[p].data, outs[p].cols, otype, false);
+    // (The parts share shape and format: the first decides for all.)
+    const char* w = nullptr;
+    const char* wp[kernels::kMaxTreeRanks];
+    for (int64_t p = 0; p < count && !lowbit; ++p) {
+      wp[p] = static_cast<const char*>(DenseWeights(*parts[p], p));
+      if (p == 0) w = wp[0];
+      batched = batched && wp[p] == w + p * out * width * wbytes && static_cast<char*>(outs[p].data) == o0 + p * ostride;
+    }
+    if (lowbit) {
+      // done
+    } else if (batched) {
       const GemmShape shape{out, n, width, in.cols, p0.bf16(), obf16, static_cast<int32_t>(count), out * width,
                             width, ostride / obytes};
       Gemm(shape, w, b, outs[0].data, outs[0].data, 0.0f);
     } else {
       const GemmShape shape{out, n, width, in.cols, p0.bf16(), obf16};
-      for (int64_t p = 0; p < count; ++p)
-        Gemm(shape, static_cast<const GpuLinear&>(*parts[p]).data(), b + p * width * xbytes, outs[p].data,
-             outs[p].data, 0.0f);
+      for (int64_t p = 0; p < count; ++p) Gemm(shape, wp[p], b + p * width * xbytes, outs[p].data, outs[p].data, 0.0f);
     }
   }
   auto tree = [&](float* dst, bool accumulate) {

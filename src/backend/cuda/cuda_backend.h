@@ -1,8 +1,12 @@
 // The GPU backend: linear layers through cuBLASLt with fp32 accumulation,
 // the decoder's other stages as the kernels of kernels/. It computes a bf16
-// model in bf16 (activations and weights; quantized formats are dequantized
-// to bf16 at load until the low-bit kernels land) and fp32 and fp16 models in
-// fp32 (bf16 cannot hold fp16's values). Attention runs at that precision:
+// model in bf16 (activations and weights) and fp32 and fp16 models in fp32
+// (bf16 cannot hold fp16's values). A bf16 model's weight-only quantized
+// layers stay packed in device memory (kernels/lowbit): products of up to
+// 64 rows run the low-bit kernel when batch invariance is off; every other
+// product expands the layer's weights to bf16 in a shared buffer and runs
+// the cuBLASLt GEMM of the shape, so a quantized layer's scores equal those
+// of its dequantized bf16 weights bit for bit. Attention runs at that precision:
 // bf16 tensor cores with fp32 softmax for bf16 (kernels/attention_wgmma.cuh),
 // fp32 otherwise. Tensor parallelism: the all-reduce of row-parallel layers is
 // an NCCL all-gather followed by a sum over ranks in the fixed tree order of
@@ -14,6 +18,7 @@
 // Status naming the buffer and the bytes; other CUDA failures are broken
 // invariants and abort with file and line.
 #pragma once
+#include <atomic>
 #include <map>
 #include <memory>
 #include <tuple>
@@ -59,6 +64,8 @@ class CudaBackend : public Backend {
   absl::StatusOr<std::vector<std::unique_ptr<Linear>>> CreateLinearParts(
       std::string_view name, std::vector<std::unique_ptr<PackedLinear>> parts) override;
   void EnableStageTimes(bool on) override { timing_ = on; }
+  void SetBatchInvariant(bool on) override { batch_invariant_ = on; }
+  int64_t WeightBytes() const override { return *weight_bytes_; }
   std::vector<std::pair<std::string, double>> StageMillis() override;
 
   void SetLayout(const SequenceLayout& layout) override;
@@ -110,6 +117,15 @@ class CudaBackend : public Backend {
   absl::StatusOr<std::vector<std::unique_ptr<Linear>>> UploadParts(std::string_view name, LinearRole role,
                                                                    std::vector<std::unique_ptr<PackedLinear>> parts);
 
+  // A packed layer's bf16 weights in dequantized_ at `slot` (slots of the
+  // layer's size), or a dense layer's own.
+  const void* DenseWeights(const Linear& l, int64_t slot);
+  // y = x·Wᵀ through the low-bit kernel where it applies (packed weights,
+  // batch invariance off, few rows, aligned operands); false: not run.
+  bool LowbitProduct(const Linear& l, const void* x, int64_t rows, int64_t ldx, void* y, int64_t ldy, DType ytype,
+                     bool accumulate);
+  absl::StatusOr<std::unique_ptr<Linear>> UploadPacked(std::string_view name, LinearRole role, const PackedLinear& w);
+
   struct GemmPlan;
   // C[m, n] (column-major) = Wᵀ·X for W [m, k] row-major and X with row
   // stride ldb; `batch` products at element strides a, b, c.
@@ -119,11 +135,13 @@ class CudaBackend : public Backend {
     int32_t batch = 1;
     int64_t stride_a = 0, stride_b = 0, stride_c = 0;
     uint32_t align_a = 256, align_b = 256, align_c = 256;  // bytes every address of the operand is a multiple of
+    bool per_rows = false;  // the heuristic's choice for this row count (batch invariance off)
     auto operator<=>(const GemmShape&) const = default;
   };
   GemmPlan& Plan(const GemmShape& shape);
   void DescribeGemm(const GemmShape& shape, GemmPlan* plan);
-  // The algorithm every row count of the shape runs (batch invariance).
+  // The algorithm every row count of the shape runs (batch invariance), or
+  // with per_rows the fastest for the row count.
   const cublasLtMatmulAlgo_t& AlgoFor(const GemmShape& shape);
   // d = a·b (+ c when beta is 1) with the shape's cached plan.
   // (The plan also records the operands' alignment, which Gemm fills in.)
@@ -150,12 +168,19 @@ class CudaBackend : public Backend {
   std::map<GemmShape, std::unique_ptr<GemmPlan>> plans_;
   std::map<GemmShape, std::unique_ptr<cublasLtMatmulAlgo_t>> algos_;  // keyed without the row count
   int64_t layout_rows_ = 0;
+  bool batch_invariant_ = true;
+  int sms_ = 0;
+  // Bytes of the weights alive now: each allocation's deleter takes its
+  // share back (layers may outlive the backend, hence shared).
+  std::shared_ptr<std::atomic<int64_t>> weight_bytes_ = std::make_shared<std::atomic<int64_t>>(0);
+  int64_t max_packed_slots_bytes_ = 0;  // what dequantized_ must hold
 
   // Per-forward scratch, one buffer each.
   Scratch positions_{"rotary positions"}, seq_begin_{"layout"}, prefix_end_{"layout"}, branch_begin_{"layout"};
   Scratch token_ids_{"token ids"}, head_rows_{"head row indices"}, targets_{"targets"};
   Scratch stats_{"logit statistics"}, all_gather_{"the all-gather"}, rank_sum_{"a rank's tree sum"};
   Scratch v_transposed_{"V transposed for attention"}, query_block_tables_{"attention query blocks"};
+  Scratch dequantized_{"a packed layer's dequantized weights"}, lowbit_workspace_{"the low-bit GEMM's partial sums"};
   kernels::QueryBlocks query_blocks_;  // views of query_block_tables_
   std::vector<int32_t> uploaded_targets_;  // what targets_ holds
   float* host_stats_ = nullptr;            // logit statistics copied back (pinned)

@@ -1,0 +1,185 @@
+// The low-bit GEMM family (kernels/lowbit) through the GPU backend, against
+// the CPU reference: every weight format on shapes that are not multiples of
+// the tiles, group sizes that do not divide the inputs, and row counts of
+// both regimes. Runs on the GPU machine; skipped where there is no GPU.
+#include <cmath>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "absl/strings/str_format.h"
+#include "backend/cuda/cuda_backend.h"
+#include "core/dtype.h"
+#include "core/status_macros.h"
+#include "quant/packed_linear.h"
+#include "quant/scheme.h"
+
+namespace qsweep {
+namespace {
+
+std::vector<float> Normal(int64_t n, uint32_t seed, bool bf16 = false) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> d;
+  std::vector<float> v(n);
+  for (float& x : v) x = bf16 ? RoundBF16(d(rng)) : d(rng);
+  return v;
+}
+
+WeightFormat FormatOf(const std::string& name) {
+  auto s = ResolveScheme(name);
+  QSWEEP_CHECK(s.ok());
+  return s->format;
+}
+
+class LowbitTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto b = CudaBackend::Create();
+    if (!b.ok()) GTEST_SKIP() << "no GPU here: these tests run on the GPU machine (" << b.status() << ")";
+    gpu_ = std::move(*b);
+    gpu_->SetModelPrecision(DType::kBF16);
+  }
+  template <typename T>
+  static T Must(absl::StatusOr<T> v) {
+    QSWEEP_CHECK(v.ok());
+    return *std::move(v);
+  }
+  // y[rows, out] (fp32) = x·Wᵀ on the GPU.
+  std::vector<float> Product(const Linear& l, const std::vector<float>& x, int64_t rows, bool invariant) {
+    gpu_->SetBatchInvariant(invariant);
+    Act xa = Must(gpu_->AllocAs(rows, l.in_features(), DType::kBF16)),
+        ya = Must(gpu_->AllocAs(rows, l.out_features(), DType::kF32));
+    gpu_->UploadTo(x, xa);
+    gpu_->Matmul(l, xa, ya);
+    std::vector<float> y = gpu_->Download(ya);
+    gpu_->Free(xa);
+    gpu_->Free(ya);
+    gpu_->SetBatchInvariant(true);
+    return y;
+  }
+  std::unique_ptr<CudaBackend> gpu_;
+};
+
+// Each weight read back exactly: x = one-hot rows picks W's columns, a
+// single term each, so both the expanded and the low-bit product must
+// return the CPU's dequantized weight rounded to bf16, bit for bit.
+TEST_F(LowbitTest, EveryWeightReadsBackAsTheCpuDequantizesIt) {
+  const char* formats[] = {"w4a16-g128", "w4a16-g32-asym", "w8a16", "w3a16-g128", "w2a16-g64", "w5a16-g64",
+                           "w6a16-g128-asym", "w7a16", "w1a16-g128", "t2a16-g64", "nf4-g64", "fp4-g32", "fp8a16"};
+  const int64_t out = 40, in = 320;
+  for (const char* name : formats) {
+    auto packed = Must(QuantizeLinear(FormatOf(name), Normal(out * in, 11), out, in));
+    std::vector<float> wq(out * in);
+    packed->Dequantize(wq);
+    auto l = Must(gpu_->CreateLinear("model.layers.0.mlp.up_proj.weight", LinearRole::kProjection, std::move(packed)));
+    for (const bool invariant : {true, false}) {
+      int bad = 0;
+      for (int64_t k0 = 0; k0 < in; k0 += 64) {
+        const int64_t rows = std::min<int64_t>(64, in - k0);
+        std::vector<float> x(rows * in, 0.0f);
+        for (int64_t r = 0; r < rows; ++r) x[r * in + k0 + r] = 1.0f;
+        const auto y = Product(*l, x, rows, invariant);
+        for (int64_t r = 0; r < rows; ++r)
+          for (int64_t n = 0; n < out; ++n) {
+            const float want = RoundBF16(wq[n * in + k0 + r]);
+            if (y[r * out + n] != want && bad++ < 4)
+              ADD_FAILURE() << name << (invariant ? " expanded" : " low-bit") << " weight (" << n << ", " << k0 + r
+                            << "): " << y[r * out + n] << ", want " << want;
+          }
+      }
+      EXPECT_EQ(bad, 0) << name << (invariant ? " expanded" : " low-bit");
+    }
+  }
+}
+
+// The reference: the CPU's dequantized weights rounded to bf16 (what the GPU
+// computes with), products in fp64. Errors are measured against the sum of
+// |terms|, which bounds fp32 accumulation's rounding.
+TEST_F(LowbitTest, EveryFormatMatchesDequantizeThenMatmul) {
+  const char* formats[] = {"w4a16-g128", "w4a16-g32-asym", "w8a16", "w3a16-g128", "w2a16-g64",
+                           "w2a16-g16-asym", "w5a16-g64", "w6a16-g128-asym", "w7a16", "w1a16-g128",
+                           "t2a16-g64", "nf4-g64", "fp4-g32", "fp8a16"};
+  struct Shape {
+    int64_t out, in;
+  };
+  // 1000: groups of 64/128 do not divide it; 100: not a multiple of 8 (the
+  // low-bit kernel's loads), so every product takes the dequantized path;
+  // 1024 x 2048: few row tiles, the input split across blocks.
+  const Shape shapes[] = {{48, 320}, {200, 1000}, {72, 100}, {1024, 2048}};
+  const int64_t row_counts[] = {1, 3, 8, 13, 16, 33, 64, 100};
+  for (const char* name : formats)
+    for (const Shape& s : shapes) {
+      const WeightFormat f = FormatOf(name);
+      const auto w = Normal(s.out * s.in, 7 + static_cast<uint32_t>(s.in));
+      auto packed = Must(QuantizeLinear(f, w, s.out, s.in));
+      std::vector<float> wq(s.out * s.in);
+      packed->Dequantize(wq);
+      for (float& v : wq) v = RoundBF16(v);
+      auto lowbit = Must(gpu_->CreateLinear("model.layers.0.mlp.up_proj.weight", LinearRole::kProjection, std::move(packed)));
+      auto dense = Must(gpu_->CreateLinear("model.layers.0.mlp.up_proj.weight", LinearRole::kProjection,
+                                           Must(QuantizeLinear(WeightFormat::Dense(16), wq, s.out, s.in))));
+      for (int64_t rows : row_counts) {
+        const std::string what = absl::StrFormat("%s %dx%d rows %d", name, s.out, s.in, rows);
+        const auto x = Normal(rows * s.in, 100 + static_cast<uint32_t>(rows), true);
+        // Batch-invariant products expand the packed weights and run the bf16
+        // GEMM: the same bits as the dequantized weights stored dense.
+        const auto expanded = Product(*lowbit, x, rows, true), want_bits = Product(*dense, x, rows, true);
+        for (int64_t i = 0; i < rows * s.out; ++i)
+          ASSERT_EQ(expanded[i], want_bits[i]) << what << " (expanded) at " << i;
+        const auto y = Product(*lowbit, x, rows, false);
+        double worst = 0;
+        for (int64_t m = 0; m < rows; ++m)
+          for (int64_t n = 0; n < s.out; ++n) {
+            double ref = 0, mag = 0;
+            for (int64_t k = 0; k < s.in; ++k) {
+              const double t = double{x[m * s.in + k]} * wq[n * s.in + k];
+              ref += t;
+              mag += std::fabs(t);
+            }
+            worst = std::max(worst, std::fabs(y[m * s.out + n] - ref) / (mag + 1e-30));
+          }
+        EXPECT_LT(worst, 2e-5) << what;
+      }
+    }
+}
+
+// The kernel's promise: a row's result does not depend on the batch (its
+// size, the other rows, its position).
+TEST_F(LowbitTest, ARowsResultDoesNotDependOnTheBatch) {
+  const int64_t out = 1024, in = 4096, rows = 37;
+  for (const char* name : {"w4a16-g128", "nf4-g64", "w3a16-g128"}) {
+    auto l = Must(gpu_->CreateLinear("model.layers.0.mlp.up_proj.weight", LinearRole::kProjection,
+                                     Must(QuantizeLinear(FormatOf(name), Normal(out * in, 3), out, in))));
+    const auto x = Normal(rows * in, 4, true);
+    const auto all = Product(*l, x, rows, false);
+    for (int64_t r : {0, 5, 13, 36}) {
+      const std::vector<float> one(x.begin() + r * in, x.begin() + (r + 1) * in);
+      const auto y1 = Product(*l, one, 1, false);
+      // The same row at another position among 64 (other rows: noise).
+      std::vector<float> many = Normal(64 * in, 5 + static_cast<uint32_t>(r), true);
+      std::copy(one.begin(), one.end(), many.begin() + (63 - r) * in);
+      const auto y64 = Product(*l, many, 64, false);
+      for (int64_t n = 0; n < out; ++n) {
+        ASSERT_EQ(y1[n], all[r * out + n]) << name << " row " << r << " alone vs in 37, column " << n;
+        ASSERT_EQ(y64[(63 - r) * out + n], all[r * out + n]) << name << " row " << r << " among 64, column " << n;
+      }
+    }
+  }
+}
+
+// Packed layers take their packed bytes of device memory.
+TEST_F(LowbitTest, PackedLayersTakeTheirPackedBytes) {
+  const int64_t out = 4096, in = 4096;
+  const int64_t before = gpu_->WeightBytes();
+  auto l = Must(gpu_->CreateLinear("model.layers.0.mlp.up_proj.weight", LinearRole::kProjection,
+                                   Must(QuantizeLinear(FormatOf("w4a16-g128"), Normal(out * in, 9), out, in))));
+  const int64_t packed = gpu_->WeightBytes() - before;
+  EXPECT_NEAR(static_cast<double>(packed), out * in * (4 + 16.0 / 128) / 8, 4096) << "bytes of a w4a16-g128 layer";
+  l.reset();
+  EXPECT_EQ(gpu_->WeightBytes(), before) << "a freed layer's bytes";
+}
+
+}  // namespace
+}  // namespace qsweep
