@@ -176,6 +176,9 @@ class Backend {
   // Device bytes of the weights uploaded so far, packed layers at their
   // packed size (-1: the backend does not count them).
   virtual int64_t WeightBytes() const { return -1; }
+  // Device memory in use now, this process's and any other's (-1: not
+  // counted).
+  virtual int64_t DeviceBytesInUse() const { return -1; }
   virtual void EnableStageTimes(bool on) {}
   virtual std::vector<std::pair<std::string, double>> StageMillis() { return {}; }
   // Sets the rows and their layout for the next forward (host → device once).

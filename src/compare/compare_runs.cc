@@ -80,6 +80,7 @@ absl::StatusOr<SweepMetrics> CompareRuns(const NamedRun& base, const std::vector
   m.requests_id = bh.requests_id;
   m.baseline_bits_per_weight = bh.bits_per_weight;
   m.baseline_bytes = bh.model_bytes;
+  m.baseline_performance = base.data.performance;
   for (const auto& [name, r] : base.data.tasks) m.task_names.push_back(name);
   for (const auto& [name, r] : base.data.corpora) m.corpus_names.push_back(name);
   const ChoiceRows base_pool = Pool(base.data);
@@ -114,6 +115,7 @@ absl::StatusOr<SweepMetrics> CompareRuns(const NamedRun& base, const std::vector
     cm.scheme_json = ch.scheme_json;
     cm.bits_per_weight = ch.bits_per_weight;
     cm.bytes = ch.model_bytes;
+    cm.performance = c.data.performance;
     for (size_t t = 0; t < base.data.tasks.size(); ++t) {
       const auto& [name, br] = base.data.tasks[t];
       const auto& [cname, cr] = c.data.tasks[t];

@@ -37,6 +37,29 @@ std::vector<WorkUnit> PlanWorkUnits(const RequestSet& requests, const UnitPlanOp
   return units;
 }
 
+WorkSize CountWork(const RequestSet& requests, const std::vector<WorkUnit>& units, const std::set<int64_t>& skip) {
+  WorkSize w;
+  for (const WorkUnit& u : units) {
+    if (skip.count(u.id)) continue;
+    if (u.kind == WorkUnit::Kind::kChoices) {
+      for (int64_t i = u.begin; i < u.end; ++i) {
+        const McSampleRequest& s = requests.tasks[u.source].samples[i];
+        ++w.samples;
+        for (const auto& c : s.contexts) w.tokens += static_cast<int64_t>(c.size());
+        for (const auto& c : s.continuations) w.tokens += static_cast<int64_t>(c.size());
+      }
+    } else {
+      const PplCorpusRequests& c = requests.corpora[u.source];
+      const std::vector<PplWindow> windows = PplWindows(static_cast<int64_t>(c.tokens.size()), c.window, c.stride);
+      for (int64_t i = u.begin; i < u.end; ++i) {
+        ++w.windows;
+        w.tokens += windows[i].end - windows[i].begin;
+      }
+    }
+  }
+  return w;
+}
+
 absl::StatusOr<UnitResult> ScoreUnit(LogitScorer& scorer, const RequestSet& requests,
                                      const WorkUnit& unit, const ScoringOptions& options) {
   if (unit.kind == WorkUnit::Kind::kChoices) {

@@ -4,6 +4,7 @@
 // Units are numbered in a fixed order that depends only on the requests.
 #pragma once
 #include <cstdint>
+#include <set>
 #include <variant>
 #include <vector>
 
@@ -31,6 +32,14 @@ struct UnitPlanOptions {
 };
 
 std::vector<WorkUnit> PlanWorkUnits(const RequestSet& requests, const UnitPlanOptions& options);
+
+// What `units` hold, except those in `skip`: multiple-choice samples,
+// perplexity windows, and the tokens their forwards run (a shared context
+// once, each choice's continuation, each window's tokens).
+struct WorkSize {
+  int64_t samples = 0, windows = 0, tokens = 0;
+};
+WorkSize CountWork(const RequestSet& requests, const std::vector<WorkUnit>& units, const std::set<int64_t>& skip);
 
 using UnitResult = std::variant<ChoiceRows, TokenRows>;
 

@@ -63,20 +63,24 @@ absl::Status WriteMetricsFile(const std::string& path, const SweepMetrics& m, co
     QSWEEP_RETURN_IF_ERROR(f.SetAttr("/", "baseline", m.baseline_scheme));
     QSWEEP_RETURN_IF_ERROR(f.CreateGroup("/summary"));
     std::vector<std::string> schemes;
-    std::vector<double> cols[17];
+    constexpr int kColumns = 21;
+    std::vector<double> cols[kColumns];
     for (const SummaryRow& r : rows) {
       schemes.push_back(r.scheme);
-      const double v[17] = {r.bits_per_weight, r.size_gb, r.accuracy, r.delta_accuracy, r.delta_lo, r.delta_hi,
-                            r.flips_c2i, r.flips_i2c, r.flip_lo, r.flip_hi, r.mcnemar_p, r.answer_kl_mean,
-                            r.answer_kl_p95, r.ppl, r.ppl_ratio, r.token_kl_mean, r.top1_same};
-      for (int i = 0; i < 17; ++i) cols[i].push_back(v[i]);
+      const double v[kColumns] = {r.bits_per_weight, r.size_gb, r.accuracy, r.delta_accuracy, r.delta_lo, r.delta_hi,
+                                  r.flips_c2i, r.flips_i2c, r.flip_lo, r.flip_hi, r.mcnemar_p, r.answer_kl_mean,
+                                  r.answer_kl_p95, r.ppl, r.ppl_ratio, r.token_kl_mean, r.top1_same,
+                                  r.tokens_per_s, r.samples_per_s, r.weight_gib, r.device_gib};
+      for (int i = 0; i < kColumns; ++i) cols[i].push_back(v[i]);
     }
-    static const char* kNames[17] = {"bits_per_weight", "size_gb", "accuracy", "delta_accuracy", "delta_accuracy_lo",
-                                     "delta_accuracy_hi", "flips_correct_to_incorrect", "flips_incorrect_to_correct",
-                                     "flip_rate_lo", "flip_rate_hi", "mcnemar_p", "answer_kl_mean", "answer_kl_p95",
-                                     "ppl", "ppl_ratio", "token_kl_mean", "top1_same"};
+    // Measured columns are 0 where a run did not measure them.
+    static const char* kNames[kColumns] = {
+        "bits_per_weight", "size_gb", "accuracy", "delta_accuracy", "delta_accuracy_lo", "delta_accuracy_hi",
+        "flips_correct_to_incorrect", "flips_incorrect_to_correct", "flip_rate_lo", "flip_rate_hi", "mcnemar_p",
+        "answer_kl_mean", "answer_kl_p95", "ppl", "ppl_ratio", "token_kl_mean", "top1_same", "tokens_per_s",
+        "samples_per_s", "weight_gib", "device_gib"};
     QSWEEP_RETURN_IF_ERROR(f.SetAttr("/summary", "schemes", absl::StrJoin(schemes, "\n")));
-    for (int i = 0; i < 17; ++i) QSWEEP_RETURN_IF_ERROR(f.Write(std::string("/summary/") + kNames[i], cols[i]));
+    for (int i = 0; i < kColumns; ++i) QSWEEP_RETURN_IF_ERROR(f.Write(std::string("/summary/") + kNames[i], cols[i]));
     QSWEEP_RETURN_IF_ERROR(f.CreateGroup("/candidates"));
     for (const CandidateMetrics& c : m.candidates) {
       const std::string g = "/candidates/" + c.scheme;

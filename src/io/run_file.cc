@@ -511,8 +511,40 @@ absl::Status ReadRows(const h5::File& f, const std::string& group, Rows& rows) {
   return absl::OkStatus();
 }
 
+// /performance: attributes only, read by name (absent in older files).
+absl::Status WritePerformance(h5::File& f, const RunPerformance& p) {
+  const std::string g = "/performance";
+  QSWEEP_RETURN_IF_ERROR(f.CreateGroup(g));
+  QSWEEP_RETURN_IF_ERROR(f.SetAttr(g, "device", p.device));
+  QSWEEP_RETURN_IF_ERROR(f.SetAttr(g, "weight_bytes", p.weight_bytes));
+  QSWEEP_RETURN_IF_ERROR(f.SetAttr(g, "device_bytes_in_use", p.device_bytes_in_use));
+  QSWEEP_RETURN_IF_ERROR(f.SetDoubleAttr(g, "score_seconds", p.score_seconds));
+  QSWEEP_RETURN_IF_ERROR(f.SetAttr(g, "samples", p.samples));
+  QSWEEP_RETURN_IF_ERROR(f.SetAttr(g, "windows", p.windows));
+  return f.SetAttr(g, "tokens", p.tokens);
+}
+
+absl::StatusOr<RunPerformance> ReadPerformance(const h5::File& f, const std::string& path) {
+  RunPerformance p;
+  const std::string g = "/performance";
+  if (!f.Exists(g)) return p;
+  QSWEEP_ASSIGN_OR_RETURN(p.device, f.GetStringAttr(g, "device"));
+  QSWEEP_ASSIGN_OR_RETURN(p.weight_bytes, f.GetIntAttr(g, "weight_bytes"));
+  QSWEEP_ASSIGN_OR_RETURN(p.device_bytes_in_use, f.GetIntAttr(g, "device_bytes_in_use"));
+  QSWEEP_ASSIGN_OR_RETURN(p.score_seconds, f.GetDoubleAttr(g, "score_seconds"));
+  QSWEEP_ASSIGN_OR_RETURN(p.samples, f.GetIntAttr(g, "samples"));
+  QSWEEP_ASSIGN_OR_RETURN(p.windows, f.GetIntAttr(g, "windows"));
+  QSWEEP_ASSIGN_OR_RETURN(p.tokens, f.GetIntAttr(g, "tokens"));
+  if (!(p.score_seconds > 0 && p.score_seconds < 1e9) || p.samples < 0 || p.windows < 0 || p.tokens < 0 ||
+      p.weight_bytes < -1 || p.device_bytes_in_use < -1)
+    return absl::DataLossError(absl::StrFormat("%s: /performance holds impossible values (%g s, %d samples, %d "
+                                               "windows, %d tokens)", path, p.score_seconds, p.samples, p.windows,
+                                               p.tokens));
+  return p;
+}
+
 absl::Status WriteRunH5(const std::string& path, const RunHeader& header, const RequestSet& requests,
-                        const RunRows& all, size_t units) {
+                        const RunRows& all, size_t units, const RunPerformance& perf) {
   QSWEEP_ASSIGN_OR_RETURN(h5::File f, h5::File::Create(path));
   QSWEEP_RETURN_IF_ERROR(WriteHeaderAttrs(f, header));
   QSWEEP_RETURN_IF_ERROR(f.CreateGroup("/tasks"));
@@ -528,20 +560,22 @@ absl::Status WriteRunH5(const std::string& path, const RunHeader& header, const 
   }
   QSWEEP_RETURN_IF_ERROR(f.CreateGroup("/progress"));
   QSWEEP_RETURN_IF_ERROR(f.Write("/progress/unit_done", std::vector<uint8_t>(units, 1)));
+  if (perf.measured()) QSWEEP_RETURN_IF_ERROR(WritePerformance(f, perf));
   QSWEEP_RETURN_IF_ERROR(f.SetAttr("/", "complete", int64_t{1}));
   return f.Close();
 }
 
 }  // namespace
 
-absl::Status RunJournal::Finalize(const RequestSet& requests, const std::vector<WorkUnit>& units) {
+absl::Status RunJournal::Finalize(const RequestSet& requests, const std::vector<WorkUnit>& units,
+                                  const RunPerformance& performance) {
   for (const WorkUnit& u : units)
     if (!done_.count(u.id))
       return absl::FailedPreconditionError(absl::StrFormat("%s: unit %d is not done", journal_path_, u.id));
   RunRows all = AllocateRows(requests, header_);
   QSWEEP_RETURN_IF_ERROR(PlaceRecords(journal_path_, units, all));
   QSWEEP_ASSIGN_OR_RETURN(OutputFile out, OutputFile::Begin(run_path_));
-  QSWEEP_RETURN_IF_ERROR(WriteRunH5(out.tmp(), header_, requests, all, units.size()));
+  QSWEEP_RETURN_IF_ERROR(WriteRunH5(out.tmp(), header_, requests, all, units.size(), performance));
   QSWEEP_RETURN_IF_ERROR(out.Commit());
   // The journal is the only copy of the finished work until the run file
   // reads back: a file that does not is removed (nothing complete-looking
@@ -571,6 +605,7 @@ absl::StatusOr<RunData> ReadRunFile(const std::string& path) {
     return absl::FailedPreconditionError(absl::StrFormat(
         "%s: run file schema version %d; this qsweep reads version %d", path, h.schema_version, kRunSchemaVersion));
   QSWEEP_RETURN_IF_ERROR(ReadHeaderAttrs(f, h));
+  QSWEEP_ASSIGN_OR_RETURN(d.performance, ReadPerformance(f, path));
 
   QSWEEP_ASSIGN_OR_RETURN(std::vector<std::string> tasks, f.Children("/tasks"));
   for (const std::string& name : tasks) {
@@ -596,6 +631,13 @@ std::string DescribeRunFile(const RunData& run, const std::string& path) {
     s += absl::StrFormat("task %-12s %d samples, up to %d choices\n", name, r.samples, r.max_choices);
   for (const auto& [name, r] : run.corpora)
     s += absl::StrFormat("corpus %-10s %d scored tokens\n", name, r.tokens);
+  if (const RunPerformance& p = run.performance; p.measured()) {
+    s += absl::StrFormat("scoring:       %.1f s on %s: %.0f tokens/s, %.2f samples/s (%d samples, %d windows)\n",
+                         p.score_seconds, p.device, p.tokens_per_s(), p.samples_per_s(), p.samples, p.windows);
+    auto gib = [](int64_t b) { return b < 0 ? std::string("not counted") : absl::StrFormat("%.3f GiB", b / 1073741824.0); };
+    s += absl::StrFormat("memory:        weights %s, in use after scoring %s (one rank)\n", gib(p.weight_bytes),
+                         gib(p.device_bytes_in_use));
+  }
   return s;
 }
 

@@ -21,6 +21,7 @@
 
 #include "absl/status/statusor.h"
 #include "core/run_layout.h"
+#include "core/run_performance.h"
 #include "eval/work_units.h"
 
 namespace qsweep {
@@ -124,7 +125,10 @@ class RunJournal {
   absl::Status Append(const WorkUnit& unit, const UnitResult& result);
   // Writes the complete run file and removes the journal. Every record is
   // checked against `units` (the placement it was appended with).
-  absl::Status Finalize(const RequestSet& requests, const std::vector<WorkUnit>& units);
+  // `performance` (measured by the caller) goes into the file's
+  // /performance group when measured.
+  absl::Status Finalize(const RequestSet& requests, const std::vector<WorkUnit>& units,
+                        const RunPerformance& performance = {});
 
  private:
   RunJournal() = default;
@@ -136,6 +140,7 @@ class RunJournal {
 
 struct RunData {
   RunHeader header;
+  RunPerformance performance;  // not measured in files made before it was
   std::vector<std::pair<std::string, ChoiceRows>> tasks;
   std::vector<std::pair<std::string, TokenRows>> corpora;
 };

@@ -338,11 +338,56 @@ void ExpectSameRuns(const RunData& a, const RunData& b) {
 
 // A run written in one go, units in plan order.
 void WriteWholeRun(const std::string& path, const RequestSet& rs, const std::vector<WorkUnit>& units,
-                   const RunHeader& h) {
+                   const RunHeader& h, const RunPerformance& perf = {}) {
   auto j = RunJournal::OpenOrCreate(path, h, &units);
   ASSERT_TRUE(j.ok()) << j.status();
   for (const auto& u : units) ASSERT_TRUE((*j)->Append(u, FakeResult(rs, u, h)).ok());
-  ASSERT_TRUE((*j)->Finalize(rs, units).ok());
+  ASSERT_TRUE((*j)->Finalize(rs, units, perf).ok());
+}
+
+// The run's own measurement: written when measured, read back as written;
+// absent, the file reads as not measured; impossible values are refused.
+TEST(RunFile, PerformanceRoundTripsAndIsChecked) {
+  const auto dir = testing::ScratchDir("run_file_performance");
+  const RequestSet rs = RandomRequests(2);
+  const auto units = PlanWorkUnits(rs, {});
+  const WorkSize work = CountWork(rs, units, {});
+  int64_t samples = 0, windows = 0;
+  for (const auto& t : rs.tasks) samples += static_cast<int64_t>(t.samples.size());
+  for (const auto& c : rs.corpora)
+    windows += static_cast<int64_t>(PplWindows(static_cast<int64_t>(c.tokens.size()), c.window, c.stride).size());
+  EXPECT_EQ(work.samples, samples);
+  EXPECT_EQ(work.windows, windows);
+  EXPECT_EQ(CountWork(rs, units, {units[0].id}).samples + CountWork(rs, {units[0]}, {}).samples, samples);
+  const RunPerformance perf{.device = "NVIDIA H200", .weight_bytes = 5 << 20, .device_bytes_in_use = 7 << 20,
+                            .score_seconds = 12.5, .samples = work.samples, .windows = work.windows,
+                            .tokens = work.tokens};
+  const std::string p = (dir / "r.h5").string(), q = (dir / "q.h5").string();
+  WriteWholeRun(p, rs, units, Header(), perf);
+  auto run = ReadRunFile(p);
+  ASSERT_TRUE(run.ok()) << run.status();
+  const RunPerformance& got = run->performance;
+  EXPECT_EQ(got.device, perf.device);
+  EXPECT_EQ(got.weight_bytes, perf.weight_bytes);
+  EXPECT_EQ(got.device_bytes_in_use, perf.device_bytes_in_use);
+  EXPECT_EQ(got.score_seconds, perf.score_seconds);
+  EXPECT_EQ(got.tokens, perf.tokens);
+  EXPECT_DOUBLE_EQ(got.tokens_per_s(), perf.tokens / 12.5);
+  EXPECT_NE(DescribeRunFile(*run, p).find("tokens/s"), std::string::npos);
+  WriteWholeRun(q, rs, units, Header());
+  auto unmeasured = ReadRunFile(q);
+  ASSERT_TRUE(unmeasured.ok()) << unmeasured.status();
+  EXPECT_FALSE(unmeasured->performance.measured());
+  EXPECT_EQ(unmeasured->performance.tokens_per_s(), 0);
+  {
+    testing::H5Editor e(p);
+    ASSERT_TRUE(e.ok());
+    ASSERT_TRUE(e.SetIntAttr("/performance", "tokens", -5));
+  }
+  auto bad = ReadRunFile(p);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find(p), std::string::npos) << bad.status();
+  EXPECT_NE(bad.status().message().find("/performance"), std::string::npos) << bad.status();
 }
 
 TEST(RunFile, EveryPlacedValueIsTheUnitsOwn) {

@@ -19,6 +19,9 @@ struct SummaryRow {
   double token_kl_mean = 0;
   bool token_kl_is_bound = false;
   double top1_same = 1;
+  // Measured in the run (0: not measured, or not counted by its backend).
+  double tokens_per_s = 0, samples_per_s = 0;
+  double weight_gib = 0, device_gib = 0;  // device memory of one rank: the weights, all in use
 };
 
 }  // namespace qsweep

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "core/run_performance.h"
+
 #include "metrics/choice_comparison.h"
 #include "metrics/token_comparison.h"
 
@@ -27,6 +29,7 @@ struct CandidateMetrics {
   std::string scheme_json;  // the run's spec (quant/scheme.h SchemeJson)
   double bits_per_weight = 0;
   int64_t bytes = 0;
+  RunPerformance performance;  // the run's own measurement (run files carry it)
   std::vector<TaskMetrics> tasks;
   metrics::ChoiceComparison pooled;  // every task's samples together
   std::vector<CorpusMetrics> corpora;
@@ -36,6 +39,7 @@ struct SweepMetrics {
   std::string baseline_scheme, baseline_path, model, model_id, requests_id;
   double baseline_bits_per_weight = 0;
   int64_t baseline_bytes = 0;
+  RunPerformance baseline_performance;
   std::vector<std::string> task_names, corpus_names;
   std::vector<CandidateMetrics> candidates;
   // Things the numbers do not show, e.g. runs made on different backends

@@ -248,7 +248,7 @@ Chart DaccVsFlipsChart(const MetricsFileData& m) {
 Chart ParetoSizeChart(const MetricsFileData& m) {
   const size_t n = m.schemes.size();
   Chart c{"pareto_size", "Pareto front: accuracy and flips vs size",
-          "Filled points are on the front (no scheme is both smaller and better). Speed was not measured in this sweep.",
+          "Filled points are on the front (no scheme is both smaller and better).",
           Json::array(), {}};
   std::vector<double> size, acc, agree;
   for (size_t i = 0; i < n; ++i) {
@@ -268,6 +268,42 @@ Chart ParetoSizeChart(const MetricsFileData& m) {
                         {"color", {{"field", "metric"}, {"type", "nominal"}}},
                         {"fill", {{"field", "front"}, {"type", "nominal"}, {"scale", {{"range", Json::array({"transparent", "#333"})}}}}},
                         {"tooltip", Json::array({{{"field", "scheme"}}, {{"field", "value"}}, {{"field", "front"}}})}};
+  return c;
+}
+
+// Whether every scheme's run measured `column` (> 0).
+bool AllMeasured(const MetricsFileData& m, const std::string& column) {
+  for (size_t i = 0; i < m.schemes.size(); ++i)
+    if (!(Col(m, column, i) > 0)) return false;
+  return !m.schemes.empty();
+}
+
+// Accuracy against a measured resource (throughput: more is better; memory:
+// less is), the front filled. Only where every run measured it.
+std::optional<Chart> ResourceChart(const MetricsFileData& m, const std::string& id, const std::string& title,
+                                   const std::string& column, const std::string& axis, bool more_is_better) {
+  if (!AllMeasured(m, column)) return std::nullopt;
+  const size_t n = m.schemes.size();
+  Chart c{id, title,
+          "As each run measured it on its own device (loading excluded). Filled points are on the front: no scheme is "
+          "both better here and more accurate.",
+          Json::array(), {}};
+  std::vector<double> x, acc;
+  for (size_t i = 0; i < n; ++i) {
+    x.push_back(more_is_better ? -Col(m, column, i) : Col(m, column, i));
+    acc.push_back(Num(Col(m, "accuracy", i)));
+  }
+  const auto front = ParetoFront(x, acc);
+  for (size_t i = 0; i < n; ++i)
+    c.rows.push_back({{"scheme", m.schemes[i]}, {"family", SchemeFamily(m.schemes[i])}, {column, Num(Col(m, column, i))},
+                      {"accuracy", acc[i]}, {"front", bool(front[i])}});
+  c.spec = Base(c.title);
+  c.spec["mark"] = {{"type", "point"}, {"size", 90}};
+  c.spec["encoding"] = {{"x", {{"field", column}, {"type", "quantitative"}, {"title", axis}}},
+                        {"y", {{"field", "accuracy"}, {"type", "quantitative"}, {"axis", {{"format", ".0%"}}}}},
+                        {"color", {{"field", "family"}, {"type", "nominal"}}},
+                        {"fill", {{"field", "front"}, {"type", "nominal"}, {"scale", {{"range", Json::array({"transparent", "#333"})}}}}},
+                        {"tooltip", Json::array({{{"field", "scheme"}}, {{"field", column}}, {{"field", "accuracy"}}})}};
   return c;
 }
 
@@ -366,6 +402,11 @@ std::vector<Chart> Charts(const MetricsFileData& m) {
   if (std::optional<Chart> c = LayerSensitivityChart(m)) charts.push_back(*c);
   charts.push_back(DaccVsFlipsChart(m));
   charts.push_back(ParetoSizeChart(m));
+  if (auto c = ResourceChart(m, "speed_vs_accuracy", "Accuracy vs scoring speed", "samples_per_s", "samples / s", true))
+    charts.push_back(*c);
+  if (auto c = ResourceChart(m, "memory_vs_accuracy", "Accuracy vs device memory of the weights", "weight_gib",
+                             "weights on the device (GiB, one rank)", false))
+    charts.push_back(*c);
   charts.push_back(TopMarginChart(m));
   if (!m.corpus_names.empty()) {
     charts.push_back(ConfidenceChart(m, m.corpus_names[0]));
@@ -376,7 +417,8 @@ std::vector<Chart> Charts(const MetricsFileData& m) {
   return charts;
 }
 
-// Recommendations per use, with the numbers behind them.
+}  // namespace
+
 std::vector<std::string> Recommend(const MetricsFileData& m) {
   std::vector<std::string> out;
   const size_t n = m.schemes.size();
@@ -401,10 +443,26 @@ std::vector<std::string> Recommend(const MetricsFileData& m) {
                              : "Quality first: every scheme is significantly worse than the baseline; keep " + m.baseline + ".");
   out.push_back(memory >= 0 ? "Memory first: " + describe(memory) + " — the smallest within 1 point of the baseline's accuracy."
                             : "Memory first: no scheme stays within 1 point of the baseline's accuracy.");
-  out.push_back("Speed first: not measured in this sweep (no throughput in the metrics); among the schemes above, fewer "
-                "bits per weight move fewer bytes per token.");
+  if (AllMeasured(m, "tokens_per_s")) {
+    // The fastest within 1 point of the baseline's accuracy, as its run measured it.
+    int speed = -1;
+    for (size_t i = 1; i < n; ++i)
+      if (Col(m, "delta_accuracy", i) >= -0.01 && (speed < 0 || Col(m, "tokens_per_s", i) > Col(m, "tokens_per_s", speed)))
+        speed = static_cast<int>(i);
+    out.push_back(speed >= 0 ? absl::StrFormat("Speed first: %s — %.0f tokens/s, %.2fx the baseline's %.0f, the fastest "
+                                               "within 1 point of the baseline's accuracy (as each run measured it).",
+                                               describe(speed), Col(m, "tokens_per_s", speed),
+                                               Col(m, "tokens_per_s", speed) / Col(m, "tokens_per_s", 0),
+                                               Col(m, "tokens_per_s", 0))
+                             : "Speed first: no scheme stays within 1 point of the baseline's accuracy.");
+  } else {
+    out.push_back("Speed first: not measured by every run of this sweep (runs made before qsweep measured it); among "
+                  "the schemes above, fewer bits per weight move fewer bytes per token.");
+  }
   return out;
 }
+
+namespace {
 
 absl::StatusOr<std::string> ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -4,6 +4,7 @@
 // chart under DIR/data/.
 #pragma once
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "io/metrics_reader.h"
@@ -17,6 +18,10 @@ struct DashboardOptions {
 // Writes DIR/index.html, DIR/data/*.csv, DIR/specs.json; returns the page's path.
 absl::StatusOr<std::string> WriteDashboard(const MetricsFileData& metrics, const std::string& dir,
                                            const DashboardOptions& options);
+
+// One line per use (quality first, memory first, speed first), each naming
+// the scheme and the numbers behind the choice.
+std::vector<std::string> Recommend(const MetricsFileData& metrics);
 
 // JSON text made safe inside a <script> element: "</" in a string (a scheme
 // named "</script>...") would end the element and run what follows; "<\/"

@@ -8,6 +8,13 @@
 
 namespace qsweep {
 
+void AddPerformance(const RunPerformance& p, SummaryRow& r) {
+  r.tokens_per_s = p.tokens_per_s();
+  r.samples_per_s = p.samples_per_s();
+  r.weight_gib = p.measured() && p.weight_bytes >= 0 ? p.weight_bytes / 1073741824.0 : 0;
+  r.device_gib = p.measured() && p.device_bytes_in_use >= 0 ? p.device_bytes_in_use / 1073741824.0 : 0;
+}
+
 std::vector<SummaryRow> SummaryRows(const SweepMetrics& m) {
   std::vector<SummaryRow> rows;
   SummaryRow base;
@@ -19,10 +26,12 @@ std::vector<SummaryRow> SummaryRows(const SweepMetrics& m) {
     base.accuracy = c.pooled.acc.base.accuracy;
     if (!c.corpora.empty()) base.ppl = c.corpora[0].comparison.perplexity.base.ppl;
   }
+  AddPerformance(m.baseline_performance, base);
   rows.push_back(base);
   for (const CandidateMetrics& c : m.candidates) {
     SummaryRow r;
     r.scheme = c.scheme;
+    AddPerformance(c.performance, r);
     r.bits_per_weight = c.bits_per_weight;
     r.size_gb = c.bytes / 1e9;
     const auto& acc = c.pooled.acc;
@@ -73,12 +82,14 @@ absl::Status WriteSummaryCsv(const std::string& path, const std::vector<SummaryR
   if (!out) return absl::PermissionDeniedError(absl::StrFormat("%s: cannot write", path));
   out << "scheme,bits_per_weight,size_gb,accuracy,delta_accuracy,delta_accuracy_lo,delta_accuracy_hi,"
          "flips_correct_to_incorrect,flips_incorrect_to_correct,flip_rate_lo,flip_rate_hi,mcnemar_p,"
-         "answer_kl_mean,answer_kl_p95,ppl,ppl_ratio,token_kl_mean,token_kl_is_bound,top1_same\n";
+         "answer_kl_mean,answer_kl_p95,ppl,ppl_ratio,token_kl_mean,token_kl_is_bound,top1_same,"
+         "tokens_per_s,samples_per_s,weight_gib,device_gib\n";
   for (const SummaryRow& r : rows)
-    out << absl::StrFormat("%s,%.6f,%.9f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6g,%.8f,%.8f,%.6f,%.6f,%.8f,%d,%.6f\n",
-                           r.scheme, r.bits_per_weight, r.size_gb, r.accuracy, r.delta_accuracy, r.delta_lo, r.delta_hi,
-                           r.flips_c2i, r.flips_i2c, r.flip_lo, r.flip_hi, r.mcnemar_p, r.answer_kl_mean,
-                           r.answer_kl_p95, r.ppl, r.ppl_ratio, r.token_kl_mean, r.token_kl_is_bound, r.top1_same);
+    out << absl::StrFormat(
+        "%s,%.6f,%.9f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6g,%.8f,%.8f,%.6f,%.6f,%.8f,%d,%.6f,%.1f,%.3f,%.4f,%.4f\n",
+        r.scheme, r.bits_per_weight, r.size_gb, r.accuracy, r.delta_accuracy, r.delta_lo, r.delta_hi, r.flips_c2i,
+        r.flips_i2c, r.flip_lo, r.flip_hi, r.mcnemar_p, r.answer_kl_mean, r.answer_kl_p95, r.ppl, r.ppl_ratio,
+        r.token_kl_mean, r.token_kl_is_bound, r.top1_same, r.tokens_per_s, r.samples_per_s, r.weight_gib, r.device_gib);
   return out.good() ? absl::OkStatus() : absl::InternalError(absl::StrFormat("%s: write failed", path));
 }
 

@@ -1,5 +1,7 @@
 #include "sweep/sweep_run.h"
 
+#include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <optional>
 
@@ -209,6 +211,21 @@ absl::StatusOr<std::unique_ptr<JournalSink>> OpenJournal(const Sweep& s, const s
   return sink;
 }
 
+// The scoring of this session: its work in its wall time, and the memory
+// the backend counts.
+RunPerformance Measured(const Backend& backend, const WorkSize& work, std::chrono::steady_clock::duration elapsed) {
+  RunPerformance p;
+  if (work.samples + work.windows == 0) return p;  // resumed with nothing left: nothing measured
+  p.device = backend.DeviceName();
+  p.weight_bytes = backend.WeightBytes();
+  p.device_bytes_in_use = backend.DeviceBytesInUse();
+  p.score_seconds = std::max(1e-6, std::chrono::duration<double>(elapsed).count());
+  p.samples = work.samples;
+  p.windows = work.windows;
+  p.tokens = work.tokens;
+  return p;
+}
+
 // One scheme's run file: kept when complete, else scored (or resumed).
 absl::Status RunScheme(const Sweep& s, const std::string& scheme_name, const BackendMaker& make_backend) {
   const SweepConfig& c = s.config;
@@ -245,9 +262,14 @@ absl::Status RunScheme(const Sweep& s, const std::string& scheme_name, const Bac
   LocalScorer local(decoder.get());
   TensorParallelScorer tp_scorer(decoder.get(), &s.group);
   LogitScorer* scorer = s.topo.tp > 1 ? static_cast<LogitScorer*>(&tp_scorer) : &local;
+  backend->Synchronize();
+  const auto t0 = std::chrono::steady_clock::now();
   QSWEEP_RETURN_IF_ERROR(RunWorkQueue(s.topo, s.world, job, scorer, s.topo.tp > 1 ? &tp_scorer : nullptr));
+  backend->Synchronize();
   if (sink) {
-    QSWEEP_RETURN_IF_ERROR(sink->journal().Finalize(s.requests, s.units));
+    const RunPerformance perf = Measured(*backend, CountWork(s.requests, s.units, job.done),
+                                         std::chrono::steady_clock::now() - t0);
+    QSWEEP_RETURN_IF_ERROR(sink->journal().Finalize(s.requests, s.units, perf));
     std::fprintf(stderr, "qsweep: wrote %s\n", path.c_str());
   }
   MPI_Barrier(s.world);

@@ -2,8 +2,9 @@
 """Exits non-zero unless two HDF5 files hold the same groups, datasets (same
 dtype, shape and bits; NaN equal to NaN) and attributes, except attributes
 that describe how the run was made (its layout: `world` and the typed ranks,
-replicas, tp, backend, reduction; the creation time), so that the data
-decide, and those named with --ignore (e.g. config_yaml, for runs of configs
+replicas, tp, backend, reduction; the creation time) and the measurements
+of how fast and in how much memory it ran (a run file's /performance, a
+metrics file's summary columns of them), so that the data decide, and those named with --ignore (e.g. config_yaml, for runs of configs
 that differ in a setting that must not change results).
 usage: h5_equal.py A.h5 B.h5 [--ignore ATTR ...]"""
 import sys
@@ -12,6 +13,11 @@ import h5py
 import numpy as np
 
 IGNORED_ATTRS = {"world", "ranks", "replicas", "tp", "backend", "reduction", "created", "run_file"}
+IGNORED_MEMBERS = {"performance", "tokens_per_s", "samples_per_s", "weight_gib", "device_gib"}
+
+
+def members(obj):
+    return {k for k in obj.keys() if k not in IGNORED_MEMBERS}
 
 
 def attrs(obj):
@@ -19,13 +25,13 @@ def attrs(obj):
 
 
 def compare(a, b, path, errors):
-    if set(a.keys()) != set(b.keys()):
-        errors.append(f"{path}: members {sorted(a.keys())} vs {sorted(b.keys())}")
+    if members(a) != members(b):
+        errors.append(f"{path}: members {sorted(members(a))} vs {sorted(members(b))}")
         return
     ka, kb = attrs(a), attrs(b)
     if ka.keys() != kb.keys() or any(str(ka[k]) != str(kb[k]) for k in ka):
         errors.append(f"{path}: attributes differ")
-    for name in a:
+    for name in sorted(members(a)):
         x, y = a[name], b[name]
         if isinstance(x, h5py.Group):
             compare(x, y, f"{path}{name}/", errors)

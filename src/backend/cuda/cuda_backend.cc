@@ -296,6 +296,12 @@ absl::Status CudaBackend::ReserveScratch(int64_t tokens, int64_t head_rows, cons
   return absl::OkStatus();
 }
 
+int64_t CudaBackend::DeviceBytesInUse() const {
+  size_t free = 0, total = 0;
+  QSWEEP_CUDA_CHECK(cudaMemGetInfo(&free, &total));
+  return static_cast<int64_t>(total - free);
+}
+
 int64_t CudaBackend::FreeMemoryBytes() const {
   size_t free = 0, total = 0;
   QSWEEP_CUDA_CHECK(cudaMemGetInfo(&free, &total));

@@ -66,6 +66,7 @@ class CudaBackend : public Backend {
   void EnableStageTimes(bool on) override { timing_ = on; }
   void SetBatchInvariant(bool on) override { batch_invariant_ = on; }
   int64_t WeightBytes() const override { return *weight_bytes_; }
+  int64_t DeviceBytesInUse() const override;
   std::vector<std::pair<std::string, double>> StageMillis() override;
 
   void SetLayout(const SequenceLayout& layout) override;
