@@ -7,10 +7,19 @@
 // issues b 16-byte loads of codes (the warp reads 512·b consecutive bytes,
 // marked evict-first: each weight is used once per call) and reads its
 // activations as two 16-byte shared loads per 64 inputs and 8 rows, already
-// in fragment order (mma_tiled_weights.h permutes the inputs for that). Codes become fp32 values, then bf16 pairs, in registers;
-// mma.sync m16n8k16 accumulates in fp32 with the activations' rows as the
-// 8 columns of operand B (so a single row uses 1/8 of each MMA, which costs
-// nothing while the loads bound the time).
+// in fragment order (mma_tiled_weights.h permutes the inputs for that).
+// Codes become bf16 operand pairs in registers (two per bf16x2 instruction
+// on the pair path, else fp32 values rounded in pairs); mma.sync m16n8k16
+// accumulates in fp32 with the activations' rows as the 8 columns of
+// operand B (a single row uses 1/8 of each MMA; the tensor cores are far
+// from the limit).
+// What bounds it, measured on H200 (bench gemm --formats): not the bytes.
+// 1- to 8-bit codes take about the same time per weight, some 12 weights
+// per SM clock, a third of HBM's rate at 4 bits: the instructions per
+// weight (dequantization, plus each chunk's scale loads and 64-bit address
+// arithmetic) and their latency at the 3-4 blocks an SM holds at 120-160
+// registers. Fewer instructions per weight (Marlin's lop3 pairs for every
+// width, scales once per group) is the next step, not more bytes in flight.
 //
 // Batch invariance: a row of x meets the same instructions in the same
 // order whatever the other rows are: its 8-row tile's MMAs see only its own
