@@ -1,6 +1,8 @@
 #include "io/run_file.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmath>
@@ -196,6 +198,32 @@ std::string RunMismatch(const RunHeader& a, const RunHeader& b) {
   return why;
 }
 
+namespace {
+// An exclusive flock on `lock_path`, checked to still be the file at that
+// path afterwards: a writer that just finished unlinks its lock, and a lock
+// taken on the unlinked file would exclude nobody.
+absl::Status LockRun(const std::string& lock_path, const std::string& run_path, int* fd) {
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    *fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT, 0644);
+    if (*fd < 0) return absl::PermissionDeniedError(absl::StrFormat("%s: cannot create the run's lock file", lock_path));
+    if (::flock(*fd, LOCK_EX | LOCK_NB) != 0) {
+      ::close(*fd);
+      *fd = -1;
+      return absl::UnavailableError(absl::StrFormat(
+          "%s: another qsweep is writing this run now (it holds %s); wait for it, or stop it first", run_path,
+          lock_path));
+    }
+    struct stat held, named;
+    if (::fstat(*fd, &held) == 0 && ::stat(lock_path.c_str(), &named) == 0 && held.st_ino == named.st_ino &&
+        held.st_dev == named.st_dev)
+      return absl::OkStatus();
+    ::close(*fd);
+    *fd = -1;
+  }
+  return absl::UnavailableError(absl::StrFormat("%s: its lock file keeps changing; is another qsweep starting it?", run_path));
+}
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<RunJournal>> RunJournal::OpenOrCreate(const std::string& run_path,
                                                                       const RunHeader& wanted,
                                                                       const std::vector<WorkUnit>* plan) {
@@ -205,6 +233,11 @@ absl::StatusOr<std::unique_ptr<RunJournal>> RunJournal::OpenOrCreate(const std::
   std::filesystem::create_directories(std::filesystem::path(run_path).parent_path().empty()
                                           ? std::filesystem::path(".")
                                           : std::filesystem::path(run_path).parent_path());
+  // One writer per run: a second qsweep on the same output (a resubmitted
+  // job while the first still runs) would interleave records. The lock is
+  // the kernel's, so a crashed writer leaves none behind.
+  j->lock_path_ = run_path + ".lock";
+  QSWEEP_RETURN_IF_ERROR(LockRun(j->lock_path_, run_path, &j->lock_fd_));
   ScanEnd end;
   bool have_header = false;
   std::string mismatch;
@@ -270,6 +303,10 @@ absl::StatusOr<std::unique_ptr<RunJournal>> RunJournal::OpenOrCreate(const std::
 
 RunJournal::~RunJournal() {
   if (fd_ >= 0) ::close(fd_);
+  if (lock_fd_ >= 0) {
+    std::remove(lock_path_.c_str());  // while still held: no other writer has it
+    ::close(lock_fd_);
+  }
 }
 
 absl::Status RunJournal::Append(const WorkUnit& unit, const UnitResult& result) {

@@ -116,6 +116,8 @@ class RunJournal {
   // record (crash mid-write) is dropped. With `plan`, every unit already in
   // the journal must cover the rows the plan gives its id (else the unit
   // sizes changed since the interrupted run: an error now, not at Finalize).
+  // Holds an exclusive lock on <run_path>.lock while it lives: a second
+  // writer of the same run is refused at once.
   static absl::StatusOr<std::unique_ptr<RunJournal>> OpenOrCreate(const std::string& run_path,
                                                                   const RunHeader& header,
                                                                   const std::vector<WorkUnit>* plan = nullptr);
@@ -132,10 +134,10 @@ class RunJournal {
 
  private:
   RunJournal() = default;
-  std::string run_path_, journal_path_;
+  std::string run_path_, journal_path_, lock_path_;
   RunHeader header_;
   std::set<int64_t> done_;
-  int fd_ = -1;
+  int fd_ = -1, lock_fd_ = -1;  // the journal; <run>.lock, flock'd while this object lives
 };
 
 struct RunData {

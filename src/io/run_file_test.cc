@@ -277,6 +277,24 @@ TEST(RunJournal, InterruptedRunEndsIdenticalToUninterrupted) {
             std::vector<int32_t>(ra->tasks[0].second.choice_tokens.begin(), ra->tasks[0].second.choice_tokens.begin() + 5 * ra->tasks[0].second.max_choices));
 }
 
+// Two writers of one run: the second is refused at once, naming the run;
+// once the first is done, the run opens again (and no lock file stays).
+TEST(RunJournal, ASecondWriterOfTheSameRunIsRefused) {
+  const auto dir = testing::ScratchDir("run_journal_lock");
+  const std::string p = (dir / "r.h5").string();
+  auto first = RunJournal::OpenOrCreate(p, Header());
+  ASSERT_TRUE(first.ok()) << first.status();
+  auto second = RunJournal::OpenOrCreate(p, Header());
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_NE(second.status().message().find("another qsweep is writing"), std::string::npos) << second.status();
+  EXPECT_NE(second.status().message().find(p), std::string::npos) << second.status();
+  first->reset();
+  EXPECT_FALSE(std::filesystem::exists(p + ".lock"));
+  auto again = RunJournal::OpenOrCreate(p, Header());
+  EXPECT_TRUE(again.ok()) << again.status();
+}
+
 TEST(RunJournal, RefusesAnotherRunsJournal) {
   const auto dir = testing::ScratchDir("run_journal_other");
   const std::string p = (dir / "r.h5").string();
