@@ -4,11 +4,14 @@
 #include <fstream>
 
 #include "absl/strings/str_format.h"
+#include "core/input_file.h"
+#include "core/status_macros.h"
 
 namespace qsweep {
 
 absl::StatusOr<std::vector<std::vector<int32_t>>> ReadTokenLists(const std::string& path,
                                                                  int64_t vocab_size) {
+  QSWEEP_RETURN_IF_ERROR(RequireRegularFile(path, "the token file"));
   std::ifstream in(path);
   if (!in) return absl::NotFoundError(absl::StrFormat("%s: cannot open the token file", path));
   std::vector<std::vector<int32_t>> out;

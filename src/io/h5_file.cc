@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_format.h"
 #include "core/status_macros.h"
+#include "core/input_file.h"
 
 namespace qsweep::h5 {
 namespace {
@@ -95,6 +96,7 @@ absl::StatusOr<File> File::Open(const std::string& path) {
   Silence();
   File f;
   f.path_ = path;
+  QSWEEP_RETURN_IF_ERROR(RequireRegularFile(path, "an HDF5 input"));
   if (!std::filesystem::exists(path)) return absl::NotFoundError(absl::StrFormat("%s: no such file", path));
   if (H5Fis_hdf5(path.c_str()) <= 0) return f.Fail("not an HDF5 file (corrupt or truncated?)");
   f.file_ = Handle(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);

@@ -10,6 +10,8 @@
 #include "model/llama2c_checkpoint.h"
 #include "model/safetensors_checkpoint.h"
 #include "model/synthetic_checkpoint.h"
+#include "core/input_file.h"
+#include "core/status_macros.h"
 
 namespace qsweep {
 
@@ -60,6 +62,7 @@ absl::StatusOr<std::unique_ptr<Checkpoint>> OpenCheckpoint(const std::string& sp
     return OpenSafetensorsCheckpoint(spec);
   if (absl::EndsWith(spec, ".bin")) {
     // PyTorch's .bin is a zip of pickles; llama2.c's starts with int32 dims.
+    QSWEEP_RETURN_IF_ERROR(RequireRegularFile(spec, "the checkpoint"));
     char magic[2] = {0, 0};
     std::ifstream(spec, std::ios::binary).read(magic, 2);
     if (magic[0] == 'P' && magic[1] == 'K')

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_format.h"
 #include "core/status_macros.h"
+#include "core/input_file.h"
 
 namespace qsweep {
 
@@ -245,6 +246,7 @@ absl::StatusOr<ModelConfig> ParseHfConfig(const nlohmann::json& j, const std::st
 }
 
 absl::StatusOr<ModelConfig> LoadHfConfig(const std::string& path) {
+  QSWEEP_RETURN_IF_ERROR(RequireRegularFile(path, "the model config"));
   std::ifstream in(path, std::ios::binary);
   if (!in) return absl::NotFoundError(absl::StrFormat("%s: cannot open", path));
   std::stringstream ss;

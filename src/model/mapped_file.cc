@@ -9,10 +9,13 @@
 #include <cstring>
 
 #include "absl/strings/str_format.h"
+#include "core/input_file.h"
+#include "core/status_macros.h"
 
 namespace qsweep {
 
 absl::StatusOr<std::unique_ptr<MappedFile>> MappedFile::Open(const std::string& path) {
+  QSWEEP_RETURN_IF_ERROR(RequireRegularFile(path, "a checkpoint file"));
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0)
     return absl::NotFoundError(absl::StrFormat("%s: cannot open: %s", path, std::strerror(errno)));

@@ -17,6 +17,7 @@
 #include "model/hf_config.h"
 #include "model/mapped_file.h"
 #include "model/tensor_slice.h"
+#include "core/input_file.h"
 
 namespace qsweep {
 
@@ -156,6 +157,7 @@ absl::StatusOr<SafetensorsFile> ReadSafetensorsHeader(const std::string& path) {
 }
 
 absl::StatusOr<json> ReadJsonFile(const std::string& path) {
+  QSWEEP_RETURN_IF_ERROR(RequireRegularFile(path, "a JSON file of the checkpoint"));
   std::ifstream in(path, std::ios::binary);
   if (!in) return absl::NotFoundError(absl::StrFormat("%s: cannot open", path));
   std::stringstream ss;

@@ -11,6 +11,7 @@
 #include "absl/strings/str_format.h"
 #include "core/status_macros.h"
 #include "quant/scheme.h"
+#include "core/input_file.h"
 
 namespace qsweep {
 namespace {
@@ -305,6 +306,7 @@ absl::StatusOr<SweepConfig> ParseSweepConfig(const std::string& text, const std:
 }
 
 absl::StatusOr<SweepConfig> LoadSweepConfig(const std::string& path) {
+  QSWEEP_RETURN_IF_ERROR(RequireRegularFile(path, "the sweep config"));
   std::ifstream in(path);
   if (!in) return absl::NotFoundError(absl::StrFormat("%s: cannot open the sweep config", path));
   std::stringstream ss;

@@ -12,6 +12,7 @@
 #include "core/status_macros.h"
 #include "tokenizer/byte_level_alphabet.h"
 #include "tokenizer/utf8_repair.h"
+#include "core/input_file.h"
 
 namespace qsweep {
 namespace {
@@ -162,6 +163,7 @@ void TemplateSpecials(const json& processor, std::optional<int32_t>* bos,
 
 absl::StatusOr<std::unique_ptr<ByteLevelBpeTokenizer>> ByteLevelBpeTokenizer::FromFile(
     const std::string& path) {
+  QSWEEP_RETURN_IF_ERROR(RequireRegularFile(path, "the tokenizer"));
   std::ifstream in(path, std::ios::binary);
   if (!in) return absl::NotFoundError(absl::StrFormat("%s: cannot open tokenizer file", path));
   std::stringstream buffer;

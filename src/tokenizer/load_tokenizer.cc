@@ -5,6 +5,7 @@
 #include "tokenizer/byte_level_bpe_tokenizer.h"
 #include "tokenizer/sentencepiece_tokenizer.h"
 #include "tokenizer/tokenizer.h"
+#include "core/input_file.h"
 
 namespace qsweep {
 
@@ -20,6 +21,7 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> LoadTokenizer(const std::string& path
         absl::StrFormat("%s: directory has neither tokenizer.json nor tokenizer.model", path));
   }
   if (!fs::exists(p, ec)) return absl::NotFoundError(absl::StrFormat("%s: no such file", path));
+  if (absl::Status regular = RequireRegularFile(path, "the tokenizer"); !regular.ok()) return regular;
   if (p.extension() == ".json") {
     auto tok = ByteLevelBpeTokenizer::FromFile(path);
     if (!tok.ok()) return tok.status();

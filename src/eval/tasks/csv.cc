@@ -4,6 +4,8 @@
 #include <sstream>
 
 #include "absl/strings/str_format.h"
+#include "core/input_file.h"
+#include "core/status_macros.h"
 
 namespace qsweep::tasks {
 
@@ -62,6 +64,7 @@ absl::StatusOr<std::vector<CsvRecord>> ParseCsv(const std::string& text, const s
 }
 
 absl::StatusOr<std::vector<CsvRecord>> ReadCsvFile(const std::string& path) {
+  QSWEEP_RETURN_IF_ERROR(RequireRegularFile(path, "a task file"));
   std::ifstream in(path, std::ios::binary);
   if (!in) return absl::NotFoundError(absl::StrFormat("%s: cannot open the file", path));
   std::ostringstream ss;

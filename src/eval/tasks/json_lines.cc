@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_format.h"
 #include "core/status_macros.h"
+#include "core/input_file.h"
 
 namespace qsweep::tasks {
 namespace {
@@ -28,6 +29,7 @@ absl::Status FileLine::Error(std::string_view what) const {
 
 absl::Status ForEachJsonLine(const std::string& path,
                              const std::function<absl::Status(const Json&, const FileLine&)>& row) {
+  QSWEEP_RETURN_IF_ERROR(RequireRegularFile(path, "a task file"));
   std::ifstream in(path, std::ios::binary);
   if (!in) return absl::NotFoundError(absl::StrFormat("%s: cannot open the file", path));
   FileLine at{path, 0};

@@ -6,6 +6,7 @@
 #include "core/status_macros.h"
 #include "eval/tasks/json_lines.h"
 #include "eval/tasks/python_text.h"
+#include "core/input_file.h"
 
 namespace qsweep::tasks {
 namespace {
@@ -16,6 +17,7 @@ struct Label {
 };
 
 absl::StatusOr<std::vector<Label>> ReadLabels(const std::string& path) {
+  QSWEEP_RETURN_IF_ERROR(RequireRegularFile(path, "the labels file"));
   std::ifstream in(path, std::ios::binary);
   if (!in) return absl::NotFoundError(absl::StrFormat("%s: cannot open the labels file", path));
   std::vector<Label> labels;

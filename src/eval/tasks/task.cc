@@ -10,6 +10,7 @@
 #include "core/output_file.h"
 #include "core/status_macros.h"
 #include "eval/tasks/json_lines.h"
+#include "core/input_file.h"
 
 namespace qsweep::tasks {
 namespace {
@@ -169,6 +170,7 @@ absl::Status WriteTaskJsonl(const std::string& path, const McTask& task) {
 }
 
 absl::StatusOr<std::string> ReadTextCorpus(const std::string& path) {
+  QSWEEP_RETURN_IF_ERROR(RequireRegularFile(path, "the text corpus"));
   std::ifstream in(path, std::ios::binary);
   if (!in) return absl::NotFoundError(absl::StrFormat("%s: cannot open the text corpus", path));
   std::ostringstream ss;
