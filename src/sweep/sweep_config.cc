@@ -276,6 +276,9 @@ absl::StatusOr<SweepConfig> ParseSweepConfig(const std::string& text, const std:
   QSWEEP_RETURN_IF_ERROR(ParseSchemes(rd, root, c));
   if (root["sensitivity"]) QSWEEP_RETURN_IF_ERROR(ParseSensitivity(rd, root["sensitivity"], c));
   QSWEEP_RETURN_IF_ERROR(rd.Get(root, "output", &c.output, true));
+  // An empty folder would resolve to the config's own: the runs would land
+  // beside the user's files.
+  if (c.output.empty()) return rd.Error(root["output"], "output", "empty: name the folder for the runs and metrics");
   if (root["calibration"]) QSWEEP_RETURN_IF_ERROR(ParseCalibration(rd, root["calibration"], c));
   if (root["parallel"]) QSWEEP_RETURN_IF_ERROR(ParseParallel(rd, root["parallel"], c));
   if (root["slurm"]) {

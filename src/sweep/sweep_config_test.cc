@@ -47,6 +47,12 @@ TEST(SweepConfig, ClearErrors) {
   ExpectError(std::string(kGood).replace(std::string(kGood).find("w8a16"), 5, "bf16"), "appears twice");
   ExpectError(std::string(kGood).replace(std::string(kGood).find("stride: 32"), 10, "stride: 64"), "stride < window");
   ExpectError("name: [unclosed\n", "invalid YAML");
+  {
+    std::string empty(kGood);
+    const size_t at = empty.find("output: out/demo");
+    empty.replace(at, 16, "output: ''");
+    ExpectError(empty, "output: empty");
+  }
 }
 
 TEST(SweepConfig, BatchTokensIsANumberOrAuto) {
