@@ -57,28 +57,31 @@ __device__ __forceinline__ float IntValue(uint32_t c, const GroupParams& g) {
   return (__uint_as_float(c | 0x4B000000u) - g.offset) * g.scale;
 }
 
-// b-bit integers: W = (c - z)·s, z the zero point (asymmetric) or 2^(b-1).
-template <int B, bool Asymmetric>
+// b-bit integers: W = (c - z)·s, z the zero point (asymmetric) or the fixed
+// kZero (2^(b-1) for symmetric codes; ternary is the 2-bit case with 1).
+template <int B, bool Asymmetric, int kZero = (1 << (B - 1))>
 struct IntCodes {
   static constexpr int kBits = B;
   static constexpr bool kTable = false, kPairs = B <= 6;
+  __device__ static float ZeroPoint(const LowbitWeights& w, int64_t row, int64_t group) {
+    return Asymmetric ? static_cast<float>(__ldg(w.zeros + group * w.out_padded + row)) : static_cast<float>(kZero);
+  }
   __device__ static PairParams LoadPair(const LowbitWeights& w, int64_t row, int64_t group) {
-    const float z = Asymmetric ? static_cast<float>(__ldg(w.zeros + group * w.out_padded + row))
-                               : static_cast<float>(1 << (B - 1));
-    return SplitScale(ScaleAt(w, row, group), 128 + z);
+    return SplitScale(ScaleAt(w, row, group), 128 + ZeroPoint(w, row, group));
   }
   __device__ static uint32_t ValuePair(uint32_t magic, const PairParams& g) {
     return ScalePair(__hsub2(Bf162(magic), g.offset), g);
   }
   __device__ static GroupParams Load(const LowbitWeights& w, int64_t row, int64_t group) {
-    const float z = Asymmetric ? static_cast<float>(__ldg(w.zeros + group * w.out_padded + row))
-                               : static_cast<float>(1 << (B - 1));
-    return {ScaleAt(w, row, group), kMagic + z};
+    return {ScaleAt(w, row, group), kMagic + ZeroPoint(w, row, group)};
   }
   __device__ static float Value(uint32_t c, const GroupParams& g, const float*) { return IntValue(c, g); }
 };
 
-// Binary: 1 = +s, 0 = -s. Ternary: codes 0, 1, 2 for -s, 0, +s.
+// Ternary: codes 0, 1, 2 for -s, 0, +s.
+using TernaryCodes = IntCodes<2, false, 1>;
+
+// Binary: 1 = +s, 0 = -s.
 struct BinaryCodes {
   static constexpr int kBits = 1;
   static constexpr bool kTable = false, kPairs = true;
@@ -94,20 +97,6 @@ struct BinaryCodes {
     return {ScaleAt(w, row, group), 0};
   }
   __device__ static float Value(uint32_t c, const GroupParams& g, const float*) { return c ? g.scale : -g.scale; }
-};
-struct TernaryCodes {
-  static constexpr int kBits = 2;
-  static constexpr bool kTable = false, kPairs = true;
-  __device__ static PairParams LoadPair(const LowbitWeights& w, int64_t row, int64_t group) {
-    return SplitScale(ScaleAt(w, row, group), 129);
-  }
-  __device__ static uint32_t ValuePair(uint32_t magic, const PairParams& g) {
-    return ScalePair(__hsub2(Bf162(magic), g.offset), g);
-  }
-  __device__ static GroupParams Load(const LowbitWeights& w, int64_t row, int64_t group) {
-    return {ScaleAt(w, row, group), kMagic + 1};
-  }
-  __device__ static float Value(uint32_t c, const GroupParams& g, const float*) { return IntValue(c, g); }
 };
 
 // NF4 / FP4: W = table[c]·s, the format's codebook (LowbitWeights::table)

@@ -176,8 +176,6 @@ __global__ void __launch_bounds__(kThreads) GemmKernel(LowbitWeights w, const __
   uint32_t cw[4 * B], next[4 * B];
   using Params = std::conditional_t<F::kPairs, PairParams, GroupParams>;
   Params params[4][2], next_params[4][2];
-  [[maybe_unused]] Params (&gp)[4][2] = params;
-  [[maybe_unused]] Params (&pp)[4][2] = params;
   if (c_begin < c_end) {
     stage(c_begin, 0);
     if (active) {
@@ -216,12 +214,12 @@ __global__ void __launch_bounds__(kThreads) GemmKernel(LowbitWeights w, const __
           uint32_t a[4];  // (e0, e1), (e2, e3), (e4, e5), (e6, e7): rows gid, gid + 8, gid, gid + 8
           if constexpr (F::kPairs) {
 #pragma unroll
-            for (int r = 0; r < 4; ++r) a[r] = F::ValuePair(MagicPair<B>(cw, 4 * t + r), pp[bi][r & 1]);
+            for (int r = 0; r < 4; ++r) a[r] = F::ValuePair(MagicPair<B>(cw, 4 * t + r), params[bi][r & 1]);
           } else {
 #pragma unroll
             for (int r = 0; r < 4; ++r)
-              a[r] = PackBf16(F::Value(Code<B>(cw, 8 * t + 2 * r), gp[bi][r & 1], table),
-                              F::Value(Code<B>(cw, 8 * t + 2 * r + 1), gp[bi][r & 1], table));
+              a[r] = PackBf16(F::Value(Code<B>(cw, 8 * t + 2 * r), params[bi][r & 1], table),
+                              F::Value(Code<B>(cw, 8 * t + 2 * r + 1), params[bi][r & 1], table));
           }
 #pragma unroll
           for (int mt = 0; mt < MT; ++mt) Mma(acc[mt], a[0], a[1], a[2], a[3], xb[mt][2 * tt], xb[mt][2 * tt + 1]);

@@ -39,6 +39,7 @@ std::vector<WorkUnit> PlanWorkUnits(const RequestSet& requests, const UnitPlanOp
 
 WorkSize CountWork(const RequestSet& requests, const std::vector<WorkUnit>& units, const std::set<int64_t>& skip) {
   WorkSize w;
+  std::vector<std::vector<PplWindow>> windows(requests.corpora.size());  // each corpus's, made once
   for (const WorkUnit& u : units) {
     if (skip.count(u.id)) continue;
     if (u.kind == WorkUnit::Kind::kChoices) {
@@ -50,10 +51,11 @@ WorkSize CountWork(const RequestSet& requests, const std::vector<WorkUnit>& unit
       }
     } else {
       const PplCorpusRequests& c = requests.corpora[u.source];
-      const std::vector<PplWindow> windows = PplWindows(static_cast<int64_t>(c.tokens.size()), c.window, c.stride);
+      std::vector<PplWindow>& all = windows[u.source];
+      if (all.empty()) all = PplWindows(static_cast<int64_t>(c.tokens.size()), c.window, c.stride);
       for (int64_t i = u.begin; i < u.end; ++i) {
         ++w.windows;
-        w.tokens += windows[i].end - windows[i].begin;
+        w.tokens += all[i].end - all[i].begin;
       }
     }
   }

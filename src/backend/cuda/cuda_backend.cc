@@ -372,8 +372,7 @@ absl::StatusOr<std::vector<std::unique_ptr<Linear>>> CudaBackend::UploadParts(
       linears.push_back(std::move(l));
     }
     const auto& w = *static_cast<const GpuLinear&>(*linears[0]).packed();
-    max_packed_slots_bytes_ = std::max(max_packed_slots_bytes_, count * part * 2);
-    QSWEEP_RETURN_IF_ERROR(Grow(dequantized_, max_packed_slots_bytes_));
+    QSWEEP_RETURN_IF_ERROR(Grow(dequantized_, count * part * 2));  // grow-only: the largest layer's
     const size_t before = lowbit_workspace_.bytes;
     QSWEEP_RETURN_IF_ERROR(Grow(lowbit_workspace_, kernels::LowbitWorkspaceBytes(w.w.out_padded, w.w.in_padded, sms_)));
     if (lowbit_workspace_.bytes != before)

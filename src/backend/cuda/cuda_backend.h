@@ -174,7 +174,6 @@ class CudaBackend : public Backend {
   // Bytes of the weights alive now: each allocation's deleter takes its
   // share back (layers may outlive the backend, hence shared).
   std::shared_ptr<std::atomic<int64_t>> weight_bytes_ = std::make_shared<std::atomic<int64_t>>(0);
-  int64_t max_packed_slots_bytes_ = 0;  // what dequantized_ must hold
 
   // Per-forward scratch, one buffer each.
   Scratch positions_{"rotary positions"}, seq_begin_{"layout"}, prefix_end_{"layout"}, branch_begin_{"layout"};

@@ -3,7 +3,6 @@
 // the tiles, group sizes that do not divide the inputs, and row counts of
 // both regimes. Runs on the GPU machine; skipped where there is no GPU.
 #include <cmath>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -15,15 +14,15 @@
 #include "core/status_macros.h"
 #include "quant/packed_linear.h"
 #include "quant/scheme.h"
+#include "random_for_test.h"
 
 namespace qsweep {
 namespace {
 
-std::vector<float> Normal(int64_t n, uint32_t seed, bool bf16 = false) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> d;
-  std::vector<float> v(n);
-  for (float& x : v) x = bf16 ? RoundBF16(d(rng)) : d(rng);
+// bf16 activations, as a bf16 model's GEMMs take them.
+std::vector<float> NormalBf16(int64_t n, uint32_t seed) {
+  std::vector<float> v = Normal(n, seed);
+  for (float& x : v) x = RoundBF16(x);
   return v;
 }
 
@@ -122,7 +121,7 @@ TEST_F(LowbitTest, EveryFormatMatchesDequantizeThenMatmul) {
                                            Must(QuantizeLinear(WeightFormat::Dense(16), wq, s.out, s.in))));
       for (int64_t rows : row_counts) {
         const std::string what = absl::StrFormat("%s %dx%d rows %d", name, s.out, s.in, rows);
-        const auto x = Normal(rows * s.in, 100 + static_cast<uint32_t>(rows), true);
+        const auto x = NormalBf16(rows * s.in, 100 + static_cast<uint32_t>(rows));
         // Batch-invariant products expand the packed weights and run the bf16
         // GEMM: the same bits as the dequantized weights stored dense.
         const auto expanded = Product(*lowbit, x, rows, true), want_bits = Product(*dense, x, rows, true);
@@ -152,13 +151,13 @@ TEST_F(LowbitTest, ARowsResultDoesNotDependOnTheBatch) {
   for (const char* name : {"w4a16-g128", "nf4-g64", "w3a16-g128"}) {
     auto l = Must(gpu_->CreateLinear("model.layers.0.mlp.up_proj.weight", LinearRole::kProjection,
                                      Must(QuantizeLinear(FormatOf(name), Normal(out * in, 3), out, in))));
-    const auto x = Normal(rows * in, 4, true);
+    const auto x = NormalBf16(rows * in, 4);
     const auto all = Product(*l, x, rows, false);
     for (int64_t r : {0, 5, 13, 36}) {
       const std::vector<float> one(x.begin() + r * in, x.begin() + (r + 1) * in);
       const auto y1 = Product(*l, one, 1, false);
       // The same row at another position among 64 (other rows: noise).
-      std::vector<float> many = Normal(64 * in, 5 + static_cast<uint32_t>(r), true);
+      std::vector<float> many = NormalBf16(64 * in, 5 + static_cast<uint32_t>(r));
       std::copy(one.begin(), one.end(), many.begin() + (63 - r) * in);
       const auto y64 = Product(*l, many, 64, false);
       for (int64_t n = 0; n < out; ++n) {
