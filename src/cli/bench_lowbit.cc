@@ -1,5 +1,6 @@
-// `qsweep bench gemm --formats ...`: the low-bit GEMM family against the
-// bf16 GEMM of the same shape, in the same process (nccl-tests' manner:
+// `qsweep bench gemm --formats ...`: the low-bit GEMM family and the
+// activation-quantized products (fp8, w8a8, w4a8, w4a4) against the bf16
+// GEMM of the same shape, in the same process (nccl-tests' manner:
 // every row checks its result before its time counts). Shapes are a model's
 // linear layers; one more row per format and row count sums a whole decoder
 // layer (each shape times how often the layer has it).
@@ -75,16 +76,18 @@ double MedianMicros(Backend& b, std::span<const std::unique_ptr<Linear>> layers,
 }
 
 // The largest error of 48 sampled outputs against fp64 dot products of the
-// same bf16 operands, relative to the sum of |terms|.
+// same operands (the bf16 input, or its quantized values where the format
+// quantizes activations), relative to the sum of |terms|.
 double SampledError(const std::vector<float>& y, const std::vector<float>& x, const std::vector<float>& w, int64_t rows,
-                    int64_t out, int64_t in, uint32_t seed) {
+                    int64_t out, int64_t in, uint32_t seed, ActKind act) {
   std::mt19937 rng(seed);
   double worst = 0;
   for (int s = 0; s < 48; ++s) {
     const int64_t m = rng() % rows, n = rng() % out;
+    const std::vector<float> xm = QuantizedActivationValues(act, &x[m * in], in);
     double ref = 0, mag = 0;
     for (int64_t k = 0; k < in; ++k) {
-      const double t = double{x[m * in + k]} * w[n * in + k];
+      const double t = double{xm[k]} * w[n * in + k];
       ref += t;
       mag += std::fabs(t);
     }
@@ -112,14 +115,14 @@ absl::Status BenchLowbit(Backend& b, const LowbitBenchArgs& a) {
   for (const std::string& f : a.formats) {
     auto s = ResolveScheme(f);
     if (!s.ok()) return s.status();
-    if (!s->format.quantized() || s->format.act != ActKind::kNone || s->method != Method::kRtn)
-      return absl::InvalidArgumentError(absl::StrFormat(
-          "--formats: %s is not a weight-only round-to-nearest format (the GEMM family's inputs)", f));
+    if (!s->format.quantized() || s->method != Method::kRtn)
+      return absl::InvalidArgumentError(
+          absl::StrFormat("--formats: %s is not a quantized round-to-nearest format (the GEMMs' inputs)", f));
     formats.push_back(*s);
   }
-  std::printf("# qsweep bench gemm (low-bit) on %s: median of %d samples; weights rotated over copies past L2\n",
+  absl::PrintF("# qsweep bench gemm (low-bit) on %s: median of %d samples; weights rotated over copies past L2\n",
               b.DeviceName().c_str(), a.iters);
-  std::printf("# %-14s %-16s %6s %11s %9s %9s %8s %10s\n", "format", "shape", "M", "time_us", "TFLOP/s", "GB/s",
+  absl::PrintF("# %-14s %-16s %6s %11s %9s %9s %8s %10s\n", "format", "shape", "M", "time_us", "TFLOP/s", "GB/s",
               "vs_bf16", "max_err");
   // Per (format, M): the layer's summed times, the format's and bf16's.
   std::map<std::pair<std::string, int64_t>, std::pair<double, double>> layer;
@@ -140,7 +143,10 @@ absl::Status BenchLowbit(Backend& b, const LowbitBenchArgs& a) {
       if (!packed.ok()) return packed.status();
       std::vector<float> wq(s.out * s.in);
       (*packed)->Dequantize(wq);
-      for (float& v : wq) v = RoundBF16(v);
+      // Weight-only formats multiply bf16 weights; the others their codes
+      // times fp32 scales.
+      if (f.format.act == ActKind::kNone)
+        for (float& v : wq) v = RoundBF16(v);
       const int64_t before = b.WeightBytes();
       std::vector<std::unique_ptr<Linear>> layers;
       auto first = b.CreateLinear("bench.gemm.packed", LinearRole::kProjection, (*packed)->SliceColumns(0, s.in));
@@ -159,22 +165,23 @@ absl::Status BenchLowbit(Backend& b, const LowbitBenchArgs& a) {
         auto ya = b.Alloc(m, s.out, ActRole::kAccumulate, "the bench's output");
         if (!ya.ok()) return ya.status();
         b.UploadTo(x, *xa);
-        auto measure = [&](std::span<const std::unique_ptr<Linear>> ls, const std::vector<float>& wref) -> Timed {
+        auto measure = [&](std::span<const std::unique_ptr<Linear>> ls, const std::vector<float>& wref,
+                           ActKind act) -> Timed {
           Timed t;
           b.Matmul(*ls[0], *xa, *ya);
-          t.err = SampledError(b.Download(*ya), x, wref, m, s.out, s.in, static_cast<uint32_t>(m));
+          t.err = SampledError(b.Download(*ya), x, wref, m, s.out, s.in, static_cast<uint32_t>(m), act);
           if (t.err < 1e-4) t.us = MedianMicros(b, ls, *xa, *ya, a.iters);
           return t;
         };
-        if (!bf16_at.count(m)) bf16_at[m] = measure(dense, w);
-        const Timed base = bf16_at[m], q = measure(layers, wq);
+        if (!bf16_at.count(m)) bf16_at[m] = measure(dense, w, ActKind::kNone);
+        const Timed base = bf16_at[m], q = measure(layers, wq, f.format.act);
         b.Free(*xa);
         b.Free(*ya);
         for (const auto& [what, t] : {std::pair{"bf16", base}, std::pair{f.base.c_str(), q}})
           if (t.us == 0)
             return absl::InternalError(absl::StrFormat("bench gemm: %s %dx%d at M=%d is wrong: error %.3g of the |terms| sum",
                                                        what, s.out, s.in, m, t.err));
-        std::printf("  %-14s %-16s %6d %11.2f %9.1f %9.0f %7.2fx %10.1e\n", f.base.c_str(),
+        absl::PrintF("  %-14s %-16s %6d %11.2f %9.1f %9.0f %7.2fx %10.1e\n", f.base.c_str(),
                     absl::StrFormat("%s %dx%d", s.names, s.out, s.in).c_str(), m, q.us,
                     2.0 * m * s.out * s.in / (q.us * 1e-6) / 1e12, bytes / (q.us * 1e-6) / 1e9, base.us / q.us, q.err);
         auto& [fq, fb] = layer[{f.base, m}];
@@ -184,14 +191,17 @@ absl::Status BenchLowbit(Backend& b, const LowbitBenchArgs& a) {
     }
     // bf16 itself, once per shape.
     for (const auto& [m, t] : bf16_at)
-      std::printf("  %-14s %-16s %6d %11.2f %9.1f %9.0f %7.2fx %10.1e\n", "bf16",
+      absl::PrintF("  %-14s %-16s %6d %11.2f %9.1f %9.0f %7.2fx %10.1e\n", "bf16",
                   absl::StrFormat("%s %dx%d", s.names, s.out, s.in).c_str(), m, t.us,
                   2.0 * m * s.out * s.in / (t.us * 1e-6) / 1e12, s.out * s.in * 2.0 / (t.us * 1e-6) / 1e9, 1.0, t.err);
   }
+  for (const SchemeSpec& f : formats)
+    if (f.format.act == ActKind::kInt4)
+      absl::PrintF("# %s: not native on sm_90 (Hopper has no 4-bit MMA: its codes run the int8 path)\n", f.base.c_str());
   if (shapes.size() > 1) {
-    std::printf("# the whole layer (every linear of one decoder layer, summed)\n");
+    absl::PrintF("# the whole layer (every linear of one decoder layer, summed)\n");
     for (const auto& [key, t] : layer)
-      std::printf("  %-14s %-16s %6d %11.2f %9s %9s %7.2fx\n", key.first.c_str(), "layer", key.second, t.first, "-",
+      absl::PrintF("  %-14s %-16s %6d %11.2f %9s %9s %7.2fx\n", key.first.c_str(), "layer", key.second, t.first, "-",
                   "-", t.second / t.first);
   }
   return absl::OkStatus();

@@ -33,6 +33,7 @@ uint8_t UnpackCode(const uint32_t* w, int64_t j, int bits) {
 std::vector<uint8_t> UnpackCodes(std::span<const uint32_t> words, int64_t rows, int64_t cols, int bits) {
   const int64_t wpr = PackedWordsPerRow(cols, bits);
   std::vector<uint8_t> codes(rows * cols);
+#pragma omp parallel for schedule(static) if (rows * cols > (1 << 20))
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t j = 0; j < cols; ++j) codes[r * cols + j] = UnpackCode(words.data() + r * wpr, j, bits);
   return codes;

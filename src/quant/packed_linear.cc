@@ -1,5 +1,6 @@
 #include "quant/packed_linear.h"
 
+#include <array>
 #include <cmath>
 
 #include "absl/strings/str_format.h"
@@ -59,6 +60,13 @@ class WeightOnlyLinear : public PackedLinear {
   mutable std::vector<float> cache_;
 };
 
+// Every e4m3 code's value, by code.
+const std::array<float, 256> kFp8Values = [] {
+  std::array<float, 256> v{};
+  for (int c = 0; c < 256; ++c) v[c] = Fp8E4M3ToFloat(static_cast<uint8_t>(c));
+  return v;
+}();
+
 // Integer weights per channel (codes as int8) with integer activations, or
 // fp8 weights with fp8 activations.
 class ActQuantLinear : public PackedLinear {
@@ -92,7 +100,7 @@ class ActQuantLinear : public PackedLinear {
       for (int64_t r = 0; r < out_; ++r) {
         if (fp8) {
           float acc = 0;
-          for (int64_t j = 0; j < in_; ++j) acc += xf[j] * Fp8E4M3ToFloat(static_cast<uint8_t>(wq_[r * in_ + j]));
+          for (int64_t j = 0; j < in_; ++j) acc += xf[j] * kFp8Values[static_cast<uint8_t>(wq_[r * in_ + j])];
           y[i * out_ + r] = acc * xs * ws_[r];
         } else {
           int32_t acc = 0;
@@ -103,6 +111,7 @@ class ActQuantLinear : public PackedLinear {
     }
   }
   int64_t packed_bytes() const override { return bytes_; }
+  ActQuantWeights act_quant_weights() const override { return {wq_, ws_}; }
   std::unique_ptr<PackedLinear> SliceColumns(int64_t begin, int64_t end) const override {
     std::vector<int8_t> s;
     for (int64_t r = 0; r < out_; ++r) s.insert(s.end(), wq_.begin() + r * in_ + begin, wq_.begin() + r * in_ + end);
@@ -129,6 +138,23 @@ void QuantizeActivationRow(const float* x, int64_t n, int qmax, int8_t* codes, f
   *scale = s;
   for (int64_t j = 0; j < n; ++j)
     codes[j] = static_cast<int8_t>(s > 0 ? std::clamp(std::rint(x[j] / s), static_cast<float>(-qmax), static_cast<float>(qmax)) : 0.0f);
+}
+
+std::vector<float> QuantizedActivationValues(ActKind act, const float* x, int64_t n) {
+  std::vector<float> v(x, x + n);
+  if (act == ActKind::kNone) return v;
+  if (act == ActKind::kFp8) {
+    float absmax = 0;
+    for (int64_t j = 0; j < n; ++j) absmax = std::max(absmax, std::fabs(x[j]));
+    const float s = absmax / kFp8E4M3Max;
+    for (int64_t j = 0; j < n; ++j) v[j] = s > 0 ? Fp8E4M3ToFloat(FloatToFp8E4M3(x[j] / s)) * s : 0.0f;
+    return v;
+  }
+  std::vector<int8_t> codes(n);
+  float s = 0;
+  QuantizeActivationRow(x, n, act == ActKind::kInt8 ? 127 : 7, codes.data(), &s);
+  for (int64_t j = 0; j < n; ++j) v[j] = codes[j] * s;
+  return v;
 }
 
 absl::StatusOr<std::unique_ptr<PackedLinear>> QuantizeLinear(const WeightFormat& f, std::vector<float> w,
@@ -177,6 +203,7 @@ absl::StatusOr<std::unique_ptr<PackedLinear>> QuantizeLinear(const WeightFormat&
   const std::vector<uint8_t> codes = UnpackCodes(q.codes, out, in, f.bits);
   std::vector<int8_t> wq(out * in);
   std::vector<float> ws(out);
+#pragma omp parallel for schedule(static)
   for (int64_t r = 0; r < out; ++r) {
     ws[r] = q.Scale(r, 0);
     for (int64_t j = 0; j < in; ++j) {

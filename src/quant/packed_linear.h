@@ -58,6 +58,14 @@ class PackedLinear {
   virtual std::optional<std::vector<float>> ReleaseDenseValues() { return std::nullopt; }
   // The codes and scales of a weight-only packed layer; null otherwise.
   virtual const QuantizedWeights* quantized_weights() const { return nullptr; }
+  // An activation-quantized layer's weights: codes [out, in] (signed
+  // integers, or e4m3 bit patterns for fp8) and one scale per output
+  // channel; codes empty for every other layer.
+  struct ActQuantWeights {
+    std::span<const int8_t> codes;
+    std::span<const float> scales;
+  };
+  virtual ActQuantWeights act_quant_weights() const { return {}; }
 
  protected:
   PackedLinear(WeightFormat f, int64_t out, int64_t in) : format_(f), out_(out), in_(in) {}
@@ -80,5 +88,10 @@ absl::StatusOr<std::unique_ptr<PackedLinear>> QuantizeLinear(const WeightFormat&
 // Per-token symmetric activation quantization (exposed for tests): codes in
 // [-qmax, qmax] and the row's scale absmax / qmax.
 void QuantizeActivationRow(const float* x, int64_t n, int qmax, int8_t* codes, float* scale);
+
+// The values an activation-quantized format multiplies for the row x[n]
+// (its codes times the row's scale; x itself for weight-only formats), for
+// references outside this file.
+std::vector<float> QuantizedActivationValues(ActKind act, const float* x, int64_t n);
 
 }  // namespace qsweep

@@ -300,6 +300,34 @@ TEST(PackedLinear, ActivationRowKnownAnswer) {
   EXPECT_EQ(std::vector<int8_t>(c, c + 3), (std::vector<int8_t>{0, 0, 0}));
 }
 
+// The values QuantizedActivationValues gives, times the dequantized
+// weights, are what each activation-quantized layer computes (the bench's
+// reference relies on it); weight-only formats multiply x itself.
+TEST(PackedLinear, QuantizedActivationValuesAreWhatTheLayerMultiplies) {
+  const int64_t out = 24, in = 96, rows = 5;
+  const auto w = Normal(out * in, 3), x = Normal(rows * in, 4);
+  for (const char* name : {"w8a8", "w4a8", "w4a4", "fp8", "w4a16-g32"}) {
+    auto l = QuantizeLinear(Format(name), w, out, in);
+    ASSERT_TRUE(l.ok()) << l.status();
+    std::vector<float> wq(out * in), y(rows * out);
+    (*l)->Dequantize(wq);
+    (*l)->Forward(x.data(), rows, y.data());
+    for (int64_t m = 0; m < rows; ++m) {
+      const std::vector<float> v = QuantizedActivationValues((*l)->format().act, &x[m * in], in);
+      for (int64_t n = 0; n < out; ++n) {
+        double ref = 0, mag = 0;
+        for (int64_t k = 0; k < in; ++k) {
+          ref += double{v[k]} * wq[n * in + k];
+          mag += std::fabs(double{v[k]} * wq[n * in + k]);
+        }
+        EXPECT_LE(std::fabs(y[m * out + n] - ref), 1e-5 * mag) << name << " row " << m << " column " << n;
+      }
+    }
+  }
+  const float x3[3] = {1.0f, -0.3f, 2.0f};
+  EXPECT_EQ(QuantizedActivationValues(ActKind::kNone, x3, 3), std::vector<float>(x3, x3 + 3));
+}
+
 TEST(PackedLinear, AwqIsNotAQuantizerOfOneTensor) {
   const auto w = Normal(4 * 32, 1);
   LayerCalibration calib;

@@ -238,11 +238,14 @@ absl::Status RunScheme(const Sweep& s, const std::string& scheme_name, const Bac
     if (leader) std::fprintf(stderr, "qsweep: %s is complete; keeping it\n", path.c_str());
     return absl::OkStatus();
   }
+  // The switch to this scheme: a backend, the checkpoint read and quantized.
+  const auto load_start = std::chrono::steady_clock::now();
   QSWEEP_ASSIGN_OR_RETURN(std::unique_ptr<Backend> backend, make_backend(c.backend, RankContext(s)));
   QSWEEP_ASSIGN_OR_RETURN(std::unique_ptr<Decoder> decoder,
                           Decoder::Load(s.ckpt, backend.get(), DecoderOptionsFor(s, spec)));
   if (leader)
-    std::fprintf(stderr, "qsweep: %s on %s: %s\n", scheme.name.c_str(), backend->name().c_str(),
+    std::fprintf(stderr, "qsweep: %s on %s, loaded in %.1f s: %s\n", scheme.name.c_str(), backend->name().c_str(),
+                 std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count(),
                  decoder->memory_plan().c_str());
   RunHeader header = MakeRunHeader(s, scheme);
   header.scheme_json = CalibratedSchemeJson(header.scheme_json, *decoder, s, spec);

@@ -17,6 +17,10 @@
 #      in one call
 #   lowbit: qsweep bench gemm of the low-bit family against bf16 on
 #      Llama-3-70B's linear layers (LOWBIT_SHAPES, LOWBIT_FORMATS to change)
+#   actq: the same for the activation-quantized products (fp8, w8a8, w4a8, w4a4)
+#   schemes8b: a sweep of one HellaSwag-shaped task (2000 samples) at
+#      Llama-3-8B shapes (SCHEMES8B to change): per scheme the weights on the
+#      GPU, the load (switch) time and the scoring samples/s
 #   attn: attention kernel instances and torch sdpa at the bench shape
 #   ncu: hardware counters of the chosen attention kernel
 # Logs go to $OUT; a summary is printed last.
@@ -77,6 +81,36 @@ open('/tmp/$m.tokens', 'w').write('\n'.join(' '.join(map(str, s)) for s in g['se
       ${LOWBIT_ROWS:+--rows $LOWBIT_ROWS} >"$out/bench_lowbit.log" 2>&1
     note "bench gemm low-bit: rc $?"
     grep -A40 "whole layer" "$out/bench_lowbit.log" || tail -20 "$out/bench_lowbit.log"
+    ;;
+  actq)
+    formats=${ACTQ_FORMATS:-fp8,w8a8,w4a8,w4a4}
+    "$bin/qsweep" bench gemm --formats "$formats" --shapes "${LOWBIT_SHAPES:-llama3-70b}" \
+      --rows "${ACTQ_ROWS:-1,16,256,4096,16384}" >"$out/bench_actq.log" 2>&1
+    note "bench gemm activation-quantized: rc $?"
+    grep -A40 "whole layer" "$out/bench_actq.log" || tail -20 "$out/bench_actq.log"
+    ;;
+  schemes8b)
+    python3 tools/bench/make_mc_task.py tests/data/tiny/tasks/heldout.txt /tmp/mc8b.jsonl --samples 2000
+    cat >configs/.mc8b.yaml <<YAML
+name: mc8b
+model: synthetic:llama3-8b
+tokenizer: ../tests/data/tokenizers/bpe_llama3/tokenizer.json
+parallel: {tp: 1, backend: cuda}
+baseline: bf16
+schemes: [${SCHEMES8B:-w4a16-g128, w8a16, fp8, w8a8, w4a8}]
+tasks:
+  - {name: mc, path: /tmp/mc8b.jsonl}
+output: /tmp/mc8b
+scoring: {topk: 32, batch_tokens: auto, samples_per_unit: 250}
+YAML
+    rm -rf /tmp/mc8b
+    mpirun --bind-to none -n 1 "$bin/qsweep" run configs/.mc8b.yaml >"$out/schemes8b.log" 2>&1
+    note "8B schemes sweep: rc $?"
+    rm -f configs/.mc8b.yaml
+    grep -E "loaded in" "$out/schemes8b.log" | sed 's/^qsweep: /  /'
+    for f in /tmp/mc8b/runs/*.h5; do
+      echo "  $(basename "$f" .h5): $("$bin/qsweep" inspect "$f" 2>&1 | grep -E '^(scoring|memory)' | tr -s ' ' | tr '\n' ' ')"
+    done
     ;;
   bench)
     model=/tmp/llama3-8b-random

@@ -18,6 +18,7 @@
 #include "decoder_kernels.cuh"
 #include "rank_sum.cuh"
 #include "lowbit/lowbit_gemm.cuh"
+#include "backend/cuda/act_quant_gemm.h"
 #include "quant/codebooks.h"
 #include "quant/mma_tiled_weights.h"
 #include "quant/packed_linear.h"
@@ -76,10 +77,14 @@ class GpuLinear : public Linear {
   GpuLinear(std::shared_ptr<void> storage, const PackedOnDevice& packed, LinearRole role)
       : storage_(std::move(storage)), packed_(packed), out_(packed.w.out), in_(packed.w.in), dtype_(DType::kBF16),
         role_(role) {}
+  // Takes activations at `dtype` (the compute precision).
+  GpuLinear(std::shared_ptr<void> storage, const ActQuantOnDevice& act, DType dtype, LinearRole role)
+      : storage_(std::move(storage)), act_(act), out_(act.out), in_(act.in), dtype_(dtype), role_(role) {}
   int64_t out_features() const override { return out_; }
   int64_t in_features() const override { return in_; }
   const void* data() const { return p_; }  // null for a packed layer
   const std::optional<PackedOnDevice>& packed() const { return packed_; }
+  const std::optional<ActQuantOnDevice>& act_quant() const { return act_; }
   bool bf16() const { return dtype_ == DType::kBF16; }
   DType dtype() const { return dtype_; }
   LinearRole role() const { return role_; }
@@ -88,6 +93,7 @@ class GpuLinear : public Linear {
   std::shared_ptr<void> storage_;
   const void* p_ = nullptr;
   std::optional<PackedOnDevice> packed_;
+  std::optional<ActQuantOnDevice> act_;
   int64_t out_, in_;
   DType dtype_;
   LinearRole role_;
@@ -222,6 +228,7 @@ absl::StatusOr<std::unique_ptr<CudaBackend>> CudaBackend::Create(int local_rank)
   QSWEEP_LT_CHECK(cublasLtCreate(&b->lt_));
   QSWEEP_RETURN_IF_ERROR(b->TryMalloc(&b->workspace_, b->workspace_bytes_, "the cuBLASLt workspace"));
   QSWEEP_CUDA_CHECK(cudaDeviceGetAttribute(&b->sms_, cudaDevAttrMultiProcessorCount, b->device_));
+  b->act_gemm_ = std::make_unique<ActQuantGemm>(b->lt_, b->workspace_, b->workspace_bytes_);
   return b;
 }
 
@@ -230,8 +237,10 @@ CudaBackend::~CudaBackend() {
   for (cudaEvent_t e : free_events_) cudaEventDestroy(e);
   group_.reset();
   plans_.clear();
+  act_gemm_.reset();
   for (Scratch* s : {&positions_, &seq_begin_, &prefix_end_, &branch_begin_, &token_ids_, &head_rows_, &targets_,
-                     &stats_, &all_gather_, &rank_sum_, &v_transposed_, &query_block_tables_})
+                     &stats_, &all_gather_, &rank_sum_, &v_transposed_, &query_block_tables_, &dequantized_,
+                     &lowbit_workspace_, &act_codes_, &act_scales_, &act_acc_, &act_unpacked_})
     cudaFree(s->data);
   if (host_stats_) cudaFreeHost(host_stats_);
   if (workspace_) cudaFree(workspace_);
@@ -275,7 +284,16 @@ void* CudaBackend::Need(Scratch& s, size_t bytes) {
 // layout, ids, positions and query blocks (64 bytes).
 int64_t CudaBackend::ScratchBytesPerToken(const TokenWidths& w) const {
   const int64_t tp = w.tp;
-  return (compute_ == DType::kBF16 ? 2 * w.kv : 0) + (tp > 1 ? 4 * (tp + 1) * w.hidden : 0) + 64;
+  return (compute_ == DType::kBF16 ? 2 * w.kv : 0) + (tp > 1 ? 4 * (tp + 1) * w.hidden : 0) + 64 +
+         ActQuantBytesPerToken(w);
+}
+
+// An activation-quantized model's per-token codes and scale, and its int32
+// or fp32 product before scaling: for the widest input and output.
+int64_t CudaBackend::ActQuantBytesPerToken(const TokenWidths& w) const {
+  if (!act_quant_layers_) return 0;
+  const int64_t widest = PadTo16(std::max({w.hidden, w.q, w.kv, w.intermediate}));
+  return widest + 4 + 4 * widest;
 }
 
 absl::Status CudaBackend::ReserveScratch(int64_t tokens, int64_t head_rows, const TokenWidths& w) {
@@ -293,6 +311,12 @@ absl::Status CudaBackend::ReserveScratch(int64_t tokens, int64_t head_rows, cons
   if (compute_ == DType::kBF16 && w.head_dim > 0)
     QSWEEP_RETURN_IF_ERROR(
         Grow(v_transposed_, kernels::AttentionWgmmaScratchBytes(tokens, w.kv / w.head_dim, w.head_dim)));
+  if (act_quant_layers_) {
+    const int64_t widest = PadTo16(std::max({w.hidden, w.q, w.kv, w.intermediate}));
+    QSWEEP_RETURN_IF_ERROR(Grow(act_codes_, n * widest));
+    QSWEEP_RETURN_IF_ERROR(Grow(act_scales_, n * 4));
+    QSWEEP_RETURN_IF_ERROR(Grow(act_acc_, n * widest * 4));
+  }
   return absl::OkStatus();
 }
 
@@ -356,13 +380,16 @@ absl::StatusOr<std::vector<std::unique_ptr<Linear>>> CudaBackend::UploadParts(
     std::string_view name, LinearRole role, std::vector<std::unique_ptr<PackedLinear>> parts) {
   QSWEEP_CHECK(!parts.empty());
   const int64_t out = parts[0]->out_features(), width = parts[0]->in_features();
-  for (const auto& p : parts) {
-    QSWEEP_CHECK(p->out_features() == out && p->in_features() == width);
-    if (p->format().act != ActKind::kNone)
-      return absl::UnimplementedError(absl::StrFormat(
-          "%s: %s needs activation quantization, not on the GPU yet", name, p->format().Describe()));
-  }
+  for (const auto& p : parts) QSWEEP_CHECK(p->out_features() == out && p->in_features() == width);
   const int64_t count = static_cast<int64_t>(parts.size()), part = out * width;
+  if (parts[0]->format().act != ActKind::kNone) {
+    std::vector<std::unique_ptr<Linear>> linears;
+    for (const auto& p : parts) {
+      QSWEEP_ASSIGN_OR_RETURN(std::unique_ptr<Linear> l, UploadActQuant(name, role, *p));
+      linears.push_back(std::move(l));
+    }
+    return linears;
+  }
   if (compute_ == DType::kBF16 && LowbitKernelsOf(parts[0]->format()) && parts[0]->quantized_weights()) {
     // Packed: each part its own allocation; a product over many rows
     // expands the parts into consecutive slots of dequantized_.
@@ -438,8 +465,73 @@ absl::StatusOr<std::unique_ptr<Linear>> CudaBackend::UploadPacked(std::string_vi
   return std::make_unique<GpuLinear>(std::move(storage), d, role);
 }
 
+// Codes padded to [out_padded, in_padded] with zeros (4-bit integers two per
+// byte), fp32 scales padded with zeros, in one allocation.
+absl::StatusOr<std::unique_ptr<Linear>> CudaBackend::UploadActQuant(std::string_view name, LinearRole role,
+                                                                    const PackedLinear& w) {
+  const WeightFormat& f = w.format();
+  const PackedLinear::ActQuantWeights q = w.act_quant_weights();
+  const int64_t out = w.out_features(), in = w.in_features();
+  QSWEEP_CHECK(static_cast<int64_t>(q.codes.size()) == out * in && static_cast<int64_t>(q.scales.size()) == out);
+  ActQuantOnDevice d;
+  d.act = f.act == ActKind::kFp8 ? kernels::ActCode::kFp8
+          : f.act == ActKind::kInt4 ? kernels::ActCode::kInt4
+                                    : kernels::ActCode::kInt8;
+  d.fp8 = f.act == ActKind::kFp8;
+  d.nibbles = !d.fp8 && f.bits <= 4;
+  d.out = out, d.in = in, d.out_padded = PadTo16(out), d.in_padded = PadTo16(in);
+  const int64_t code_bytes = d.out_padded * d.in_padded / (d.nibbles ? 2 : 1);
+  std::vector<int8_t> codes(code_bytes, 0);
+#pragma omp parallel for schedule(static)  // rows own whole bytes: in_padded is even
+  for (int64_t r = 0; r < out; ++r)
+    for (int64_t j = 0; j < in; ++j) {
+      const int8_t c = q.codes[r * in + j];
+      if (!d.nibbles) {
+        codes[r * d.in_padded + j] = c;
+      } else {
+        auto& b = reinterpret_cast<uint8_t&>(codes[(r * d.in_padded + j) / 2]);
+        b |= static_cast<uint8_t>((c & 0xf) << (j % 2 ? 4 : 0));
+      }
+    }
+  std::vector<float> scales(d.out_padded, 0.0f);
+  std::copy(q.scales.begin(), q.scales.end(), scales.begin());
+  const size_t scale_at = (code_bytes + 255) / 256 * 256, total = scale_at + scales.size() * 4;
+  void* p = nullptr;
+  QSWEEP_RETURN_IF_ERROR(TryMalloc(&p, total, absl::StrFormat("the quantized weights of %s", name)));
+  *weight_bytes_ += static_cast<int64_t>(total);
+  std::shared_ptr<void> storage(p, [counter = weight_bytes_, total](void* q) {
+    cudaFree(q);
+    *counter -= static_cast<int64_t>(total);
+  });
+  char* base = static_cast<char*>(p);
+  QSWEEP_CUDA_CHECK(cudaMemcpy(base, codes.data(), code_bytes, cudaMemcpyHostToDevice));
+  QSWEEP_CUDA_CHECK(cudaMemcpy(base + scale_at, scales.data(), scales.size() * 4, cudaMemcpyHostToDevice));
+  d.codes = reinterpret_cast<const int8_t*>(base);
+  d.scales = reinterpret_cast<const float*>(base + scale_at);
+  if (d.nibbles) QSWEEP_RETURN_IF_ERROR(Grow(act_unpacked_, d.out_padded * d.in_padded));  // the largest layer's
+  act_quant_layers_ = true;
+  return std::make_unique<GpuLinear>(std::move(storage), d, compute_, role);
+}
+
+bool CudaBackend::ActQuantProduct(const Linear& l, const void* x, int64_t rows, int64_t ldx, void* y, int64_t ldy,
+                                  DType ytype, bool accumulate) {
+  const auto& g = static_cast<const GpuLinear&>(l);
+  if (!g.act_quant()) return false;
+  const ActQuantOnDevice& w = *g.act_quant();
+  QSWEEP_CHECK(!accumulate || ytype == DType::kF32);
+  using kernels::ScaledOut;
+  const ScaledOut out = accumulate ? ScaledOut::kAddF32 : ytype == DType::kBF16 ? ScaledOut::kBf16 : ScaledOut::kF32;
+  const ActQuantGemm::Buffers b{
+      static_cast<int8_t*>(Need(act_codes_, rows * w.in_padded)), static_cast<float*>(Need(act_scales_, rows * 4)),
+      Need(act_acc_, ActQuantGemm::AccBytes(w, rows)),
+      w.nibbles ? static_cast<int8_t*>(Need(act_unpacked_, w.out_padded * w.in_padded)) : nullptr};
+  act_gemm_->Run(w, x, g.dtype(), rows, ldx, y, ldy, out, b, !batch_invariant_);
+  return true;
+}
+
 const void* CudaBackend::DenseWeights(const Linear& l, int64_t slot) {
   const auto& g = static_cast<const GpuLinear&>(l);
+  QSWEEP_CHECK(!g.act_quant());
   if (!g.packed()) return g.data();
   const int64_t bytes = g.out_features() * g.in_features() * 2;
   auto* dst = reinterpret_cast<bf16*>(static_cast<char*>(Need(dequantized_, (slot + 1) * bytes)) + slot * bytes);
@@ -619,6 +711,7 @@ void CudaBackend::Matmul(const Linear& l, const Act& x, Act& y) {
   QSWEEP_CHECK(x.cols == g.in_features() && y.cols == g.out_features() && x.rows == y.rows && x.dtype == g.dtype());
   if (x.rows == 0) return;
   StageScope t(this, g.role() == LinearRole::kHead ? Stage::kHead : Stage::kGemm);
+  if (ActQuantProduct(l, x.data, x.rows, x.cols, y.data, y.cols, y.dtype, false)) return;
   if (LowbitProduct(l, x.data, x.rows, x.cols, y.data, y.cols, y.dtype, false)) return;
   const GemmShape shape{g.out_features(), x.rows, g.in_features(), g.in_features(), g.bf16(),
                         y.dtype == DType::kBF16};
@@ -649,6 +742,7 @@ void CudaBackend::RowParallelAdd(std::span<const std::unique_ptr<Linear>> parts,
     // canonical ones (tp 8 of 8 parts), whose product tp 1 rounds to the
     // compute precision: that path below, for every reduction.
     StageScope t(this, Stage::kGemm);
+    if (ActQuantProduct(p0, in.data, n, in.cols, residual.data, residual.cols, DType::kF32, true)) return;
     if (LowbitProduct(p0, in.data, n, in.cols, residual.data, residual.cols, DType::kF32, true)) return;
     const GemmShape shape{out, n, width, in.cols, p0.bf16(), false};
     return Gemm(shape, DenseWeights(p0, 0), in.data, residual.data, residual.data, 1.0f);
@@ -662,15 +756,20 @@ void CudaBackend::RowParallelAdd(std::span<const std::unique_ptr<Linear>> parts,
     const auto& lp = static_cast<const GpuLinear&>(*parts[p]);
     QSWEEP_CHECK(lp.dtype() == p0.dtype() && lp.out_features() == out && lp.in_features() == width &&
                  outs[p].dtype == otype && outs[p].rows == n && outs[p].cols == out &&
-                 lp.packed().has_value() == p0.packed().has_value());
+                 lp.packed().has_value() == p0.packed().has_value() &&
+                 lp.act_quant().has_value() == p0.act_quant().has_value());
   }
   {
     StageScope t(this, Stage::kGemm);
     const auto* b = static_cast<const char*>(in.data);
     const bool obf16 = otype == DType::kBF16;
+    // Each activation-quantized part quantizes its own columns, as the CPU
+    // reference's parts do.
     bool lowbit = true;
     for (int64_t p = 0; p < count && lowbit; ++p)
-      lowbit = LowbitProduct(*parts[p], b + p * width * xbytes, n, in.cols, outs[p].data, outs[p].cols, otype, false);
+      lowbit = ActQuantProduct(*parts[p], b + p * width * xbytes, n, in.cols, outs[p].data, outs[p].cols, otype,
+                               false) ||
+               LowbitProduct(*parts[p], b + p * width * xbytes, n, in.cols, outs[p].data, outs[p].cols, otype, false);
     // (The parts share shape and format: the first decides for all.)
     const char* w = nullptr;
     const char* wp[kernels::kMaxTreeRanks];

@@ -28,6 +28,7 @@
 #include <cuda_runtime.h>
 
 #include "backend/backend.h"
+#include "backend/cuda/act_quant_gemm.h"
 #include "backend/cuda/nccl_group.h"
 #include "query_blocks.h"
 
@@ -126,6 +127,13 @@ class CudaBackend : public Backend {
   bool LowbitProduct(const Linear& l, const void* x, int64_t rows, int64_t ldx, void* y, int64_t ldy, DType ytype,
                      bool accumulate);
   absl::StatusOr<std::unique_ptr<Linear>> UploadPacked(std::string_view name, LinearRole role, const PackedLinear& w);
+  // An activation-quantized layer (act_quant_gemm.h): its codes and scales.
+  absl::StatusOr<std::unique_ptr<Linear>> UploadActQuant(std::string_view name, LinearRole role,
+                                                         const PackedLinear& w);
+  // y = quantize(x)·Wᵀ for an activation-quantized layer; false: not one.
+  bool ActQuantProduct(const Linear& l, const void* x, int64_t rows, int64_t ldx, void* y, int64_t ldy, DType ytype,
+                       bool accumulate);
+  int64_t ActQuantBytesPerToken(const TokenWidths& w) const;
 
   struct GemmPlan;
   // C[m, n] (column-major) = Wᵀ·X for W [m, k] row-major and X with row
@@ -181,6 +189,10 @@ class CudaBackend : public Backend {
   Scratch stats_{"logit statistics"}, all_gather_{"the all-gather"}, rank_sum_{"a rank's tree sum"};
   Scratch v_transposed_{"V transposed for attention"}, query_block_tables_{"attention query blocks"};
   Scratch dequantized_{"a packed layer's dequantized weights"}, lowbit_workspace_{"the low-bit GEMM's partial sums"};
+  Scratch act_codes_{"quantized activations"}, act_scales_{"activation scales"};
+  Scratch act_acc_{"an integer product before scaling"}, act_unpacked_{"4-bit weights unpacked to int8"};
+  std::unique_ptr<ActQuantGemm> act_gemm_;
+  bool act_quant_layers_ = false;  // whether any layer quantizes its activations (the scratch above)
   kernels::QueryBlocks query_blocks_;  // views of query_block_tables_
   std::vector<int32_t> uploaded_targets_;  // what targets_ holds
   float* host_stats_ = nullptr;            // logit statistics copied back (pinned)
