@@ -8,6 +8,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "backend/backend.h"
+#include "sweep/sweep_config.h"
 #include "sweep/sweep_run.h"
 
 namespace qsweep::cli {
@@ -25,6 +26,10 @@ std::string RepoPath();
 // tensor parallelism.
 absl::StatusOr<std::unique_ptr<Backend>> MakeBackend(BackendKind kind, const BackendContext& context = {});
 absl::StatusOr<std::unique_ptr<Backend>> MakeBackend(const std::string& name, const BackendContext& context = {});
+
+// The sweep's metrics file (and its CSV and JSON) from its run files, as
+// `qsweep metrics CONFIG` writes them; metrics_command.cc.
+absl::Status WriteSweepMetrics(const SweepConfig& c);
 
 void AddInspectCommand(CLI::App& app);   // inspect_command.cc
 void AddLogprobsCommand(CLI::App& app);  // logprobs_command.cc

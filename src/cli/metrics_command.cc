@@ -27,6 +27,7 @@ absl::Status RunMetrics(MetricsArgs a) {
     auto c = LoadSweepConfig(a.config);
     if (!c.ok()) return c.status();
     if (!a.run_dir.empty()) c->output = a.run_dir;
+    if (auto s = AddRecommendedEntry(*c); !s.ok()) return s;
     a.baseline = c->RunPath(c->baseline);
     for (const std::string& s : c->schemes) a.runs.push_back(c->RunPath(s));
     if (a.out.empty()) a.out = c->MetricsPath();
@@ -58,6 +59,14 @@ absl::Status RunMetrics(MetricsArgs a) {
 }
 
 }  // namespace
+
+absl::Status WriteSweepMetrics(const SweepConfig& c) {
+  MetricsArgs a;
+  a.baseline = c.RunPath(c.baseline);
+  for (const std::string& s : c.schemes) a.runs.push_back(c.RunPath(s));
+  a.out = c.MetricsPath();
+  return RunMetrics(a);
+}
 
 void AddMetricsCommand(CLI::App& app) {
   auto a = std::make_shared<MetricsArgs>();

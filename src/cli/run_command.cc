@@ -1,4 +1,8 @@
 // `qsweep run CONFIG [--scheme S ...]` and `qsweep prepare CONFIG`.
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -12,11 +16,16 @@
 #ifdef QSWEEP_HAVE_CUDA
 #include "backend/cuda/cuda_backend.h"
 #endif
+#include "core/status_macros.h"
+#include "io/metrics_reader.h"
+#include "report/decision.h"
 #include "sweep/sweep_config.h"
 #include "sweep/sweep_run.h"
 
 namespace qsweep::cli {
 namespace {
+
+using SchemeRunner = std::function<absl::Status(const SweepConfig&, const std::vector<std::string>&)>;
 
 struct RunArgs {
   std::string config, output, backend, reduction;
@@ -53,6 +62,48 @@ absl::StatusOr<std::unique_ptr<Backend>> MakeBackend(BackendKind kind, const Bac
 
 namespace {
 
+// Rank 0 chooses the mixed-precision entry from the sweep's metrics and
+// writes it where AddRecommendedEntry finds it; returns its name.
+absl::StatusOr<std::string> ChooseRecommended(const SweepConfig& c) {
+  QSWEEP_RETURN_IF_ERROR(WriteSweepMetrics(c));
+  QSWEEP_ASSIGN_OR_RETURN(const MetricsFileData m, ReadMetricsFile(c.MetricsPath()));
+  const SweepConfig::Recommendation& r = *c.recommend;
+  QSWEEP_ASSIGN_OR_RETURN(const MixedPrecisionPlan plan, PlanMixedPrecision(m, r.budget_bpw, r.format, r.keep));
+  const std::string tmp = c.RecommendedPath() + ".tmp";
+  {
+    std::ofstream out(tmp);
+    out << plan.yaml << "\n";
+    if (!out.good()) return absl::PermissionDeniedError(absl::StrFormat("%s: cannot write", tmp));
+  }
+  std::error_code e;
+  std::filesystem::rename(tmp, c.RecommendedPath(), e);
+  if (e) return absl::PermissionDeniedError(absl::StrFormat("%s: %s", c.RecommendedPath(), e.message()));
+  std::fprintf(stderr, "qsweep: recommended %s (%s): %s\n", plan.name.c_str(), c.RecommendedPath().c_str(),
+               plan.rule.c_str());
+  return plan.name;
+}
+
+bool HasRecommended(const SweepConfig& c) {
+  return std::any_of(c.schemes.begin(), c.schemes.end(), [](const std::string& s) { return s.rfind("mixed-", 0) == 0; });
+}
+
+// After the sweep: choose the recommended entry (once) and run it.
+absl::Status RunRecommended(SweepConfig& c, MPI_Comm world, int rank, const SchemeRunner& run) {
+  if (!HasRecommended(c)) {
+    absl::StatusOr<std::string> chosen = rank == 0 ? ChooseRecommended(c) : absl::StatusOr<std::string>("");
+    int ok = chosen.ok();
+    MPI_Bcast(&ok, 1, MPI_INT, 0, world);
+    if (!ok)
+      return rank == 0 ? chosen.status()
+                       : absl::AbortedError("rank 0 could not choose the recommended configuration");
+    QSWEEP_RETURN_IF_ERROR(AddRecommendedEntry(c));
+  }
+  std::vector<std::string> mixed;
+  for (const std::string& s : c.schemes)
+    if (s.rfind("mixed-", 0) == 0) mixed.push_back(s);
+  return run(c, mixed);
+}
+
 // The flags that override the config's values.
 absl::Status Override(const RunArgs& a, SweepConfig& config) {
   if (!a.output.empty()) config.output = a.output;
@@ -81,9 +132,15 @@ int RunMpi(const RunArgs& a) {
     auto config = LoadSweepConfig(a.config);
     status = config.status();
     if (status.ok()) status = Override(a, *config);
-    if (status.ok())
-      status = RunSweep(*config, a.schemes, MPI_COMM_WORLD,
-                        [](BackendKind kind, const BackendContext& context) { return MakeBackend(kind, context); });
+    if (status.ok()) status = AddRecommendedEntry(*config);  // chosen by an earlier run
+    const SchemeRunner run = [](const SweepConfig& c, const std::vector<std::string>& schemes) {
+      return RunSweep(c, schemes, MPI_COMM_WORLD,
+                      [](BackendKind kind, const BackendContext& context) { return MakeBackend(kind, context); });
+    };
+    if (status.ok()) status = run(*config, a.schemes);
+    // --scheme runs only what it names; the recommendation follows a whole sweep.
+    if (status.ok() && config->recommend && a.schemes.empty())
+      status = RunRecommended(*config, MPI_COMM_WORLD, rank, run);
   }
   if (!status.ok()) {
     std::fprintf(stderr, "qsweep: rank %d: %s\n", rank, std::string(status.message()).c_str());

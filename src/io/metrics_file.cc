@@ -38,6 +38,10 @@ absl::Status WriteChoice(h5::File& f, const std::string& g, const metrics::Choic
   QSWEEP_RETURN_IF_ERROR(f.SetDoubleAttr(g, "accuracy", c.acc.candidate.accuracy));
   QSWEEP_RETURN_IF_ERROR(f.SetDoubleAttr(g, "flip_rate", c.acc.flips.flip_rate));
   QSWEEP_RETURN_IF_ERROR(f.SetDoubleAttr(g, "mcnemar_p", c.acc.mcnemar.p_value));
+  QSWEEP_RETURN_IF_ERROR(f.SetDoubleAttr(g, "delta_accuracy_lo", c.acc.intervals.delta_accuracy.lo));
+  QSWEEP_RETURN_IF_ERROR(f.SetDoubleAttr(g, "delta_accuracy_hi", c.acc.intervals.delta_accuracy.hi));
+  QSWEEP_RETURN_IF_ERROR(f.SetDoubleAttr(g, "flips_correct_to_incorrect", c.acc.flips.correct_to_incorrect_rate));
+  QSWEEP_RETURN_IF_ERROR(f.SetDoubleAttr(g, "flips_incorrect_to_correct", c.acc.flips.incorrect_to_correct_rate));
   return f.SetDoubleAttr(g, "answer_kl_mean", c.answer_kl.summary.mean);
 }
 

@@ -116,6 +116,12 @@ TEST(MetricsFile, RoundTripIsExact) {
   EXPECT_EQ(back->task_names, (std::vector<std::string>{"arc", "piqa"}));
   EXPECT_EQ(c.tasks.at("piqa").accuracy, want.tasks[1].comparison.acc.candidate.accuracy);
   EXPECT_EQ(c.tasks.at("arc").flip_rate, want.tasks[0].comparison.acc.flips.flip_rate);
+  const auto& arc = want.tasks[0].comparison.acc;
+  EXPECT_EQ(c.tasks.at("arc").flips_c2i, arc.flips.correct_to_incorrect_rate);
+  EXPECT_EQ(c.tasks.at("arc").flips_i2c, arc.flips.incorrect_to_correct_rate);
+  EXPECT_EQ(c.tasks.at("arc").delta_lo, arc.intervals.delta_accuracy.lo);
+  EXPECT_EQ(c.tasks.at("arc").delta_hi, arc.intervals.delta_accuracy.hi);
+  EXPECT_EQ(c.tasks.at("arc").mcnemar_p, arc.mcnemar.p_value);
   const auto& k = c.corpora.at("wiki");
   EXPECT_TRUE(SameBits(k.token_kl, want.corpora[0].comparison.kl_per_token));
   EXPECT_TRUE(SameBits(k.dp, want.corpora[0].comparison.dp.per_token));

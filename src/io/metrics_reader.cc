@@ -59,6 +59,13 @@ absl::StatusOr<MetricsFileData> ReadMetricsFile(const std::string& path) {
       QSWEEP_ASSIGN_OR_RETURN(m.accuracy, f.GetDoubleAttr(tg, "accuracy"));
       QSWEEP_ASSIGN_OR_RETURN(m.flip_rate, f.GetDoubleAttr(tg, "flip_rate"));
       QSWEEP_ASSIGN_OR_RETURN(m.answer_kl_mean, f.GetDoubleAttr(tg, "answer_kl_mean"));
+      const std::pair<const char*, double*> later[] = {
+          {"mcnemar_p", &m.mcnemar_p}, {"delta_accuracy_lo", &m.delta_lo}, {"delta_accuracy_hi", &m.delta_hi},
+          {"flips_correct_to_incorrect", &m.flips_c2i}, {"flips_incorrect_to_correct", &m.flips_i2c}};
+      for (const auto& [key, value] : later)
+        if (f.HasAttr(tg, key)) {
+          QSWEEP_ASSIGN_OR_RETURN(*value, f.GetDoubleAttr(tg, key));
+        }
       c.tasks[t] = m;
       if (d.candidates.empty()) d.task_names.push_back(t);
     }

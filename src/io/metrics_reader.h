@@ -1,5 +1,6 @@
 // Reads back what `qsweep report` needs from a metrics file.
 #pragma once
+#include <cmath>
 #include <map>
 #include <string>
 #include <vector>
@@ -10,6 +11,8 @@ namespace qsweep {
 
 struct MetricsTaskSummary {
   double accuracy_base = 0, accuracy = 0, flip_rate = 0, answer_kl_mean = 0;
+  // NaN in metrics files written before they were recorded.
+  double mcnemar_p = NAN, delta_lo = NAN, delta_hi = NAN, flips_c2i = NAN, flips_i2c = NAN;
 };
 
 struct MetricsCorpusData {

@@ -12,7 +12,9 @@
 #include "absl/strings/str_format.h"
 #include "core/status_macros.h"
 #include "quant/scheme.h"
+#include "report/decision.h"
 #include "report/layer_sensitivity.h"
+#include "report/report_sections.h"
 
 namespace qsweep {
 
@@ -424,6 +426,7 @@ std::vector<std::string> Recommend(const MetricsFileData& m) {
   const size_t n = m.schemes.size();
   int quality = -1, memory = -1;
   for (size_t i = 1; i < n; ++i) {
+    if (IsSensitivityRun(m, i)) continue;  // a measurement, not a candidate to ship
     const bool not_worse = Col(m, "delta_accuracy_hi", i) >= 0 && Col(m, "mcnemar_p", i) >= 0.05;
     if (not_worse && (quality < 0 || Col(m, "answer_kl_mean", i) < Col(m, "answer_kl_mean", quality))) quality = static_cast<int>(i);
     if (Col(m, "delta_accuracy", i) >= -0.01 && (memory < 0 || Col(m, "size_gb", i) < Col(m, "size_gb", memory)))
@@ -447,7 +450,8 @@ std::vector<std::string> Recommend(const MetricsFileData& m) {
     // The fastest within 1 point of the baseline's accuracy, as its run measured it.
     int speed = -1;
     for (size_t i = 1; i < n; ++i)
-      if (Col(m, "delta_accuracy", i) >= -0.01 && (speed < 0 || Col(m, "tokens_per_s", i) > Col(m, "tokens_per_s", speed)))
+      if (!IsSensitivityRun(m, i) && Col(m, "delta_accuracy", i) >= -0.01 &&
+          (speed < 0 || Col(m, "tokens_per_s", i) > Col(m, "tokens_per_s", speed)))
         speed = static_cast<int>(i);
     out.push_back(speed >= 0 ? absl::StrFormat("Speed first: %s — %.0f tokens/s, %.2fx the baseline's %.0f, the fastest "
                                                "within 1 point of the baseline's accuracy (as each run measured it).",
@@ -521,18 +525,19 @@ absl::StatusOr<std::string> WriteDashboard(const MetricsFileData& m, const std::
     summary.push_back(row);
   }
   std::ofstream(fs::path(dir) / "data" / "summary.csv") << Csv(summary);
-  std::string recs;
-  for (const std::string& r : Recommend(m)) recs += "<li>" + Html(r) + "</li>";
+  const std::string reading = DecisionSection(m) + SummarySection(m) + MixedPrecisionSection(m) + TaskSection(m);
   std::ofstream(fs::path(dir) / "specs.json") << specs.dump(1);
   const std::string html = absl::StrFormat(R"(<!doctype html>
 <html><head><meta charset="utf-8"><title>qsweep: %s</title>
 <style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}section{margin:2em 0}
 table{border-collapse:collapse;font-size:12px}td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}
-#errors{color:#b00}</style>
+td.name{text-align:left}tr.base{background:#eef3fb;font-weight:bold}p.legend{font-size:11px;color:#555}
+p.verdict{font-weight:bold}pre{white-space:pre-wrap}#errors{color:#b00}</style>
 %s</head><body>
 <h1>Quantization sweep: %s</h1>
-<p>Baseline %s. Every number comes from the metrics file; the CSV behind each chart is in data/.</p>
-<section><h2>Summary and recommendation</h2><ul>%s</ul>%s</section>
+<p>Baseline %s. Every number comes from the metrics file; the CSV behind each chart (and data/summary.csv, at
+full precision) is in data/.</p>
+%s
 %s
 <div id="errors"></div>
 <script>
@@ -552,8 +557,8 @@ Promise.allSettled(Object.keys(specs).map(id =>
   });
 </script></body></html>
 )",
-                                           Html(m.model), libs, Html(m.model), Html(m.baseline), recs, HtmlTable(summary),
-                                           body, ScriptJson(specs));
+                                           Html(m.model), libs, Html(m.model), Html(m.baseline), reading, body,
+                                           ScriptJson(specs));
   const std::string page = (fs::path(dir) / "index.html").string();
   std::ofstream(page) << html;
   return page;

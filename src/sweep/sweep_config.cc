@@ -94,6 +94,7 @@ std::string SweepConfig::RunPath(const std::string& scheme) const {
 }
 std::string SweepConfig::MetricsPath() const { return (fs::path(output) / "metrics.h5").string(); }
 std::string SweepConfig::ReportDir() const { return (fs::path(output) / "report").string(); }
+std::string SweepConfig::RecommendedPath() const { return (fs::path(output) / "recommended.yaml").string(); }
 
 namespace {
 
@@ -174,6 +175,29 @@ absl::Status ParseSensitivity(const Reader& rd, const YAML::Node& s, SweepConfig
       c.schemes.push_back(name);
       c.scheme_specs[name] = SchemeToYaml(spec);
     }
+  return absl::OkStatus();
+}
+
+// After the schemes and the sensitivity: the prices need both uniform runs,
+// the qualities the sensitivity runs of `format`.
+absl::Status ParseRecommend(const Reader& rd, const YAML::Node& r, const YAML::Node& sensitivity, SweepConfig& c) {
+  QSWEEP_RETURN_IF_ERROR(rd.Keys(r, "recommend", {"budget_bpw", "format", "keep"}));
+  SweepConfig::Recommendation rec;
+  QSWEEP_RETURN_IF_ERROR(rd.Get(r, "budget_bpw", &rec.budget_bpw, true, "recommend"));
+  QSWEEP_RETURN_IF_ERROR(rd.Get(r, "format", &rec.format, true, "recommend"));
+  QSWEEP_RETURN_IF_ERROR(rd.Get(r, "keep", &rec.keep, true, "recommend"));
+  if (!(rec.budget_bpw > 0 && rec.budget_bpw <= 32))
+    return rd.Error(r["budget_bpw"], "recommend.budget_bpw", "must be in (0, 32] bits per weight");
+  for (const std::string* f : {&rec.format, &rec.keep})
+    if (std::find(c.schemes.begin(), c.schemes.end(), *f) == c.schemes.end())
+      return rd.Error(r, "recommend", "'" + *f + "' must be one of the schemes, as a uniform run (its size prices the layers)");
+  std::string sensitivity_format;
+  if (sensitivity && sensitivity["format"]) sensitivity_format = sensitivity["format"].as<std::string>("");
+  if (sensitivity_format != rec.format)
+    return rd.Error(r, "recommend", "needs the sensitivity key with format " + rec.format +
+                                        " (each layer's KL at that format): sensitivity: {format: " + rec.format +
+                                        ", layers: 0-N}");
+  c.recommend = rec;
   return absl::OkStatus();
 }
 
@@ -263,7 +287,8 @@ absl::StatusOr<SweepConfig> ParseSweepConfig(const std::string& text, const std:
     return absl::InvalidArgumentError(absl::StrFormat("%s:%d: invalid YAML: %s", path, e.mark.line + 1, e.msg));
   }
   QSWEEP_RETURN_IF_ERROR(rd.Keys(root, "", {"name", "model", "tokenizer", "parallel", "baseline", "schemes", "tasks",
-                                            "corpora", "output", "scoring", "calibration", "slurm", "sensitivity"}));
+                                            "corpora", "output", "scoring", "calibration", "slurm", "sensitivity",
+                                            "recommend"}));
   SweepConfig c;
   c.path = path;
   c.yaml = text;
@@ -275,6 +300,7 @@ absl::StatusOr<SweepConfig> ParseSweepConfig(const std::string& text, const std:
     return rd.Error(root["baseline"] ? root["baseline"] : root, "baseline", std::string(spec.status().message()));
   QSWEEP_RETURN_IF_ERROR(ParseSchemes(rd, root, c));
   if (root["sensitivity"]) QSWEEP_RETURN_IF_ERROR(ParseSensitivity(rd, root["sensitivity"], c));
+  if (root["recommend"]) QSWEEP_RETURN_IF_ERROR(ParseRecommend(rd, root["recommend"], root["sensitivity"], c));
   QSWEEP_RETURN_IF_ERROR(rd.Get(root, "output", &c.output, true));
   // An empty folder would resolve to the config's own: the runs would land
   // beside the user's files.
@@ -306,6 +332,29 @@ absl::StatusOr<SweepConfig> ParseSweepConfig(const std::string& text, const std:
   c.model = rd.Resolve(c.model);
   c.output = rd.Resolve(c.output);
   return c;
+}
+
+absl::Status AddRecommendedEntry(SweepConfig& c) {
+  const std::string path = c.RecommendedPath();
+  if (!c.recommend || !fs::exists(path)) return absl::OkStatus();
+  QSWEEP_RETURN_IF_ERROR(RequireRegularFile(path, "the recommended scheme entry"));
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  Reader rd(path);
+  YAML::Node e;
+  try {
+    e = YAML::Load(ss.str());
+  } catch (const YAML::Exception& ex) {
+    return absl::InvalidArgumentError(absl::StrFormat("%s:%d: invalid YAML: %s", path, ex.mark.line + 1, ex.msg));
+  }
+  if (!e.IsMap() || !e["name"] || e["name"].as<std::string>("").rfind("mixed-", 0) != 0)
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "%s: not a recommended entry ({name: mixed-..., scheme: ..., overrides: [...]}); delete it to choose again",
+        path));
+  const std::string name = e["name"].as<std::string>();
+  if (std::find(c.schemes.begin(), c.schemes.end(), name) != c.schemes.end()) return absl::OkStatus();
+  return ParseSchemeEntry(rd, e, c);
 }
 
 absl::StatusOr<SweepConfig> LoadSweepConfig(const std::string& path) {

@@ -60,6 +60,16 @@ struct SweepConfig {
   //   calibration: {path: corpus.txt, sequences: 128, length: 2048, seed: 0}
   // path: text, or a task file (*.jsonl); tokenized once per sweep.
   std::optional<CalibrationSource> calibration;
+  // A mixed-precision configuration to choose and run after the sweep, from
+  // its layer sensitivity (report/decision.h PlanMixedPrecision), e.g.
+  //   recommend: {budget_bpw: 4.5, format: w2a16-g64, keep: w4a16-g128}
+  // `qsweep run` writes the chosen entry to RecommendedPath() and runs it;
+  // AddRecommendedEntry makes it one of the schemes from then on.
+  struct Recommendation {
+    double budget_bpw = 0;
+    std::string format, keep;
+  };
+  std::optional<Recommendation> recommend;
 
   // Baseline first, then the candidates: one run (and one array task) each.
   std::vector<std::string> AllSchemes() const;
@@ -70,7 +80,13 @@ struct SweepConfig {
   std::string RunPath(const std::string& scheme) const;
   std::string MetricsPath() const;
   std::string ReportDir() const;
+  std::string RecommendedPath() const;  // output/recommended.yaml
 };
+
+// The recommended entry (one line of YAML, a named scheme entry) appended to
+// c's schemes once `qsweep run` has chosen it; nothing before, or without
+// the recommend key. Errors name the file.
+absl::Status AddRecommendedEntry(SweepConfig& c);
 
 // Errors name the file and the key: unknown keys (typos), missing or
 // ill-typed values, duplicate scheme or task names, a tp < 1.

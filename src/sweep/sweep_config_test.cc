@@ -1,5 +1,8 @@
 #include "sweep/sweep_config.h"
 
+#include <filesystem>
+#include <fstream>
+
 #include <gtest/gtest.h>
 
 #include "quant/scheme.h"
@@ -193,6 +196,51 @@ TEST(SweepConfig, SensitivityExpandsIntoOneLayerEntries) {
   ExpectError(std::string(kGood).replace(std::string(kGood).find("baseline: bf16"), 14, "baseline: w8a8") +
                   "sensitivity: {format: w2a16-g64, layers: 0}\n",
               "needs a dense baseline");
+}
+
+// recommend needs both uniform formats among the schemes and the
+// sensitivity cells of its format; the chosen entry joins the schemes once
+// qsweep run wrote it beside the runs.
+TEST(SweepConfig, RecommendNeedsItsPricesAndJoinsOnceChosen) {
+  std::string base = kGood;
+  base.replace(base.find("[w8a16, w4a16-g128]"), 19, "[w4a16-g128, w2a16-g64]");
+  const std::string out = ::testing::TempDir() + "/recommend_test";
+  std::filesystem::remove_all(out);
+  base.replace(base.find("output: out/demo"), 16, "output: " + out);
+  const std::string sens = "sensitivity: {format: w2a16-g64, layers: 0-1}\n";
+  auto c = ParseSweepConfig(base + sens + "recommend: {budget_bpw: 3.5, format: w2a16-g64, keep: w4a16-g128}\n",
+                            "c.yaml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_TRUE(c->recommend.has_value());
+  EXPECT_EQ(c->recommend->budget_bpw, 3.5);
+  const size_t before = c->schemes.size();
+  ASSERT_TRUE(AddRecommendedEntry(*c).ok());
+  EXPECT_EQ(c->schemes.size(), before) << "nothing chosen yet";
+  std::filesystem::create_directories(out);
+  std::ofstream(c->RecommendedPath())
+      << "{name: mixed-3.5bpw, scheme: w2a16-g64, overrides: [{layers: \"1\", projections: [down], format: w4a16-g128}]}\n";
+  ASSERT_TRUE(AddRecommendedEntry(*c).ok());
+  ASSERT_EQ(c->schemes.size(), before + 1);
+  EXPECT_EQ(c->schemes.back(), "mixed-3.5bpw");
+  auto spec = ResolveScheme(c->SchemeText("mixed-3.5bpw"));
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(FormatFor(*spec, "model.layers.1.mlp.down_proj.weight").bits, 4);
+  EXPECT_EQ(FormatFor(*spec, "model.layers.0.mlp.down_proj.weight").bits, 2);
+  ASSERT_TRUE(AddRecommendedEntry(*c).ok());
+  EXPECT_EQ(c->schemes.size(), before + 1) << "added once";
+  std::ofstream(c->RecommendedPath()) << "{name: ../../evil, scheme: bf16}\n";
+  const absl::Status bad = AddRecommendedEntry(*c);
+  EXPECT_FALSE(bad.ok());
+  EXPECT_NE(bad.message().find(c->RecommendedPath() + ": not a recommended entry"), std::string::npos) << bad;
+
+  ExpectError(base + sens + "recommend: {budget_bpw: 0, format: w2a16-g64, keep: w4a16-g128}\n",
+              "recommend.budget_bpw: must be in (0, 32]");
+  ExpectError(base + sens + "recommend: {budget_bpw: 3, format: w2a16-g64, keep: w8a16}\n",
+              "'w8a16' must be one of the schemes");
+  ExpectError(base + "recommend: {budget_bpw: 3, format: w2a16-g64, keep: w4a16-g128}\n",
+              "needs the sensitivity key with format w2a16-g64");
+  ExpectError(base + sens + "recommend: {budget_bpw: 3, format: w2a16-g64, keep: w4a16-g128, extra: 1}\n",
+              "extra");
 }
 
 }  // namespace

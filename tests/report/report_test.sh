@@ -36,6 +36,21 @@ assert "layer_sensitivity" in specs, ("no layer sensitivity chart", list(specs))
 assert attrs.get("charts") == str(len(specs)), attrs
 assert attrs.get("rendered") == str(len(specs)), ("not every chart rendered", attrs)
 assert attrs.get("errors") == "0", ("console errors", re.search(r'<div id="errors">(.*?)</div>', dom, re.S).group(1))
+# The reading sections, and no summary cell with more digits than it promises.
+for sid in ("decision", "summary", "tasks"):
+    assert f'<section id="{sid}">' in dom, f"no section {sid}"
+summary = dom[dom.index('<section id="summary">'):]
+summary = summary[:summary.index("</section>")]
+cells = re.findall(r"<td>(.*?)</td>", summary)
+allowed = [r"", r"–", r"\d+\.\d\d", r"\d+\.\d\d\d",  # bits per weight, PPL
+           r"(\d{3}|\d\d\.\d|\d\.\d\d) (kB|MB|GB|TB)|\d{1,3} B",  # sizes: 3 significant digits
+           r"\d{1,3}\.\d%",  # shares
+           r"[+\u2212±]\d+\.\d% \[[+\u2212±]\d+\.\d%, [+\u2212±]\d+\.\d%\]",  # Δacc [CI]
+           r"&lt; 1e-6|1\.0|0\.0*[1-9]\d?",  # p-values: two significant digits
+           r"\d\.\de[+-]\d\d|0"]  # KL
+bad = [c for c in cells if not any(re.fullmatch(a, c) for a in allowed)]
+assert cells and not bad, ("summary cells with more digits than promised", bad[:10])
+print(f"summary: {len(cells)} cells, each in its promised format")
 for cid in specs:
     start = dom.index(f'id="chart-{cid}"')
     end = dom.find("<section", start)
