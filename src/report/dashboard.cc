@@ -123,7 +123,8 @@ Chart PplVsBpwChart(const MetricsFileData& m) {
   c.spec["encoding"] = {{"x", {{"field", "bits_per_weight"}, {"type", "quantitative"}, {"title", "bits per weight"}}},
                         {"y", {{"field", "ppl"}, {"type", "quantitative"}, {"scale", {{"type", "log"}}}, {"title", "perplexity"}}},
                         {"color", {{"field", "family"}, {"type", "nominal"}}},
-                        {"tooltip", Json::array({{{"field", "scheme"}}, {{"field", "ppl"}}, {{"field", "bits_per_weight"}}})}};
+                        {"tooltip", Json::array({{{"field", "scheme"}}, {{"field", "ppl"}, {"format", ".3f"}},
+                                                 {{"field", "bits_per_weight"}, {"format", ".2f"}}})}};
   return c;
 }
 
@@ -166,7 +167,9 @@ Chart FlipsChart(const MetricsFileData& m) {
   c.spec["mark"] = "bar";
   c.spec["encoding"] = {{"x", {{"field", "scheme"}, {"type", "nominal"}, {"sort", {{"field", "bits_per_weight"}, {"order", "descending"}}}}},
                         {"y", {{"field", "rate"}, {"type", "quantitative"}, {"stack", true}, {"axis", {{"format", ".0%"}}}, {"title", "share of samples"}}},
-                        {"color", {{"field", "direction"}, {"type", "nominal"}}}};
+                        {"color", {{"field", "direction"}, {"type", "nominal"}}},
+                        {"tooltip", Json::array({{{"field", "scheme"}}, {{"field", "direction"}},
+                                                 {{"field", "rate"}, {"format", ".2%"}, {"title", "share of samples"}}})}};
   return c;
 }
 
@@ -184,10 +187,11 @@ Chart KlVsBpwChart(const MetricsFileData& m) {
   }
   c.spec = Base(c.title);
   c.spec["mark"] = {{"type", "point"}, {"filled", true}, {"size", 80}};
-  c.spec["encoding"] = {{"x", {{"field", "bits_per_weight"}, {"type", "quantitative"}}},
+  c.spec["encoding"] = {{"x", {{"field", "bits_per_weight"}, {"type", "quantitative"}, {"title", "bits per weight"}}},
                         {"y", {{"field", "kl"}, {"type", "quantitative"}, {"scale", {{"type", "symlog"}, {"constant", 0.001}}}, {"title", "mean KL (nats)"}}},
                         {"color", {{"field", "kind"}, {"type", "nominal"}}},
-                        {"tooltip", Json::array({{{"field", "scheme"}}, {{"field", "kl"}}})}};
+                        {"tooltip", Json::array({{{"field", "scheme"}}, {{"field", "kind"}},
+                                                 {{"field", "kl"}, {"format", ".2e"}, {"title", "KL (nats)"}}})}};
   return c;
 }
 
@@ -321,8 +325,11 @@ Chart TopMarginChart(const MetricsFileData& m) {
   c.spec = Base(c.title);
   c.spec["mark"] = {{"type", "line"}, {"point", true}};
   c.spec["encoding"] = {{"x", {{"field", "margin"}, {"type", "quantitative"}, {"title", "baseline top margin"}}},
-                        {"y", {{"field", "flip_probability"}, {"type", "quantitative"}, {"title", "flip probability"}}},
-                        {"color", {{"field", "scheme"}, {"type", "nominal"}}}};
+                        {"y", {{"field", "flip_probability"}, {"type", "quantitative"}, {"axis", {{"format", ".0%"}}},
+                               {"title", "flip probability"}}},
+                        {"color", {{"field", "scheme"}, {"type", "nominal"}}},
+                        {"tooltip", Json::array({{{"field", "scheme"}}, {{"field", "margin"}, {"format", ".2f"}},
+                                                 {{"field", "flip_probability"}, {"format", ".1%"}}, {{"field", "count"}}})}};
   return c;
 }
 
@@ -344,8 +351,11 @@ Chart ConfidenceChart(const MetricsFileData& m, const std::string& corpus) {
   c.spec = Base(c.title);
   c.spec["mark"] = {{"type", "line"}, {"point", true}};
   c.spec["encoding"] = {{"x", {{"field", "confidence"}, {"type", "quantitative"}, {"title", "top-1 probability"}}},
-                        {"y", {{"field", "fraction"}, {"type", "quantitative"}, {"title", "share of tokens"}}},
-                        {"color", {{"field", "scheme"}, {"type", "nominal"}}}};
+                        {"y", {{"field", "fraction"}, {"type", "quantitative"}, {"axis", {{"format", ".0%"}}},
+                               {"title", "share of tokens"}}},
+                        {"color", {{"field", "scheme"}, {"type", "nominal"}}},
+                        {"tooltip", Json::array({{{"field", "scheme"}}, {{"field", "confidence"}, {"format", ".2f"}},
+                                                 {{"field", "fraction"}, {"format", ".2%"}}})}};
   return c;
 }
 

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_format.h"
+#include "report/readable.h"
 
 namespace qsweep {
 
@@ -59,20 +60,42 @@ std::vector<SummaryRow> SummaryRows(const SweepMetrics& m) {
   return rows;
 }
 
+namespace {
+
+// `text` padded to `width` columns (UTF-8: one column per code point).
+std::string Pad(const std::string& text, size_t width, bool left) {
+  size_t columns = 0;
+  for (unsigned char c : text) columns += (c & 0xC0) != 0x80;
+  const std::string fill(width > columns ? width - columns : 0, ' ');
+  return left ? text + fill : fill + text;
+}
+
+}  // namespace
+
+// Readable units (report/readable.h); the CSV keeps full precision.
 std::string FormatSummaryTable(const std::vector<SummaryRow>& rows) {
-  std::string s = absl::StrFormat("%-18s %6s %9s %7s %8s %15s %7s %7s %9s %8s %8s\n", "scheme", "bpw", "size(MB)",
-                                  "acc", "Δacc", "95% CI", "c→i", "i→c", "ans KL", "PPL", "tok KL");
+  const std::vector<std::pair<const char*, size_t>> head = {
+      {"scheme", 18}, {"bpw", 6},   {"size", 9},    {"acc", 7},     {"Δacc [95% CI]", 25}, {"c→i", 6},
+      {"i→c", 6},     {"McNemar p", 9}, {"ans KL", 8}, {"PPL", 8}, {"tok KL", 9}};
+  auto line = [&](const std::vector<std::string>& cells) {
+    std::string s;
+    for (size_t i = 0; i < cells.size(); ++i) s += (i ? " " : "") + Pad(cells[i], head[i].second, i == 0);
+    while (!s.empty() && s.back() == ' ') s.pop_back();
+    return s + "\n";
+  };
+  std::vector<std::string> titles;
+  for (const auto& [t, w] : head) titles.push_back(t);
+  std::string s = line(titles);
   for (size_t i = 0; i < rows.size(); ++i) {
     const SummaryRow& r = rows[i];
-    if (i == 0) {
-      s += absl::StrFormat("%-18s %6.2f %9.3f %6.1f%% %8s %15s %7s %7s %9s %8.3f %8s\n", r.scheme, r.bits_per_weight,
-                           r.size_gb * 1e3, 100 * r.accuracy, "base", "", "", "", "", r.ppl, "");
-      continue;
-    }
-    s += absl::StrFormat("%-18s %6.2f %9.3f %6.1f%% %+7.1f%% [%+5.1f,%+5.1f] %6.1f%% %6.1f%% %9.4f %8.3f %7.4f%s\n", r.scheme,
-                         r.bits_per_weight, r.size_gb * 1e3, 100 * r.accuracy, 100 * r.delta_accuracy, 100 * r.delta_lo,
-                         100 * r.delta_hi, 100 * r.flips_c2i, 100 * r.flips_i2c, r.answer_kl_mean, r.ppl,
-                         r.token_kl_mean, r.token_kl_is_bound ? "≥" : "");
+    const bool base = i == 0;
+    s += line({base ? r.scheme + " (base)" : r.scheme, ReadableFixed(r.bits_per_weight, 2), ReadableBytes(r.size_gb * 1e9),
+               ReadablePercent(r.accuracy),
+               base ? "" : ReadableDelta(r.delta_accuracy) + " " + ReadableInterval(r.delta_lo, r.delta_hi),
+               base ? "" : ReadablePercent(r.flips_c2i), base ? "" : ReadablePercent(r.flips_i2c),
+               base ? "" : ReadablePValue(r.mcnemar_p), base ? "" : ReadableKl(r.answer_kl_mean),
+               r.ppl > 0 ? ReadableFixed(r.ppl, 3) : "",
+               base || !(r.ppl > 0) ? "" : (r.token_kl_is_bound ? "≥" : "") + ReadableKl(r.token_kl_mean)});
   }
   return s;
 }
