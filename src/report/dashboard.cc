@@ -14,6 +14,7 @@
 #include "quant/scheme.h"
 #include "report/decision.h"
 #include "report/layer_sensitivity.h"
+#include "report/readable.h"
 #include "report/report_sections.h"
 
 namespace qsweep {
@@ -443,12 +444,12 @@ std::vector<std::string> Recommend(const MetricsFileData& m) {
       memory = static_cast<int>(i);
   }
   auto describe = [&](int i) {
-    return absl::StrFormat("%s (%.2f bits/weight, %.3g MB, Δacc %+.1f%% [%+.1f, %+.1f], flips %.1f%%, answer KL %.4f)",
-                           m.schemes[i], Col(m, "bits_per_weight", i), Col(m, "size_gb", i) * 1e3,
-                           100 * Col(m, "delta_accuracy", i), 100 * Col(m, "delta_accuracy_lo", i),
-                           100 * Col(m, "delta_accuracy_hi", i),
-                           100 * (Col(m, "flips_correct_to_incorrect", i) + Col(m, "flips_incorrect_to_correct", i)),
-                           Col(m, "answer_kl_mean", i));
+    return absl::StrFormat("%s (%.2f bits/weight, %s, Δacc %s %s, flips %s, answer KL %s)", m.schemes[i],
+                           Col(m, "bits_per_weight", i), ReadableBytes(Col(m, "size_gb", i) * 1e9),
+                           ReadableDelta(Col(m, "delta_accuracy", i)),
+                           ReadableInterval(Col(m, "delta_accuracy_lo", i), Col(m, "delta_accuracy_hi", i)),
+                           ReadablePercent(Col(m, "flips_correct_to_incorrect", i) + Col(m, "flips_incorrect_to_correct", i)),
+                           ReadableKl(Col(m, "answer_kl_mean", i)));
   };
   out.push_back(quality >= 0 ? "Quality first: " + describe(quality) +
                                    " — the closest to the baseline (lowest answer KL) among schemes not significantly "
