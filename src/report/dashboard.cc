@@ -225,7 +225,7 @@ std::optional<Chart> LayerSensitivityChart(const MetricsFileData& m) {
       {"y", {{"field", "layer"}, {"type", "ordinal"}}},
       {"color", {{"field", "kl"}, {"type", "quantitative"}, {"scale", {{"scheme", "reds"}}},
                  {"title", token ? "token KL" : "answer KL"}}},
-      {"tooltip", Json::array({{{"field", "scheme"}}, {{"field", "format"}}, {{"field", "kl"}},
+      {"tooltip", Json::array({{{"field", "scheme"}}, {{"field", "format"}}, {{"field", "kl"}, {"format", ".2e"}},
                                {{"field", "delta_accuracy"}, {"format", "+.2%"}}})}};
   return c;
 }
@@ -247,7 +247,10 @@ Chart DaccVsFlipsChart(const MetricsFileData& m) {
       {{{"mark", "rule"}, {"encoding", {{"x", x}, {"y", {{"field", "delta_lo"}, {"type", "quantitative"}}}, {"y2", {{"field", "delta_hi"}}}}}},
        {{"mark", "rule"}, {"encoding", {{"y", y}, {"x", {{"field", "flip_lo"}, {"type", "quantitative"}}}, {"x2", {{"field", "flip_hi"}}}}}},
        {{"mark", {{"type", "point"}, {"filled", true}, {"size", 80}}},
-        {"encoding", {{"x", x}, {"y", y}, {"color", {{"field", "scheme"}, {"type", "nominal"}}}, {"tooltip", Json::array({{{"field", "scheme"}}})}}}}});
+        {"encoding", {{"x", x}, {"y", y}, {"color", {{"field", "scheme"}, {"type", "nominal"}}}, {"tooltip", Json::array({{{"field", "scheme"}}, {{"field", "flip_rate"}, {"format", ".1%"}},
+                                                               {{"field", "delta_accuracy"}, {"format", "+.1%"}},
+                                                               {{"field", "delta_lo"}, {"format", "+.1%"}},
+                                                               {{"field", "delta_hi"}, {"format", "+.1%"}}})}}}}});
   return c;
 }
 
@@ -274,7 +277,10 @@ Chart ParetoSizeChart(const MetricsFileData& m) {
                         {"y", {{"field", "value"}, {"type", "quantitative"}, {"axis", {{"format", ".0%"}}}}},
                         {"color", {{"field", "metric"}, {"type", "nominal"}}},
                         {"fill", {{"field", "front"}, {"type", "nominal"}, {"scale", {{"range", Json::array({"transparent", "#333"})}}}}},
-                        {"tooltip", Json::array({{{"field", "scheme"}}, {{"field", "value"}}, {{"field", "front"}}})}};
+                        {"tooltip", Json::array({{{"field", "scheme"}}, {{"field", "metric"}},
+                                                 {{"field", "value"}, {"format", ".1%"}},
+                                                 {{"field", "size_mb"}, {"format", ".3s"}, {"title", "size (MB)"}},
+                                                 {{"field", "front"}}})}};
   return c;
 }
 
@@ -310,7 +316,8 @@ std::optional<Chart> ResourceChart(const MetricsFileData& m, const std::string& 
                         {"y", {{"field", "accuracy"}, {"type", "quantitative"}, {"axis", {{"format", ".0%"}}}}},
                         {"color", {{"field", "family"}, {"type", "nominal"}}},
                         {"fill", {{"field", "front"}, {"type", "nominal"}, {"scale", {{"range", Json::array({"transparent", "#333"})}}}}},
-                        {"tooltip", Json::array({{{"field", "scheme"}}, {{"field", column}}, {{"field", "accuracy"}}})}};
+                        {"tooltip", Json::array({{{"field", "scheme"}}, {{"field", column}, {"format", ".3s"}, {"title", axis}},
+                                                 {{"field", "accuracy"}, {"format", ".1%"}}})}};
   return c;
 }
 
@@ -375,7 +382,7 @@ Chart DpChart(const MetricsFileData& m, const std::string& corpus) {
   c.spec = Base(c.title);
   c.spec["mark"] = {{"type", "boxplot"}, {"extent", "min-max"}};
   c.spec["encoding"] = {{"x", {{"field", "scheme"}, {"type", "nominal"}}},
-                        {"y", {{"field", "dp"}, {"type", "quantitative"}, {"title", "Δp"}}}};
+                        {"y", {{"field", "dp"}, {"type", "quantitative"}, {"title", "Δp (probability)"}}}};
   return c;
 }
 
@@ -406,7 +413,9 @@ Chart NormalizedChart(const MetricsFileData& m) {
   c.spec["encoding"] = {{"x", {{"field", "metric"}, {"type", "nominal"}}},
                         {"y", {{"field", "scheme"}, {"type", "nominal"}, {"sort", nullptr}}},
                         {"color", {{"field", "score"}, {"type", "quantitative"}, {"scale", {{"domain", Json::array({0, 1})}}}}},
-                        {"tooltip", Json::array({{{"field", "scheme"}}, {{"field", "metric"}}, {{"field", "value"}}})}};
+                        {"tooltip", Json::array({{{"field", "scheme"}}, {{"field", "metric"}},
+                                                 {{"field", "value"}, {"format", ".3g"}},
+                                                 {{"field", "score"}, {"format", ".2f"}, {"title", "score (1 = best)"}}})}};
   return c;
 }
 

@@ -12,6 +12,13 @@ void Set(MetricsFileData& m, const std::string& column, std::vector<double> v) {
 
 bool Has(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
+MetricsCandidateData Candidate(const std::string& scheme, const std::string& json = "") {
+  MetricsCandidateData c;
+  c.scheme = scheme;
+  c.scheme_json = json;
+  return c;
+}
+
 // Three candidates at 4, 4.5 and 8 bits: the budgets are those sizes, each
 // taking what fits.
 TEST(Decision, EachBudgetNamesTheFewestFlipsAndTheLeastKl) {
@@ -37,10 +44,9 @@ TEST(Decision, EachBudgetNamesTheFewestFlipsAndTheLeastKl) {
   // A layer-sensitivity run is a measurement: neither a budget nor a choice.
   m.schemes.push_back("L0-q");
   for (auto& [column, values] : m.summary) values.push_back(column == "bits_per_weight" ? 15.0 : 0.0);
-  m.candidates = {{.scheme = "a"}, {.scheme = "b"}, {.scheme = "c"},
-                  {.scheme = "L0-q",
-                   .scheme_json = "{\"base\":\"bf16\",\"overrides\":[{\"layers\":\"0-0\",\"projections\":[\"q\"],"
-                                  "\"scheme\":\"w2a16-g64\"}]}"}};
+  m.candidates = {Candidate("a"), Candidate("b"), Candidate("c"),
+                  Candidate("L0-q", "{\"base\":\"bf16\",\"overrides\":[{\"layers\":\"0-0\",\"projections\":[\"q\"],"
+                                    "\"scheme\":\"w2a16-g64\"}]}")};
   EXPECT_EQ(DecisionLines(m), lines);
 }
 
@@ -60,7 +66,7 @@ TEST(Decision, MixedPrecisionKeepsTheMostKlPerByteWithinTheBudget) {
     return "{\"base\":\"bf16\",\"overrides\":[{\"layers\":\"" + std::to_string(layer) + "-" + std::to_string(layer) +
            "\",\"projections\":[\"" + p + "\"],\"scheme\":\"w2a16-g64\"}]}";
   };
-  for (size_t i = 1; i < m.schemes.size(); ++i) m.candidates.push_back({.scheme = m.schemes[i]});
+  for (size_t i = 1; i < m.schemes.size(); ++i) m.candidates.push_back(Candidate(m.schemes[i]));
   m.candidates[2].scheme_json = cell(0, "q");
   m.candidates[3].scheme_json = cell(0, "down");
   m.candidates[4].scheme_json = cell(1, "q");
