@@ -14,6 +14,7 @@ packages=(
   python3 python3-numpy python3-h5py
   slurmctld slurmd slurm-client munge
   chromium
+  clang libclang-rt-dev libomp-dev  # the sanitizer build and the fuzz targets (tools/sanitize.sh, tools/fuzz.sh)
 )
 # npm: Debian's package, unless a Node.js with its own npm is installed already
 # (NodeSource's nodejs conflicts with Debian's npm).

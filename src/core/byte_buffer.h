@@ -33,14 +33,23 @@ class ByteWriter {
   std::vector<uint8_t> bytes_;
 };
 
-// Reading past the end is a programmer error (both sides run the same code).
+// Reads what ByteWriter wrote. Bytes this program sent itself (MPI
+// messages) are trusted: reading past their end is a programmer error.
+// Bytes from a file (a journal) are not: reading past the end marks the
+// reader failed (ok() false) and yields zeros and empty vectors, without
+// allocating what a corrupt length asks for.
 class ByteReader {
  public:
   explicit ByteReader(const std::vector<uint8_t>& bytes) : bytes_(bytes) {}
+  static ByteReader Untrusted(const std::vector<uint8_t>& bytes) {
+    ByteReader r(bytes);
+    r.untrusted_ = true;
+    return r;
+  }
   template <typename T>
   T Get() {
-    T v;
-    QSWEEP_CHECK(pos_ + sizeof(T) <= bytes_.size());
+    T v{};
+    if (!Fits(sizeof(T), 1)) return v;
     std::memcpy(&v, bytes_.data() + pos_, sizeof(T));
     pos_ += sizeof(T);
     return v;
@@ -48,7 +57,7 @@ class ByteReader {
   template <typename T>
   std::vector<T> GetVector() {
     const uint64_t n = Get<uint64_t>();
-    QSWEEP_CHECK(pos_ + n * sizeof(T) <= bytes_.size());
+    if (!Fits(sizeof(T), n)) return {};
     std::vector<T> v(n);
     std::memcpy(v.data(), bytes_.data() + pos_, n * sizeof(T));
     pos_ += n * sizeof(T);
@@ -59,10 +68,21 @@ class ByteReader {
     return std::string(v.begin(), v.end());
   }
   bool done() const { return pos_ == bytes_.size(); }
+  bool ok() const { return !failed_; }
 
  private:
+  // Whether n elements of `size` bytes remain (no product that can wrap).
+  bool Fits(size_t size, uint64_t n) {
+    const bool fits = !failed_ && n <= (bytes_.size() - pos_) / size;
+    if (!fits) {
+      QSWEEP_CHECK(untrusted_);
+      failed_ = true;
+    }
+    return fits;
+  }
   const std::vector<uint8_t>& bytes_;
   size_t pos_ = 0;
+  bool untrusted_ = false, failed_ = false;
 };
 
 }  // namespace qsweep

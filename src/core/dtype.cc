@@ -73,14 +73,24 @@ void ConvertToFloat(DType t, const void* src, int64_t n, float* dst) {
     case DType::kF32:
       std::memcpy(dst, src, static_cast<size_t>(n) * 4);
       return;
+    // A tensor's bytes in a file need not be 2-byte aligned (safetensors
+    // only asks offsets to be in range): read each element by memcpy.
     case DType::kBF16: {
-      const auto* s = static_cast<const uint16_t*>(src);
-      for (int64_t i = 0; i < n; ++i) dst[i] = BF16ToFloat(s[i]);
+      const auto* s = static_cast<const unsigned char*>(src);
+      for (int64_t i = 0; i < n; ++i) {
+        uint16_t v;
+        std::memcpy(&v, s + 2 * i, 2);
+        dst[i] = BF16ToFloat(v);
+      }
       return;
     }
     case DType::kF16: {
-      const auto* s = static_cast<const uint16_t*>(src);
-      for (int64_t i = 0; i < n; ++i) dst[i] = F16ToFloat(s[i]);
+      const auto* s = static_cast<const unsigned char*>(src);
+      for (int64_t i = 0; i < n; ++i) {
+        uint16_t v;
+        std::memcpy(&v, s + 2 * i, 2);
+        dst[i] = F16ToFloat(v);
+      }
       return;
     }
     default:

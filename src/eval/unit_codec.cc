@@ -33,10 +33,15 @@ std::vector<uint8_t> EncodeUnitResult(const UnitResult& result) {
   return std::move(w.bytes());
 }
 
-UnitResult DecodeUnitResult(const std::vector<uint8_t>& bytes) {
-  ByteReader r(bytes);
-  if (r.Get<uint8_t>() == 0) return Get<ChoiceRows>(r);
-  return Get<TokenRows>(r);
+UnitResult DecodeUnitResult(const std::vector<uint8_t>& bytes, bool* ok) {
+  ByteReader r = ok ? ByteReader::Untrusted(bytes) : ByteReader(bytes);
+  UnitResult result;
+  if (r.Get<uint8_t>() == 0)
+    result = Get<ChoiceRows>(r);
+  else
+    result = Get<TokenRows>(r);
+  if (ok) *ok = r.ok() && r.done();
+  return result;
 }
 
 }  // namespace qsweep

@@ -8,6 +8,8 @@
 namespace qsweep {
 
 std::vector<uint8_t> EncodeUnitResult(const UnitResult& result);
-UnitResult DecodeUnitResult(const std::vector<uint8_t>& bytes);
+// Bytes this program encoded (MPI messages); with `ok`, bytes from a file,
+// whose damage sets *ok to false instead of aborting.
+UnitResult DecodeUnitResult(const std::vector<uint8_t>& bytes, bool* ok = nullptr);
 
 }  // namespace qsweep

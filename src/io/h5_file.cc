@@ -148,6 +148,8 @@ absl::StatusOr<std::vector<std::string>> File::Children(const std::string& group
   std::vector<std::string> names;
   for (hsize_t i = 0; i < info.nlinks; ++i) {
     const ssize_t n = H5Lget_name_by_idx(g.get(), ".", index, H5_ITER_INC, i, nullptr, 0, H5P_DEFAULT);
+    if (n < 0 || n > (1 << 16))
+      return Fail(absl::StrFormat("cannot read the name of link %d of group %s", i, group));
     std::string s(n, '\0');
     H5Lget_name_by_idx(g.get(), ".", index, H5_ITER_INC, i, s.data(), n + 1, H5P_DEFAULT);
     names.push_back(s);

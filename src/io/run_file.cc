@@ -1,5 +1,7 @@
 #include "io/run_file.h"
 
+#include <optional>
+
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -50,8 +52,10 @@ std::vector<uint8_t> EncodeHeader(const RunHeader& h) {
   return std::move(w.bytes());
 }
 
-RunHeader DecodeHeader(const std::vector<uint8_t>& bytes) {
-  ByteReader r(bytes);
+// nullopt where the record does not decode (its checksum held: a file
+// damaged or made by hand).
+std::optional<RunHeader> DecodeHeader(const std::vector<uint8_t>& bytes) {
+  ByteReader r = ByteReader::Untrusted(bytes);
   RunHeader h;
   ForEachField(
       [&](const HeaderField&, auto& v) {
@@ -62,6 +66,7 @@ RunHeader DecodeHeader(const std::vector<uint8_t>& bytes) {
           v = r.Get<T>();
       },
       h);
+  if (!r.ok() || !r.done()) return std::nullopt;
   return h;
 }
 
@@ -242,15 +247,24 @@ absl::StatusOr<std::unique_ptr<RunJournal>> RunJournal::OpenOrCreate(const std::
   bool have_header = false;
   std::string mismatch;
   const JournalState state = ScanJournal(j->journal_path_, &end, [&](const std::vector<uint8_t>& rec) {
-    ByteReader r(rec);
+    ByteReader r = ByteReader::Untrusted(rec);
     if (!have_header) {
-      j->header_ = DecodeHeader(rec);
+      const std::optional<RunHeader> h = DecodeHeader(rec);
+      if (!h) {
+        mismatch = "its header record does not decode (a damaged or foreign file)";
+        return false;
+      }
+      j->header_ = *h;
       have_header = true;
       mismatch = RunMismatch(j->header_, wanted);
       if (!mismatch.empty()) mismatch = absl::StrFormat("an unfinished run of another configuration is here (%s)", mismatch);
       return mismatch.empty();
     }
     const UnitPlacement p = GetPlacement(r);
+    if (!r.ok()) {
+      mismatch = "a record does not decode (a damaged or foreign file)";
+      return false;
+    }
     if (plan) {
       mismatch = PlanMismatch(p, *plan);
       if (!mismatch.empty()) {
@@ -483,10 +497,14 @@ absl::Status PlaceRecords(const std::string& journal_path, const std::vector<Wor
       header = false;
       return true;
     }
-    ByteReader rd(rec);
+    ByteReader rd = ByteReader::Untrusted(rec);
     const UnitPlacement p = GetPlacement(rd);
-    std::string why = PlanMismatch(p, units);
-    if (why.empty()) why = PlaceUnit(units[p.id], DecodeUnitResult(rd.GetVector<uint8_t>()), all);
+    std::string why = rd.ok() ? PlanMismatch(p, units) : "the record does not decode";
+    if (why.empty()) {
+      bool decoded = false;
+      const UnitResult result = DecodeUnitResult(rd.GetVector<uint8_t>(), &decoded);
+      why = rd.ok() && decoded ? PlaceUnit(units[p.id], result, all) : "its results do not decode";
+    }
     if (!why.empty()) status = absl::DataLossError(absl::StrFormat("%s: unit %d: %s", journal_path, p.id, why));
     return status.ok();
   });

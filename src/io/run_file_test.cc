@@ -852,3 +852,33 @@ TEST(RunFile, H5pyReadsTheValues) {
 
 }  // namespace
 }  // namespace qsweep
+
+namespace qsweep {
+namespace {
+
+// Every file in tests/data/fuzz/<target>: inputs a fuzz target found
+// crashing a reader, each now a clean error.
+std::vector<std::string> FuzzFindings(const std::string& target) {
+  std::vector<std::string> files;
+  for (const auto& e : std::filesystem::directory_iterator(testing::RepoTestData("fuzz/" + target)))
+    files.push_back(e.path().string());
+  return files;
+}
+
+// A journal whose checksummed header record does not decode: an error
+// naming the journal, not an abort.
+TEST(FuzzFindings, AJournalWhoseRecordsDoNotDecodeIsAnError) {
+  const auto files = FuzzFindings("journal");
+  ASSERT_FALSE(files.empty());
+  const std::string run = ::testing::TempDir() + "/fuzz_journal_run.h5";
+  for (const std::string& f : files) {
+    std::filesystem::copy_file(f, run + ".journal", std::filesystem::copy_options::overwrite_existing);
+    auto j = RunJournal::OpenOrCreate(run, RunHeader{});
+    ASSERT_FALSE(j.ok()) << f;
+    EXPECT_NE(std::string(j.status().message()).find(run + ".journal"), std::string::npos) << j.status();
+    std::filesystem::remove(run + ".journal");
+  }
+}
+
+}  // namespace
+}  // namespace qsweep

@@ -222,14 +222,26 @@ std::string SchemeToYaml(const SchemeSpec& spec) {
   return out.c_str();
 }
 
+namespace {
+
+absl::StatusOr<SchemeSpec> SchemeFromYamlNode(const YAML::Node& root);
+
+}  // namespace
+
+// yaml-cpp throws where a value is not of the type asked for (a map where a
+// name belongs): every such conversion below ends here as one error.
 absl::StatusOr<SchemeSpec> SchemeFromYaml(const std::string& text) {
-  auto error = [](const std::string& what) { return absl::InvalidArgumentError("scheme YAML: " + what); };
-  YAML::Node root;
   try {
-    root = YAML::Load(text);
+    return SchemeFromYamlNode(YAML::Load(text));
   } catch (const YAML::Exception& e) {
-    return error(e.what());
+    return absl::InvalidArgumentError(std::string("scheme YAML: ") + e.what());
   }
+}
+
+namespace {
+
+absl::StatusOr<SchemeSpec> SchemeFromYamlNode(const YAML::Node& root) {
+  auto error = [](const std::string& what) { return absl::InvalidArgumentError("scheme YAML: " + what); };
   if (!root.IsMap() || !root["scheme"]) return error("'scheme' missing");
   // A misspelt key would silently widen a rule to every layer: refuse it.
   for (const auto& kv : root)
@@ -274,6 +286,8 @@ absl::StatusOr<SchemeSpec> SchemeFromYaml(const std::string& text) {
   }
   return spec;
 }
+
+}  // namespace
 
 const std::vector<std::string>& ProjectionTypes() {
   static const std::vector<std::string> kTypes = {"q", "k", "v", "o", "gate", "up", "down"};

@@ -97,6 +97,15 @@ overrides:
   EXPECT_EQ(back->rules[0].projections, std::vector<std::string>{"down"});
   EXPECT_FALSE(SchemeFromYaml("scheme: w4a16-g128\noverrides: [{projections: [mlp]}]\n").ok());
   EXPECT_FALSE(SchemeFromYaml("scheme: w4a16-g128\noverrides: [{format: w9a16}]\n").ok());
+  // Values of the wrong YAML type (a map or list where a name belongs) are
+  // errors, not yaml-cpp exceptions (found by fuzz/sweep_config_fuzz).
+  for (const char* bad : {"scheme: {a: 1}\n", "scheme: w4a16-g128\noverrides: [{format: [w2a16-g64]}]\n",
+                          "scheme: w4a16-g128\noverrides: [{layers: {0: 1}}]\n",
+                          "scheme: w4a16-g128\noverrides: [{projections: [[q]]}]\n", "{[1]: 2, scheme: bf16}\n"}) {
+    const auto s = SchemeFromYaml(bad);
+    EXPECT_FALSE(s.ok()) << bad;
+    EXPECT_NE(s.status().message().find("scheme YAML"), std::string::npos) << s.status();
+  }
 }
 
 TEST(Scheme, SmoothQuantAlphaIsCanonicalAndNeedsQuantizedActivations) {

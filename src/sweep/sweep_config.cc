@@ -278,14 +278,26 @@ absl::Status ParseCorpora(const Reader& rd, const YAML::Node& corpora, SweepConf
 
 }  // namespace
 
+namespace {
+absl::StatusOr<SweepConfig> ParseSweepConfigNode(const YAML::Node& root, const std::string& text,
+                                                 const std::string& path);
+}  // namespace
+
+// A value of the wrong YAML type that a reader converts anyway makes
+// yaml-cpp throw: one error naming the file and the line, never an abort.
 absl::StatusOr<SweepConfig> ParseSweepConfig(const std::string& text, const std::string& path) {
-  Reader rd(path);
-  YAML::Node root;
   try {
-    root = YAML::Load(text);
+    return ParseSweepConfigNode(YAML::Load(text), text, path);
   } catch (const YAML::Exception& e) {
     return absl::InvalidArgumentError(absl::StrFormat("%s:%d: invalid YAML: %s", path, e.mark.line + 1, e.msg));
   }
+}
+
+namespace {
+
+absl::StatusOr<SweepConfig> ParseSweepConfigNode(const YAML::Node& root, const std::string& text,
+                                                 const std::string& path) {
+  Reader rd(path);
   QSWEEP_RETURN_IF_ERROR(rd.Keys(root, "", {"name", "model", "tokenizer", "parallel", "baseline", "schemes", "tasks",
                                             "corpora", "output", "scoring", "calibration", "slurm", "sensitivity",
                                             "recommend"}));
@@ -333,6 +345,8 @@ absl::StatusOr<SweepConfig> ParseSweepConfig(const std::string& text, const std:
   c.output = rd.Resolve(c.output);
   return c;
 }
+
+}  // namespace
 
 absl::Status AddRecommendedEntry(SweepConfig& c) {
   const std::string path = c.RecommendedPath();

@@ -201,6 +201,15 @@ TEST(SweepConfig, SensitivityExpandsIntoOneLayerEntries) {
 // recommend needs both uniform formats among the schemes and the
 // sensitivity cells of its format; the chosen entry joins the schemes once
 // qsweep run wrote it beside the runs.
+// A scheme entry whose base is a map: a clear error (a fuzz finding).
+TEST(SweepConfig, ValuesOfTheWrongYamlTypeAreErrors) {
+  std::string bad = kGood;
+  bad.replace(bad.find("[w8a16, w4a16-g128]"), 19, "[{name: x, scheme: {a: 1}}]");
+  auto c = ParseSweepConfig(bad, "c.yaml");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("c.yaml"), std::string::npos) << c.status();
+}
+
 TEST(SweepConfig, RecommendNeedsItsPricesAndJoinsOnceChosen) {
   std::string base = kGood;
   base.replace(base.find("[w8a16, w4a16-g128]"), 19, "[w4a16-g128, w2a16-g64]");

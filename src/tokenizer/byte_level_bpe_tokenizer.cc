@@ -1,5 +1,9 @@
 #include "tokenizer/byte_level_bpe_tokenizer.h"
 
+#include <climits>
+#include <cstdint>
+#include <stdexcept>
+
 #include <algorithm>
 #include <fstream>
 #include <sstream>
@@ -16,6 +20,17 @@
 
 namespace qsweep {
 namespace {
+
+using nlohmann::json;
+
+// A token id: an integer in [0, 2^31). nlohmann converts a float or a huge
+// number to int32 with undefined behaviour, so the type is checked first;
+// FromJson turns the exception into the file's error.
+int32_t TokenId(const json& v) {
+  if (!v.is_number_unsigned() || v.get<uint64_t>() > static_cast<uint64_t>(INT32_MAX))
+    throw std::invalid_argument("token id " + v.dump() + " is not an integer in [0, 2^31)");
+  return static_cast<int32_t>(v.get<uint64_t>());
+}
 
 using nlohmann::json;
 
@@ -99,7 +114,7 @@ absl::StatusOr<std::unique_ptr<BpeModel>> ReadModel(const json& root, const std:
     return Unsupported(source, "BPE dropout (encodings would be random)");
   }
   BpeModel::Vocab vocab;
-  for (const auto& [token, id] : model["vocab"].items()) vocab[token] = id.get<int32_t>();
+  for (const auto& [token, id] : model["vocab"].items()) vocab[token] = TokenId(id);
   QSWEEP_ASSIGN_OR_RETURN(BpeModel::Merges merges, ReadMerges(model, source));
   BpeOptions options;
   options.unk_token = StringOrNull(model, "unk_token");
@@ -122,7 +137,7 @@ std::vector<AddedToken> ReadAddedTokens(const json& root) {
   for (const json& t : *it) {
     AddedToken a;
     a.content = t.at("content").get<std::string>();
-    a.id = t.at("id").get<int32_t>();
+    a.id = TokenId(t.at("id"));
     a.special = BoolOr(t, "special", false);
     a.lstrip = BoolOr(t, "lstrip", false);
     a.rstrip = BoolOr(t, "rstrip", false);
@@ -153,7 +168,7 @@ void TemplateSpecials(const json& processor, std::optional<int32_t>* bos,
     if (!piece.contains("SpecialToken")) continue;
     const std::string name = piece["SpecialToken"].value("id", "");
     if (!specials.contains(name) || specials[name].value("ids", json::array()).empty()) continue;
-    const int32_t id = specials[name]["ids"][0].get<int32_t>();
+    const int32_t id = TokenId(specials[name]["ids"][0]);
     if (!seen_sequence && !bos->has_value()) *bos = id;
     if (seen_sequence && !eos->has_value()) *eos = id;
   }
@@ -246,6 +261,8 @@ absl::StatusOr<std::unique_ptr<ByteLevelBpeTokenizer>> ByteLevelBpeTokenizer::Fr
     tok->eos_id_ = eos.value_or(-1);
     return tok;
   } catch (const json::exception& e) {
+    return absl::InvalidArgumentError(absl::StrFormat("%s: malformed tokenizer.json: %s", source, e.what()));
+  } catch (const std::invalid_argument& e) {  // TokenId
     return absl::InvalidArgumentError(absl::StrFormat("%s: malformed tokenizer.json: %s", source, e.what()));
   }
 }

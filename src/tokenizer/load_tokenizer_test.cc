@@ -82,3 +82,27 @@ TEST(LoadTokenizer, ErrorsNameThePath) {
 
 }  // namespace
 }  // namespace qsweep
+
+namespace qsweep {
+namespace {
+
+// Inputs the tokenizer_json fuzz target found (token ids that are floats
+// or too large: undefined behaviour in the conversion), each now an error;
+// and the same by hand.
+TEST(LoadTokenizer, TokenIdsMustBeIntegersInRange) {
+  for (const auto& e : std::filesystem::directory_iterator(testing::RepoTestData("fuzz/tokenizer_json")))
+    EXPECT_FALSE(LoadTokenizer(e.path().string()).ok()) << e.path();
+  for (const char* id : {"1e30", "-1", "2.5", "4294967296"}) {
+    const std::string path = ::testing::TempDir() + "/ids_tokenizer.json";
+    std::ofstream(path) << R"({"pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": false, "use_regex": true},
+                               "model": {"type": "BPE", "vocab": {"a": )"
+                        << id << R"(}, "merges": []}})";
+    auto t = LoadTokenizer(path);
+    ASSERT_FALSE(t.ok()) << id;
+    EXPECT_NE(std::string(t.status().message()).find("is not an integer in [0, 2^31)"), std::string::npos)
+        << t.status();
+  }
+}
+
+}  // namespace
+}  // namespace qsweep

@@ -223,5 +223,18 @@ TEST(ImportTask, InvalidJsonInAnImporterNamesTheLine) {
   EXPECT_THAT(ImportError("piqa", path), HasSubstr(path + ":2: invalid JSON: column"));
 }
 
+// What the task_import fuzz target found: a number too large for a double
+// escaped the JSONL reader as an exception.
+TEST(ImportTask, NumbersTooLargeForADoubleAreErrors) {
+  const std::string path = ::testing::TempDir() + "/huge_number.jsonl";
+  std::ofstream(path) << R"({"question": "q", "answer": true, "passage": "p", "x": 5e99999})" << "\n";
+  for (const char* format : {"jsonl", "boolq", "arc", "hellaswag", "piqa", "winogrande"}) {
+    auto t = ImportTask(format, path);
+    ASSERT_FALSE(t.ok()) << format;
+    EXPECT_NE(std::string(t.status().message()).find("huge_number.jsonl:1: invalid JSON"), std::string::npos)
+        << t.status();
+  }
+}
+
 }  // namespace
 }  // namespace qsweep::tasks

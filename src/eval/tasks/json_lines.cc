@@ -43,6 +43,8 @@ absl::Status ForEachJsonLine(const std::string& path,
       j = Json::parse(text);
     } catch (const Json::parse_error& e) {
       return at.Error(absl::StrFormat("invalid JSON: %s", ParseReason(e)));
+    } catch (const Json::exception& e) {  // e.g. a number too large for a double
+      return at.Error(absl::StrFormat("invalid JSON: %s", e.what()));
     }
     if (!j.is_object()) return at.Error(absl::StrFormat("expected a JSON object, got %s", j.type_name()));
     ++rows;

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# The fuzz targets of fuzz/ (libFuzzer, ASan + UBSan), in the sanitizer build
+# (tools/sanitize.sh makes it). Seeds come from tests/data and from small
+# valid files written here; findings (crash-*, timeout-*, leak-*) land in
+# BUILD/fuzz/findings/TARGET/.
+#   tools/fuzz.sh [MINUTES] [TARGET...]   each target MINUTES (default 10), a table last
+#   tools/fuzz.sh --replay BUILD          every seed once per target (ctest Fuzz.SeedsReplay)
+set -uo pipefail
+src=$(cd "$(dirname "$0")/.." && pwd)
+targets_all=(sweep_config hf_config tokenizer_json safetensors llama2c task_import hdf5_readers journal)
+replay=0
+if [ "${1:-}" = --replay ]; then
+  replay=1 build=$2
+  shift 2
+else
+  build=${QSWEEP_SANITIZE_BUILD:-$src/build-san}
+  minutes=${1:-10}
+  shift || true
+  [ -x "$build/fuzz/journal_fuzz" ] || SANITIZE_TESTS=0 "$src/tools/sanitize.sh" --build-only || exit 1
+fi
+targets=("${@:-${targets_all[@]}}")
+[ ${#targets[@]} -gt 0 ] || targets=("${targets_all[@]}")
+seeds=$build/fuzz/seeds
+rm -rf "$seeds" && mkdir -p "$seeds"
+
+# Seeds: the repository's own files of each kind, and what is written here.
+for t in "${targets_all[@]}"; do mkdir -p "$seeds/$t"; done
+cp "$src"/configs/*.yaml "$src"/tests/data/configs/*.yaml "$seeds/sweep_config/"
+n=0; for f in $(find "$src/tests/data" -name config.json); do cp "$f" "$seeds/hf_config/$((n++)).json"; done
+n=0; for f in $(find "$src/tests/data" -name tokenizer.json); do cp "$f" "$seeds/tokenizer_json/$((n++)).json"; done
+cp "$src"/tests/data/runs/*.h5 "$seeds/hdf5_readers/"
+: >"$seeds/journal/empty"
+# What the targets found before, kept after the fixes (tests/data/fuzz).
+for t in "${targets_all[@]}"; do
+  [ -d "$src/tests/data/fuzz/$t" ] && cp "$src/tests/data/fuzz/$t"/* "$seeds/$t/"
+done
+/usr/bin/python3 - "$seeds" "$src" <<'PY'
+import json, os, struct, sys
+seeds, src = sys.argv[1], sys.argv[2]
+# The safetensors target's config (fuzz/safetensors_fuzz.cc): one layer, hidden 8.
+shapes = {"model.embed_tokens.weight": [16, 8], "model.norm.weight": [8], "lm_head.weight": [16, 8]}
+for name, shape in {"input_layernorm": [8], "post_attention_layernorm": [8], "self_attn.q_proj": [8, 8],
+                    "self_attn.k_proj": [4, 8], "self_attn.v_proj": [4, 8], "self_attn.o_proj": [8, 8],
+                    "mlp.gate_proj": [16, 8], "mlp.up_proj": [16, 8], "mlp.down_proj": [8, 16]}.items():
+    shapes[f"model.layers.0.{name}" + ("" if "layernorm" in name else ".weight")] = shape
+header, data = {}, b""
+for name, shape in shapes.items():
+    n = 1
+    for d in shape: n *= d
+    header[name] = {"dtype": "BF16", "shape": shape, "data_offsets": [len(data), len(data) + 2 * n]}
+    data += struct.pack("<%dH" % n, *[0x3c00 + (i * 37) % 256 for i in range(n)])
+h = json.dumps(header).encode()
+open(f"{seeds}/safetensors/model.safetensors", "wb").write(struct.pack("<Q", len(h)) + h + data)
+# A llama2.c file: dim 8, hidden 16, 1 layer, 2 heads, 1 kv head, vocab 16 (shared), seq_len 8.
+floats = 16 * 8 + 8 + 64 + 2 * 32 + 64 + 8 + 3 * 128 + 8 + 2 * 8 * 2
+open(f"{seeds}/llama2c/model.bin", "wb").write(struct.pack("<7i", 8, 16, 1, 2, 1, 16, 8) +
+                                              struct.pack("<%df" % floats, *[0.01 * (i % 7) for i in range(floats)]))
+# Task files, each after the byte that picks its format (TaskFormats' order,
+# fuzz/task_import_fuzz.cc): every format gets every fixture.
+formats = ["jsonl", "arc", "hellaswag", "mmlu", "piqa", "boolq", "winogrande"]
+files = [f"{src}/tests/data/tiny/tasks/add.jsonl"] + [
+    f"{src}/tests/data/tasks/import/{f}" for f in ("arc.jsonl", "hellaswag.jsonl", "piqa.jsonl", "boolq.jsonl",
+                                                   "winogrande.jsonl", "mmlu/test/tiny_subject_test.csv")]
+for i in range(len(formats)):
+    for k, f in enumerate(files):
+        open(f"{seeds}/task_import/{i}_{k}", "wb").write(bytes([i]) + open(f, "rb").read()[:8192])
+PY
+
+status=0
+rows=()
+for t in "${targets[@]}"; do
+  exe=$build/fuzz/${t}_fuzz
+  [ -x "$exe" ] || { echo "fuzz: $exe missing (build with tools/sanitize.sh)"; exit 1; }
+  export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+  if [ $replay = 1 ]; then
+    # Each seed once: the readers must refuse or accept every one cleanly.
+    "$exe" -runs=0 -timeout=30 -rss_limit_mb=4096 "$seeds/$t" >"$build/fuzz/$t.replay.log" 2>&1
+    rc=$?
+    rows+=("$(printf '%-16s replay rc %d: %s' "$t" $rc "$(grep -Eo 'INITED.*|Done [0-9]+ runs.*' "$build/fuzz/$t.replay.log" | tail -1)")")
+    [ $rc = 0 ] || { status=1; tail -30 "$build/fuzz/$t.replay.log"; }
+    continue
+  fi
+  corpus=$build/fuzz/corpus/$t findings=$build/fuzz/findings/$t
+  mkdir -p "$corpus" "$findings"
+  "$exe" -max_total_time=$((minutes * 60)) -max_len=65536 -timeout=10 -rss_limit_mb=4096 \
+    -artifact_prefix="$findings/" -print_final_stats=1 "$corpus" "$seeds/$t" >"$build/fuzz/$t.log" 2>&1
+  rc=$?
+  execs=$(grep -Eo 'stat::number_of_executed_units: *[0-9]+' "$build/fuzz/$t.log" | grep -Eo '[0-9]+$')
+  cov=$(grep -Eo 'cov: [0-9]+ ft: [0-9]+' "$build/fuzz/$t.log" | tail -1)
+  found=$(ls "$findings" | wc -l)
+  rows+=("$(printf '%-16s %3d min  rc %d  execs %10s  %-22s findings %d' "$t" "$minutes" $rc "${execs:-?}" "${cov:-?}" "$found")")
+  [ $rc = 0 ] && [ "$found" = 0 ] || status=1
+done
+printf '%s\n' "${rows[@]}"
+exit $status
