@@ -27,7 +27,7 @@ absl::Status RunMetrics(MetricsArgs a) {
     auto c = LoadSweepConfig(a.config);
     if (!c.ok()) return c.status();
     if (!a.run_dir.empty()) c->output = a.run_dir;
-    if (auto s = AddRecommendedEntry(*c); !s.ok()) return s;
+    if (auto s = AddRecommendedEntry(*c); !s.ok()) return s.status();
     a.baseline = c->RunPath(c->baseline);
     for (const std::string& s : c->schemes) a.runs.push_back(c->RunPath(s));
     if (a.out.empty()) a.out = c->MetricsPath();

@@ -1,5 +1,4 @@
 // `qsweep run CONFIG [--scheme S ...]` and `qsweep prepare CONFIG`.
-#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -70,38 +69,40 @@ absl::StatusOr<std::string> ChooseRecommended(const SweepConfig& c) {
   const SweepConfig::Recommendation& r = *c.recommend;
   QSWEEP_ASSIGN_OR_RETURN(const MixedPrecisionPlan plan, PlanMixedPrecision(m, r.budget_bpw, r.format, r.keep));
   const std::string tmp = c.RecommendedPath() + ".tmp";
+  std::error_code e;
   {
     std::ofstream out(tmp);
     out << plan.yaml << "\n";
-    if (!out.good()) return absl::PermissionDeniedError(absl::StrFormat("%s: cannot write", tmp));
+    out.close();
+    if (!out.good()) {
+      std::filesystem::remove(tmp, e);
+      return absl::PermissionDeniedError(absl::StrFormat("%s: cannot write", tmp));
+    }
   }
-  std::error_code e;
   std::filesystem::rename(tmp, c.RecommendedPath(), e);
-  if (e) return absl::PermissionDeniedError(absl::StrFormat("%s: %s", c.RecommendedPath(), e.message()));
+  if (e) {
+    std::filesystem::remove(tmp, e);
+    return absl::PermissionDeniedError(absl::StrFormat("%s: cannot write", c.RecommendedPath()));
+  }
   std::fprintf(stderr, "qsweep: recommended %s (%s): %s\n", plan.name.c_str(), c.RecommendedPath().c_str(),
                plan.rule.c_str());
   return plan.name;
 }
 
-bool HasRecommended(const SweepConfig& c) {
-  return std::any_of(c.schemes.begin(), c.schemes.end(), [](const std::string& s) { return s.rfind("mixed-", 0) == 0; });
-}
-
-// After the sweep: choose the recommended entry (once) and run it.
+// After the sweep: choose the recommended entry (once: a rerun finds it
+// beside the runs) and run it.
 absl::Status RunRecommended(SweepConfig& c, MPI_Comm world, int rank, const SchemeRunner& run) {
-  if (!HasRecommended(c)) {
+  QSWEEP_ASSIGN_OR_RETURN(std::string name, AddRecommendedEntry(c));
+  if (name.empty()) {
     absl::StatusOr<std::string> chosen = rank == 0 ? ChooseRecommended(c) : absl::StatusOr<std::string>("");
     int ok = chosen.ok();
     MPI_Bcast(&ok, 1, MPI_INT, 0, world);
     if (!ok)
       return rank == 0 ? chosen.status()
                        : absl::AbortedError("rank 0 could not choose the recommended configuration");
-    QSWEEP_RETURN_IF_ERROR(AddRecommendedEntry(c));
+    QSWEEP_ASSIGN_OR_RETURN(name, AddRecommendedEntry(c));
   }
-  std::vector<std::string> mixed;
-  for (const std::string& s : c.schemes)
-    if (s.rfind("mixed-", 0) == 0) mixed.push_back(s);
-  return run(c, mixed);
+  return run(c, {name});
 }
 
 // The flags that override the config's values.
@@ -132,7 +133,7 @@ int RunMpi(const RunArgs& a) {
     auto config = LoadSweepConfig(a.config);
     status = config.status();
     if (status.ok()) status = Override(a, *config);
-    if (status.ok()) status = AddRecommendedEntry(*config);  // chosen by an earlier run
+    if (status.ok()) status = AddRecommendedEntry(*config).status();  // chosen by an earlier run
     const SchemeRunner run = [](const SweepConfig& c, const std::vector<std::string>& schemes) {
       return RunSweep(c, schemes, MPI_COMM_WORLD,
                       [](BackendKind kind, const BackendContext& context) { return MakeBackend(kind, context); });

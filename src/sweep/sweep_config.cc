@@ -348,9 +348,9 @@ absl::StatusOr<SweepConfig> ParseSweepConfigNode(const YAML::Node& root, const s
 
 }  // namespace
 
-absl::Status AddRecommendedEntry(SweepConfig& c) {
+absl::StatusOr<std::string> AddRecommendedEntry(SweepConfig& c) {
   const std::string path = c.RecommendedPath();
-  if (!c.recommend || !fs::exists(path)) return absl::OkStatus();
+  if (!c.recommend || !fs::exists(path)) return std::string();
   QSWEEP_RETURN_IF_ERROR(RequireRegularFile(path, "the recommended scheme entry"));
   std::ifstream in(path);
   std::stringstream ss;
@@ -367,8 +367,9 @@ absl::Status AddRecommendedEntry(SweepConfig& c) {
         "%s: not a recommended entry ({name: mixed-..., scheme: ..., overrides: [...]}); delete it to choose again",
         path));
   const std::string name = e["name"].as<std::string>();
-  if (std::find(c.schemes.begin(), c.schemes.end(), name) != c.schemes.end()) return absl::OkStatus();
-  return ParseSchemeEntry(rd, e, c);
+  if (std::find(c.schemes.begin(), c.schemes.end(), name) == c.schemes.end())
+    QSWEEP_RETURN_IF_ERROR(ParseSchemeEntry(rd, e, c));
+  return name;
 }
 
 absl::StatusOr<SweepConfig> LoadSweepConfig(const std::string& path) {

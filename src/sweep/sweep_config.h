@@ -84,9 +84,9 @@ struct SweepConfig {
 };
 
 // The recommended entry (one line of YAML, a named scheme entry) appended to
-// c's schemes once `qsweep run` has chosen it; nothing before, or without
-// the recommend key. Errors name the file.
-absl::Status AddRecommendedEntry(SweepConfig& c);
+// c's schemes once `qsweep run` has chosen it; returns its name, or "" before
+// it is chosen or without the recommend key. Errors name the file.
+absl::StatusOr<std::string> AddRecommendedEntry(SweepConfig& c);
 
 // Errors name the file and the key: unknown keys (typos), missing or
 // ill-typed values, duplicate scheme or task names, a tp < 1.

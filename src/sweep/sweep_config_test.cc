@@ -224,11 +224,12 @@ TEST(SweepConfig, RecommendNeedsItsPricesAndJoinsOnceChosen) {
   EXPECT_EQ(c->recommend->budget_bpw, 3.5);
   const size_t before = c->schemes.size();
   ASSERT_TRUE(AddRecommendedEntry(*c).ok());
+  EXPECT_EQ(*AddRecommendedEntry(*c), "") << "nothing chosen yet";
   EXPECT_EQ(c->schemes.size(), before) << "nothing chosen yet";
   std::filesystem::create_directories(out);
   std::ofstream(c->RecommendedPath())
       << "{name: mixed-3.5bpw, scheme: w2a16-g64, overrides: [{layers: \"1\", projections: [down], format: w4a16-g128}]}\n";
-  ASSERT_TRUE(AddRecommendedEntry(*c).ok());
+  EXPECT_EQ(*AddRecommendedEntry(*c), "mixed-3.5bpw");
   ASSERT_EQ(c->schemes.size(), before + 1);
   EXPECT_EQ(c->schemes.back(), "mixed-3.5bpw");
   auto spec = ResolveScheme(c->SchemeText("mixed-3.5bpw"));
@@ -238,7 +239,7 @@ TEST(SweepConfig, RecommendNeedsItsPricesAndJoinsOnceChosen) {
   ASSERT_TRUE(AddRecommendedEntry(*c).ok());
   EXPECT_EQ(c->schemes.size(), before + 1) << "added once";
   std::ofstream(c->RecommendedPath()) << "{name: ../../evil, scheme: bf16}\n";
-  const absl::Status bad = AddRecommendedEntry(*c);
+  const absl::Status bad = AddRecommendedEntry(*c).status();
   EXPECT_FALSE(bad.ok());
   EXPECT_NE(bad.message().find(c->RecommendedPath() + ": not a recommended entry"), std::string::npos) << bad;
 
