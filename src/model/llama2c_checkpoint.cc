@@ -99,6 +99,17 @@ absl::StatusOr<std::unique_ptr<Checkpoint>> Llama2cCheckpoint::Open(const std::s
   c.dtype = DType::kF32;
   const int64_t hd = c.head_dim, kv_dim = c.kv_dim();
 
+  // The size the header implies, before a tensor list of n_layers entries
+  // is built: a 28-byte file may claim 2^24 layers. In double, which holds
+  // these products (each field < 2^24) closely enough to compare.
+  const double per_layer = 2.0 * dim + 2.0 * dim * dim + 2.0 * kv_dim * dim + 3.0 * hidden * dim;
+  const double implied = kHeaderBytes + 4.0 * (double(vocab) * dim * (shared ? 1 : 2) + layers * per_layer + dim +
+                                               double(seq_len) * (hd / 2) * 2);
+  if (implied > static_cast<double>(size) + 0.5)
+    return bad(absl::StrFormat("truncated: the header (dim %d, hidden_dim %d, n_layers %d, n_heads %d, n_kv_heads "
+                               "%d, vocab_size %d, seq_len %d) implies %.0f bytes but the file has %d",
+                               dim, hidden, layers, heads, kv_heads, h[5], seq_len, implied, size));
+
   // The file's arrays in order; per-layer arrays are stacked over layers.
   int64_t offset = kHeaderBytes;
   auto add = [&](const std::string& name, std::vector<int64_t> shape, int64_t rope_head_dim) {

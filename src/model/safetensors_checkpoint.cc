@@ -101,7 +101,7 @@ absl::StatusOr<SafetensorsFile> ReadSafetensorsHeader(const std::string& path) {
   json header;
   try {
     header = json::parse(f.map->data() + 8, f.map->data() + 8 + n);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // a syntax error, or a number too large for a double
     return Corrupt(path, absl::StrFormat("header is not valid JSON: %s", e.what()));
   }
   if (!header.is_object()) return Corrupt(path, "header is not a JSON object");
