@@ -36,6 +36,28 @@ struct MetricsFileData {
   std::map<std::string, std::vector<double>> summary;   // column → [schemes]
   std::vector<std::string> task_names, corpus_names;
   std::vector<MetricsCandidateData> candidates;
+
+  // The summary's `column` for schemes[i]; NaN where the file lacks it.
+  double Value(const std::string& column, size_t i) const {
+    auto it = summary.find(column);
+    return it == summary.end() || i >= it->second.size() ? NAN : it->second[i];
+  }
+  // Both flip directions of schemes[i].
+  double FlipRate(size_t i) const {
+    return Value("flips_correct_to_incorrect", i) + Value("flips_incorrect_to_correct", i);
+  }
+  // Whether every run measured `column` (speed and memory are 0 where not).
+  bool AllMeasured(const std::string& column) const {
+    for (size_t i = 0; i < schemes.size(); ++i)
+      if (!(Value(column, i) > 0)) return false;
+    return !schemes.empty();
+  }
+  // The index of `scheme` in schemes; -1 when absent.
+  int IndexOf(const std::string& scheme) const {
+    for (size_t i = 0; i < schemes.size(); ++i)
+      if (schemes[i] == scheme) return static_cast<int>(i);
+    return -1;
+  }
 };
 
 absl::StatusOr<MetricsFileData> ReadMetricsFile(const std::string& path);

@@ -66,21 +66,15 @@ std::string ScriptJson(const Json& j) {
   return JsonForScript(j.dump(-1, ' ', false, Json::error_handler_t::replace));
 }
 
-std::string Html(const std::string& text) {
-  std::string s;
-  for (char c : text) s += c == '<' ? "&lt;" : c == '>' ? "&gt;" : c == '&' ? "&amp;" : std::string(1, c);
-  return s;
-}
-
 std::string HtmlTable(const Json& rows, size_t limit = 200) {
   if (rows.empty()) return "<p>(no rows)</p>";
   std::string s = "<table><tr>";
-  for (const auto& [k, v] : rows[0].items()) s += "<th>" + Html(k) + "</th>";
+  for (const auto& [k, v] : rows[0].items()) s += "<th>" + HtmlEscape(k) + "</th>";
   s += "</tr>";
   for (size_t i = 0; i < rows.size() && i < limit; ++i) {
     s += "<tr>";
     for (const auto& [k, v] : rows[i].items())
-      s += "<td>" + Html(v.is_number_float() ? absl::StrFormat("%.6g", v.get<double>()) : v.is_string() ? v.get<std::string>() : v.dump()) + "</td>";
+      s += "<td>" + HtmlEscape(v.is_number_float() ? absl::StrFormat("%.6g", v.get<double>()) : v.is_string() ? v.get<std::string>() : v.dump()) + "</td>";
     s += "</tr>";
   }
   if (rows.size() > limit) s += absl::StrFormat("<tr><td colspan=99>… %d more rows in the CSV</td></tr>", rows.size() - limit);
@@ -90,11 +84,6 @@ std::string HtmlTable(const Json& rows, size_t limit = 200) {
 Json Base(const std::string& mark_title) {
   return Json{{"$schema", "https://vega.github.io/schema/vega-lite/v5.json"}, {"width", 520}, {"height", 300},
               {"title", mark_title}};
-}
-
-double Col(const MetricsFileData& m, const std::string& c, size_t i) {
-  auto it = m.summary.find(c);
-  return it == m.summary.end() ? NAN : it->second[i];
 }
 
 // Points (x, y) where no other point is at least as good in both (smaller x, larger y).
@@ -118,7 +107,7 @@ Chart PplVsBpwChart(const MetricsFileData& m) {
   Chart c{"ppl_vs_bpw", "Perplexity vs bits per weight", "Lower is better; one line per quantization family.", Json::array(), {}};
   for (size_t i = 0; i < n; ++i)
     c.rows.push_back({{"scheme", m.schemes[i]}, {"family", SchemeFamily(m.schemes[i])},
-                      {"bits_per_weight", Num(Col(m, "bits_per_weight", i))}, {"ppl", Num(Col(m, "ppl", i))}});
+                      {"bits_per_weight", Num(m.Value("bits_per_weight", i))}, {"ppl", Num(m.Value("ppl", i))}});
   c.spec = Base(c.title);
   c.spec["mark"] = {{"type", "line"}, {"point", true}};
   c.spec["encoding"] = {{"x", {{"field", "bits_per_weight"}, {"type", "quantitative"}, {"title", "bits per weight"}}},
@@ -137,11 +126,11 @@ Chart AccuracyVsBpwChart(const MetricsFileData& m) {
           Json::array(), {}};
   for (size_t i = 1; i < n; ++i) {
     const auto* cand = CandidateOf(m, m.schemes[i]);
-    c.rows.push_back({{"scheme", m.schemes[i]}, {"task", "all tasks"}, {"bits_per_weight", Num(Col(m, "bits_per_weight", i))},
-                      {"delta_accuracy", Num(Col(m, "delta_accuracy", i))}});
+    c.rows.push_back({{"scheme", m.schemes[i]}, {"task", "all tasks"}, {"bits_per_weight", Num(m.Value("bits_per_weight", i))},
+                      {"delta_accuracy", Num(m.Value("delta_accuracy", i))}});
     if (cand)
       for (const auto& [t, s] : cand->tasks)
-        c.rows.push_back({{"scheme", m.schemes[i]}, {"task", t}, {"bits_per_weight", Num(Col(m, "bits_per_weight", i))},
+        c.rows.push_back({{"scheme", m.schemes[i]}, {"task", t}, {"bits_per_weight", Num(m.Value("bits_per_weight", i))},
                           {"delta_accuracy", Num(s.accuracy - s.accuracy_base)}});
   }
   c.spec = Base(c.title);
@@ -159,10 +148,10 @@ Chart FlipsChart(const MetricsFileData& m) {
   Chart c{"flips", "Flips per scheme", "Share of answers that changed correctness: correct→incorrect and incorrect→correct.",
           Json::array(), {}};
   for (size_t i = 1; i < n; ++i) {
-    c.rows.push_back({{"scheme", m.schemes[i]}, {"bits_per_weight", Num(Col(m, "bits_per_weight", i))},
-                      {"direction", "correct→incorrect"}, {"rate", Num(Col(m, "flips_correct_to_incorrect", i))}});
-    c.rows.push_back({{"scheme", m.schemes[i]}, {"bits_per_weight", Num(Col(m, "bits_per_weight", i))},
-                      {"direction", "incorrect→correct"}, {"rate", Num(Col(m, "flips_incorrect_to_correct", i))}});
+    c.rows.push_back({{"scheme", m.schemes[i]}, {"bits_per_weight", Num(m.Value("bits_per_weight", i))},
+                      {"direction", "correct→incorrect"}, {"rate", Num(m.Value("flips_correct_to_incorrect", i))}});
+    c.rows.push_back({{"scheme", m.schemes[i]}, {"bits_per_weight", Num(m.Value("bits_per_weight", i))},
+                      {"direction", "incorrect→correct"}, {"rate", Num(m.Value("flips_incorrect_to_correct", i))}});
   }
   c.spec = Base(c.title);
   c.spec["mark"] = "bar";
@@ -181,10 +170,10 @@ Chart KlVsBpwChart(const MetricsFileData& m) {
           "Answer-level KL (softmax over the choices) and token-level KL on the corpus (exact from full rows; "
           "from top-K it is a lower bound).", Json::array(), {}};
   for (size_t i = 1; i < n; ++i) {
-    c.rows.push_back({{"scheme", m.schemes[i]}, {"bits_per_weight", Num(Col(m, "bits_per_weight", i))}, {"kind", "answer KL"},
-                      {"kl", Num(Col(m, "answer_kl_mean", i))}});
-    c.rows.push_back({{"scheme", m.schemes[i]}, {"bits_per_weight", Num(Col(m, "bits_per_weight", i))}, {"kind", "token KL"},
-                      {"kl", Num(Col(m, "token_kl_mean", i))}});
+    c.rows.push_back({{"scheme", m.schemes[i]}, {"bits_per_weight", Num(m.Value("bits_per_weight", i))}, {"kind", "answer KL"},
+                      {"kl", Num(m.Value("answer_kl_mean", i))}});
+    c.rows.push_back({{"scheme", m.schemes[i]}, {"bits_per_weight", Num(m.Value("bits_per_weight", i))}, {"kind", "token KL"},
+                      {"kl", Num(m.Value("token_kl_mean", i))}});
   }
   c.spec = Base(c.title);
   c.spec["mark"] = {{"type", "point"}, {"filled", true}, {"size", 80}};
@@ -210,8 +199,8 @@ std::optional<Chart> LayerSensitivityChart(const MetricsFileData& m) {
     const std::optional<SensitivityCell> cell = SensitivityCellOf(cand->scheme_json);
     if (!cell) continue;
     c.rows.push_back({{"scheme", m.schemes[i]}, {"layer", cell->layer}, {"projection", cell->projection},
-                      {"format", cell->format}, {"kl", Num(Col(m, token ? "token_kl_mean" : "answer_kl_mean", i))},
-                      {"delta_accuracy", Num(Col(m, "delta_accuracy", i))}});
+                      {"format", cell->format}, {"kl", Num(m.Value(token ? "token_kl_mean" : "answer_kl_mean", i))},
+                      {"delta_accuracy", Num(m.Value("delta_accuracy", i))}});
   }
   if (c.rows.empty()) return std::nullopt;
   Json order = Json::array();
@@ -236,10 +225,10 @@ Chart DaccVsFlipsChart(const MetricsFileData& m) {
   Chart c{"dacc_vs_flips", "Accuracy change vs flips",
           "Small Δaccuracy can hide many flips (Dutta et al., 2024). Bars: 95% paired bootstrap intervals.", Json::array(), {}};
   for (size_t i = 1; i < n; ++i)
-    c.rows.push_back({{"scheme", m.schemes[i]}, {"flip_rate", Num(Col(m, "flips_correct_to_incorrect", i) + Col(m, "flips_incorrect_to_correct", i))},
-                      {"flip_lo", Num(Col(m, "flip_rate_lo", i))}, {"flip_hi", Num(Col(m, "flip_rate_hi", i))},
-                      {"delta_accuracy", Num(Col(m, "delta_accuracy", i))}, {"delta_lo", Num(Col(m, "delta_accuracy_lo", i))},
-                      {"delta_hi", Num(Col(m, "delta_accuracy_hi", i))}});
+    c.rows.push_back({{"scheme", m.schemes[i]}, {"flip_rate", Num(m.FlipRate(i))},
+                      {"flip_lo", Num(m.Value("flip_rate_lo", i))}, {"flip_hi", Num(m.Value("flip_rate_hi", i))},
+                      {"delta_accuracy", Num(m.Value("delta_accuracy", i))}, {"delta_lo", Num(m.Value("delta_accuracy_lo", i))},
+                      {"delta_hi", Num(m.Value("delta_accuracy_hi", i))}});
   c.spec = Base(c.title);
   const Json x = {{"field", "flip_rate"}, {"type", "quantitative"}, {"axis", {{"format", ".0%"}}}, {"title", "flip rate"}};
   const Json y = {{"field", "delta_accuracy"}, {"type", "quantitative"}, {"axis", {{"format", "+.0%"}}}, {"title", "Δ accuracy"}};
@@ -262,9 +251,9 @@ Chart ParetoSizeChart(const MetricsFileData& m) {
           Json::array(), {}};
   std::vector<double> size, acc, agree;
   for (size_t i = 0; i < n; ++i) {
-    size.push_back(Num(Col(m, "size_gb", i)));
-    acc.push_back(Num(Col(m, "accuracy", i)));
-    agree.push_back(1 - Num(Col(m, "flips_correct_to_incorrect", i)) - Num(Col(m, "flips_incorrect_to_correct", i)));
+    size.push_back(Num(m.Value("size_gb", i)));
+    acc.push_back(Num(m.Value("accuracy", i)));
+    agree.push_back(1 - Num(m.Value("flips_correct_to_incorrect", i)) - Num(m.Value("flips_incorrect_to_correct", i)));
   }
   const auto f1 = ParetoFront(size, acc), f2 = ParetoFront(size, agree);
   for (size_t i = 0; i < n; ++i) {
@@ -284,18 +273,11 @@ Chart ParetoSizeChart(const MetricsFileData& m) {
   return c;
 }
 
-// Whether every scheme's run measured `column` (> 0).
-bool AllMeasured(const MetricsFileData& m, const std::string& column) {
-  for (size_t i = 0; i < m.schemes.size(); ++i)
-    if (!(Col(m, column, i) > 0)) return false;
-  return !m.schemes.empty();
-}
-
 // Accuracy against a measured resource (throughput: more is better; memory:
 // less is), the front filled. Only where every run measured it.
 std::optional<Chart> ResourceChart(const MetricsFileData& m, const std::string& id, const std::string& title,
                                    const std::string& column, const std::string& axis, bool more_is_better) {
-  if (!AllMeasured(m, column)) return std::nullopt;
+  if (!m.AllMeasured(column)) return std::nullopt;
   const size_t n = m.schemes.size();
   Chart c{id, title,
           "As each run measured it on its own device (loading excluded). Filled points are on the front: no scheme is "
@@ -303,12 +285,12 @@ std::optional<Chart> ResourceChart(const MetricsFileData& m, const std::string& 
           Json::array(), {}};
   std::vector<double> x, acc;
   for (size_t i = 0; i < n; ++i) {
-    x.push_back(more_is_better ? -Col(m, column, i) : Col(m, column, i));
-    acc.push_back(Num(Col(m, "accuracy", i)));
+    x.push_back(more_is_better ? -m.Value(column, i) : m.Value(column, i));
+    acc.push_back(Num(m.Value("accuracy", i)));
   }
   const auto front = ParetoFront(x, acc);
   for (size_t i = 0; i < n; ++i)
-    c.rows.push_back({{"scheme", m.schemes[i]}, {"family", SchemeFamily(m.schemes[i])}, {column, Num(Col(m, column, i))},
+    c.rows.push_back({{"scheme", m.schemes[i]}, {"family", SchemeFamily(m.schemes[i])}, {column, Num(m.Value(column, i))},
                       {"accuracy", acc[i]}, {"front", bool(front[i])}});
   c.spec = Base(c.title);
   c.spec["mark"] = {{"type", "point"}, {"size", 90}};
@@ -447,18 +429,18 @@ std::vector<std::string> Recommend(const MetricsFileData& m) {
   int quality = -1, memory = -1;
   for (size_t i = 1; i < n; ++i) {
     if (IsSensitivityRun(m, i)) continue;  // a measurement, not a candidate to ship
-    const bool not_worse = Col(m, "delta_accuracy_hi", i) >= 0 && Col(m, "mcnemar_p", i) >= 0.05;
-    if (not_worse && (quality < 0 || Col(m, "answer_kl_mean", i) < Col(m, "answer_kl_mean", quality))) quality = static_cast<int>(i);
-    if (Col(m, "delta_accuracy", i) >= -0.01 && (memory < 0 || Col(m, "size_gb", i) < Col(m, "size_gb", memory)))
+    const bool not_worse = m.Value("delta_accuracy_hi", i) >= 0 && m.Value("mcnemar_p", i) >= 0.05;
+    if (not_worse && (quality < 0 || m.Value("answer_kl_mean", i) < m.Value("answer_kl_mean", quality))) quality = static_cast<int>(i);
+    if (m.Value("delta_accuracy", i) >= -0.01 && (memory < 0 || m.Value("size_gb", i) < m.Value("size_gb", memory)))
       memory = static_cast<int>(i);
   }
   auto describe = [&](int i) {
     return absl::StrFormat("%s (%.2f bits/weight, %s, Δacc %s %s, flips %s, answer KL %s)", m.schemes[i],
-                           Col(m, "bits_per_weight", i), ReadableBytes(Col(m, "size_gb", i) * 1e9),
-                           ReadableDelta(Col(m, "delta_accuracy", i)),
-                           ReadableInterval(Col(m, "delta_accuracy_lo", i), Col(m, "delta_accuracy_hi", i)),
-                           ReadablePercent(Col(m, "flips_correct_to_incorrect", i) + Col(m, "flips_incorrect_to_correct", i)),
-                           ReadableKl(Col(m, "answer_kl_mean", i)));
+                           m.Value("bits_per_weight", i), ReadableBytes(m.Value("size_gb", i) * 1e9),
+                           ReadableDelta(m.Value("delta_accuracy", i)),
+                           ReadableInterval(m.Value("delta_accuracy_lo", i), m.Value("delta_accuracy_hi", i)),
+                           ReadablePercent(m.FlipRate(i)),
+                           ReadableKl(m.Value("answer_kl_mean", i)));
   };
   out.push_back(quality >= 0 ? "Quality first: " + describe(quality) +
                                    " — the closest to the baseline (lowest answer KL) among schemes not significantly "
@@ -466,18 +448,18 @@ std::vector<std::string> Recommend(const MetricsFileData& m) {
                              : "Quality first: every scheme is significantly worse than the baseline; keep " + m.baseline + ".");
   out.push_back(memory >= 0 ? "Memory first: " + describe(memory) + " — the smallest within 1 point of the baseline's accuracy."
                             : "Memory first: no scheme stays within 1 point of the baseline's accuracy.");
-  if (AllMeasured(m, "tokens_per_s")) {
+  if (m.AllMeasured("tokens_per_s")) {
     // The fastest within 1 point of the baseline's accuracy, as its run measured it.
     int speed = -1;
     for (size_t i = 1; i < n; ++i)
-      if (!IsSensitivityRun(m, i) && Col(m, "delta_accuracy", i) >= -0.01 &&
-          (speed < 0 || Col(m, "tokens_per_s", i) > Col(m, "tokens_per_s", speed)))
+      if (!IsSensitivityRun(m, i) && m.Value("delta_accuracy", i) >= -0.01 &&
+          (speed < 0 || m.Value("tokens_per_s", i) > m.Value("tokens_per_s", speed)))
         speed = static_cast<int>(i);
     out.push_back(speed >= 0 ? absl::StrFormat("Speed first: %s — %.0f tokens/s, %.2fx the baseline's %.0f, the fastest "
                                                "within 1 point of the baseline's accuracy (as each run measured it).",
-                                               describe(speed), Col(m, "tokens_per_s", speed),
-                                               Col(m, "tokens_per_s", speed) / Col(m, "tokens_per_s", 0),
-                                               Col(m, "tokens_per_s", 0))
+                                               describe(speed), m.Value("tokens_per_s", speed),
+                                               m.Value("tokens_per_s", speed) / m.Value("tokens_per_s", 0),
+                                               m.Value("tokens_per_s", 0))
                              : "Speed first: no scheme stays within 1 point of the baseline's accuracy.");
   } else {
     out.push_back("Speed first: not measured by every run of this sweep (runs made before qsweep measured it); among "
@@ -530,7 +512,7 @@ absl::StatusOr<std::string> WriteDashboard(const MetricsFileData& m, const std::
     body += absl::StrFormat(
         "<section><h2>%s</h2><p>%s</p><div class=chart id=\"chart-%s\"></div>"
         "<details><summary>data (<a href=\"data/%s.csv\">%s.csv</a>)</summary>%s</details></section>\n",
-        Html(c.title), Html(c.caption), c.id, c.id, c.id, HtmlTable(c.rows));
+        HtmlEscape(c.title), HtmlEscape(c.caption), c.id, c.id, c.id, HtmlTable(c.rows));
   }
   if (std::none_of(charts.begin(), charts.end(), [](const Chart& c) { return c.id == "layer_sensitivity"; }))
     body += "<section><h2>Layer sensitivity</h2><p>Not in this sweep: it needs named scheme entries that quantize "
@@ -541,7 +523,7 @@ absl::StatusOr<std::string> WriteDashboard(const MetricsFileData& m, const std::
     Json row = {{"scheme", m.schemes[i]}};
     for (const char* col : {"bits_per_weight", "size_gb", "accuracy", "delta_accuracy", "flips_correct_to_incorrect",
                             "flips_incorrect_to_correct", "mcnemar_p", "answer_kl_mean", "ppl", "token_kl_mean"})
-      row[col] = Num(Col(m, col, i));
+      row[col] = Num(m.Value(col, i));
     summary.push_back(row);
   }
   std::ofstream(fs::path(dir) / "data" / "summary.csv") << Csv(summary);
@@ -577,7 +559,7 @@ Promise.allSettled(Object.keys(specs).map(id =>
   });
 </script></body></html>
 )",
-                                           Html(m.model), libs, Html(m.model), Html(m.baseline), reading, body,
+                                           HtmlEscape(m.model), libs, HtmlEscape(m.model), HtmlEscape(m.baseline), reading, body,
                                            ScriptJson(specs));
   const std::string page = (fs::path(dir) / "index.html").string();
   std::ofstream(page) << html;

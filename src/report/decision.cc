@@ -12,29 +12,8 @@
 namespace qsweep {
 namespace {
 
-double Col(const MetricsFileData& m, const std::string& c, size_t i) {
-  auto it = m.summary.find(c);
-  return it == m.summary.end() || i >= it->second.size() ? NAN : it->second[i];
-}
-
-double Flips(const MetricsFileData& m, size_t i) {
-  return Col(m, "flips_correct_to_incorrect", i) + Col(m, "flips_incorrect_to_correct", i);
-}
-
 // Token KL where the sweep scored a corpus, else answer KL.
 std::string KlColumn(const MetricsFileData& m) { return m.corpus_names.empty() ? "answer_kl_mean" : "token_kl_mean"; }
-
-bool AllMeasured(const MetricsFileData& m, const std::string& column) {
-  for (size_t i = 0; i < m.schemes.size(); ++i)
-    if (!(Col(m, column, i) > 0)) return false;
-  return !m.schemes.empty();
-}
-
-int IndexOf(const MetricsFileData& m, const std::string& scheme) {
-  for (size_t i = 0; i < m.schemes.size(); ++i)
-    if (m.schemes[i] == scheme) return static_cast<int>(i);
-  return -1;
-}
 
 }  // namespace
 
@@ -45,7 +24,7 @@ bool IsSensitivityRun(const MetricsFileData& m, size_t i) {
 }
 
 std::string EquivalenceClause(const MetricsFileData& m, size_t i) {
-  const double flips = Flips(m, i), lo = Col(m, "delta_accuracy_lo", i), hi = Col(m, "delta_accuracy_hi", i);
+  const double flips = m.FlipRate(i), lo = m.Value("delta_accuracy_lo", i), hi = m.Value("delta_accuracy_hi", i);
   if (hi < 0) return "significantly worse than the baseline";
   if (lo > 0) return "significantly better than the baseline on these tasks";
   if (flips > kEquivalentFlipRate)
@@ -58,25 +37,25 @@ std::vector<std::string> DecisionLines(const MetricsFileData& m) {
   const size_t n = m.schemes.size();
   std::set<double> budgets;
   for (size_t i = 1; i < n; ++i)
-    if (std::isfinite(Col(m, "bits_per_weight", i)) && !IsSensitivityRun(m, i))
-      budgets.insert(Col(m, "bits_per_weight", i));
+    if (std::isfinite(m.Value("bits_per_weight", i)) && !IsSensitivityRun(m, i))
+      budgets.insert(m.Value("bits_per_weight", i));
   const std::string kl = KlColumn(m);
-  const bool speed = AllMeasured(m, "samples_per_s"), memory = AllMeasured(m, "weight_gib");
+  const bool speed = m.AllMeasured("samples_per_s"), memory = m.AllMeasured("weight_gib");
   auto describe = [&](size_t i) {
-    std::string s = absl::StrFormat("%s (Δacc %s %s, %s", m.schemes[i], ReadableDelta(Col(m, "delta_accuracy", i)),
-                                    ReadableInterval(Col(m, "delta_accuracy_lo", i), Col(m, "delta_accuracy_hi", i)),
+    std::string s = absl::StrFormat("%s (Δacc %s %s, %s", m.schemes[i], ReadableDelta(m.Value("delta_accuracy", i)),
+                                    ReadableInterval(m.Value("delta_accuracy_lo", i), m.Value("delta_accuracy_hi", i)),
                                     EquivalenceClause(m, i));
-    s += absl::StrFormat("; %s %s", kl == "token_kl_mean" ? "token KL" : "answer KL", ReadableKl(Col(m, kl, i)));
-    if (speed) s += absl::StrFormat("; %.3g samples/s", Col(m, "samples_per_s", i));
-    if (memory) s += absl::StrFormat("; weights %s on the device", ReadableBytes(Col(m, "weight_gib", i) * 1073741824.0));
+    s += absl::StrFormat("; %s %s", kl == "token_kl_mean" ? "token KL" : "answer KL", ReadableKl(m.Value(kl, i)));
+    if (speed) s += absl::StrFormat("; %.3g samples/s", m.Value("samples_per_s", i));
+    if (memory) s += absl::StrFormat("; weights %s on the device", ReadableBytes(m.Value("weight_gib", i) * 1073741824.0));
     return s + ")";
   };
   for (double b : budgets) {
     int by_flips = -1, by_kl = -1;
     for (size_t i = 1; i < n; ++i) {
-      if (!(Col(m, "bits_per_weight", i) <= b) || IsSensitivityRun(m, i)) continue;
-      if (by_flips < 0 || Flips(m, i) < Flips(m, by_flips)) by_flips = static_cast<int>(i);
-      if (by_kl < 0 || Col(m, kl, i) < Col(m, kl, by_kl)) by_kl = static_cast<int>(i);
+      if (!(m.Value("bits_per_weight", i) <= b) || IsSensitivityRun(m, i)) continue;
+      if (by_flips < 0 || m.FlipRate(i) < m.FlipRate(by_flips)) by_flips = static_cast<int>(i);
+      if (by_kl < 0 || m.Value(kl, i) < m.Value(kl, by_kl)) by_kl = static_cast<int>(i);
     }
     std::string line = absl::StrFormat("At most %.2f bits per weight: fewest flips %s", b, describe(by_flips));
     line += by_kl == by_flips ? ", also the least KL." : absl::StrFormat("; least KL %s.", describe(by_kl));
@@ -87,13 +66,13 @@ std::vector<std::string> DecisionLines(const MetricsFileData& m) {
 
 absl::StatusOr<MixedPrecisionPlan> PlanMixedPrecision(const MetricsFileData& m, double budget_bpw,
                                                       const std::string& format, const std::string& keep) {
-  const int low = IndexOf(m, format), high = IndexOf(m, keep);
+  const int low = m.IndexOf(format), high = m.IndexOf(keep);
   if (low < 0 || high < 0)
     return absl::FailedPreconditionError(absl::StrFormat(
         "a mixed-precision plan of %s with layers kept at %s needs both as uniform runs of the sweep (their sizes "
         "price each layer); the sweep has %s", format, keep, absl::StrJoin(m.schemes, ", ")));
-  const double s_base = Col(m, "size_gb", 0), bpw_base = Col(m, "bits_per_weight", 0);
-  const double s_low = Col(m, "size_gb", low), s_high = Col(m, "size_gb", high);
+  const double s_base = m.Value("size_gb", 0), bpw_base = m.Value("bits_per_weight", 0);
+  const double s_low = m.Value("size_gb", low), s_high = m.Value("size_gb", high);
   if (!(s_base > s_low) || !(s_high > s_low) || !(bpw_base > 0))
     return absl::FailedPreconditionError(absl::StrFormat(
         "%s (%.4g GB) must be smaller than both the baseline (%.4g GB) and %s (%.4g GB)", format, s_low, s_base, keep,
@@ -107,10 +86,10 @@ absl::StatusOr<MixedPrecisionPlan> PlanMixedPrecision(const MetricsFileData& m, 
   for (const MetricsCandidateData& c : m.candidates) {
     const std::optional<SensitivityCell> cell = SensitivityCellOf(c.scheme_json);
     if (!cell || cell->format != format) continue;
-    const int i = IndexOf(m, c.scheme);
+    const int i = m.IndexOf(c.scheme);
     // The cell's share of the model's savings at `format`, times the upgrade.
-    const double share = (s_base - Col(m, "size_gb", i)) / (s_base - s_low);
-    cells.push_back({*cell, std::max(0.0, Col(m, kl, i)), share * (s_high - s_low)});
+    const double share = (s_base - m.Value("size_gb", i)) / (s_base - s_low);
+    cells.push_back({*cell, std::max(0.0, m.Value(kl, i)), share * (s_high - s_low)});
   }
   if (cells.empty())
     return absl::FailedPreconditionError(absl::StrFormat(
@@ -150,7 +129,7 @@ absl::StatusOr<MixedPrecisionPlan> PlanMixedPrecision(const MetricsFileData& m, 
       "Start from %s everywhere (%.2f bits per weight); keep at %s the layers with the most KL per byte of the "
       "upgrade (KL measured with only that layer at %s) while the model stays within %.2f bits per weight. "
       "%d of %d layers kept, %.2f bits per weight, %.0f%% of the layers' summed KL avoided.",
-      format, Col(m, "bits_per_weight", low), keep, format, budget_bpw, p.kept.size(), cells.size(), p.bpw,
+      format, m.Value("bits_per_weight", low), keep, format, budget_bpw, p.kept.size(), cells.size(), p.bpw,
       p.kl_low > 0 ? 100 * p.kl_kept / p.kl_low : 0.0);
   return p;
 }

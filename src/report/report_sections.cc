@@ -16,11 +16,6 @@
 namespace qsweep {
 namespace {
 
-double Col(const MetricsFileData& m, const std::string& c, size_t i) {
-  auto it = m.summary.find(c);
-  return it == m.summary.end() || i >= it->second.size() ? NAN : it->second[i];
-}
-
 struct Column {
   std::string title, legend;
 };
@@ -41,8 +36,6 @@ std::string Table(const std::vector<Column>& columns, const std::vector<std::vec
     if (!c.legend.empty()) s += "<b>" + HtmlEscape(c.title) + "</b>: " + HtmlEscape(c.legend) + ". ";
   return s + "</p>";
 }
-
-std::string KlTitle(const MetricsFileData& m) { return m.corpus_names.empty() ? "answer KL" : "token KL"; }
 
 }  // namespace
 
@@ -84,22 +77,22 @@ std::string SummarySection(const MetricsFileData& m) {
   for (size_t i = 0; i < m.schemes.size(); ++i) {
     const bool base = i == 0;
     std::vector<std::string> r = {base ? m.schemes[i] + " (baseline)" : m.schemes[i],
-                                  ReadableFixed(Col(m, "bits_per_weight", i), 2),
-                                  ReadableBytes(Col(m, "size_gb", i) * 1e9),
-                                  ReadablePercent(Col(m, "accuracy", i))};
+                                  ReadableFixed(m.Value("bits_per_weight", i), 2),
+                                  ReadableBytes(m.Value("size_gb", i) * 1e9),
+                                  ReadablePercent(m.Value("accuracy", i))};
     if (base) {
       r.insert(r.end(), {"", "", "", "", ""});
     } else {
-      r.push_back(ReadableDelta(Col(m, "delta_accuracy", i)) + " " +
-                  ReadableInterval(Col(m, "delta_accuracy_lo", i), Col(m, "delta_accuracy_hi", i)));
-      r.push_back(ReadablePercent(Col(m, "flips_correct_to_incorrect", i)));
-      r.push_back(ReadablePercent(Col(m, "flips_incorrect_to_correct", i)));
-      r.push_back(ReadablePValue(Col(m, "mcnemar_p", i)));
-      r.push_back(ReadableKl(Col(m, "answer_kl_mean", i)));
+      r.push_back(ReadableDelta(m.Value("delta_accuracy", i)) + " " +
+                  ReadableInterval(m.Value("delta_accuracy_lo", i), m.Value("delta_accuracy_hi", i)));
+      r.push_back(ReadablePercent(m.Value("flips_correct_to_incorrect", i)));
+      r.push_back(ReadablePercent(m.Value("flips_incorrect_to_correct", i)));
+      r.push_back(ReadablePValue(m.Value("mcnemar_p", i)));
+      r.push_back(ReadableKl(m.Value("answer_kl_mean", i)));
     }
     if (ppl) {
-      r.push_back(ReadableFixed(Col(m, "ppl", i), 3));
-      r.push_back(base ? "" : ReadableKl(Col(m, "token_kl_mean", i)));
+      r.push_back(ReadableFixed(m.Value("ppl", i), 3));
+      r.push_back(base ? "" : ReadableKl(m.Value("token_kl_mean", i)));
     }
     rows.push_back(r);
     marked.push_back(base);
@@ -170,27 +163,25 @@ std::string MixedPrecisionSection(const MetricsFileData& m) {
     }
     s += "<p>" + HtmlEscape(plan->rule) + "</p><pre>" + HtmlEscape(plan->yaml) + "</pre>";
     // Measured beside the uniform schemes of at least its size.
-    size_t self = 0;
-    for (size_t i = 0; i < m.schemes.size(); ++i)
-      if (m.schemes[i] == c.scheme) self = i;
-    const double flips = Col(m, "flips_correct_to_incorrect", self) + Col(m, "flips_incorrect_to_correct", self);
+    const size_t self = static_cast<size_t>(std::max(0, m.IndexOf(c.scheme)));
+    const double flips = m.FlipRate(self);
     // Its rival: the smallest uniform scheme at least as large (the one a
     // user would pick at this size without the recommendation).
     int better = -1;
     for (size_t i = 1; i < m.schemes.size(); ++i) {
-      if (i == self || !ParseScheme(m.schemes[i]).ok() || !(Col(m, "size_gb", i) >= Col(m, "size_gb", self))) continue;
-      if (better < 0 || Col(m, "size_gb", i) < Col(m, "size_gb", better)) better = static_cast<int>(i);
+      if (i == self || !ParseScheme(m.schemes[i]).ok() || !(m.Value("size_gb", i) >= m.Value("size_gb", self))) continue;
+      if (better < 0 || m.Value("size_gb", i) < m.Value("size_gb", better)) better = static_cast<int>(i);
     }
     std::string verdict;
     if (better < 0) {
       verdict = "No uniform scheme of the sweep is at least as large: nothing to compare it with.";
     } else {
-      const double fb = Col(m, "flips_correct_to_incorrect", better) + Col(m, "flips_incorrect_to_correct", better);
+      const double fb = m.FlipRate(better);
       verdict = absl::StrFormat(
           "Measured: %s of answers flip at %s (%.2f bits per weight), against %s for %s at %s, the smallest "
           "uniform scheme of at least its size: %s.",
-          ReadablePercent(flips), ReadableBytes(Col(m, "size_gb", self) * 1e9), Col(m, "bits_per_weight", self),
-          ReadablePercent(fb), m.schemes[better], ReadableBytes(Col(m, "size_gb", better) * 1e9),
+          ReadablePercent(flips), ReadableBytes(m.Value("size_gb", self) * 1e9), m.Value("bits_per_weight", self),
+          ReadablePercent(fb), m.schemes[better], ReadableBytes(m.Value("size_gb", better) * 1e9),
           flips <= fb ? "no more flips in less or equal size" : "more flips — the recommendation does not pay here");
     }
     s += "<p class=verdict>" + HtmlEscape(verdict) + "</p>";
