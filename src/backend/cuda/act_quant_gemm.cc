@@ -1,43 +1,16 @@
 #include "backend/cuda/act_quant_gemm.h"
 
-#include <cstdio>
-#include <cstdlib>
-
+#include "backend/cuda/cublaslt_plan.h"
 #include "core/status_macros.h"
 
 namespace qsweep {
 namespace {
 
-#define QSWEEP_LT_OK(expr)                                                                              \
-  do {                                                                                                  \
-    const cublasStatus_t _s = (expr);                                                                   \
-    if (_s != CUBLAS_STATUS_SUCCESS) {                                                                  \
-      std::fprintf(stderr, "qsweep: cuBLASLt error %d at %s:%d: %s\n", static_cast<int>(_s), __FILE__, \
-                   __LINE__, #expr);                                                                    \
-      std::abort();                                                                                     \
-    }                                                                                                   \
-  } while (0)
-
-// The largest power of two <= 256 dividing the address and the row stride.
-uint32_t Alignment(const void* p, int64_t stride_bytes) {
-  const uint64_t bits = reinterpret_cast<uintptr_t>(p) | static_cast<uint64_t>(stride_bytes) | 256;
-  return static_cast<uint32_t>(bits & (~bits + 1));
-}
-
 cudaDataType_t OutType(kernels::ScaledOut out) { return out == kernels::ScaledOut::kBf16 ? CUDA_R_16BF : CUDA_R_32F; }
 
 }  // namespace
 
-struct ActQuantGemm::Plan {
-  cublasLtMatmulDesc_t desc = nullptr;
-  cublasLtMatrixLayout_t a = nullptr, b = nullptr, c = nullptr;
-  cublasLtMatmulAlgo_t algo{};
-  ~Plan() {
-    if (desc) cublasLtMatmulDescDestroy(desc);
-    for (auto l : {a, b, c})
-      if (l) cublasLtMatrixLayoutDestroy(l);
-  }
-};
+struct ActQuantGemm::Plan : LtPlan {};
 
 ActQuantGemm::ActQuantGemm(cublasLtHandle_t lt, void* workspace, size_t workspace_bytes)
     : lt_(lt), workspace_(workspace), workspace_bytes_(workspace_bytes) {}
@@ -52,21 +25,21 @@ template <typename Plan, typename Key>
 void Describe(const Key& key, int64_t n, void* scale_dummy, Plan* p) {
   const cudaDataType_t ab = key.fp8 ? CUDA_R_8F_E4M3 : CUDA_R_8I;
   const cudaDataType_t d = key.fp8 ? (key.fused ? OutType(key.out) : CUDA_R_32F) : CUDA_R_32I;
-  QSWEEP_LT_OK(cublasLtMatmulDescCreate(&p->desc, key.fp8 ? CUBLAS_COMPUTE_32F : CUBLAS_COMPUTE_32I,
+  QSWEEP_LT_CHECK(cublasLtMatmulDescCreate(&p->desc, key.fp8 ? CUBLAS_COMPUTE_32F : CUBLAS_COMPUTE_32I,
                                         key.fp8 ? CUDA_R_32F : CUDA_R_32I));
   const cublasOperation_t t = CUBLAS_OP_T, nt = CUBLAS_OP_N;
-  QSWEEP_LT_OK(cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_TRANSA, &t, sizeof t));
-  QSWEEP_LT_OK(cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_TRANSB, &nt, sizeof nt));
+  QSWEEP_LT_CHECK(cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_TRANSA, &t, sizeof t));
+  QSWEEP_LT_CHECK(cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_TRANSB, &nt, sizeof nt));
   if (key.fp8 && key.fused) {
     const int32_t mode = CUBLASLT_MATMUL_MATRIX_SCALE_OUTER_VEC_32F;
-    QSWEEP_LT_OK(cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_A_SCALE_MODE, &mode, sizeof mode));
-    QSWEEP_LT_OK(cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_B_SCALE_MODE, &mode, sizeof mode));
+    QSWEEP_LT_CHECK(cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_A_SCALE_MODE, &mode, sizeof mode));
+    QSWEEP_LT_CHECK(cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_B_SCALE_MODE, &mode, sizeof mode));
     for (auto attr : {CUBLASLT_MATMUL_DESC_A_SCALE_POINTER, CUBLASLT_MATMUL_DESC_B_SCALE_POINTER})
-      QSWEEP_LT_OK(cublasLtMatmulDescSetAttribute(p->desc, attr, &scale_dummy, sizeof scale_dummy));
+      QSWEEP_LT_CHECK(cublasLtMatmulDescSetAttribute(p->desc, attr, &scale_dummy, sizeof scale_dummy));
   }
-  QSWEEP_LT_OK(cublasLtMatrixLayoutCreate(&p->a, ab, key.k, key.m, key.k));
-  QSWEEP_LT_OK(cublasLtMatrixLayoutCreate(&p->b, ab, key.k, n, key.k));
-  QSWEEP_LT_OK(cublasLtMatrixLayoutCreate(&p->c, d, key.m, n, key.ldd));
+  QSWEEP_LT_CHECK(cublasLtMatrixLayoutCreate(&p->a, ab, key.k, key.m, key.k));
+  QSWEEP_LT_CHECK(cublasLtMatrixLayoutCreate(&p->b, ab, key.k, n, key.k));
+  QSWEEP_LT_CHECK(cublasLtMatrixLayoutCreate(&p->c, d, key.m, n, key.ldd));
 }
 
 }  // namespace
@@ -75,15 +48,15 @@ ActQuantGemm::Plan* ActQuantGemm::PlanFor(const Key& key) {
   if (auto it = plans_.find(key); it != plans_.end()) return it->second.get();
   auto heuristic = [&](const Plan& shape, bool no_split_k, cublasLtMatmulAlgo_t* algo) {
     cublasLtMatmulPreference_t pref;
-    QSWEEP_LT_OK(cublasLtMatmulPreferenceCreate(&pref));
-    QSWEEP_LT_OK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
+    QSWEEP_LT_CHECK(cublasLtMatmulPreferenceCreate(&pref));
+    QSWEEP_LT_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
                                                       &workspace_bytes_, sizeof workspace_bytes_));
     const uint32_t none = CUBLASLT_REDUCTION_SCHEME_NONE;
     if (no_split_k)
-      QSWEEP_LT_OK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_REDUCTION_SCHEME_MASK, &none,
+      QSWEEP_LT_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_REDUCTION_SCHEME_MASK, &none,
                                                         sizeof none));
     for (auto attr : {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES})
-      QSWEEP_LT_OK(cublasLtMatmulPreferenceSetAttribute(pref, attr, &key.align_d, sizeof key.align_d));
+      QSWEEP_LT_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, attr, &key.align_d, sizeof key.align_d));
     cublasLtMatmulHeuristicResult_t r{};
     int found = 0;
     const cublasStatus_t s =
@@ -133,14 +106,14 @@ void ActQuantGemm::Run(const ActQuantOnDevice& w, const void* x, DType xtype, in
   const bool add = out == kernels::ScaledOut::kAddF32;
   if (w.fp8) {
     const int64_t ybytes = out == kernels::ScaledOut::kBf16 ? 2 : 4;
-    const Key fused{true, true, w.out, rows, w.in_padded, ldy, out, Alignment(y, ldy * ybytes), per_rows};
+    const Key fused{true, true, w.out, rows, w.in_padded, ldy, out, OperandAlignment(y, ldy * ybytes), per_rows};
     if (Plan* p = PlanFor(fused)) {
       const void* ws = w.scales;
       const void* xs = b.scales;
-      QSWEEP_LT_OK(cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_A_SCALE_POINTER, &ws, sizeof ws));
-      QSWEEP_LT_OK(cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_B_SCALE_POINTER, &xs, sizeof xs));
+      QSWEEP_LT_CHECK(cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_A_SCALE_POINTER, &ws, sizeof ws));
+      QSWEEP_LT_CHECK(cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_B_SCALE_POINTER, &xs, sizeof xs));
       const float alpha = 1.0f, beta = add ? 1.0f : 0.0f;
-      QSWEEP_LT_OK(cublasLtMatmul(lt_, p->desc, &alpha, a, p->a, b.codes, p->b, &beta, y, p->c, y, p->c, &p->algo,
+      QSWEEP_LT_CHECK(cublasLtMatmul(lt_, p->desc, &alpha, a, p->a, b.codes, p->b, &beta, y, p->c, y, p->c, &p->algo,
                                   workspace_, workspace_bytes_, 0));
       return;
     }
@@ -150,13 +123,13 @@ void ActQuantGemm::Run(const ActQuantOnDevice& w, const void* x, DType xtype, in
   Plan* p = PlanFor(unfused);
   if (w.fp8) {
     const float alpha = 1.0f, beta = 0.0f;
-    QSWEEP_LT_OK(cublasLtMatmul(lt_, p->desc, &alpha, a, p->a, b.codes, p->b, &beta, b.acc, p->c, b.acc, p->c,
+    QSWEEP_LT_CHECK(cublasLtMatmul(lt_, p->desc, &alpha, a, p->a, b.codes, p->b, &beta, b.acc, p->c, b.acc, p->c,
                                 &p->algo, workspace_, workspace_bytes_, 0));
     kernels::ScaleProduct(static_cast<const float*>(b.acc), rows, w.out, w.out_padded, b.scales, w.scales, y, ldy,
                           out, 0);
   } else {
     const int32_t alpha = 1, beta = 0;
-    QSWEEP_LT_OK(cublasLtMatmul(lt_, p->desc, &alpha, a, p->a, b.codes, p->b, &beta, b.acc, p->c, b.acc, p->c,
+    QSWEEP_LT_CHECK(cublasLtMatmul(lt_, p->desc, &alpha, a, p->a, b.codes, p->b, &beta, b.acc, p->c, b.acc, p->c,
                                 &p->algo, workspace_, workspace_bytes_, 0));
     kernels::ScaleProduct(static_cast<const int32_t*>(b.acc), rows, w.out, w.out_padded, b.scales, w.scales, y, ldy,
                           out, 0);

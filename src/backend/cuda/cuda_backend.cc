@@ -19,6 +19,7 @@
 #include "rank_sum.cuh"
 #include "lowbit/lowbit_gemm.cuh"
 #include "backend/cuda/act_quant_gemm.h"
+#include "backend/cuda/cublaslt_plan.h"
 #include "quant/codebooks.h"
 #include "quant/mma_tiled_weights.h"
 #include "quant/packed_linear.h"
@@ -34,16 +35,6 @@ namespace {
                    __LINE__, #expr);                                                              \
       std::abort();                                                                               \
     }                                                                                             \
-  } while (0)
-
-#define QSWEEP_LT_CHECK(expr)                                                                             \
-  do {                                                                                                    \
-    const cublasStatus_t _s = (expr);                                                                     \
-    if (_s != CUBLAS_STATUS_SUCCESS) {                                                                    \
-      std::fprintf(stderr, "qsweep: cuBLASLt error %d at %s:%d: %s\n", static_cast<int>(_s), __FILE__, __LINE__, \
-                   #expr);                                                                                \
-      std::abort();                                                                                       \
-    }                                                                                                     \
   } while (0)
 
 using bf16 = __nv_bfloat16;
@@ -147,16 +138,7 @@ std::vector<float> DenseValues(std::unique_ptr<PackedLinear> w) {
 
 }  // namespace
 
-struct CudaBackend::GemmPlan {
-  cublasLtMatmulDesc_t desc = nullptr;
-  cublasLtMatrixLayout_t a = nullptr, b = nullptr, c = nullptr;
-  cublasLtMatmulAlgo_t algo{};
-  ~GemmPlan() {
-    if (desc) cublasLtMatmulDescDestroy(desc);
-    for (auto l : {a, b, c})
-      if (l) cublasLtMatrixLayoutDestroy(l);
-  }
-};
+struct CudaBackend::GemmPlan : LtPlan {};
 
 // Brackets one operation with CUDA events when stage timing is on.
 class CudaBackend::StageScope {
@@ -687,18 +669,11 @@ CudaBackend::GemmPlan& CudaBackend::Plan(const GemmShape& g) {
   return *slot;
 }
 
-// The largest power of two <= 256 that divides every address of the operand
-// (its base and, when batched, the base plus any multiple of the stride).
-static uint32_t Alignment(const void* p, int64_t stride_bytes) {
-  const uint64_t bits = reinterpret_cast<uintptr_t>(p) | static_cast<uint64_t>(stride_bytes) | 256;
-  return static_cast<uint32_t>(bits & (~bits + 1));
-}
-
 void CudaBackend::Gemm(GemmShape g, const void* a, const void* b, const void* c, void* d, float beta) {
   const int64_t ab = g.ab_bf16 ? 2 : 4, cb = g.c_bf16 ? 2 : 4;
-  g.align_a = Alignment(a, g.batch > 1 ? g.stride_a * ab : 0);
-  g.align_b = Alignment(b, g.batch > 1 ? g.stride_b * ab : 0);
-  g.align_c = std::min(Alignment(c, g.batch > 1 ? g.stride_c * cb : 0), Alignment(d, g.batch > 1 ? g.stride_c * cb : 0));
+  g.align_a = OperandAlignment(a, g.batch > 1 ? g.stride_a * ab : 0);
+  g.align_b = OperandAlignment(b, g.batch > 1 ? g.stride_b * ab : 0);
+  g.align_c = std::min(OperandAlignment(c, g.batch > 1 ? g.stride_c * cb : 0), OperandAlignment(d, g.batch > 1 ? g.stride_c * cb : 0));
   g.per_rows = !batch_invariant_;
   GemmPlan& p = Plan(g);
   const float alpha = 1.0f;
