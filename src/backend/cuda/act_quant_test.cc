@@ -13,59 +13,15 @@
 
 #include "absl/strings/str_format.h"
 #include "act_quant.cuh"
-#include "backend/cuda/cuda_backend.h"
+#include "backend/cuda/gpu_linear_test_base.h"
 #include "core/dtype.h"
-#include "core/status_macros.h"
 #include "quant/fp8.h"
 #include "quant/packed_linear.h"
-#include "quant/scheme.h"
-#include "random_for_test.h"
 
 namespace qsweep {
 namespace {
 
-std::vector<float> NormalBf16(int64_t n, uint32_t seed) {
-  std::vector<float> v = Normal(n, seed);
-  for (float& x : v) x = RoundBF16(x);
-  return v;
-}
-
-WeightFormat FormatOf(const std::string& name) {
-  auto s = ResolveScheme(name);
-  QSWEEP_CHECK(s.ok());
-  return s->format;
-}
-
-template <typename T>
-T Must(absl::StatusOr<T> v) {
-  QSWEEP_CHECK(v.ok());
-  return *std::move(v);
-}
-
-class ActQuantTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    auto b = CudaBackend::Create();
-    if (!b.ok()) GTEST_SKIP() << "no GPU here: these tests run on the GPU machine (" << b.status() << ")";
-    gpu_ = std::move(*b);
-    gpu_->SetModelPrecision(DType::kBF16);
-  }
-  // y[rows, out] = x·Wᵀ on the GPU, as fp32 or rounded to bf16.
-  std::vector<float> Product(const Linear& l, const std::vector<float>& x, int64_t rows, DType ytype,
-                             bool invariant = true) {
-    gpu_->SetBatchInvariant(invariant);
-    Act xa = Must(gpu_->AllocAs(rows, l.in_features(), DType::kBF16)),
-        ya = Must(gpu_->AllocAs(rows, l.out_features(), ytype));
-    gpu_->UploadTo(x, xa);
-    gpu_->Matmul(l, xa, ya);
-    std::vector<float> y = gpu_->Download(ya);
-    gpu_->Free(xa);
-    gpu_->Free(ya);
-    gpu_->SetBatchInvariant(true);
-    return y;
-  }
-  std::unique_ptr<CudaBackend> gpu_;
-};
+using ActQuantTest = GpuLinearTest;
 
 // Rows with a zero row, a row of one huge value among tiny ones (codes in
 // e4m3's subnormal range and integer zeros), ties of rint (x / scale = k +

@@ -9,57 +9,14 @@
 #include <gtest/gtest.h>
 
 #include "absl/strings/str_format.h"
-#include "backend/cuda/cuda_backend.h"
+#include "backend/cuda/gpu_linear_test_base.h"
 #include "core/dtype.h"
-#include "core/status_macros.h"
 #include "quant/packed_linear.h"
-#include "quant/scheme.h"
-#include "random_for_test.h"
 
 namespace qsweep {
 namespace {
 
-// bf16 activations, as a bf16 model's GEMMs take them.
-std::vector<float> NormalBf16(int64_t n, uint32_t seed) {
-  std::vector<float> v = Normal(n, seed);
-  for (float& x : v) x = RoundBF16(x);
-  return v;
-}
-
-WeightFormat FormatOf(const std::string& name) {
-  auto s = ResolveScheme(name);
-  QSWEEP_CHECK(s.ok());
-  return s->format;
-}
-
-class LowbitTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    auto b = CudaBackend::Create();
-    if (!b.ok()) GTEST_SKIP() << "no GPU here: these tests run on the GPU machine (" << b.status() << ")";
-    gpu_ = std::move(*b);
-    gpu_->SetModelPrecision(DType::kBF16);
-  }
-  template <typename T>
-  static T Must(absl::StatusOr<T> v) {
-    QSWEEP_CHECK(v.ok());
-    return *std::move(v);
-  }
-  // y[rows, out] (fp32) = x·Wᵀ on the GPU.
-  std::vector<float> Product(const Linear& l, const std::vector<float>& x, int64_t rows, bool invariant) {
-    gpu_->SetBatchInvariant(invariant);
-    Act xa = Must(gpu_->AllocAs(rows, l.in_features(), DType::kBF16)),
-        ya = Must(gpu_->AllocAs(rows, l.out_features(), DType::kF32));
-    gpu_->UploadTo(x, xa);
-    gpu_->Matmul(l, xa, ya);
-    std::vector<float> y = gpu_->Download(ya);
-    gpu_->Free(xa);
-    gpu_->Free(ya);
-    gpu_->SetBatchInvariant(true);
-    return y;
-  }
-  std::unique_ptr<CudaBackend> gpu_;
-};
+using LowbitTest = GpuLinearTest;
 
 // Each weight read back exactly: x = one-hot rows picks W's columns, a
 // single term each, so both the expanded and the low-bit product must
@@ -79,7 +36,7 @@ TEST_F(LowbitTest, EveryWeightReadsBackAsTheCpuDequantizesIt) {
         const int64_t rows = std::min<int64_t>(64, in - k0);
         std::vector<float> x(rows * in, 0.0f);
         for (int64_t r = 0; r < rows; ++r) x[r * in + k0 + r] = 1.0f;
-        const auto y = Product(*l, x, rows, invariant);
+        const auto y = Product(*l, x, rows, DType::kF32, invariant);
         for (int64_t r = 0; r < rows; ++r)
           for (int64_t n = 0; n < out; ++n) {
             const float want = RoundBF16(wq[n * in + k0 + r]);
@@ -124,10 +81,11 @@ TEST_F(LowbitTest, EveryFormatMatchesDequantizeThenMatmul) {
         const auto x = NormalBf16(rows * s.in, 100 + static_cast<uint32_t>(rows));
         // Batch-invariant products expand the packed weights and run the bf16
         // GEMM: the same bits as the dequantized weights stored dense.
-        const auto expanded = Product(*lowbit, x, rows, true), want_bits = Product(*dense, x, rows, true);
+        const auto expanded = Product(*lowbit, x, rows, DType::kF32, true),
+                   want_bits = Product(*dense, x, rows, DType::kF32, true);
         for (int64_t i = 0; i < rows * s.out; ++i)
           ASSERT_EQ(expanded[i], want_bits[i]) << what << " (expanded) at " << i;
-        const auto y = Product(*lowbit, x, rows, false);
+        const auto y = Product(*lowbit, x, rows, DType::kF32, false);
         double worst = 0;
         for (int64_t m = 0; m < rows; ++m)
           for (int64_t n = 0; n < s.out; ++n) {
@@ -152,14 +110,14 @@ TEST_F(LowbitTest, ARowsResultDoesNotDependOnTheBatch) {
     auto l = Must(gpu_->CreateLinear("model.layers.0.mlp.up_proj.weight", LinearRole::kProjection,
                                      Must(QuantizeLinear(FormatOf(name), Normal(out * in, 3), out, in))));
     const auto x = NormalBf16(rows * in, 4);
-    const auto all = Product(*l, x, rows, false);
+    const auto all = Product(*l, x, rows, DType::kF32, false);
     for (int64_t r : {0, 5, 13, 36}) {
       const std::vector<float> one(x.begin() + r * in, x.begin() + (r + 1) * in);
-      const auto y1 = Product(*l, one, 1, false);
+      const auto y1 = Product(*l, one, 1, DType::kF32, false);
       // The same row at another position among 64 (other rows: noise).
       std::vector<float> many = NormalBf16(64 * in, 5 + static_cast<uint32_t>(r));
       std::copy(one.begin(), one.end(), many.begin() + (63 - r) * in);
-      const auto y64 = Product(*l, many, 64, false);
+      const auto y64 = Product(*l, many, 64, DType::kF32, false);
       for (int64_t n = 0; n < out; ++n) {
         ASSERT_EQ(y1[n], all[r * out + n]) << name << " row " << r << " alone vs in 37, column " << n;
         ASSERT_EQ(y64[(63 - r) * out + n], all[r * out + n]) << name << " row " << r << " among 64, column " << n;
