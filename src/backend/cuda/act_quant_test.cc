@@ -13,7 +13,7 @@
 
 #include "absl/strings/str_format.h"
 #include "act_quant.cuh"
-#include "backend/cuda/gpu_linear_test_base.h"
+#include "backend/cuda/gpu_linear_for_test.h"
 #include "core/dtype.h"
 #include "quant/fp8.h"
 #include "quant/packed_linear.h"

@@ -9,7 +9,7 @@
 #include <gtest/gtest.h>
 
 #include "absl/strings/str_format.h"
-#include "backend/cuda/gpu_linear_test_base.h"
+#include "backend/cuda/gpu_linear_for_test.h"
 #include "core/dtype.h"
 #include "quant/packed_linear.h"
 
