@@ -84,7 +84,31 @@ struct LogitStats {
   std::vector<int32_t> topk_id;          // [n, k] global ids, logits descending
   std::vector<float> topk_logit;         // [n, k]
   std::vector<float> logits;             // [n, V_slice] only when full rows are asked for
+  // Against a baseline's logits b of the same rows (PairLogitStatistics; empty
+  // otherwise), c being this model's: the exact token statistics' per-slice
+  // parts, each element's terms in fp64 (model/row_scores.h combines them).
+  std::vector<float> base_max;           // [n] max_v b_v
+  std::vector<int32_t> base_argmax;      // [n] the lowest global id reaching it
+  std::vector<float> base_target_logit;  // [n] b[target]; NaN when the target is outside the slice
+  std::vector<float> cand_max;           // [n] max_v c_v
+  std::vector<double> base_sum;          // [n] Σ exp(b_v − base_max)
+  std::vector<double> cand_sum;          // [n] Σ exp(c_v − cand_max)
+  std::vector<double> base_dot;          // [n] Σ exp(b_v − base_max)·(b_v − c_v)
+  std::vector<double> cand_dot;          // [n] Σ exp(c_v − cand_max)·(c_v − b_v)
 };
+
+// The pair arrays alone (PairLogitStatistics' outputs).
+template <typename F, typename... Stats>
+void ForEachPairArray(F&& f, Stats&... s) {
+  f(s.base_max...);
+  f(s.base_argmax...);
+  f(s.base_target_logit...);
+  f(s.cand_max...);
+  f(s.base_sum...);
+  f(s.cand_sum...);
+  f(s.base_dot...);
+  f(s.cand_dot...);
+}
 
 // LogitStats' per-row arrays (all but vocab_begin), for whatever moves or
 // joins them whole: f(that array of each LogitStats given).
@@ -96,7 +120,9 @@ void ForEachArray(F&& f, Stats&... s) {
   f(s.topk_id...);
   f(s.topk_logit...);
   f(s.logits...);
+  ForEachPairArray(f, s...);
 }
+
 
 // The order of every top-k list: the larger logit first, then the lower id
 // (as torch.topk); NaN after every number, by id, which keeps the order
@@ -215,6 +241,13 @@ class Backend {
   virtual void LogitStatistics(const Act& logits, int64_t col_begin, int64_t col_end,
                                std::span<const int32_t> targets, int k, bool full_rows,
                                int64_t vocab_begin, LogitStats* out) = 0;
+  // The pair part of `out` (LogitStats' base_* and cand_* arrays) for
+  // columns [col_begin, col_end) of a baseline's logits `base` and this
+  // model's `cand` (both [rows, cols] fp32, one row per target); column
+  // col_begin is vocabulary id vocab_begin. ref::PairLogitStatistics is the
+  // specification.
+  virtual void PairLogitStatistics(const Act& base, const Act& cand, int64_t col_begin, int64_t col_end,
+                                   std::span<const int32_t> targets, int64_t vocab_begin, LogitStats* out) = 0;
   // Sum over the tensor-parallel group (no-op when tp == 1). Backends that
   // promise bit-identical results for every tp sum in a fixed tree order.
   virtual void AllReduceSum(Act& x) = 0;

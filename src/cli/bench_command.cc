@@ -32,6 +32,7 @@ struct BenchArgs {
   int64_t batch = 4, seq = 2048, head_rows = 2048, gemm = 8192;
   int warmup = 2, iters = 10, topk = 32;
   bool stages = true;
+  bool exact_stats = false;  // also the forward with exact token statistics against a baseline
   LowbitBenchArgs lowbit;  // bench gemm --formats
 };
 
@@ -111,8 +112,14 @@ struct ForwardResult {
 // (scored against the next token, as a perplexity window is; top-k as run
 // files store by default). Checked: finite, repeatable, and within
 // `tolerance` of `reference` (another reduction's log-probs) when given.
+//
+// `exact_stats`: each forward also compares with a baseline, as a
+// candidate's run does (the baseline's logits recomputed from its final
+// hidden states by its head, the pair statistics on the device). The
+// baseline is this model itself, whose hidden states one untimed forward
+// keeps: every KL must then be exactly 0.
 absl::StatusOr<ForwardResult> BenchForward(Backend& b, const BenchArgs& a, const Checkpoint& ckpt, bool tp_invariant,
-                                           const std::vector<float>* reference) {
+                                           const std::vector<float>* reference, bool exact_stats = false) {
   const ModelConfig& c = ckpt.config();
   const auto t0 = std::chrono::steady_clock::now();
   auto scheme = ResolveScheme(a.scheme);
@@ -121,7 +128,8 @@ absl::StatusOr<ForwardResult> BenchForward(Backend& b, const BenchArgs& a, const
                            {.scheme = *scheme,
                             .tp_invariant = tp_invariant,
                             .max_batch_tokens = a.batch * a.seq,
-                            .max_head_rows = std::min(a.head_rows, a.batch * a.seq)});
+                            .max_head_rows = std::min(a.head_rows, a.batch * a.seq),
+                            .pair_baseline = exact_stats ? std::optional<SchemeSpec>(*scheme) : std::nullopt});
   if (!dec.ok()) return dec.status();
   std::fprintf(stderr, "qsweep bench: %s loaded as %s in %.1f s%s\n", a.model.c_str(), a.scheme.c_str(),
                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
@@ -144,12 +152,25 @@ absl::StatusOr<ForwardResult> BenchForward(Backend& b, const BenchArgs& a, const
   absl::Status failed;
   bool repeatable = true;
   std::vector<double> combine_ms;  // host time of the last step, inside each forward
+  std::vector<float> base_hidden;
+  if (exact_stats) {
+    std::vector<LogitStats> chunks;
+    RowPairing keep;
+    keep.keep_hidden = true;
+    if (auto s = (*dec)->Forward(batch, scored, targets, a.topk, false, &chunks, keep, &base_hidden); !s.ok())
+      return s;
+  }
+  RowPairing pairing;
+  pairing.base_hidden = base_hidden;
+  bool self_kl_zero = true;
   auto forward = [&] {
     std::vector<LogitStats> chunks;
-    if (auto s = (*dec)->Forward(batch, scored, targets, a.topk, false, &chunks); !s.ok()) failed = s;
+    if (auto s = (*dec)->Forward(batch, scored, targets, a.topk, false, &chunks, pairing); !s.ok()) failed = s;
     if (!failed.ok()) return;
     const auto c0 = std::chrono::steady_clock::now();
     const RowScores sc = CombineLogitStats(chunks, a.topk, false);
+    for (size_t i = 0; i < sc.kl_base_cand.size(); ++i)
+      self_kl_zero = self_kl_zero && sc.kl_base_cand[i] == 0 && sc.kl_cand_base[i] == 0;
     combine_ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - c0).count());
     if (first_logprobs.empty()) first_logprobs = sc.target_logprob;
     else if (sc.target_logprob != first_logprobs) repeatable = false;
@@ -163,13 +184,16 @@ absl::StatusOr<ForwardResult> BenchForward(Backend& b, const BenchArgs& a, const
     nll -= lp;
   }
   if (!repeatable) return absl::InternalError("forward check failed: two runs of one batch differ");
+  if (!self_kl_zero) return absl::InternalError("forward check failed: the model against itself has KL above 0");
   const char* mode = tp_invariant ? "tp_invariant" : "fast";
   Row& r = out.row;
-  r = Row{.bench = "forward", .shape = absl::StrFormat("%dx%d %s %s", a.batch, a.seq, a.scheme, mode), .ms = Median(ms), .check = ""};
+  r = Row{.bench = exact_stats ? "fwd+kl" : "forward",
+          .shape = absl::StrFormat("%dx%d %s %s", a.batch, a.seq, a.scheme, mode), .ms = Median(ms), .check = ""};
   const double tokens = static_cast<double>(a.batch * a.seq);
   r.tokens_per_s = tokens / (r.ms * 1e-3);
   r.tflops = 2.0 * static_cast<double>(c.ParameterCount()) * r.tokens_per_s / 1e12;
-  r.check = absl::StrFormat("ok: finite, repeatable, mean nll %.3f", nll / first_logprobs.size());
+  r.check = absl::StrFormat("ok: finite, repeatable, mean nll %.3f%s", nll / first_logprobs.size(),
+                            exact_stats ? ", KL to itself exactly 0" : "");
   if (reference) {
     // The same model summed in another order: bf16 activations round
     // differently, so this is a loose bound on a mean, not bits.
@@ -222,6 +246,14 @@ absl::Status RunBench(const std::string& what, const BenchArgs& a) {
       rows.push_back(f->row);
       if (!f->stages.empty()) stages.emplace_back(invariant ? "tp_invariant" : "fast", f->stages);
       if (invariant) invariant_logprobs = std::move(f->target_logprobs);
+      if (a.exact_stats) {
+        // The same forward with exact token statistics, next to it: their ratio is the statistics' cost.
+        const double plain_ms = f->row.ms;
+        auto e = BenchForward(b, a, **ckpt, invariant, nullptr, /*exact_stats=*/true);
+        if (!e.ok()) return e.status();
+        e->row.check += absl::StrFormat(", %.3fx the forward", e->row.ms / plain_ms);
+        rows.push_back(e->row);
+      }
     }
   }
   std::printf("# qsweep bench %s on %s%s\n", what.c_str(), device.c_str(),
@@ -301,6 +333,8 @@ void AddBenchCommand(CLI::App& app) {
                   "tp_invariant)")
       ->check(CLI::IsMember({"tp_invariant", "fast", "both"}));
   fwd->add_flag("!--no-stages", args->stages, "skip the per-stage timing pass");
+  fwd->add_flag("--exact-token-stats", args->exact_stats,
+                "also time each forward with exact token statistics against a baseline (its cost as a ratio)");
   fwd->callback([args] { ExitOnError(RunBench("forward", *args)); });
 }
 

@@ -54,6 +54,7 @@ absl::Status RunMetrics(MetricsArgs a) {
   if (auto s = WriteSummaryCsv(a.csv.empty() ? stem + ".csv" : a.csv, rows); !s.ok()) return s;
   if (auto s = WriteMetricsJson(a.json.empty() ? stem + ".json" : a.json, *m); !s.ok()) return s;
   std::fputs(FormatSummaryTable(rows).c_str(), stdout);
+  std::fputs(FormatTokenStatsTable(*m).c_str(), stdout);
   std::fprintf(stderr, "qsweep: wrote %s (+ .csv, .json)\n", a.out.c_str());
   return absl::OkStatus();
 }

@@ -3,6 +3,7 @@
 #include "absl/strings/str_format.h"
 #include "core/dtype.h"
 #include "core/status_macros.h"
+#include "io/run_file.h"
 
 namespace qsweep {
 namespace {
@@ -54,6 +55,7 @@ metrics::TokenScores TokenView(const TokenRows& r, const std::string& what) {
   s.topk_id = r.topk_id;
   s.topk_logprob = r.topk_logprob;
   s.token_id = r.token_id;
+  s.logsumexp = r.logsumexp;
   return s;
 }
 
@@ -61,6 +63,57 @@ std::vector<float> F16Rows(const TokenRows& r) {
   std::vector<float> v(r.logprob_f16.size());
   for (size_t i = 0; i < v.size(); ++i) v[i] = F16ToFloat(r.logprob_f16[i]);
   return v;
+}
+
+// The candidate's exact token statistics, where they were computed against
+// this baseline run: its id recorded, and the baseline's nll recomputed by the
+// candidate equal to the baseline's own (to its float32 rounding). Otherwise
+// none, with a warning saying why, and the metrics fall back.
+std::optional<metrics::ExactTokenStatsView> ExactView(const TokenRows& br, const TokenRows& cr, const RunHeader& ch,
+                                                      const RunHeader& bh, const std::string& what,
+                                                      const std::string& base_path,
+                                                      std::vector<std::string>* warnings) {
+  if (!cr.paired) return std::nullopt;
+  if (ch.baseline_run_id != RunId(bh)) {
+    warnings->push_back(absl::StrFormat(
+        "%s: its exact token statistics were computed against another baseline run (id %s, %s is %s): not used",
+        what, ch.baseline_run_id, base_path, RunId(bh)));
+    return std::nullopt;
+  }
+  for (int64_t t = 0; t < cr.tokens && t < br.tokens; ++t)
+    if (!(std::abs(cr.base_nll[t] - double{br.nll[t]}) <= 1e-4 + 1e-5 * std::abs(cr.base_nll[t]))) {
+      warnings->push_back(absl::StrFormat(
+          "%s: token %d: the baseline's nll it recomputed (%.9g) is not the baseline's own (%.9g in %s): its exact "
+          "token statistics are not used", what, t, cr.base_nll[t], br.nll[t], base_path));
+      return std::nullopt;
+    }
+  metrics::ExactTokenStatsView v;
+  v.what = what;
+  v.n_tokens = cr.tokens;
+  v.kl_base_cand = cr.kl_base_cand;
+  v.kl_cand_base = cr.kl_cand_base;
+  v.base_nll = cr.base_nll;
+  v.cand_nll = cr.cand_nll;
+  v.base_top1 = cr.base_top1;
+  v.cand_topk_id = cr.topk_id;
+  v.cand_top_k = cr.topk;
+  return v;
+}
+
+// Whether two runs are of one scheme (their JSON without the display name,
+// which a rerun of the baseline's scheme has its own of).
+std::string WithoutName(std::string json);
+bool SameScheme(const RunHeader& a, const RunHeader& b) {
+  return !a.scheme_json.empty() && WithoutName(a.scheme_json) == WithoutName(b.scheme_json);
+}
+
+std::string WithoutName(std::string json) {
+  const std::string key = "\"name\":\"";
+  const size_t at = json.find(key);
+  if (at == std::string::npos) return json;
+  const size_t end = json.find('"', at + key.size());
+  if (end == std::string::npos) return json;
+  return json.erase(at, end + 1 - at);
 }
 
 }  // namespace
@@ -98,7 +151,7 @@ absl::StatusOr<SweepMetrics> CompareRuns(const NamedRun& base, const std::vector
       m.warnings.push_back(absl::StrFormat(
           "%s ran on the %s backend, the baseline %s on %s: its differences include the backends' numerics",
           c.path, Name(ch.backend), base.path, Name(bh.backend)));
-    else if (ReductionOf(ch) != ReductionOf(bh))
+    else if (ReductionOf(ch) != ReductionOf(bh) && !SameScheme(ch, bh))
       m.warnings.push_back(absl::StrFormat(
           "%s summed its row-parallel layers %s, the baseline %s %s: its differences include that rounding",
           c.path, ReductionOf(ch), base.path, ReductionOf(bh)));
@@ -113,6 +166,7 @@ absl::StatusOr<SweepMetrics> CompareRuns(const NamedRun& base, const std::vector
     cm.scheme = ch.scheme;
     cm.path = c.path;
     cm.scheme_json = ch.scheme_json;
+    cm.noise_floor = SameScheme(ch, bh);
     cm.bits_per_weight = ch.bits_per_weight;
     cm.bytes = ch.model_bytes;
     cm.performance = c.data.performance;
@@ -136,12 +190,15 @@ absl::StatusOr<SweepMetrics> CompareRuns(const NamedRun& base, const std::vector
       const auto bs = TokenView(br, base.path + ":/ppl/" + name), cs = TokenView(cr, c.path + ":/ppl/" + name);
       std::optional<metrics::FullLogProbRows> rows;
       std::vector<float> bf, cf;
-      if (br.vocab > 0 && cr.vocab == br.vocab) {
+      const std::string what = c.path + ":/ppl/" + name;
+      const std::optional<metrics::ExactTokenStatsView> exact = ExactView(br, cr, ch, bh, what, base.path, &m.warnings);
+      if (!exact && br.vocab > 0 && cr.vocab == br.vocab) {
         bf = F16Rows(br);
         cf = F16Rows(cr);
         rows = metrics::FullLogProbRows{bf, cf, br.vocab};
       }
-      QSWEEP_ASSIGN_OR_RETURN(metrics::TokenComparison cmp, metrics::CompareTokenRuns(bs, cs, rows));
+      QSWEEP_ASSIGN_OR_RETURN(metrics::TokenComparison cmp,
+                              metrics::CompareTokenRuns(bs, cs, rows, exact ? &*exact : nullptr));
       cm.corpora.push_back({name, std::move(cmp)});
     }
     m.candidates.push_back(std::move(cm));

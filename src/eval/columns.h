@@ -21,6 +21,8 @@ enum ColumnStorage : unsigned {
   kPlain = 0,
   kLarge = 1,     // chunked along rows and compressed
   kOptional = 2,  // absent when its width is 0 (written only when asked for)
+  kPresence = 4,  // with kOptional: a 1-D array whose width field is 1 when present, 0 when absent
+  kBf16 = 8,      // float values exact in bfloat16, stored as bfloat16
 };
 
 // `values` is [*rows, width()] row-major. V is std::vector<T> and S int64_t,
@@ -41,6 +43,8 @@ struct Column {
   unsigned storage;  // ColumnStorage bits
 
   bool two_d() const { return width_field != nullptr; }
+  // Whether files hold it as [rows, width] (else [rows]).
+  bool stored_2d() const { return two_d() && !(storage & kPresence); }
   int64_t width() const { return width_field ? *width_field : 1; }
   // Whether the array holds rows × width values.
   bool whole() const { return static_cast<int64_t>(values.size()) == rows * width(); }

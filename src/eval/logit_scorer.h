@@ -18,9 +18,11 @@ class LogitScorer {
   virtual int64_t max_batch_tokens() const = 0;
   // TokenBatch::align for batches given to Score.
   virtual int64_t sequence_alignment() const { return 1; }
+  // `pairing`: keep the final hidden states, or compare with a baseline's
+  // (RowScores' exact token statistics; the decoder needs pair_baseline).
   virtual absl::StatusOr<RowScores> Score(const TokenBatch& batch, std::span<const int64_t> rows,
-                                          std::span<const int32_t> targets, int topk,
-                                          bool full_rows) = 0;
+                                          std::span<const int32_t> targets, int topk, bool full_rows,
+                                          const RowPairing& pairing = {}) = 0;
 };
 
 // A scorer over a decoder: the batch limits are the decoder's and its
@@ -41,8 +43,8 @@ class LocalScorer : public DecoderScorer {
  public:
   using DecoderScorer::DecoderScorer;
   absl::StatusOr<RowScores> Score(const TokenBatch& batch, std::span<const int64_t> rows,
-                                  std::span<const int32_t> targets, int topk,
-                                  bool full_rows) override;
+                                  std::span<const int32_t> targets, int topk, bool full_rows,
+                                  const RowPairing& pairing = {}) override;
 };
 
 }  // namespace qsweep

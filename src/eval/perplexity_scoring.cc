@@ -23,10 +23,12 @@ std::vector<PplWindow> PplWindows(int64_t tokens, int64_t window, int64_t stride
 }
 
 absl::StatusOr<TokenRows> ScoreWindows(LogitScorer& scorer, const PplCorpusRequests& corpus,
-                                       std::span<const PplWindow> windows, int topk, bool full_rows) {
+                                       std::span<const PplWindow> windows, int topk, bool full_rows,
+                                       const WindowPairing& pairing) {
   TokenRows out;
   out.topk = topk;
   out.vocab = full_rows ? scorer.vocab_size() : 0;
+  out.paired = pairing.baseline ? 1 : 0;
   const int64_t capacity = scorer.max_batch_tokens();
   size_t next = 0;
   while (next < windows.size()) {
@@ -50,7 +52,14 @@ absl::StatusOr<TokenRows> ScoreWindows(LogitScorer& scorer, const PplCorpusReque
       }
       ++next;
     }
-    QSWEEP_ASSIGN_OR_RETURN(RowScores s, scorer.Score(batch, rows, targets, topk, full_rows));
+    RowPairing row_pairing{.keep_hidden = pairing.keep_hidden};
+    std::vector<float> base_hidden;
+    if (pairing.baseline) {
+      QSWEEP_ASSIGN_OR_RETURN(base_hidden, pairing.baseline->Rows(pairing.corpus, pairing.first_token + out.tokens,
+                                                                  static_cast<int64_t>(rows.size())));
+      row_pairing.base_hidden = base_hidden;
+    }
+    QSWEEP_ASSIGN_OR_RETURN(RowScores s, scorer.Score(batch, rows, targets, topk, full_rows, row_pairing));
     out.tokens += s.rows;
     out.token_id.insert(out.token_id.end(), targets.begin(), targets.end());
     for (int64_t r = 0; r < s.rows; ++r) out.nll.push_back(-s.target_logprob[r]);
@@ -59,7 +68,25 @@ absl::StatusOr<TokenRows> ScoreWindows(LogitScorer& scorer, const PplCorpusReque
     out.topk_id.insert(out.topk_id.end(), s.topk_id.begin(), s.topk_id.end());
     out.topk_logprob.insert(out.topk_logprob.end(), s.topk_logprob.begin(), s.topk_logprob.end());
     for (float v : s.logprobs) out.logprob_f16.push_back(FloatToF16(v));
+    if (pairing.keep_hidden) {
+      std::vector<float>& dst = pairing.hidden_bf16 ? out.final_hidden_bf16 : out.final_hidden;
+      dst.insert(dst.end(), s.final_hidden.begin(), s.final_hidden.end());
+    }
+    if (pairing.baseline) {
+      auto append = [](auto& dst, const auto& src) { dst.insert(dst.end(), src.begin(), src.end()); };
+      append(out.kl_base_cand, s.kl_base_cand);
+      append(out.kl_cand_base, s.kl_cand_base);
+      append(out.base_nll, s.base_nll);
+      append(out.cand_nll, s.cand_nll);
+      append(out.base_top1, s.base_top1);
+    }
   }
+  if (pairing.keep_hidden && out.tokens > 0)
+    (pairing.hidden_bf16 ? out.hidden_bf16 : out.hidden) =
+        static_cast<int64_t>((pairing.hidden_bf16 ? out.final_hidden_bf16 : out.final_hidden).size()) / out.tokens;
+  if (pairing.keep_hidden && out.tokens > 0)
+    (pairing.hidden_bf16 ? out.hidden_bf16 : out.hidden) =
+        static_cast<int64_t>((pairing.hidden_bf16 ? out.final_hidden_bf16 : out.final_hidden).size()) / out.tokens;
   return out;
 }
 

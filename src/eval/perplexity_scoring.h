@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "eval/baseline_hidden.h"
 #include "eval/columns.h"
 #include "eval/logit_scorer.h"
 #include "eval/requests.h"
@@ -34,6 +35,16 @@ struct TokenRows {
   std::vector<int32_t> topk_id;      // [tokens, topk]
   std::vector<float> topk_logprob;   // [tokens, topk]
   std::vector<uint16_t> logprob_f16; // [tokens, vocab] when kept
+  // A baseline run's final hidden states (exact token statistics' input):
+  // [tokens, hidden] when computed in fp32 or fp16, [tokens, hidden_bf16]
+  // when in bf16 (stored as bfloat16); at most one is kept.
+  int64_t hidden = 0, hidden_bf16 = 0;
+  std::vector<float> final_hidden, final_hidden_bf16;
+  // A candidate's exact token statistics against the baseline (paired = 1):
+  // KL both ways over the whole vocabulary, both nll, the baseline's argmax.
+  int64_t paired = 0;
+  std::vector<double> kl_base_cand, kl_cand_base, base_nll, cand_nll;
+  std::vector<int32_t> base_top1;
 };
 
 // TokenRows' sizes and arrays, in journal and file order (eval/columns.h).
@@ -44,6 +55,9 @@ void ForEachSize(F&& f, Rows&... r)
   f("tokens", r.tokens...);
   f("topk", r.topk...);
   f("vocab", r.vocab...);
+  f("hidden", r.hidden...);
+  f("hidden_bf16", r.hidden_bf16...);
+  f("paired", r.paired...);
 }
 
 template <typename F, typename... Rows>
@@ -57,9 +71,33 @@ void ForEachColumn(F&& f, Rows&... r)
   f(Column("topk_id", r.topk_id, r.tokens, &r.topk, 0, kLarge)...);
   f(Column("topk_logprob", r.topk_logprob, r.tokens, &r.topk, 0.0f, kLarge)...);
   f(Column("logprob", r.logprob_f16, r.tokens, &r.vocab, 0, kLarge | kOptional)...);
+  // Plain (contiguous, uncompressed): each candidate batch reads a row range
+  // of them, and deflate gains little on such values while costing the
+  // candidate's host time per batch.
+  f(Column("final_hidden", r.final_hidden, r.tokens, &r.hidden, 0.0f, kOptional)...);
+  f(Column("final_hidden_bf16", r.final_hidden_bf16, r.tokens, &r.hidden_bf16, 0.0f, kOptional | kBf16)...);
+  constexpr unsigned kPair = kOptional | kPresence;
+  f(Column("kl_base_cand", r.kl_base_cand, r.tokens, &r.paired, 0.0, kPair)...);
+  f(Column("kl_cand_base", r.kl_cand_base, r.tokens, &r.paired, 0.0, kPair)...);
+  f(Column("base_nll", r.base_nll, r.tokens, &r.paired, 0.0, kPair)...);
+  f(Column("cand_nll", r.cand_nll, r.tokens, &r.paired, 0.0, kPair)...);
+  f(Column("base_top1", r.base_top1, r.tokens, &r.paired, 0, kPair)...);
 }
 
+// What a window scoring does besides the statistics (RowPairing): keep the
+// final hidden states (`hidden_bf16`: the backend computes in bf16), or
+// compare with a baseline's, read from `baseline` for corpus `corpus` from
+// its scored token `first_token` on (the windows' first).
+struct WindowPairing {
+  bool keep_hidden = false;
+  bool hidden_bf16 = false;
+  BaselineHidden* baseline = nullptr;
+  int64_t corpus = 0;
+  int64_t first_token = 0;
+};
+
 absl::StatusOr<TokenRows> ScoreWindows(LogitScorer& scorer, const PplCorpusRequests& corpus,
-                                       std::span<const PplWindow> windows, int topk, bool full_rows);
+                                       std::span<const PplWindow> windows, int topk, bool full_rows,
+                                       const WindowPairing& pairing = {});
 
 }  // namespace qsweep

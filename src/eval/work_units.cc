@@ -76,7 +76,12 @@ absl::StatusOr<UnitResult> ScoreUnit(LogitScorer& scorer, const RequestSet& requ
   const auto windows = PplWindows(static_cast<int64_t>(corpus.tokens.size()), corpus.window, corpus.stride);
   auto rows = ScoreWindows(scorer, corpus,
                            std::span<const PplWindow>(windows).subspan(unit.begin, unit.end - unit.begin),
-                           options.topk, options.full_logprobs);
+                           options.topk, options.full_logprobs,
+                           {.keep_hidden = options.keep_hidden,
+                            .hidden_bf16 = options.hidden_bf16,
+                            .baseline = options.baseline,
+                            .corpus = unit.source,
+                            .first_token = unit.first_row});
   if (!rows.ok()) return rows.status();
   return UnitResult(std::move(*rows));
 }

@@ -46,6 +46,11 @@ using UnitResult = std::variant<ChoiceRows, TokenRows>;
 struct ScoringOptions {
   int topk = 32;
   bool full_logprobs = false;
+  // Exact token statistics: a baseline keeps its final hidden states
+  // (`hidden_bf16`: they are bf16), a candidate compares with `baseline`'s.
+  bool keep_hidden = false;
+  bool hidden_bf16 = false;
+  BaselineHidden* baseline = nullptr;
 };
 
 absl::StatusOr<UnitResult> ScoreUnit(LogitScorer& scorer, const RequestSet& requests,

@@ -30,6 +30,19 @@ hid_t F16Type() {
   return t;
 }
 
+// bfloat16: fp32's sign and exponent, 7 mantissa bits.
+hid_t Bf16Type() {
+  static const hid_t t = [] {
+    hid_t h = H5Tcopy(H5T_IEEE_F32LE);
+    H5Tset_fields(h, 15, 7, 8, 0, 7);
+    H5Tset_precision(h, 16);
+    H5Tset_size(h, 2);
+    H5Tset_ebias(h, 127);
+    return h;
+  }();
+  return t;
+}
+
 }  // namespace
 
 Handle& Handle::operator=(Handle&& o) noexcept {
@@ -159,6 +172,36 @@ absl::StatusOr<std::vector<std::string>> File::Children(const std::string& group
 
 absl::Status File::Write(const std::string& name, Type type, const std::vector<int64_t>& dims,
                          const void* data, bool compress) {
+  return WriteAs(name, FileType(type), MemType(type), dims, data, compress);
+}
+
+absl::Status File::WriteFloatAsBf16(const std::string& name, const std::vector<int64_t>& dims, const float* data,
+                                    bool compress) {
+  return WriteAs(name, Bf16Type(), H5T_NATIVE_FLOAT, dims, data, compress);
+}
+
+absl::StatusOr<std::vector<float>> File::ReadFloatRows(const std::string& name, int64_t first, int64_t count) const {
+  QSWEEP_ASSIGN_OR_RETURN(const std::vector<int64_t> dims, Dims(name));
+  if (dims.size() != 2) return Fail(absl::StrFormat("dataset %s has %d dimensions, expected 2", name, dims.size()));
+  if (first < 0 || count < 0 || first > dims[0] - count)
+    return Fail(absl::StrFormat("dataset %s has %d rows, rows [%d, %d) were asked for", name, dims[0], first,
+                                first + count));
+  std::vector<float> out(count * dims[1]);
+  if (out.empty()) return out;
+  Handle ds(H5Dopen2(id(), name.c_str(), H5P_DEFAULT), H5Dclose);
+  Handle file_space(H5Dget_space(ds.get()), H5Sclose);
+  const hsize_t start[2] = {static_cast<hsize_t>(first), 0}, size[2] = {static_cast<hsize_t>(count),
+                                                                         static_cast<hsize_t>(dims[1])};
+  Handle mem_space(H5Screate_simple(2, size, nullptr), H5Sclose);
+  if (H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start, nullptr, size, nullptr) < 0 ||
+      H5Dread(ds.get(), H5T_NATIVE_FLOAT, mem_space.get(), file_space.get(), H5P_DEFAULT, out.data()) < 0)
+    return Fail(absl::StrFormat("cannot read rows [%d, %d) of dataset %s (wrong type or corrupt data)", first,
+                                first + count, name));
+  return out;
+}
+
+absl::Status File::WriteAs(const std::string& name, hid_t file_type, hid_t mem_type, const std::vector<int64_t>& dims,
+                           const void* data, bool compress) {
   std::vector<hsize_t> hd(dims.begin(), dims.end());
   Handle space(H5Screate_simple(static_cast<int>(hd.size()), hd.data(), nullptr), H5Sclose);
   Handle dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
@@ -166,17 +209,17 @@ absl::Status File::Write(const std::string& name, Type type, const std::vector<i
   for (int64_t d : dims) total *= d;
   if (compress && total > 0 && dims.size() == 2) {
     // Chunks of whole rows, about 1 MiB: reading a row range decompresses little.
-    const int64_t elem = H5Tget_size(FileType(type));
+    const int64_t elem = H5Tget_size(file_type);
     const hsize_t rows = static_cast<hsize_t>(std::max<int64_t>(1, std::min<int64_t>(dims[0], (1 << 20) / std::max<int64_t>(1, dims[1] * elem))));
     const hsize_t chunk[2] = {rows, hd[1]};
     H5Pset_chunk(dcpl.get(), 2, chunk);
     H5Pset_shuffle(dcpl.get());
     H5Pset_deflate(dcpl.get(), 4);
   }
-  Handle ds(H5Dcreate2(id(), name.c_str(), FileType(type), space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
+  Handle ds(H5Dcreate2(id(), name.c_str(), file_type, space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
             H5Dclose);
   if (!ds.valid()) return Fail(absl::StrFormat("cannot create dataset %s", name));
-  if (total > 0 && H5Dwrite(ds.get(), MemType(type), H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
+  if (total > 0 && H5Dwrite(ds.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
     return Fail(absl::StrFormat("cannot write dataset %s", name));
   return absl::OkStatus();
 }

@@ -61,6 +61,12 @@ class File {
   // along rows when `compress` (for the big 2-D arrays).
   absl::Status Write(const std::string& name, Type type, const std::vector<int64_t>& dims,
                      const void* data, bool compress = false);
+  // fp32 values stored as bfloat16 (each must be exact in it: HDF5's
+  // conversion then loses nothing); read back as float by Read<float>.
+  absl::Status WriteFloatAsBf16(const std::string& name, const std::vector<int64_t>& dims, const float* data,
+                                bool compress);
+  // Rows [first, first + count) of a 2-D dataset as float, [count, cols].
+  absl::StatusOr<std::vector<float>> ReadFloatRows(const std::string& name, int64_t first, int64_t count) const;
   template <typename T>
   absl::Status Write(const std::string& name, const std::vector<T>& v) {
     return Write(name, TypeOf<T>(), {static_cast<int64_t>(v.size())}, v.data());
@@ -97,6 +103,8 @@ class File {
 
  private:
   absl::Status Fail(const std::string& what) const;
+  absl::Status WriteAs(const std::string& name, hid_t file_type, hid_t mem_type, const std::vector<int64_t>& dims,
+                       const void* data, bool compress);
   std::string path_;
   Handle file_;
 };

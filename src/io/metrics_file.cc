@@ -91,6 +91,7 @@ absl::Status WriteMetricsFile(const std::string& path, const SweepMetrics& m, co
       QSWEEP_RETURN_IF_ERROR(f.CreateGroup(g));
       QSWEEP_RETURN_IF_ERROR(f.SetAttr(g, "run_file", c.path));
       QSWEEP_RETURN_IF_ERROR(f.SetAttr(g, "scheme_json", c.scheme_json));
+      QSWEEP_RETURN_IF_ERROR(f.SetAttr(g, "noise_floor", int64_t{c.noise_floor}));
       QSWEEP_RETURN_IF_ERROR(WriteChoice(f, g + "/all_tasks", c.pooled));
       QSWEEP_RETURN_IF_ERROR(f.CreateGroup(g + "/tasks"));
       for (const TaskMetrics& t : c.tasks) QSWEEP_RETURN_IF_ERROR(WriteChoice(f, g + "/tasks/" + t.task, t.comparison));
@@ -106,6 +107,12 @@ absl::Status WriteMetricsFile(const std::string& path, const SweepMetrics& m, co
         QSWEEP_RETURN_IF_ERROR(f.SetDoubleAttr(p, "ppl_base", t.perplexity.base.ppl));
         QSWEEP_RETURN_IF_ERROR(f.SetDoubleAttr(p, "ppl", t.perplexity.candidate.ppl));
         QSWEEP_RETURN_IF_ERROR(f.SetAttr(p, "token_kl_is_lower_bound", static_cast<int64_t>(t.kl.is_bound)));
+        QSWEEP_RETURN_IF_ERROR(f.SetAttr(p, "token_kl_source", std::string(metrics::TokenKlSourceName(t.kl_source))));
+        if (t.exact) {
+          QSWEEP_RETURN_IF_ERROR(f.Write(p + "/token_kl_reverse", t.kl_reverse_per_token));
+          for (const auto& [key, value] : metrics::ExactStatsFields(*t.exact))
+            QSWEEP_RETURN_IF_ERROR(f.SetDoubleAttr(p, key, value));
+        }
       }
     }
     QSWEEP_RETURN_IF_ERROR(f.SetAttr("/", "complete", int64_t{1}));

@@ -4,6 +4,7 @@
 #include "absl/strings/str_split.h"
 #include "core/status_macros.h"
 #include "io/h5_file.h"
+#include "metrics/exact_token_stats.h"
 #include "io/metrics_file.h"
 
 namespace qsweep {
@@ -35,6 +36,10 @@ absl::StatusOr<MetricsFileData> ReadMetricsFile(const std::string& path) {
     MetricsCandidateData c;
     c.scheme = s;
     const std::string g = "/candidates/" + s;
+    if (f.HasAttr(g, "noise_floor")) {
+      QSWEEP_ASSIGN_OR_RETURN(const int64_t floor, f.GetIntAttr(g, "noise_floor"));
+      c.noise_floor = floor != 0;
+    }
     if (f.HasAttr(g, "scheme_json")) {
       QSWEEP_ASSIGN_OR_RETURN(c.scheme_json, f.GetStringAttr(g, "scheme_json"));
     }
@@ -81,6 +86,16 @@ absl::StatusOr<MetricsFileData> ReadMetricsFile(const std::string& path) {
       QSWEEP_ASSIGN_OR_RETURN(m.dp, f.Read<double>(kg + "/dp"));
       QSWEEP_ASSIGN_OR_RETURN(m.confidence_base, f.Read<double>(kg + "/confidence_base"));
       QSWEEP_ASSIGN_OR_RETURN(m.confidence, f.Read<double>(kg + "/confidence"));
+      m.kl_source = m.kl_is_bound ? "top-K lower bound" : "float16 rows";
+      if (f.HasAttr(kg, "token_kl_source")) {
+        QSWEEP_ASSIGN_OR_RETURN(m.kl_source, f.GetStringAttr(kg, "token_kl_source"));
+      }
+      if (m.kl_source == "exact") {
+        QSWEEP_ASSIGN_OR_RETURN(m.token_kl_reverse, f.Read<double>(kg + "/token_kl_reverse"));
+        for (const auto& [key, unused] : metrics::ExactStatsFields({})) {
+          QSWEEP_ASSIGN_OR_RETURN(m.exact[key], f.GetDoubleAttr(kg, key));
+        }
+      }
       c.corpora[k] = std::move(m);
       if (d.candidates.empty()) d.corpus_names.push_back(k);
     }

@@ -18,12 +18,20 @@ struct MetricsTaskSummary {
 struct MetricsCorpusData {
   double ppl_base = 0, ppl = 0;
   bool kl_is_bound = false;
+  // "exact", "float16 rows" or "top-K lower bound" (files of before it: the
+  // latter two, by kl_is_bound).
+  std::string kl_source;
   std::vector<double> token_kl, dp, confidence_base, confidence;
+  // With exact statistics: KL(P_cand ‖ P_base) per token, and the summary
+  // (metrics/exact_token_stats.h ExactStatsFields' names).
+  std::vector<double> token_kl_reverse;
+  std::map<std::string, double> exact;
 };
 
 struct MetricsCandidateData {
   std::string scheme;
   std::string scheme_json;  // empty in files written before it was recorded
+  bool noise_floor = false;  // the baseline's scheme scored again
   std::vector<double> bin_lo, bin_hi, bin_flip_probability, bin_mean_abs_dp, answer_kl;
   std::vector<int64_t> bin_count;
   std::map<std::string, MetricsTaskSummary> tasks;

@@ -410,7 +410,8 @@ absl::Status ReadHeaderAttrs(const h5::File& f, RunHeader& h) {
   absl::Status status;
   ForEachField(
       [&](const HeaderField& field, auto& v) {
-        if (status.ok() && (typed_layout || !field.layout)) status = GetHeaderAttr(f, field.name, &v);
+        if (!status.ok() || (field.optional && !f.HasAttr("/", field.name))) return;
+        if (typed_layout || !field.layout) status = GetHeaderAttr(f, field.name, &v);
       },
       h);
   QSWEEP_RETURN_IF_ERROR(status);
@@ -441,6 +442,8 @@ RunRows AllocateRows(const RequestSet& requests, const RunHeader& header) {
     r.tokens = corpus.scored_tokens();
     r.topk = header.topk;
     r.vocab = header.full_logprobs ? header.vocab_size : 0;
+    (header.hidden_dtype == "bf16" ? r.hidden_bf16 : r.hidden) = header.hidden_dtype.empty() ? 0 : header.hidden_size;
+    r.paired = header.baseline_run_id.empty() ? 0 : 1;
     Pad(r);
   }
   return all;
@@ -518,8 +521,14 @@ absl::Status WriteRows(h5::File& f, const std::string& group, const Rows& rows) 
       [&](const auto& c) {
         if (!status.ok() || ((c.storage & kOptional) && c.width() == 0)) return;
         using T = typename std::remove_cvref_t<decltype(c)>::Value;
-        const std::vector<int64_t> dims = c.two_d() ? std::vector<int64_t>{c.rows, c.width()}
-                                                    : std::vector<int64_t>{c.rows};
+        const std::vector<int64_t> dims = c.stored_2d() ? std::vector<int64_t>{c.rows, c.width()}
+                                                        : std::vector<int64_t>{c.rows};
+        if constexpr (std::is_same_v<T, float>) {
+          if (c.storage & kBf16) {
+            status = f.WriteFloatAsBf16(group + "/" + c.name, dims, c.values.data(), c.storage & kLarge);
+            return;
+          }
+        }
         status = f.Write(group + "/" + c.name, h5::TypeOf<T>(), dims, c.values.data(), c.storage & kLarge);
       },
       rows);
@@ -527,8 +536,10 @@ absl::Status WriteRows(h5::File& f, const std::string& group, const Rows& rows) 
 }
 
 // Reads a record's arrays; every array must have the shape the others give.
+// `with_hidden` false: the final hidden states (a baseline's, large) are
+// left unread, as if absent.
 template <typename Rows>
-absl::Status ReadRows(const h5::File& f, const std::string& group, Rows& rows) {
+absl::Status ReadRows(const h5::File& f, const std::string& group, Rows& rows, bool with_hidden = true) {
   absl::Status status;
   std::vector<std::vector<int64_t>> dims;
   ForEachColumn(
@@ -536,20 +547,21 @@ absl::Status ReadRows(const h5::File& f, const std::string& group, Rows& rows) {
         std::vector<int64_t>& d = dims.emplace_back();
         const std::string name = group + "/" + c.name;
         if (!status.ok()) return;
-        if ((c.storage & kOptional) && !f.Exists(name)) {
+        const bool skipped = !with_hidden && std::string_view(c.name).starts_with("final_hidden");
+        if ((c.storage & kOptional) && (skipped || !f.Exists(name))) {
           *c.width_field = 0;
           d = {-1};  // absent: no shape to agree with
           return;
         }
         using T = typename std::remove_cvref_t<decltype(c)>::Value;
-        auto v = f.Read<T>(name, c.two_d() ? 2 : 1, &d);
+        auto v = f.Read<T>(name, c.stored_2d() ? 2 : 1, &d);
         if (!v.ok()) {
           status = v.status();
           return;
         }
         c.values = std::move(*v);
         c.rows = d[0];
-        if (c.two_d()) *c.width_field = d[1];
+        if (c.two_d()) *c.width_field = c.stored_2d() ? d[1] : 1;
       },
       rows);
   QSWEEP_RETURN_IF_ERROR(status);
@@ -559,7 +571,7 @@ absl::Status ReadRows(const h5::File& f, const std::string& group, Rows& rows) {
       [&](const auto& c) {
         const std::vector<int64_t>& d = dims[i++];
         if (d == std::vector<int64_t>{-1}) return;
-        agree = agree && d[0] == c.rows && (!c.two_d() || d[1] == c.width()) && c.whole();
+        agree = agree && d[0] == c.rows && (!c.stored_2d() || d[1] == c.width()) && c.whole();
       },
       rows);
   if (!agree) return absl::DataLossError(absl::StrFormat("%s: %s: datasets of different lengths", f.path(), group));
@@ -635,7 +647,7 @@ absl::Status RunJournal::Finalize(const RequestSet& requests, const std::vector<
   // The journal is the only copy of the finished work until the run file
   // reads back: a file that does not is removed (nothing complete-looking
   // stays) and the journal kept, to finalize again.
-  if (absl::StatusOr<RunData> back = ReadRunFile(run_path_); !back.ok()) {
+  if (absl::StatusOr<RunData> back = ReadRunFile(run_path_, /*with_hidden=*/true); !back.ok()) {
     std::remove(run_path_.c_str());
     return absl::DataLossError(absl::StrFormat("%s did not read back after writing (%s); the journal %s is kept",
                                                run_path_, back.status().message(), journal_path_));
@@ -646,20 +658,42 @@ absl::Status RunJournal::Finalize(const RequestSet& requests, const std::vector<
   return absl::OkStatus();
 }
 
-absl::StatusOr<RunData> ReadRunFile(const std::string& path) {
-  QSWEEP_ASSIGN_OR_RETURN(h5::File f, h5::File::Open(path));
+namespace {
+
+absl::StatusOr<RunHeader> ReadCompleteHeader(const h5::File& f) {
+  const std::string& path = f.path();
   const absl::StatusOr<int64_t> complete =
       f.HasAttr("/", "complete") ? f.GetIntAttr("/", "complete") : absl::StatusOr<int64_t>(0);
   if (!complete.ok() || *complete != 1)
     return absl::FailedPreconditionError(absl::StrFormat(
         "%s: not a complete run file (the run did not finish; rerun it to resume)", path));
-  RunData d;
-  RunHeader& h = d.header;
+  RunHeader h;
   QSWEEP_ASSIGN_OR_RETURN(h.schema_version, f.GetIntAttr("/", "schema_version"));
   if (h.schema_version != kRunSchemaVersion)
     return absl::FailedPreconditionError(absl::StrFormat(
         "%s: run file schema version %d; this qsweep reads version %d", path, h.schema_version, kRunSchemaVersion));
   QSWEEP_RETURN_IF_ERROR(ReadHeaderAttrs(f, h));
+  return h;
+}
+
+}  // namespace
+
+absl::StatusOr<RunHeader> ReadRunHeader(const std::string& path) {
+  QSWEEP_ASSIGN_OR_RETURN(h5::File f, h5::File::Open(path));
+  return ReadCompleteHeader(f);
+}
+
+std::string RunId(const RunHeader& h) {
+  std::string key;
+  for (const std::string& part : {h.model_id, h.scheme, h.requests_id, h.created, h.world, std::string(Name(h.backend))})
+    key += std::to_string(part.size()) + ":" + part;
+  return absl::StrFormat("%016x", Checksum(reinterpret_cast<const uint8_t*>(key.data()), key.size()));
+}
+
+absl::StatusOr<RunData> ReadRunFile(const std::string& path, bool with_hidden) {
+  QSWEEP_ASSIGN_OR_RETURN(h5::File f, h5::File::Open(path));
+  RunData d;
+  QSWEEP_ASSIGN_OR_RETURN(d.header, ReadCompleteHeader(f));
   QSWEEP_ASSIGN_OR_RETURN(d.performance, ReadPerformance(f, path));
 
   QSWEEP_ASSIGN_OR_RETURN(std::vector<std::string> tasks, f.Children("/tasks"));
@@ -670,7 +704,7 @@ absl::StatusOr<RunData> ReadRunFile(const std::string& path) {
   QSWEEP_ASSIGN_OR_RETURN(std::vector<std::string> corpora, f.Children("/ppl"));
   for (const std::string& name : corpora) {
     TokenRows& r = d.corpora.emplace_back(name, TokenRows{}).second;
-    QSWEEP_RETURN_IF_ERROR(ReadRows(f, "/ppl/" + name, r));
+    QSWEEP_RETURN_IF_ERROR(ReadRows(f, "/ppl/" + name, r, with_hidden));
   }
   return d;
 }
@@ -686,6 +720,11 @@ std::string DescribeRunFile(const RunData& run, const std::string& path) {
     s += absl::StrFormat("task %-12s %d samples, up to %d choices\n", name, r.samples, r.max_choices);
   for (const auto& [name, r] : run.corpora)
     s += absl::StrFormat("corpus %-10s %d scored tokens\n", name, r.tokens);
+  if (!h.hidden_dtype.empty())
+    s += absl::StrFormat("token stats:   keeps each scored token's final hidden state (%s, %d values) for the "
+                         "candidates' exact token statistics\n", h.hidden_dtype, h.hidden_size);
+  if (!h.baseline_run_id.empty())
+    s += absl::StrFormat("token stats:   exact (fp64, whole vocabulary) against baseline run %s\n", h.baseline_run_id);
   if (const RunPerformance& p = run.performance; p.measured()) {
     s += absl::StrFormat("scoring:       %.1f s on %s: %.0f tokens/s, %.2f samples/s (%d samples, %d windows)\n",
                          p.score_seconds, p.device, p.tokens_per_s(), p.samples_per_s(), p.samples, p.windows);

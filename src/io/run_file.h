@@ -54,7 +54,19 @@ struct RunHeader {
   // held (every run since batch-invariant GPU scoring; files of before it
   // read false): then two runs of one model differ by the scheme alone.
   bool batch_invariant = false;
+  // Exact token statistics (absent in files of before them: empty/0). A
+  // baseline keeps its final hidden states, of `hidden_size` values per
+  // scored token in `hidden_dtype` ("f32", "f16" or "bf16": the backend's
+  // compute type); a candidate compared with a baseline names it by its
+  // RunId.
+  std::string hidden_dtype;
+  int64_t hidden_size = 0;
+  std::string baseline_run_id;
 };
+
+// A run's identity, for candidates that were computed against it: its model,
+// scheme, requests, layout and the time it started (a rerun is another run).
+std::string RunId(const RunHeader& h);
 
 // Whether a journal resumes under a header whose field has another value.
 enum class OnResume {
@@ -72,6 +84,8 @@ struct HeaderField {
   // Part of the typed layout, which run files of before it was stored
   // (schema 1 files without a `backend` attribute) give only in `world`.
   bool layout = false;
+  // Added since schema 1 was first written: absent, it reads as its default.
+  bool optional = false;
 };
 
 // RunHeader's fields, for the journal, the run file's attributes and
@@ -104,6 +118,13 @@ void ForEachField(F&& f, Headers&... h)
   f(HeaderField{.name = "reduction", .on_resume = kMustMatchIfFast, .means = fast, .layout = true}, h.reduction...);
   f(HeaderField{.name = "batch_invariant", .on_resume = kMustMatch, .means = "another batching rule", .layout = true},
     h.batch_invariant...);
+  f(HeaderField{.name = "hidden_dtype", .on_resume = kMustMatch, .means = "another scoring option", .optional = true},
+    h.hidden_dtype...);
+  f(HeaderField{.name = "hidden_size", .on_resume = kMustMatch, .means = "another scoring option", .optional = true},
+    h.hidden_size...);
+  f(HeaderField{.name = "baseline_run_id", .on_resume = kMustMatch, .means = "another baseline run",
+                .optional = true},
+    h.baseline_run_id...);
 }
 
 // Why two headers cannot belong to the same run (empty when they can).
@@ -147,8 +168,11 @@ struct RunData {
   std::vector<std::pair<std::string, TokenRows>> corpora;
 };
 
-// Refuses a file that is not complete or has another schema version.
-absl::StatusOr<RunData> ReadRunFile(const std::string& path);
+// Refuses a file that is not complete or has another schema version. A
+// baseline's final hidden states are read only when asked for.
+absl::StatusOr<RunData> ReadRunFile(const std::string& path, bool with_hidden = false);
+// The header alone, with the same checks.
+absl::StatusOr<RunHeader> ReadRunHeader(const std::string& path);
 std::string DescribeRunFile(const RunData& run, const std::string& path);
 
 }  // namespace qsweep

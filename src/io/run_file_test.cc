@@ -4,12 +4,14 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <random>
 #include <set>
 #include <sstream>
 
 #include <gtest/gtest.h>
 
+#include "io/baseline_run.h"
 #include "io/h5_edit_for_test.h"
 #include "record_members.h"
 #include "io/request_file.h"
@@ -117,6 +119,10 @@ UnitResult FakeResult(const RequestSet& rs, const WorkUnit& u, const RunHeader& 
   TokenRows t;
   t.topk = h.topk;
   t.vocab = h.full_logprobs ? h.vocab_size : 0;
+  const bool bf16 = h.hidden_dtype == "bf16";
+  t.hidden = h.hidden_dtype.empty() || bf16 ? 0 : h.hidden_size;
+  t.hidden_bf16 = bf16 ? h.hidden_size : 0;
+  t.paired = h.baseline_run_id.empty() ? 0 : 1;
   for (int64_t w = u.begin; w < u.end; ++w)
     for (int64_t i = windows[w].score_from; i < windows[w].end; ++i) {
       ++t.tokens;
@@ -129,6 +135,17 @@ UnitResult FakeResult(const RequestSet& rs, const WorkUnit& u, const RunHeader& 
         t.topk_logprob.push_back(-static_cast<float>(k));
       }
       for (int64_t v = 0; v < t.vocab; ++v) t.logprob_f16.push_back(static_cast<uint16_t>(rng()));
+      // Values exact in bfloat16 (8 significant bits), of both signs and many scales.
+      for (int64_t d = 0; d < t.hidden + t.hidden_bf16; ++d)
+        (bf16 ? t.final_hidden_bf16 : t.final_hidden)
+            .push_back(std::ldexp(static_cast<float>(static_cast<int>(rng() % 511) - 255), static_cast<int>(rng() % 40) - 20));
+      if (t.paired) {
+        t.kl_base_cand.push_back(static_cast<double>(rng() % 1000) / 997);
+        t.kl_cand_base.push_back(static_cast<double>(rng() % 1000) / 991);
+        t.base_nll.push_back(static_cast<double>(rng() % 1000) / 89);
+        t.cand_nll.push_back(static_cast<double>(rng() % 1000) / 83);
+        t.base_top1.push_back(static_cast<int32_t>(rng() % 1000));
+      }
     }
   return t;
 }
@@ -878,6 +895,115 @@ TEST(FuzzFindings, AJournalWhoseRecordsDoNotDecodeIsAnError) {
     EXPECT_NE(std::string(j.status().message()).find(run + ".journal"), std::string::npos) << j.status();
     std::filesystem::remove(run + ".journal");
   }
+}
+
+// A baseline that kept bf16 hidden states and a candidate paired with it:
+// both round-trip, the hidden states exactly; the candidate's reader serves
+// row ranges of the baseline's and refuses every baseline it must not use.
+class BaselineRunTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    // One folder per test: ctest runs them in parallel.
+    dir_ = testing::ScratchDir(std::string("baseline_run_") +
+                               ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    rs_ = RandomRequests(3);
+    units_ = PlanWorkUnits(rs_, {.samples_per_unit = 3, .windows_per_unit = 2});
+    base_ = Header();
+    base_.scheme = "bf16";
+    base_.backend = BackendKind::kCuda;
+    base_.hidden_dtype = "bf16";
+    base_.hidden_size = 6;
+    path_ = (dir_ / "bf16.h5").string();
+    Write(path_, base_);
+    cand_ = Header();
+    cand_.backend = BackendKind::kCuda;
+  }
+
+  void Write(const std::string& path, const RunHeader& h) {
+    auto j = RunJournal::OpenOrCreate(path, h);
+    ASSERT_TRUE(j.ok()) << j.status();
+    for (const auto& u : units_) {
+      const UnitResult r = FakeResult(rs_, u, h);
+      if (const auto* t = std::get_if<TokenRows>(&r)) written_[u.source].push_back({u.first_row, *t});
+      ASSERT_TRUE((*j)->Append(u, r).ok());
+    }
+    ASSERT_TRUE((*j)->Finalize(rs_, units_).ok());
+  }
+
+  std::filesystem::path dir_;
+  RequestSet rs_;
+  std::vector<WorkUnit> units_;
+  RunHeader base_, cand_;
+  std::string path_;
+  std::map<int64_t, std::vector<std::pair<int64_t, TokenRows>>> written_;  // corpus -> (first row, rows)
+};
+
+TEST_F(BaselineRunTest, HiddenStatesRoundTripExactlyAndServeRowRanges) {
+  auto full = ReadRunFile(path_, /*with_hidden=*/true);
+  ASSERT_TRUE(full.ok()) << full.status();
+  auto lean = ReadRunFile(path_);
+  ASSERT_TRUE(lean.ok()) << lean.status();
+  ASSERT_FALSE(full->corpora.empty());
+  EXPECT_EQ(full->corpora[0].second.hidden_bf16, 6);
+  EXPECT_EQ(lean->corpora[0].second.hidden_bf16, 0);
+  EXPECT_TRUE(lean->corpora[0].second.final_hidden_bf16.empty());
+  auto opened = OpenBaselineRun(path_, cand_, rs_, DType::kBF16);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  EXPECT_EQ(opened->run_id, RunId(full->header));
+  for (const auto& [corpus, units] : written_)
+    for (const auto& [first, rows] : units) {
+      auto got = opened->hidden->Rows(corpus, first, rows.tokens);
+      ASSERT_TRUE(got.ok()) << got.status();
+      EXPECT_EQ(*got, rows.final_hidden_bf16);  // exact: every value is a bfloat16
+    }
+  auto past = opened->hidden->Rows(0, rs_.corpora[0].scored_tokens() - 1, 2);
+  EXPECT_FALSE(past.ok());
+}
+
+TEST_F(BaselineRunTest, APairedCandidateRoundTrips) {
+  RunHeader c = cand_;
+  c.baseline_run_id = "0123456789abcdef";
+  const std::string p = (dir_ / "cand.h5").string();
+  Write(p, c);
+  auto run = ReadRunFile(p);
+  ASSERT_TRUE(run.ok()) << run.status();
+  EXPECT_EQ(run->header.baseline_run_id, c.baseline_run_id);
+  const TokenRows& t = run->corpora[0].second;
+  EXPECT_EQ(t.paired, 1);
+  EXPECT_EQ(static_cast<int64_t>(t.kl_base_cand.size()), t.tokens);
+  EXPECT_EQ(static_cast<int64_t>(t.base_top1.size()), t.tokens);
+}
+
+TEST_F(BaselineRunTest, RefusesEveryBaselineItMustNotUse) {
+  auto refused = [&](const std::string& path, const RunHeader& cand, DType type, const std::string& why) {
+    auto opened = OpenBaselineRun(path, cand, rs_, type);
+    ASSERT_FALSE(opened.ok()) << why;
+    EXPECT_NE(opened.status().message().find(why), std::string::npos) << opened.status();
+    EXPECT_NE(opened.status().message().find(path), std::string::npos) << opened.status();
+  };
+  refused((dir_ / "none.h5").string(), cand_, DType::kBF16, "missing");
+  RunHeader other = cand_;
+  other.model_id = "another";
+  refused(path_, other, DType::kBF16, "another model");
+  other = cand_;
+  other.requests_id = "other";
+  refused(path_, other, DType::kBF16, "other requests");
+  other = cand_;
+  other.backend = BackendKind::kCpu;
+  refused(path_, other, DType::kBF16, "backend");
+  refused(path_, cand_, DType::kF32, "precision");
+  // A baseline that kept nothing.
+  RunHeader plain = base_;
+  plain.hidden_dtype = "";
+  plain.hidden_size = 0;
+  const std::string plain_path = (dir_ / "plain.h5").string();
+  Write(plain_path, plain);
+  refused(plain_path, cand_, DType::kBF16, "no final hidden states");
+  // Truncated: not a readable HDF5 file any more.
+  const std::string cut = (dir_ / "cut.h5").string();
+  std::filesystem::copy_file(path_, cut);
+  std::filesystem::resize_file(cut, std::filesystem::file_size(cut) / 2);
+  refused(cut, cand_, DType::kBF16, "baseline run");
 }
 
 }  // namespace

@@ -27,6 +27,9 @@ struct CorpusMetrics {
 struct CandidateMetrics {
   std::string scheme, path;
   std::string scheme_json;  // the run's spec (quant/scheme.h SchemeJson)
+  // The baseline's own scheme scored again (under another name, batch size
+  // or reduction): its differences are the sweep's numerical noise floor.
+  bool noise_floor = false;
   double bits_per_weight = 0;
   int64_t bytes = 0;
   RunPerformance performance;  // the run's own measurement (run files carry it)

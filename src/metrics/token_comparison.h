@@ -1,7 +1,10 @@
 // Everything the metrics report for one perplexity corpus, baseline vs one
-// candidate, in one call: PPL of both and their ratio, token KL (exact when
-// full rows are given, else the top-K lower bound), same top-1 share, Δp of
-// the actual next token, and both runs' confidence histograms.
+// candidate, in one call: PPL of both and their ratio, token KL, same top-1
+// share, Δp of the actual next token, and both runs' confidence histograms.
+// Token KL comes from the best source the runs hold: the candidate's exact
+// statistics (fp64 over the whole vocabulary, computed on the device
+// against the baseline), else both runs' float16 full rows (whose storage
+// rounding biases it), else the top-K lower bound.
 #pragma once
 
 #include <cstdint>
@@ -11,6 +14,7 @@
 
 #include "absl/status/statusor.h"
 #include "metrics/confidence_histogram.h"
+#include "metrics/exact_token_stats.h"
 #include "metrics/next_token_dp.h"
 #include "metrics/perplexity.h"
 #include "metrics/token_kl.h"
@@ -26,10 +30,19 @@ struct FullLogProbRows {
   int64_t vocab_size = 0;
 };
 
+enum class TokenKlSource { kExact, kFloat16Rows, kTopKBound };
+const char* TokenKlSourceName(TokenKlSource s);  // "exact", "float16 rows", "top-K lower bound"
+
 struct TokenComparison {
   PerplexityComparison perplexity;
-  std::vector<double> kl_per_token;  // [T]
+  TokenKlSource kl_source = TokenKlSource::kTopKBound;
+  std::vector<double> kl_per_token;  // [T] KL(P_base ‖ P_cand)
   TokenKlSummary kl;                 // kl.is_bound when from top-K
+  // From the exact statistics only: the other direction, and llama.cpp's
+  // whole summary (both ladders, PPL ratio and difference with paired
+  // uncertainties, RMS Δp, same top-1 ± s.e., top-5/10 membership).
+  std::vector<double> kl_reverse_per_token;  // [T] KL(P_cand ‖ P_base)
+  std::optional<ExactTokenStatsSummary> exact;
   Top1Agreement top1;
   NextTokenDp dp;
   ConfidenceHistogram base_confidence;
@@ -38,6 +51,6 @@ struct TokenComparison {
 
 absl::StatusOr<TokenComparison> CompareTokenRuns(
     const TokenScores& base, const TokenScores& cand,
-    std::optional<FullLogProbRows> rows = std::nullopt);
+    std::optional<FullLogProbRows> rows = std::nullopt, const ExactTokenStatsView* exact = nullptr);
 
 }  // namespace qsweep::metrics

@@ -18,6 +18,10 @@ struct TokenScores {
   std::span<const int32_t> topk_id;        // [T, K]
   std::span<const float> topk_logprob;     // [T, K] normalized log-probs, sorted descending
   std::span<const int32_t> token_id;       // [T] optional: the scored tokens, to check pairing
+  // [T] optional: the log-sum-exp of each token's logits, the value the stored
+  // log-probs were computed against (logit - lse in fp32); the top-K KL bound
+  // uses its size to bound their rounding (metrics/token_kl.h).
+  std::span<const float> logsumexp = {};
 
   float TopLogProb(int64_t t, int64_t k) const { return topk_logprob[t * top_k + k]; }
   int32_t TopId(int64_t t, int64_t k) const { return topk_id[t * top_k + k]; }

@@ -34,7 +34,8 @@ Decoder::Decoder(const ModelConfig& config, Backend* backend, DecoderOptions opt
     : config_(config), backend_(backend), options_(std::move(options)) {}
 
 Decoder::~Decoder() {
-  for (Act* a : {&x_, &h_, &q_, &k_, &v_, &attn_, &gate_, &up_, &sel_, &sel_norm_, &logits_, &part_out_all_})
+  for (Act* a : {&x_, &h_, &q_, &k_, &v_, &attn_, &gate_, &up_, &sel_, &sel_norm_, &logits_, &part_out_all_,
+                 &base_norm_, &base_logits_})
     if (a->data) backend_->Free(*a);
   for (auto* v : {&part_in_o_, &part_in_down_})
     for (Act& a : *v)
@@ -133,6 +134,12 @@ absl::Status Decoder::LoadWeights(const Checkpoint& ckpt) {
   QSWEEP_ASSIGN_OR_RETURN(std::unique_ptr<PackedLinear> head_q,
                           QuantizeTensor(scheme, LmHeadName(), std::move(head_w), vslice, c.hidden_size));
   QSWEEP_ASSIGN_OR_RETURN(head_, backend_->CreateLinear(LmHeadName(), LinearRole::kHead, std::move(head_q)));
+  if (options_.pair_baseline && FormatFor(*options_.pair_baseline, LmHeadName()) != FormatFor(scheme, LmHeadName())) {
+    QSWEEP_ASSIGN_OR_RETURN(std::vector<float> w, read(head_source, 0, vocab_begin_, vocab_end_));
+    QSWEEP_ASSIGN_OR_RETURN(std::unique_ptr<PackedLinear> q, QuantizeTensor(*options_.pair_baseline, LmHeadName(),
+                                                                            std::move(w), vslice, c.hidden_size));
+    QSWEEP_ASSIGN_OR_RETURN(base_head_, backend_->CreateLinear(LmHeadName(), LinearRole::kHead, std::move(q)));
+  }
 
   const int64_t hd = c.head_dim, qd = local_heads_ * hd, kvd = local_kv_heads_ * hd;
   const int64_t im = local_intermediate_, dm = c.hidden_size;
@@ -203,7 +210,8 @@ int64_t Decoder::ActivationBytesPerToken() {
 
 absl::Status Decoder::PlanBatchTokens(int64_t free_before) {
   const int64_t per_token = ActivationBytesPerToken();
-  const int64_t fixed = 4 * options_.max_head_rows * (2 * config_.hidden_size + (vocab_end_ - vocab_begin_));
+  const int64_t fixed = 4 * options_.max_head_rows * (2 * config_.hidden_size + (vocab_end_ - vocab_begin_)) *
+                       (options_.pair_baseline ? 2 : 1);
   int64_t tokens = options_.max_batch_tokens;
   std::string why = "as configured";
   if (tokens == 0) {
@@ -256,6 +264,11 @@ absl::Status Decoder::AllocateBuffers() {
   QSWEEP_ASSIGN_OR_RETURN(sel_norm_, backend_->Alloc(head_rows, hidden, ActRole::kCompute, "the head's rows"));
   QSWEEP_ASSIGN_OR_RETURN(logits_, backend_->Alloc(head_rows, vocab_end_ - vocab_begin_, ActRole::kAccumulate,
                                                    "the logits"));
+  if (options_.pair_baseline) {
+    QSWEEP_ASSIGN_OR_RETURN(base_norm_, backend_->Alloc(head_rows, hidden, ActRole::kCompute, "the baseline's rows"));
+    QSWEEP_ASSIGN_OR_RETURN(base_logits_, backend_->Alloc(head_rows, vocab_end_ - vocab_begin_, ActRole::kAccumulate,
+                                                          "the baseline's logits"));
+  }
   return backend_->ReserveScratch(tokens, head_rows, Widths());
 }
 
@@ -304,9 +317,16 @@ void Decoder::RunLayer(const Layer& L, const LinearInputTap* tap) {
 
 absl::Status Decoder::Forward(const TokenBatch& batch, std::span<const int64_t> rows,
                               std::span<const int32_t> targets, int topk, bool full_rows,
-                              std::vector<LogitStats>* chunks) {
-  const int64_t n = batch.rows();
+                              std::vector<LogitStats>* chunks, const RowPairing& pairing,
+                              std::vector<float>* hidden) {
+  const int64_t n = batch.rows(), dim = config_.hidden_size;
   QSWEEP_CHECK(rows.size() == targets.size());
+  const bool paired = !pairing.base_hidden.empty();
+  QSWEEP_CHECK(!paired || options_.pair_baseline);
+  if (paired && pairing.base_hidden.size() != rows.size() * dim)
+    return absl::InvalidArgumentError(absl::StrFormat("the baseline's hidden states hold %d values for %d rows of %d",
+                                                      pairing.base_hidden.size(), rows.size(), dim));
+  QSWEEP_CHECK(!pairing.keep_hidden || hidden);
   if (n == 0 || n > options_.max_batch_tokens)
     return absl::InvalidArgumentError(absl::StrFormat(
         "batch of %d tokens (capacity %d tokens)", n, options_.max_batch_tokens));
@@ -326,6 +346,7 @@ absl::Status Decoder::Forward(const TokenBatch& batch, std::span<const int64_t> 
   chunks->assign(vocab_chunks_, LogitStats{});
   const int64_t chunk0 = options_.tp_rank * vocab_chunks_, v = config_.vocab_size;
   const float eps = static_cast<float>(config_.rms_norm_eps);
+  if (pairing.keep_hidden) hidden->reserve(hidden->size() + rows.size() * dim);
   for (size_t begin = 0; begin < rows.size(); begin += options_.max_head_rows) {
     const size_t end = std::min(rows.size(), begin + options_.max_head_rows);
     const int64_t m = static_cast<int64_t>(end - begin);
@@ -333,11 +354,26 @@ absl::Status Decoder::Forward(const TokenBatch& batch, std::span<const int64_t> 
     backend_->GatherRows(x_, rows.subspan(begin, m), sel);
     backend_->RmsNorm(sel, *final_norm_, eps, seln);
     backend_->Matmul(*head_, seln, logits);
+    if (pairing.keep_hidden) {
+      const std::vector<float> h = backend_->Download(seln);
+      hidden->insert(hidden->end(), h.begin(), h.end());
+    }
+    Act base_logits = Rows(base_logits_, m);
+    if (paired) {
+      // The baseline's logits as its run computed them: its head on its
+      // hidden states, which the compute type holds exactly.
+      Act base_norm = Rows(base_norm_, m);
+      backend_->UploadTo(pairing.base_hidden.subspan(begin * dim, m * dim), base_norm);
+      backend_->Matmul(base_head_ ? *base_head_ : *head_, base_norm, base_logits);
+    }
     for (int c = 0; c < vocab_chunks_; ++c) {
       const int64_t lo = v * (chunk0 + c) / kCanonicalParts, hi = v * (chunk0 + c + 1) / kCanonicalParts;
       LogitStats part;
       backend_->LogitStatistics(logits, lo - vocab_begin_, hi - vocab_begin_, targets.subspan(begin, m),
                                 topk, full_rows, lo, &part);
+      if (paired)
+        backend_->PairLogitStatistics(base_logits, logits, lo - vocab_begin_, hi - vocab_begin_,
+                                      targets.subspan(begin, m), lo, &part);
       LogitStats& stats = (*chunks)[c];
       stats.vocab_begin = lo;
       ForEachArray([](auto& dst, const auto& src) { dst.insert(dst.end(), src.begin(), src.end()); }, stats, part);

@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -30,6 +31,7 @@
 #include "backend/backend.h"
 #include "model/calibration.h"
 #include "model/checkpoint.h"
+#include "model/row_scores.h"
 #include "model/token_batch.h"
 #include "quant/scheme.h"
 
@@ -60,6 +62,11 @@ struct DecoderOptions {
   const CalibrationSet* calibration = nullptr;
   // Progress lines of the calibration (one per layer); unset: silent.
   std::function<void(const std::string&)> progress = nullptr;
+  // Set when forwards compare with a baseline's final hidden states
+  // (RowPairing::base_hidden): the baseline's scheme, whose head recomputes
+  // the baseline's logits (this model's own head where the formats agree, a
+  // second head otherwise). Reserves the rows and logits that takes.
+  std::optional<SchemeSpec> pair_baseline = std::nullopt;
 };
 
 class Decoder {
@@ -81,9 +88,13 @@ class Decoder {
   // Runs the batch and returns, for the given rows (indices into the batch)
   // each scored against its target token, the logit statistics of this
   // rank's vocabulary chunks, in vocabulary order.
+  // `pairing`: keep the rows' final hidden states in `hidden` ([rows,
+  // hidden], appended), or compare with a baseline's (the chunks then hold
+  // the pair arrays; needs options().pair_baseline).
   absl::Status Forward(const TokenBatch& batch, std::span<const int64_t> rows,
                        std::span<const int32_t> targets, int topk, bool full_rows,
-                       std::vector<LogitStats>* chunks);
+                       std::vector<LogitStats>* chunks, const RowPairing& pairing = {},
+                       std::vector<float>* hidden = nullptr);
 
  private:
   struct Layer;
@@ -125,11 +136,13 @@ class Decoder {
   int64_t vocab_begin_ = 0, vocab_end_ = 0;
   std::unique_ptr<DeviceArray> embedding_, final_norm_, inv_freq_;
   std::unique_ptr<Linear> head_;
+  std::unique_ptr<Linear> base_head_;  // the baseline's, where its format is not head_'s
   std::vector<Layer> layers_;
   std::string memory_plan_;
   CalibrationReport calibration_report_;
   int vocab_chunks_ = 1;  // this rank's share of kCanonicalParts vocabulary chunks
   Act x_, h_, q_, k_, v_, attn_, gate_, up_, sel_, sel_norm_, logits_;
+  Act base_norm_, base_logits_;  // a baseline's rows and logits (pair_baseline)
   std::vector<Act> part_in_o_, part_in_down_;
   // The parts' outputs: one allocation [parts x batch tokens, hidden] and
   // views of it at a fixed stride (part_out_).

@@ -12,7 +12,7 @@ namespace {
 // Row r's top-k over all slices: a k-way merge of the slices' lists, which
 // arrive in TopKBefore order (a partial sort of all candidates where one does
 // not, which gives the same answer).
-void MergeTopK(std::span<const LogitStats> slices, int64_t r, int topk, float lse,
+void MergeTopK(std::span<const LogitStats> slices, int64_t r, int topk, double lse,
                std::vector<std::pair<float, int32_t>>* cand, int32_t* ids, float* logprobs) {
   const size_t n = slices.size();
   bool sorted = n <= 64;
@@ -36,7 +36,7 @@ void MergeTopK(std::span<const LogitStats> slices, int64_t r, int topk, float ls
       }
       const int64_t a = r * topk + head[best]++;
       ids[i] = slices[best].topk_id[a];
-      logprobs[i] = slices[best].topk_logit[a] - lse;
+      logprobs[i] = static_cast<float>(slices[best].topk_logit[a] - lse);
     }
     return;
   }
@@ -47,8 +47,40 @@ void MergeTopK(std::span<const LogitStats> slices, int64_t r, int topk, float ls
                     [](const auto& a, const auto& b) { return TopKBefore(a.first, a.second, b.first, b.second); });
   for (int i = 0; i < topk; ++i) {
     ids[i] = (*cand)[i].second;
-    logprobs[i] = (*cand)[i].first - lse;
+    logprobs[i] = static_cast<float>((*cand)[i].first - lse);
   }
+}
+
+// Row r's exact token statistics from every chunk's pair arrays.
+void CombinePair(std::span<const LogitStats> chunks, int64_t r, RowScores* out) {
+  double mb = -INFINITY, mc = -INFINITY, target_c = NAN, target_b = NAN;
+  int32_t top1 = -1;
+  for (const LogitStats& s : chunks) {
+    // Chunks arrive in vocabulary order: a later chunk's tie has a higher id.
+    if (s.base_max[r] > mb) {
+      mb = s.base_max[r];
+      top1 = s.base_argmax[r];
+    }
+    mc = std::max(mc, double{s.cand_max[r]});
+    if (!std::isnan(s.base_target_logit[r])) target_b = s.base_target_logit[r];
+    if (!std::isnan(s.target_logit[r])) target_c = s.target_logit[r];
+  }
+  double zb = 0, zc = 0, db = 0, dc = 0;
+  for (const LogitStats& s : chunks) {
+    const double wb = std::exp(s.base_max[r] - mb), wc = std::exp(s.cand_max[r] - mc);
+    zb += wb * s.base_sum[r];
+    db += wb * s.base_dot[r];
+    zc += wc * s.cand_sum[r];
+    dc += wc * s.cand_dot[r];
+  }
+  const double lse_b = mb + std::log(zb), lse_c = mc + std::log(zc);
+  // A rounding's negative is clamped at 0; a NaN row stays NaN.
+  auto clamp = [](double kl) { return std::isnan(kl) ? kl : std::max(0.0, kl); };
+  out->kl_base_cand[r] = clamp(db / zb - lse_b + lse_c);
+  out->kl_cand_base[r] = clamp(dc / zc - lse_c + lse_b);
+  out->base_nll[r] = lse_b - target_b;
+  out->cand_nll[r] = lse_c - target_c;
+  out->base_top1[r] = top1;
 }
 
 }  // namespace
@@ -72,6 +104,10 @@ RowScores CombineLogitStats(std::span<const LogitStats> per_rank, int topk, bool
     return v;
   }();
   if (full_rows) out.logprobs.resize(n * vocab);
+  const bool paired = !per_rank[0].base_max.empty();
+  if (paired)
+    for (auto* v : {&out.kl_base_cand, &out.kl_cand_base, &out.base_nll, &out.cand_nll}) v->resize(n);
+  if (paired) out.base_top1.resize(n);
   // Rows are independent: a bench batch has 8k of them, each a merge of
   // every chunk's top-k, which is host time the GPU would wait for.
 #pragma omp parallel
@@ -86,16 +122,20 @@ RowScores CombineLogitStats(std::span<const LogitStats> per_rank, int topk, bool
       }
       double sum = 0;
       for (const LogitStats& s : per_rank) sum += double{s.sum_exp[r]} * std::exp(double{s.max[r]} - gmax);
-      const float lse = gmax + static_cast<float>(std::log(sum));
-      out.logsumexp[r] = lse;
-      out.target_logprob[r] = target - lse;
+      // In fp64 until each log-prob is rounded once: float(logit) − float(lse)
+      // would carry lse's rounding (~1e-6 at |lse| ≈ 16) into every entry of
+      // the row alike, and a row's top-K probabilities could sum past 1.
+      const double lse = gmax + std::log(sum);
+      out.logsumexp[r] = static_cast<float>(lse);
+      out.target_logprob[r] = static_cast<float>(target - lse);
       out.target_is_argmax[r] = target >= gmax;
+      if (paired) CombinePair(per_rank, r, &out);
       MergeTopK(per_rank, r, topk, lse, &cand, out.topk_id.data() + r * topk, out.topk_logprob.data() + r * topk);
       if (full_rows) {
         float* dst = &out.logprobs[r * vocab];
         for (const LogitStats& s : per_rank) {
           const int64_t v = static_cast<int64_t>(s.logits.size()) / n;
-          for (int64_t j = 0; j < v; ++j) *dst++ = s.logits[r * v + j] - lse;
+          for (int64_t j = 0; j < v; ++j) *dst++ = static_cast<float>(s.logits[r * v + j] - lse);
         }
       }
     }

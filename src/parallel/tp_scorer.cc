@@ -40,7 +40,7 @@ absl::Status DecodeRankStats(const std::vector<uint8_t>& bytes, int rank, std::v
 }
 
 absl::Status TensorParallelScorer::ForwardAndGather(
-    const std::vector<uint8_t>& command, std::vector<LogitStats>* all) {
+    const std::vector<uint8_t>& command, std::vector<LogitStats>* all, std::vector<float>* hidden) {
   ByteReader r(command);
   r.Get<uint8_t>();
   TokenBatch batch;
@@ -53,8 +53,13 @@ absl::Status TensorParallelScorer::ForwardAndGather(
   const auto targets = r.GetVector<int32_t>();
   const int topk = r.Get<int32_t>();
   const bool full = r.Get<uint8_t>();
+  // Every rank recomputes its slice of the baseline's logits; only the
+  // leader, which writes the run, keeps the hidden states.
+  const bool keep_hidden = r.Get<uint8_t>();
+  const auto base_hidden = r.GetVector<float>();
+  const RowPairing pairing{.keep_hidden = keep_hidden && hidden != nullptr, .base_hidden = base_hidden};
   std::vector<LogitStats> mine;
-  const absl::Status status = decoder_->Forward(batch, rows, targets, topk, full, &mine);
+  const absl::Status status = decoder_->Forward(batch, rows, targets, topk, full, &mine, pairing, hidden);
   const auto gathered = group_->Gather(EncodeRankStats(status, mine), 0);
   if (all)
     for (size_t i = 0; i < gathered.size(); ++i)
@@ -65,7 +70,7 @@ absl::Status TensorParallelScorer::ForwardAndGather(
 absl::StatusOr<RowScores> TensorParallelScorer::Score(const TokenBatch& batch,
                                                       std::span<const int64_t> rows,
                                                       std::span<const int32_t> targets, int topk,
-                                                      bool full_rows) {
+                                                      bool full_rows, const RowPairing& pairing) {
   ByteWriter w;
   w.Put<uint8_t>(kScore);
   w.PutVector(batch.tokens);
@@ -77,10 +82,15 @@ absl::StatusOr<RowScores> TensorParallelScorer::Score(const TokenBatch& batch,
   w.PutVector(std::vector<int32_t>(targets.begin(), targets.end()));
   w.Put<int32_t>(topk);
   w.Put<uint8_t>(full_rows);
+  w.Put<uint8_t>(pairing.keep_hidden);
+  w.PutVector(std::vector<float>(pairing.base_hidden.begin(), pairing.base_hidden.end()));
   group_->Broadcast(w.bytes(), 0);
   std::vector<LogitStats> all;
-  QSWEEP_RETURN_IF_ERROR(ForwardAndGather(w.bytes(), &all));
-  return CombineLogitStats(all, topk, full_rows);
+  std::vector<float> hidden;
+  QSWEEP_RETURN_IF_ERROR(ForwardAndGather(w.bytes(), &all, &hidden));
+  RowScores scores = CombineLogitStats(all, topk, full_rows);
+  scores.final_hidden = std::move(hidden);
+  return scores;
 }
 
 absl::Status TensorParallelScorer::RunFollower() {

@@ -19,14 +19,16 @@ class TensorParallelScorer : public DecoderScorer {
  public:
   TensorParallelScorer(Decoder* decoder, Communicator* group) : DecoderScorer(decoder), group_(group) {}
   absl::StatusOr<RowScores> Score(const TokenBatch& batch, std::span<const int64_t> rows,
-                                  std::span<const int32_t> targets, int topk,
-                                  bool full_rows) override;
+                                  std::span<const int32_t> targets, int topk, bool full_rows,
+                                  const RowPairing& pairing = {}) override;
   absl::Status RunFollower();
   void Stop();
 
  private:
   // Runs this rank's part; on the leader `all` receives every rank's chunks.
-  absl::Status ForwardAndGather(const std::vector<uint8_t>& command, std::vector<LogitStats>* all);
+  // `hidden`: the leader's final hidden states, when the command keeps them.
+  absl::Status ForwardAndGather(const std::vector<uint8_t>& command, std::vector<LogitStats>* all,
+                                std::vector<float>* hidden = nullptr);
   Communicator* group_;
 };
 

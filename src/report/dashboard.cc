@@ -349,6 +349,49 @@ Chart ConfidenceChart(const MetricsFileData& m, const std::string& corpus) {
   return c;
 }
 
+// The distribution of token KL per scheme on `corpus`: the share of tokens
+// whose KL is at most x, at 200 evenly spaced quantiles, on a log axis (the
+// tail is what differs between schemes of one mean); both directions where
+// the runs hold the exact statistics.
+Chart TokenKlChart(const MetricsFileData& m, const std::string& corpus) {
+  Chart c{"token_kl_distribution", "Token KL distribution (" + corpus + ")",
+          "Share of tokens whose KL divergence from the baseline is at most x (a cumulative distribution; "
+          "exact statistics give both directions, a top-K lower bound only KL(base‖q)).",
+          Json::array(), {}};
+  for (const auto& cand : m.candidates) {
+    auto it = cand.corpora.find(corpus);
+    if (it == cand.corpora.end()) continue;
+    const auto& d = it->second;
+    const std::pair<const char*, const std::vector<double>*> directions[] = {{"KL(base‖q)", &d.token_kl},
+                                                                             {"KL(q‖base)", &d.token_kl_reverse}};
+    for (const auto& [direction, values] : directions) {
+      if (values->empty()) continue;
+      std::vector<double> sorted = *values;
+      std::sort(sorted.begin(), sorted.end());
+      constexpr int kPoints = 200;
+      for (int q = 1; q <= kPoints; ++q) {
+        const size_t at = std::min(sorted.size() - 1, (sorted.size() * q) / kPoints);
+        // A log axis shows no 0: tokens the scheme left unchanged sit at 1e-12.
+        c.rows.push_back({{"scheme", cand.scheme + (cand.noise_floor ? " (noise floor)" : "")},
+                          {"direction", direction}, {"kl", std::max(sorted[at], 1e-12)},
+                          {"share", static_cast<double>(q) / kPoints}, {"source", d.kl_source}});
+      }
+    }
+  }
+  c.spec = Base(c.title);
+  c.spec["mark"] = {{"type", "line"}};
+  c.spec["encoding"] = {{"x", {{"field", "kl"}, {"type", "quantitative"}, {"scale", {{"type", "log"}}},
+                               {"title", "token KL (nats)"}}},
+                        {"y", {{"field", "share"}, {"type", "quantitative"}, {"axis", {{"format", ".0%"}}},
+                               {"title", "share of tokens with KL ≤ x"}}},
+                        {"color", {{"field", "scheme"}, {"type", "nominal"}}},
+                        {"strokeDash", {{"field", "direction"}, {"type", "nominal"}}},
+                        {"tooltip", Json::array({{{"field", "scheme"}}, {{"field", "direction"}},
+                                                 {{"field", "kl"}, {"format", ".2e"}},
+                                                 {{"field", "share"}, {"format", ".1%"}}, {{"field", "source"}}})}};
+  return c;
+}
+
 // Δp of the actual next token of `corpus`, per scheme.
 Chart DpChart(const MetricsFileData& m, const std::string& corpus) {
   Chart c{"dp_distribution", "Δp of the actual next token (" + corpus + ")",
@@ -414,6 +457,7 @@ std::vector<Chart> Charts(const MetricsFileData& m) {
   charts.push_back(TopMarginChart(m));
   if (!m.corpus_names.empty()) {
     charts.push_back(ConfidenceChart(m, m.corpus_names[0]));
+    charts.push_back(TokenKlChart(m, m.corpus_names[0]));
     charts.push_back(DpChart(m, m.corpus_names[0]));
   }
   charts.push_back(NormalizedChart(m));
@@ -428,7 +472,7 @@ std::vector<std::string> Recommend(const MetricsFileData& m) {
   const size_t n = m.schemes.size();
   int quality = -1, memory = -1;
   for (size_t i = 1; i < n; ++i) {
-    if (IsSensitivityRun(m, i)) continue;  // a measurement, not a candidate to ship
+    if (IsMeasurementRun(m, i)) continue;  // a measurement, not a candidate to ship
     const bool not_worse = m.Value("delta_accuracy_hi", i) >= 0 && m.Value("mcnemar_p", i) >= 0.05;
     if (not_worse && (quality < 0 || m.Value("answer_kl_mean", i) < m.Value("answer_kl_mean", quality))) quality = static_cast<int>(i);
     if (m.Value("delta_accuracy", i) >= -0.01 && (memory < 0 || m.Value("size_gb", i) < m.Value("size_gb", memory)))
@@ -452,7 +496,7 @@ std::vector<std::string> Recommend(const MetricsFileData& m) {
     // The fastest within 1 point of the baseline's accuracy, as its run measured it.
     int speed = -1;
     for (size_t i = 1; i < n; ++i)
-      if (!IsSensitivityRun(m, i) && m.Value("delta_accuracy", i) >= -0.01 &&
+      if (!IsMeasurementRun(m, i) && m.Value("delta_accuracy", i) >= -0.01 &&
           (speed < 0 || m.Value("tokens_per_s", i) > m.Value("tokens_per_s", speed)))
         speed = static_cast<int>(i);
     out.push_back(speed >= 0 ? absl::StrFormat("Speed first: %s — %.0f tokens/s, %.2fx the baseline's %.0f, the fastest "

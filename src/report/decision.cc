@@ -17,9 +17,10 @@ std::string KlColumn(const MetricsFileData& m) { return m.corpus_names.empty() ?
 
 }  // namespace
 
-bool IsSensitivityRun(const MetricsFileData& m, size_t i) {
+bool IsMeasurementRun(const MetricsFileData& m, size_t i) {
   for (const MetricsCandidateData& c : m.candidates)
-    if (i < m.schemes.size() && c.scheme == m.schemes[i]) return SensitivityCellOf(c.scheme_json).has_value();
+    if (i < m.schemes.size() && c.scheme == m.schemes[i])
+      return c.noise_floor || SensitivityCellOf(c.scheme_json).has_value();
   return false;
 }
 
@@ -37,7 +38,7 @@ std::vector<std::string> DecisionLines(const MetricsFileData& m) {
   const size_t n = m.schemes.size();
   std::set<double> budgets;
   for (size_t i = 1; i < n; ++i)
-    if (std::isfinite(m.Value("bits_per_weight", i)) && !IsSensitivityRun(m, i))
+    if (std::isfinite(m.Value("bits_per_weight", i)) && !IsMeasurementRun(m, i))
       budgets.insert(m.Value("bits_per_weight", i));
   const std::string kl = KlColumn(m);
   const bool speed = m.AllMeasured("samples_per_s"), memory = m.AllMeasured("weight_gib");
@@ -53,7 +54,7 @@ std::vector<std::string> DecisionLines(const MetricsFileData& m) {
   for (double b : budgets) {
     int by_flips = -1, by_kl = -1;
     for (size_t i = 1; i < n; ++i) {
-      if (!(m.Value("bits_per_weight", i) <= b) || IsSensitivityRun(m, i)) continue;
+      if (!(m.Value("bits_per_weight", i) <= b) || IsMeasurementRun(m, i)) continue;
       if (by_flips < 0 || m.FlipRate(i) < m.FlipRate(by_flips)) by_flips = static_cast<int>(i);
       if (by_kl < 0 || m.Value(kl, i) < m.Value(kl, by_kl)) by_kl = static_cast<int>(i);
     }

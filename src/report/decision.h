@@ -22,9 +22,10 @@ inline constexpr double kEquivalentFlipRate = 0.01;
 // the flips, and speed and memory where every run measured them.
 std::vector<std::string> DecisionLines(const MetricsFileData& m);
 
-// Whether m.schemes[i] is a layer-sensitivity run (one layer quantized): a
-// measurement, not a candidate to ship.
-bool IsSensitivityRun(const MetricsFileData& m, size_t i);
+// Whether m.schemes[i] is a layer-sensitivity run (one layer quantized) or
+// the noise floor (the baseline's scheme scored again): a measurement, not a
+// candidate to ship.
+bool IsMeasurementRun(const MetricsFileData& m, size_t i);
 
 // Whether `i` (an index into m.schemes, not 0) is equivalent to the baseline,
 // and the clause that says so or why not.

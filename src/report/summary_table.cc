@@ -163,17 +163,60 @@ absl::Status WriteMetricsJson(const std::string& path, const SweepMetrics& m) {
           {"mean_log_ppl_ratio", t.perplexity.mean_log_ratio},
           {"token_kl", {{"mean", t.kl.mean}, {"median", t.kl.median}, {"p90", t.kl.p90}, {"p99", t.kl.p99},
                         {"p999", t.kl.p999}, {"max", t.kl.max}, {"is_lower_bound", t.kl.is_bound}}},
+          {"token_kl_source", metrics::TokenKlSourceName(t.kl_source)},
           {"top1_same", t.top1.fraction},
           {"delta_p", {{"rms", t.dp.rms}, {"p1", t.dp.p1}, {"p5", t.dp.p5}, {"p50", t.dp.p50}, {"p95", t.dp.p95}, {"p99", t.dp.p99}}},
           {"confidence_base", t.base_confidence.fraction},
           {"confidence", t.candidate_confidence.fraction}};
+      if (t.exact) {
+        nlohmann::json e;
+        for (const auto& [key, value] : metrics::ExactStatsFields(*t.exact)) e[key] = value;
+        e["n_tokens"] = t.exact->n_tokens;
+        cj["corpora"][k.corpus]["exact_token_stats"] = e;
+      }
     }
+    cj["noise_floor"] = c.noise_floor;
     j["candidates"].push_back(cj);
   }
   std::ofstream out(path);
   if (!out) return absl::PermissionDeniedError(absl::StrFormat("%s: cannot write", path));
   out << j.dump(1) << "\n";
   return out.good() ? absl::OkStatus() : absl::InternalError(absl::StrFormat("%s: write failed", path));
+}
+
+std::string FormatTokenStatsTable(const SweepMetrics& m) {
+  const std::vector<std::pair<const char*, size_t>> head = {
+      {"scheme", 24}, {"KL(base‖q)", 19}, {"p99", 8}, {"max", 8}, {"KL(q‖base)", 10},
+      {"PPL ratio", 19}, {"same top-1", 14}, {"RMS Δp", 7}};
+  auto line = [&](const std::vector<std::string>& cells) {
+    std::string s;
+    for (size_t i = 0; i < cells.size(); ++i) s += (i ? " " : "") + Pad(cells[i], head[i].second, i == 0);
+    while (!s.empty() && s.back() == ' ') s.pop_back();
+    return s + "\n";
+  };
+  std::string out;
+  for (size_t k = 0; k < m.corpus_names.size(); ++k) {
+    bool any = false;
+    for (const CandidateMetrics& c : m.candidates) any = any || (k < c.corpora.size() && c.corpora[k].comparison.exact);
+    if (!any) continue;
+    out += absl::StrFormat(
+        "\ntoken statistics on %s (exact: fp64 over the whole vocabulary, against %s; mean ± standard error)\n",
+        m.corpus_names[k], m.baseline_scheme);
+    std::vector<std::string> titles;
+    for (const auto& [t, w] : head) titles.push_back(t);
+    out += line(titles);
+    for (const CandidateMetrics& c : m.candidates) {
+      if (k >= c.corpora.size() || !c.corpora[k].comparison.exact) continue;
+      const metrics::ExactTokenStatsSummary& e = *c.corpora[k].comparison.exact;
+      out += line({c.scheme + (c.noise_floor ? " (noise floor)" : ""),
+                   ReadableKl(e.kl_base_cand.mean) + " ± " + ReadableKl(e.kl_base_cand.mean_stderr),
+                   ReadableKl(e.kl_base_cand.p99), ReadableKl(e.kl_base_cand.max), ReadableKl(e.kl_cand_base.mean),
+                   absl::StrFormat("%.5f ± %.5f", e.ppl_ratio, e.ppl_ratio_stderr),
+                   ReadablePercent(e.same_top1) + " ± " + ReadablePercent(e.same_top1_stderr),
+                   ReadablePercent(e.rms_dp)});
+    }
+  }
+  return out;
 }
 
 }  // namespace qsweep

@@ -15,5 +15,8 @@ std::string FormatSummaryTable(const std::vector<SummaryRow>& rows);
 absl::Status WriteSummaryCsv(const std::string& path, const std::vector<SummaryRow>& rows);
 // Everything: the summary and every task's and corpus' metrics.
 absl::Status WriteMetricsJson(const std::string& path, const SweepMetrics& m);
+// Per corpus with exact token statistics, llama.cpp's headline numbers per
+// candidate (KL both ways, PPL ratio, same top-1, RMS Δp); "" without any.
+std::string FormatTokenStatsTable(const SweepMetrics& m);
 
 }  // namespace qsweep

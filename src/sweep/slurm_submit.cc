@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "absl/strings/str_format.h"
@@ -29,20 +30,48 @@ std::vector<PlanRow> PlanSweep(const SweepConfig& c) {
 
 std::vector<std::vector<std::string>> SubmitCommands(const SweepConfig& c, const SubmitOptions& o) {
   const int ranks = o.ranks > 0 ? o.ranks : c.tp;
-  std::vector<std::string> indices;
-  for (int i : o.indices) indices.push_back(std::to_string(i));
-  const std::string array = indices.empty() ? absl::StrFormat("0-%d", c.AllSchemes().size() - 1) : absl::StrJoin(indices, ",");
+  const int n = static_cast<int>(c.AllSchemes().size());
+  std::vector<int> wanted = o.indices;
+  if (wanted.empty())
+    for (int i = 0; i < n; ++i) wanted.push_back(i);
+  // The candidates' exact token statistics read the baseline's run: the
+  // baseline (index 0) is then a job of its own that they wait for.
+  const bool baseline_first = c.exact_token_stats && !c.corpora.empty() && wanted.size() > 1 &&
+                              std::find(wanted.begin(), wanted.end(), 0) != wanted.end();
   const std::string logs = (std::filesystem::path(c.output) / "logs").string();
-  std::vector<std::string> sweep = {"sbatch", "--parsable", "--array=" + array, "--job-name=qsweep-" + c.name,
-                                    "--ntasks=" + std::to_string(ranks), "--output=" + logs + "/%x-%A_%a.out"};
-  sweep.insert(sweep.end(), c.slurm_args.begin(), c.slurm_args.end());
-  sweep.insert(sweep.end(), {o.repo + "/slurm/sweep-array.sbatch", o.repo, o.qsweep, c.path, std::to_string(ranks)});
-  std::vector<std::string> aggregate = {"sbatch", "--parsable", "--dependency=afterok:%ARRAY%",
+  auto array_job = [&](const std::vector<int>& indices, const std::string& dependency) {
+    std::vector<std::string> list;
+    for (int i : indices) list.push_back(std::to_string(i));
+    std::vector<std::string> cmd = {"sbatch", "--parsable", "--array=" + absl::StrJoin(list, ",")};
+    if (!dependency.empty()) cmd.push_back("--dependency=afterok:" + dependency);
+    cmd.insert(cmd.end(), {"--job-name=qsweep-" + c.name, "--ntasks=" + std::to_string(ranks),
+                           "--output=" + logs + "/%x-%A_%a.out"});
+    cmd.insert(cmd.end(), c.slurm_args.begin(), c.slurm_args.end());
+    cmd.insert(cmd.end(), {o.repo + "/slurm/sweep-array.sbatch", o.repo, o.qsweep, c.path, std::to_string(ranks)});
+    return cmd;
+  };
+  std::vector<std::vector<std::string>> cmds;
+  std::string after;
+  if (baseline_first) {
+    cmds.push_back(array_job({0}, ""));
+    std::vector<int> rest(wanted.begin(), wanted.end());
+    rest.erase(std::find(rest.begin(), rest.end(), 0));
+    cmds.push_back(array_job(rest, "%BASELINE%"));
+    after = "%BASELINE%:%ARRAY%";
+  } else {
+    // The whole array in one range where it is one (0-N), as sbatch shows it.
+    std::vector<std::string> cmd = array_job(wanted, "");
+    if (o.indices.empty()) cmd[2] = absl::StrFormat("--array=0-%d", n - 1);
+    cmds.push_back(cmd);
+    after = "%ARRAY%";
+  }
+  std::vector<std::string> aggregate = {"sbatch", "--parsable", "--dependency=afterok:" + after,
                                         "--job-name=qsweep-" + c.name + "-metrics",
                                         "--output=" + logs + "/%x-%j.out"};
   aggregate.insert(aggregate.end(), c.slurm_args.begin(), c.slurm_args.end());
   aggregate.insert(aggregate.end(), {o.repo + "/slurm/aggregate.sbatch", o.qsweep, c.path});
-  return {sweep, aggregate};
+  cmds.push_back(aggregate);
+  return cmds;
 }
 
 absl::StatusOr<std::string> RunCommand(const std::vector<std::string>& argv) {
@@ -87,12 +116,25 @@ absl::StatusOr<std::pair<std::string, std::string>> SubmitSweep(const SweepConfi
     while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
     return s.substr(0, s.find(';'));  // --parsable prints "id[;cluster]"
   };
-  QSWEEP_ASSIGN_OR_RETURN(std::string array_out, RunCommand(cmds[0]));
-  const std::string array_id = strip(array_out);
-  for (std::string& a : cmds[1])
-    if (a == "--dependency=afterok:%ARRAY%") a = "--dependency=afterok:" + array_id;
-  QSWEEP_ASSIGN_OR_RETURN(std::string agg_out, RunCommand(cmds[1]));
-  return std::make_pair(array_id, strip(agg_out));
+  // Each job's id replaces its placeholder in the dependencies after it.
+  std::vector<std::pair<std::string, std::string>> ids;  // placeholder, job id
+  const std::vector<std::string> roles =
+      cmds.size() == 3 ? std::vector<std::string>{"%BASELINE%", "%ARRAY%", ""} : std::vector<std::string>{"%ARRAY%", ""};
+  std::string arrays, aggregate;
+  for (size_t i = 0; i < cmds.size(); ++i) {
+    for (std::string& a : cmds[i])
+      for (const auto& [placeholder, id] : ids)
+        if (size_t at = a.find(placeholder); at != std::string::npos) a.replace(at, placeholder.size(), id);
+    QSWEEP_ASSIGN_OR_RETURN(std::string out, RunCommand(cmds[i]));
+    const std::string id = strip(out);
+    if (!roles[i].empty()) {
+      ids.emplace_back(roles[i], id);
+      arrays += (arrays.empty() ? "" : ",") + id;
+    } else {
+      aggregate = id;
+    }
+  }
+  return std::make_pair(arrays, aggregate);
 }
 
 }  // namespace qsweep

@@ -24,12 +24,15 @@ struct SubmitOptions {
   std::vector<int> indices = {};  // array indices to (re)submit; empty: all
 };
 
-// The two sbatch command lines; the aggregation one ends in "afterok:%ARRAY%"
-// until the array's job id is known.
+// The sbatch command lines: the array (one task per scheme) and the
+// aggregation job after it ("afterok:%ARRAY%" until the array's job id is
+// known). Where the candidates' exact token statistics read the baseline's
+// run, the baseline is an array job of its own first and the candidates'
+// array waits for it ("afterok:%BASELINE%").
 std::vector<std::vector<std::string>> SubmitCommands(const SweepConfig& config, const SubmitOptions& options);
 
-// Prepares the requests (once, here, before any task), submits the array and
-// the aggregation job; returns their job ids.
+// Prepares the requests (once, here, before any task), submits the jobs in
+// order; returns the array job ids (comma-separated) and the aggregation's.
 absl::StatusOr<std::pair<std::string, std::string>> SubmitSweep(const SweepConfig& config,
                                                                  const SubmitOptions& options);
 

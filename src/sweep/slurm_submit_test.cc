@@ -28,6 +28,32 @@ slurm: {args: ["--partition=gpu", "--time=01:00:00"]}
   EXPECT_EQ(some[0][4], "--ntasks=4");
 }
 
+TEST(SlurmSubmit, CandidatesWaitForTheBaselineWhenTheyReadIt) {
+  // With a corpus, the candidates' exact token statistics read the baseline's run.
+  auto c = ParseSweepConfig(R"(name: x
+model: m
+schemes: [w8a16, w4a16-g128]
+tasks: [{name: t, path: t.jsonl}]
+corpora: [{name: wiki, path: w.txt}]
+output: /o
+)", "/cfg/sweep.yaml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  const auto cmds = SubmitCommands(*c, {.repo = "/repo", .qsweep = "/bin/qsweep"});
+  ASSERT_EQ(cmds.size(), 3u);
+  EXPECT_EQ(cmds[0][2], "--array=0");
+  EXPECT_EQ(cmds[1][2], "--array=1,2");
+  EXPECT_EQ(cmds[1][3], "--dependency=afterok:%BASELINE%");
+  EXPECT_EQ(cmds[2][2], "--dependency=afterok:%BASELINE%:%ARRAY%");
+  // Candidates alone (the baseline done): one array, no wait.
+  const auto some = SubmitCommands(*c, {.repo = "/repo", .qsweep = "/bin/qsweep", .indices = {1, 2}});
+  ASSERT_EQ(some.size(), 2u);
+  EXPECT_EQ(some[0][2], "--array=1,2");
+  EXPECT_EQ(some[1][2], "--dependency=afterok:%ARRAY%");
+  // Without the exact statistics, one array as before.
+  c->exact_token_stats = false;
+  EXPECT_EQ(SubmitCommands(*c, {.repo = "/repo", .qsweep = "/bin/qsweep"}).size(), 2u);
+}
+
 TEST(SlurmSubmit, PlanListsBaselineFirst) {
   auto c = ParseSweepConfig("name: p\nmodel: m\nschemes: [w8a16]\ntasks: [{name: t, path: t}]\noutput: /nonexistent/o\n", "/c.yaml");
   ASSERT_TRUE(c.ok());

@@ -83,6 +83,16 @@ std::string SweepConfig::SchemeText(const std::string& name) const {
   return it == scheme_specs.end() ? name : it->second;
 }
 
+int64_t SweepConfig::BatchTokensOf(const std::string& name) const {
+  const auto it = entry_scoring.find(name);
+  return it != entry_scoring.end() && it->second.batch_tokens ? *it->second.batch_tokens : batch_tokens;
+}
+
+Reduction SweepConfig::ReductionOf(const std::string& name) const {
+  const auto it = entry_scoring.find(name);
+  return it != entry_scoring.end() && it->second.reduction ? *it->second.reduction : reduction;
+}
+
 std::vector<std::string> SweepConfig::AllSchemes() const {
   std::vector<std::string> all = {baseline};
   all.insert(all.end(), schemes.begin(), schemes.end());
@@ -109,7 +119,7 @@ absl::Status ParseSchemeEntry(const Reader& rd, const YAML::Node& e, SweepConfig
     c.schemes.push_back(name);
     return absl::OkStatus();
   }
-  QSWEEP_RETURN_IF_ERROR(rd.Keys(e, "schemes", {"name", "scheme", "overrides"}));
+  QSWEEP_RETURN_IF_ERROR(rd.Keys(e, "schemes", {"name", "scheme", "overrides", "batch_tokens", "reduction"}));
   std::string name;
   QSWEEP_RETURN_IF_ERROR(rd.Get(e, "name", &name, true, "schemes"));
   // The name becomes a file name (runs/NAME.h5) and an sbatch argument.
@@ -126,6 +136,19 @@ absl::Status ParseSchemeEntry(const Reader& rd, const YAML::Node& e, SweepConfig
   if (!parsed.ok()) return rd.Error(e, "schemes." + name, std::string(parsed.status().message()));
   c.schemes.push_back(name);
   c.scheme_specs[name] = SchemeToYaml(*parsed);
+  SweepConfig::EntryScoring scoring;
+  if (e["batch_tokens"]) {
+    int64_t tokens = 0;
+    QSWEEP_RETURN_IF_ERROR(rd.Get(e, "batch_tokens", &tokens, true, "schemes." + name));
+    if (tokens < 16) return rd.Error(e["batch_tokens"], "schemes." + name + ".batch_tokens", "must be >= 16");
+    scoring.batch_tokens = tokens;
+  }
+  if (e["reduction"]) {
+    Reduction r = c.reduction;
+    QSWEEP_RETURN_IF_ERROR(rd.GetName(e, "reduction", &r, "schemes." + name));
+    scoring.reduction = r;
+  }
+  if (scoring.batch_tokens || scoring.reduction) c.entry_scoring[name] = scoring;
   return absl::OkStatus();
 }
 
@@ -225,8 +248,9 @@ absl::Status ParseParallel(const Reader& rd, const YAML::Node& p, SweepConfig& c
 
 absl::Status ParseScoring(const Reader& rd, const YAML::Node& s, SweepConfig& c) {
   QSWEEP_RETURN_IF_ERROR(rd.Keys(s, "scoring", {"topk", "full_logprobs", "batch_tokens", "samples_per_unit",
-                                                "windows_per_unit", "add_bos"}));
+                                                "windows_per_unit", "add_bos", "exact_token_stats"}));
   QSWEEP_RETURN_IF_ERROR(rd.Get(s, "topk", &c.topk, false, "scoring"));
+  QSWEEP_RETURN_IF_ERROR(rd.Get(s, "exact_token_stats", &c.exact_token_stats, false, "scoring"));
   QSWEEP_RETURN_IF_ERROR(rd.Get(s, "full_logprobs", &c.full_logprobs, false, "scoring"));
   const bool auto_batch = s["batch_tokens"] && s["batch_tokens"].IsScalar() && s["batch_tokens"].Scalar() == "auto";
   if (!auto_batch) QSWEEP_RETURN_IF_ERROR(rd.Get(s, "batch_tokens", &c.batch_tokens, false, "scoring"));

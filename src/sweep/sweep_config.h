@@ -46,12 +46,24 @@ struct SweepConfig {
   //                          overrides: [{projections: [q, k, v, o], format: w4a16-g128}]}]
   // name → the spec as YAML (quant/scheme.h ResolveScheme); plain names are not in it.
   std::map<std::string, std::string> scheme_specs;
+  // A named entry may also score at its own batch size or reduction: the
+  // baseline's scheme so run is the sweep's numerical noise floor, e.g.
+  //   {name: bf16-fast, scheme: bf16, reduction: fast}
+  struct EntryScoring {
+    std::optional<int64_t> batch_tokens;
+    std::optional<Reduction> reduction;
+  };
+  std::map<std::string, EntryScoring> entry_scoring;
   std::vector<TaskSource> tasks;
   std::vector<CorpusSource> corpora;
   std::string output;            // folder of requests.h5, runs/, metrics.h5, report/
   bool add_bos = true;
   int topk = 32;
   bool full_logprobs = false;
+  // Exact token statistics of the corpora (metrics' token KL both ways):
+  // the baseline keeps its final hidden states, each candidate recomputes
+  // its logits from them and compares on the device.
+  bool exact_token_stats = true;
   int64_t batch_tokens = 2048;  // 0 ("auto"): from the device's free memory
   int64_t samples_per_unit = 64;
   int64_t windows_per_unit = 4;
@@ -76,6 +88,9 @@ struct SweepConfig {
   // What the model is quantized with for a run of that name: its spec's
   // YAML for a named entry, else the name itself.
   std::string SchemeText(const std::string& name) const;
+  // The batch size and reduction a run of that name scores at.
+  int64_t BatchTokensOf(const std::string& name) const;
+  Reduction ReductionOf(const std::string& name) const;
   std::string RequestsPath() const;
   std::string RunPath(const std::string& scheme) const;
   std::string MetricsPath() const;

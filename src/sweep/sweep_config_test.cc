@@ -89,6 +89,29 @@ TEST(SweepConfig, ReductionIsTpInvariantUnlessAskedToBeFast) {
   ExpectError(with("quick"), "parallel.reduction: 'quick' (tp_invariant or fast)");
 }
 
+TEST(SweepConfig, EntriesMayScoreAtTheirOwnBatchSizeOrReduction) {
+  // The noise floor: the baseline's scheme again, with the other reduction.
+  std::string yaml = kGood;
+  yaml.replace(yaml.find("[w8a16, w4a16-g128]"), 19,
+               "[w8a16, {name: bf16-fast, scheme: bf16, reduction: fast, batch_tokens: 256}]");
+  auto c = ParseSweepConfig(yaml, "c.yaml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->ReductionOf("bf16-fast"), Reduction::kFast);
+  EXPECT_EQ(c->BatchTokensOf("bf16-fast"), 256);
+  EXPECT_EQ(c->ReductionOf("w8a16"), Reduction::kTpInvariant);
+  EXPECT_EQ(c->BatchTokensOf("w8a16"), c->batch_tokens);
+  EXPECT_TRUE(c->exact_token_stats);  // on by default
+  std::string bad = yaml;
+  ExpectError(bad.replace(bad.find("batch_tokens: 256"), 17, "batch_tokens: 3"), "schemes.bf16-fast.batch_tokens");
+  bad = yaml;
+  ExpectError(bad.replace(bad.find("reduction: fast"), 15, "reduction: slow"), "'slow' (tp_invariant or fast)");
+  std::string off = kGood;
+  off.replace(off.find("{topk: 8}"), 9, "{topk: 8, exact_token_stats: false}");
+  auto o = ParseSweepConfig(off, "c.yaml");
+  ASSERT_TRUE(o.ok()) << o.status();
+  EXPECT_FALSE(o->exact_token_stats);
+}
+
 TEST(SweepConfig, BackendIsCpuUnlessNamed) {
   const std::string base = kGood;
   auto d = ParseSweepConfig(base, "c.yaml");

@@ -11,6 +11,7 @@
 #include "eval/prepare.h"
 #include "eval/tasks/import_task.h"
 #include "eval/tasks/task.h"
+#include "io/baseline_run.h"
 #include "io/request_file.h"
 #include "io/run_file.h"
 #include "model/checkpoint.h"
@@ -142,14 +143,23 @@ BackendContext RankContext(const Sweep& s) {
   return context;
 }
 
-DecoderOptions DecoderOptionsFor(const Sweep& s, const SchemeSpec& spec) {
+// What a run does for the exact token statistics.
+enum class TokenStatsRole { kNone, kBaseline, kCandidate };
+
+TokenStatsRole RoleOf(const Sweep& s, const std::string& scheme_name) {
+  if (!s.config.exact_token_stats || s.requests.corpora.empty()) return TokenStatsRole::kNone;
+  return scheme_name == s.config.baseline ? TokenStatsRole::kBaseline : TokenStatsRole::kCandidate;
+}
+
+DecoderOptions DecoderOptionsFor(const Sweep& s, const std::string& scheme_name, const SchemeSpec& spec,
+                                 std::optional<SchemeSpec> pair_baseline) {
   const MPI_Comm world = s.world;
   const bool leader = s.topo.world_rank == 0;
   return {.scheme = spec,
           .tp_rank = s.topo.tp_rank,
           .tp_size = s.topo.tp,
-          .tp_invariant = s.config.reduction == Reduction::kTpInvariant,
-          .max_batch_tokens = s.config.batch_tokens,
+          .tp_invariant = s.config.ReductionOf(scheme_name) == Reduction::kTpInvariant,
+          .max_batch_tokens = s.config.BatchTokensOf(scheme_name),
           .agree_batch_tokens = [world](int64_t tokens) {
             MPI_Allreduce(MPI_IN_PLACE, &tokens, 1, MPI_INT64_T, MPI_MIN, world);
             return tokens;
@@ -157,7 +167,8 @@ DecoderOptions DecoderOptionsFor(const Sweep& s, const SchemeSpec& spec) {
           .calibration = spec.method != Method::kRtn ? s.calibration : nullptr,
           .progress = [leader](const std::string& line) {
             if (leader) std::fprintf(stderr, "qsweep: %s\n", line.c_str());
-          }};
+          },
+          .pair_baseline = std::move(pair_baseline)};
 }
 
 // The scheme JSON of a calibrated run: what the calibrated quantizer was
@@ -168,7 +179,7 @@ std::string CalibratedSchemeJson(const std::string& scheme_json, const Decoder& 
   return decoder.calibration_report().AddToSchemeJson(scheme_json, *s.calibration, spec.gptq.damp);
 }
 
-RunHeader MakeRunHeader(const Sweep& s, const SchemeSummary& scheme) {
+RunHeader MakeRunHeader(const Sweep& s, const std::string& scheme_name, const SchemeSummary& scheme) {
   const SweepConfig& c = s.config;
   RunHeader h;
   h.qsweep_version = QSWEEP_VERSION;
@@ -187,7 +198,7 @@ RunHeader MakeRunHeader(const Sweep& s, const SchemeSummary& scheme) {
   h.replicas = s.topo.replicas;
   h.tp = s.topo.tp;
   h.backend = c.backend;
-  h.reduction = c.reduction;
+  h.reduction = c.ReductionOf(scheme_name);
   // Both backends score a sample independently of its batch: the CPU by
   // construction, the GPU by its kernels' rule (kernels/query_blocks.h).
   h.batch_invariant = true;
@@ -240,20 +251,43 @@ absl::Status RunScheme(const Sweep& s, const std::string& scheme_name, const Bac
   }
   // The switch to this scheme: a backend, the checkpoint read and quantized.
   const auto load_start = std::chrono::steady_clock::now();
+  const TokenStatsRole role = RoleOf(s, scheme_name);
+  std::optional<SchemeSpec> pair_baseline;
+  if (role == TokenStatsRole::kCandidate) {
+    QSWEEP_ASSIGN_OR_RETURN(pair_baseline, ResolveScheme(c.SchemeText(c.baseline)));
+  }
   QSWEEP_ASSIGN_OR_RETURN(std::unique_ptr<Backend> backend, make_backend(c.backend, RankContext(s)));
   QSWEEP_ASSIGN_OR_RETURN(std::unique_ptr<Decoder> decoder,
-                          Decoder::Load(s.ckpt, backend.get(), DecoderOptionsFor(s, spec)));
+                          Decoder::Load(s.ckpt, backend.get(), DecoderOptionsFor(s, scheme_name, spec, pair_baseline)));
   if (leader)
     std::fprintf(stderr, "qsweep: %s on %s, loaded in %.1f s: %s\n", scheme.name.c_str(), backend->name().c_str(),
                  std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count(),
                  decoder->memory_plan().c_str());
-  RunHeader header = MakeRunHeader(s, scheme);
+  RunHeader header = MakeRunHeader(s, scheme_name, scheme);
   header.scheme_json = CalibratedSchemeJson(header.scheme_json, *decoder, s, spec);
+  if (role == TokenStatsRole::kBaseline) {
+    header.hidden_dtype = HiddenDTypeName(backend->compute_type());
+    header.hidden_size = s.ckpt.config().hidden_size;
+  }
+  // Every rank that scores reads the baseline's rows of its own units.
+  OpenedBaseline baseline;
+  if (role == TokenStatsRole::kCandidate) {
+    absl::StatusOr<OpenedBaseline> opened =
+        OpenBaselineRun(c.RunPath(c.baseline), header, s.requests, backend->compute_type());
+    QSWEEP_RETURN_IF_ERROR(AgreeOnRoot(opened.status(), s.world));
+    QSWEEP_RETURN_IF_ERROR(opened.status());
+    baseline = std::move(*opened);
+    header.baseline_run_id = baseline.run_id;
+  }
   QSWEEP_ASSIGN_OR_RETURN(std::unique_ptr<JournalSink> sink, OpenJournal(s, path, header));
   QueueJob job;
   job.requests = &s.requests;
   job.units = s.units;
-  job.scoring = {.topk = c.topk, .full_logprobs = c.full_logprobs};
+  job.scoring = {.topk = c.topk,
+                 .full_logprobs = c.full_logprobs,
+                 .keep_hidden = role == TokenStatsRole::kBaseline,
+                 .hidden_bf16 = backend->compute_type() == DType::kBF16,
+                 .baseline = baseline.hidden.get()};
   job.label = scheme.name;
   if (sink) {
     job.done = sink->journal().done();
@@ -284,7 +318,9 @@ absl::Status RunScheme(const Sweep& s, const std::string& scheme_name, const Bac
 absl::Status RunSweep(const SweepConfig& c, const std::vector<std::string>& wanted, MPI_Comm world,
                       const BackendMaker& make_backend) {
   QSWEEP_ASSIGN_OR_RETURN(Topology topo, WorldTopology(world, c.tp));
-  const std::vector<std::string> schemes = wanted.empty() ? c.AllSchemes() : wanted;
+  std::vector<std::string> schemes = wanted.empty() ? c.AllSchemes() : wanted;
+  // Candidates compare with the baseline's run: it goes first.
+  std::stable_partition(schemes.begin(), schemes.end(), [&](const std::string& s) { return s == c.baseline; });
   QSWEEP_RETURN_IF_ERROR(CheckSchemes(c, schemes));
   QSWEEP_ASSIGN_OR_RETURN(RequestSet requests, SharedRequests(c, topo, world));
   QSWEEP_ASSIGN_OR_RETURN(std::unique_ptr<Checkpoint> ckpt, OpenCheckpoint(c.model));

@@ -12,7 +12,8 @@ import sys
 import h5py
 import numpy as np
 
-IGNORED_ATTRS = {"world", "ranks", "replicas", "tp", "backend", "reduction", "created", "run_file"}
+IGNORED_ATTRS = {"world", "ranks", "replicas", "tp", "backend", "reduction", "created", "run_file",
+                 "baseline_run_id"}
 IGNORED_MEMBERS = {"performance", "tokens_per_s", "samples_per_s", "weight_gib", "device_gib"}
 
 

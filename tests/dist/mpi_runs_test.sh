@@ -47,6 +47,9 @@ identical)
   ;;
 kill)
   out=$scratch/killed
+  # The candidate's exact token statistics read its baseline's run: the
+  # uninterrupted sweep's.
+  mkdir -p "$out/runs" && cp "$scratch/n1/runs/bf16.h5" "$out/runs/"
   "${mpi[@]}" -n 2 "$qsweep" run "$config" --scheme w4a16-g128 -o "$out" 2>"$scratch/kill.log" &
   job=$!
   journal=$out/runs/w4a16-g128.h5.journal

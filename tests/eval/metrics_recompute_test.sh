@@ -20,6 +20,15 @@ cmp "$scratch/first.csv" "$scratch/metrics.csv"
 sed 's|model: ../tiny/model|model: synthetic:tiny|' "$config" > "$scratch/other.yaml"
 sed -i "s|\.\./tiny/|$src/tests/data/tiny/|g" "$scratch/other.yaml"
 sed -i "s|^tasks:|tokenizer: $src/tests/data/tiny/model\ntasks:|; s|w4a16-g128|w8a16|" "$scratch/other.yaml"
+# A candidate alone needs its baseline's run for the exact token statistics:
+# refused, naming the missing file, and nothing written.
+if mpirun -n 1 --oversubscribe "$qsweep" run "$scratch/other.yaml" --scheme w8a16 -o "$scratch/other" \
+     2>"$scratch/alone.log"; then
+  echo "FAIL: a candidate ran without its baseline run"; exit 1
+fi
+grep -q "other/runs/bf16.h5: the baseline run is missing" "$scratch/alone.log" || { cat "$scratch/alone.log"; exit 1; }
+[ ! -e "$scratch/other/runs/w8a16.h5" ] || { echo "FAIL: a run file without its baseline"; exit 1; }
+sed -i 's|windows_per_unit: 4}|windows_per_unit: 4, exact_token_stats: false}|' "$scratch/other.yaml"
 mpirun -n 1 --oversubscribe "$qsweep" run "$scratch/other.yaml" --scheme w8a16 -o "$scratch/other" 2>"$scratch/other.log"
 if "$qsweep" metrics --baseline "$scratch/sweep/runs/bf16.h5" "$scratch/other/runs/w8a16.h5" \
      -o "$scratch/bad.h5" 2>"$scratch/bad.log"; then

@@ -21,6 +21,9 @@
 #   schemes8b: a sweep of one HellaSwag-shaped task (2000 samples) at
 #      Llama-3-8B shapes (SCHEMES8B to change): per scheme the weights on the
 #      GPU, the load (switch) time and the scoring samples/s
+#   kl8b: exact token statistics at Llama-3-8B shapes: bench forward with and
+#      without them, a corpus run of the noise-floor candidate with and without
+#      them, bytes on disk per token
 #   attn: attention kernel instances and torch sdpa at the bench shape
 #   ncu: hardware counters of the chosen attention kernel
 # Logs go to $OUT; a summary is printed last.
@@ -111,6 +114,47 @@ YAML
     for f in /tmp/mc8b/runs/*.h5; do
       echo "  $(basename "$f" .h5): $("$bin/qsweep" inspect "$f" 2>&1 | grep -E '^(scoring|memory)' | tr -s ' ' | tr '\n' ' ')"
     done
+    ;;
+  kl8b)
+    # Exact token statistics at Llama-3-8B shapes: their cost in the forward
+    # (bench, same process) and in a run (the noise-floor candidate scored
+    # with and without them), and their bytes on disk per token.
+    "$bin/qsweep" bench forward --model synthetic:llama3-8b --scheme bf16 --batch 4 --seq 2048 \
+      --reduction tp_invariant --exact-token-stats --no-stages --gemm 0 >"$out/bench_kl.log" 2>&1
+    note "bench forward +exact token stats: rc $?"
+    grep -E "^  (forward|fwd)" "$out/bench_kl.log"
+    for i in 1 2 3 4 5 6 7 8; do cat tests/data/tiny/tasks/heldout.txt; done >/tmp/corpus8b.txt
+    for exact in true false; do
+      cat >configs/.kl8b.yaml <<YAML
+name: kl8b
+model: synthetic:llama3-8b
+tokenizer: ../tests/data/tokenizers/bpe_llama3/tokenizer.json
+parallel: {tp: 1, backend: cuda}
+baseline: bf16
+schemes: [{name: bf16-fast, scheme: bf16, reduction: fast}]
+corpora:
+  - {name: c8b, path: /tmp/corpus8b.txt, window: 2048, stride: 1024}
+output: /tmp/kl8b_$exact
+scoring: {topk: 32, batch_tokens: 8192, exact_token_stats: $exact}
+YAML
+      rm -rf /tmp/kl8b_$exact
+      schemes=(); [ $exact = false ] && schemes=(--scheme bf16-fast)
+      mpirun --bind-to none -n 1 "$bin/qsweep" run configs/.kl8b.yaml "${schemes[@]}" >"$out/kl8b_$exact.log" 2>&1
+      note "8B corpus run, exact_token_stats $exact: rc $? ($("$bin/qsweep" inspect /tmp/kl8b_$exact/runs/bf16-fast.h5 2>&1 | grep -E '^scoring:' | tail -1))"
+    done
+    rm -f configs/.kl8b.yaml
+    "$bin/qsweep" metrics --baseline /tmp/kl8b_true/runs/bf16.h5 /tmp/kl8b_true/runs/bf16-fast.h5 -o /tmp/kl8b_true/m.h5 \
+      >"$out/kl8b_metrics.log" 2>&1
+    note "8B noise floor metrics: rc $?"
+    tail -4 "$out/kl8b_metrics.log"
+    python3 - <<'PY'
+import h5py
+b = h5py.File('/tmp/kl8b_true/runs/bf16.h5'); c = h5py.File('/tmp/kl8b_true/runs/bf16-fast.h5')
+g = b['ppl/c8b']; t = g['nll'].shape[0]; v = b.attrs['vocab_size']
+hidden = g['final_hidden_bf16'].id.get_storage_size()
+pair = sum(c['ppl/c8b'][k].id.get_storage_size() for k in ('kl_base_cand', 'kl_cand_base', 'base_nll', 'cand_nll', 'base_top1'))
+print(f"  bytes per scored token: baseline hidden {hidden / t:.0f}, candidate statistics {pair / t:.0f}; llama.cpp 2*(vocab+4) = {2 * (v + 4)} ({t} tokens)")
+PY
     ;;
   bench)
     model=/tmp/llama3-8b-random

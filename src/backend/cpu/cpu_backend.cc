@@ -174,6 +174,27 @@ void CpuBackend::LogitStatistics(const Act& logits, int64_t col_begin, int64_t c
     for (int64_t r = 0; r < n; ++r) out->logits.insert(out->logits.end(), base + r * stride, base + r * stride + v);
 }
 
+void CpuBackend::PairLogitStatistics(const Act& base, const Act& cand, int64_t col_begin, int64_t col_end,
+                                     std::span<const int32_t> targets, int64_t vocab_begin, LogitStats* out) {
+  const int64_t n = static_cast<int64_t>(targets.size()), v = col_end - col_begin;
+  QSWEEP_CHECK(base.cols == cand.cols && base.rows >= n && cand.rows >= n);
+  ForEachPairArray([n](auto& a) { a.assign(n, {}); }, *out);
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < n; ++r) {
+    const int64_t local = targets[r] - vocab_begin;
+    const ref::PairRow p = ref::PairLogitRow(F(base) + r * base.cols + col_begin, F(cand) + r * cand.cols + col_begin,
+                                             v, local >= 0 && local < v ? int32_t(local) : -1);
+    out->base_max[r] = p.base_max;
+    out->base_argmax[r] = p.base_argmax < 0 ? -1 : static_cast<int32_t>(p.base_argmax + vocab_begin);
+    out->base_target_logit[r] = p.base_target_logit;
+    out->cand_max[r] = p.cand_max;
+    out->base_sum[r] = p.base_sum;
+    out->cand_sum[r] = p.cand_sum;
+    out->base_dot[r] = p.base_dot;
+    out->cand_dot[r] = p.cand_dot;
+  }
+}
+
 void CpuBackend::AllReduceSum(Act& x) {
   if (all_reduce_) all_reduce_(F(x), x.rows * x.cols);
 }

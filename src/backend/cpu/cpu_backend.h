@@ -42,6 +42,8 @@ class CpuBackend : public Backend {
   void LogitStatistics(const Act& logits, int64_t col_begin, int64_t col_end,
                        std::span<const int32_t> targets, int k, bool full_rows, int64_t vocab_begin,
                        LogitStats* out) override;
+  void PairLogitStatistics(const Act& base, const Act& cand, int64_t col_begin, int64_t col_end,
+                           std::span<const int32_t> targets, int64_t vocab_begin, LogitStats* out) override;
   void AllReduceSum(Act& x) override;
 
  private:

@@ -93,6 +93,29 @@ void SwiGlu(const float* gate, const float* up, int64_t n, float* out) {
   for (int64_t i = 0; i < n; ++i) out[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
 }
 
+PairRow PairLogitRow(const float* b, const float* c, int64_t n, int32_t target_local) {
+  PairRow r;
+  r.base_max = -INFINITY;
+  r.cand_max = -INFINITY;
+  for (int64_t i = 0; i < n; ++i) {
+    if (b[i] > r.base_max) {
+      r.base_max = b[i];
+      r.base_argmax = static_cast<int32_t>(i);
+    }
+    if (c[i] > r.cand_max) r.cand_max = c[i];
+  }
+  const double mb = r.base_max, mc = r.cand_max;
+  for (int64_t i = 0; i < n; ++i) {
+    const double bi = b[i], ci = c[i], eb = std::exp(bi - mb), ec = std::exp(ci - mc);
+    r.base_sum += eb;
+    r.cand_sum += ec;
+    r.base_dot += eb * (bi - ci);
+    r.cand_dot += ec * (ci - bi);
+  }
+  r.base_target_logit = target_local >= 0 && target_local < n ? b[target_local] : NAN;
+  return r;
+}
+
 void SumRanksInTreeOrder(const float* all, int ranks, int64_t n, float* out) {
   for (int64_t j = 0; j < n; ++j) {
     float v[64];

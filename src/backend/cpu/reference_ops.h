@@ -27,6 +27,20 @@ void CausalAttention(const float* q, const float* k, const float* v,
 // out = silu(gate) * up, elementwise.
 void SwiGlu(const float* gate, const float* up, int64_t n, float* out);
 
+// One row's pair statistics over a slice of n logits (Backend::PairLogitStatistics,
+// LogitStats' base_* and cand_* members): b the baseline's logits, c the
+// candidate's; target_local the target's column or -1 outside the slice.
+// Every term exp(x − max) and difference is taken in fp64 from the fp32
+// logits and summed in fp64 in column order; the argmax is the lowest column
+// reaching the maximum (a NaN row gives NaN statistics and argmax -1 when no
+// column is a number).
+struct PairRow {
+  float base_max = 0, base_target_logit = 0, cand_max = 0;
+  int32_t base_argmax = -1;  // column (local)
+  double base_sum = 0, cand_sum = 0, base_dot = 0, cand_dot = 0;
+};
+PairRow PairLogitRow(const float* b, const float* c, int64_t n, int32_t target_local);
+
 // The all-reduce of a tensor-parallel group: `all` holds `ranks` buffers of
 // n values in rank order; out = their sum, added in a fixed binary tree
 // (rank i += rank i + stride for stride 1, 2, 4, ...), the order in which the

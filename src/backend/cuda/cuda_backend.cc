@@ -16,6 +16,7 @@
 #include "attention_bf16.cuh"
 #include "attention_wgmma.cuh"
 #include "decoder_kernels.cuh"
+#include "pair_logit_stats.cuh"
 #include "rank_sum.cuh"
 #include "lowbit/lowbit_gemm.cuh"
 #include "backend/cuda/act_quant_gemm.h"
@@ -857,17 +858,32 @@ void CudaBackend::SliceColumns(const Act& x, int64_t begin, Act& out) {
   });
 }
 
-void CudaBackend::LogitStatistics(const Act& logits, int64_t col_begin, int64_t col_end, std::span<const int32_t> targets,
-                                  int k, bool full_rows, int64_t vocab_begin, LogitStats* out) {
-  const int64_t n = static_cast<int64_t>(targets.size()), v = col_end - col_begin;
-  QSWEEP_CHECK(k <= kMaxTopK);
+const int32_t* CudaBackend::DeviceTargets(std::span<const int32_t> targets) {
+  const int64_t n = static_cast<int64_t>(targets.size());
   auto* t = static_cast<int32_t*>(Need(targets_, n * 4));
-  // The decoder asks for every vocabulary chunk of a head chunk with the same
-  // targets: upload them once.
   if (!std::equal(targets.begin(), targets.end(), uploaded_targets_.begin(), uploaded_targets_.end())) {
     QSWEEP_CUDA_CHECK(cudaMemcpy(t, targets.data(), n * 4, cudaMemcpyHostToDevice));
     uploaded_targets_.assign(targets.begin(), targets.end());
   }
+  return t;
+}
+
+const float* CudaBackend::StatsToHost(const void* device, int64_t words) {
+  // Pinned, so that the copy runs at full speed (32 of them per 8k-token batch).
+  if (host_stats_words_ < words) {
+    if (host_stats_) QSWEEP_CUDA_CHECK(cudaFreeHost(host_stats_));
+    QSWEEP_CUDA_CHECK(cudaMallocHost(&host_stats_, words * 4));
+    host_stats_words_ = words;
+  }
+  QSWEEP_CUDA_CHECK(cudaMemcpy(host_stats_, device, words * 4, cudaMemcpyDeviceToHost));
+  return host_stats_;
+}
+
+void CudaBackend::LogitStatistics(const Act& logits, int64_t col_begin, int64_t col_end, std::span<const int32_t> targets,
+                                  int k, bool full_rows, int64_t vocab_begin, LogitStats* out) {
+  const int64_t n = static_cast<int64_t>(targets.size()), v = col_end - col_begin;
+  QSWEEP_CHECK(k <= kMaxTopK);
+  const int32_t* t = DeviceTargets(targets);
   const int kk = std::max(k, 1);
   // [max, sum_exp, target] then [top-k logits] then [top-k ids], one copy back.
   const int64_t words = n * (3 + 2 * kk);
@@ -876,14 +892,7 @@ void CudaBackend::LogitStatistics(const Act& logits, int64_t col_begin, int64_t 
   auto* ti = reinterpret_cast<int32_t*>(stats + 3 * n + n * kk);
   StageScope timer(this, Stage::kLogitStats);
   kernels::LogitStats(Fp32(logits), n, logits.cols, col_begin, col_end, t, vocab_begin, k, mx, se, tl, ti, tv, 0);
-  // Pinned, so that the copy runs at full speed (32 of them per 8k-token batch).
-  if (host_stats_words_ < words) {
-    if (host_stats_) QSWEEP_CUDA_CHECK(cudaFreeHost(host_stats_));
-    QSWEEP_CUDA_CHECK(cudaMallocHost(&host_stats_, words * 4));
-    host_stats_words_ = words;
-  }
-  QSWEEP_CUDA_CHECK(cudaMemcpy(host_stats_, stats, words * 4, cudaMemcpyDeviceToHost));
-  const float* h = host_stats_;
+  const float* h = StatsToHost(stats, words);
   out->vocab_begin = vocab_begin;
   out->max.assign(h, h + n);
   out->sum_exp.assign(h + n, h + 2 * n);
@@ -897,6 +906,45 @@ void CudaBackend::LogitStatistics(const Act& logits, int64_t col_begin, int64_t 
     QSWEEP_CUDA_CHECK(cudaMemcpy2D(out->logits.data(), v * 4, Fp32(logits) + col_begin, logits.cols * 4, v * 4, n,
                                    cudaMemcpyDeviceToHost));
   }
+}
+
+void CudaBackend::PairLogitStatistics(const Act& base, const Act& cand, int64_t col_begin, int64_t col_end,
+                                      std::span<const int32_t> targets, int64_t vocab_begin, LogitStats* out) {
+  const int64_t n = static_cast<int64_t>(targets.size());
+  QSWEEP_CHECK(base.cols == cand.cols && base.rows >= n && cand.rows >= n);
+  QSWEEP_CHECK(0 <= col_begin && col_begin <= col_end && col_end <= base.cols);
+  const int32_t* t = DeviceTargets(targets);
+  // [base_sum, cand_sum, base_dot, cand_dot] (fp64, first: 8-byte aligned)
+  // then [base_max, cand_max, base_target_logit] then [base_argmax]: 48
+  // bytes a row, well within what ReserveScratch sized stats_ for (the
+  // top-k's 524), and one copy back.
+  const int64_t words = n * 12;
+  auto* stats = static_cast<char*>(Need(stats_, words * 4));
+  auto* sums = reinterpret_cast<double*>(stats);
+  auto* maxima = reinterpret_cast<float*>(stats + 32 * n);
+  const kernels::PairLogitOut o{.base_max = maxima,
+                                .base_argmax = reinterpret_cast<int32_t*>(stats + 44 * n),
+                                .base_target_logit = maxima + 2 * n,
+                                .cand_max = maxima + n,
+                                .base_sum = sums,
+                                .cand_sum = sums + n,
+                                .base_dot = sums + 2 * n,
+                                .cand_dot = sums + 3 * n};
+  StageScope timer(this, Stage::kLogitStats);
+  kernels::PairLogitStats(Fp32(base), Fp32(cand), n, base.cols, col_begin, col_end, t, vocab_begin, o, 0);
+  const auto* h = reinterpret_cast<const char*>(StatsToHost(stats, words));
+  auto take = [&](auto& to, int64_t offset) {  // n values at byte `offset` of the copy
+    to.resize(n);
+    std::memcpy(to.data(), h + offset, n * sizeof(to[0]));
+  };
+  take(out->base_sum, 0);
+  take(out->cand_sum, 8 * n);
+  take(out->base_dot, 16 * n);
+  take(out->cand_dot, 24 * n);
+  take(out->base_max, 32 * n);
+  take(out->cand_max, 36 * n);
+  take(out->base_target_logit, 40 * n);
+  take(out->base_argmax, 44 * n);
 }
 
 void CudaBackend::AllReduceSum(Act& x) {

@@ -84,6 +84,8 @@ class CudaBackend : public Backend {
   void SliceColumns(const Act& x, int64_t begin, Act& out) override;
   void LogitStatistics(const Act& logits, int64_t col_begin, int64_t col_end, std::span<const int32_t> targets, int k,
                        bool full_rows, int64_t vocab_begin, LogitStats* out) override;
+  void PairLogitStatistics(const Act& base, const Act& cand, int64_t col_begin, int64_t col_end,
+                           std::span<const int32_t> targets, int64_t vocab_begin, LogitStats* out) override;
   void AllReduceSum(Act& x) override;
   bool ReadsSlicesInPlace() const override { return true; }
   // The wgmma attention tiles keys from a sequence's first row in 8-row
@@ -114,6 +116,13 @@ class CudaBackend : public Backend {
   // failure there is a bug of the plan, and aborts.
   void* Need(Scratch& s, size_t bytes);
   absl::Status TryMalloc(void** p, size_t bytes, std::string_view what) const;
+  // The logit statistics' targets in targets_: uploaded only when they
+  // differ from the last ones (the decoder asks for every vocabulary chunk
+  // of a head chunk with the same targets).
+  const int32_t* DeviceTargets(std::span<const int32_t> targets);
+  // `words` 4-byte words of logit statistics at `device` copied into
+  // host_stats_ (pinned, grown as needed), which it returns.
+  const float* StatsToHost(const void* device, int64_t words);
   // The parts' weights at the compute precision, one after another in one
   // allocation (CreateLinear: a single part).
   absl::StatusOr<std::vector<std::unique_ptr<Linear>>> UploadParts(std::string_view name, LinearRole role,

@@ -3,6 +3,7 @@
 // Runs on the GPU machine; skipped (loudly) where there is no GPU.
 #include "backend/cuda/cuda_backend.h"
 
+#include <bit>
 #include <cmath>
 #include <fstream>
 #include <numeric>
@@ -15,6 +16,7 @@
 #include "backend/cpu/reference_ops.h"
 #include "attention.cuh"
 #include "attention_bf16.cuh"
+#include "pair_logit_stats.cuh"
 #include "rank_sum.cuh"
 #include "model/decoder.h"
 #include "model/row_scores.h"
@@ -475,6 +477,141 @@ TEST_F(CudaTest, LogitStatisticsMatchTheReference) {
     EXPECT_EQ(g.topk_id, c.topk_id);
     EXPECT_EQ(g.topk_logit, c.topk_logit);
     EXPECT_EQ(g.logits, c.logits);
+  }
+}
+
+// A baseline's logits b and a candidate's c, [rows, cols], ~±30, by row
+// kind (r % 6): c near b; c == b exactly; ties for the maximum (every 613th
+// column, in b and in c); NaN logits; c unrelated to b; maxima of zero, -0.0
+// and +0.0 taking turns (the reference's first column gives the sign).
+// Every sixth row on from 6 is ten times smaller.
+std::pair<std::vector<float>, std::vector<float>> PairLogits(int64_t rows, int64_t cols, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> nd;
+  std::vector<float> b(rows * cols), c(rows * cols);
+  for (int64_t r = 0; r < rows; ++r) {
+    const float scale = (r / 6) % 2 ? 1.0f : 10.0f;
+    for (int64_t j = 0; j < cols; ++j) {
+      float& x = b[r * cols + j];
+      float& y = c[r * cols + j];
+      x = scale * nd(rng);
+      y = x + 0.3f * scale * nd(rng);
+      switch (r % 6) {
+        case 1: y = x; break;
+        case 2:
+          if (j % 613 == 11) x = y = 60.0f;
+          break;
+        case 3:
+          if (j % 977 == 5) x = NAN;
+          if (j % 1009 == 7) y = NAN;
+          break;
+        case 4: y = scale * nd(rng); break;
+        case 5:
+          x = -std::abs(x);
+          y = -std::abs(y);
+          if (j % 701 == 3 || j % 701 == 300) {
+            x = j % 701 == 3 ? -0.0f : 0.0f;
+            y = -x;
+          }
+          break;
+      }
+    }
+  }
+  return {b, c};
+}
+
+// The same float bit for bit (a zero's sign included), any NaN matching any NaN.
+bool SameFloat(float a, float b) {
+  return (std::isnan(a) && std::isnan(b)) || std::bit_cast<uint32_t>(a) == std::bit_cast<uint32_t>(b);
+}
+
+// The pair statistics against the CPU's: maxima, argmax and target logit
+// exactly, the fp64 sums to rounding, 1e-12 of the sum of their terms'
+// magnitudes (the GPU adds them in another order), and the dots of c == b
+// exactly 0. Row counts 1 to 300, an odd row stride (every row aligned
+// differently), slices offset, narrow, empty and wide (both sides of the
+// kernel's shared-memory staging), targets in and out of the slice. Then
+// one row alone: its sums equal, bit for bit, those it had among 300.
+TEST_F(CudaTest, PairLogitStatisticsMatchTheReference) {
+  const int64_t staged = kernels::kPairLogitStagedColumns, wide = staged + 3001;
+  struct Case {
+    int64_t rows, cols;
+    std::vector<std::pair<int64_t, int64_t>> slices;
+  };
+  const std::vector<Case> cases = {
+      {1, 5003, {{0, 5003}, {37, 4170}}},
+      {7, 5003, {{0, 5003}, {37, 4170}, {1000, 1001}, {4990, 5003}, {10, 10}}},
+      {300, 5003, {{37, 4170}, {0, 5003}}},
+      {7, wide, {{0, wide}, {123, wide - 7}, {5, 5 + staged}, {5, 6 + staged}}},
+  };
+  const int64_t vocab_begin = 48113;
+  for (const Case& cs : cases) {
+    const auto [b, c] = PairLogits(cs.rows, cs.cols, static_cast<uint32_t>(70 + cs.rows));
+    auto [bc, bg] = Both(b, cs.rows, cs.cols);
+    auto [cc, cg] = Both(c, cs.rows, cs.cols);
+    for (const auto& [lo, hi] : cs.slices) {
+      const int64_t n = hi - lo;
+      std::vector<int32_t> targets(cs.rows);
+      for (int64_t r = 0; r < cs.rows; ++r)  // inside, past the end, before the start, on a tie
+        targets[r] = static_cast<int32_t>(r % 4 == 0   ? vocab_begin + (r * 7919) % std::max<int64_t>(n, 1)
+                                          : r % 4 == 1 ? vocab_begin + n + r
+                                          : r % 4 == 2 ? vocab_begin - 1 - r
+                                                       : vocab_begin + (11 - lo % 613 + 613) % 613);
+      LogitStats want, got;
+      cpu_.PairLogitStatistics(bc, cc, lo, hi, targets, vocab_begin, &want);
+      gpu_->PairLogitStatistics(bg, cg, lo, hi, targets, vocab_begin, &got);
+      const std::string where = "rows " + std::to_string(cs.rows) + ", cols [" + std::to_string(lo) + ", " +
+                                std::to_string(hi) + ")";
+      ASSERT_EQ(got.base_sum.size(), static_cast<size_t>(cs.rows)) << where;
+      EXPECT_EQ(got.base_argmax, want.base_argmax) << where;
+      for (int64_t r = 0; r < cs.rows; ++r) {
+        const std::string at = where + ", row " + std::to_string(r);
+        EXPECT_TRUE(SameFloat(got.base_max[r], want.base_max[r])) << at << ": " << got.base_max[r];
+        EXPECT_TRUE(SameFloat(got.cand_max[r], want.cand_max[r])) << at << ": " << got.cand_max[r];
+        EXPECT_TRUE(SameFloat(got.base_target_logit[r], want.base_target_logit[r]))
+            << at << ": " << got.base_target_logit[r] << " vs " << want.base_target_logit[r];
+        // Each sum's terms' magnitudes, from the reference's maxima.
+        const float* br = b.data() + r * cs.cols + lo;
+        const float* cr = c.data() + r * cs.cols + lo;
+        const double mb = want.base_max[r], mc = want.cand_max[r];
+        double mag_base_dot = 0, mag_cand_dot = 0;
+        for (int64_t j = 0; j < n; ++j) {
+          const double d = std::abs(double{br[j]} - double{cr[j]});
+          mag_base_dot += std::exp(br[j] - mb) * d;
+          mag_cand_dot += std::exp(cr[j] - mc) * d;
+        }
+        auto near = [&](const char* what, double g, double w, double magnitude) {
+          if (std::isnan(w))
+            EXPECT_TRUE(std::isnan(g)) << at << ": " << what << " " << g << ", want NaN";
+          else
+            EXPECT_LE(std::abs(g - w), 1e-12 * magnitude) << at << ": " << what << " " << g << " vs " << w;
+        };
+        near("base_sum", got.base_sum[r], want.base_sum[r], want.base_sum[r]);
+        near("cand_sum", got.cand_sum[r], want.cand_sum[r], want.cand_sum[r]);
+        near("base_dot", got.base_dot[r], want.base_dot[r], mag_base_dot);
+        near("cand_dot", got.cand_dot[r], want.cand_dot[r], mag_cand_dot);
+        if (r % 6 == 1) {  // c == b: every dot term is exp(·)·0
+          EXPECT_EQ(got.base_dot[r], 0.0) << at;
+          EXPECT_EQ(got.cand_dot[r], 0.0) << at;
+        }
+      }
+      if (cs.rows == 300) {  // batch invariance: row 5 alone, in a buffer that aligns it differently
+        const int64_t r = 5;
+        auto [b1c, b1g] = Both({b.begin() + r * cs.cols, b.begin() + (r + 1) * cs.cols}, 1, cs.cols);
+        auto [c1c, c1g] = Both({c.begin() + r * cs.cols, c.begin() + (r + 1) * cs.cols}, 1, cs.cols);
+        LogitStats one;
+        gpu_->PairLogitStatistics(b1g, c1g, lo, hi, std::span(targets).subspan(r, 1), vocab_begin, &one);
+        EXPECT_EQ(one.base_sum[0], got.base_sum[r]) << where;
+        EXPECT_EQ(one.cand_sum[0], got.cand_sum[r]) << where;
+        EXPECT_EQ(one.base_dot[0], got.base_dot[r]) << where;
+        EXPECT_EQ(one.cand_dot[0], got.cand_dot[r]) << where;
+        EXPECT_EQ(one.base_argmax[0], got.base_argmax[r]) << where;
+        for (Act* a : {&b1g, &c1g}) gpu_->Free(*a);
+        for (Act* a : {&b1c, &c1c}) cpu_.Free(*a);
+      }
+    }
+    for (Act* a : {&bg, &cg}) gpu_->Free(*a);
+    for (Act* a : {&bc, &cc}) cpu_.Free(*a);
   }
 }
 
