@@ -7,7 +7,7 @@
 #   tools/fuzz.sh --replay BUILD          every seed once per target (ctest Fuzz.SeedsReplay)
 set -uo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
-targets_all=(sweep_config hf_config tokenizer_json safetensors llama2c task_import hdf5_readers journal)
+targets_all=(sweep_config hf_config tokenizer_json safetensors llama2c task_import hdf5_readers journal gguf)
 replay=0
 if [ "${1:-}" = --replay ]; then
   replay=1 build=$2
@@ -55,6 +55,39 @@ open(f"{seeds}/safetensors/model.safetensors", "wb").write(struct.pack("<Q", len
 floats = 16 * 8 + 8 + 64 + 2 * 32 + 64 + 8 + 3 * 128 + 8 + 2 * 8 * 2
 open(f"{seeds}/llama2c/model.bin", "wb").write(struct.pack("<7i", 8, 16, 1, 2, 1, 16, 8) +
                                               struct.pack("<%df" % floats, *[0.01 * (i % 7) for i in range(floats)]))
+# A GGUF file (fuzz/gguf_fuzz.cc): llama, hidden 32, 2 heads of 16, 1 kv head,
+# ffn 32, vocab 32, one layer; matrices Q8_0 and Q4_0, norms F32.
+def gstr(x):
+    x = x.encode()
+    return struct.pack("<Q", len(x)) + x
+kv = [("general.architecture", 8, gstr("llama")), ("llama.embedding_length", 4, struct.pack("<I", 32)),
+      ("llama.block_count", 4, struct.pack("<I", 1)), ("llama.feed_forward_length", 4, struct.pack("<I", 32)),
+      ("llama.attention.head_count", 4, struct.pack("<I", 2)),
+      ("llama.attention.head_count_kv", 4, struct.pack("<I", 1)),
+      ("llama.attention.layer_norm_rms_epsilon", 6, struct.pack("<f", 1e-5)),
+      ("tokenizer.ggml.tokens", 9, struct.pack("<IQ", 8, 32) + b"".join(gstr("t%d" % i) for i in range(32)))]
+tensors = [("token_embd.weight", [32, 32], 8), ("output_norm.weight", [32], 0), ("output.weight", [32, 32], 2),
+           ("blk.0.attn_norm.weight", [32], 0), ("blk.0.ffn_norm.weight", [32], 0),
+           ("blk.0.attn_q.weight", [32, 32], 8), ("blk.0.attn_k.weight", [32, 16], 8),
+           ("blk.0.attn_v.weight", [32, 16], 2), ("blk.0.attn_output.weight", [32, 32], 8),
+           ("blk.0.ffn_gate.weight", [32, 32], 8), ("blk.0.ffn_up.weight", [32, 32], 2),
+           ("blk.0.ffn_down.weight", [32, 32], 8)]
+def blocks(t, n):
+    if t == 0: return struct.pack("<%df" % n, *[0.01 * (i % 9) for i in range(n)])
+    per = 34 if t == 8 else 18
+    one = struct.pack("<H", 0x2e66) + bytes((i * 7) % 256 for i in range(per - 2))
+    return one * (n // 32)
+head, data = struct.pack("<IIQQ", 0x46554747, 3, len(tensors), len(kv)), b""
+for k, t, v in kv: head += gstr(k) + struct.pack("<I", t) + v
+for name, ne, t in tensors:
+    n = 1
+    for d in ne: n *= d
+    head += gstr(name) + struct.pack("<I", len(ne)) + b"".join(struct.pack("<Q", d) for d in ne)
+    head += struct.pack("<IQ", t, len(data))
+    data += blocks(t, n)
+    data += b"\0" * (-len(data) % 32)
+head += b"\0" * (-len(head) % 32)
+open(f"{seeds}/gguf/model.gguf", "wb").write(head + data)
 # Task files, each after the byte that picks its format (TaskFormats' order,
 # fuzz/task_import_fuzz.cc): every format gets every fixture.
 formats = ["jsonl", "arc", "hellaswag", "mmlu", "piqa", "boolq", "winogrande"]

@@ -179,6 +179,13 @@ class Backend {
   // Copies between host fp32 and an activation of any element type.
   virtual std::vector<float> Download(const Act& a) = 0;
   virtual void UploadTo(std::span<const float> values, Act& a) = 0;
+  // bfloat16 bits into an activation (a backend holding it in bf16 copies
+  // them as they are; others widen them).
+  virtual void UploadBf16(std::span<const uint16_t> bits, Act& a) {
+    std::vector<float> values(bits.size());
+    for (size_t i = 0; i < bits.size(); ++i) values[i] = BF16ToFloat(bits[i]);
+    UploadTo(values, a);
+  }
   // Waits for every operation issued so far.
   virtual void Synchronize() {}
 

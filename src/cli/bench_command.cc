@@ -160,8 +160,15 @@ absl::StatusOr<ForwardResult> BenchForward(Backend& b, const BenchArgs& a, const
     if (auto s = (*dec)->Forward(batch, scored, targets, a.topk, false, &chunks, keep, &base_hidden); !s.ok())
       return s;
   }
+  // As a candidate's run sends them: bfloat16 bits where the model computes in bf16.
+  std::vector<uint16_t> base_bits;
   RowPairing pairing;
-  pairing.base_hidden = base_hidden;
+  if (b.compute_type() == DType::kBF16) {
+    for (float v : base_hidden) base_bits.push_back(FloatToBF16(v));
+    pairing.base_hidden_bf16 = base_bits;
+  } else {
+    pairing.base_hidden = base_hidden;
+  }
   bool self_kl_zero = true;
   auto forward = [&] {
     std::vector<LogitStats> chunks;
@@ -253,6 +260,7 @@ absl::Status RunBench(const std::string& what, const BenchArgs& a) {
         if (!e.ok()) return e.status();
         e->row.check += absl::StrFormat(", %.3fx the forward", e->row.ms / plain_ms);
         rows.push_back(e->row);
+        if (!e->stages.empty()) stages.emplace_back(invariant ? "+exact" : "fast+exact", e->stages);
       }
     }
   }

@@ -16,6 +16,11 @@ class BaselineHidden {
   // Scored tokens [first, first + count) of corpus `corpus` (the request
   // set's order), [count, hidden_size()].
   virtual absl::StatusOr<std::vector<float>> Rows(int64_t corpus, int64_t first, int64_t count) = 0;
+  // Whether they are bfloat16, and then the same rows as their bits.
+  virtual bool bf16() const { return false; }
+  virtual absl::StatusOr<std::vector<uint16_t>> RowsBf16(int64_t corpus, int64_t first, int64_t count) {
+    return absl::UnimplementedError("the baseline's hidden states are not bfloat16");
+  }
 };
 
 }  // namespace qsweep

@@ -88,7 +88,9 @@ absl::StatusOr<ChoiceRows> ScoreChoices(LogitScorer& scorer, std::span<const McS
     const int64_t first = next;
     while (next < n) {
       const std::vector<int64_t> lengths = SampleSequences(samples[next]);
-      const int64_t need = TokenBatch{.align = batch.align}.RowsAfter(lengths);
+      TokenBatch empty;
+      empty.align = batch.align;
+      const int64_t need = empty.RowsAfter(lengths);
       if (need > capacity)
         return absl::InvalidArgumentError(absl::StrFormat(
             "sample %d needs %d tokens, more than the batch capacity of %d tokens",

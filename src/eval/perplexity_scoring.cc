@@ -54,10 +54,16 @@ absl::StatusOr<TokenRows> ScoreWindows(LogitScorer& scorer, const PplCorpusReque
     }
     RowPairing row_pairing{.keep_hidden = pairing.keep_hidden};
     std::vector<float> base_hidden;
+    std::vector<uint16_t> base_hidden_bf16;
     if (pairing.baseline) {
-      QSWEEP_ASSIGN_OR_RETURN(base_hidden, pairing.baseline->Rows(pairing.corpus, pairing.first_token + out.tokens,
-                                                                  static_cast<int64_t>(rows.size())));
-      row_pairing.base_hidden = base_hidden;
+      const int64_t first = pairing.first_token + out.tokens, count = static_cast<int64_t>(rows.size());
+      if (pairing.baseline->bf16()) {
+        QSWEEP_ASSIGN_OR_RETURN(base_hidden_bf16, pairing.baseline->RowsBf16(pairing.corpus, first, count));
+        row_pairing.base_hidden_bf16 = base_hidden_bf16;
+      } else {
+        QSWEEP_ASSIGN_OR_RETURN(base_hidden, pairing.baseline->Rows(pairing.corpus, first, count));
+        row_pairing.base_hidden = base_hidden;
+      }
     }
     QSWEEP_ASSIGN_OR_RETURN(RowScores s, scorer.Score(batch, rows, targets, topk, full_rows, row_pairing));
     out.tokens += s.rows;

@@ -11,18 +11,24 @@ namespace {
 
 class BaselineRunHidden : public BaselineHidden {
  public:
-  BaselineRunHidden(h5::File file, std::vector<std::string> datasets, int64_t hidden)
-      : file_(std::move(file)), datasets_(std::move(datasets)), hidden_(hidden) {}
+  BaselineRunHidden(h5::File file, std::vector<std::string> datasets, int64_t hidden, bool bf16)
+      : file_(std::move(file)), datasets_(std::move(datasets)), hidden_(hidden), bf16_(bf16) {}
   int64_t hidden_size() const override { return hidden_; }
+  bool bf16() const override { return bf16_; }
   absl::StatusOr<std::vector<float>> Rows(int64_t corpus, int64_t first, int64_t count) override {
     QSWEEP_CHECK(corpus >= 0 && corpus < static_cast<int64_t>(datasets_.size()));
     return file_.ReadFloatRows(datasets_[corpus], first, count);
+  }
+  absl::StatusOr<std::vector<uint16_t>> RowsBf16(int64_t corpus, int64_t first, int64_t count) override {
+    QSWEEP_CHECK(corpus >= 0 && corpus < static_cast<int64_t>(datasets_.size()) && bf16_);
+    return file_.ReadBf16Rows(datasets_[corpus], first, count);
   }
 
  private:
   h5::File file_;
   std::vector<std::string> datasets_;  // each corpus's final hidden states
   int64_t hidden_;
+  bool bf16_;
 };
 
 }  // namespace
@@ -81,7 +87,8 @@ absl::StatusOr<OpenedBaseline> OpenBaselineRun(const std::string& path, const Ru
   }
   OpenedBaseline out;
   out.run_id = RunId(b);
-  out.hidden = std::make_unique<BaselineRunHidden>(std::move(f), std::move(datasets), b.hidden_size);
+  out.hidden = std::make_unique<BaselineRunHidden>(std::move(f), std::move(datasets), b.hidden_size,
+                                                   b.hidden_dtype == "bf16");
   return out;
 }
 

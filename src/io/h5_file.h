@@ -65,7 +65,12 @@ class File {
   // conversion then loses nothing); read back as float by Read<float>.
   absl::Status WriteFloatAsBf16(const std::string& name, const std::vector<int64_t>& dims, const float* data,
                                 bool compress);
-  // Rows [first, first + count) of a 2-D dataset as float, [count, cols].
+  // A bfloat16 dataset (WriteFloatAsBf16's) read whole as float.
+  absl::StatusOr<std::vector<float>> ReadBf16AsFloat(const std::string& name, int rank,
+                                                     std::vector<int64_t>* dims) const;
+  // Rows [first, first + count) of a 2-D bfloat16 dataset as its bits.
+  absl::StatusOr<std::vector<uint16_t>> ReadBf16Rows(const std::string& name, int64_t first, int64_t count) const;
+  // Rows [first, first + count) of a 2-D float32 or bfloat16 dataset as float, [count, cols].
   absl::StatusOr<std::vector<float>> ReadFloatRows(const std::string& name, int64_t first, int64_t count) const;
   template <typename T>
   absl::Status Write(const std::string& name, const std::vector<T>& v) {

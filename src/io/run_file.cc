@@ -554,7 +554,13 @@ absl::Status ReadRows(const h5::File& f, const std::string& group, Rows& rows, b
           return;
         }
         using T = typename std::remove_cvref_t<decltype(c)>::Value;
-        auto v = f.Read<T>(name, c.stored_2d() ? 2 : 1, &d);
+        absl::StatusOr<std::vector<T>> v;
+        if constexpr (std::is_same_v<T, float>) {
+          v = (c.storage & kBf16) ? f.ReadBf16AsFloat(name, c.stored_2d() ? 2 : 1, &d)
+                                  : f.Read<T>(name, c.stored_2d() ? 2 : 1, &d);
+        } else {
+          v = f.Read<T>(name, c.stored_2d() ? 2 : 1, &d);
+        }
         if (!v.ok()) {
           status = v.status();
           return;

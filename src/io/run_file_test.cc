@@ -11,6 +11,7 @@
 
 #include <gtest/gtest.h>
 
+#include "core/dtype.h"
 #include "io/baseline_run.h"
 #include "io/h5_edit_for_test.h"
 #include "record_members.h"
@@ -955,7 +956,12 @@ TEST_F(BaselineRunTest, HiddenStatesRoundTripExactlyAndServeRowRanges) {
       auto got = opened->hidden->Rows(corpus, first, rows.tokens);
       ASSERT_TRUE(got.ok()) << got.status();
       EXPECT_EQ(*got, rows.final_hidden_bf16);  // exact: every value is a bfloat16
+      auto bits = opened->hidden->RowsBf16(corpus, first, rows.tokens);
+      ASSERT_TRUE(bits.ok()) << bits.status();
+      ASSERT_EQ(bits->size(), got->size());
+      for (size_t i = 0; i < bits->size(); ++i) ASSERT_EQ((*bits)[i], FloatToBF16((*got)[i])) << i;
     }
+  EXPECT_TRUE(opened->hidden->bf16());
   auto past = opened->hidden->Rows(0, rs_.corpora[0].scored_tokens() - 1, 2);
   EXPECT_FALSE(past.ok());
 }

@@ -8,6 +8,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "model/llama2c_checkpoint.h"
+#include "model/gguf_checkpoint.h"
 #include "model/safetensors_checkpoint.h"
 #include "model/synthetic_checkpoint.h"
 #include "core/input_file.h"
@@ -56,10 +57,15 @@ absl::StatusOr<std::unique_ptr<Checkpoint>> OpenCheckpoint(const std::string& sp
   if (!fs::exists(path, ec))
     return absl::NotFoundError(absl::StrFormat(
         "%s: no such file or directory (expected a checkpoint directory, a .safetensors file, "
-        "a llama2.c .bin file or synthetic:NAME)",
+        "a .gguf file, a llama2.c .bin file or synthetic:NAME)",
         spec));
   if (absl::EndsWith(spec, ".safetensors") || absl::EndsWith(spec, ".safetensors.index.json"))
     return OpenSafetensorsCheckpoint(spec);
+  if (absl::EndsWith(spec, ".gguf")) {
+    QSWEEP_RETURN_IF_ERROR(RequireRegularFile(spec, "the checkpoint"));
+    QSWEEP_ASSIGN_OR_RETURN(std::unique_ptr<GgufCheckpoint> gguf, GgufCheckpoint::Open(spec));
+    return std::unique_ptr<Checkpoint>(std::move(gguf));
+  }
   if (absl::EndsWith(spec, ".bin")) {
     // PyTorch's .bin is a zip of pickles; llama2.c's starts with int32 dims.
     QSWEEP_RETURN_IF_ERROR(RequireRegularFile(spec, "the checkpoint"));

@@ -134,8 +134,15 @@ absl::Status Decoder::LoadWeights(const Checkpoint& ckpt) {
   QSWEEP_ASSIGN_OR_RETURN(std::unique_ptr<PackedLinear> head_q,
                           QuantizeTensor(scheme, LmHeadName(), std::move(head_w), vslice, c.hidden_size));
   QSWEEP_ASSIGN_OR_RETURN(head_, backend_->CreateLinear(LmHeadName(), LinearRole::kHead, std::move(head_q)));
-  if (options_.pair_baseline && FormatFor(*options_.pair_baseline, LmHeadName()) != FormatFor(scheme, LmHeadName())) {
-    QSWEEP_ASSIGN_OR_RETURN(std::vector<float> w, read(head_source, 0, vocab_begin_, vocab_end_));
+  if (options_.pair_baseline &&
+      (options_.pair_baseline_checkpoint ||
+       FormatFor(*options_.pair_baseline, LmHeadName()) != FormatFor(scheme, LmHeadName()))) {
+    const Checkpoint& base = options_.pair_baseline_checkpoint ? *options_.pair_baseline_checkpoint : ckpt;
+    const std::string base_head = base.config().tie_word_embeddings ? EmbedName() : LmHeadName();
+    if (!base.Find(base_head))
+      return absl::NotFoundError(absl::StrFormat("%s: missing tensor '%s'", base.source(), base_head));
+    std::vector<float> w((vocab_end_ - vocab_begin_) * c.hidden_size);
+    QSWEEP_RETURN_IF_ERROR(base.ReadSlice(base_head, 0, vocab_begin_, vocab_end_, w));
     QSWEEP_ASSIGN_OR_RETURN(std::unique_ptr<PackedLinear> q, QuantizeTensor(*options_.pair_baseline, LmHeadName(),
                                                                             std::move(w), vslice, c.hidden_size));
     QSWEEP_ASSIGN_OR_RETURN(base_head_, backend_->CreateLinear(LmHeadName(), LinearRole::kHead, std::move(q)));
@@ -321,11 +328,12 @@ absl::Status Decoder::Forward(const TokenBatch& batch, std::span<const int64_t> 
                               std::vector<float>* hidden) {
   const int64_t n = batch.rows(), dim = config_.hidden_size;
   QSWEEP_CHECK(rows.size() == targets.size());
-  const bool paired = !pairing.base_hidden.empty();
+  const bool paired = pairing.compares();
   QSWEEP_CHECK(!paired || options_.pair_baseline);
-  if (paired && pairing.base_hidden.size() != rows.size() * dim)
+  const size_t given = pairing.base_hidden.size() + pairing.base_hidden_bf16.size();
+  if (paired && (given != rows.size() * dim || (!pairing.base_hidden.empty() && !pairing.base_hidden_bf16.empty())))
     return absl::InvalidArgumentError(absl::StrFormat("the baseline's hidden states hold %d values for %d rows of %d",
-                                                      pairing.base_hidden.size(), rows.size(), dim));
+                                                      given, rows.size(), dim));
   QSWEEP_CHECK(!pairing.keep_hidden || hidden);
   if (n == 0 || n > options_.max_batch_tokens)
     return absl::InvalidArgumentError(absl::StrFormat(
@@ -363,7 +371,10 @@ absl::Status Decoder::Forward(const TokenBatch& batch, std::span<const int64_t> 
       // The baseline's logits as its run computed them: its head on its
       // hidden states, which the compute type holds exactly.
       Act base_norm = Rows(base_norm_, m);
-      backend_->UploadTo(pairing.base_hidden.subspan(begin * dim, m * dim), base_norm);
+      if (pairing.base_hidden_bf16.empty())
+        backend_->UploadTo(pairing.base_hidden.subspan(begin * dim, m * dim), base_norm);
+      else
+        backend_->UploadBf16(pairing.base_hidden_bf16.subspan(begin * dim, m * dim), base_norm);
       backend_->Matmul(base_head_ ? *base_head_ : *head_, base_norm, base_logits);
     }
     for (int c = 0; c < vocab_chunks_; ++c) {

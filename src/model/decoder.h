@@ -67,6 +67,10 @@ struct DecoderOptions {
   // the baseline's logits (this model's own head where the formats agree, a
   // second head otherwise). Reserves the rows and logits that takes.
   std::optional<SchemeSpec> pair_baseline = std::nullopt;
+  // The baseline's checkpoint where it is not the one this decoder loads (a
+  // quantized checkpoint made elsewhere): its head is then always loaded
+  // from there.
+  const Checkpoint* pair_baseline_checkpoint = nullptr;
 };
 
 class Decoder {

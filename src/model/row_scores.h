@@ -38,6 +38,10 @@ struct RowScores {
 struct RowPairing {
   bool keep_hidden = false;
   std::span<const float> base_hidden = {};  // [rows, hidden]; empty: no comparison
+  // The same as bfloat16 bits, where the baseline computed in bf16 (a
+  // candidate then moves them to the device as they are stored).
+  std::span<const uint16_t> base_hidden_bf16 = {};
+  bool compares() const { return !base_hidden.empty() || !base_hidden_bf16.empty(); }
 };
 
 // `chunks`: the statistics of every vocabulary chunk, in vocabulary order

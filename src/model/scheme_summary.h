@@ -20,4 +20,17 @@ struct SchemeSummary {
 // `name`: what the run is called (default: the spec's canonical name).
 SchemeSummary SummarizeScheme(const SchemeSpec& spec, const Checkpoint& checkpoint, const std::string& name = "");
 
+// A quantized checkpoint made elsewhere, run as entry `name` held in `spec`:
+// its size is the file's own (bits per weight from its block formats), and
+// the JSON adds where it came from, its content id and how many tensors are
+// in each stored format, e.g.
+//   "checkpoint": {"path": ..., "id": ..., "formats": {"Q8_0": 28, "F32": 9}}
+SchemeSummary SummarizeCheckpointEntry(const SchemeSpec& spec, const Checkpoint& checkpoint,
+                                       const std::string& name);
+
+// Whether `entry` is of the model `baseline` is: the same architecture and
+// shapes (every field of the config that changes what the weights compute);
+// an error naming both files and what differs.
+absl::Status CheckSameModel(const Checkpoint& entry, const Checkpoint& baseline);
+
 }  // namespace qsweep

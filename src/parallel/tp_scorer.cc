@@ -57,7 +57,10 @@ absl::Status TensorParallelScorer::ForwardAndGather(
   // leader, which writes the run, keeps the hidden states.
   const bool keep_hidden = r.Get<uint8_t>();
   const auto base_hidden = r.GetVector<float>();
-  const RowPairing pairing{.keep_hidden = keep_hidden && hidden != nullptr, .base_hidden = base_hidden};
+  const auto base_hidden_bf16 = r.GetVector<uint16_t>();
+  const RowPairing pairing{.keep_hidden = keep_hidden && hidden != nullptr,
+                           .base_hidden = base_hidden,
+                           .base_hidden_bf16 = base_hidden_bf16};
   std::vector<LogitStats> mine;
   const absl::Status status = decoder_->Forward(batch, rows, targets, topk, full, &mine, pairing, hidden);
   const auto gathered = group_->Gather(EncodeRankStats(status, mine), 0);
@@ -84,6 +87,7 @@ absl::StatusOr<RowScores> TensorParallelScorer::Score(const TokenBatch& batch,
   w.Put<uint8_t>(full_rows);
   w.Put<uint8_t>(pairing.keep_hidden);
   w.PutVector(std::vector<float>(pairing.base_hidden.begin(), pairing.base_hidden.end()));
+  w.PutVector(std::vector<uint16_t>(pairing.base_hidden_bf16.begin(), pairing.base_hidden_bf16.end()));
   group_->Broadcast(w.bytes(), 0);
   std::vector<LogitStats> all;
   std::vector<float> hidden;

@@ -119,16 +119,26 @@ absl::Status ParseSchemeEntry(const Reader& rd, const YAML::Node& e, SweepConfig
     c.schemes.push_back(name);
     return absl::OkStatus();
   }
-  QSWEEP_RETURN_IF_ERROR(rd.Keys(e, "schemes", {"name", "scheme", "overrides", "batch_tokens", "reduction"}));
+  QSWEEP_RETURN_IF_ERROR(
+      rd.Keys(e, "schemes", {"name", "scheme", "overrides", "batch_tokens", "reduction", "checkpoint"}));
   std::string name;
   QSWEEP_RETURN_IF_ERROR(rd.Get(e, "name", &name, true, "schemes"));
   // The name becomes a file name (runs/NAME.h5) and an sbatch argument.
   if (name.empty() || name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
                           std::string::npos || name[0] == '.')
     return rd.Error(e["name"], "schemes.name", "'" + name + "': use letters, digits, '.', '_' and '-'");
-  if (!e["scheme"]) return rd.Error(e, "schemes." + name + ".scheme", "missing (the base scheme)");
+  std::string checkpoint;
+  if (e["checkpoint"]) {
+    QSWEEP_RETURN_IF_ERROR(rd.Get(e, "checkpoint", &checkpoint, true, "schemes." + name));
+    if (!checkpoint.ends_with(".gguf"))
+      return rd.Error(e["checkpoint"], "schemes." + name + ".checkpoint", "'" + checkpoint + "': a .gguf file");
+    if (e["overrides"])
+      return rd.Error(e, "schemes." + name, "a checkpoint entry takes its formats from the file: no overrides");
+    c.entry_checkpoint[name] = rd.Resolve(checkpoint);
+  }
+  if (!e["scheme"] && checkpoint.empty()) return rd.Error(e, "schemes." + name + ".scheme", "missing (the base scheme)");
   YAML::Node spec;
-  spec["scheme"] = e["scheme"];
+  spec["scheme"] = e["scheme"] ? e["scheme"] : YAML::Node("bf16");
   if (e["overrides"]) spec["overrides"] = e["overrides"];
   YAML::Emitter out;
   out << spec;

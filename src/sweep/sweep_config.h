@@ -54,6 +54,11 @@ struct SweepConfig {
     std::optional<Reduction> reduction;
   };
   std::map<std::string, EntryScoring> entry_scoring;
+  // Entries that are quantized checkpoints made elsewhere (GGUF), scored
+  // against the same baseline: name → the file (resolved), e.g.
+  //   {name: q8-0, checkpoint: model-Q8_0.gguf}
+  // held in the entry's `scheme` (default bf16: its weights dequantized).
+  std::map<std::string, std::string> entry_checkpoint;
   std::vector<TaskSource> tasks;
   std::vector<CorpusSource> corpora;
   std::string output;            // folder of requests.h5, runs/, metrics.h5, report/

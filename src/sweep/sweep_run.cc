@@ -15,6 +15,7 @@
 #include "io/request_file.h"
 #include "io/run_file.h"
 #include "model/checkpoint.h"
+#include "model/gguf_checkpoint.h"
 #include "model/scheme_summary.h"
 #include "mpi/agree_on_root.h"
 #include "parallel/communicator.h"
@@ -99,6 +100,20 @@ absl::StatusOr<RequestSet> SharedRequests(const SweepConfig& c, const Topology& 
   if (topo.world_rank == 0 && !std::filesystem::exists(c.RequestsPath())) prepared = PrepareRequests(c);
   QSWEEP_RETURN_IF_ERROR(AgreeOnRoot(prepared, world));
   return ReadRequestFile(c.RequestsPath());
+}
+
+// A GGUF names its tokenizer's size and special tokens: they must be the
+// sweep's tokenizer's, which tokenized the requests every run scores.
+absl::Status CheckSameTokenizer(const Checkpoint& entry, const std::string& tokenizer_path) {
+  const auto* gguf = dynamic_cast<const GgufCheckpoint*>(&entry);
+  if (!gguf) return absl::OkStatus();
+  QSWEEP_ASSIGN_OR_RETURN(std::unique_ptr<Tokenizer> tok, LoadTokenizer(tokenizer_path));
+  const GgufTokenizerInfo& t = gguf->tokenizer();
+  if ((t.bos_id >= 0 && t.bos_id != tok->bos_id()) || (t.eos_id >= 0 && t.eos_id != tok->eos_id()))
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "%s: its tokenizer's BOS/EOS ids are %d/%d, the sweep's tokenizer %s has %d/%d: another tokenizer",
+        entry.source(), t.bos_id, t.eos_id, tokenizer_path, tok->bos_id(), tok->eos_id()));
+  return absl::OkStatus();
 }
 
 // What every scheme of one sweep shares.
@@ -243,7 +258,17 @@ absl::Status RunScheme(const Sweep& s, const std::string& scheme_name, const Bac
   const bool leader = s.topo.world_rank == 0;
   const std::string scheme_text = c.SchemeText(scheme_name);
   QSWEEP_ASSIGN_OR_RETURN(const SchemeSpec spec, ResolveScheme(scheme_text));
-  const SchemeSummary scheme = SummarizeScheme(spec, s.ckpt, scheme_text == scheme_name ? "" : scheme_name);
+  // A quantized checkpoint made elsewhere is scored in place of the sweep's
+  // model, which must be the model it was made from.
+  std::unique_ptr<Checkpoint> entry_ckpt;
+  if (auto it = c.entry_checkpoint.find(scheme_name); it != c.entry_checkpoint.end()) {
+    QSWEEP_ASSIGN_OR_RETURN(entry_ckpt, OpenCheckpoint(it->second));
+    QSWEEP_RETURN_IF_ERROR(CheckSameModel(*entry_ckpt, s.ckpt));
+    QSWEEP_RETURN_IF_ERROR(CheckSameTokenizer(*entry_ckpt, c.tokenizer));
+  }
+  const Checkpoint& weights = entry_ckpt ? *entry_ckpt : s.ckpt;
+  const SchemeSummary scheme = entry_ckpt ? SummarizeCheckpointEntry(spec, *entry_ckpt, scheme_name)
+                                          : SummarizeScheme(spec, s.ckpt, scheme_text == scheme_name ? "" : scheme_name);
   const std::string path = c.RunPath(scheme.name);
   if (AgreeOnRoot(leader && ReadRunFile(path).ok(), s.world)) {
     if (leader) std::fprintf(stderr, "qsweep: %s is complete; keeping it\n", path.c_str());
@@ -257,12 +282,17 @@ absl::Status RunScheme(const Sweep& s, const std::string& scheme_name, const Bac
     QSWEEP_ASSIGN_OR_RETURN(pair_baseline, ResolveScheme(c.SchemeText(c.baseline)));
   }
   QSWEEP_ASSIGN_OR_RETURN(std::unique_ptr<Backend> backend, make_backend(c.backend, RankContext(s)));
-  QSWEEP_ASSIGN_OR_RETURN(std::unique_ptr<Decoder> decoder,
-                          Decoder::Load(s.ckpt, backend.get(), DecoderOptionsFor(s, scheme_name, spec, pair_baseline)));
+  DecoderOptions options = DecoderOptionsFor(s, scheme_name, spec, pair_baseline);
+  if (entry_ckpt) options.pair_baseline_checkpoint = &s.ckpt;
+  QSWEEP_ASSIGN_OR_RETURN(std::unique_ptr<Decoder> decoder, Decoder::Load(weights, backend.get(), options));
   if (leader)
     std::fprintf(stderr, "qsweep: %s on %s, loaded in %.1f s: %s\n", scheme.name.c_str(), backend->name().c_str(),
                  std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count(),
                  decoder->memory_plan().c_str());
+  if (leader && entry_ckpt)
+    std::fprintf(stderr, "qsweep: %s: %s, %.3f bits per weight as stored, dequantized at load and held as %s "
+                 "(speed and memory are of that, not of its own formats)\n", scheme.name.c_str(),
+                 entry_ckpt->source().c_str(), scheme.bits_per_weight, SchemeName(spec).c_str());
   RunHeader header = MakeRunHeader(s, scheme_name, scheme);
   header.scheme_json = CalibratedSchemeJson(header.scheme_json, *decoder, s, spec);
   if (role == TokenStatsRole::kBaseline) {

@@ -120,9 +120,10 @@ YAML
     # (bench, same process) and in a run (the noise-floor candidate scored
     # with and without them), and their bytes on disk per token.
     "$bin/qsweep" bench forward --model synthetic:llama3-8b --scheme bf16 --batch 4 --seq 2048 \
-      --reduction tp_invariant --exact-token-stats --no-stages --gemm 0 >"$out/bench_kl.log" 2>&1
+      --reduction tp_invariant --exact-token-stats --gemm 0 >"$out/bench_kl.log" 2>&1
     note "bench forward +exact token stats: rc $?"
     grep -E "^  (forward|fwd)" "$out/bench_kl.log"
+    grep -A30 "per stage" "$out/bench_kl.log"
     for i in 1 2 3 4 5 6 7 8; do cat tests/data/tiny/tasks/heldout.txt; done >/tmp/corpus8b.txt
     for exact in true false; do
       cat >configs/.kl8b.yaml <<YAML

@@ -971,8 +971,16 @@ std::vector<float> CudaBackend::Download(const Act& a) {
   QSWEEP_CHECK(a.dtype == DType::kBF16);
   std::vector<uint16_t> b(h.size());
   QSWEEP_CUDA_CHECK(cudaMemcpy(b.data(), a.data, b.size() * 2, cudaMemcpyDeviceToHost));
-  for (size_t i = 0; i < b.size(); ++i) h[i] = BF16ToFloat(b[i]);
+  const int64_t n = static_cast<int64_t>(b.size());
+#pragma omp parallel for schedule(static) if (n > (1 << 20))
+  for (int64_t i = 0; i < n; ++i) h[i] = BF16ToFloat(b[i]);
   return h;
+}
+
+void CudaBackend::UploadBf16(std::span<const uint16_t> bits, Act& a) {
+  if (a.dtype != DType::kBF16) return Backend::UploadBf16(bits, a);
+  QSWEEP_CHECK(static_cast<int64_t>(bits.size()) <= a.rows * a.cols);
+  QSWEEP_CUDA_CHECK(cudaMemcpy(a.data, bits.data(), bits.size() * 2, cudaMemcpyHostToDevice));
 }
 
 void CudaBackend::UploadTo(std::span<const float> values, Act& a) {
@@ -983,7 +991,11 @@ void CudaBackend::UploadTo(std::span<const float> values, Act& a) {
   }
   QSWEEP_CHECK(a.dtype == DType::kBF16);
   std::vector<uint16_t> b(values.size());
-  for (size_t i = 0; i < b.size(); ++i) b[i] = FloatToBF16(values[i]);
+  // Tens of millions of values per upload where a candidate sends a
+  // baseline's hidden states: the host's cores share the narrowing.
+  const int64_t n = static_cast<int64_t>(b.size());
+#pragma omp parallel for schedule(static) if (n > (1 << 20))
+  for (int64_t i = 0; i < n; ++i) b[i] = FloatToBF16(values[i]);
   QSWEEP_CUDA_CHECK(cudaMemcpy(a.data, b.data(), b.size() * 2, cudaMemcpyHostToDevice));
 }
 

@@ -59,6 +59,7 @@ class CudaBackend : public Backend {
   absl::StatusOr<std::unique_ptr<DeviceArray>> Upload(std::span<const float> values) override;
   std::vector<float> Download(const Act& a) override;
   void UploadTo(std::span<const float> values, Act& a) override;
+  void UploadBf16(std::span<const uint16_t> bits, Act& a) override;
   void Synchronize() override;
   absl::StatusOr<std::unique_ptr<Linear>> CreateLinear(std::string_view name, LinearRole role,
                                                        std::unique_ptr<PackedLinear> w) override;
