@@ -105,6 +105,7 @@ for t in "${targets[@]}"; do
   exe=$build/fuzz/${t}_fuzz
   [ -x "$exe" ] || { echo "fuzz: $exe missing (build with tools/sanitize.sh)"; exit 1; }
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+  export LSAN_OPTIONS=suppressions=$src/fuzz/lsan.supp
   if [ $replay = 1 ]; then
     # Each seed once: the readers must refuse or accept every one cleanly.
     "$exe" -runs=0 -timeout=30 -rss_limit_mb=4096 "$seeds/$t" >"$build/fuzz/$t.replay.log" 2>&1

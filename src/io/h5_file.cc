@@ -101,7 +101,12 @@ absl::StatusOr<File> File::Create(const std::string& path) {
   // Track creation order so tasks list in the order they were written.
   Handle fcpl(H5Pcreate(H5P_FILE_CREATE), H5Pclose);
   H5Pset_link_creation_order(fcpl.get(), H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED);
-  f.file_ = Handle(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, fcpl.get(), H5P_DEFAULT), H5Fclose);
+  // The 1.10 format: a checksum on the superblock and on every object header
+  // (attributes included), so a damaged byte of metadata is an error, not a
+  // crash inside libhdf5 or a silently different value.
+  Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
+  H5Pset_libver_bounds(fapl.get(), H5F_LIBVER_V110, H5F_LIBVER_V110);
+  f.file_ = Handle(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, fcpl.get(), fapl.get()), H5Fclose);
   if (!f.file_.valid()) return f.Fail("cannot create the HDF5 file (is the folder writable?)");
   return f;
 }
@@ -265,14 +270,21 @@ absl::Status File::WriteAs(const std::string& name, hid_t file_type, hid_t mem_t
   Handle dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
   int64_t total = 1;
   for (int64_t d : dims) total *= d;
-  if (compress && total > 0 && dims.size() == 2) {
-    // Chunks of whole rows, about 1 MiB: reading a row range decompresses little.
+  if (total > 0) {
+    // Chunks of whole rows, about 1 MiB: reading a row range reads (and
+    // decompresses) little. Every chunk carries a Fletcher-32 checksum, so
+    // a value changed in place is an error on reading, never other metrics.
     const int64_t elem = H5Tget_size(file_type);
-    const hsize_t rows = static_cast<hsize_t>(std::max<int64_t>(1, std::min<int64_t>(dims[0], (1 << 20) / std::max<int64_t>(1, dims[1] * elem))));
-    const hsize_t chunk[2] = {rows, hd[1]};
-    H5Pset_chunk(dcpl.get(), 2, chunk);
-    H5Pset_shuffle(dcpl.get());
-    H5Pset_deflate(dcpl.get(), 4);
+    const int64_t row = dims.size() == 2 ? dims[1] : 1;
+    const hsize_t rows = static_cast<hsize_t>(
+        std::max<int64_t>(1, std::min<int64_t>(dims[0], (1 << 20) / std::max<int64_t>(1, row * elem))));
+    const hsize_t chunk[2] = {rows, dims.size() == 2 ? hd[1] : 1};
+    H5Pset_chunk(dcpl.get(), static_cast<int>(dims.size()), chunk);
+    if (compress && dims.size() == 2) {
+      H5Pset_shuffle(dcpl.get());
+      H5Pset_deflate(dcpl.get(), 4);
+    }
+    H5Pset_fletcher32(dcpl.get());
   }
   Handle ds(H5Dcreate2(id(), name.c_str(), file_type, space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
             H5Dclose);
@@ -308,8 +320,12 @@ absl::Status File::ReadRaw(const std::string& name, Type type, int rank, std::ve
 }
 
 absl::Status File::SetAttr(const std::string& object, const std::string& key, const std::string& value) {
+  // Fixed-length, in the object header (which carries a checksum): a
+  // variable-length string's bytes would sit in the global heap, which has
+  // none, and a damaged length there crashes libhdf5 on reading.
   Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
-  H5Tset_size(type.get(), H5T_VARIABLE);
+  H5Tset_size(type.get(), std::max<size_t>(1, value.size()));
+  H5Tset_strpad(type.get(), H5T_STR_NULLPAD);
   H5Tset_cset(type.get(), H5T_CSET_UTF8);
   Handle space(H5Screate(H5S_SCALAR), H5Sclose);
   if (H5Aexists_by_name(id(), object.c_str(), key.c_str(), H5P_DEFAULT) > 0)
@@ -317,8 +333,8 @@ absl::Status File::SetAttr(const std::string& object, const std::string& key, co
   Handle attr(H5Acreate_by_name(id(), object.c_str(), key.c_str(), type.get(), space.get(), H5P_DEFAULT,
                                 H5P_DEFAULT, H5P_DEFAULT),
               H5Aclose);
-  const char* p = value.c_str();
-  if (!attr.valid() || H5Awrite(attr.get(), type.get(), &p) < 0)
+  const std::string padded = value.empty() ? std::string(1, '\0') : value;
+  if (!attr.valid() || H5Awrite(attr.get(), type.get(), padded.data()) < 0)
     return Fail(absl::StrFormat("cannot write attribute %s of %s", key, object));
   return absl::OkStatus();
 }

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include <gtest/gtest.h>
+#include <hdf5.h>
 
 #include "core/dtype.h"
 #include "io/baseline_run.h"
@@ -336,7 +337,7 @@ TEST(RunFile, ReadableByH5pyAndH5dump) {
   ASSERT_TRUE((*j)->Finalize(rs, units).ok());
   if (std::system("/usr/bin/python3 -c 'import h5py' 2>/dev/null") != 0) GTEST_SKIP() << "python3-h5py missing";
   const std::string script = "/usr/bin/python3 -c \"import h5py,numpy as np; f=h5py.File('" + p +
-                             "','r'); assert f.attrs['complete']==1; assert f.attrs['scheme']=='w4a16-g128';"
+                             "','r'); assert f.attrs['complete']==1; assert f.attrs['scheme']==b'w4a16-g128';"
                              " t=f['tasks/zeta']; assert t['choice_logprob'].shape==(23,4), t['choice_logprob'].shape;"
                              " lp=f['ppl/text/logprob']; assert lp.dtype==np.float16 and lp.shape==(299,16);"
                              " assert list(f['tasks'].keys())==['zeta','alpha'] or set(f['tasks'].keys())=={'zeta','alpha'}\"";
@@ -711,7 +712,7 @@ TEST(RunFile, LayoutAttributesAreTypedAndChecked) {
   ExpectSameHeaders(run->header, h);
   if (std::system("/usr/bin/python3 -c 'import h5py' 2>/dev/null") == 0) {
     const std::string script = "/usr/bin/python3 -c \"import h5py,numpy as np; a=h5py.File('" + p +
-                               "','r').attrs; assert a['backend']=='cuda' and a['reduction']=='fast';"
+                               "','r').attrs; assert a['backend']==b'cuda' and a['reduction']==b'fast';"
                                " assert all(isinstance(a[k], np.int64) for k in ('ranks','replicas','tp'));"
                                " assert (a['ranks'], a['replicas'], a['tp'])==(4, 2, 2)\"";
     EXPECT_EQ(std::system(script.c_str()), 0) << script;
@@ -815,6 +816,64 @@ TEST(RunFile, IncompleteForeignOrDamagedFilesAreRefused) {
   expect_error(p);
 }
 
+// A value changed in place (the bytes of one choice log-likelihood, as an
+// editor or a bit flip would), and a damaged byte of any object header: an
+// error on reading, never a file that reads with other values.
+TEST(RunFile, AValueChangedInPlaceIsAnErrorNotOtherMetrics) {
+  const auto dir = testing::ScratchDir("run_file_changed_value");
+  const RequestSet rs = RandomRequests(2);
+  const auto units = PlanWorkUnits(rs, {});
+  const std::string p = (dir / "r.h5").string();
+  WriteWholeRun(p, rs, units, Header());
+  ASSERT_TRUE(ReadRunFile(p).ok());
+  // Where the first chunk of /tasks/alpha/choice_logprob sits in the file.
+  haddr_t addr = 0;
+  hsize_t chunk_bytes = 0;
+  {
+    const hid_t f = H5Fopen(p.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+    const hid_t ds = H5Dopen2(f, "/tasks/alpha/choice_logprob", H5P_DEFAULT);
+    hsize_t offset[2];
+    unsigned mask = 0;
+    const hid_t space = H5Dget_space(ds);
+    ASSERT_GE(H5Dget_chunk_info(ds, space, 0, offset, &mask, &addr, &chunk_bytes), 0);
+    H5Sclose(space);
+    H5Dclose(ds);
+    H5Fclose(f);
+  }
+  ASSERT_GT(chunk_bytes, 16u);
+  std::vector<char> bytes;
+  {
+    std::ifstream in(p, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  auto with = [&](size_t at, char x, const std::string& name) {
+    std::vector<char> b = bytes;
+    b[at] ^= x;
+    const std::string q = (dir / name).string();
+    std::ofstream(q, std::ios::binary).write(b.data(), b.size());
+    return q;
+  };
+  // One mantissa bit of one value.
+  auto changed = ReadRunFile(with(addr + 3, 0x01, "value.h5"));
+  ASSERT_FALSE(changed.ok());
+  EXPECT_NE(changed.status().message().find("choice_logprob"), std::string::npos) << changed.status();
+  // Every byte of the metadata before the first chunk (superblock, object
+  // headers, attributes): refused or read back equal, never different.
+  const RunData want = *ReadRunFile(p);
+  int refused = 0;
+  for (size_t at = 0; at < std::min<size_t>(addr, 4096); at += 7) {
+    auto r = ReadRunFile(with(at, 0x10, "meta.h5"));
+    if (!r.ok()) {
+      ++refused;
+      continue;
+    }
+    ASSERT_EQ(r->tasks.size(), want.tasks.size()) << at;
+    EXPECT_EQ(r->tasks[0].second.choice_logprob.size(), want.tasks[0].second.choice_logprob.size()) << at;
+    EXPECT_EQ(r->header.model_id, want.header.model_id) << at;
+  }
+  EXPECT_GT(refused, 0);
+}
+
 // Debian's h5py reads what we wrote: shapes, dtypes, attributes and values.
 TEST(RunFile, H5pyReadsTheValues) {
   if (std::system("/usr/bin/python3 -c 'import h5py' 2>/dev/null") != 0) GTEST_SKIP() << "python3-h5py missing";
@@ -831,7 +890,7 @@ TEST(RunFile, H5pyReadsTheValues) {
       " print(int(t['label'][:].sum()), int(t['choice_tokens'][:].sum()), int(np.isnan(t['choice_logprob'][:]).sum()),"
       " repr(float(np.nansum(t['choice_logprob'][:]))), f['ppl/text/topk_id'].shape[1], f['ppl/text/logprob'].compression,"
       " repr(float(f['ppl/text/nll'][:].astype(np.float64).sum())), int(f['ppl/text/logprob'][:].view(np.uint16).astype(np.int64).sum()),"
-      " f.attrs['model_id'], int(f.attrs['complete']))\"";
+      " f.attrs['model_id'].decode(), int(f.attrs['complete']))\"";
   FILE* pipe = popen(cmd.c_str(), "r");
   ASSERT_NE(pipe, nullptr);
   char buf[512] = {0};

@@ -15,6 +15,14 @@
 
 namespace qsweep {
 
+// A tensor stored in a format of its own (a GGUF's ggml blocks, a GPTQ/AWQ
+// layer's packed ints) rather than as its dtype: its bytes as stored.
+struct StoredFormat {
+  std::string name;    // canonical
+  std::string format;  // "Q4_K", "gptq-int4-g128", "F16", ...
+  int64_t bytes = 0;
+};
+
 struct TensorInfo {
   std::string name;
   DType dtype = DType::kF32;
@@ -40,6 +48,10 @@ class Checkpoint {
   // Tensors in the files that the config does not use and that are not
   // known to be redundant (rotary inv_freq): shown by `inspect`.
   virtual std::vector<std::string> ignored_tensors() const { return {}; }
+  // Every tensor's stored format and bytes where the checkpoint holds
+  // quantized formats (reads dequantize them); empty where every tensor is
+  // stored as its dtype.
+  virtual std::vector<StoredFormat> stored_formats() const { return {}; }
 
   // Reads rows [begin, end) (axis 0) or columns [begin, end) (axis 1) of a
   // tensor, converted to fp32, into `out` (row-major, exactly the slice's

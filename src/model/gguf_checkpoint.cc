@@ -448,6 +448,12 @@ std::vector<GgufTensorFormat> GgufCheckpoint::formats() const {
   return out;
 }
 
+std::vector<StoredFormat> GgufCheckpoint::stored_formats() const {
+  std::vector<StoredFormat> out;
+  for (size_t i = 0; i < tensors_.size(); ++i) out.push_back({tensors_[i].name, stored_[i].type_name, stored_[i].bytes});
+  return out;
+}
+
 int64_t GgufCheckpoint::stored_bytes() const {
   int64_t n = 0;
   for (const Stored& s : stored_) n += s.bytes;

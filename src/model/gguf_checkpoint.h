@@ -47,6 +47,7 @@ class GgufCheckpoint : public Checkpoint {
 
   const GgufTokenizerInfo& tokenizer() const { return tokenizer_; }
   std::vector<GgufTensorFormat> formats() const;
+  std::vector<StoredFormat> stored_formats() const override;
   // Bits of the stored tensors over their weights (the file's own sizes:
   // Q4_K 4.5, Q6_K 6.5625, ...), and their bytes.
   double bits_per_weight() const;

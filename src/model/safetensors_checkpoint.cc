@@ -14,6 +14,7 @@
 #include "absl/strings/str_format.h"
 #include "core/status_macros.h"
 #include "model/content_hash.h"
+#include "model/gptq_awq_weights.h"
 #include "model/hf_config.h"
 #include "model/mapped_file.h"
 #include "model/tensor_slice.h"
@@ -207,7 +208,44 @@ absl::StatusOr<Layout> FindLayout(const std::string& spec) {
 struct Location {
   const SafetensorsFile* file;
   const Entry* entry;
+  // A GPTQ/AWQ layer (entry is its qweight): where the rest of it is.
+  std::optional<PackedIntTensors> packed = std::nullopt;
+  int64_t packed_bytes = 0;
 };
+
+// config.json's quantization_config: GPTQ or AWQ packed int weights.
+absl::StatusOr<std::optional<PackedIntFormat>> PackedIntFormatOf(const std::string& config_path) {
+  QSWEEP_ASSIGN_OR_RETURN(json config, ReadJsonFile(config_path));
+  if (!config.is_object() || !config.contains("quantization_config")) return std::nullopt;
+  const json& q = config["quantization_config"];
+  auto bad = [&](const std::string& why) {
+    return absl::InvalidArgumentError(absl::StrFormat("%s: quantization_config: %s", config_path, why));
+  };
+  if (!q.is_object() || !q.contains("quant_method") || !q["quant_method"].is_string())
+    return bad("no quant_method");
+  const std::string method = q["quant_method"].get<std::string>();
+  PackedIntFormat f;
+  if (method == "gptq") {
+    f.method = PackedIntMethod::kGptq;
+    const std::string version =
+        q.contains("checkpoint_format") && q["checkpoint_format"].is_string() ? q["checkpoint_format"].get<std::string>() : "gptq";
+    if (version != "gptq" && version != "gptq_v2") return bad("checkpoint_format '" + version + "' is not gptq or gptq_v2");
+    f.zero_plus_one = version == "gptq";
+  } else if (method == "awq") {
+    f.method = PackedIntMethod::kAwq;
+    f.zero_plus_one = false;
+    const std::string version = q.contains("version") && q["version"].is_string() ? q["version"].get<std::string>() : "gemm";
+    if (version != "gemm" && version != "GEMM") return bad("AWQ version '" + version + "' (only GEMM packing is read)");
+  } else {
+    return bad("quant_method '" + method + "' is not supported (gptq and awq are)");
+  }
+  if (!q.contains("bits") || !q["bits"].is_number_integer()) return bad("no integer 'bits'");
+  f.bits = q["bits"].get<int>();
+  const char* group_key = method == "awq" && q.contains("q_group_size") ? "q_group_size" : "group_size";
+  if (!q.contains(group_key) || !q[group_key].is_number_integer()) return bad(std::string("no integer '") + group_key + "'");
+  f.group = q[group_key].get<int64_t>();  // -1: one group per row, set per layer
+  return f;
+}
 
 class SafetensorsCheckpoint : public Checkpoint {
  public:
@@ -216,6 +254,17 @@ class SafetensorsCheckpoint : public Checkpoint {
   const std::vector<TensorInfo>& tensors() const override { return tensors_; }
   std::string content_id() const override { return content_id_; }
   std::vector<std::string> ignored_tensors() const override { return ignored_; }
+  std::vector<StoredFormat> stored_formats() const override {
+    std::vector<StoredFormat> out;
+    bool any = false;
+    for (size_t i = 0; i < tensors_.size(); ++i) {
+      const Location& l = locations_[i];
+      any = any || l.packed;
+      out.push_back({tensors_[i].name, l.packed ? packed_formats_[i].Describe() : std::string(DTypeName(tensors_[i].dtype)),
+                     l.packed ? l.packed_bytes : l.entry->end - l.entry->begin});
+    }
+    return any ? out : std::vector<StoredFormat>{};
+  }
 
   absl::Status ReadSlice(std::string_view name, int axis, int64_t begin, int64_t end,
                          std::span<float> out) const override;
@@ -227,6 +276,7 @@ class SafetensorsCheckpoint : public Checkpoint {
   ModelConfig config_;
   std::vector<TensorInfo> tensors_;
   std::vector<Location> locations_;  // parallel to tensors_
+  std::vector<PackedIntFormat> packed_formats_;  // parallel to tensors_ (used where packed)
   std::vector<std::unique_ptr<SafetensorsFile>> files_;
   std::vector<std::string> ignored_;
   std::string content_id_;
@@ -278,7 +328,61 @@ absl::StatusOr<std::unique_ptr<Checkpoint>> SafetensorsCheckpoint::Open(const st
     for (const auto& [name, e] : ck->files_[0]->entries) where[name] = ck->files_[0].get();
   }
 
+  QSWEEP_ASSIGN_OR_RETURN(const std::optional<PackedIntFormat> packed, PackedIntFormatOf(layout.config_path));
   for (const auto& want : ExpectedTensors(ck->config_)) {
+    // A packed layer: <prefix>.qweight, .qzeros, .scales (and .g_idx) for <prefix>.weight.
+    const std::string prefix = want.name.substr(0, want.name.size() - std::string_view(".weight").size());
+    if (packed && want.shape.size() == 2 && absl::EndsWith(want.name, "proj.weight") && !where.count(want.name) &&
+        where.count(prefix + ".qweight")) {
+      PackedIntFormat f = *packed;
+      const int64_t out = want.shape[0], in = want.shape[1];
+      if (f.group == -1) f.group = in;
+      QSWEEP_RETURN_IF_ERROR(CheckPackedIntLayer(f, out, in, listing + ": " + want.name));
+      const PackedIntShapes shapes = ExpectedPackedIntShapes(f, out, in);
+      Location loc{nullptr, nullptr};
+      PackedIntTensors t;
+      const std::pair<const char*, std::pair<const int64_t*, DType>> parts[] = {
+          {".qweight", {shapes.qweight, DType::kI32}}, {".qzeros", {shapes.qzeros, DType::kI32}},
+          {".scales", {shapes.scales, DType::kF16}}};
+      for (const auto& [suffix, want_part] : parts) {
+        const std::string name = prefix + suffix;
+        auto part = where.find(name);
+        if (part == where.end())
+          return absl::NotFoundError(absl::StrFormat("%s: tensor '%s' is missing (%s)", listing, name, f.Describe()));
+        const Entry& e = part->second->entries.at(name);
+        const std::vector<int64_t> shape = {want_part.first[0], want_part.first[1]};
+        if (e.shape != shape || e.dtype != want_part.second)
+          return absl::InvalidArgumentError(absl::StrFormat(
+              "%s: tensor '%s' is %s %s; %s of %s needs %s %s", part->second->path(), name, e.dtype_name,
+              FormatShape(e.shape), f.Describe(), FormatShape(want.shape), DTypeName(want_part.second),
+              FormatShape(shape)));
+        const uint8_t* data = part->second->map->data() + part->second->data_start + e.begin;
+        if (std::string_view(suffix) == ".qweight") {
+          loc = {part->second, &e};
+          t.qweight = data;
+        } else {
+          (std::string_view(suffix) == ".qzeros" ? t.qzeros : t.scales) = data;
+        }
+        loc.packed_bytes += e.end - e.begin;
+        where.erase(part);
+      }
+      if (auto g = where.find(prefix + ".g_idx"); g != where.end() && f.method == PackedIntMethod::kGptq) {
+        const Entry& e = g->second->entries.at(prefix + ".g_idx");
+        if (e.shape != std::vector<int64_t>{in} || e.dtype != DType::kI32)
+          return absl::InvalidArgumentError(absl::StrFormat("%s: tensor '%s.g_idx' is %s %s, not I32 [%d]",
+                                                            g->second->path(), prefix, e.dtype_name,
+                                                            FormatShape(e.shape), in));
+        t.g_idx = g->second->map->data() + g->second->data_start + e.begin;
+        QSWEEP_RETURN_IF_ERROR(CheckGroupIndex(f, t.g_idx, in, g->second->path() + ": " + prefix + ".g_idx"));
+        loc.packed_bytes += e.end - e.begin;
+        where.erase(g);
+      }
+      loc.packed = t;
+      ck->packed_formats_.push_back(f);
+      ck->tensors_.push_back({want.name, DType::kF32, want.shape});
+      ck->locations_.push_back(loc);
+      continue;
+    }
     auto it = where.find(want.name);
     if (it == where.end())
       return absl::NotFoundError(absl::StrFormat(
@@ -297,12 +401,19 @@ absl::StatusOr<std::unique_ptr<Checkpoint>> SafetensorsCheckpoint::Open(const st
           file->path(), want.name, e.dtype_name));
     ck->tensors_.push_back({want.name, *e.dtype, want.shape});
     ck->locations_.push_back({file, &e});
+    ck->packed_formats_.push_back({});
     where.erase(it);
   }
   for (const auto& [name, file] : where)
     if (!absl::EndsWith(name, "rotary_emb.inv_freq")) ck->ignored_.push_back(name);
   // The storage type is what the files hold, whatever torch_dtype claims.
   ck->config_.dtype = ck->tensors_[0].dtype;
+  if (packed) {
+    for (const auto& name : ck->ignored_)
+      if (absl::EndsWith(name, ".qweight") || absl::EndsWith(name, ".qzeros") || absl::EndsWith(name, ".scales"))
+        return absl::InvalidArgumentError(absl::StrFormat(
+            "%s: '%s' belongs to no layer the config implies (a packed layer of another shape?)", listing, name));
+  }
 
   // The id covers what defines the weights without reading them: the
   // config, each header (names, dtypes, shapes, offsets) and file size.
@@ -324,7 +435,13 @@ absl::StatusOr<std::unique_ptr<Checkpoint>> SafetensorsCheckpoint::Open(const st
 absl::Status SafetensorsCheckpoint::ReadSlice(std::string_view name, int axis, int64_t begin,
                                               int64_t end, std::span<float> out) const {
   QSWEEP_ASSIGN_OR_RETURN(TensorSlice s, ResolveSlice(*this, name, axis, begin, end, out.size()));
-  const Location& loc = locations_[static_cast<size_t>(s.info - tensors_.data())];
+  const size_t index = static_cast<size_t>(s.info - tensors_.data());
+  const Location& loc = locations_[index];
+  if (loc.packed) {
+    DequantizePackedInt(packed_formats_[index], *loc.packed, s.rows, s.cols, s.row_begin, s.row_end, s.col_begin,
+                        s.col_end, out.data());
+    return absl::OkStatus();
+  }
   const DType t = s.info->dtype;
   const int64_t eb = DTypeBytes(t);
   const uint8_t* base = loc.file->map->data() + loc.file->data_start + loc.entry->begin;

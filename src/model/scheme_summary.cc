@@ -24,13 +24,18 @@ SchemeSummary SummarizeCheckpointEntry(const SchemeSpec& spec, const Checkpoint&
   nlohmann::json j = nlohmann::json::parse(out.json);
   j["name"] = name;
   nlohmann::json source = {{"path", checkpoint.source()}, {"id", checkpoint.content_id()}};
-  if (const auto* gguf = dynamic_cast<const GgufCheckpoint*>(&checkpoint)) {
+  source["file_format"] = dynamic_cast<const GgufCheckpoint*>(&checkpoint) ? "gguf" : "safetensors";
+  if (const std::vector<StoredFormat> stored = checkpoint.stored_formats(); !stored.empty()) {
     std::map<std::string, int> formats;
-    for (const GgufTensorFormat& f : gguf->formats()) ++formats[f.format];
+    int64_t bytes = 0, weights = 0;
+    for (const StoredFormat& f : stored) {
+      ++formats[f.format];
+      bytes += f.bytes;
+    }
+    for (const TensorInfo& t : checkpoint.tensors()) weights += t.numel();
     source["formats"] = formats;
-    source["file_format"] = "gguf";
-    out.bits_per_weight = gguf->bits_per_weight();
-    out.bytes = gguf->stored_bytes();
+    out.bits_per_weight = weights ? 8.0 * static_cast<double>(bytes) / static_cast<double>(weights) : 0;
+    out.bytes = bytes;
   }
   j["checkpoint"] = source;
   out.json = j.dump();

@@ -130,8 +130,9 @@ absl::Status ParseSchemeEntry(const Reader& rd, const YAML::Node& e, SweepConfig
   std::string checkpoint;
   if (e["checkpoint"]) {
     QSWEEP_RETURN_IF_ERROR(rd.Get(e, "checkpoint", &checkpoint, true, "schemes." + name));
-    if (!checkpoint.ends_with(".gguf"))
-      return rd.Error(e["checkpoint"], "schemes." + name + ".checkpoint", "'" + checkpoint + "': a .gguf file");
+    if (checkpoint.empty() || checkpoint.starts_with("synthetic:"))
+      return rd.Error(e["checkpoint"], "schemes." + name + ".checkpoint",
+                      "'" + checkpoint + "': a .gguf file or a GPTQ/AWQ checkpoint (safetensors)");
     if (e["overrides"])
       return rd.Error(e, "schemes." + name, "a checkpoint entry takes its formats from the file: no overrides");
     c.entry_checkpoint[name] = rd.Resolve(checkpoint);

@@ -53,8 +53,8 @@ if mpirun -n 1 --oversubscribe "$qsweep" run "$scratch/other.yaml" --scheme othe
 fi
 grep -q "other-Q8_0.gguf is not of the baseline's model" "$scratch/other.log" || { cat "$scratch/other.log"; exit 1; }
 [ ! -e "$scratch/other/runs/other-gguf.h5" ] || { echo "FAIL: a run file for the refused entry"; exit 1; }
-# A checkpoint entry that is not a GGUF file: a config error naming the key.
-config bad "{name: bad, checkpoint: $scratch/model.bin}"
-if "$qsweep" plan "$scratch/bad.yaml" >/dev/null 2>"$scratch/bad.log"; then echo "FAIL: accepted a .bin entry"; exit 1; fi
+# A checkpoint entry that names no file: a config error naming the key.
+config bad "{name: bad, checkpoint: synthetic:tiny}"
+if "$qsweep" plan "$scratch/bad.yaml" >/dev/null 2>"$scratch/bad.log"; then echo "FAIL: accepted a synthetic entry"; exit 1; fi
 grep -q "schemes.bad.checkpoint" "$scratch/bad.log" || { cat "$scratch/bad.log"; exit 1; }
 echo "PASS"

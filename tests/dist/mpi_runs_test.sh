@@ -21,7 +21,7 @@ same() {  # run files of two sweep folders
 }
 
 layout() {  # a run file's typed layout attributes: "ranks replicas tp backend reduction"
-  got=$(/usr/bin/python3 -c "import h5py,sys; a=h5py.File(sys.argv[1])['/'].attrs; print(*(a[k] for k in ('ranks','replicas','tp','backend','reduction')))" "$1")
+  got=$(/usr/bin/python3 -c "import h5py,sys; a=h5py.File(sys.argv[1])['/'].attrs; print(*(a[k].decode() if isinstance(a[k], bytes) else a[k] for k in ('ranks','replicas','tp','backend','reduction')))" "$1")
   [ "$got" = "$2" ] || { echo "FAIL: $1 says its layout is '$got', not '$2'"; exit 1; }
 }
 
