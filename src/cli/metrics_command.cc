@@ -77,7 +77,8 @@ void AddMetricsCommand(CLI::App& app) {
   cmd->add_option("-o,--output", a->out, "metrics file (.h5); CSV and JSON beside it");
   cmd->add_option("--csv", a->csv, "summary CSV (default: beside the output)");
   cmd->add_option("--json", a->json, "full JSON (default: beside the output)");
-  cmd->add_option("--bootstrap", a->bootstrap, "bootstrap replicates for the 95% CIs");
+  cmd->add_option("--bootstrap", a->bootstrap, "bootstrap replicates for the 95% CIs (1 to 1000000)")
+      ->check(CLI::Range(1, 1000000));
   cmd->add_option("--seed", a->seed, "bootstrap seed");
   cmd->add_option("--sweep-output", a->run_dir, "with CONFIG: the sweep's output folder (overrides the config's)");
   cmd->callback([a] {

@@ -52,7 +52,8 @@ void AddSlurmCommands(CLI::App& app) {
   auto sa = std::make_shared<SubmitArgs>();
   CLI::App* submit = app.add_subcommand("submit", "Submit the sweep as a Slurm array and its aggregation job");
   submit->add_option("config", sa->config, "sweep config (YAML)")->required()->check(CLI::ExistingFile);
-  submit->add_option("--ranks", sa->options.ranks, "MPI ranks per array task (default: the config's tp)");
+  submit->add_option("--ranks", sa->options.ranks, "MPI ranks per array task (default: the config's tp)")
+      ->check(CLI::Range(1, 65536));
   submit->add_option("--tasks", sa->options.indices, "only these array indices (resubmit failed tasks)")->delimiter(',');
   submit->add_flag("--dry-run", sa->dry_run, "print the sbatch command lines, submit nothing");
   submit->callback([sa] {
@@ -65,7 +66,7 @@ void AddSlurmCommands(CLI::App& app) {
     c->path = std::filesystem::absolute(c->path).string();
     c->output = std::filesystem::absolute(c->output).string();
     if (sa->dry_run) {
-      for (const auto& cmd : SubmitCommands(*c, o)) std::printf("%s\n", absl::StrJoin(cmd, " ").c_str());
+      for (const auto& cmd : SubmitCommands(*c, o)) std::printf("%s\n", ShellQuoted(cmd).c_str());
       return;
     }
     auto ids = SubmitSweep(*c, o);

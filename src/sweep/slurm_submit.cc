@@ -44,6 +44,9 @@ std::vector<std::vector<std::string>> SubmitCommands(const SweepConfig& c, const
     for (int i : indices) list.push_back(std::to_string(i));
     std::vector<std::string> cmd = {"sbatch", "--parsable", "--array=" + absl::StrJoin(list, ",")};
     if (!dependency.empty()) cmd.push_back("--dependency=afterok:" + dependency);
+    // A failed dependency ends the waiting job at once, rather than leaving
+    // it pending forever (and one more each resubmission).
+    if (!dependency.empty()) cmd.push_back("--kill-on-invalid-dep=yes");
     cmd.insert(cmd.end(), {"--job-name=qsweep-" + c.name, "--ntasks=" + std::to_string(ranks),
                            "--output=" + logs + "/%x-%A_%a.out"});
     cmd.insert(cmd.end(), c.slurm_args.begin(), c.slurm_args.end());
@@ -66,12 +69,29 @@ std::vector<std::vector<std::string>> SubmitCommands(const SweepConfig& c, const
     after = "%ARRAY%";
   }
   std::vector<std::string> aggregate = {"sbatch", "--parsable", "--dependency=afterok:" + after,
-                                        "--job-name=qsweep-" + c.name + "-metrics",
+                                        "--kill-on-invalid-dep=yes", "--job-name=qsweep-" + c.name + "-metrics",
                                         "--output=" + logs + "/%x-%j.out"};
   aggregate.insert(aggregate.end(), c.slurm_args.begin(), c.slurm_args.end());
   aggregate.insert(aggregate.end(), {o.repo + "/slurm/aggregate.sbatch", o.qsweep, c.path});
   cmds.push_back(aggregate);
   return cmds;
+}
+
+std::string ShellQuoted(const std::vector<std::string>& argv) {
+  std::string out;
+  for (const std::string& a : argv) {
+    if (!out.empty()) out += ' ';
+    const bool plain = !a.empty() && a.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                                         "0123456789_-+=/.,:%@") == std::string::npos;
+    if (plain) {
+      out += a;
+      continue;
+    }
+    out += '\'';
+    for (char ch : a) out += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
+    out += '\'';
+  }
+  return out;
 }
 
 absl::StatusOr<std::string> RunCommand(const std::vector<std::string>& argv) {

@@ -36,6 +36,10 @@ std::vector<std::vector<std::string>> SubmitCommands(const SweepConfig& config, 
 absl::StatusOr<std::pair<std::string, std::string>> SubmitSweep(const SweepConfig& config,
                                                                  const SubmitOptions& options);
 
+// argv as one line a POSIX shell reads back as those arguments (single
+// quotes where a character needs them): what --dry-run prints.
+std::string ShellQuoted(const std::vector<std::string>& argv);
+
 // Runs argv (no shell) and returns its stdout; errors carry its stderr.
 absl::StatusOr<std::string> RunCommand(const std::vector<std::string>& argv);
 

@@ -54,6 +54,30 @@ output: /o
   EXPECT_EQ(SubmitCommands(*c, {.repo = "/repo", .qsweep = "/bin/qsweep"}).size(), 2u);
 }
 
+TEST(SlurmSubmit, WaitingJobsEndWhenTheirDependencyFails) {
+  auto c = ParseSweepConfig("name: p\nmodel: m\nschemes: [w8a16]\ntasks: [{name: t, path: t}]\noutput: /o\n", "/c.yaml");
+  ASSERT_TRUE(c.ok());
+  const auto cmds = SubmitCommands(*c, {.repo = "/r", .qsweep = "/q"});
+  EXPECT_EQ(cmds.back()[3], "--kill-on-invalid-dep=yes");
+}
+
+TEST(SlurmSubmit, ArgumentsThatChangeWhatJobsRunAreRefused) {
+  for (const char* bad : {"--wrap=rm -rf ~", "--output=/etc/x", "--dependency=afterany:1", "-p", "--array=0-99"}) {
+    auto c = ParseSweepConfig(std::string("name: p\nmodel: m\nschemes: [w8a16]\ntasks: [{name: t, path: t}]\n"
+                                          "output: /o\nslurm: {args: [\"") + bad + "\"]}\n", "/c.yaml");
+    ASSERT_FALSE(c.ok()) << bad;
+    EXPECT_NE(c.status().message().find("is not allowed"), std::string::npos) << c.status();
+  }
+}
+
+TEST(SlurmSubmit, DryRunLinesReadBackAsTheArguments) {
+  const std::vector<std::string> argv = {"sbatch", "--job-name=qsweep-x; rm -rf /", "it's", "$HOME", "a b", ""};
+  const std::string line = ShellQuoted(argv);
+  auto out = RunCommand({"bash", "-c", "for a in " + line + "; do printf '[%s]' \"$a\"; done"});
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(*out, "[sbatch][--job-name=qsweep-x; rm -rf /][it's][$HOME][a b][]");
+}
+
 TEST(SlurmSubmit, PlanListsBaselineFirst) {
   auto c = ParseSweepConfig("name: p\nmodel: m\nschemes: [w8a16]\ntasks: [{name: t, path: t}]\noutput: /nonexistent/o\n", "/c.yaml");
   ASSERT_TRUE(c.ok());

@@ -268,8 +268,13 @@ absl::Status ParseScoring(const Reader& rd, const YAML::Node& s, SweepConfig& c)
   QSWEEP_RETURN_IF_ERROR(rd.Get(s, "samples_per_unit", &c.samples_per_unit, false, "scoring"));
   QSWEEP_RETURN_IF_ERROR(rd.Get(s, "windows_per_unit", &c.windows_per_unit, false, "scoring"));
   QSWEEP_RETURN_IF_ERROR(rd.Get(s, "add_bos", &c.add_bos, false, "scoring"));
-  if (c.topk < 1 || c.batch_tokens < 16 || c.samples_per_unit < 1 || c.windows_per_unit < 1)
-    return rd.Error(s, "scoring", "topk, samples_per_unit, windows_per_unit >= 1 and batch_tokens >= 16 (or auto)");
+  // Upper bounds too: each sizes an allocation (top-k lists of every row,
+  // a unit's results, a batch's activations) before anything checks it.
+  if (c.topk < 1 || c.topk > 64 || c.batch_tokens < 16 || c.batch_tokens > (int64_t{1} << 24) ||
+      c.samples_per_unit < 1 || c.samples_per_unit > 1000000 || c.windows_per_unit < 1 || c.windows_per_unit > 100000)
+    return rd.Error(s, "scoring",
+                    "topk in [1, 64], samples_per_unit in [1, 10^6], windows_per_unit in [1, 10^5] and batch_tokens "
+                    "in [16, 2^24] (or auto)");
   if (auto_batch) c.batch_tokens = 0;  // as many as the device's free memory holds (DecoderOptions)
   return absl::OkStatus();
 }
@@ -357,6 +362,27 @@ absl::StatusOr<SweepConfig> ParseSweepConfigNode(const YAML::Node& root, const s
   if (root["slurm"]) {
     QSWEEP_RETURN_IF_ERROR(rd.Keys(root["slurm"], "slurm", {"args"}));
     QSWEEP_RETURN_IF_ERROR(rd.Get(root["slurm"], "args", &c.slurm_args, false, "slurm"));
+    // Only options that say where and how long the jobs run: none that
+    // changes what they run (--wrap runs a shell command), where their logs
+    // go or what they wait for, which qsweep sets itself.
+    static const char* const kAllowed[] = {
+        "--partition=", "--time=", "--account=", "--qos=", "--gres=", "--gpus=", "--gpus-per-node=",
+        "--gpus-per-task=", "--mem=", "--mem-per-cpu=", "--mem-per-gpu=", "--constraint=", "--nodes=",
+        "--cpus-per-task=", "--ntasks-per-node=", "--reservation=", "--nodelist=", "--exclude=", "--mail-type=",
+        "--mail-user=", "--comment=", "--signal=", "--clusters=", "--exclusive", "--requeue", "--no-requeue"};
+    for (const std::string& a : c.slurm_args) {
+      bool ok = false;
+      for (const char* allowed : kAllowed) {
+        const std::string_view w(allowed);
+        ok = ok || (w.back() == '=' ? a.starts_with(w) && a.size() > w.size() : a == w);
+      }
+      if (!ok)
+        return rd.Error(root["slurm"]["args"], "slurm.args",
+                        "'" + a + "' is not allowed: only --partition=, --time=, --account=, --qos=, --gres=, "
+                        "--gpus*=, --mem*=, --constraint=, --nodes=, --cpus-per-task=, --ntasks-per-node=, "
+                        "--reservation=, --nodelist=, --exclude=, --mail-type=, --mail-user=, --comment=, "
+                        "--signal=, --clusters=, --exclusive, --requeue, --no-requeue (in --option=value form)");
+    }
   }
   if (root["scoring"]) QSWEEP_RETURN_IF_ERROR(ParseScoring(rd, root["scoring"], c));
   std::set<std::string> names;

@@ -70,8 +70,8 @@ TEST(SweepConfig, BatchTokensIsANumberOrAuto) {
   auto n = ParseSweepConfig(with("512"), "c.yaml");
   ASSERT_TRUE(n.ok()) << n.status();
   EXPECT_EQ(n->batch_tokens, 512);
-  ExpectError(with("8"), "batch_tokens >= 16 (or auto)");
-  ExpectError(with("0"), "batch_tokens >= 16 (or auto)");
+  ExpectError(with("8"), "batch_tokens in [16, 2^24] (or auto)");
+  ExpectError(with("0"), "batch_tokens in [16, 2^24] (or auto)");
   ExpectError(with("lots"), "batch_tokens");
 }
 
@@ -110,6 +110,19 @@ TEST(SweepConfig, EntriesMayScoreAtTheirOwnBatchSizeOrReduction) {
   auto o = ParseSweepConfig(off, "c.yaml");
   ASSERT_TRUE(o.ok()) << o.status();
   EXPECT_FALSE(o->exact_token_stats);
+}
+
+TEST(SweepConfig, ScoringNumbersHaveUpperBounds) {
+  // Each sizes an allocation before anything else checks it.
+  for (const char* bad : {"{topk: 65}", "{topk: 1000000000}", "{batch_tokens: 4611686018427387904}",
+                          "{samples_per_unit: 1000000000000}", "{windows_per_unit: 99999999999}"}) {
+    std::string yaml = kGood;
+    yaml.replace(yaml.find("{topk: 8}"), 9, bad);
+    ExpectError(yaml, "topk in [1, 64]");
+  }
+  std::string ok = kGood;
+  ok.replace(ok.find("{topk: 8}"), 9, "{topk: 64, batch_tokens: 16777216}");
+  EXPECT_TRUE(ParseSweepConfig(ok, "c.yaml").ok());
 }
 
 TEST(SweepConfig, BackendIsCpuUnlessNamed) {
