@@ -91,6 +91,7 @@ class NoTokens : public Tokenizer {
   int64_t vocab_size() const override { return 1; }
   int32_t bos_id() const override { return -1; }
   int32_t eos_id() const override { return -1; }
+  std::optional<std::string> Piece(int32_t) const override { return std::nullopt; }
 };
 
 TEST(CalibrationData, BadInputsNameTheFile) {

@@ -85,7 +85,8 @@ struct Value {
   uint32_t array_type = 0;
 };
 
-absl::StatusOr<Value> ReadValue(Cursor& c, uint32_t type, int depth) {
+// `strings`: where a string array's entries go (the tokenizer's tokens); null: skipped.
+absl::StatusOr<Value> ReadValue(Cursor& c, uint32_t type, int depth, std::vector<std::string>* strings = nullptr) {
   Value v;
   v.type = type;
   switch (type) {
@@ -113,6 +114,11 @@ absl::StatusOr<Value> ReadValue(Cursor& c, uint32_t type, int depth) {
       if (v.array_count > kMaxCount) return c.Fail(absl::StrFormat("an array of %d entries", v.array_count));
       if (const int bytes = ScalarBytes(v.array_type); bytes > 0) {
         QSWEEP_RETURN_IF_ERROR(c.Skip(v.array_count * bytes, "an array"));
+      } else if (v.array_type == kString && strings) {
+        for (uint64_t i = 0; i < v.array_count; ++i) {
+          QSWEEP_ASSIGN_OR_RETURN(const Value s, ReadValue(c, kString, depth + 1));
+          strings->push_back(std::get<std::string>(s.scalar));
+        }
       } else if (v.array_type == kString || v.array_type == kArray) {
         for (uint64_t i = 0; i < v.array_count; ++i) QSWEEP_RETURN_IF_ERROR(ReadValue(c, v.array_type, depth + 1).status());
       } else {
@@ -226,7 +232,7 @@ absl::StatusOr<std::unique_ptr<GgufCheckpoint>> GgufCheckpoint::Open(const std::
   for (uint64_t i = 0; i < n_keys; ++i) {
     QSWEEP_ASSIGN_OR_RETURN(std::string key, c.String("a metadata key"));
     QSWEEP_ASSIGN_OR_RETURN(const uint32_t type, c.Get<uint32_t>("a metadata value's type"));
-    QSWEEP_ASSIGN_OR_RETURN(Value v, ReadValue(c, type, 0));
+    QSWEEP_ASSIGN_OR_RETURN(Value v, ReadValue(c, type, 0, key == "tokenizer.ggml.tokens" ? &ck->tokenizer_.tokens : nullptr));
     if (!meta.emplace(key, std::move(v)).second) return c.Fail(absl::StrFormat("metadata key '%s' twice", key));
   }
   const Keys keys(meta, path);

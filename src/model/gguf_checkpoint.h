@@ -27,6 +27,7 @@ struct GgufTokenizerInfo {
   std::string model;  // tokenizer.ggml.model: "llama" (SentencePiece) or "gpt2" (byte-level BPE)
   int64_t vocab_size = 0;  // entries of tokenizer.ggml.tokens
   int64_t bos_id = -1, eos_id = -1;
+  std::vector<std::string> tokens;  // tokenizer.ggml.tokens, by id
 };
 
 // The ggml format of each tensor as stored, for run files and sizes.

@@ -112,10 +112,13 @@ inline std::string GgufName(const std::string& canonical) {
 }
 
 // Writes `ckpt` as GGUF to `path`; `type_of(name, rows, cols)` picks each
-// tensor's type (1-D tensors are always F32).
+// tensor's type (1-D tensors are always F32). `tokens`: the vocabulary's
+// entries by id (default: "t0", "t1", ...).
 inline void WriteGguf(const Checkpoint& ckpt, const std::string& path,
                       const std::function<GgmlType(const std::string&, int64_t, int64_t)>& type_of,
-                      const std::string& arch = "llama") {
+                      const std::string& arch = "llama", std::vector<std::string> tokens = {}) {
+  if (tokens.empty())
+    for (int64_t i = 0; i < ckpt.config().vocab_size; ++i) tokens.push_back("t" + std::to_string(i));
   const ModelConfig& c = ckpt.config();
   GgufWriter w;
   w.Put<uint32_t>(0x46554747);
@@ -141,8 +144,8 @@ inline void WriteGguf(const Checkpoint& ckpt, const std::string& path,
   w.Str("tokenizer.ggml.tokens");
   w.Put<uint32_t>(9);
   w.Put<uint32_t>(8);
-  w.Put<uint64_t>(c.vocab_size);
-  for (int64_t i = 0; i < c.vocab_size; ++i) w.Str("t" + std::to_string(i));
+  w.Put<uint64_t>(tokens.size());
+  for (const std::string& t : tokens) w.Str(t);
   // The directory, then the data (each tensor at a multiple of 32).
   std::vector<std::vector<uint8_t>> data;
   uint64_t offset = 0;

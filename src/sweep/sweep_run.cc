@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <optional>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_format.h"
 #include "core/status_macros.h"
 #include "eval/calibration_data.h"
@@ -113,6 +114,14 @@ absl::Status CheckSameTokenizer(const Checkpoint& entry, const std::string& toke
     return absl::InvalidArgumentError(absl::StrFormat(
         "%s: its tokenizer's BOS/EOS ids are %d/%d, the sweep's tokenizer %s has %d/%d: another tokenizer",
         entry.source(), t.bos_id, t.eos_id, tokenizer_path, tok->bos_id(), tok->eos_id()));
+  // Token by token: the vocabulary the requests were tokenized with.
+  for (size_t id = 0; id < t.tokens.size(); ++id) {
+    const std::optional<std::string> piece = tok->Piece(static_cast<int32_t>(id));
+    if (!piece || *piece != t.tokens[id])
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "%s: token %d is '%s' in its tokenizer and '%s' in the sweep's %s: another tokenizer", entry.source(), id,
+          absl::CHexEscape(t.tokens[id]), piece ? absl::CHexEscape(*piece) : "(none)", tokenizer_path));
+  }
   return absl::OkStatus();
 }
 

@@ -328,4 +328,11 @@ std::string ByteLevelBpeTokenizer::Decode(const std::vector<int32_t>& ids) const
   return RepairUtf8(bytes);
 }
 
+std::optional<std::string> ByteLevelBpeTokenizer::Piece(int32_t id) const {
+  for (const AddedToken& t : added_.tokens())
+    if (t.id == id) return t.content;
+  if (const std::string* token = model_->IdToToken(id)) return *token;
+  return std::nullopt;
+}
+
 }  // namespace qsweep

@@ -37,6 +37,7 @@ class ByteLevelBpeTokenizer : public Tokenizer {
   int32_t eos_id() const override { return eos_id_; }
 
   std::optional<int32_t> TokenToId(std::string_view token) const;
+  std::optional<std::string> Piece(int32_t id) const override;
 
  private:
   // ByteLevel pre-tokenizer settings; it is always the last step.

@@ -129,6 +129,15 @@ TEST(ByteLevelBpeTokenizer, Gpt2StyleHandComputed) {
   for (const Case& c : kCases) EXPECT_EQ(tok->Encode(c.text), c.gpt2) << ::testing::PrintToString(c.text);
 }
 
+TEST(ByteLevelBpeTokenizer, PiecesAreTheVocabularysEntries) {
+  auto tok = Load(MakeTokenizerJson(Pre::kLlama3));
+  ASSERT_NE(tok, nullptr);
+  EXPECT_EQ(tok->Piece(258), "\xC4\xA0the");  // "Ġthe": byte-level, as the file lists it
+  EXPECT_EQ(tok->Piece(300), "<|begin_of_text|>");  // an added token
+  EXPECT_EQ(tok->Piece(97), "a");
+  EXPECT_EQ(tok->Piece(100000), std::nullopt);
+}
+
 TEST(ByteLevelBpeTokenizer, ConcurrentEncodesAgree) {
   auto tok = Load(MakeTokenizerJson(Pre::kLlama3));
   ASSERT_NE(tok, nullptr);

@@ -25,6 +25,10 @@ class SentencePieceTokenizer : public Tokenizer {
   int32_t eos_id() const override { return sp_->eos_id(); }
 
   std::string IdToPiece(int32_t id) const { return sp_->IdToPiece(id); }
+  std::optional<std::string> Piece(int32_t id) const override {
+    if (id < 0 || id >= sp_->vocab_size()) return std::nullopt;
+    return sp_->IdToPiece(id);
+  }
   int32_t PieceToId(std::string_view piece) const { return sp_->PieceToId(piece); }
 
  private:

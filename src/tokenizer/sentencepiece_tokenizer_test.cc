@@ -40,6 +40,13 @@ TEST_F(Llama2SentencePiece, KnownIdsAndSpecials) {
   EXPECT_TRUE(tok_->Encode("").empty());
 }
 
+TEST_F(Llama2SentencePiece, PiecesAreTheVocabularysEntries) {
+  EXPECT_EQ(tok_->Piece(15043), "\xE2\x96\x81Hello");
+  EXPECT_EQ(tok_->Piece(1), "<s>");
+  EXPECT_EQ(tok_->Piece(-1), std::nullopt);
+  EXPECT_EQ(tok_->Piece(32000), std::nullopt);
+}
+
 TEST_F(Llama2SentencePiece, DigitsSplitAndBytesFallBack) {
   const std::string u = "\xE2\x96\x81";  // "▁", the dummy-prefix space
   EXPECT_EQ(PiecesOf("1234"), (Pieces{u, "1", "2", "3", "4"}));

@@ -5,6 +5,7 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,6 +23,11 @@ class Tokenizer {
   virtual int64_t vocab_size() const = 0;
   virtual int32_t bos_id() const = 0;  // -1 when the tokenizer has none
   virtual int32_t eos_id() const = 0;
+  // The vocabulary's entry for `id` as the tokenizer stores it (a
+  // SentencePiece piece such as "▁the", a byte-level BPE token such as
+  // "Ġthe", an added token's content); nullopt for an id it does not have.
+  // What GGUF files list as tokenizer.ggml.tokens.
+  virtual std::optional<std::string> Piece(int32_t id) const = 0;
 };
 
 // A tokenizer.model (sentencepiece), a tokenizer.json (HF byte-level BPE),

@@ -13,7 +13,8 @@ tiny=$src/tests/data/tiny/model
 "$write_gguf" "$tiny" "$scratch/tiny-Q8_0.gguf" Q8_0
 "$write_gguf" "$tiny" "$scratch/tiny-Q4_0.gguf" Q4_0
 "$write_gguf" "$tiny" "$scratch/tiny-F32.gguf" F32
-"$write_gguf" synthetic:tiny-llama3 "$scratch/other-Q8_0.gguf" Q8_0
+"$write_gguf" synthetic:tiny-llama3 "$scratch/other-Q8_0.gguf" Q8_0 none
+"$write_gguf" "$tiny" "$scratch/tiny-othervocab.gguf" Q8_0 none
 config() {  # the small distributed-test sweep with absolute paths and these entries
   sed -e "s|\.\./tiny/|$src/tests/data/tiny/|g" -e "s|^output: .*|output: $scratch/$1|" \
     -e "s|^schemes: .*|schemes: [$2]|" "$src/tests/data/configs/mpi_small.yaml" >"$scratch/$1.yaml"
@@ -53,6 +54,13 @@ if mpirun -n 1 --oversubscribe "$qsweep" run "$scratch/other.yaml" --scheme othe
 fi
 grep -q "other-Q8_0.gguf is not of the baseline's model" "$scratch/other.log" || { cat "$scratch/other.log"; exit 1; }
 [ ! -e "$scratch/other/runs/other-gguf.h5" ] || { echo "FAIL: a run file for the refused entry"; exit 1; }
+# The same model with another vocabulary: refused, naming the first token that differs.
+config vocab "{name: vocab-gguf, checkpoint: $scratch/tiny-othervocab.gguf}"
+mkdir -p "$scratch/vocab/runs" && cp "$scratch/sweep/runs/bf16.h5" "$scratch/vocab/runs/"
+if mpirun -n 1 --oversubscribe "$qsweep" run "$scratch/vocab.yaml" --scheme vocab-gguf 2>"$scratch/vocab.log"; then
+  echo "FAIL: a GGUF of another vocabulary was scored"; exit 1
+fi
+grep -q "tiny-othervocab.gguf: token 0 is 't0' in its tokenizer" "$scratch/vocab.log" || { cat "$scratch/vocab.log"; exit 1; }
 # A checkpoint entry that names no file: a config error naming the key.
 config bad "{name: bad, checkpoint: synthetic:tiny}"
 if "$qsweep" plan "$scratch/bad.yaml" >/dev/null 2>"$scratch/bad.log"; then echo "FAIL: accepted a synthetic entry"; exit 1; fi
