@@ -12,6 +12,7 @@
 #include "absl/strings/str_format.h"
 #include "core/status_macros.h"
 #include "quant/scheme.h"
+#include "report/checkpoint_source.h"
 #include "report/decision.h"
 #include "report/layer_sensitivity.h"
 #include "report/readable.h"
@@ -25,6 +26,16 @@ std::string JsonForScript(std::string json) {
 }
 
 namespace {
+
+// A checkpoint made elsewhere is a family of its source (gguf, gptq, awq);
+// qsweep's own schemes go by their name.
+std::string FamilyOf(const MetricsFileData& m, size_t i) {
+  for (const MetricsCandidateData& c : m.candidates)
+    if (c.scheme == m.schemes[i])
+      if (const CheckpointSource s = SourceOf(c.scheme_json); s.kind != "qsweep") return s.kind;
+  return SchemeFamily(m.schemes[i]);
+}
+
 
 using Json = nlohmann::ordered_json;
 namespace fs = std::filesystem;
@@ -106,7 +117,7 @@ Chart PplVsBpwChart(const MetricsFileData& m) {
   const size_t n = m.schemes.size();
   Chart c{"ppl_vs_bpw", "Perplexity vs bits per weight", "Lower is better; one line per quantization family.", Json::array(), {}};
   for (size_t i = 0; i < n; ++i)
-    c.rows.push_back({{"scheme", m.schemes[i]}, {"family", SchemeFamily(m.schemes[i])},
+    c.rows.push_back({{"scheme", m.schemes[i]}, {"family", FamilyOf(m, i)},
                       {"bits_per_weight", Num(m.Value("bits_per_weight", i))}, {"ppl", Num(m.Value("ppl", i))}});
   c.spec = Base(c.title);
   c.spec["mark"] = {{"type", "line"}, {"point", true}};
@@ -290,7 +301,7 @@ std::optional<Chart> ResourceChart(const MetricsFileData& m, const std::string& 
   }
   const auto front = ParetoFront(x, acc);
   for (size_t i = 0; i < n; ++i)
-    c.rows.push_back({{"scheme", m.schemes[i]}, {"family", SchemeFamily(m.schemes[i])}, {column, Num(m.Value(column, i))},
+    c.rows.push_back({{"scheme", m.schemes[i]}, {"family", FamilyOf(m, i)}, {column, Num(m.Value(column, i))},
                       {"accuracy", acc[i]}, {"front", bool(front[i])}});
   c.spec = Base(c.title);
   c.spec["mark"] = {{"type", "point"}, {"size", 90}};

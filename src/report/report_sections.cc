@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <vector>
 
+#include "report/checkpoint_source.h"
+
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_format.h"
@@ -58,6 +60,14 @@ std::string DecisionSection(const MetricsFileData& m) {
 
 std::string SummarySection(const MetricsFileData& m) {
   const bool ppl = !m.corpus_names.empty();
+  // Each scheme's source, shown where a run's weights were made elsewhere.
+  std::vector<CheckpointSource> sources(m.schemes.size(), CheckpointSource{"qsweep", "", ""});
+  bool any_elsewhere = false;
+  for (const MetricsCandidateData& c : m.candidates)
+    if (const int i = m.IndexOf(c.scheme); i > 0) {
+      sources[i] = SourceOf(c.scheme_json);
+      any_elsewhere = any_elsewhere || sources[i].kind != "qsweep";
+    }
   std::vector<Column> columns = {
       {"scheme", ""},
       {"bits/weight", "bits per weight of the whole model, scales and zero points included"},
@@ -72,11 +82,17 @@ std::string SummarySection(const MetricsFileData& m) {
     columns.push_back({"PPL", "perplexity on " + m.corpus_names[0]});
     columns.push_back({"token KL", "mean KL(baseline ‖ scheme) per token of " + m.corpus_names[0] + ", nats"});
   }
+  if (any_elsewhere)
+    columns.push_back({"source", "quantized by qsweep, or a checkpoint made elsewhere (GGUF, GPTQ, AWQ) with its "
+                                 "stored formats"});
   std::vector<std::vector<std::string>> rows;
   std::vector<bool> marked;
   for (size_t i = 0; i < m.schemes.size(); ++i) {
     const bool base = i == 0;
-    std::vector<std::string> r = {base ? m.schemes[i] + " (baseline)" : m.schemes[i],
+    std::string name = base ? m.schemes[i] + " (baseline)" : m.schemes[i];
+    for (const MetricsCandidateData& c : m.candidates)
+      if (!base && c.scheme == m.schemes[i] && c.noise_floor) name += " (noise floor)";
+    std::vector<std::string> r = {name,
                                   ReadableFixed(m.Value("bits_per_weight", i), 2),
                                   ReadableBytes(m.Value("size_gb", i) * 1e9),
                                   ReadablePercent(m.Value("accuracy", i))};
@@ -94,6 +110,8 @@ std::string SummarySection(const MetricsFileData& m) {
       r.push_back(ReadableFixed(m.Value("ppl", i), 3));
       r.push_back(base ? "" : ReadableKl(m.Value("token_kl_mean", i)));
     }
+    if (any_elsewhere)
+      r.push_back(sources[i].kind == "qsweep" ? "qsweep" : sources[i].kind + ": " + sources[i].formats);
     rows.push_back(r);
     marked.push_back(base);
   }

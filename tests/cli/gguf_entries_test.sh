@@ -46,6 +46,10 @@ q4 = by["q4-gguf"]["corpora"]["heldout"]["exact_token_stats"]
 assert 0 < q8["kl_mean"] < q4["kl_mean"], (q8["kl_mean"], q4["kl_mean"])  # fewer bits, more KL
 print(f"q8-gguf: {bpw:.3f} bpw, token KL {q8['kl_mean']:.2e}; q4-gguf {q4['kl_mean']:.2e}; f32-gguf KL 0, 0 flips")
 PY
+# The report says where each entry's weights came from.
+"$qsweep" report "$scratch/sweep/metrics.h5" -o "$scratch/report" >/dev/null 2>"$scratch/report.log" || {
+  cat "$scratch/report.log"; exit 1; }
+grep -q "gguf: F32 ×9, Q8_0 ×30" "$scratch/report/index.html" || { echo "FAIL: the report names no source"; exit 1; }
 # A GGUF of another model: refused, naming both files; no run file.
 config other "{name: other-gguf, checkpoint: $scratch/other-Q8_0.gguf}"
 mkdir -p "$scratch/other/runs" && cp "$scratch/sweep/runs/bf16.h5" "$scratch/other/runs/"
