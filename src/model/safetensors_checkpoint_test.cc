@@ -258,6 +258,12 @@ TEST(Safetensors, ContentIdFollowsTheHeaders) {
   };
   EXPECT_EQ(id_of("st_id_a", DType::kBF16), id_of("st_id_b", DType::kBF16));
   EXPECT_NE(id_of("st_id_a", DType::kBF16), id_of("st_id_c", DType::kF32));
+  // The same header over other weights (a fine-tune of one shape): another id.
+  std::vector<TestTensor> other = TinyTensors(DType::kBF16);
+  other[3].values[5] += 1.0f;
+  auto ck = OpenSafetensorsCheckpoint(WriteModelDir("st_id_d", other).string());
+  ASSERT_TRUE(ck.ok());
+  EXPECT_NE((*ck)->content_id(), id_of("st_id_a", DType::kBF16));
 }
 
 // --- corruption: each gives one message naming the file and the tensor ---
