@@ -251,9 +251,12 @@ absl::StatusOr<ModelConfig> LoadHfConfig(const std::string& path) {
   if (!in) return absl::NotFoundError(absl::StrFormat("%s: cannot open", path));
   std::stringstream ss;
   ss << in.rdbuf();
-  json j = json::parse(ss.str(), nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded())
-    return absl::InvalidArgumentError(absl::StrFormat("%s: not valid JSON", path));
+  json j;
+  try {
+    j = json::parse(ss.str());
+  } catch (const json::exception& e) {  // the parser's line, column and reason
+    return absl::InvalidArgumentError(absl::StrFormat("%s: not valid JSON: %s", path, e.what()));
+  }
   return ParseHfConfig(j, path);
 }
 

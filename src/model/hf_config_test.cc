@@ -215,6 +215,8 @@ TEST(HfConfig, LoadFromFile) {
   c = LoadHfConfig(path);
   ASSERT_FALSE(c.ok());
   EXPECT_THAT(c.status().message(), HasSubstr(path + ": not valid JSON"));
+  EXPECT_THAT(c.status().message(), HasSubstr("parse error at line 1"));  // where, and why
+  EXPECT_THAT(c.status().message(), HasSubstr("unexpected end of input"));
 
   c = LoadHfConfig((dir / "absent.json").string());
   ASSERT_FALSE(c.ok());

@@ -189,8 +189,13 @@ absl::StatusOr<std::unique_ptr<ByteLevelBpeTokenizer>> ByteLevelBpeTokenizer::Fr
 
 absl::StatusOr<std::unique_ptr<ByteLevelBpeTokenizer>> ByteLevelBpeTokenizer::FromJson(
     std::string_view text, const std::string& source) {
-  json root = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
-  if (root.is_discarded() || !root.is_object()) {
+  json root;
+  try {
+    root = json::parse(text.begin(), text.end());
+  } catch (const json::exception& e) {  // the parser's line, column and reason
+    return absl::InvalidArgumentError(absl::StrFormat("%s: not valid JSON: %s", source, e.what()));
+  }
+  if (!root.is_object()) {
     return absl::InvalidArgumentError(
         absl::StrFormat("%s: not a tokenizer.json (not a JSON object)", source));
   }

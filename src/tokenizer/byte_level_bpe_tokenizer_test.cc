@@ -129,6 +129,13 @@ TEST(ByteLevelBpeTokenizer, Gpt2StyleHandComputed) {
   for (const Case& c : kCases) EXPECT_EQ(tok->Encode(c.text), c.gpt2) << ::testing::PrintToString(c.text);
 }
 
+TEST(ByteLevelBpeTokenizer, BrokenJsonSaysWhereAndWhy) {
+  auto tok = ByteLevelBpeTokenizer::FromJson("{\"model\": {\"type\": \"BPE\",\n  \"vocab\": [1,,2]}}", "t.json");
+  ASSERT_FALSE(tok.ok());
+  EXPECT_NE(tok.status().message().find("t.json: not valid JSON"), std::string::npos) << tok.status();
+  EXPECT_NE(tok.status().message().find("line 2, column 15"), std::string::npos) << tok.status();
+}
+
 TEST(ByteLevelBpeTokenizer, PiecesAreTheVocabularysEntries) {
   auto tok = Load(MakeTokenizerJson(Pre::kLlama3));
   ASSERT_NE(tok, nullptr);
