@@ -1,4 +1,6 @@
 // `qsweep run CONFIG [--scheme S ...]` and `qsweep prepare CONFIG`.
+#include <thread>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -120,11 +122,42 @@ absl::Status Override(const RunArgs& a, SweepConfig& config) {
   return absl::OkStatus();
 }
 
+// How a job ends: every rank reports whether it failed over a communicator
+// of its own (nothing else uses it, so a rank stuck in the sweep's
+// collectives cannot be confused by it). When every rank arrives, the error
+// is printed once — rank 0's, which AgreeOnRoot gave every rank, else each
+// failed rank's own — and all ranks finalize and exit 1, without MPI_Abort's
+// banner. When some rank does not arrive within `wait` (it waits in a
+// collective for the failed one), the failed rank ends the job with MPI_Abort.
+int EndJob(const absl::Status& status, int rank, MPI_Comm end, std::chrono::seconds wait) {
+  int mine[2] = {!status.ok(), rank == 0 && !status.ok()}, all[2] = {0, 0};
+  MPI_Request request;
+  MPI_Iallreduce(mine, all, 2, MPI_INT, MPI_SUM, end, &request);
+  int done = 0;
+  const auto deadline = std::chrono::steady_clock::now() + wait;
+  while (!done && (status.ok() || std::chrono::steady_clock::now() < deadline)) {
+    MPI_Test(&request, &done, MPI_STATUS_IGNORE);
+    if (!done) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (!done) {
+    std::fprintf(stderr, "qsweep: rank %d: %s\n", rank, std::string(status.message()).c_str());
+    MPI_Abort(MPI_COMM_WORLD, 1);
+  }
+  if (!status.ok() && (rank == 0 || all[1] == 0))
+    std::fprintf(stderr, "qsweep: %s%s\n", rank == 0 ? "" : absl::StrFormat("rank %d: ", rank).c_str(),
+                 std::string(status.message()).c_str());
+  MPI_Comm_free(&end);
+  MPI_Finalize();
+  return all[0] > 0 ? 1 : 0;
+}
+
 int RunMpi(const RunArgs& a) {
   int provided = 0;
   MPI_Init_thread(nullptr, nullptr, MPI_THREAD_MULTIPLE, &provided);
   int rank = 0;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm end;
+  MPI_Comm_dup(MPI_COMM_WORLD, &end);
   absl::Status status;
   if (provided < MPI_THREAD_MULTIPLE) {
     status = absl::FailedPreconditionError(
@@ -143,12 +176,7 @@ int RunMpi(const RunArgs& a) {
     if (status.ok() && config->recommend && a.schemes.empty())
       status = RunRecommended(*config, MPI_COMM_WORLD, rank, run);
   }
-  if (!status.ok()) {
-    std::fprintf(stderr, "qsweep: rank %d: %s\n", rank, std::string(status.message()).c_str());
-    MPI_Abort(MPI_COMM_WORLD, 1);
-  }
-  MPI_Finalize();
-  return 0;
+  return EndJob(status, rank, end, std::chrono::seconds(5));
 }
 
 }  // namespace

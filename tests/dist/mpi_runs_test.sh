@@ -43,6 +43,14 @@ identical)
   if /usr/bin/python3 "$src/tests/dist/h5_equal.py" "$scratch/fast/runs/bf16.h5" "$scratch/n1/runs/bf16.h5" >/dev/null; then
     echo "FAIL: --reduction fast wrote the tp-invariant bits: was it applied?"; exit 1
   fi
+  # An error every rank meets is printed once, and the job ends without MPI_Abort.
+  sed 's/^schemes: \[/schemes: [nosuch-x, /' "$config" >"$scratch/bad.yaml"
+  sed -i "s|\.\./tiny/|$src/tests/data/tiny/|g" "$scratch/bad.yaml"
+  if "${mpi[@]}" -n 2 "$qsweep" run "$scratch/bad.yaml" -o "$scratch/bad" >"$scratch/bad.log" 2>&1; then
+    echo "FAIL: a bad config ran"; exit 1
+  fi
+  [ "$(grep -c "unknown scheme 'nosuch-x'" "$scratch/bad.log")" = 1 ] || { echo "FAIL: not printed once:"; cat "$scratch/bad.log"; exit 1; }
+  ! grep -q MPI_ABORT "$scratch/bad.log" || { echo "FAIL: ended by MPI_Abort:"; cat "$scratch/bad.log"; exit 1; }
   echo "PASS: -n 2 (tp 2) and -n 4 (2 x tp 2) equal -n 1 bit for bit; tp 2 fast within 1e-5 (relative L2)"
   ;;
 kill)
