@@ -71,7 +71,7 @@ void ForEachColumn(F&& f, Rows&... r)
   f(Column("topk_id", r.topk_id, r.tokens, &r.topk, 0, kLarge)...);
   f(Column("topk_logprob", r.topk_logprob, r.tokens, &r.topk, 0.0f, kLarge)...);
   f(Column("logprob", r.logprob_f16, r.tokens, &r.vocab, 0, kLarge | kOptional)...);
-  // Plain (contiguous, uncompressed): each candidate batch reads a row range
+  // Uncompressed (chunked by rows, as every dataset): each candidate batch reads a row range
   // of them, and deflate gains little on such values while costing the
   // candidate's host time per batch.
   f(Column("final_hidden", r.final_hidden, r.tokens, &r.hidden, 0.0f, kOptional)...);
