@@ -8,6 +8,7 @@ namespace qsweep {
 
 struct SummaryRow {
   std::string scheme;
+  bool noise_floor = false;  // the baseline's scheme scored again
   double bits_per_weight = 0;
   double size_gb = 0;
   double accuracy = 0, delta_accuracy = 0, delta_lo = 0, delta_hi = 0;

@@ -32,6 +32,7 @@ std::vector<SummaryRow> SummaryRows(const SweepMetrics& m) {
   for (const CandidateMetrics& c : m.candidates) {
     SummaryRow r;
     r.scheme = c.scheme;
+    r.noise_floor = c.noise_floor;
     AddPerformance(c.performance, r);
     r.bits_per_weight = c.bits_per_weight;
     r.size_gb = c.bytes / 1e9;
@@ -89,7 +90,7 @@ std::string FormatSummaryTable(const std::vector<SummaryRow>& rows) {
   for (size_t i = 0; i < rows.size(); ++i) {
     const SummaryRow& r = rows[i];
     const bool base = i == 0;
-    s += line({base ? r.scheme + " (base)" : r.scheme, ReadableFixed(r.bits_per_weight, 2), ReadableBytes(r.size_gb * 1e9),
+    s += line({base ? r.scheme + " (base)" : r.noise_floor ? r.scheme + " (floor)" : r.scheme, ReadableFixed(r.bits_per_weight, 2), ReadableBytes(r.size_gb * 1e9),
                ReadablePercent(r.accuracy),
                base ? "" : ReadableDelta(r.delta_accuracy) + " " + ReadableInterval(r.delta_lo, r.delta_hi),
                base ? "" : ReadablePercent(r.flips_c2i), base ? "" : ReadablePercent(r.flips_i2c),
