@@ -194,72 +194,82 @@ absl::Status File::WriteFloatAsBf16(const std::string& name, const std::vector<i
   return WriteAs(name, Bf16Type(), Bf16Type(), dims, bits.data(), compress);
 }
 
+namespace {
+
+// bfloat16 words widened to float: a shift, exact; the host's cores share a
+// hidden-state batch's tens of millions of them.
+std::vector<float> WidenBf16(const std::vector<uint16_t>& bits) {
+  std::vector<float> out(bits.size());
+  const int64_t n = static_cast<int64_t>(bits.size());
+#pragma omp parallel for schedule(static) if (n > (1 << 20))
+  for (int64_t i = 0; i < n; ++i) out[i] = BF16ToFloat(bits[i]);
+  return out;
+}
+
+}  // namespace
+
+bool File::IsBf16(const std::string& name) const {
+  Handle ds(H5Dopen2(id(), name.c_str(), H5P_DEFAULT), H5Dclose);
+  Handle type(H5Dget_type(ds.get()), H5Tclose);
+  return type.valid() && H5Tequal(type.get(), Bf16Type()) > 0;
+}
+
 absl::StatusOr<std::vector<float>> File::ReadBf16AsFloat(const std::string& name, int rank,
                                                          std::vector<int64_t>* dims) const {
   QSWEEP_ASSIGN_OR_RETURN(*dims, Dims(name));
   if (static_cast<int>(dims->size()) != rank)
     return Fail(absl::StrFormat("dataset %s has %d dimensions, expected %d", name, dims->size(), rank));
+  if (!IsBf16(name)) return Fail(absl::StrFormat("dataset %s is not bfloat16", name));
   int64_t total = 1;
   for (int64_t d : *dims) total *= d;
   Handle ds(H5Dopen2(id(), name.c_str(), H5P_DEFAULT), H5Dclose);
-  Handle type(H5Dget_type(ds.get()), H5Tclose);
-  if (!type.valid() || H5Tequal(type.get(), Bf16Type()) <= 0)
-    return Fail(absl::StrFormat("dataset %s is not bfloat16", name));
   std::vector<uint16_t> bits(total);
   if (total > 0 && H5Dread(ds.get(), Bf16Type(), H5S_ALL, H5S_ALL, H5P_DEFAULT, bits.data()) < 0)
     return Fail(absl::StrFormat("cannot read dataset %s (corrupt data)", name));
-  std::vector<float> out(total);
-  for (int64_t i = 0; i < total; ++i) out[i] = BF16ToFloat(bits[i]);
-  return out;
+  return WidenBf16(bits);
+}
+
+absl::StatusOr<int64_t> File::RowRangeColumns(const std::string& name, int64_t first, int64_t count) const {
+  QSWEEP_ASSIGN_OR_RETURN(const std::vector<int64_t> dims, Dims(name));
+  if (dims.size() != 2) return Fail(absl::StrFormat("dataset %s has %d dimensions, expected 2", name, dims.size()));
+  if (first < 0 || count < 0 || first > dims[0] - count)
+    return Fail(absl::StrFormat("dataset %s has %d rows, rows [%d, %d) were asked for", name, dims[0], first,
+                                first + count));
+  return dims[1];
+}
+
+absl::Status File::ReadRowRange(const std::string& name, int64_t first, int64_t count, int64_t cols, hid_t mem_type,
+                                void* out) const {
+  if (count == 0 || cols == 0) return absl::OkStatus();
+  Handle ds(H5Dopen2(id(), name.c_str(), H5P_DEFAULT), H5Dclose);
+  Handle file_space(H5Dget_space(ds.get()), H5Sclose);
+  const hsize_t start[2] = {static_cast<hsize_t>(first), 0},
+                size[2] = {static_cast<hsize_t>(count), static_cast<hsize_t>(cols)};
+  Handle mem_space(H5Screate_simple(2, size, nullptr), H5Sclose);
+  if (H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start, nullptr, size, nullptr) < 0 ||
+      H5Dread(ds.get(), mem_type, mem_space.get(), file_space.get(), H5P_DEFAULT, out) < 0)
+    return Fail(absl::StrFormat("cannot read rows [%d, %d) of dataset %s (wrong type or corrupt data)", first,
+                                first + count, name));
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::vector<uint16_t>> File::ReadBf16Rows(const std::string& name, int64_t first,
                                                          int64_t count) const {
-  QSWEEP_ASSIGN_OR_RETURN(const std::vector<int64_t> dims, Dims(name));
-  if (dims.size() != 2) return Fail(absl::StrFormat("dataset %s has %d dimensions, expected 2", name, dims.size()));
-  if (first < 0 || count < 0 || first > dims[0] - count)
-    return Fail(absl::StrFormat("dataset %s has %d rows, rows [%d, %d) were asked for", name, dims[0], first,
-                                first + count));
-  std::vector<uint16_t> bits(count * dims[1]);
-  if (bits.empty()) return bits;
-  Handle ds(H5Dopen2(id(), name.c_str(), H5P_DEFAULT), H5Dclose);
-  Handle file_space(H5Dget_space(ds.get()), H5Sclose);
-  Handle type(H5Dget_type(ds.get()), H5Tclose);
-  if (!type.valid() || H5Tequal(type.get(), Bf16Type()) <= 0)
-    return Fail(absl::StrFormat("dataset %s is not bfloat16", name));
-  const hsize_t start[2] = {static_cast<hsize_t>(first), 0}, size[2] = {static_cast<hsize_t>(count),
-                                                                         static_cast<hsize_t>(dims[1])};
-  Handle mem_space(H5Screate_simple(2, size, nullptr), H5Sclose);
-  if (H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start, nullptr, size, nullptr) < 0 ||
-      H5Dread(ds.get(), Bf16Type(), mem_space.get(), file_space.get(), H5P_DEFAULT, bits.data()) < 0)
-    return Fail(absl::StrFormat("cannot read rows [%d, %d) of dataset %s (corrupt data)", first, first + count, name));
+  QSWEEP_ASSIGN_OR_RETURN(const int64_t cols, RowRangeColumns(name, first, count));
+  if (!IsBf16(name)) return Fail(absl::StrFormat("dataset %s is not bfloat16", name));
+  std::vector<uint16_t> bits(count * cols);
+  QSWEEP_RETURN_IF_ERROR(ReadRowRange(name, first, count, cols, Bf16Type(), bits.data()));
   return bits;
 }
 
 absl::StatusOr<std::vector<float>> File::ReadFloatRows(const std::string& name, int64_t first, int64_t count) const {
-  QSWEEP_ASSIGN_OR_RETURN(const std::vector<int64_t> dims, Dims(name));
-  if (dims.size() != 2) return Fail(absl::StrFormat("dataset %s has %d dimensions, expected 2", name, dims.size()));
-  if (first < 0 || count < 0 || first > dims[0] - count)
-    return Fail(absl::StrFormat("dataset %s has %d rows, rows [%d, %d) were asked for", name, dims[0], first,
-                                first + count));
-  std::vector<float> out(count * dims[1]);
-  if (out.empty()) return out;
-  Handle ds(H5Dopen2(id(), name.c_str(), H5P_DEFAULT), H5Dclose);
-  Handle file_space(H5Dget_space(ds.get()), H5Sclose);
-  Handle type(H5Dget_type(ds.get()), H5Tclose);
-  const bool bf16 = type.valid() && H5Tequal(type.get(), Bf16Type()) > 0;
-  const hsize_t start[2] = {static_cast<hsize_t>(first), 0}, size[2] = {static_cast<hsize_t>(count),
-                                                                         static_cast<hsize_t>(dims[1])};
-  Handle mem_space(H5Screate_simple(2, size, nullptr), H5Sclose);
-  std::vector<uint16_t> bits(bf16 ? out.size() : 0);
-  if (H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start, nullptr, size, nullptr) < 0 ||
-      H5Dread(ds.get(), bf16 ? Bf16Type() : H5T_NATIVE_FLOAT, mem_space.get(), file_space.get(), H5P_DEFAULT,
-              bf16 ? static_cast<void*>(bits.data()) : static_cast<void*>(out.data())) < 0)
-    return Fail(absl::StrFormat("cannot read rows [%d, %d) of dataset %s (wrong type or corrupt data)", first,
-                                first + count, name));
-  const int64_t n = static_cast<int64_t>(bits.size());
-#pragma omp parallel for schedule(static) if (n > (1 << 20))
-  for (int64_t i = 0; i < n; ++i) out[i] = BF16ToFloat(bits[i]);
+  QSWEEP_ASSIGN_OR_RETURN(const int64_t cols, RowRangeColumns(name, first, count));
+  if (IsBf16(name)) {
+    QSWEEP_ASSIGN_OR_RETURN(const std::vector<uint16_t> bits, ReadBf16Rows(name, first, count));
+    return WidenBf16(bits);
+  }
+  std::vector<float> out(count * cols);
+  QSWEEP_RETURN_IF_ERROR(ReadRowRange(name, first, count, cols, H5T_NATIVE_FLOAT, out.data()));
   return out;
 }
 

@@ -110,6 +110,12 @@ class File {
   absl::Status Fail(const std::string& what) const;
   absl::Status WriteAs(const std::string& name, hid_t file_type, hid_t mem_type, const std::vector<int64_t>& dims,
                        const void* data, bool compress);
+  bool IsBf16(const std::string& name) const;
+  // The columns of a 2-D dataset, once rows [first, first + count) are
+  // checked to be inside it; then those rows read as `mem_type` into `out`.
+  absl::StatusOr<int64_t> RowRangeColumns(const std::string& name, int64_t first, int64_t count) const;
+  absl::Status ReadRowRange(const std::string& name, int64_t first, int64_t count, int64_t cols, hid_t mem_type,
+                            void* out) const;
   std::string path_;
   Handle file_;
 };

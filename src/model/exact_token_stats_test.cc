@@ -9,6 +9,7 @@
 
 #include "backend/cpu/cpu_backend.h"
 #include "model/decoder.h"
+#include "model/full_row_kl_for_test.h"
 #include "model/row_scores.h"
 #include "scheme_for_test.h"
 #include "test_paths.h"
@@ -84,19 +85,6 @@ class ExactTokenStatsTest : public ::testing::Test {
   std::vector<int32_t> targets_;
 };
 
-// KL(p‖q) in fp64 from two fp32 log-prob rows, each renormalized.
-double KlFromRows(const float* lp, const float* lq, int64_t v) {
-  auto lse = [v](const float* row) {
-    double m = -INFINITY, s = 0;
-    for (int64_t i = 0; i < v; ++i) m = std::max(m, double{row[i]});
-    for (int64_t i = 0; i < v; ++i) s += std::exp(row[i] - m);
-    return m + std::log(s);
-  };
-  const double a = lse(lp), b = lse(lq);
-  double kl = 0;
-  for (int64_t i = 0; i < v; ++i) kl += std::exp(lp[i] - a) * ((lp[i] - a) - (lq[i] - b));
-  return kl;
-}
 
 TEST_F(ExactTokenStatsTest, MatchesAnFp64RecomputationFromFullRows) {
   const int64_t v = ckpt_->config().vocab_size, n = static_cast<int64_t>(rows_.size());
@@ -118,7 +106,7 @@ TEST_F(ExactTokenStatsTest, MatchesAnFp64RecomputationFromFullRows) {
     for (int64_t t = 0; t < n; ++t) {
       const float* lb = &b.scores.logprobs[t * v];
       const float* lc = &cs.logprobs[t * v];
-      const double want = KlFromRows(lb, lc, v), back = KlFromRows(lc, lb, v);
+      const double want = testing::KlFromRows(lb, lc, v), back = testing::KlFromRows(lc, lb, v);
       EXPECT_NEAR(cs.kl_base_cand[t], want, 1e-5) << t;
       EXPECT_NEAR(cs.kl_cand_base[t], back, 1e-5) << t;
       EXPECT_NEAR(cs.base_nll[t], -b.scores.target_logprob[t], 1e-5) << t;

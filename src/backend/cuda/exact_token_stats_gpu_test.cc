@@ -9,6 +9,7 @@
 
 #include "backend/cuda/cuda_backend.h"
 #include "model/decoder.h"
+#include "model/full_row_kl_for_test.h"
 #include "model/row_scores.h"
 #include "scheme_for_test.h"
 #include "test_paths.h"
@@ -21,18 +22,6 @@ struct Scored {
   std::vector<float> hidden;
 };
 
-double KlFromRows(const float* lp, const float* lq, int64_t v) {
-  auto lse = [v](const float* row) {
-    double m = -INFINITY, s = 0;
-    for (int64_t i = 0; i < v; ++i) m = std::max(m, double{row[i]});
-    for (int64_t i = 0; i < v; ++i) s += std::exp(row[i] - m);
-    return m + std::log(s);
-  };
-  const double a = lse(lp), b = lse(lq);
-  double kl = 0;
-  for (int64_t i = 0; i < v; ++i) kl += std::exp(lp[i] - a) * ((lp[i] - a) - (lq[i] - b));
-  return kl;
-}
 
 class ExactTokenStatsGpuTest : public ::testing::TestWithParam<const char*> {
  protected:
@@ -97,8 +86,8 @@ TEST_P(ExactTokenStatsGpuTest, MatchesAnFp64RecomputationFromTheGpusFullRows) {
     ASSERT_EQ(static_cast<int64_t>(cs.kl_base_cand.size()), n);
     double got = 0, want = 0, worst = 0;
     for (int64_t t = 0; t < n; ++t) {
-      const double kl = KlFromRows(&b.scores.logprobs[t * v], &cs.logprobs[t * v], v);
-      const double back = KlFromRows(&cs.logprobs[t * v], &b.scores.logprobs[t * v], v);
+      const double kl = testing::KlFromRows(&b.scores.logprobs[t * v], &cs.logprobs[t * v], v);
+      const double back = testing::KlFromRows(&cs.logprobs[t * v], &b.scores.logprobs[t * v], v);
       EXPECT_NEAR(cs.kl_base_cand[t], kl, 1e-5) << t;
       EXPECT_NEAR(cs.kl_cand_base[t], back, 1e-5) << t;
       // The baseline's logits recomputed from its hidden states are the ones it computed.
