@@ -328,8 +328,13 @@ __global__ void __launch_bounds__(kThreads) DequantizeKernel(LowbitWeights w, __
 
 inline int64_t CeilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-// The workspace: counters for every (block, 8-row tile) first, 256-byte
-// aligned, then the partial sums [slices][rows][out_padded].
+// The workspace: counters for every (block, 8-row tile) first, in a region
+// of one size for every layer, then the partial sums [slices][rows]
+// [out_padded]. The counters must stay zeroed between products, and layers
+// of every shape share the workspace: were the partials to start after a
+// region sized by the layer's own outputs, a narrow layer's partials would
+// overwrite a wide layer's counters.
+inline constexpr int64_t kCounterRegionBytes = int64_t{1} << 20;
 inline int64_t CounterBytes(int64_t out_padded) {
   return CeilDiv(CeilDiv(out_padded / 16, kWarps) * CeilDiv(kLowbitMaxRows, 8) * 4, 256) * 256;
 }
@@ -338,8 +343,13 @@ template <class F, int MT>
 void LaunchGemm(const LowbitWeights& w, const __nv_bfloat16* x, int64_t rows, int64_t ldx, void* y, int64_t ldy,
                 LowbitOut mode, void* workspace, int sms, cudaStream_t stream) {
   const LowbitSplit s = LowbitSplitFor(w.out_padded, w.in_padded, sms);
+  if (CounterBytes(w.out_padded) > kCounterRegionBytes) {  // 2^21 outputs and more: no layer of any model here
+    std::fprintf(stderr, "qsweep: a low-bit layer of %lld outputs exceeds the gemm's counter region\n",
+                 static_cast<long long>(w.out_padded));
+    std::abort();
+  }
   auto* counters = static_cast<int*>(workspace);
-  auto* partials = reinterpret_cast<float*>(static_cast<char*>(workspace) + CounterBytes(w.out_padded));
+  auto* partials = reinterpret_cast<float*>(static_cast<char*>(workspace) + kCounterRegionBytes);
   const dim3 grid(static_cast<unsigned>(CeilDiv(w.out_padded / 16, kWarps)), static_cast<unsigned>(s.slices),
                   static_cast<unsigned>(CeilDiv(rows, 8 * MT)));
   GemmKernel<F, MT><<<grid, kThreads, 0, stream>>>(w, x, rows, ldx, y, ldy, mode, s.chunks_per_slice, s.slices,

@@ -23,7 +23,7 @@ LowbitSplit LowbitSplitFor(int64_t out_padded, int64_t in_padded, int sms) {
 
 int64_t LowbitWorkspaceBytes(int64_t out_padded, int64_t in_padded, int sms) {
   const LowbitSplit s = LowbitSplitFor(out_padded, in_padded, sms);
-  return lowbit::CounterBytes(out_padded) + (s.slices > 1 ? int64_t{s.slices} * kLowbitMaxRows * out_padded * 4 : 0);
+  return lowbit::kCounterRegionBytes + (s.slices > 1 ? int64_t{s.slices} * kLowbitMaxRows * out_padded * 4 : 0);
 }
 
 const LowbitKernels* LowbitKernelsFor(LowbitFormat format, int bits) {

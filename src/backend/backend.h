@@ -68,10 +68,20 @@ class Linear {
 // sequence has prefix_end = branch_begin = seq_begin; a shared context with
 // several continuations ("branches") packs the context once and lets each
 // branch see the context and itself only, so the context is computed once.
+//
+// Generation keeps a KV cache (DecoderOptions::cache_rows rows per layer):
+// `cache_row[r]` is where row r's key and value are written (-1: nowhere, a
+// padding row), and when `cache_begin` is given every row attends to the
+// cache instead of the batch, over cache rows [cache_begin[r], cache_row[r]]
+// (a decode step: one row per sequence, its own key written first). Both
+// empty: no cache.
 struct SequenceLayout {
   std::vector<int32_t> positions;
   std::vector<int64_t> seq_begin, prefix_end, branch_begin;
+  std::vector<int64_t> cache_row, cache_begin;
   int64_t rows() const { return static_cast<int64_t>(positions.size()); }
+  bool writes_cache() const { return !cache_row.empty(); }
+  bool reads_cache() const { return !cache_begin.empty(); }
 };
 
 // Per-row statistics of log-softmax over this rank's slice of the vocabulary
@@ -239,6 +249,13 @@ class Backend {
   // Attention over each row's keys of the layout, GQA: q [rows, Hq*hd],
   // k/v [rows, Hkv*hd] → out [rows, Hq*hd], scale 1/sqrt(hd).
   virtual void Attention(const Act& q, const Act& k, const Act& v, int64_t head_dim, Act& out) = 0;
+  // cache[layout.cache_row[r]] = x[r] for every row whose cache row is not
+  // -1 (keys after rotary, and values, of one layer).
+  virtual void WriteCache(const Act& x, Act& cache) = 0;
+  // Attention as above over cache rows [cache_begin[r], cache_row[r]] of
+  // k_cache/v_cache ([cache rows, Hkv*hd]) instead of the batch's keys.
+  virtual void CachedAttention(const Act& q, const Act& k_cache, const Act& v_cache, int64_t head_dim,
+                               Act& out) = 0;
   virtual void SwiGlu(const Act& gate, const Act& up, Act& out) = 0;  // silu(gate) * up
   virtual void GatherRows(const Act& x, std::span<const int64_t> rows, Act& out) = 0;
   // out = x[:, begin : begin + out.cols]

@@ -15,6 +15,7 @@
 
 #include "absl/strings/str_format.h"
 #include "backend/backend.h"
+#include "cli/bench_decode.h"
 #include "cli/bench_lowbit.h"
 #include "cli/commands.h"
 #include "core/dtype.h"
@@ -34,6 +35,7 @@ struct BenchArgs {
   bool stages = true;
   bool exact_stats = false;  // also the forward with exact token statistics against a baseline
   LowbitBenchArgs lowbit;  // bench gemm --formats
+  DecodeBenchArgs decode;  // bench decode
 };
 
 struct Row {
@@ -232,6 +234,7 @@ absl::Status RunBench(const std::string& what, const BenchArgs& a) {
   Backend& b = **backend;
   const std::string device = b.DeviceName();
   if (what == "gemm" && !a.lowbit.formats.empty()) return BenchLowbit(b, a.lowbit);
+  if (what == "decode") return BenchDecode(b, a.decode);
   std::vector<Row> rows;
   double ceiling = 0;
   if (what == "gemm" || (what == "forward" && a.gemm > 0)) {
@@ -305,7 +308,7 @@ absl::Status RunBench(const std::string& what, const BenchArgs& a) {
 
 void AddBenchCommand(CLI::App& app) {
   auto args = std::make_shared<BenchArgs>();
-  CLI::App* cmd = app.add_subcommand("bench", "Benchmarks that check their results: gemm (the matmul ceiling), forward");
+  CLI::App* cmd = app.add_subcommand("bench", "Benchmarks that check their results: gemm (the matmul ceiling), forward, decode");
   cmd->require_subcommand(1);
   auto common = [&](CLI::App* c) {
     c->add_option("--backend", args->backend, "cuda (default) or cpu");
@@ -344,6 +347,18 @@ void AddBenchCommand(CLI::App& app) {
   fwd->add_flag("--exact-token-stats", args->exact_stats,
                 "also time each forward with exact token statistics against a baseline (its cost as a ratio)");
   fwd->callback([args] { ExitOnError(RunBench("forward", *args)); });
+  CLI::App* dec = cmd->add_subcommand("decode", "Greedy decoding with a KV cache: time to first token, ms per step");
+  common(dec);
+  dec->add_option("--model", args->decode.model, "checkpoint (default synthetic:llama3-8b)");
+  dec->add_option("--schemes", args->decode.schemes, "weight formats (default bf16,w4a16-g128)")->delimiter(',');
+  dec->add_option("--batches", args->decode.batches, "sequences decoded together (default 1,8,32)")
+      ->delimiter(',')
+      ->check(CLI::Range(int64_t{1}, int64_t{4096}));
+  dec->add_option("--contexts", args->decode.contexts, "prompt tokens before decoding (default 512,2048)")
+      ->delimiter(',')
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
+  dec->add_option("--steps", args->decode.steps, "decode steps timed (default 32)")->check(CLI::Range(1, 100000));
+  dec->callback([args] { ExitOnError(RunBench("decode", *args)); });
 }
 
 }  // namespace qsweep::cli

@@ -33,6 +33,7 @@ absl::Status WriteSweepMetrics(const SweepConfig& c);
 
 void AddInspectCommand(CLI::App& app);   // inspect_command.cc
 void AddLogprobsCommand(CLI::App& app);  // logprobs_command.cc
+void AddGenerateCommand(CLI::App& app);  // generate_command.cc
 void AddRunCommand(CLI::App& app);       // run_command.cc: run, prepare
 void AddMetricsCommand(CLI::App& app);   // metrics_command.cc
 void AddSlurmCommands(CLI::App& app);    // slurm_command.cc: plan, submit

@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   qsweep::cli::AddInspectCommand(app);
   qsweep::cli::AddLogprobsCommand(app);
+  qsweep::cli::AddGenerateCommand(app);
   qsweep::cli::AddRunCommand(app);
   qsweep::cli::AddMetricsCommand(app);
   qsweep::cli::AddSlurmCommands(app);

@@ -55,6 +55,7 @@ absl::Status RunMetrics(MetricsArgs a) {
   if (auto s = WriteMetricsJson(a.json.empty() ? stem + ".json" : a.json, *m); !s.ok()) return s;
   std::fputs(FormatSummaryTable(rows).c_str(), stdout);
   std::fputs(FormatTokenStatsTable(*m).c_str(), stdout);
+  std::fputs(FormatGenerationTable(*m).c_str(), stdout);
   std::fprintf(stderr, "qsweep: wrote %s (+ .csv, .json)\n", a.out.c_str());
   return absl::OkStatus();
 }

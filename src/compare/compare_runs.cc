@@ -1,5 +1,9 @@
 #include "compare/compare_runs.h"
 
+#include <cmath>
+#include <span>
+#include <tuple>
+
 #include "absl/strings/str_format.h"
 #include "core/dtype.h"
 #include "core/status_macros.h"
@@ -100,6 +104,39 @@ std::optional<metrics::ExactTokenStatsView> ExactView(const TokenRows& br, const
   return v;
 }
 
+// The mean time to first token and ms per decoded token of a run's samples.
+std::pair<double, double> GenerationSpeed(const GenRows& r) {
+  double ttft = 0, decode = 0;
+  int64_t steps = 0;
+  for (int64_t i = 0; i < r.samples; ++i) {
+    ttft += r.ttft_ms[i];
+    decode += r.decode_ms[i];
+    steps += std::max(0, r.n_tokens[i] - 1);
+  }
+  return {r.samples ? ttft / r.samples : NAN, steps ? decode / steps : NAN};
+}
+
+// One generative task of a candidate against the baseline's.
+absl::StatusOr<GenerationMetrics> CompareGenerationRuns(const std::string& name, const GenRows& b, const GenRows& c,
+                                                        const std::string& what) {
+  if (b.samples != c.samples || b.max_tokens != c.max_tokens)
+    return absl::InvalidArgumentError(absl::StrFormat("%s: %d samples of up to %d tokens, the baseline %d of %d", what,
+                                                      c.samples, c.max_tokens, b.samples, b.max_tokens));
+  GenerationMetrics g;
+  g.task = name;
+  g.base_correct = b.correct;
+  g.correct = c.correct;
+  for (int64_t i = 0; i < b.samples; ++i) {
+    const std::span<const int32_t> bt(b.tokens.data() + i * b.max_tokens, b.n_tokens[i]);
+    const std::span<const int32_t> ct(c.tokens.data() + i * c.max_tokens, c.n_tokens[i]);
+    g.pairs.push_back(metrics::CompareGenerations(bt, ct));
+  }
+  g.summary = metrics::SummarizeGenerations(b.correct, c.correct, g.pairs);
+  std::tie(g.base_ttft_ms, g.base_ms_per_token) = GenerationSpeed(b);
+  std::tie(g.ttft_ms, g.ms_per_token) = GenerationSpeed(c);
+  return g;
+}
+
 // Whether two runs are of one scheme (their JSON without the display name,
 // which a rerun of the baseline's scheme has its own of).
 std::string WithoutName(std::string json);
@@ -136,6 +173,7 @@ absl::StatusOr<SweepMetrics> CompareRuns(const NamedRun& base, const std::vector
   m.baseline_performance = base.data.performance;
   for (const auto& [name, r] : base.data.tasks) m.task_names.push_back(name);
   for (const auto& [name, r] : base.data.corpora) m.corpus_names.push_back(name);
+  for (const auto& [name, r] : base.data.gens) m.generation_names.push_back(name);
   const ChoiceRows base_pool = Pool(base.data);
   for (const NamedRun& c : cands) {
     const RunHeader& ch = c.data.header;
@@ -160,7 +198,8 @@ absl::StatusOr<SweepMetrics> CompareRuns(const NamedRun& base, const std::vector
           "%s was scored before batch-invariant scoring: its differences from the baseline include how "
           "samples were batched (rerun it for a noise floor of zero)",
           !ch.batch_invariant ? c.path : base.path));
-    if (c.data.tasks.size() != base.data.tasks.size() || c.data.corpora.size() != base.data.corpora.size())
+    if (c.data.tasks.size() != base.data.tasks.size() || c.data.corpora.size() != base.data.corpora.size() ||
+        c.data.gens.size() != base.data.gens.size())
       return absl::InvalidArgumentError(absl::StrFormat("%s and %s hold different tasks", c.path, base.path));
     CandidateMetrics cm;
     cm.scheme = ch.scheme;
@@ -200,6 +239,15 @@ absl::StatusOr<SweepMetrics> CompareRuns(const NamedRun& base, const std::vector
       QSWEEP_ASSIGN_OR_RETURN(metrics::TokenComparison cmp,
                               metrics::CompareTokenRuns(bs, cs, rows, exact ? &*exact : nullptr));
       cm.corpora.push_back({name, std::move(cmp)});
+    }
+    for (size_t i = 0; i < base.data.gens.size(); ++i) {
+      const auto& [name, br] = base.data.gens[i];
+      const auto& [cname, cr] = c.data.gens[i];
+      if (name != cname)
+        return absl::InvalidArgumentError(
+            absl::StrFormat("%s: generative task %s where the baseline has %s", c.path, cname, name));
+      QSWEEP_ASSIGN_OR_RETURN(GenerationMetrics g, CompareGenerationRuns(name, br, cr, c.path + ":/generate/" + name));
+      cm.generations.push_back(std::move(g));
     }
     m.candidates.push_back(std::move(cm));
   }

@@ -18,6 +18,8 @@ class LogitScorer {
   virtual int64_t max_batch_tokens() const = 0;
   // TokenBatch::align for batches given to Score.
   virtual int64_t sequence_alignment() const { return 1; }
+  // Rows of the KV cache batches may address (SequenceLayout::cache_row); 0: none.
+  virtual int64_t cache_rows() const { return 0; }
   // `pairing`: keep the final hidden states, or compare with a baseline's
   // (RowScores' exact token statistics; the decoder needs pair_baseline).
   virtual absl::StatusOr<RowScores> Score(const TokenBatch& batch, std::span<const int64_t> rows,
@@ -33,6 +35,7 @@ class DecoderScorer : public LogitScorer {
   int64_t vocab_size() const override { return decoder_->config().vocab_size; }
   int64_t max_batch_tokens() const override { return decoder_->options().max_batch_tokens; }
   int64_t sequence_alignment() const override { return decoder_->backend()->SequenceAlignment(); }
+  int64_t cache_rows() const override { return decoder_->options().cache_rows; }
 
  protected:
   Decoder* decoder_;

@@ -85,4 +85,31 @@ absl::StatusOr<RequestSet> TokenizeRequests(const Tokenizer& tok, const std::vec
   return set;
 }
 
+absl::StatusOr<GenTaskRequests> TokenizeGenTask(const Tokenizer& tok, const tasks::GenTask& task, bool add_bos,
+                                                int32_t default_max_tokens, int64_t context) {
+  QSWEEP_RETURN_IF_ERROR(tasks::ValidateGenTask(task));
+  if (default_max_tokens < 1 || default_max_tokens > tasks::kMaxGenTokens)
+    return absl::InvalidArgumentError(absl::StrFormat("task %s: max_tokens %d (1..%d)", task.name,
+                                                      default_max_tokens, tasks::kMaxGenTokens));
+  GenTaskRequests t;
+  t.name = task.name;
+  for (const tasks::GenSample& s : task.samples) {
+    GenSampleRequest r;
+    r.sample = s;
+    if (r.sample.max_tokens == 0) r.sample.max_tokens = default_max_tokens;
+    if (add_bos && tok.bos_id() >= 0) r.prompt.push_back(tok.bos_id());
+    const std::vector<int32_t> ids = tok.Encode(s.prompt);
+    r.prompt.insert(r.prompt.end(), ids.begin(), ids.end());
+    if (ids.empty())
+      return absl::InvalidArgumentError(
+          absl::StrFormat("task %s, sample '%s': the prompt has no tokens", task.name, s.id));
+    if (static_cast<int64_t>(r.prompt.size()) + r.sample.max_tokens > context)
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "task %s, sample '%s': a prompt of %d tokens and up to %d new ones exceed the model's %d positions",
+          task.name, s.id, r.prompt.size(), r.sample.max_tokens, context));
+    t.samples.push_back(std::move(r));
+  }
+  return t;
+}
+
 }  // namespace qsweep

@@ -17,6 +17,7 @@
 
 #include "absl/status/statusor.h"
 #include "eval/requests.h"
+#include "eval/tasks/gen_task.h"
 #include "eval/tasks/task.h"
 #include "tokenizer/tokenizer.h"
 
@@ -39,5 +40,14 @@ absl::StatusOr<RequestSet> TokenizeRequests(const Tokenizer& tokenizer,
                                             const std::vector<tasks::McTask>& mc_tasks,
                                             const std::vector<TextCorpus>& corpora,
                                             const PrepareOptions& options);
+
+// A generative task's prompts tokenized (BOS first when asked and the
+// tokenizer has one; a prompt is encoded whole, its trailing whitespace
+// kept). `default_max_tokens` replaces a sample's max_tokens of 0; a prompt
+// and its new tokens must fit `context` (the model's positions). Errors
+// name the task and sample: a task that fails ValidateGenTask, a prompt of
+// no tokens, one that does not leave room for its new tokens.
+absl::StatusOr<GenTaskRequests> TokenizeGenTask(const Tokenizer& tokenizer, const tasks::GenTask& task, bool add_bos,
+                                                int32_t default_max_tokens, int64_t context);
 
 }  // namespace qsweep

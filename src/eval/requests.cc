@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_format.h"
+#include "core/byte_buffer.h"
 
 namespace qsweep {
 namespace {
@@ -39,6 +40,66 @@ int64_t McTaskRequests::max_choices() const {
   return m;
 }
 
+int32_t GenTaskRequests::max_tokens() const {
+  int32_t m = 0;
+  for (const auto& s : samples) m = std::max(m, s.sample.max_tokens);
+  return m;
+}
+
+int64_t GenTaskRequests::max_prompt() const {
+  int64_t m = 0;
+  for (const auto& s : samples) m = std::max<int64_t>(m, static_cast<int64_t>(s.prompt.size()));
+  return m;
+}
+
+std::vector<uint8_t> EncodeGenSamples(const GenTaskRequests& task) {
+  ByteWriter w;
+  w.Put<uint64_t>(task.samples.size());
+  for (const GenSampleRequest& r : task.samples) {
+    const tasks::GenSample& s = r.sample;
+    w.PutString(s.id);
+    w.PutString(s.prompt);
+    w.Put<uint64_t>(s.answers.size());
+    for (const std::string& a : s.answers) w.PutString(a);
+    w.Put<uint8_t>(s.scorer.kind == tasks::AnswerScorer::Kind::kRegex);
+    w.PutString(s.scorer.pattern);
+    w.Put<uint8_t>(s.scorer.last_match);
+    w.Put<uint64_t>(s.stop.size());
+    for (const std::string& a : s.stop) w.PutString(a);
+    w.Put<int32_t>(s.max_tokens);
+  }
+  return std::move(w.bytes());
+}
+
+absl::Status DecodeGenSamples(const std::vector<uint8_t>& bytes, GenTaskRequests& task) {
+  ByteReader r = ByteReader::Untrusted(bytes);
+  const uint64_t n = r.Get<uint64_t>();
+  if (!r.ok() || n != task.samples.size())
+    return absl::DataLossError(absl::StrFormat("the samples' text holds %d samples, not %d", n, task.samples.size()));
+  auto strings = [&](std::vector<std::string>& out) {
+    const uint64_t k = r.Get<uint64_t>();
+    for (uint64_t i = 0; i < k && r.ok(); ++i) out.push_back(r.GetString());
+  };
+  for (GenSampleRequest& q : task.samples) {
+    tasks::GenSample& s = q.sample;
+    s.id = r.GetString();
+    s.prompt = r.GetString();
+    strings(s.answers);
+    s.scorer.kind = r.Get<uint8_t>() ? tasks::AnswerScorer::Kind::kRegex : tasks::AnswerScorer::Kind::kExact;
+    s.scorer.pattern = r.GetString();
+    s.scorer.last_match = r.Get<uint8_t>();
+    strings(s.stop);
+    s.max_tokens = r.Get<int32_t>();
+    if (!r.ok()) break;
+  }
+  if (!r.ok() || !r.done()) return absl::DataLossError("the samples' text does not decode");
+  for (const GenSampleRequest& q : task.samples)
+    if (q.sample.max_tokens < 1 || q.sample.max_tokens > tasks::kMaxGenTokens || q.prompt.empty())
+      return absl::DataLossError(absl::StrFormat("sample '%s': max_tokens %d, %d prompt tokens", q.sample.id,
+                                                 q.sample.max_tokens, q.prompt.size()));
+  return absl::OkStatus();
+}
+
 std::string RequestSet::ContentId() const {
   Hasher h;
   for (const auto& t : tasks) {
@@ -51,6 +112,13 @@ std::string RequestSet::ContentId() const {
       for (const auto& c : s.continuations) h.Add(c);
       h.Add(s.continuation_bytes);
     }
+  }
+  for (const auto& t : gen_tasks) {
+    h.Add(t.name);
+    h.Add(t.samples.size());
+    for (const auto& s : t.samples) h.Add(s.prompt);
+    const std::vector<uint8_t> text = EncodeGenSamples(t);
+    h.Add(text);
   }
   for (const auto& c : corpora) {
     h.Add(c.name);

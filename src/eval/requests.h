@@ -5,6 +5,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
+#include "eval/tasks/gen_task.h"
+
 namespace qsweep {
 
 struct McSampleRequest {
@@ -41,10 +44,31 @@ struct PplCorpusRequests {
   int64_t scored_tokens() const { return tokens.empty() ? 0 : static_cast<int64_t>(tokens.size()) - 1; }
 };
 
+// A generative task: each sample's prompt tokenized (BOS first when the
+// tokenizer has one), and what scores its continuation (answers, scorer,
+// stop strings; max_tokens resolved: never 0).
+struct GenSampleRequest {
+  tasks::GenSample sample;
+  std::vector<int32_t> prompt;
+};
+
+struct GenTaskRequests {
+  std::string name;
+  std::vector<GenSampleRequest> samples;
+  int32_t max_tokens() const;  // the most any sample may generate
+  int64_t max_prompt() const;  // the longest prompt
+};
+
+// The samples' text fields (GenSample), as the request file stores them;
+// the decoder refuses bytes that do not decode back to `n` samples.
+std::vector<uint8_t> EncodeGenSamples(const GenTaskRequests& task);
+absl::Status DecodeGenSamples(const std::vector<uint8_t>& bytes, GenTaskRequests& task);
+
 struct RequestSet {
   std::string tokenizer;  // what tokenized it (path and content id)
   std::vector<McTaskRequests> tasks;
   std::vector<PplCorpusRequests> corpora;
+  std::vector<GenTaskRequests> gen_tasks;
   // A hash of every name, token, label and choice length (hex): run files carry
   // it, and metrics refuse runs whose ids differ.
   std::string ContentId() const;

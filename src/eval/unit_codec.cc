@@ -1,6 +1,7 @@
 #include "eval/unit_codec.h"
 
 #include "core/byte_buffer.h"
+#include "core/status_macros.h"
 
 namespace qsweep {
 namespace {
@@ -28,7 +29,7 @@ Rows Get(ByteReader& r) {
 
 std::vector<uint8_t> EncodeUnitResult(const UnitResult& result) {
   ByteWriter w;
-  w.Put<uint8_t>(static_cast<uint8_t>(result.index()));  // 0 choices, 1 tokens
+  w.Put<uint8_t>(static_cast<uint8_t>(result.index()));  // 0 choices, 1 tokens, 2 generations
   std::visit([&](const auto& rows) { Put(w, rows); }, result);
   return std::move(w.bytes());
 }
@@ -36,11 +37,18 @@ std::vector<uint8_t> EncodeUnitResult(const UnitResult& result) {
 UnitResult DecodeUnitResult(const std::vector<uint8_t>& bytes, bool* ok) {
   ByteReader r = ok ? ByteReader::Untrusted(bytes) : ByteReader(bytes);
   UnitResult result;
-  if (r.Get<uint8_t>() == 0)
+  const uint8_t kind = r.Get<uint8_t>();
+  bool known = true;
+  if (kind == 0)
     result = Get<ChoiceRows>(r);
-  else
+  else if (kind == 1)
     result = Get<TokenRows>(r);
-  if (ok) *ok = r.ok() && r.done();
+  else if (kind == 2)
+    result = Get<GenRows>(r);
+  else
+    known = false;
+  if (ok) *ok = known && r.ok() && r.done();
+  QSWEEP_CHECK(ok || known);
   return result;
 }
 

@@ -37,6 +37,8 @@ TEST(RecordFields, ListsNameEveryMemberOnce) {
   const size_t choice_members = testing::CountMembers<ChoiceRows>(), token_members = testing::CountMembers<TokenRows>();
   EXPECT_EQ(Listed<ChoiceRows>(), std::make_pair(choice_members, choice_members));  // (listed, distinct)
   EXPECT_EQ(Listed<TokenRows>(), std::make_pair(token_members, token_members));
+  const size_t gen_members = testing::CountMembers<GenRows>();
+  EXPECT_EQ(Listed<GenRows>(), std::make_pair(gen_members, gen_members));
   EXPECT_EQ(choice_members, 9u);  // the counter itself counts: 2 sizes, 7 arrays
 }
 
@@ -82,6 +84,23 @@ TEST(UnitCodec, EverySizeAndArrayRoundTrips) {
   const UnitResult tokens = DecodeUnitResult(EncodeUnitResult(t));
   ASSERT_TRUE(std::holds_alternative<TokenRows>(tokens));
   ExpectSameBits(t, std::get<TokenRows>(tokens));
+
+  const GenRows g = Distinct<GenRows>();
+  ASSERT_EQ(g.tokens.size(), 3u * 4u);
+  ASSERT_EQ(g.text.size(), 3u * 5u);
+  const UnitResult gens = DecodeUnitResult(EncodeUnitResult(g));
+  ASSERT_TRUE(std::holds_alternative<GenRows>(gens));
+  ExpectSameBits(g, std::get<GenRows>(gens));
+}
+
+// A record of a kind this program does not write (a damaged journal) is
+// reported, not read as another kind.
+TEST(UnitCodec, UnknownKindIsNotDecoded) {
+  std::vector<uint8_t> bytes = EncodeUnitResult(GenRows{});
+  bytes[0] = 7;
+  bool ok = true;
+  (void)DecodeUnitResult(bytes, &ok);
+  EXPECT_FALSE(ok);
 }
 
 TEST(UnitCodec, EmptyRecordsRoundTrip) {

@@ -34,6 +34,19 @@ std::vector<WorkUnit> PlanWorkUnits(const RequestSet& requests, const UnitPlanOp
       units.push_back(u);
     }
   }
+  for (size_t t = 0; t < requests.gen_tasks.size(); ++t) {
+    const int64_t n = static_cast<int64_t>(requests.gen_tasks[t].samples.size());
+    for (int64_t b = 0; b < n; b += options.samples_per_unit) {
+      WorkUnit u;
+      u.id = static_cast<int64_t>(units.size());
+      u.kind = WorkUnit::Kind::kGenerate;
+      u.source = static_cast<int64_t>(t);
+      u.begin = b;
+      u.end = std::min(n, b + options.samples_per_unit);
+      u.first_row = b;
+      units.push_back(u);
+    }
+  }
   return units;
 }
 
@@ -42,7 +55,12 @@ WorkSize CountWork(const RequestSet& requests, const std::vector<WorkUnit>& unit
   std::vector<std::vector<PplWindow>> windows(requests.corpora.size());  // each corpus's, made once
   for (const WorkUnit& u : units) {
     if (skip.count(u.id)) continue;
-    if (u.kind == WorkUnit::Kind::kChoices) {
+    if (u.kind == WorkUnit::Kind::kGenerate) {
+      for (int64_t i = u.begin; i < u.end; ++i) {
+        ++w.samples;
+        w.tokens += static_cast<int64_t>(requests.gen_tasks[u.source].samples[i].prompt.size());
+      }
+    } else if (u.kind == WorkUnit::Kind::kChoices) {
       for (int64_t i = u.begin; i < u.end; ++i) {
         const McSampleRequest& s = requests.tasks[u.source].samples[i];
         ++w.samples;
@@ -69,6 +87,11 @@ absl::StatusOr<UnitResult> ScoreUnit(LogitScorer& scorer, const RequestSet& requ
     auto rows = ScoreChoices(scorer,
                              std::span<const McSampleRequest>(task.samples).subspan(unit.begin, unit.end - unit.begin),
                              task.max_choices());
+    if (!rows.ok()) return rows.status();
+    return UnitResult(std::move(*rows));
+  }
+  if (unit.kind == WorkUnit::Kind::kGenerate) {
+    auto rows = ScoreGenerations(scorer, requests.gen_tasks[unit.source], unit.begin, unit.end, options.generation);
     if (!rows.ok()) return rows.status();
     return UnitResult(std::move(*rows));
   }

@@ -1,6 +1,7 @@
 // A run is cut into work units, the grain of scheduling (replicas pull
 // units), of result transfer and of resumption after a crash: a chunk of
-// samples of one task, or a chunk of perplexity windows of one corpus.
+// samples of one task, a chunk of perplexity windows of one corpus, or a
+// chunk of samples of one generative task.
 // Units are numbered in a fixed order that depends only on the requests.
 #pragma once
 #include <cstdint>
@@ -10,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "eval/choice_scoring.h"
+#include "eval/generation_scoring.h"
 #include "eval/logit_scorer.h"
 #include "eval/perplexity_scoring.h"
 #include "eval/requests.h"
@@ -17,10 +19,10 @@
 namespace qsweep {
 
 struct WorkUnit {
-  enum class Kind { kChoices, kTokens };
+  enum class Kind { kChoices, kTokens, kGenerate };
   int64_t id = 0;
   Kind kind = Kind::kChoices;
-  int64_t source = 0;  // task index (kChoices) or corpus index (kTokens)
+  int64_t source = 0;  // task index (kChoices), corpus index (kTokens) or generative task index
   int64_t begin = 0;   // samples [begin, end), or windows [begin, end)
   int64_t end = 0;
   int64_t first_row = 0;  // where its rows go: sample index, or scored-token index
@@ -33,15 +35,16 @@ struct UnitPlanOptions {
 
 std::vector<WorkUnit> PlanWorkUnits(const RequestSet& requests, const UnitPlanOptions& options);
 
-// What `units` hold, except those in `skip`: multiple-choice samples,
-// perplexity windows, and the tokens their forwards run (a shared context
-// once, each choice's continuation, each window's tokens).
+// What `units` hold, except those in `skip`: multiple-choice and generative
+// samples, perplexity windows, and the tokens their forwards run (a shared
+// context once, each choice's continuation, each window's tokens, each
+// prompt; the generated tokens are not known before).
 struct WorkSize {
   int64_t samples = 0, windows = 0, tokens = 0;
 };
 WorkSize CountWork(const RequestSet& requests, const std::vector<WorkUnit>& units, const std::set<int64_t>& skip);
 
-using UnitResult = std::variant<ChoiceRows, TokenRows>;
+using UnitResult = std::variant<ChoiceRows, TokenRows, GenRows>;
 
 struct ScoringOptions {
   int topk = 32;
@@ -51,6 +54,9 @@ struct ScoringOptions {
   bool keep_hidden = false;
   bool hidden_bf16 = false;
   BaselineHidden* baseline = nullptr;
+  // Generative tasks: the tokenizer (text, stop strings), EOS ids, and how
+  // many sequences decode together.
+  GenerationOptions generation;
 };
 
 absl::StatusOr<UnitResult> ScoreUnit(LogitScorer& scorer, const RequestSet& requests,

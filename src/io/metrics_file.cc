@@ -1,6 +1,8 @@
 #include "io/metrics_file.h"
 
+#include <cmath>
 #include <filesystem>
+#include <initializer_list>
 
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -43,6 +45,36 @@ absl::Status WriteChoice(h5::File& f, const std::string& g, const metrics::Choic
   QSWEEP_RETURN_IF_ERROR(f.SetDoubleAttr(g, "flips_correct_to_incorrect", c.acc.flips.correct_to_incorrect_rate));
   QSWEEP_RETURN_IF_ERROR(f.SetDoubleAttr(g, "flips_incorrect_to_correct", c.acc.flips.incorrect_to_correct_rate));
   return f.SetDoubleAttr(g, "answer_kl_mean", c.answer_kl.summary.mean);
+}
+
+absl::Status WriteGeneration(h5::File& f, const std::string& g, const GenerationMetrics& t) {
+  QSWEEP_RETURN_IF_ERROR(f.CreateGroup(g));
+  std::vector<int64_t> first;
+  std::vector<double> agreement;
+  for (const auto& p : t.pairs) {
+    first.push_back(p.first_difference);
+    agreement.push_back(p.token_agreement);
+  }
+  QSWEEP_RETURN_IF_ERROR(f.Write(g + "/base_correct", t.base_correct));
+  QSWEEP_RETURN_IF_ERROR(f.Write(g + "/correct", t.correct));
+  QSWEEP_RETURN_IF_ERROR(f.Write(g + "/first_difference", first));
+  QSWEEP_RETURN_IF_ERROR(f.Write(g + "/token_agreement", agreement));
+  const metrics::GenerationSummary& s = t.summary;
+  const double n = s.samples > 0 ? static_cast<double>(s.samples) : NAN;
+  for (const auto& [key, value] : std::initializer_list<std::pair<const char*, double>>{
+           {"accuracy_base", s.base_accuracy},
+           {"accuracy", s.cand_accuracy},
+           {"flips_correct_to_incorrect", s.correct_to_incorrect / n},
+           {"flips_incorrect_to_correct", s.incorrect_to_correct / n},
+           {"identical", s.identical},
+           {"mean_token_agreement", s.mean_token_agreement},
+           {"mean_first_difference", s.mean_first_difference},
+           {"ttft_ms_base", t.base_ttft_ms},
+           {"ttft_ms", t.ttft_ms},
+           {"ms_per_token_base", t.base_ms_per_token},
+           {"ms_per_token", t.ms_per_token}})
+    QSWEEP_RETURN_IF_ERROR(f.SetDoubleAttr(g, key, value));
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -114,6 +146,12 @@ absl::Status WriteMetricsFile(const std::string& path, const SweepMetrics& m, co
             QSWEEP_RETURN_IF_ERROR(f.SetDoubleAttr(p, key, value));
         }
       }
+    }
+    for (const CandidateMetrics& c : m.candidates) {
+      if (c.generations.empty()) continue;
+      const std::string g = "/candidates/" + c.scheme + "/generate";
+      QSWEEP_RETURN_IF_ERROR(f.CreateGroup(g));
+      for (const GenerationMetrics& t : c.generations) QSWEEP_RETURN_IF_ERROR(WriteGeneration(f, g + "/" + t.task, t));
     }
     QSWEEP_RETURN_IF_ERROR(f.SetAttr("/", "complete", int64_t{1}));
     QSWEEP_RETURN_IF_ERROR(f.Close());

@@ -99,6 +99,24 @@ absl::StatusOr<MetricsFileData> ReadMetricsFile(const std::string& path) {
       c.corpora[k] = std::move(m);
       if (d.candidates.empty()) d.corpus_names.push_back(k);
     }
+    if (f.Exists(g + "/generate")) {
+      QSWEEP_ASSIGN_OR_RETURN(std::vector<std::string> gens, f.Children(g + "/generate"));
+      for (const std::string& t : gens) {
+        const std::string tg = g + "/generate/" + t;
+        MetricsGenerationSummary m;
+        const std::pair<const char*, double*> fields[] = {
+            {"accuracy_base", &m.accuracy_base}, {"accuracy", &m.accuracy},
+            {"flips_correct_to_incorrect", &m.flips_c2i}, {"flips_incorrect_to_correct", &m.flips_i2c},
+            {"identical", &m.identical}, {"mean_token_agreement", &m.mean_token_agreement},
+            {"ms_per_token", &m.ms_per_token}, {"ms_per_token_base", &m.ms_per_token_base},
+            {"ttft_ms", &m.ttft_ms}, {"ttft_ms_base", &m.ttft_ms_base}};
+        for (const auto& [key, value] : fields) {
+          QSWEEP_ASSIGN_OR_RETURN(*value, f.GetDoubleAttr(tg, key));
+        }
+        c.generations[t] = m;
+        if (d.candidates.empty()) d.generation_names.push_back(t);
+      }
+    }
     d.candidates.push_back(std::move(c));
   }
   return d;

@@ -28,6 +28,12 @@ struct MetricsCorpusData {
   std::map<std::string, double> exact;
 };
 
+// A generative task of a candidate (NaN: not recorded, or not timed).
+struct MetricsGenerationSummary {
+  double accuracy_base = NAN, accuracy = NAN, flips_c2i = NAN, flips_i2c = NAN, identical = NAN,
+         mean_token_agreement = NAN, ms_per_token = NAN, ms_per_token_base = NAN, ttft_ms = NAN, ttft_ms_base = NAN;
+};
+
 struct MetricsCandidateData {
   std::string scheme;
   std::string scheme_json;  // empty in files written before it was recorded
@@ -36,13 +42,14 @@ struct MetricsCandidateData {
   std::vector<int64_t> bin_count;
   std::map<std::string, MetricsTaskSummary> tasks;
   std::map<std::string, MetricsCorpusData> corpora;
+  std::map<std::string, MetricsGenerationSummary> generations;
 };
 
 struct MetricsFileData {
   std::string model, baseline;
   std::vector<std::string> schemes;                     // summary rows, baseline first
   std::map<std::string, std::vector<double>> summary;   // column → [schemes]
-  std::vector<std::string> task_names, corpus_names;
+  std::vector<std::string> task_names, corpus_names, generation_names;
   std::vector<MetricsCandidateData> candidates;
 
   // The summary's `column` for schemes[i]; NaN where the file lacks it.

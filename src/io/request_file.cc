@@ -67,6 +67,18 @@ absl::Status WriteRequestFile(const std::string& path, const RequestSet& rs) {
       QSWEEP_RETURN_IF_ERROR(f.SetAttr(g, "window", c.window));
       QSWEEP_RETURN_IF_ERROR(f.SetAttr(g, "stride", c.stride));
     }
+    if (!rs.gen_tasks.empty()) {
+      QSWEEP_RETURN_IF_ERROR(f.CreateGroup("/generate"));
+      for (const GenTaskRequests& t : rs.gen_tasks) {
+        const std::string g = "/generate/" + t.name;
+        QSWEEP_RETURN_IF_ERROR(f.CreateGroup(g));
+        Ragged prompts;
+        for (const GenSampleRequest& s : t.samples) prompts.Add(s.prompt);
+        QSWEEP_RETURN_IF_ERROR(f.Write(g + "/prompt_offsets", prompts.offsets));
+        QSWEEP_RETURN_IF_ERROR(f.Write(g + "/prompt_tokens", prompts.values));
+        QSWEEP_RETURN_IF_ERROR(f.Write(g + "/samples", EncodeGenSamples(t)));
+      }
+    }
     QSWEEP_RETURN_IF_ERROR(f.SetAttr("/", "complete", int64_t{1}));
     QSWEEP_RETURN_IF_ERROR(f.Close());
   }
@@ -154,6 +166,25 @@ absl::StatusOr<RequestSet> ReadRequestFile(const std::string& path) {
     if (c.tokens.size() < 2 || c.window < 2 || c.stride < 1 || c.stride >= c.window)
       return Bad(path, g, "fewer than 2 tokens, or a bad window/stride");
     rs.corpora.push_back(std::move(c));
+  }
+  // Generative tasks (absent in files of before them).
+  if (f.Exists("/generate")) {
+    QSWEEP_ASSIGN_OR_RETURN(std::vector<std::string> gens, f.Children("/generate"));
+    for (const std::string& name : gens) {
+      const std::string g = "/generate/" + name;
+      QSWEEP_ASSIGN_OR_RETURN(auto offsets, f.Read<int64_t>(g + "/prompt_offsets"));
+      QSWEEP_ASSIGN_OR_RETURN(auto tokens, f.Read<int32_t>(g + "/prompt_tokens"));
+      QSWEEP_ASSIGN_OR_RETURN(auto samples, f.Read<uint8_t>(g + "/samples"));
+      if (offsets.size() < 2 || !Monotone(offsets, static_cast<int64_t>(tokens.size())))
+        return Bad(path, g, "inconsistent prompt offsets (corrupt file)");
+      GenTaskRequests t;
+      t.name = name;
+      t.samples.resize(offsets.size() - 1);
+      for (size_t i = 0; i + 1 < offsets.size(); ++i)
+        t.samples[i].prompt.assign(tokens.begin() + offsets[i], tokens.begin() + offsets[i + 1]);
+      if (absl::Status s = DecodeGenSamples(samples, t); !s.ok()) return Bad(path, g, std::string(s.message()));
+      rs.gen_tasks.push_back(std::move(t));
+    }
   }
   QSWEEP_ASSIGN_OR_RETURN(std::string stored, f.GetStringAttr("/", "content_id"));
   if (stored != rs.ContentId())

@@ -422,6 +422,7 @@ absl::Status ReadHeaderAttrs(const h5::File& f, RunHeader& h) {
 struct RunRows {
   std::vector<ChoiceRows> tasks;
   std::vector<TokenRows> corpora;
+  std::vector<GenRows> gens;
 };
 
 template <typename Rows>
@@ -444,6 +445,13 @@ RunRows AllocateRows(const RequestSet& requests, const RunHeader& header) {
     r.vocab = header.full_logprobs ? header.vocab_size : 0;
     (header.hidden_dtype == "bf16" ? r.hidden_bf16 : r.hidden) = header.hidden_dtype.empty() ? 0 : header.hidden_size;
     r.paired = header.baseline_run_id.empty() ? 0 : 1;
+    Pad(r);
+  }
+  for (const GenTaskRequests& task : requests.gen_tasks) {
+    GenRows& r = all.gens.emplace_back();
+    r.samples = static_cast<int64_t>(task.samples.size());
+    r.max_tokens = task.max_tokens();
+    r.max_text = r.max_tokens * kTextBytesPerToken;
     Pad(r);
   }
   return all;
@@ -479,6 +487,13 @@ std::string PlaceUnit(const WorkUnit& u, const UnitResult& result, RunRows& all)
     ChoiceRows& dst = all.tasks[u.source];
     if (c->samples != u.end - u.begin || !Fits(dst, *c, u.first_row)) return "rows do not fit the task";
     Place(dst, *c, u.first_row);
+    return "";
+  }
+  if (const auto* g = std::get_if<GenRows>(&result)) {
+    if (u.kind != WorkUnit::Kind::kGenerate) return "generation rows for another kind of unit";
+    GenRows& dst = all.gens[u.source];
+    if (g->samples != u.end - u.begin || !Fits(dst, *g, u.first_row)) return "rows do not fit the generative task";
+    Place(dst, *g, u.first_row);
     return "";
   }
   if (u.kind != WorkUnit::Kind::kTokens) return "token rows for a multiple-choice unit";
@@ -631,6 +646,11 @@ absl::Status WriteRunH5(const std::string& path, const RunHeader& header, const 
     QSWEEP_RETURN_IF_ERROR(f.SetAttr(g, "window", corpus.window));
     QSWEEP_RETURN_IF_ERROR(f.SetAttr(g, "stride", corpus.stride));
   }
+  if (!all.gens.empty()) {
+    QSWEEP_RETURN_IF_ERROR(f.CreateGroup("/generate"));
+    for (size_t t = 0; t < all.gens.size(); ++t)
+      QSWEEP_RETURN_IF_ERROR(WriteRows(f, "/generate/" + requests.gen_tasks[t].name, all.gens[t]));
+  }
   QSWEEP_RETURN_IF_ERROR(f.CreateGroup("/progress"));
   QSWEEP_RETURN_IF_ERROR(f.Write("/progress/unit_done", std::vector<uint8_t>(units, 1)));
   if (perf.measured()) QSWEEP_RETURN_IF_ERROR(WritePerformance(f, perf));
@@ -712,6 +732,17 @@ absl::StatusOr<RunData> ReadRunFile(const std::string& path, bool with_hidden) {
     TokenRows& r = d.corpora.emplace_back(name, TokenRows{}).second;
     QSWEEP_RETURN_IF_ERROR(ReadRows(f, "/ppl/" + name, r, with_hidden));
   }
+  if (f.Exists("/generate")) {
+    QSWEEP_ASSIGN_OR_RETURN(std::vector<std::string> gens, f.Children("/generate"));
+    for (const std::string& name : gens) {
+      GenRows& r = d.gens.emplace_back(name, GenRows{}).second;
+      QSWEEP_RETURN_IF_ERROR(ReadRows(f, "/generate/" + name, r));
+      for (int64_t i = 0; i < r.samples; ++i)
+        if (r.n_tokens[i] < 0 || r.n_tokens[i] > r.max_tokens || r.text_bytes[i] < 0 || r.stop_reason[i] > 3)
+          return absl::DataLossError(absl::StrFormat("%s: /generate/%s: sample %d holds impossible values", path,
+                                                     name, i));
+    }
+  }
   return d;
 }
 
@@ -726,6 +757,15 @@ std::string DescribeRunFile(const RunData& run, const std::string& path) {
     s += absl::StrFormat("task %-12s %d samples, up to %d choices\n", name, r.samples, r.max_choices);
   for (const auto& [name, r] : run.corpora)
     s += absl::StrFormat("corpus %-10s %d scored tokens\n", name, r.tokens);
+  for (const auto& [name, r] : run.gens) {
+    int64_t correct = 0, tokens = 0;
+    for (int64_t i = 0; i < r.samples; ++i) {
+      correct += r.correct[i];
+      tokens += r.n_tokens[i];
+    }
+    s += absl::StrFormat("generate %-8s %d samples, %d correct, %d tokens generated (greedy, up to %d each)\n", name,
+                         r.samples, correct, tokens, r.max_tokens);
+  }
   if (!h.hidden_dtype.empty())
     s += absl::StrFormat("token stats:   keeps each scored token's final hidden state (%s, %d values) for the "
                          "candidates' exact token statistics\n", h.hidden_dtype, h.hidden_size);

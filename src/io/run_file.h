@@ -166,6 +166,7 @@ struct RunData {
   RunPerformance performance;  // not measured in files made before it was
   std::vector<std::pair<std::string, ChoiceRows>> tasks;
   std::vector<std::pair<std::string, TokenRows>> corpora;
+  std::vector<std::pair<std::string, GenRows>> gens;  // generative tasks (/generate)
 };
 
 // Refuses a file that is not complete or has another schema version. A

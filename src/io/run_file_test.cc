@@ -55,6 +55,22 @@ RequestSet RandomRequests(uint32_t seed) {
   c.window = 64;
   c.stride = 32;
   rs.corpora.push_back(c);
+  GenTaskRequests g;
+  g.name = "story";
+  for (int i = 0; i < 9; ++i) {
+    GenSampleRequest s;
+    s.prompt = toks(1 + rng() % 12);
+    s.sample.id = "s" + std::to_string(i);
+    s.sample.prompt = "prompt \"" + std::to_string(i) + "\"\n";
+    s.sample.answers = {std::to_string(rng() % 100), "x"};
+    s.sample.max_tokens = 1 + static_cast<int32_t>(rng() % 6);
+    if (i % 3 == 1) {
+      s.sample.scorer = {.kind = tasks::AnswerScorer::Kind::kRegex, .pattern = "#### (\\d+)", .last_match = i == 4};
+      s.sample.stop = {"\n\n", "Q:"};
+    }
+    g.samples.push_back(s);
+  }
+  rs.gen_tasks.push_back(g);
   return rs;
 }
 
@@ -68,6 +84,15 @@ bool SameRequests(const RequestSet& a, const RequestSet& b) {
           x.continuation_bytes != y.continuation_bytes || x.sample_id != y.sample_id)
         return false;
     }
+  }
+  if (a.gen_tasks.size() != b.gen_tasks.size()) return false;
+  for (size_t t = 0; t < a.gen_tasks.size(); ++t) {
+    if (a.gen_tasks[t].name != b.gen_tasks[t].name || a.gen_tasks[t].samples.size() != b.gen_tasks[t].samples.size())
+      return false;
+    for (size_t i = 0; i < a.gen_tasks[t].samples.size(); ++i)
+      if (a.gen_tasks[t].samples[i].prompt != b.gen_tasks[t].samples[i].prompt ||
+          !(a.gen_tasks[t].samples[i].sample == b.gen_tasks[t].samples[i].sample))
+        return false;
   }
   return a.corpora[0].tokens == b.corpora[0].tokens && a.ContentId() == b.ContentId();
 }
@@ -113,6 +138,31 @@ UnitResult FakeResult(const RequestSet& rs, const WorkUnit& u, const RunHeader& 
         r.choice_bytes.push_back(used ? task.samples[i].continuation_bytes[c] : 0);
         r.choice_greedy.push_back(used ? rng() % 2 : 0);
       }
+    }
+    return r;
+  }
+  if (u.kind == WorkUnit::Kind::kGenerate) {
+    const GenTaskRequests& task = rs.gen_tasks[u.source];
+    GenRows r;
+    r.samples = u.end - u.begin;
+    r.max_tokens = task.max_tokens();
+    r.max_text = r.max_tokens * kTextBytesPerToken;
+    for (int64_t i = u.begin; i < u.end; ++i) {
+      const int32_t n = static_cast<int32_t>(rng() % (task.samples[i].sample.max_tokens + 1));
+      r.sample_id.push_back(i);
+      r.n_tokens.push_back(n);
+      for (int64_t k = 0; k < r.max_tokens; ++k) {
+        r.tokens.push_back(k < n ? static_cast<int32_t>(rng() % 1000) : -1);
+        r.token_logprob.push_back(k < n ? -static_cast<float>(rng() % 100) / 7 : NAN);
+      }
+      r.stop_reason.push_back(static_cast<uint8_t>(rng() % 4));
+      r.correct.push_back(rng() % 2);
+      const int32_t bytes = static_cast<int32_t>(rng() % (r.max_text + 5));
+      r.text_bytes.push_back(bytes);
+      r.text_truncated.push_back(bytes > r.max_text);
+      for (int64_t k = 0; k < r.max_text; ++k) r.text.push_back(k < bytes ? static_cast<uint8_t>(32 + rng() % 90) : 0);
+      r.ttft_ms.push_back(static_cast<float>(rng() % 100) / 3);
+      r.decode_ms.push_back(static_cast<float>(rng() % 100) / 7);
     }
     return r;
   }
@@ -363,6 +413,11 @@ void ExpectSameRows(const Rows& a, const Rows& b, const std::string& what) {
 void ExpectSameRuns(const RunData& a, const RunData& b) {
   ASSERT_EQ(a.tasks.size(), b.tasks.size());
   ASSERT_EQ(a.corpora.size(), b.corpora.size());
+  ASSERT_EQ(a.gens.size(), b.gens.size());
+  for (size_t t = 0; t < a.gens.size(); ++t) {
+    EXPECT_EQ(a.gens[t].first, b.gens[t].first);
+    ExpectSameRows(a.gens[t].second, b.gens[t].second, a.gens[t].first);
+  }
   for (size_t t = 0; t < a.tasks.size(); ++t) {
     EXPECT_EQ(a.tasks[t].first, b.tasks[t].first);
     ExpectSameRows(a.tasks[t].second, b.tasks[t].second, a.tasks[t].first);
@@ -391,6 +446,7 @@ TEST(RunFile, PerformanceRoundTripsAndIsChecked) {
   const WorkSize work = CountWork(rs, units, {});
   int64_t samples = 0, windows = 0;
   for (const auto& t : rs.tasks) samples += static_cast<int64_t>(t.samples.size());
+  for (const auto& t : rs.gen_tasks) samples += static_cast<int64_t>(t.samples.size());
   for (const auto& c : rs.corpora)
     windows += static_cast<int64_t>(PplWindows(static_cast<int64_t>(c.tokens.size()), c.window, c.stride).size());
   EXPECT_EQ(work.samples, samples);
@@ -460,6 +516,9 @@ TEST(RunFile, EveryPlacedValueIsTheUnitsOwn) {
     if (u.kind == WorkUnit::Kind::kChoices) {
       expect_unit(run->tasks[u.source].second, std::get<ChoiceRows>(want), u);
       ForEachColumn([&](const auto& c) { checked_columns += !c.values.empty(); }, std::get<ChoiceRows>(want));
+    } else if (u.kind == WorkUnit::Kind::kGenerate) {
+      expect_unit(run->gens[u.source].second, std::get<GenRows>(want), u);
+      ForEachColumn([&](const auto& c) { checked_columns += !c.values.empty(); }, std::get<GenRows>(want));
     } else {
       expect_unit(run->corpora[u.source].second, std::get<TokenRows>(want), u);
       ForEachColumn([&](const auto& c) { checked_columns += !c.values.empty(); }, std::get<TokenRows>(want));
@@ -471,6 +530,7 @@ TEST(RunFile, EveryPlacedValueIsTheUnitsOwn) {
   EXPECT_NE(text.find("schema version 1, complete"), std::string::npos) << text;
   EXPECT_NE(text.find("task zeta         23 samples, up to 4 choices"), std::string::npos) << text;
   EXPECT_NE(text.find("corpus text       299 scored tokens"), std::string::npos) << text;
+  EXPECT_NE(text.find("generate story    9 samples"), std::string::npos) << text;
 }
 
 // Full log-prob rows only when asked for: no dataset, and a width of 0 read back.
@@ -1069,6 +1129,54 @@ TEST_F(BaselineRunTest, RefusesEveryBaselineItMustNotUse) {
   std::filesystem::copy_file(path_, cut);
   std::filesystem::resize_file(cut, std::filesystem::file_size(cut) / 2);
   refused(cut, cand_, DType::kBF16, "baseline run");
+}
+
+}  // namespace
+}  // namespace qsweep
+
+namespace qsweep {
+namespace {
+
+// A request file's generative samples that do not decode, or decode to
+// impossible values, are refused naming the group; a run file's generation
+// rows with impossible values likewise.
+TEST(RequestFile, DamagedGenerativeSamplesAreRefused) {
+  const auto dir = testing::ScratchDir("request_file_gen_bad");
+  const std::string p = (dir / "r.h5").string();
+  ASSERT_TRUE(WriteRequestFile(p, RandomRequests(3)).ok());
+  {
+    testing::H5Editor e(p);
+    ASSERT_TRUE(e.ok());
+    ASSERT_TRUE(e.Replace("/generate/story/samples", std::vector<uint8_t>{9, 0, 0, 0, 0, 0, 0, 0, 1, 2}));
+  }
+  auto back = ReadRequestFile(p);
+  ASSERT_FALSE(back.ok());
+  EXPECT_NE(back.status().message().find("/generate/story"), std::string::npos) << back.status();
+  ASSERT_TRUE(WriteRequestFile(p, RandomRequests(3)).ok());
+  {
+    testing::H5Editor e(p);
+    ASSERT_TRUE(e.Replace("/generate/story/prompt_offsets", std::vector<int64_t>{0, 5, 3}));
+  }
+  back = ReadRequestFile(p);
+  ASSERT_FALSE(back.ok());
+  EXPECT_NE(back.status().message().find("prompt offsets"), std::string::npos) << back.status();
+}
+
+TEST(RunFile, ImpossibleGenerationRowsAreRefused) {
+  const auto dir = testing::ScratchDir("run_file_gen_bad");
+  const RequestSet rs = RandomRequests(2);
+  const auto units = PlanWorkUnits(rs, {.samples_per_unit = 4, .windows_per_unit = 3});
+  const std::string p = (dir / "r.h5").string();
+  WriteWholeRun(p, rs, units, Header());
+  ASSERT_TRUE(ReadRunFile(p).ok());
+  {
+    testing::H5Editor e(p);
+    ASSERT_TRUE(e.Replace("/generate/story/n_tokens", std::vector<int32_t>(9, 1000)));
+  }
+  auto run = ReadRunFile(p);
+  ASSERT_FALSE(run.ok());
+  EXPECT_NE(run.status().message().find("/generate/story: sample 0 holds impossible values"), std::string::npos)
+      << run.status();
 }
 
 }  // namespace

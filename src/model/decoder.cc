@@ -37,7 +37,7 @@ Decoder::~Decoder() {
   for (Act* a : {&x_, &h_, &q_, &k_, &v_, &attn_, &gate_, &up_, &sel_, &sel_norm_, &logits_, &part_out_all_,
                  &base_norm_, &base_logits_})
     if (a->data) backend_->Free(*a);
-  for (auto* v : {&part_in_o_, &part_in_down_})
+  for (auto* v : {&part_in_o_, &part_in_down_, &k_cache_, &v_cache_})
     for (Act& a : *v)
       if (a.data) backend_->Free(a);
 }
@@ -217,8 +217,11 @@ int64_t Decoder::ActivationBytesPerToken() {
 
 absl::Status Decoder::PlanBatchTokens(int64_t free_before) {
   const int64_t per_token = ActivationBytesPerToken();
+  const int64_t cache = 2 * config_.num_layers * options_.cache_rows * local_kv_heads_ * config_.head_dim *
+                        backend_->ElementBytes(ActRole::kCompute);
   const int64_t fixed = 4 * options_.max_head_rows * (2 * config_.hidden_size + (vocab_end_ - vocab_begin_)) *
-                       (options_.pair_baseline ? 2 : 1);
+                            (options_.pair_baseline ? 2 : 1) +
+                        cache;
   int64_t tokens = options_.max_batch_tokens;
   std::string why = "as configured";
   if (tokens == 0) {
@@ -254,7 +257,8 @@ absl::Status Decoder::PlanBatchTokens(int64_t free_before) {
                                  free_before >= 0 && free_after >= 0
                                      ? absl::StrFormat("weights %.2f GiB, ", (free_before - free_after) / double(1 << 30))
                                      : "",
-                                 tokens * per_token / double(1 << 30), fixed / double(1 << 30));
+                                 tokens * per_token / double(1 << 30), (fixed - cache) / double(1 << 30));
+  if (cache) memory_plan_ += absl::StrFormat(", KV cache %.2f GiB (%d rows)", cache / double(1 << 30), options_.cache_rows);
   return absl::OkStatus();
 }
 
@@ -276,6 +280,15 @@ absl::Status Decoder::AllocateBuffers() {
     QSWEEP_ASSIGN_OR_RETURN(base_logits_, backend_->Alloc(head_rows, vocab_end_ - vocab_begin_, ActRole::kAccumulate,
                                                           "the baseline's logits"));
   }
+  if (options_.cache_rows > 0) {
+    for (auto* cache : {&k_cache_, &v_cache_}) {
+      cache->resize(config_.num_layers);
+      for (Act& a : *cache) {
+        QSWEEP_ASSIGN_OR_RETURN(a, backend_->Alloc(options_.cache_rows, local_kv_heads_ * config_.head_dim,
+                                                   ActRole::kCompute, "the KV cache"));
+      }
+    }
+  }
   return backend_->ReserveScratch(tokens, head_rows, Widths());
 }
 
@@ -293,7 +306,7 @@ void Decoder::RowParallelAdd(const std::vector<std::unique_ptr<Linear>>& parts, 
   backend_->RowParallelAdd(parts, in, in_views, outs, x_);
 }
 
-void Decoder::RunLayer(const Layer& L, const LinearInputTap* tap) {
+void Decoder::RunLayer(const Layer& L, const LinearInputTap* tap, int64_t cache) {
   const int64_t n = x_.rows;
   const float eps = static_cast<float>(config_.rms_norm_eps);
   Act h = Rows(h_, n), q = Rows(q_, n), k = Rows(k_, n), v = Rows(v_, n), a = Rows(attn_, n),
@@ -310,7 +323,16 @@ void Decoder::RunLayer(const Layer& L, const LinearInputTap* tap) {
   }
   backend_->Rotary(*inv_freq_, config_.head_dim, q);
   backend_->Rotary(*inv_freq_, config_.head_dim, k);
-  backend_->Attention(q, k, v, config_.head_dim, a);
+  if (cache < 0) {
+    backend_->Attention(q, k, v, config_.head_dim, a);
+  } else {
+    backend_->WriteCache(k, k_cache_[cache]);
+    backend_->WriteCache(v, v_cache_[cache]);
+    if (reads_cache_)
+      backend_->CachedAttention(q, k_cache_[cache], v_cache_[cache], config_.head_dim, a);
+    else
+      backend_->Attention(q, k, v, config_.head_dim, a);
+  }
   if (tap) (*tap)(LinearInput::kAttentionOutput, a);
   RowParallelAdd(L.o, a, part_in_o_);
   backend_->RmsNorm(x_, *L.mlp_norm, eps, h);
@@ -320,6 +342,28 @@ void Decoder::RunLayer(const Layer& L, const LinearInputTap* tap) {
   backend_->SwiGlu(g, u, g);
   if (tap) (*tap)(LinearInput::kMlpHidden, g);
   RowParallelAdd(L.down, g, part_in_down_);
+}
+
+absl::Status Decoder::CheckCacheLayout(const SequenceLayout& l) const {
+  const size_t n = l.positions.size();
+  if (!l.writes_cache()) {
+    if (l.reads_cache()) return absl::InvalidArgumentError("a layout that reads the KV cache must write it");
+    return absl::OkStatus();
+  }
+  if (options_.cache_rows == 0) return absl::FailedPreconditionError("the decoder holds no KV cache (cache_rows 0)");
+  if (l.cache_row.size() != n || (l.reads_cache() && l.cache_begin.size() != n))
+    return absl::InvalidArgumentError(absl::StrFormat("a KV cache layout of %d and %d rows for a batch of %d",
+                                                      l.cache_row.size(), l.cache_begin.size(), n));
+  for (size_t r = 0; r < n; ++r) {
+    const int64_t row = l.cache_row[r];
+    if (row < -1 || row >= options_.cache_rows || (l.reads_cache() && row < 0))
+      return absl::InvalidArgumentError(
+          absl::StrFormat("batch row %d writes KV cache row %d of %d", r, row, options_.cache_rows));
+    if (l.reads_cache() && (l.cache_begin[r] < 0 || l.cache_begin[r] > row))
+      return absl::InvalidArgumentError(
+          absl::StrFormat("batch row %d attends to KV cache rows [%d, %d]", r, l.cache_begin[r], row));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status Decoder::Forward(const TokenBatch& batch, std::span<const int64_t> rows,
@@ -343,12 +387,15 @@ absl::Status Decoder::Forward(const TokenBatch& batch, std::span<const int64_t> 
       return absl::InvalidArgumentError(
           absl::StrFormat("token id %d outside the vocabulary [0, %d)", t, config_.vocab_size));
   QSWEEP_CHECK(batch.layout.rows() == n);
+  QSWEEP_RETURN_IF_ERROR(CheckCacheLayout(batch.layout));
   backend_->SetLayout(batch.layout);
+  const bool cached = batch.layout.writes_cache();
+  reads_cache_ = batch.layout.reads_cache();
 
   Act full_x = x_;
   x_.rows = n;
   backend_->Embed(*embedding_, config_.hidden_size, batch.tokens, x_);
-  for (const Layer& L : layers_) RunLayer(L);
+  for (size_t l = 0; l < layers_.size(); ++l) RunLayer(layers_[l], nullptr, cached ? static_cast<int64_t>(l) : -1);
 
   // The head runs only on the rows asked for, a chunk at a time.
   chunks->assign(vocab_chunks_, LogitStats{});

@@ -54,6 +54,10 @@ struct DecoderOptions {
   // backend reports none), agreed across ranks by `agree_batch_tokens`.
   int64_t max_batch_tokens = 4096;
   int64_t max_head_rows = 512;      // rows of logits computed at a time
+  // Rows of the KV cache per layer (generation: sequences x their longest
+  // length), held at the compute precision; 0: none. Batches address it
+  // through SequenceLayout::cache_row / cache_begin.
+  int64_t cache_rows = 0;
   // Every rank of a job must use one batch size: maps this rank's choice to
   // the job's (the minimum over ranks). Unset: this rank's choice.
   std::function<int64_t(int64_t)> agree_batch_tokens = nullptr;
@@ -95,6 +99,9 @@ class Decoder {
   // `pairing`: keep the rows' final hidden states in `hidden` ([rows,
   // hidden], appended), or compare with a baseline's (the chunks then hold
   // the pair arrays; needs options().pair_baseline).
+  // A batch whose layout writes the KV cache (SequenceLayout::cache_row)
+  // also stores its keys and values there; one that reads it (cache_begin)
+  // attends over the cache instead of the batch: a decode step.
   absl::Status Forward(const TokenBatch& batch, std::span<const int64_t> rows,
                        std::span<const int32_t> targets, int topk, bool full_rows,
                        std::vector<LogitStats>* chunks, const RowPairing& pairing = {},
@@ -118,12 +125,15 @@ class Decoder {
   TokenWidths Widths() const;
   int64_t ActivationBytesPerToken();
   absl::Status AllocateBuffers();
+  // A layout's KV cache rows within the cache, and reads only with writes.
+  absl::Status CheckCacheLayout(const SequenceLayout& layout) const;
   // The inputs of a layer's linears, as RunLayer computes them: the normed
   // hidden state (q k v), the attention output (o), the normed hidden state
   // (gate up), the SwiGLU output (down). A tap sees each as it is made.
   enum class LinearInput { kAttention, kAttentionOutput, kMlp, kMlpHidden };
   using LinearInputTap = std::function<void(LinearInput, const Act&)>;
-  void RunLayer(const Layer& layer, const LinearInputTap* tap = nullptr);
+  // `cache`: the layer's KV cache (its index), when the layout uses one.
+  void RunLayer(const Layer& layer, const LinearInputTap* tap = nullptr, int64_t cache = -1);
   // True-sequential quantization (model/decoder_calibration.cc): layer by
   // layer, each stage of projections quantized from the Hessian of inputs
   // computed through the projections already quantized.
@@ -147,6 +157,8 @@ class Decoder {
   int vocab_chunks_ = 1;  // this rank's share of kCanonicalParts vocabulary chunks
   Act x_, h_, q_, k_, v_, attn_, gate_, up_, sel_, sel_norm_, logits_;
   Act base_norm_, base_logits_;  // a baseline's rows and logits (pair_baseline)
+  std::vector<Act> k_cache_, v_cache_;  // per layer [cache_rows, this rank's kv columns]
+  bool reads_cache_ = false;            // the forward running attends over the cache
   std::vector<Act> part_in_o_, part_in_down_;
   // The parts' outputs: one allocation [parts x batch tokens, hidden] and
   // views of it at a fixed stride (part_out_).

@@ -49,6 +49,8 @@ absl::Status TensorParallelScorer::ForwardAndGather(
   batch.layout.seq_begin = r.GetVector<int64_t>();
   batch.layout.prefix_end = r.GetVector<int64_t>();
   batch.layout.branch_begin = r.GetVector<int64_t>();
+  batch.layout.cache_row = r.GetVector<int64_t>();
+  batch.layout.cache_begin = r.GetVector<int64_t>();
   const auto rows = r.GetVector<int64_t>();
   const auto targets = r.GetVector<int32_t>();
   const int topk = r.Get<int32_t>();
@@ -81,6 +83,8 @@ absl::StatusOr<RowScores> TensorParallelScorer::Score(const TokenBatch& batch,
   w.PutVector(batch.layout.seq_begin);
   w.PutVector(batch.layout.prefix_end);
   w.PutVector(batch.layout.branch_begin);
+  w.PutVector(batch.layout.cache_row);
+  w.PutVector(batch.layout.cache_begin);
   w.PutVector(std::vector<int64_t>(rows.begin(), rows.end()));
   w.PutVector(std::vector<int32_t>(targets.begin(), targets.end()));
   w.Put<int32_t>(topk);

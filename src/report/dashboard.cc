@@ -174,6 +174,66 @@ Chart FlipsChart(const MetricsFileData& m) {
   return c;
 }
 
+// Generative tasks: the flips of free-form answers, per task.
+std::optional<Chart> GenerationFlipsChart(const MetricsFileData& m) {
+  if (m.generation_names.empty()) return std::nullopt;
+  Chart c{"generation_flips", "Flips of generated answers",
+          "Greedy continuations scored by their answers (exact match or extraction): the share of samples whose "
+          "answer turned correct→incorrect and incorrect→correct against the baseline's, per generative task.",
+          Json::array(), {}};
+  for (const MetricsCandidateData& cand : m.candidates)
+    for (const auto& [task, g] : cand.generations) {
+      c.rows.push_back({{"scheme", cand.scheme}, {"task", task}, {"direction", "correct→incorrect"},
+                        {"rate", Num(g.flips_c2i)}, {"agreement", Num(g.mean_token_agreement)}});
+      c.rows.push_back({{"scheme", cand.scheme}, {"task", task}, {"direction", "incorrect→correct"},
+                        {"rate", Num(g.flips_i2c)}, {"agreement", Num(g.mean_token_agreement)}});
+    }
+  c.spec = Base(c.title);
+  c.spec["mark"] = "bar";
+  c.spec["encoding"] = {{"x", {{"field", "scheme"}, {"type", "nominal"}, {"sort", nullptr}}},
+                        {"y", {{"field", "rate"}, {"type", "quantitative"}, {"stack", true}, {"axis", {{"format", ".0%"}}}, {"title", "share of samples"}}},
+                        {"color", {{"field", "direction"}, {"type", "nominal"}}},
+                        {"column", {{"field", "task"}, {"type", "nominal"}}},
+                        {"tooltip", Json::array({{{"field", "scheme"}}, {{"field", "task"}}, {{"field", "direction"}},
+                                                 {{"field", "rate"}, {"format", ".2%"}, {"title", "share of samples"}},
+                                                 {{"field", "agreement"}, {"format", ".1%"}, {"title", "token agreement"}}})}};
+  return c;
+}
+
+// Decode speed against generative accuracy, as the runs timed their decode
+// steps (only where every run of every generative task did).
+std::optional<Chart> DecodeSpeedChart(const MetricsFileData& m) {
+  if (m.generation_names.empty() || m.candidates.empty()) return std::nullopt;
+  Chart c{"decode_speed", "Generation: accuracy vs ms per token",
+          "Mean time per decoded token as each sequence saw it in the run (its batch of up to 32 sequences), against "
+          "the accuracy of the generated answers; one point per scheme and generative task.",
+          Json::array(), {}};
+  for (const std::string& task : m.generation_names) {
+    const auto& first = m.candidates[0].generations.find(task);
+    if (first == m.candidates[0].generations.end()) continue;
+    const MetricsGenerationSummary& b = first->second;
+    if (!(b.ms_per_token_base > 0)) return std::nullopt;
+    c.rows.push_back({{"scheme", m.baseline}, {"task", task}, {"ms_per_token", b.ms_per_token_base},
+                      {"accuracy", Num(b.accuracy_base)}});
+    for (const MetricsCandidateData& cand : m.candidates) {
+      auto it = cand.generations.find(task);
+      if (it == cand.generations.end() || !(it->second.ms_per_token > 0)) return std::nullopt;
+      c.rows.push_back({{"scheme", cand.scheme}, {"task", task}, {"ms_per_token", it->second.ms_per_token},
+                        {"accuracy", Num(it->second.accuracy)}});
+    }
+  }
+  c.spec = Base(c.title);
+  c.spec["mark"] = {{"type", "point"}, {"filled", true}, {"size", 80}};
+  c.spec["encoding"] = {{"x", {{"field", "ms_per_token"}, {"type", "quantitative"}, {"title", "ms per token"}}},
+                        {"y", {{"field", "accuracy"}, {"type", "quantitative"}, {"axis", {{"format", ".0%"}}}}},
+                        {"color", {{"field", "scheme"}, {"type", "nominal"}}},
+                        {"shape", {{"field", "task"}, {"type", "nominal"}}},
+                        {"tooltip", Json::array({{{"field", "scheme"}}, {{"field", "task"}},
+                                                 {{"field", "ms_per_token"}, {"format", ".2f"}},
+                                                 {{"field", "accuracy"}, {"format", ".1%"}}})}};
+  return c;
+}
+
 // KL vs bits per weight.
 Chart KlVsBpwChart(const MetricsFileData& m) {
   const size_t n = m.schemes.size();
@@ -456,12 +516,15 @@ Chart NormalizedChart(const MetricsFileData& m) {
 }
 
 std::vector<Chart> Charts(const MetricsFileData& m) {
-  std::vector<Chart> charts = {PplVsBpwChart(m), AccuracyVsBpwChart(m), FlipsChart(m), KlVsBpwChart(m)};
+  std::vector<Chart> charts = {PplVsBpwChart(m), AccuracyVsBpwChart(m), FlipsChart(m)};
+  if (std::optional<Chart> c = GenerationFlipsChart(m)) charts.push_back(*c);
+  charts.push_back(KlVsBpwChart(m));
   if (std::optional<Chart> c = LayerSensitivityChart(m)) charts.push_back(*c);
   charts.push_back(DaccVsFlipsChart(m));
   charts.push_back(ParetoSizeChart(m));
   if (auto c = ResourceChart(m, "speed_vs_accuracy", "Accuracy vs scoring speed", "samples_per_s", "samples / s", true))
     charts.push_back(*c);
+  if (std::optional<Chart> c = DecodeSpeedChart(m)) charts.push_back(*c);
   if (auto c = ResourceChart(m, "memory_vs_accuracy", "Accuracy vs device memory of the weights", "weight_gib",
                              "weights on the device (GiB, one rank)", false))
     charts.push_back(*c);

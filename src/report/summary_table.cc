@@ -176,6 +176,21 @@ absl::Status WriteMetricsJson(const std::string& path, const SweepMetrics& m) {
         cj["corpora"][k.corpus]["exact_token_stats"] = e;
       }
     }
+    for (const GenerationMetrics& g : c.generations) {
+      const metrics::GenerationSummary& s = g.summary;
+      cj["generate"][g.task] = {{"samples", s.samples},
+                                {"accuracy_base", s.base_accuracy},
+                                {"accuracy", s.cand_accuracy},
+                                {"flips", {{"correct_to_incorrect", s.correct_to_incorrect},
+                                           {"incorrect_to_correct", s.incorrect_to_correct}}},
+                                {"identical", s.identical},
+                                {"mean_token_agreement", s.mean_token_agreement},
+                                {"mean_first_difference", s.mean_first_difference},
+                                {"ttft_ms", g.ttft_ms},
+                                {"ttft_ms_base", g.base_ttft_ms},
+                                {"ms_per_token", g.ms_per_token},
+                                {"ms_per_token_base", g.base_ms_per_token}};
+    }
     cj["noise_floor"] = c.noise_floor;
     j["candidates"].push_back(cj);
   }
@@ -215,6 +230,46 @@ std::string FormatTokenStatsTable(const SweepMetrics& m) {
                    absl::StrFormat("%.5f ± %.5f", e.ppl_ratio, e.ppl_ratio_stderr),
                    ReadablePercent(e.same_top1) + " ± " + ReadablePercent(e.same_top1_stderr),
                    ReadablePercent(e.rms_dp)});
+    }
+  }
+  return out;
+}
+
+std::string FormatGenerationTable(const SweepMetrics& m) {
+  const std::vector<std::pair<const char*, size_t>> head = {
+      {"scheme", 24}, {"acc", 7}, {"Δacc", 7}, {"c→i", 6}, {"i→c", 6}, {"identical", 9}, {"token agree", 11},
+      {"1st diff", 8}, {"ms/token", 8}, {"TTFT ms", 8}};
+  auto line = [&](const std::vector<std::string>& cells) {
+    std::string s;
+    for (size_t i = 0; i < cells.size(); ++i) s += (i ? " " : "") + Pad(cells[i], head[i].second, i == 0);
+    while (!s.empty() && s.back() == ' ') s.pop_back();
+    return s + "\n";
+  };
+  auto ms = [](double v) { return std::isfinite(v) ? absl::StrFormat("%.2f", v) : std::string("-"); };
+  std::string out;
+  for (size_t k = 0; k < m.generation_names.size(); ++k) {
+    out += absl::StrFormat("\ngeneration on %s (greedy, KV cache; flips and agreement against %s's continuations)\n",
+                           m.generation_names[k], m.baseline_scheme);
+    std::vector<std::string> titles;
+    for (const auto& [t, w] : head) titles.push_back(t);
+    out += line(titles);
+    bool base_row = false;
+    for (const CandidateMetrics& c : m.candidates) {
+      if (k >= c.generations.size()) continue;
+      const GenerationMetrics& g = c.generations[k];
+      const metrics::GenerationSummary& s = g.summary;
+      if (!base_row) {
+        out += line({m.baseline_scheme + " (base)", ReadablePercent(s.base_accuracy), "", "", "", "", "", "",
+                     ms(g.base_ms_per_token), ms(g.base_ttft_ms)});
+        base_row = true;
+      }
+      const double n = s.samples > 0 ? static_cast<double>(s.samples) : NAN;
+      out += line({c.scheme + (c.noise_floor ? " (noise floor)" : ""), ReadablePercent(s.cand_accuracy),
+                   ReadableDelta(s.cand_accuracy - s.base_accuracy), ReadablePercent(s.correct_to_incorrect / n),
+                   ReadablePercent(s.incorrect_to_correct / n), ReadablePercent(s.identical),
+                   ReadablePercent(s.mean_token_agreement),
+                   std::isfinite(s.mean_first_difference) ? absl::StrFormat("%.1f", s.mean_first_difference) : "-",
+                   ms(g.ms_per_token), ms(g.ttft_ms)});
     }
   }
   return out;

@@ -18,5 +18,9 @@ absl::Status WriteMetricsJson(const std::string& path, const SweepMetrics& m);
 // Per corpus with exact token statistics, llama.cpp's headline numbers per
 // candidate (KL both ways, PPL ratio, same top-1, RMS Δp); "" without any.
 std::string FormatTokenStatsTable(const SweepMetrics& m);
+// Per generative task, each candidate's continuations against the
+// baseline's: accuracy, flips, identical texts, token agreement, the mean
+// first differing token, and decode speed as the run timed it; "" without any.
+std::string FormatGenerationTable(const SweepMetrics& m);
 
 }  // namespace qsweep

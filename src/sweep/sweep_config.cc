@@ -283,13 +283,19 @@ absl::Status ParseScoring(const Reader& rd, const YAML::Node& s, SweepConfig& c)
 absl::Status ParseTasks(const Reader& rd, const YAML::Node& tasks, SweepConfig& c, std::set<std::string>& names) {
   if (!tasks.IsSequence()) return rd.Error(tasks, "tasks", "expected a list");
   for (const YAML::Node& t : tasks) {
-    QSWEEP_RETURN_IF_ERROR(rd.Keys(t, "tasks[]", {"name", "format", "path", "fewshot", "limit"}));
+    QSWEEP_RETURN_IF_ERROR(rd.Keys(t, "tasks[]", {"name", "format", "path", "fewshot", "limit", "max_tokens"}));
     TaskSource s;
     QSWEEP_RETURN_IF_ERROR(rd.Get(t, "name", &s.name, true, "tasks[]"));
     QSWEEP_RETURN_IF_ERROR(rd.Get(t, "format", &s.format, false, "tasks[]"));
     QSWEEP_RETURN_IF_ERROR(rd.Get(t, "path", &s.path, true, "tasks[]"));
     QSWEEP_RETURN_IF_ERROR(rd.Get(t, "fewshot", &s.fewshot, false, "tasks[]"));
     QSWEEP_RETURN_IF_ERROR(rd.Get(t, "limit", &s.limit, false, "tasks[]"));
+    QSWEEP_RETURN_IF_ERROR(rd.Get(t, "max_tokens", &s.max_tokens, false, "tasks[]"));
+    if (t["max_tokens"] && !s.generative())
+      return rd.Error(t["max_tokens"], "tasks[].max_tokens", "only generative tasks (formats gen-jsonl, gsm8k) generate");
+    if (s.max_tokens < 1 || s.max_tokens > 4096)
+      return rd.Error(t["max_tokens"], "tasks[].max_tokens", absl::StrFormat("%d: must be in [1, 4096]", s.max_tokens));
+    if (s.limit < 0) return rd.Error(t["limit"], "tasks[].limit", "must be 0 (all) or more");
     if (!names.insert(s.name).second) return rd.Error(t, "tasks[].name", "duplicate '" + s.name + "'");
     s.path = rd.Resolve(s.path);
     c.tasks.push_back(s);

@@ -16,10 +16,14 @@ namespace qsweep {
 
 struct TaskSource {
   std::string name;
-  std::string format = "jsonl";  // jsonl, arc, hellaswag, mmlu, piqa, boolq, winogrande
+  // Multiple choice: jsonl, arc, hellaswag, mmlu, piqa, boolq, winogrande;
+  // generative (greedy continuations scored by their answers): gen-jsonl, gsm8k.
+  std::string format = "jsonl";
   std::string path;
   int fewshot = 0;               // mmlu: k shots from the dev split
   int64_t limit = 0;             // first N samples only (0: all)
+  int32_t max_tokens = 32;       // generative: new tokens of a sample that names none
+  bool generative() const { return format == "gen-jsonl" || format == "gsm8k"; }
 };
 
 struct CorpusSource {

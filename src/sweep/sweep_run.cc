@@ -10,6 +10,7 @@
 #include "core/status_macros.h"
 #include "eval/calibration_data.h"
 #include "eval/prepare.h"
+#include "eval/tasks/gen_import.h"
 #include "eval/tasks/import_task.h"
 #include "eval/tasks/task.h"
 #include "io/baseline_run.h"
@@ -58,7 +59,20 @@ absl::StatusOr<Topology> WorldTopology(MPI_Comm world, int tp) {
 absl::Status PrepareRequests(const SweepConfig& c) {
   QSWEEP_ASSIGN_OR_RETURN(std::unique_ptr<Tokenizer> tok, LoadTokenizer(c.tokenizer));
   std::vector<tasks::McTask> mc_tasks;
+  std::vector<GenTaskRequests> gen_tasks;
+  int64_t context = 0;  // the model's positions, for the generative tasks' prompts
   for (const TaskSource& t : c.tasks) {
+    if (t.generative()) {
+      if (context == 0) {
+        QSWEEP_ASSIGN_OR_RETURN(std::unique_ptr<Checkpoint> ckpt, OpenCheckpoint(c.model));
+        context = ckpt->config().max_position_embeddings;
+      }
+      QSWEEP_ASSIGN_OR_RETURN(tasks::GenTask task, tasks::ImportGenTask(t.format, t.path, t.name));
+      if (t.limit > 0 && static_cast<int64_t>(task.samples.size()) > t.limit) task.samples.resize(t.limit);
+      QSWEEP_ASSIGN_OR_RETURN(GenTaskRequests r, TokenizeGenTask(*tok, task, c.add_bos, t.max_tokens, context));
+      gen_tasks.push_back(std::move(r));
+      continue;
+    }
     tasks::ImportOptions import;
     import.name = t.name;
     // The config's fewshot defaults to 0, so mmlu is 0-shot unless asked; a
@@ -82,6 +96,7 @@ absl::Status PrepareRequests(const SweepConfig& c) {
     rs.corpora[i].stride = c.corpora[i].stride;
   }
   rs.tokenizer = c.tokenizer;
+  rs.gen_tasks = std::move(gen_tasks);
   return WriteRequestFile(c.RequestsPath(), rs);
 }
 
@@ -175,6 +190,17 @@ TokenStatsRole RoleOf(const Sweep& s, const std::string& scheme_name) {
   return scheme_name == s.config.baseline ? TokenStatsRole::kBaseline : TokenStatsRole::kCandidate;
 }
 
+// Sequences of a generative task decoded together.
+constexpr int64_t kGenerationSequences = 32;
+
+// The KV cache the generative tasks need: a group of sequences of the
+// longest prompt and answer.
+int64_t GenerationCacheRows(const RequestSet& requests) {
+  int64_t longest = 0;
+  for (const GenTaskRequests& t : requests.gen_tasks) longest = std::max(longest, t.max_prompt() + t.max_tokens());
+  return longest * kGenerationSequences;
+}
+
 DecoderOptions DecoderOptionsFor(const Sweep& s, const std::string& scheme_name, const SchemeSpec& spec,
                                  std::optional<SchemeSpec> pair_baseline) {
   const MPI_Comm world = s.world;
@@ -184,6 +210,7 @@ DecoderOptions DecoderOptionsFor(const Sweep& s, const std::string& scheme_name,
           .tp_size = s.topo.tp,
           .tp_invariant = s.config.ReductionOf(scheme_name) == Reduction::kTpInvariant,
           .max_batch_tokens = s.config.BatchTokensOf(scheme_name),
+          .cache_rows = GenerationCacheRows(s.requests),
           .agree_batch_tokens = [world](int64_t tokens) {
             MPI_Allreduce(MPI_IN_PLACE, &tokens, 1, MPI_INT64_T, MPI_MIN, world);
             return tokens;
@@ -326,7 +353,16 @@ absl::Status RunScheme(const Sweep& s, const std::string& scheme_name, const Bac
                  .full_logprobs = c.full_logprobs,
                  .keep_hidden = role == TokenStatsRole::kBaseline,
                  .hidden_bf16 = backend->compute_type() == DType::kBF16,
-                 .baseline = baseline.hidden.get()};
+                 .baseline = baseline.hidden.get(),
+                 .generation = {}};
+  std::unique_ptr<Tokenizer> tokenizer;
+  if (!s.requests.gen_tasks.empty()) {
+    QSWEEP_ASSIGN_OR_RETURN(tokenizer, LoadTokenizer(c.tokenizer));
+    job.scoring.generation = {.tokenizer = tokenizer.get(),
+                              .eos_ids = tokenizer->eos_id() >= 0 ? std::vector<int32_t>{tokenizer->eos_id()}
+                                                                  : std::vector<int32_t>{},
+                              .max_sequences = kGenerationSequences};
+  }
   job.label = scheme.name;
   if (sink) {
     job.done = sink->journal().done();

@@ -3,8 +3,8 @@
 dtype, shape and bits; NaN equal to NaN) and attributes, except attributes
 that describe how the run was made (its layout: `world` and the typed ranks,
 replicas, tp, backend, reduction; the creation time) and the measurements
-of how fast and in how much memory it ran (a run file's /performance, a
-metrics file's summary columns of them), so that the data decide, and those named with --ignore (e.g. config_yaml, for runs of configs
+of how fast and in how much memory it ran (a run file's /performance and
+generation times, a metrics file's summary columns and attributes of them), so that the data decide, and those named with --ignore (e.g. config_yaml, for runs of configs
 that differ in a setting that must not change results).
 usage: h5_equal.py A.h5 B.h5 [--ignore ATTR ...]"""
 import sys
@@ -13,8 +13,8 @@ import h5py
 import numpy as np
 
 IGNORED_ATTRS = {"world", "ranks", "replicas", "tp", "backend", "reduction", "created", "run_file",
-                 "baseline_run_id"}
-IGNORED_MEMBERS = {"performance", "tokens_per_s", "samples_per_s", "weight_gib", "device_gib"}
+                 "baseline_run_id", "ttft_ms", "ttft_ms_base", "ms_per_token", "ms_per_token_base"}
+IGNORED_MEMBERS = {"performance", "tokens_per_s", "samples_per_s", "weight_gib", "device_gib", "ttft_ms", "decode_ms"}
 
 
 def members(obj):

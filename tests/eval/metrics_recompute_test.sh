@@ -11,7 +11,7 @@ rm -rf "$scratch" && mkdir -p "$scratch"
 mpirun -n 1 --oversubscribe "$qsweep" run "$config" -o "$scratch/sweep" 2>"$scratch/run.log"
 "$qsweep" metrics "$config" --sweep-output "$scratch/sweep" -o "$scratch/metrics.h5" > "$scratch/table.txt"
 /usr/bin/python3 "$src/tests/eval/recompute_metrics.py" "$scratch/sweep/runs/bf16.h5" \
-  "$scratch/sweep/runs/w4a16-g128.h5" "$scratch/metrics.json"
+  "$scratch/sweep/runs/w4a16-g128.h5" "$scratch/metrics.json" add-gen="$src/tests/data/tiny/tasks/add_gen.jsonl"
 # The table's numbers are the metrics file's: rerunning gives the same bytes of CSV.
 cp "$scratch/metrics.csv" "$scratch/first.csv"
 "$qsweep" metrics "$config" --sweep-output "$scratch/sweep" -o "$scratch/metrics.h5" > /dev/null

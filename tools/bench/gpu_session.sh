@@ -24,6 +24,10 @@
 #   kl8b: exact token statistics at Llama-3-8B shapes: bench forward with and
 #      without them, a corpus run of the noise-floor candidate with and without
 #      them, bytes on disk per token
+#   decode: qsweep bench decode (KV cache, greedy) at Llama-3-8B shapes, bf16
+#      and w4a16-g128 at batch 1, 8, 32 and contexts 512, 2048 (DECODE_* to change)
+#   hfgen: qsweep generate --backend cuda against HF generate(do_sample=False)
+#      on the test checkpoints (tiny, llama3_features, qwen2_features)
 #   attn: attention kernel instances and torch sdpa at the bench shape
 #   ncu: hardware counters of the chosen attention kernel
 # Logs go to $OUT; a summary is printed last.
@@ -200,6 +204,37 @@ PY
       done
     done
     cat "$out/versus_this_1.log" "$out/versus_other_1.log"
+    ;;
+  decode)
+    "$bin/qsweep" bench decode --model "${DECODE_MODEL:-synthetic:llama3-8b}" \
+      --schemes "${DECODE_SCHEMES:-bf16,w4a16-g128}" --batches "${DECODE_BATCHES:-1,8,32}" \
+      --contexts "${DECODE_CONTEXTS:-512,2048}" --steps "${DECODE_STEPS:-32}" >"$out/bench_decode.log" 2>&1
+    note "bench decode: rc $?"
+    cat "$out/bench_decode.log"
+    ;;
+  hfgen)
+    python3 - <<'PY'
+import random
+random.seed(5)
+from transformers import PreTrainedTokenizerFast
+tok = PreTrainedTokenizerFast(tokenizer_file='tests/data/tiny/model/tokenizer.json')
+tiny = ["15+40=", "96+98=", "rev xbcs", "z=6 h=5 r=0 s=1 ; h?", "max 3 9 2 3", "12+57=", "rev qiea", "7"]
+open('/tmp/hfgen_tiny.txt', 'w').write('\n'.join(' '.join(map(str, [0] + tok.encode(t))) for t in tiny) + '\n')
+for m, v in (('llama3_features', 512), ('qwen2_features', 512)):
+    open(f'/tmp/hfgen_{m}.txt', 'w').write('\n'.join(' '.join(str(random.randrange(v)) for _ in range(random.randrange(4, 40)))
+                                                     for _ in range(8)) + '\n')
+PY
+    for m in tiny llama3_features qwen2_features; do
+      dir=tests/data/models/$m; eos=(); [ $m = tiny ] && { dir=tests/data/tiny/model; eos=(--eos 1); }
+      for scheme in bf16; do
+        "$bin/qsweep" generate "$dir" --tokens /tmp/hfgen_$m.txt --max-tokens 24 --backend cuda --scheme $scheme \
+          "${eos[@]}" -o /tmp/hfgen_$m.out >"$out/hfgen_$m.log" 2>&1 &&
+          python3 tools/bench/hf_generate.py "$dir" /tmp/hfgen_$m.txt /tmp/hfgen_$m.out --max-tokens 24 "${eos[@]}" \
+            >>"$out/hfgen_$m.log" 2>&1
+        note "generate vs HF, $m: rc $? ($(tail -1 "$out/hfgen_$m.log"))"
+        grep "parts at" "$out/hfgen_$m.log" | head -5
+      done
+    done
     ;;
   attn)
     # The attention kernel's instances, torch's sdpa backends at the same shape.

@@ -114,6 +114,29 @@ void CpuBackend::Attention(const Act& q, const Act& k, const Act& v, int64_t hea
                  layout_.branch_begin.data(), q.cols / head_dim, k.cols / head_dim, head_dim, F(out));
 }
 
+void CpuBackend::WriteCache(const Act& x, Act& cache) {
+  QSWEEP_CHECK(layout_.rows() == x.rows && static_cast<int64_t>(layout_.cache_row.size()) == x.rows &&
+               x.cols == cache.cols);
+  for (int64_t r = 0; r < x.rows; ++r) {
+    const int64_t dst = layout_.cache_row[r];
+    if (dst < 0) continue;
+    QSWEEP_CHECK(dst < cache.rows);
+    std::memcpy(F(cache) + dst * x.cols, F(x) + r * x.cols, x.cols * sizeof(float));
+  }
+}
+
+void CpuBackend::CachedAttention(const Act& q, const Act& k_cache, const Act& v_cache, int64_t head_dim, Act& out) {
+  QSWEEP_CHECK(layout_.rows() == q.rows && layout_.reads_cache() && layout_.writes_cache());
+  std::vector<int64_t> end(q.rows);
+  for (int64_t r = 0; r < q.rows; ++r) {
+    QSWEEP_CHECK(0 <= layout_.cache_begin[r] && layout_.cache_begin[r] <= layout_.cache_row[r] &&
+                 layout_.cache_row[r] < k_cache.rows);
+    end[r] = layout_.cache_row[r] + 1;
+  }
+  ref::CachedAttention(F(q), F(k_cache), F(v_cache), q.rows, layout_.cache_begin.data(), end.data(),
+                       q.cols / head_dim, k_cache.cols / head_dim, head_dim, F(out));
+}
+
 void CpuBackend::SwiGlu(const Act& gate, const Act& up, Act& out) {
   ref::SwiGlu(F(gate), F(up), gate.rows * gate.cols, F(out));
 }

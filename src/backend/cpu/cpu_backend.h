@@ -36,6 +36,8 @@ class CpuBackend : public Backend {
   void Add(const Act& x, Act& y) override;
   void Rotary(const DeviceArray& inv_freq, int64_t head_dim, Act& x) override;
   void Attention(const Act& q, const Act& k, const Act& v, int64_t head_dim, Act& out) override;
+  void WriteCache(const Act& x, Act& cache) override;
+  void CachedAttention(const Act& q, const Act& k_cache, const Act& v_cache, int64_t head_dim, Act& out) override;
   void SwiGlu(const Act& gate, const Act& up, Act& out) override;
   void GatherRows(const Act& x, std::span<const int64_t> rows, Act& out) override;
   void SliceColumns(const Act& x, int64_t begin, Act& out) override;

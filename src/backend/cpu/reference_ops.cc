@@ -36,12 +36,37 @@ void Rotary(float* x, int64_t rows, int64_t n_heads, int64_t head_dim, const flo
   }
 }
 
-void Attention(const float* q, const float* k, const float* v, int64_t rows,
-               const int64_t* seq_begin, const int64_t* prefix_end, const int64_t* branch_begin,
-               int64_t n_q_heads, int64_t n_kv_heads, int64_t head_dim, float* out) {
+// One query head over the keys `keys` of kv head `kvh`: softmax of the
+// scaled scores, then the weighted sum of the values.
+static void AttendKeys(const float* qr, const float* k, const float* v, const std::vector<int64_t>& keys,
+                       int64_t kv_stride, int64_t kvh, int64_t head_dim, std::vector<float>& scores, float* o) {
+  const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+  const int64_t n = static_cast<int64_t>(keys.size());
+  scores.resize(n);
+  float mx = -INFINITY;
+  for (int64_t j = 0; j < n; ++j) {
+    const float* kj = k + keys[j] * kv_stride + kvh * head_dim;
+    float s = 0;
+    for (int64_t d = 0; d < head_dim; ++d) s += qr[d] * kj[d];
+    scores[j] = s * scale;
+    mx = std::max(mx, scores[j]);
+  }
+  float denom = 0;
+  for (int64_t j = 0; j < n; ++j) denom += scores[j] = std::exp(scores[j] - mx);
+  std::fill(o, o + head_dim, 0.0f);
+  for (int64_t j = 0; j < n; ++j) {
+    const float p = scores[j] / denom;
+    const float* vj = v + keys[j] * kv_stride + kvh * head_dim;
+    for (int64_t d = 0; d < head_dim; ++d) o[d] += p * vj[d];
+  }
+}
+
+// Every (row, query head) of `rows` rows over the keys `keys_of(r, keys)` lists.
+template <typename Keys>
+static void AttendRows(const float* q, const float* k, const float* v, int64_t rows, int64_t n_q_heads,
+                       int64_t n_kv_heads, int64_t head_dim, float* out, Keys keys_of) {
   const int64_t q_stride = n_q_heads * head_dim, kv_stride = n_kv_heads * head_dim;
   const int64_t group = n_q_heads / n_kv_heads;
-  const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
 #pragma omp parallel
   {
     std::vector<int64_t> keys;
@@ -50,31 +75,28 @@ void Attention(const float* q, const float* k, const float* v, int64_t rows,
     for (int64_t r = 0; r < rows; ++r) {
       for (int64_t h = 0; h < n_q_heads; ++h) {
         keys.clear();
-        for (int64_t j = seq_begin[r]; j < prefix_end[r]; ++j) keys.push_back(j);
-        for (int64_t j = branch_begin[r]; j <= r; ++j) keys.push_back(j);
-        const int64_t kvh = h / group, n = static_cast<int64_t>(keys.size());
-        const float* qr = q + r * q_stride + h * head_dim;
-        scores.resize(n);
-        float mx = -INFINITY;
-        for (int64_t j = 0; j < n; ++j) {
-          const float* kj = k + keys[j] * kv_stride + kvh * head_dim;
-          float s = 0;
-          for (int64_t d = 0; d < head_dim; ++d) s += qr[d] * kj[d];
-          scores[j] = s * scale;
-          mx = std::max(mx, scores[j]);
-        }
-        float denom = 0;
-        for (int64_t j = 0; j < n; ++j) denom += scores[j] = std::exp(scores[j] - mx);
-        float* o = out + r * q_stride + h * head_dim;
-        std::fill(o, o + head_dim, 0.0f);
-        for (int64_t j = 0; j < n; ++j) {
-          const float p = scores[j] / denom;
-          const float* vj = v + keys[j] * kv_stride + kvh * head_dim;
-          for (int64_t d = 0; d < head_dim; ++d) o[d] += p * vj[d];
-        }
+        keys_of(r, keys);
+        AttendKeys(q + r * q_stride + h * head_dim, k, v, keys, kv_stride, h / group, head_dim, scores,
+                   out + r * q_stride + h * head_dim);
       }
     }
   }
+}
+
+void Attention(const float* q, const float* k, const float* v, int64_t rows,
+               const int64_t* seq_begin, const int64_t* prefix_end, const int64_t* branch_begin,
+               int64_t n_q_heads, int64_t n_kv_heads, int64_t head_dim, float* out) {
+  AttendRows(q, k, v, rows, n_q_heads, n_kv_heads, head_dim, out, [&](int64_t r, std::vector<int64_t>& keys) {
+    for (int64_t j = seq_begin[r]; j < prefix_end[r]; ++j) keys.push_back(j);
+    for (int64_t j = branch_begin[r]; j <= r; ++j) keys.push_back(j);
+  });
+}
+
+void CachedAttention(const float* q, const float* k, const float* v, int64_t rows, const int64_t* key_begin,
+                     const int64_t* key_end, int64_t n_q_heads, int64_t n_kv_heads, int64_t head_dim, float* out) {
+  AttendRows(q, k, v, rows, n_q_heads, n_kv_heads, head_dim, out, [&](int64_t r, std::vector<int64_t>& keys) {
+    for (int64_t j = key_begin[r]; j < key_end[r]; ++j) keys.push_back(j);
+  });
 }
 
 void CausalAttention(const float* q, const float* k, const float* v,

@@ -19,6 +19,11 @@ void Attention(const float* q, const float* k, const float* v, int64_t rows,
                const int64_t* seq_begin, const int64_t* prefix_end, const int64_t* branch_begin,
                int64_t n_q_heads, int64_t n_kv_heads, int64_t head_dim, float* out);
 
+// Row r attends to cache rows [key_begin[r], key_end[r]) of k/v (the decode
+// step over a KV cache); q and out hold `rows` rows.
+void CachedAttention(const float* q, const float* k, const float* v, int64_t rows, const int64_t* key_begin,
+                     const int64_t* key_end, int64_t n_q_heads, int64_t n_kv_heads, int64_t head_dim, float* out);
+
 // Plain causal attention within each sequence [offsets[s], offsets[s+1]).
 void CausalAttention(const float* q, const float* k, const float* v,
                      std::span<const int64_t> offsets, int64_t n_q_heads, int64_t n_kv_heads,

@@ -16,6 +16,7 @@
 #include "attention_bf16.cuh"
 #include "attention_wgmma.cuh"
 #include "decoder_kernels.cuh"
+#include "kv_cache.cuh"
 #include "pair_logit_stats.cuh"
 #include "rank_sum.cuh"
 #include "lowbit/lowbit_gemm.cuh"
@@ -221,7 +222,7 @@ CudaBackend::~CudaBackend() {
   group_.reset();
   plans_.clear();
   act_gemm_.reset();
-  for (Scratch* s : {&positions_, &seq_begin_, &prefix_end_, &branch_begin_, &token_ids_, &head_rows_, &targets_,
+  for (Scratch* s : {&positions_, &seq_begin_, &prefix_end_, &branch_begin_, &cache_row_, &cache_begin_, &attention_partial_, &token_ids_, &head_rows_, &targets_,
                      &stats_, &all_gather_, &rank_sum_, &v_transposed_, &query_block_tables_, &dequantized_,
                      &lowbit_workspace_, &act_codes_, &act_scales_, &act_acc_, &act_unpacked_})
     cudaFree(s->data);
@@ -264,10 +265,10 @@ void* CudaBackend::Need(Scratch& s, size_t bytes) {
 // Per batch token: V transposed for the wgmma attention (bf16; its fixed
 // tail of one key tile is in the plan's reserve), and with tensor
 // parallelism a rank's fp32 tree sum and the all-gather of the group's; the
-// layout, ids, positions and query blocks (64 bytes).
+// layout with its KV cache rows, ids, positions and query blocks (80 bytes).
 int64_t CudaBackend::ScratchBytesPerToken(const TokenWidths& w) const {
   const int64_t tp = w.tp;
-  return (compute_ == DType::kBF16 ? 2 * w.kv : 0) + (tp > 1 ? 4 * (tp + 1) * w.hidden : 0) + 64 +
+  return (compute_ == DType::kBF16 ? 2 * w.kv : 0) + (tp > 1 ? 4 * (tp + 1) * w.hidden : 0) + 80 +
          ActQuantBytesPerToken(w);
 }
 
@@ -282,7 +283,8 @@ int64_t CudaBackend::ActQuantBytesPerToken(const TokenWidths& w) const {
 absl::Status CudaBackend::ReserveScratch(int64_t tokens, int64_t head_rows, const TokenWidths& w) {
   const size_t n = tokens;
   QSWEEP_RETURN_IF_ERROR(Grow(positions_, n * 4));
-  for (Scratch* s : {&seq_begin_, &prefix_end_, &branch_begin_}) QSWEEP_RETURN_IF_ERROR(Grow(*s, n * 8));
+  for (Scratch* s : {&seq_begin_, &prefix_end_, &branch_begin_, &cache_row_, &cache_begin_})
+    QSWEEP_RETURN_IF_ERROR(Grow(*s, n * 8));
   QSWEEP_RETURN_IF_ERROR(Grow(token_ids_, n * 4));
   QSWEEP_RETURN_IF_ERROR(Grow(head_rows_, head_rows * 8));
   QSWEEP_RETURN_IF_ERROR(Grow(targets_, head_rows * 4));
@@ -548,6 +550,21 @@ void CudaBackend::SetLayout(const SequenceLayout& l) {
   QSWEEP_CUDA_CHECK(cudaMemcpy(Need(seq_begin_, n * 8), l.seq_begin.data(), n * 8, cudaMemcpyHostToDevice));
   QSWEEP_CUDA_CHECK(cudaMemcpy(Need(prefix_end_, n * 8), l.prefix_end.data(), n * 8, cudaMemcpyHostToDevice));
   QSWEEP_CUDA_CHECK(cudaMemcpy(Need(branch_begin_, n * 8), l.branch_begin.data(), n * 8, cudaMemcpyHostToDevice));
+  cache_rows_set_ = l.writes_cache();
+  cache_reads_set_ = l.reads_cache();
+  if (cache_rows_set_) {
+    QSWEEP_CHECK(l.cache_row.size() == n);
+    QSWEEP_CUDA_CHECK(cudaMemcpy(Need(cache_row_, n * 8), l.cache_row.data(), n * 8, cudaMemcpyHostToDevice));
+  }
+  if (cache_reads_set_) {
+    QSWEEP_CHECK(l.cache_begin.size() == n && cache_rows_set_);
+    cache_max_keys_ = 0;
+    for (size_t r = 0; r < n; ++r) {
+      QSWEEP_CHECK(0 <= l.cache_begin[r] && l.cache_begin[r] <= l.cache_row[r]);
+      cache_max_keys_ = std::max(cache_max_keys_, l.cache_row[r] - l.cache_begin[r] + 1);
+    }
+    QSWEEP_CUDA_CHECK(cudaMemcpy(Need(cache_begin_, n * 8), l.cache_begin.data(), n * 8, cudaMemcpyHostToDevice));
+  }
   // Every attention kernel's blocks of query rows, one table per height,
   // uploaded together.
   std::vector<kernels::QueryBlock> all;
@@ -833,6 +850,32 @@ void CudaBackend::Attention(const Act& q, const Act& k, const Act& v, int64_t he
     return;
   if (!kernels::AttentionBf16(Bf16(q), Bf16(k), Bf16(v), q.rows, qb, sb, pe, bb, hq, hkv, head_dim, Bf16(out), 0))
     kernels::Attention(Bf16(q), Bf16(k), Bf16(v), q.rows, qb, sb, pe, bb, hq, hkv, head_dim, Bf16(out), 0);
+}
+
+void CudaBackend::WriteCache(const Act& x, Act& cache) {
+  QSWEEP_CHECK(cache_rows_set_ && layout_rows_ == x.rows && x.cols == cache.cols && x.dtype == cache.dtype);
+  StageScope t(this, Stage::kAttention);
+  const auto* rows = static_cast<const int64_t*>(cache_row_.data);
+  WithElements(x, [&](auto* xp) {
+    using T = std::remove_pointer_t<decltype(xp)>;
+    kernels::WriteCacheRows(xp, x.rows, x.cols, rows, Elements<T>(cache), 0);
+  });
+}
+
+void CudaBackend::CachedAttention(const Act& q, const Act& k_cache, const Act& v_cache, int64_t head_dim, Act& out) {
+  QSWEEP_CHECK(cache_reads_set_ && layout_rows_ == q.rows && head_dim <= 256 && q.dtype == k_cache.dtype &&
+               q.dtype == v_cache.dtype && q.dtype == out.dtype);
+  StageScope t(this, Stage::kAttention);
+  const auto* begin = static_cast<const int64_t*>(cache_begin_.data);
+  const auto* last = static_cast<const int64_t*>(cache_row_.data);
+  const int64_t hq = q.cols / head_dim, hkv = k_cache.cols / head_dim;
+  auto* partial = static_cast<float*>(
+      Need(attention_partial_, 4 * kernels::CachedAttentionPartialFloats(q.rows, hq, head_dim, cache_max_keys_)));
+  WithElements(q, [&](auto* qp) {
+    using T = std::remove_pointer_t<decltype(qp)>;
+    kernels::CachedAttention(qp, Elements<T>(k_cache), Elements<T>(v_cache), q.rows, begin, last, hq, hkv, head_dim,
+                             cache_max_keys_, partial, Elements<T>(out), 0);
+  });
 }
 
 void CudaBackend::SwiGlu(const Act& gate, const Act& up, Act& out) {

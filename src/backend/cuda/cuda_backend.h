@@ -80,6 +80,8 @@ class CudaBackend : public Backend {
   void SumTree(std::span<Act> parts) override;
   void Rotary(const DeviceArray& inv_freq, int64_t head_dim, Act& x) override;
   void Attention(const Act& q, const Act& k, const Act& v, int64_t head_dim, Act& out) override;
+  void WriteCache(const Act& x, Act& cache) override;
+  void CachedAttention(const Act& q, const Act& k_cache, const Act& v_cache, int64_t head_dim, Act& out) override;
   void SwiGlu(const Act& gate, const Act& up, Act& out) override;
   void GatherRows(const Act& x, std::span<const int64_t> rows, Act& out) override;
   void SliceColumns(const Act& x, int64_t begin, Act& out) override;
@@ -187,6 +189,8 @@ class CudaBackend : public Backend {
   std::map<GemmShape, std::unique_ptr<GemmPlan>> plans_;
   std::map<GemmShape, std::unique_ptr<cublasLtMatmulAlgo_t>> algos_;  // keyed without the row count
   int64_t layout_rows_ = 0;
+  bool cache_rows_set_ = false, cache_reads_set_ = false;  // the layout's KV cache rows are on the device
+  int64_t cache_max_keys_ = 0;  // the most cache rows a row of the layout attends to
   bool batch_invariant_ = true;
   int sms_ = 0;
   // Bytes of the weights alive now: each allocation's deleter takes its
@@ -195,6 +199,8 @@ class CudaBackend : public Backend {
 
   // Per-forward scratch, one buffer each.
   Scratch positions_{"rotary positions"}, seq_begin_{"layout"}, prefix_end_{"layout"}, branch_begin_{"layout"};
+  Scratch cache_row_{"KV cache rows"}, cache_begin_{"KV cache rows"};
+  Scratch attention_partial_{"the decode attention's splits"};
   Scratch token_ids_{"token ids"}, head_rows_{"head row indices"}, targets_{"targets"};
   Scratch stats_{"logit statistics"}, all_gather_{"the all-gather"}, rank_sum_{"a rank's tree sum"};
   Scratch v_transposed_{"V transposed for attention"}, query_block_tables_{"attention query blocks"};

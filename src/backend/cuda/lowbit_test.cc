@@ -140,3 +140,68 @@ TEST_F(LowbitTest, PackedLayersTakeTheirPackedBytes) {
 
 }  // namespace
 }  // namespace qsweep
+
+namespace qsweep {
+namespace {
+
+// A decode step's use of the family: a row-parallel layer added to the fp32
+// residual (the tp-1 fast path, y += x·Wᵀ) at decode-sized row counts, on
+// Llama shapes whose inputs the kernel splits across blocks, called again
+// and again on one workspace (whose counters each call must leave zeroed),
+// layers of different shapes in turn. Each sum against an fp64 reference.
+TEST_F(LowbitTest, RepeatedResidualAddsOnDecodeShapes) {
+  struct Shape {
+    int64_t out, in;
+  };
+  const Shape shapes[] = {{4096, 14336}, {14336, 4096}, {4096, 4096}, {1024, 4096}};
+  for (const char* name : {"w4a16-g128", "w8a16", "nf4-g64"}) {
+    std::vector<std::vector<float>> dequantized;
+    std::vector<std::unique_ptr<Linear>> layers;
+    for (const Shape& s : shapes) {
+      auto packed = Must(QuantizeLinear(FormatOf(name), Normal(s.out * s.in, 21 + static_cast<uint32_t>(s.in)), s.out,
+                                        s.in));
+      std::vector<float> wq(s.out * s.in);
+      packed->Dequantize(wq);
+      for (float& v : wq) v = RoundBF16(v);
+      dequantized.push_back(std::move(wq));
+      std::vector<std::unique_ptr<PackedLinear>> one;
+      one.push_back(std::move(packed));
+      auto parts = Must(gpu_->CreateLinearParts("model.layers.0.mlp.down_proj.weight", std::move(one)));
+      layers.push_back(std::move(parts[0]));
+    }
+    gpu_->SetBatchInvariant(false);
+    for (int round = 0; round < 3; ++round)
+      for (size_t l = 0; l < layers.size(); ++l)
+        for (int64_t rows : {1, 3}) {
+          const Shape s = shapes[l];
+          const std::string what = absl::StrFormat("%s %dx%d rows %d round %d", name, s.out, s.in, rows, round);
+          const auto x = NormalBf16(rows * s.in, 300 + static_cast<uint32_t>(round * 10 + l + rows));
+          const auto r0 = Normal(rows * s.out, 400 + static_cast<uint32_t>(round * 10 + l + rows));
+          Act xa = Must(gpu_->AllocAs(rows, s.in, DType::kBF16)), res = Must(gpu_->AllocAs(rows, s.out, DType::kF32));
+          Act out = Must(gpu_->AllocAs(rows, s.out, DType::kBF16));
+          gpu_->UploadTo(x, xa);
+          gpu_->UploadTo(r0, res);
+          std::vector<Act> outs = {out};
+          gpu_->RowParallelAdd(std::span<const std::unique_ptr<Linear>>(&layers[l], 1), xa, {}, outs, res);
+          const std::vector<float> y = gpu_->Download(res);
+          double worst = 0;
+          for (int64_t m = 0; m < rows; ++m)
+            for (int64_t n = 0; n < s.out; ++n) {
+              double ref = r0[m * s.out + n], mag = std::fabs(ref);
+              for (int64_t k = 0; k < s.in; ++k) {
+                const double t = double{x[m * s.in + k]} * dequantized[l][n * s.in + k];
+                ref += t;
+                mag += std::fabs(t);
+              }
+              const double e = std::fabs(y[m * s.out + n] - ref) / (mag + 1e-30);
+              worst = std::isfinite(e) ? std::max(worst, e) : INFINITY;
+            }
+          EXPECT_LT(worst, 2e-5) << what;
+          for (Act* a : {&xa, &res, &out}) gpu_->Free(*a);
+        }
+    gpu_->SetBatchInvariant(true);
+  }
+}
+
+}  // namespace
+}  // namespace qsweep
