@@ -12,6 +12,7 @@
 #pragma once
 #include <cmath>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -226,6 +227,15 @@ class Backend {
   virtual std::vector<std::pair<std::string, double>> StageMillis() { return {}; }
   // Sets the rows and their layout for the next forward (host → device once).
   virtual void SetLayout(const SequenceLayout& layout) = 0;
+  // Runs `ops`, device work only (no transfers, no waits): where the backend
+  // can, it records them the first time for `key` and replays the recording
+  // on later calls with that key (the decoder's layers of a decode step,
+  // hundreds of small launches, become one). The backend adds to `key` what
+  // else a recording depends on (the layout's shape, its kernel choices,
+  // where its buffers are). ForgetRecorded drops every recording, before the
+  // buffers and weights they name go away.
+  virtual void RunRecorded(uint64_t key, const std::function<void()>& ops) { ops(); }
+  virtual void ForgetRecorded() {}
 
   // out[r] = table[ids[r]] (table [V, D])
   virtual void Embed(const DeviceArray& table, int64_t dim, std::span<const int32_t> ids,

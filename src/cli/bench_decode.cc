@@ -206,6 +206,11 @@ absl::StatusOr<Case> RunCase(Decoder& d, int64_t batch, int64_t context, int ste
 
 absl::Status BenchDecode(Backend& b, const DecodeBenchArgs& a) {
   QSWEEP_ASSIGN_OR_RETURN(auto ckpt, OpenCheckpoint(a.model));
+  std::vector<SchemeSpec> specs;
+  for (const std::string& name : a.schemes) {
+    QSWEEP_ASSIGN_OR_RETURN(SchemeSpec spec, ResolveScheme(name));
+    specs.push_back(spec);
+  }
   // A backend that does not count its weight bytes has no floor to set against.
   double bandwidth = 0;
   if (b.WeightBytes() >= 0) {
@@ -213,14 +218,17 @@ absl::Status BenchDecode(Backend& b, const DecodeBenchArgs& a) {
   }
   const int64_t max_batch = *std::max_element(a.batches.begin(), a.batches.end());
   const int64_t max_context = *std::max_element(a.contexts.begin(), a.contexts.end());
-  std::printf("# qsweep bench decode on %s: %s, greedy, KV cache; median of %d steps; weights stream at %.2f TB/s (bf16, one row)\n",
-              b.DeviceName().c_str(), a.model.c_str(), a.steps, bandwidth / 1e12);
+  std::printf("# qsweep bench decode on %s: %s, greedy, KV cache; median of %d steps; %s\n", b.DeviceName().c_str(),
+              a.model.c_str(), a.steps,
+              bandwidth > 0 ? absl::StrFormat("weights stream at %.2f TB/s (bf16, one row)", bandwidth / 1e12).c_str()
+                            : "no weight-read floor (the backend does not count its weight bytes)");
   std::printf("# %-12s %5s %7s %10s %10s %11s %10s %9s  %s\n", "scheme", "batch", "context", "ttft_ms", "ms/step",
               "tokens/s", "floor_ms", "of_floor", "check");
   bool failed = false;
   std::vector<std::pair<std::string, std::vector<std::pair<std::string, double>>>> stages;
-  for (const std::string& name : a.schemes) {
-    QSWEEP_ASSIGN_OR_RETURN(SchemeSpec scheme, ResolveScheme(name));
+  for (size_t si = 0; si < a.schemes.size(); ++si) {
+    const std::string& name = a.schemes[si];
+    const SchemeSpec& scheme = specs[si];
     const int64_t before = b.WeightBytes();
     auto dec = Decoder::Load(*ckpt, &b,
                              {.scheme = scheme,

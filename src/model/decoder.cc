@@ -34,6 +34,7 @@ Decoder::Decoder(const ModelConfig& config, Backend* backend, DecoderOptions opt
     : config_(config), backend_(backend), options_(std::move(options)) {}
 
 Decoder::~Decoder() {
+  backend_->ForgetRecorded();
   for (Act* a : {&x_, &h_, &q_, &k_, &v_, &attn_, &gate_, &up_, &sel_, &sel_norm_, &logits_, &part_out_all_,
                  &base_norm_, &base_logits_})
     if (a->data) backend_->Free(*a);
@@ -395,7 +396,15 @@ absl::Status Decoder::Forward(const TokenBatch& batch, std::span<const int64_t> 
   Act full_x = x_;
   x_.rows = n;
   backend_->Embed(*embedding_, config_.hidden_size, batch.tokens, x_);
-  for (size_t l = 0; l < layers_.size(); ++l) RunLayer(layers_[l], nullptr, cached ? static_cast<int64_t>(l) : -1);
+  auto layers = [&] {
+    for (size_t l = 0; l < layers_.size(); ++l) RunLayer(layers_[l], nullptr, cached ? static_cast<int64_t>(l) : -1);
+  };
+  // A decode step: the same few rows again and again, so the backend may
+  // record the layers once per shape and replay them.
+  if (reads_cache_)
+    backend_->RunRecorded(static_cast<uint64_t>(n), layers);
+  else
+    layers();
 
   // The head runs only on the rows asked for, a chunk at a time.
   chunks->assign(vocab_chunks_, LogitStats{});

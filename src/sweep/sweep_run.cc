@@ -69,8 +69,9 @@ absl::Status PrepareRequests(const SweepConfig& c) {
       }
       QSWEEP_ASSIGN_OR_RETURN(tasks::GenTask task, tasks::ImportGenTask(t.format, t.path, t.name));
       if (t.limit > 0 && static_cast<int64_t>(task.samples.size()) > t.limit) task.samples.resize(t.limit);
-      QSWEEP_ASSIGN_OR_RETURN(GenTaskRequests r, TokenizeGenTask(*tok, task, c.add_bos, t.max_tokens, context));
-      gen_tasks.push_back(std::move(r));
+      absl::StatusOr<GenTaskRequests> r = TokenizeGenTask(*tok, task, c.add_bos, t.max_tokens, context);
+      if (!r.ok()) return absl::Status(r.status().code(), absl::StrFormat("%s: %s", t.path, r.status().message()));
+      gen_tasks.push_back(*std::move(r));
       continue;
     }
     tasks::ImportOptions import;

@@ -26,4 +26,14 @@ if "$qsweep" bench forward --backend cpu --model synthetic:nope --gemm 0 2>"$err
   echo "an unknown model was accepted"; exit 1
 fi
 grep -q "nope" "$err"
+# bench decode: a row per scheme, batch and context, each checked against
+# recomputing the sequences whole.
+dec=$("$qsweep" bench decode --backend cpu --model synthetic:tiny --schemes bf16,w4a16-g32 --batches 1,3 \
+      --contexts 8,20 --steps 3)
+echo "$dec"
+[ "$(grep -Ec '^  (bf16|w4a16-g32) +[13] +(8|20) .* first step = recompute [0-9]/[0-9]$' <<<"$dec")" -eq 8 ]
+if "$qsweep" bench decode --backend cpu --model synthetic:tiny --schemes w9a16 2>"$err"; then
+  echo "an unknown scheme was accepted"; exit 1
+fi
+grep -q "w9a16" "$err"
 echo "bench test: ok"

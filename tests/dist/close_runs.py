@@ -5,7 +5,10 @@ log-likelihoods within LIMIT relative L2, and per corpus the token nll
 likewise (the norm the HF comparison uses; single values near 0 make an
 elementwise ratio meaningless). Prints a line per run and the worst value;
 exits non-zero above the limit.
-usage: close_runs.py DIR_A DIR_B [--limit 1e-2] [--limit-for RUN=LIMIT ...] [--names A/B]"""
+For generative tasks, the share of samples whose greedy continuations are
+identical token for token (at least --min-identical, but for runs with a
+limit of their own).
+usage: close_runs.py DIR_A DIR_B [--limit 1e-2] [--limit-for RUN=LIMIT ...] [--names A/B] [--min-identical 0.9]"""
 import argparse
 import glob
 import os
@@ -27,6 +30,8 @@ def main():
     p.add_argument("--limit-for", action="append", default=[], metavar="RUN=LIMIT",
                    help="another limit for one run (repeatable)")
     p.add_argument("--names", default="a/b")
+    p.add_argument("--min-identical", type=float, default=0.9,
+                   help="the least share of identical greedy continuations per generative task")
     args = p.parse_args()
     limits = {}
     for item in args.limit_for:
@@ -78,6 +83,17 @@ def main():
                 r = rel_l2(a, b)
                 note(r, f"{name} {corpus}", name)
                 line.append(f"{corpus} nll {r:.1e} (PPL {np.exp(a.mean()):.4f}/{np.exp(b.mean()):.4f})")
+            # Generative tasks: the greedy continuations token for token. The
+            # two ways round differently, so a near tie may part them; most
+            # must agree (where a run has no limit of its own).
+            for task in (g["generate"] if "generate" in g else []):
+                ta, tb = g[f"generate/{task}/tokens"][()], c[f"generate/{task}/tokens"][()]
+                same = float(np.mean([(x == y).all() for x, y in zip(ta, tb)]))
+                ca, cb = g[f"generate/{task}/correct"][()].mean(), c[f"generate/{task}/correct"][()].mean()
+                if name not in limits:
+                    if same < args.min_identical:
+                        over.append(f"{name} {task}: {same:.1%} identical continuations < {args.min_identical:.0%}")
+                line.append(f"{task} identical {same:.1%} (correct {ca:.3f}/{cb:.3f})")
             print(f"{name:>11}: " + "; ".join(line))
     print(f"relative L2 ({args.names} in brackets), worst over runs, tasks and corpora"
           f"{' (but ' + ', '.join(limits) + ')' if limits else ''}: {worst:.2e}")

@@ -24,6 +24,8 @@
 #   kl8b: exact token statistics at Llama-3-8B shapes: bench forward with and
 #      without them, a corpus run of the noise-floor candidate with and without
 #      them, bytes on disk per token
+#   demo: the demo sweep (with its generative tasks) on the GPU, timed, and
+#      its metrics tables (DEMO_TIMEOUT seconds at most, default 240)
 #   decode: qsweep bench decode (KV cache, greedy) at Llama-3-8B shapes, bf16
 #      and w4a16-g128 at batch 1, 8, 32 and contexts 512, 2048 (DECODE_* to change)
 #   hfgen: qsweep generate --backend cuda against HF generate(do_sample=False)
@@ -204,6 +206,17 @@ PY
       done
     done
     cat "$out/versus_this_1.log" "$out/versus_other_1.log"
+    ;;
+  demo)
+    rm -rf /tmp/demo_gpu
+    timeout "${DEMO_TIMEOUT:-240}" mpirun --bind-to none -n 1 "$bin/qsweep" run configs/demo.yaml --backend cuda \
+      -o /tmp/demo_gpu >"$out/demo_gpu.log" 2>&1
+    note "demo sweep on the GPU: rc $? ($(grep -c 'wrote .*runs/' "$out/demo_gpu.log") runs written)"
+    grep -E "loaded in|done in" "$out/demo_gpu.log" | tail -24
+    "$bin/qsweep" metrics configs/demo.yaml --sweep-output /tmp/demo_gpu -o /tmp/demo_gpu/metrics.h5 \
+      >"$out/demo_gpu_metrics.log" 2>&1
+    note "demo metrics: rc $?"
+    cat "$out/demo_gpu_metrics.log"
     ;;
   decode)
     "$bin/qsweep" bench decode --model "${DECODE_MODEL:-synthetic:llama3-8b}" \

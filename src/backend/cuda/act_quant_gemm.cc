@@ -90,17 +90,17 @@ ActQuantGemm::Plan* ActQuantGemm::PlanFor(const Key& key) {
 }
 
 void ActQuantGemm::Run(const ActQuantOnDevice& w, const void* x, DType xtype, int64_t rows, int64_t ldx, void* y,
-                       int64_t ldy, kernels::ScaledOut out, const Buffers& b, bool per_rows) {
+                       int64_t ldy, kernels::ScaledOut out, const Buffers& b, bool per_rows, cudaStream_t stream) {
   if (rows == 0) return;
   if (xtype == DType::kBF16)
     kernels::QuantizeActivations(static_cast<const __nv_bfloat16*>(x), rows, w.in, ldx, w.act, b.codes, w.in_padded,
-                                 b.scales, 0);
+                                 b.scales, stream);
   else
     kernels::QuantizeActivations(static_cast<const float*>(x), rows, w.in, ldx, w.act, b.codes, w.in_padded,
-                                 b.scales, 0);
+                                 b.scales, stream);
   const int8_t* a = w.codes;
   if (w.nibbles) {
-    kernels::UnpackInt4(reinterpret_cast<const uint8_t*>(w.codes), w.out_padded * w.in_padded, b.unpacked, 0);
+    kernels::UnpackInt4(reinterpret_cast<const uint8_t*>(w.codes), w.out_padded * w.in_padded, b.unpacked, stream);
     a = b.unpacked;
   }
   const bool add = out == kernels::ScaledOut::kAddF32;
@@ -114,7 +114,7 @@ void ActQuantGemm::Run(const ActQuantOnDevice& w, const void* x, DType xtype, in
       QSWEEP_LT_CHECK(cublasLtMatmulDescSetAttribute(p->desc, CUBLASLT_MATMUL_DESC_B_SCALE_POINTER, &xs, sizeof xs));
       const float alpha = 1.0f, beta = add ? 1.0f : 0.0f;
       QSWEEP_LT_CHECK(cublasLtMatmul(lt_, p->desc, &alpha, a, p->a, b.codes, p->b, &beta, y, p->c, y, p->c, &p->algo,
-                                  workspace_, workspace_bytes_, 0));
+                                  workspace_, workspace_bytes_, stream));
       return;
     }
   }
@@ -124,15 +124,15 @@ void ActQuantGemm::Run(const ActQuantOnDevice& w, const void* x, DType xtype, in
   if (w.fp8) {
     const float alpha = 1.0f, beta = 0.0f;
     QSWEEP_LT_CHECK(cublasLtMatmul(lt_, p->desc, &alpha, a, p->a, b.codes, p->b, &beta, b.acc, p->c, b.acc, p->c,
-                                &p->algo, workspace_, workspace_bytes_, 0));
+                                &p->algo, workspace_, workspace_bytes_, stream));
     kernels::ScaleProduct(static_cast<const float*>(b.acc), rows, w.out, w.out_padded, b.scales, w.scales, y, ldy,
-                          out, 0);
+                          out, stream);
   } else {
     const int32_t alpha = 1, beta = 0;
     QSWEEP_LT_CHECK(cublasLtMatmul(lt_, p->desc, &alpha, a, p->a, b.codes, p->b, &beta, b.acc, p->c, b.acc, p->c,
-                                &p->algo, workspace_, workspace_bytes_, 0));
+                                &p->algo, workspace_, workspace_bytes_, stream));
     kernels::ScaleProduct(static_cast<const int32_t*>(b.acc), rows, w.out, w.out_padded, b.scales, w.scales, y, ldy,
-                          out, 0);
+                          out, stream);
   }
 }
 

@@ -59,7 +59,7 @@ class ActQuantGemm {
   // stride ldx, xtype fp32 or bf16). per_rows: the fastest algorithm for
   // this row count instead of the shape's one (batch invariance off).
   void Run(const ActQuantOnDevice& w, const void* x, DType xtype, int64_t rows, int64_t ldx, void* y, int64_t ldy,
-           kernels::ScaledOut out, const Buffers& b, bool per_rows);
+           kernels::ScaledOut out, const Buffers& b, bool per_rows, cudaStream_t stream);
 
  private:
   struct Key {

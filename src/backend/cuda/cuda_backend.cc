@@ -146,12 +146,12 @@ struct CudaBackend::GemmPlan : LtPlan {};
 class CudaBackend::StageScope {
  public:
   StageScope(CudaBackend* b, Stage stage) : b_(b->timing_ ? b : nullptr), stage_(stage) {
-    if (b_) QSWEEP_CUDA_CHECK(cudaEventRecord(begin_ = b_->Event(), 0));
+    if (b_) QSWEEP_CUDA_CHECK(cudaEventRecord(begin_ = b_->Event(), b_->stream_));
   }
   ~StageScope() {
     if (!b_) return;
     cudaEvent_t end = b_->Event();
-    QSWEEP_CUDA_CHECK(cudaEventRecord(end, 0));
+    QSWEEP_CUDA_CHECK(cudaEventRecord(end, b_->stream_));
     b_->stage_events_.push_back({stage_, begin_, end});
   }
 
@@ -210,6 +210,7 @@ absl::StatusOr<std::unique_ptr<CudaBackend>> CudaBackend::Create(int local_rank)
   b->device_ = local_rank % n;
   QSWEEP_CUDA_CHECK(cudaSetDevice(b->device_));
   QSWEEP_LT_CHECK(cublasLtCreate(&b->lt_));
+  QSWEEP_CUDA_CHECK(cudaStreamCreate(&b->stream_));
   QSWEEP_RETURN_IF_ERROR(b->TryMalloc(&b->workspace_, b->workspace_bytes_, "the cuBLASLt workspace"));
   QSWEEP_CUDA_CHECK(cudaDeviceGetAttribute(&b->sms_, cudaDevAttrMultiProcessorCount, b->device_));
   b->act_gemm_ = std::make_unique<ActQuantGemm>(b->lt_, b->workspace_, b->workspace_bytes_);
@@ -218,6 +219,7 @@ absl::StatusOr<std::unique_ptr<CudaBackend>> CudaBackend::Create(int local_rank)
 
 CudaBackend::~CudaBackend() {
   StageMillis();
+  ForgetRecorded();
   for (cudaEvent_t e : free_events_) cudaEventDestroy(e);
   group_.reset();
   plans_.clear();
@@ -229,6 +231,35 @@ CudaBackend::~CudaBackend() {
   if (host_stats_) cudaFreeHost(host_stats_);
   if (workspace_) cudaFree(workspace_);
   if (lt_) cublasLtDestroy(lt_);
+  if (stream_) cudaStreamDestroy(stream_);
+}
+
+void CudaBackend::ForgetRecorded() {
+  for (auto& [key, exec] : graphs_) cudaGraphExecDestroy(exec);
+  graphs_.clear();
+}
+
+// A decode step's layers are ~15 launches each, a few microseconds apiece
+// at one row: recorded once as a CUDA graph per shape, a step is then one
+// launch whose kernels follow each other without the host in between.
+// Stage timing (events between the operations) and tensor parallelism
+// (NCCL inside) run the operations as they are.
+void CudaBackend::RunRecorded(uint64_t key, const std::function<void()>& ops) {
+  if (!recording_ || timing_ || group_) return ops();
+  const GraphKey k{key, (cache_max_keys_ + 127) / 128, layout_rows_, batch_invariant_, scratch_generation_};
+  auto it = graphs_.find(k);
+  if (it == graphs_.end()) {
+    if (!graphs_.empty() && graphs_.begin()->first.scratch_generation != scratch_generation_) ForgetRecorded();
+    QSWEEP_CUDA_CHECK(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeRelaxed));
+    ops();
+    cudaGraph_t graph = nullptr;
+    QSWEEP_CUDA_CHECK(cudaStreamEndCapture(stream_, &graph));
+    cudaGraphExec_t exec = nullptr;
+    QSWEEP_CUDA_CHECK(cudaGraphInstantiate(&exec, graph, 0));
+    QSWEEP_CUDA_CHECK(cudaGraphDestroy(graph));
+    it = graphs_.emplace(k, exec).first;
+  }
+  QSWEEP_CUDA_CHECK(cudaGraphLaunch(it->second, stream_));
 }
 
 absl::Status CudaBackend::TryMalloc(void** p, size_t bytes, std::string_view what) const {
@@ -245,6 +276,7 @@ absl::Status CudaBackend::TryMalloc(void** p, size_t bytes, std::string_view wha
 absl::Status CudaBackend::Grow(Scratch& s, size_t bytes) {
   if (s.bytes >= bytes) return absl::OkStatus();
   if (&s == &targets_) uploaded_targets_.clear();  // the targets' copy goes with the buffer
+  ++scratch_generation_;  // recordings name the old address
   if (s.data) QSWEEP_CUDA_CHECK(cudaFree(s.data));
   s.data = nullptr;
   s.bytes = 0;
@@ -281,6 +313,7 @@ int64_t CudaBackend::ActQuantBytesPerToken(const TokenWidths& w) const {
 }
 
 absl::Status CudaBackend::ReserveScratch(int64_t tokens, int64_t head_rows, const TokenWidths& w) {
+  widths_ = w;
   const size_t n = tokens;
   QSWEEP_RETURN_IF_ERROR(Grow(positions_, n * 4));
   for (Scratch* s : {&seq_begin_, &prefix_end_, &branch_begin_, &cache_row_, &cache_begin_})
@@ -510,7 +543,7 @@ bool CudaBackend::ActQuantProduct(const Linear& l, const void* x, int64_t rows, 
       static_cast<int8_t*>(Need(act_codes_, rows * w.in_padded)), static_cast<float*>(Need(act_scales_, rows * 4)),
       Need(act_acc_, ActQuantGemm::AccBytes(w, rows)),
       w.nibbles ? static_cast<int8_t*>(Need(act_unpacked_, w.out_padded * w.in_padded)) : nullptr};
-  act_gemm_->Run(w, x, g.dtype(), rows, ldx, y, ldy, out, b, !batch_invariant_);
+  act_gemm_->Run(w, x, g.dtype(), rows, ldx, y, ldy, out, b, !batch_invariant_, stream_);
   return true;
 }
 
@@ -520,7 +553,7 @@ const void* CudaBackend::DenseWeights(const Linear& l, int64_t slot) {
   if (!g.packed()) return g.data();
   const int64_t bytes = g.out_features() * g.in_features() * 2;
   auto* dst = reinterpret_cast<bf16*>(static_cast<char*>(Need(dequantized_, (slot + 1) * bytes)) + slot * bytes);
-  g.packed()->kernels->dequantize(g.packed()->w, dst, 0);
+  g.packed()->kernels->dequantize(g.packed()->w, dst, stream_);
   return dst;
 }
 
@@ -534,7 +567,7 @@ bool CudaBackend::LowbitProduct(const Linear& l, const void* x, int64_t rows, in
   const LowbitOut mode = accumulate ? LowbitOut::kAddF32 : ytype == DType::kBF16 ? LowbitOut::kBf16 : LowbitOut::kF32;
   QSWEEP_CHECK(!accumulate || ytype == DType::kF32);
   g.packed()->kernels->gemm(g.packed()->w, static_cast<const bf16*>(x), rows, ldx, y, ldy, mode,
-                            lowbit_workspace_.data, sms_, 0);
+                            lowbit_workspace_.data, sms_, stream_);
   return true;
 }
 
@@ -564,6 +597,11 @@ void CudaBackend::SetLayout(const SequenceLayout& l) {
       cache_max_keys_ = std::max(cache_max_keys_, l.cache_row[r] - l.cache_begin[r] + 1);
     }
     QSWEEP_CUDA_CHECK(cudaMemcpy(Need(cache_begin_, n * 8), l.cache_begin.data(), n * 8, cudaMemcpyHostToDevice));
+    // The decode attention's splits, grown here rather than inside a
+    // recording (RunRecorded), which must not allocate.
+    if (widths_.head_dim > 0)
+      Need(attention_partial_, 4 * kernels::CachedAttentionPartialFloats(static_cast<int64_t>(n), widths_.q / widths_.head_dim,
+                                                                          widths_.head_dim, cache_max_keys_));
   }
   // Every attention kernel's blocks of query rows, one table per height,
   // uploaded together.
@@ -585,12 +623,12 @@ void CudaBackend::Embed(const DeviceArray& table, int64_t dim, std::span<const i
   auto* d = static_cast<int32_t*>(Need(token_ids_, ids.size() * 4));
   QSWEEP_CUDA_CHECK(cudaMemcpy(d, ids.data(), ids.size() * 4, cudaMemcpyHostToDevice));
   StageScope t(this, Stage::kElementwise);
-  kernels::Embed(Fp32(table), dim, d, static_cast<int64_t>(ids.size()), Fp32(out), 0);
+  kernels::Embed(Fp32(table), dim, d, static_cast<int64_t>(ids.size()), Fp32(out), stream_);
 }
 
 void CudaBackend::RmsNorm(const Act& x, const DeviceArray& w, float eps, Act& out) {
   StageScope t(this, Stage::kNorm);
-  WithElements(out, [&](auto* o) { kernels::RmsNorm(Fp32(x), Fp32(w), x.rows, x.cols, eps, o, 0); });
+  WithElements(out, [&](auto* o) { kernels::RmsNorm(Fp32(x), Fp32(w), x.rows, x.cols, eps, o, stream_); });
 }
 
 // Column-major view: C[m=out, n=rows] = op(A)[out, in] · B[in, rows], with A
@@ -696,7 +734,7 @@ void CudaBackend::Gemm(GemmShape g, const void* a, const void* b, const void* c,
   GemmPlan& p = Plan(g);
   const float alpha = 1.0f;
   QSWEEP_LT_CHECK(cublasLtMatmul(lt_, p.desc, &alpha, a, p.a, b, p.b, &beta, c, p.c, d, p.c, &p.algo, workspace_,
-                                 workspace_bytes_, 0));
+                                 workspace_bytes_, stream_));
 }
 
 void CudaBackend::Matmul(const Linear& l, const Act& x, Act& y) {
@@ -788,7 +826,7 @@ void CudaBackend::RowParallelAdd(std::span<const std::unique_ptr<Linear>> parts,
       using T = std::remove_pointer_t<decltype(first)>;
       const T* bufs[kernels::kMaxTreeRanks];
       for (int64_t p = 0; p < count; ++p) bufs[p] = Elements<T>(outs[p]);
-      kernels::SumBuffersInTreeOrder(bufs, static_cast<int>(count), n * out, dst, accumulate, 0);
+      kernels::SumBuffersInTreeOrder(bufs, static_cast<int>(count), n * out, dst, accumulate, stream_);
     });
   };
   if (!grouped) return tree(Fp32(residual), true);
@@ -800,12 +838,12 @@ void CudaBackend::RowParallelAdd(std::span<const std::unique_ptr<Linear>> parts,
 
 void CudaBackend::AddBias(const DeviceArray& b, Act& y) {
   StageScope t(this, Stage::kElementwise);
-  WithElements(y, [&](auto* yp) { kernels::AddBias(Fp32(b), yp, y.rows, y.cols, 0); });
+  WithElements(y, [&](auto* yp) { kernels::AddBias(Fp32(b), yp, y.rows, y.cols, stream_); });
 }
 
 void CudaBackend::Add(const Act& x, Act& y) {
   StageScope t(this, Stage::kElementwise);
-  kernels::Add(Fp32(x), Fp32(y), x.rows * x.cols, 0);
+  kernels::Add(Fp32(x), Fp32(y), x.rows * x.cols, stream_);
 }
 
 void CudaBackend::SumTree(std::span<Act> parts) {
@@ -817,7 +855,7 @@ void CudaBackend::SumTree(std::span<Act> parts) {
     bufs[i] = Fp32(parts[i]);
   }
   kernels::SumBuffersInTreeOrder(bufs, static_cast<int>(parts.size()), parts[0].rows * parts[0].cols,
-                                 Fp32(parts[0]), false, 0);
+                                 Fp32(parts[0]), false, stream_);
 }
 
 void CudaBackend::Rotary(const DeviceArray& inv_freq, int64_t head_dim, Act& x) {
@@ -825,7 +863,7 @@ void CudaBackend::Rotary(const DeviceArray& inv_freq, int64_t head_dim, Act& x) 
   QSWEEP_CHECK(layout_rows_ >= x.rows);
   const auto* positions = static_cast<const int32_t*>(positions_.data);
   WithElements(x, [&](auto* xp) {
-    kernels::Rotary(xp, x.rows, x.cols / head_dim, head_dim, Fp32(inv_freq), positions, 0);
+    kernels::Rotary(xp, x.rows, x.cols / head_dim, head_dim, Fp32(inv_freq), positions, stream_);
   });
 }
 
@@ -837,19 +875,19 @@ void CudaBackend::Attention(const Act& q, const Act& k, const Act& v, int64_t he
   const kernels::QueryBlocks& qb = query_blocks_;
   const int64_t hq = q.cols / head_dim, hkv = k.cols / head_dim;
   if (q.dtype == DType::kF32)
-    return kernels::Attention(Fp32(q), Fp32(k), Fp32(v), q.rows, qb, sb, pe, bb, hq, hkv, head_dim, Fp32(out), 0);
+    return kernels::Attention(Fp32(q), Fp32(k), Fp32(v), q.rows, qb, sb, pe, bb, hq, hkv, head_dim, Fp32(out), stream_);
   // A bf16 model's activations: tensor cores, where there is an instance for
   // the head dim and the rows allow its 16-byte copies: Hopper's wgmma, else
   // mma.sync, else the tiled kernel.
   const bool aligned = ((reinterpret_cast<uintptr_t>(q.data) | reinterpret_cast<uintptr_t>(k.data) |
                          reinterpret_cast<uintptr_t>(v.data) | reinterpret_cast<uintptr_t>(out.data)) & 15) == 0;
   if (!aligned)
-    return kernels::Attention(Bf16(q), Bf16(k), Bf16(v), q.rows, qb, sb, pe, bb, hq, hkv, head_dim, Bf16(out), 0);
+    return kernels::Attention(Bf16(q), Bf16(k), Bf16(v), q.rows, qb, sb, pe, bb, hq, hkv, head_dim, Bf16(out), stream_);
   auto* vt = static_cast<bf16*>(Need(v_transposed_, kernels::AttentionWgmmaScratchBytes(q.rows, hkv, head_dim)));
-  if (kernels::AttentionWgmma(Bf16(q), Bf16(k), Bf16(v), q.rows, qb, sb, pe, bb, hq, hkv, head_dim, vt, Bf16(out), 0))
+  if (kernels::AttentionWgmma(Bf16(q), Bf16(k), Bf16(v), q.rows, qb, sb, pe, bb, hq, hkv, head_dim, vt, Bf16(out), stream_))
     return;
-  if (!kernels::AttentionBf16(Bf16(q), Bf16(k), Bf16(v), q.rows, qb, sb, pe, bb, hq, hkv, head_dim, Bf16(out), 0))
-    kernels::Attention(Bf16(q), Bf16(k), Bf16(v), q.rows, qb, sb, pe, bb, hq, hkv, head_dim, Bf16(out), 0);
+  if (!kernels::AttentionBf16(Bf16(q), Bf16(k), Bf16(v), q.rows, qb, sb, pe, bb, hq, hkv, head_dim, Bf16(out), stream_))
+    kernels::Attention(Bf16(q), Bf16(k), Bf16(v), q.rows, qb, sb, pe, bb, hq, hkv, head_dim, Bf16(out), stream_);
 }
 
 void CudaBackend::WriteCache(const Act& x, Act& cache) {
@@ -858,7 +896,7 @@ void CudaBackend::WriteCache(const Act& x, Act& cache) {
   const auto* rows = static_cast<const int64_t*>(cache_row_.data);
   WithElements(x, [&](auto* xp) {
     using T = std::remove_pointer_t<decltype(xp)>;
-    kernels::WriteCacheRows(xp, x.rows, x.cols, rows, Elements<T>(cache), 0);
+    kernels::WriteCacheRows(xp, x.rows, x.cols, rows, Elements<T>(cache), stream_);
   });
 }
 
@@ -874,7 +912,7 @@ void CudaBackend::CachedAttention(const Act& q, const Act& k_cache, const Act& v
   WithElements(q, [&](auto* qp) {
     using T = std::remove_pointer_t<decltype(qp)>;
     kernels::CachedAttention(qp, Elements<T>(k_cache), Elements<T>(v_cache), q.rows, begin, last, hq, hkv, head_dim,
-                             cache_max_keys_, partial, Elements<T>(out), 0);
+                             cache_max_keys_, partial, Elements<T>(out), stream_);
   });
 }
 
@@ -882,7 +920,7 @@ void CudaBackend::SwiGlu(const Act& gate, const Act& up, Act& out) {
   StageScope t(this, Stage::kElementwise);
   WithElements(gate, [&](auto* g) {
     using T = std::remove_pointer_t<decltype(g)>;
-    kernels::SwiGlu(g, Elements<T>(up), gate.rows * gate.cols, Elements<T>(out), 0);
+    kernels::SwiGlu(g, Elements<T>(up), gate.rows * gate.cols, Elements<T>(out), stream_);
   });
 }
 
@@ -890,14 +928,14 @@ void CudaBackend::GatherRows(const Act& x, std::span<const int64_t> rows, Act& o
   auto* d = static_cast<int64_t*>(Need(head_rows_, rows.size() * 8));
   QSWEEP_CUDA_CHECK(cudaMemcpy(d, rows.data(), rows.size() * 8, cudaMemcpyHostToDevice));
   StageScope t(this, Stage::kElementwise);
-  kernels::GatherRows(Fp32(x), x.cols, d, static_cast<int64_t>(rows.size()), Fp32(out), 0);
+  kernels::GatherRows(Fp32(x), x.cols, d, static_cast<int64_t>(rows.size()), Fp32(out), stream_);
 }
 
 void CudaBackend::SliceColumns(const Act& x, int64_t begin, Act& out) {
   StageScope t(this, Stage::kElementwise);
   WithElements(x, [&](auto* xp) {
     using T = std::remove_pointer_t<decltype(xp)>;
-    kernels::SliceColumns(xp, x.rows, x.cols, begin, out.cols, Elements<T>(out), 0);
+    kernels::SliceColumns(xp, x.rows, x.cols, begin, out.cols, Elements<T>(out), stream_);
   });
 }
 
@@ -934,7 +972,7 @@ void CudaBackend::LogitStatistics(const Act& logits, int64_t col_begin, int64_t 
   float *mx = stats, *se = stats + n, *tl = stats + 2 * n, *tv = stats + 3 * n;
   auto* ti = reinterpret_cast<int32_t*>(stats + 3 * n + n * kk);
   StageScope timer(this, Stage::kLogitStats);
-  kernels::LogitStats(Fp32(logits), n, logits.cols, col_begin, col_end, t, vocab_begin, k, mx, se, tl, ti, tv, 0);
+  kernels::LogitStats(Fp32(logits), n, logits.cols, col_begin, col_end, t, vocab_begin, k, mx, se, tl, ti, tv, stream_);
   const float* h = StatsToHost(stats, words);
   out->vocab_begin = vocab_begin;
   out->max.assign(h, h + n);
@@ -974,7 +1012,7 @@ void CudaBackend::PairLogitStatistics(const Act& base, const Act& cand, int64_t 
                                 .base_dot = sums + 2 * n,
                                 .cand_dot = sums + 3 * n};
   StageScope timer(this, Stage::kLogitStats);
-  kernels::PairLogitStats(Fp32(base), Fp32(cand), n, base.cols, col_begin, col_end, t, vocab_begin, o, 0);
+  kernels::PairLogitStats(Fp32(base), Fp32(cand), n, base.cols, col_begin, col_end, t, vocab_begin, o, stream_);
   const auto* h = reinterpret_cast<const char*>(StatsToHost(stats, words));
   auto take = [&](auto& to, int64_t offset) {  // n values at byte `offset` of the copy
     to.resize(n);
@@ -996,8 +1034,8 @@ void CudaBackend::AllReduceSum(Act& x) {
   StageScope t(this, Stage::kAllReduce);
   const int64_t n = x.rows * x.cols;
   auto* all = static_cast<float*>(Need(all_gather_, static_cast<size_t>(n) * group_->size() * sizeof(float)));
-  group_->AllGather(Fp32(x), all, n, 0);
-  kernels::SumRanksInTreeOrder(all, group_->size(), n, Fp32(x), 0);
+  group_->AllGather(Fp32(x), all, n, stream_);
+  kernels::SumRanksInTreeOrder(all, group_->size(), n, Fp32(x), stream_);
 }
 
 std::tuple<const int64_t*, const int64_t*, const int64_t*> CudaBackend::LayoutOnDevice() const {

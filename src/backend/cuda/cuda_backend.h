@@ -67,6 +67,10 @@ class CudaBackend : public Backend {
       std::string_view name, std::vector<std::unique_ptr<PackedLinear>> parts) override;
   void EnableStageTimes(bool on) override { timing_ = on; }
   void SetBatchInvariant(bool on) override { batch_invariant_ = on; }
+  void RunRecorded(uint64_t key, const std::function<void()>& ops) override;
+  void ForgetRecorded() override;
+  // Off: RunRecorded runs its operations every time (the tests compare both).
+  void EnableRecording(bool on) { recording_ = on; }
   int64_t WeightBytes() const override { return *weight_bytes_; }
   int64_t DeviceBytesInUse() const override;
   std::vector<std::pair<std::string, double>> StageMillis() override;
@@ -192,6 +196,24 @@ class CudaBackend : public Backend {
   bool cache_rows_set_ = false, cache_reads_set_ = false;  // the layout's KV cache rows are on the device
   int64_t cache_max_keys_ = 0;  // the most cache rows a row of the layout attends to
   bool batch_invariant_ = true;
+  // One stream for every operation: a blocking one, so the synchronous
+  // copies of the legacy default stream still order with it, and one that
+  // CUDA graphs can capture (the legacy stream cannot be captured).
+  cudaStream_t stream_ = nullptr;
+  // CUDA graphs of RunRecorded, by the caller's key and what the recording
+  // depends on beyond it. scratch_generation_ counts reallocated scratch
+  // buffers: a recording names their old addresses.
+  struct GraphKey {
+    uint64_t key;
+    int64_t cache_splits, rows;
+    bool batch_invariant;
+    uint64_t scratch_generation;
+    auto operator<=>(const GraphKey&) const = default;
+  };
+  std::map<GraphKey, cudaGraphExec_t> graphs_;
+  bool recording_ = true;
+  uint64_t scratch_generation_ = 0;
+  TokenWidths widths_;  // ReserveScratch's, for the decode attention's splits
   int sms_ = 0;
   // Bytes of the weights alive now: each allocation's deleter takes its
   // share back (layers may outlive the backend, hence shared).

@@ -205,10 +205,14 @@ TEST(GenerationGpuShapes, RowCountKernelsDecodeFinitelyAndAgree) {
     requests.push_back(r);
   }
   for (const char* scheme : {"w4a16-g128", "bf16"}) {
+    // Batch-invariant kernels; the row-count kernels recorded as CUDA graphs
+    // (RunRecorded); the same run as it is.
     std::vector<std::vector<GenerationResult>> runs;
-    for (const bool invariant : {true, false}) {
+    for (const int mode : {0, 1, 2}) {
+      const bool invariant = mode == 0;
       auto gpu = CudaBackend::Create();
       ASSERT_TRUE(gpu.ok());
+      (*gpu)->EnableRecording(mode != 2);
       auto d = Decoder::Load(**ckpt, gpu->get(), {.scheme = TestScheme(scheme), .tp_invariant = invariant,
                                                   .max_batch_tokens = 1024, .cache_rows = 4 * 200});
       ASSERT_TRUE(d.ok()) << d.status();
@@ -216,11 +220,18 @@ TEST(GenerationGpuShapes, RowCountKernelsDecodeFinitelyAndAgree) {
       LocalScorer scorer(d->get());
       auto out = GenerateGreedy(scorer, requests, {.tokenizer = nullptr, .eos_ids = {}, .max_sequences = 4});
       ASSERT_TRUE(out.ok()) << out.status();
-      for (size_t i = 0; i < out->size(); ++i)
+      for (size_t i = 0; i < out->size(); ++i) {
+        EXPECT_EQ((*out)[i].stop, StopReason::kLength) << scheme << " mode " << mode << " request " << i;
         for (size_t t = 0; t < (*out)[i].logprobs.size(); ++t)
           ASSERT_TRUE(std::isfinite((*out)[i].logprobs[t]))
               << scheme << (invariant ? " batch-invariant" : " row-count kernels") << ": request " << i << " step " << t;
+      }
       runs.push_back(*std::move(out));
+    }
+    // A recording replays the very kernels: the same bits.
+    for (size_t i = 0; i < requests.size(); ++i) {
+      EXPECT_EQ(runs[1][i].tokens, runs[2][i].tokens) << scheme << " request " << i << ": recorded vs plain";
+      EXPECT_EQ(runs[1][i].logprobs, runs[2][i].logprobs) << scheme << " request " << i << ": recorded vs plain";
     }
     for (size_t i = 0; i < requests.size(); ++i) {
       const auto& a = runs[0][i];
