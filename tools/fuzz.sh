@@ -90,13 +90,18 @@ head += b"\0" * (-len(head) % 32)
 open(f"{seeds}/gguf/model.gguf", "wb").write(head + data)
 # Task files, each after the byte that picks its format (TaskFormats' order,
 # fuzz/task_import_fuzz.cc): every format gets every fixture.
-formats = ["jsonl", "arc", "hellaswag", "mmlu", "piqa", "boolq", "winogrande"]
-files = [f"{src}/tests/data/tiny/tasks/add.jsonl"] + [
+formats = ["jsonl", "arc", "hellaswag", "mmlu", "piqa", "boolq", "winogrande", "gen-jsonl", "gsm8k"]
+files = [f"{src}/tests/data/tiny/tasks/add.jsonl", f"{src}/tests/data/tiny/tasks/add_gen.jsonl"] + [
     f"{src}/tests/data/tasks/import/{f}" for f in ("arc.jsonl", "hellaswag.jsonl", "piqa.jsonl", "boolq.jsonl",
-                                                   "winogrande.jsonl", "mmlu/test/tiny_subject_test.csv")]
+                                                   "winogrande.jsonl", "mmlu/test/tiny_subject_test.csv",
+                                                   "gsm8k.jsonl")]
 for i in range(len(formats)):
     for k, f in enumerate(files):
         open(f"{seeds}/task_import/{i}_{k}", "wb").write(bytes([i]) + open(f, "rb").read()[:8192])
+# A generative task with a catastrophically backtracking pattern and a
+# generation it backtracks on (the match limits must end it).
+hostile = b'{"id": "h", "answers": ["1"], "scorer": "regex", "pattern": "(a+)+$", "prompt": "' + b"a" * 120 + b'!"}\n'
+open(f"{seeds}/task_import/hostile_regex", "wb").write(bytes([7]) + hostile)
 PY
 
 status=0

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "absl/strings/str_format.h"
 #include "core/status_macros.h"
 
 namespace qsweep {
@@ -31,8 +32,13 @@ absl::StatusOr<GenRows> ScoreGenerations(LogitScorer& scorer, const GenTaskReque
     r.stop_reason[i] = static_cast<uint8_t>(g.stop);
     r.ttft_ms[i] = static_cast<float>(g.ttft_ms);
     r.decode_ms[i] = static_cast<float>(g.decode_ms);
-    QSWEEP_ASSIGN_OR_RETURN(tasks::AnswerScore score, tasks::ScoreAnswer(task.samples[begin + i].sample, g.text));
-    r.correct[i] = score.correct;
+    const tasks::GenSample& sample = task.samples[begin + i].sample;
+    absl::StatusOr<tasks::AnswerScore> score = tasks::ScoreAnswer(sample, g.text);
+    if (!score.ok())
+      return absl::Status(score.status().code(),
+                          absl::StrFormat("task %s, sample '%s': scoring its answer (pattern \"%s\"): %s", task.name,
+                                          sample.id, sample.scorer.pattern, score.status().message()));
+    r.correct[i] = score->correct;
     r.text_bytes[i] = static_cast<int32_t>(g.text.size());
     const int64_t kept = std::min<int64_t>(r.max_text, static_cast<int64_t>(g.text.size()));
     r.text_truncated[i] = kept < static_cast<int64_t>(g.text.size());

@@ -15,6 +15,18 @@ namespace {
 // Token KL where the sweep scored a corpus, else answer KL.
 std::string KlColumn(const MetricsFileData& m) { return m.corpus_names.empty() ? "answer_kl_mean" : "token_kl_mean"; }
 
+// The share of generated answers that flipped (both ways), over every
+// generative task of the scheme's run; NaN where it has none.
+double GenerationFlipRate(const MetricsFileData& m, const std::string& scheme) {
+  for (const MetricsCandidateData& c : m.candidates) {
+    if (c.scheme != scheme || c.generations.empty()) continue;
+    double sum = 0;
+    for (const auto& [task, g] : c.generations) sum += g.flips_c2i + g.flips_i2c;
+    return sum / static_cast<double>(c.generations.size());
+  }
+  return NAN;
+}
+
 }  // namespace
 
 bool IsMeasurementRun(const MetricsFileData& m, size_t i) {
@@ -47,6 +59,8 @@ std::vector<std::string> DecisionLines(const MetricsFileData& m) {
                                     ReadableInterval(m.Value("delta_accuracy_lo", i), m.Value("delta_accuracy_hi", i)),
                                     EquivalenceClause(m, i));
     s += absl::StrFormat("; %s %s", kl == "token_kl_mean" ? "token KL" : "answer KL", ReadableKl(m.Value(kl, i)));
+    if (const double g = GenerationFlipRate(m, m.schemes[i]); std::isfinite(g))
+      s += absl::StrFormat("; %s of generated answers flip", ReadablePercent(g));
     if (speed) s += absl::StrFormat("; %.3g samples/s", m.Value("samples_per_s", i));
     if (memory) s += absl::StrFormat("; weights %s on the device", ReadableBytes(m.Value("weight_gib", i) * 1073741824.0));
     return s + ")";

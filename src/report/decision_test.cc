@@ -48,6 +48,13 @@ TEST(Decision, EachBudgetNamesTheFewestFlipsAndTheLeastKl) {
                   Candidate("L0-q", "{\"base\":\"bf16\",\"overrides\":[{\"layers\":\"0-0\",\"projections\":[\"q\"],"
                                     "\"scheme\":\"w2a16-g64\"}]}")};
   EXPECT_EQ(DecisionLines(m), lines);
+  // With generative tasks, a scheme's line says how many generated answers
+  // flipped (both ways, the mean over its tasks): a's 4% and 10%.
+  m.candidates[0].generations["g1"] = {.flips_c2i = 0.03, .flips_i2c = 0.01};
+  m.candidates[0].generations["g2"] = {.flips_c2i = 0.1, .flips_i2c = 0.0};
+  const std::vector<std::string> with = DecisionLines(m);
+  EXPECT_TRUE(Has(with[0], "; 7.0% of generated answers flip")) << with[0];
+  EXPECT_FALSE(Has(with[2], "generated answers")) << with[2];
 }
 
 // A baseline of 16 GB at 16 bits, w2 (4 GB) and w4 (6 GB) uniform, four

@@ -87,12 +87,25 @@ class CompiledPattern {
  private:
   CompiledPattern(pcre2_code* code, uint32_t groups) : code_(code), groups_(groups) {}
 
+  // A pattern that backtracks catastrophically on some generation ("(a+)+$")
+  // would take exponential time: the match limits bound each search to
+  // about a second of backtracking, after which it fails with an error.
+  static pcre2_match_context* Limits() {
+    static pcre2_match_context* context = [] {
+      pcre2_match_context* c = pcre2_match_context_create(nullptr);
+      pcre2_set_match_limit(c, 5'000'000);
+      pcre2_set_depth_limit(c, 250'000);
+      return c;
+    }();
+    return context;
+  }
+
   int Match(std::string_view text, size_t start, uint32_t options, pcre2_match_data* data) const {
     const auto subject = reinterpret_cast<PCRE2_SPTR>(text.data());
-    int rc = pcre2_match(code_, subject, text.size(), start, options | PCRE2_NO_UTF_CHECK, data, nullptr);
+    int rc = pcre2_match(code_, subject, text.size(), start, options | PCRE2_NO_UTF_CHECK, data, Limits());
     if (rc == PCRE2_ERROR_JIT_STACKLIMIT)  // the JIT's small stack ran out: interpret instead
       rc = pcre2_match(code_, subject, text.size(), start, options | PCRE2_NO_UTF_CHECK | PCRE2_NO_JIT, data,
-                       nullptr);
+                       Limits());
     return rc;
   }
 

@@ -400,6 +400,17 @@ TEST(ScoreAnswer, PatternThatDoesNotCompileIsAnError) {
   EXPECT_THAT(std::string(r.status().message()), HasSubstr("sample \"bad\": pattern does not compile"));
 }
 
+// A pattern that backtracks catastrophically on the generation ends at the
+// match limits with an error, instead of running for ever.
+TEST(ScoreAnswer, CatastrophicBacktrackingEndsAtTheMatchLimit) {
+  const auto t0 = std::chrono::steady_clock::now();
+  auto s = ScoreAnswer(Regex("(a+)+$", {"1"}), std::string(60, 'a') + "!");
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  ASSERT_FALSE(s.ok());
+  EXPECT_THAT(s.status().message(), HasSubstr("limit"));
+  EXPECT_LT(seconds, 30.0);
+}
+
 TEST(ScoreAnswer, ManyCallsShareTheCompiledPattern) {
   const GenSample s = Regex(kGsm8kStrictPattern, {"1,234"});
   int correct = 0;
