@@ -10,15 +10,6 @@
 namespace qsweep::h5 {
 namespace {
 
-// HDF5 prints its error stack by default; errors reach users as Status only.
-void Silence() {
-  static const bool done = [] {
-    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
-    return true;
-  }();
-  (void)done;
-}
-
 hid_t F16Type() {
   static const hid_t t = [] {
     hid_t h = H5Tcopy(H5T_IEEE_F32LE);
@@ -45,6 +36,22 @@ hid_t Bf16Type() {
 }
 
 }  // namespace
+
+// HDF5 prints its error stack by default; errors reach users as Status only.
+// The library set up once, before its first use: errors come back as
+// statuses (not printed), and no clean-up at exit. A file whose writes
+// failed (a full disk) cannot be closed, and libhdf5's exit handler would
+// try again and crash inside H5F__close_cb after the error was reported;
+// the process's end releases it anyway, and the output's temporary is
+// removed by OutputFile before then.
+void InitLibrary() {
+  static const bool done = [] {
+    H5dont_atexit();
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+    return true;
+  }();
+  (void)done;
+}
 
 Handle& Handle::operator=(Handle&& o) noexcept {
   if (this != &o) {
@@ -95,7 +102,7 @@ absl::Status File::Fail(const std::string& what) const {
 }
 
 absl::StatusOr<File> File::Create(const std::string& path) {
-  Silence();
+  InitLibrary();
   File f;
   f.path_ = path;
   // Track creation order so tasks list in the order they were written.
@@ -112,7 +119,7 @@ absl::StatusOr<File> File::Create(const std::string& path) {
 }
 
 absl::StatusOr<File> File::Open(const std::string& path) {
-  Silence();
+  InitLibrary();
   File f;
   f.path_ = path;
   QSWEEP_RETURN_IF_ERROR(RequireRegularFile(path, "an HDF5 input"));

@@ -43,6 +43,11 @@ template <> constexpr Type TypeOf<float>() { return Type::kF32; }
 template <> constexpr Type TypeOf<double>() { return Type::kF64; }
 template <> constexpr Type TypeOf<uint16_t>() { return Type::kF16; }  // float16 bits
 
+// Sets the library up before its first use (errors as statuses, never
+// printed; no clean-up at exit, see h5_file.cc). Every File does it; code
+// calling libhdf5 directly calls it first.
+void InitLibrary();
+
 class File {
  public:
   // Creates (truncating) or opens read-only.

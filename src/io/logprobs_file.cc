@@ -7,6 +7,7 @@
 #include "absl/strings/str_format.h"
 #include "core/output_file.h"
 #include "core/status_macros.h"
+#include "io/h5_file.h"
 
 namespace qsweep {
 namespace {
@@ -46,7 +47,7 @@ absl::StatusOr<LogprobsFileWriter> LogprobsFileWriter::Create(const std::string&
                                                               int64_t total_tokens, int64_t vocab,
                                                               const std::string& model,
                                                               const std::string& scheme) {
-  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  h5::InitLibrary();
   QSWEEP_RETURN_IF_ERROR(OutputFile::Begin(path).status());  // a regular file, or a new one
   LogprobsFileWriter w;
   w.path_ = path;
