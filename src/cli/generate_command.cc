@@ -16,6 +16,7 @@
 #include "eval/token_lists.h"
 #include "model/decoder.h"
 #include "quant/scheme.h"
+#include "sweep/model_tokenizer.h"
 
 namespace qsweep::cli {
 namespace {
@@ -37,7 +38,7 @@ absl::Status RunGenerate(const GenerateArgs& a) {
   // The model's tokenizer gives the EOS id unless --eos names them; a model
   // without one (test checkpoints of random weights) needs none.
   std::unique_ptr<Tokenizer> tokenizer;
-  if (auto t = LoadTokenizer(a.tokenizer.empty() ? a.model : a.tokenizer); t.ok()) {
+  if (auto t = LoadModelTokenizer(a.tokenizer.empty() ? a.model : a.tokenizer); t.ok()) {
     tokenizer = std::move(*t);
   } else if (!a.tokenizer.empty()) {
     return t.status();

@@ -86,7 +86,10 @@ struct Value {
 };
 
 // `strings`: where a string array's entries go (the tokenizer's tokens); null: skipped.
-absl::StatusOr<Value> ReadValue(Cursor& c, uint32_t type, int depth, std::vector<std::string>* strings = nullptr) {
+// `strings` / `ints`: where a string / int32 array's entries go (the
+// tokenizer's arrays); other arrays are checked and skipped.
+absl::StatusOr<Value> ReadValue(Cursor& c, uint32_t type, int depth, std::vector<std::string>* strings = nullptr,
+                                std::vector<int32_t>* ints = nullptr) {
   Value v;
   v.type = type;
   switch (type) {
@@ -112,7 +115,13 @@ absl::StatusOr<Value> ReadValue(Cursor& c, uint32_t type, int depth, std::vector
       QSWEEP_ASSIGN_OR_RETURN(v.array_type, c.Get<uint32_t>("an array's type"));
       QSWEEP_ASSIGN_OR_RETURN(v.array_count, c.Get<uint64_t>("an array's length"));
       if (v.array_count > kMaxCount) return c.Fail(absl::StrFormat("an array of %d entries", v.array_count));
-      if (const int bytes = ScalarBytes(v.array_type); bytes > 0) {
+      if (v.array_type == kI32 && ints) {
+        ints->reserve(std::min<uint64_t>(v.array_count, 1 << 20));
+        for (uint64_t i = 0; i < v.array_count; ++i) {
+          QSWEEP_ASSIGN_OR_RETURN(const int32_t x, c.Get<int32_t>("an i32 array entry"));
+          ints->push_back(x);
+        }
+      } else if (const int bytes = ScalarBytes(v.array_type); bytes > 0) {
         QSWEEP_RETURN_IF_ERROR(c.Skip(v.array_count * bytes, "an array"));
       } else if (v.array_type == kString && strings) {
         for (uint64_t i = 0; i < v.array_count; ++i) {
@@ -232,7 +241,11 @@ absl::StatusOr<std::unique_ptr<GgufCheckpoint>> GgufCheckpoint::Open(const std::
   for (uint64_t i = 0; i < n_keys; ++i) {
     QSWEEP_ASSIGN_OR_RETURN(std::string key, c.String("a metadata key"));
     QSWEEP_ASSIGN_OR_RETURN(const uint32_t type, c.Get<uint32_t>("a metadata value's type"));
-    QSWEEP_ASSIGN_OR_RETURN(Value v, ReadValue(c, type, 0, key == "tokenizer.ggml.tokens" ? &ck->tokenizer_.tokens : nullptr));
+    std::vector<std::string>* strings = key == "tokenizer.ggml.tokens"   ? &ck->tokenizer_.tokens
+                                        : key == "tokenizer.ggml.merges" ? &ck->tokenizer_.merges
+                                                                         : nullptr;
+    std::vector<int32_t>* ints = key == "tokenizer.ggml.token_type" ? &ck->tokenizer_.token_type : nullptr;
+    QSWEEP_ASSIGN_OR_RETURN(Value v, ReadValue(c, type, 0, strings, ints));
     if (!meta.emplace(key, std::move(v)).second) return c.Fail(absl::StrFormat("metadata key '%s' twice", key));
   }
   const Keys keys(meta, path);
@@ -316,6 +329,7 @@ absl::StatusOr<std::unique_ptr<GgufCheckpoint>> GgufCheckpoint::Open(const std::
   // The tokenizer's identity.
   GgufTokenizerInfo& tok = ck->tokenizer_;
   QSWEEP_ASSIGN_OR_RETURN(tok.model, keys.String("tokenizer.ggml.model", ""));
+  QSWEEP_ASSIGN_OR_RETURN(tok.pre, keys.String("tokenizer.ggml.pre", ""));
   QSWEEP_ASSIGN_OR_RETURN(const uint64_t tokens, keys.ArrayCount("tokenizer.ggml.tokens"));
   tok.vocab_size = static_cast<int64_t>(tokens);
   if (keys.Has("tokenizer.ggml.bos_token_id")) {
@@ -324,6 +338,9 @@ absl::StatusOr<std::unique_ptr<GgufCheckpoint>> GgufCheckpoint::Open(const std::
   if (keys.Has("tokenizer.ggml.eos_token_id")) {
     QSWEEP_ASSIGN_OR_RETURN(tok.eos_id, keys.Int("tokenizer.ggml.eos_token_id"));
   }
+  if (!tok.token_type.empty() && tok.token_type.size() != tok.tokens.size())
+    return absl::InvalidArgumentError(absl::StrFormat("%s: tokenizer.ggml.token_type has %d entries for %d tokens",
+                                                      path, tok.token_type.size(), tok.tokens.size()));
 
   // Tensors: canonical names, shapes [rows = ne[1], cols = ne[0]], formats.
   std::map<std::string, size_t> index;

@@ -25,9 +25,14 @@ namespace qsweep {
 // the check that it is the baseline's model.
 struct GgufTokenizerInfo {
   std::string model;  // tokenizer.ggml.model: "llama" (SentencePiece) or "gpt2" (byte-level BPE)
+  std::string pre;    // tokenizer.ggml.pre: llama.cpp's name of the pre-tokenizer ("llama-bpe", "qwen2", ...)
   int64_t vocab_size = 0;  // entries of tokenizer.ggml.tokens
   int64_t bos_id = -1, eos_id = -1;
   std::vector<std::string> tokens;  // tokenizer.ggml.tokens, by id
+  std::vector<std::string> merges;  // tokenizer.ggml.merges ("a b"), in rank order
+  // tokenizer.ggml.token_type by id (llama.cpp: 1 normal, 2 unknown, 3
+  // control, 4 user-defined, 5 unused, 6 byte); empty when absent.
+  std::vector<int32_t> token_type;
 };
 
 // The ggml format of each tensor as stored, for run files and sizes.

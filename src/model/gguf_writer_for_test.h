@@ -111,12 +111,21 @@ inline std::string GgufName(const std::string& canonical) {
   return "";
 }
 
+// The rest of a byte-level BPE tokenizer's arrays, as llama.cpp writes them.
+struct GgufBpeArrays {
+  std::vector<std::string> merges;
+  std::vector<int32_t> token_type;  // empty: not written
+  std::string pre;
+};
+
 // Writes `ckpt` as GGUF to `path`; `type_of(name, rows, cols)` picks each
 // tensor's type (1-D tensors are always F32). `tokens`: the vocabulary's
-// entries by id (default: "t0", "t1", ...).
+// entries by id (default: "t0", "t1", ...); `bpe`: merges, token types and
+// the pre-tokenizer's name (default: none written).
 inline void WriteGguf(const Checkpoint& ckpt, const std::string& path,
                       const std::function<GgmlType(const std::string&, int64_t, int64_t)>& type_of,
-                      const std::string& arch = "llama", std::vector<std::string> tokens = {}) {
+                      const std::string& arch = "llama", std::vector<std::string> tokens = {},
+                      const GgufBpeArrays* bpe = nullptr) {
   if (tokens.empty())
     for (int64_t i = 0; i < ckpt.config().vocab_size; ++i) tokens.push_back("t" + std::to_string(i));
   const ModelConfig& c = ckpt.config();
@@ -124,7 +133,7 @@ inline void WriteGguf(const Checkpoint& ckpt, const std::string& path,
   w.Put<uint32_t>(0x46554747);
   w.Put<uint32_t>(3);
   w.Put<uint64_t>(ckpt.tensors().size());
-  const int n_keys = 13;
+  const int n_keys = 13 + (bpe ? 2 + !bpe->token_type.empty() : 0);
   w.Put<uint64_t>(n_keys);
   auto kv_str = [&](const std::string& k, const std::string& v) { w.Str(k); w.Put<uint32_t>(8); w.Str(v); };
   auto kv_u32 = [&](const std::string& k, uint32_t v) { w.Str(k); w.Put<uint32_t>(4); w.Put<uint32_t>(v); };
@@ -146,6 +155,21 @@ inline void WriteGguf(const Checkpoint& ckpt, const std::string& path,
   w.Put<uint32_t>(8);
   w.Put<uint64_t>(tokens.size());
   for (const std::string& t : tokens) w.Str(t);
+  if (bpe) {
+    kv_str("tokenizer.ggml.pre", bpe->pre);
+    w.Str("tokenizer.ggml.merges");
+    w.Put<uint32_t>(9);
+    w.Put<uint32_t>(8);
+    w.Put<uint64_t>(bpe->merges.size());
+    for (const std::string& m : bpe->merges) w.Str(m);
+    if (!bpe->token_type.empty()) {
+      w.Str("tokenizer.ggml.token_type");
+      w.Put<uint32_t>(9);
+      w.Put<uint32_t>(5);
+      w.Put<uint64_t>(bpe->token_type.size());
+      for (const int32_t t : bpe->token_type) w.Put<int32_t>(t);
+    }
+  }
   // The directory, then the data (each tensor at a multiple of 32).
   std::vector<std::vector<uint8_t>> data;
   uint64_t offset = 0;

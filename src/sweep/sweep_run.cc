@@ -23,6 +23,7 @@
 #include "parallel/communicator.h"
 #include "parallel/tp_scorer.h"
 #include "parallel/work_queue.h"
+#include "sweep/model_tokenizer.h"
 #include "tokenizer/tokenizer.h"
 
 namespace qsweep {
@@ -57,7 +58,7 @@ absl::StatusOr<Topology> WorldTopology(MPI_Comm world, int tp) {
 }  // namespace
 
 absl::Status PrepareRequests(const SweepConfig& c) {
-  QSWEEP_ASSIGN_OR_RETURN(std::unique_ptr<Tokenizer> tok, LoadTokenizer(c.tokenizer));
+  QSWEEP_ASSIGN_OR_RETURN(std::unique_ptr<Tokenizer> tok, LoadModelTokenizer(c.tokenizer));
   std::vector<tasks::McTask> mc_tasks;
   std::vector<GenTaskRequests> gen_tasks;
   int64_t context = 0;  // the model's positions, for the generative tasks' prompts
@@ -124,7 +125,7 @@ absl::StatusOr<RequestSet> SharedRequests(const SweepConfig& c, const Topology& 
 absl::Status CheckSameTokenizer(const Checkpoint& entry, const std::string& tokenizer_path) {
   const auto* gguf = dynamic_cast<const GgufCheckpoint*>(&entry);
   if (!gguf) return absl::OkStatus();
-  QSWEEP_ASSIGN_OR_RETURN(std::unique_ptr<Tokenizer> tok, LoadTokenizer(tokenizer_path));
+  QSWEEP_ASSIGN_OR_RETURN(std::unique_ptr<Tokenizer> tok, LoadModelTokenizer(tokenizer_path));
   const GgufTokenizerInfo& t = gguf->tokenizer();
   if ((t.bos_id >= 0 && t.bos_id != tok->bos_id()) || (t.eos_id >= 0 && t.eos_id != tok->eos_id()))
     return absl::InvalidArgumentError(absl::StrFormat(
@@ -159,7 +160,7 @@ absl::StatusOr<std::optional<CalibrationSet>> SharedCalibration(const SweepConfi
   for (const std::string& s : schemes) {
     QSWEEP_ASSIGN_OR_RETURN(const SchemeSpec spec, ResolveScheme(c.SchemeText(s)));
     if (spec.method == Method::kRtn || !c.calibration) continue;
-    QSWEEP_ASSIGN_OR_RETURN(std::unique_ptr<Tokenizer> tok, LoadTokenizer(c.tokenizer));
+    QSWEEP_ASSIGN_OR_RETURN(std::unique_ptr<Tokenizer> tok, LoadModelTokenizer(c.tokenizer));
     QSWEEP_ASSIGN_OR_RETURN(CalibrationSet set, LoadCalibrationSet(*c.calibration, *tok, c.add_bos));
     if (topo.world_rank == 0)
       std::fprintf(stderr, "qsweep: calibration data %s: %zu sequences of %lld tokens (seed %lld), id %s\n",
@@ -358,7 +359,7 @@ absl::Status RunScheme(const Sweep& s, const std::string& scheme_name, const Bac
                  .generation = {}};
   std::unique_ptr<Tokenizer> tokenizer;
   if (!s.requests.gen_tasks.empty()) {
-    QSWEEP_ASSIGN_OR_RETURN(tokenizer, LoadTokenizer(c.tokenizer));
+    QSWEEP_ASSIGN_OR_RETURN(tokenizer, LoadModelTokenizer(c.tokenizer));
     job.scoring.generation = {.tokenizer = tokenizer.get(),
                               .eos_ids = tokenizer->eos_id() >= 0 ? std::vector<int32_t>{tokenizer->eos_id()}
                                                                   : std::vector<int32_t>{},
