@@ -17,6 +17,7 @@
 #include "backend/backend.h"
 #include "cli/bench_decode.h"
 #include "cli/bench_lowbit.h"
+#include "cli/bench_timing.h"
 #include "cli/commands.h"
 #include "core/dtype.h"
 #include "model/checkpoint.h"
@@ -43,11 +44,6 @@ struct Row {
   double ms = 0, tokens_per_s = 0, tflops = 0;
   std::string check;
 };
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
-}
 
 template <typename F>
 std::vector<double> TimeMillis(int warmup, int iters, F&& run) {

@@ -18,10 +18,10 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <numeric>
 #include <random>
 
 #include "absl/strings/str_format.h"
+#include "cli/bench_timing.h"
 #include "core/status_macros.h"
 #include "model/checkpoint.h"
 #include "model/decoder.h"
@@ -35,11 +35,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 double MsSince(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
-}
 
 // Bytes per second the backend's own bf16 product streams weights at with
 // one row (a 28672 x 16384 layer, 0.94 GB, read once per product): the
