@@ -59,6 +59,7 @@ class ByteReader {
     const uint64_t n = Get<uint64_t>();
     if (!Fits(sizeof(T), n)) return {};
     std::vector<T> v(n);
+    if (n == 0) return v;  // memcpy's pointers must not be null, even for no bytes
     std::memcpy(v.data(), bytes_.data() + pos_, n * sizeof(T));
     pos_ += n * sizeof(T);
     return v;
