@@ -6,47 +6,31 @@ namespace qsweep {
 
 std::vector<WorkUnit> PlanWorkUnits(const RequestSet& requests, const UnitPlanOptions& options) {
   std::vector<WorkUnit> units;
-  for (size_t t = 0; t < requests.tasks.size(); ++t) {
-    const int64_t n = static_cast<int64_t>(requests.tasks[t].samples.size());
-    for (int64_t b = 0; b < n; b += options.samples_per_unit) {
-      WorkUnit u;
-      u.id = static_cast<int64_t>(units.size());
-      u.kind = WorkUnit::Kind::kChoices;
-      u.source = static_cast<int64_t>(t);
-      u.begin = b;
-      u.end = std::min(n, b + options.samples_per_unit);
-      u.first_row = b;
-      units.push_back(u);
-    }
-  }
+  // Items [0, n) of one source in units of `per_unit`, numbered in order;
+  // first_row(b): where the rows of the unit starting at item b go.
+  auto add = [&](WorkUnit::Kind kind, size_t source, int64_t n, int64_t per_unit, auto first_row) {
+    for (int64_t b = 0; b < n; b += per_unit)
+      units.push_back(WorkUnit{.id = static_cast<int64_t>(units.size()),
+                               .kind = kind,
+                               .source = static_cast<int64_t>(source),
+                               .begin = b,
+                               .end = std::min(n, b + per_unit),
+                               .first_row = first_row(b)});
+  };
+  auto same = [](int64_t b) { return b; };
+  for (size_t t = 0; t < requests.tasks.size(); ++t)
+    add(WorkUnit::Kind::kChoices, t, static_cast<int64_t>(requests.tasks[t].samples.size()), options.samples_per_unit,
+        same);
   for (size_t c = 0; c < requests.corpora.size(); ++c) {
     const PplCorpusRequests& corpus = requests.corpora[c];
     const auto windows = PplWindows(static_cast<int64_t>(corpus.tokens.size()), corpus.window, corpus.stride);
-    const int64_t n = static_cast<int64_t>(windows.size());
-    for (int64_t b = 0; b < n; b += options.windows_per_unit) {
-      WorkUnit u;
-      u.id = static_cast<int64_t>(units.size());
-      u.kind = WorkUnit::Kind::kTokens;
-      u.source = static_cast<int64_t>(c);
-      u.begin = b;
-      u.end = std::min(n, b + options.windows_per_unit);
-      u.first_row = windows[b].score_from - 1;  // token t is scored row t - 1
-      units.push_back(u);
-    }
+    // Token t is scored row t - 1.
+    add(WorkUnit::Kind::kTokens, c, static_cast<int64_t>(windows.size()), options.windows_per_unit,
+        [&](int64_t b) { return windows[b].score_from - 1; });
   }
-  for (size_t t = 0; t < requests.gen_tasks.size(); ++t) {
-    const int64_t n = static_cast<int64_t>(requests.gen_tasks[t].samples.size());
-    for (int64_t b = 0; b < n; b += options.samples_per_unit) {
-      WorkUnit u;
-      u.id = static_cast<int64_t>(units.size());
-      u.kind = WorkUnit::Kind::kGenerate;
-      u.source = static_cast<int64_t>(t);
-      u.begin = b;
-      u.end = std::min(n, b + options.samples_per_unit);
-      u.first_row = b;
-      units.push_back(u);
-    }
-  }
+  for (size_t t = 0; t < requests.gen_tasks.size(); ++t)
+    add(WorkUnit::Kind::kGenerate, t, static_cast<int64_t>(requests.gen_tasks[t].samples.size()),
+        options.samples_per_unit, same);
   return units;
 }
 

@@ -242,15 +242,8 @@ absl::StatusOr<AnswerScore> ScoreAnswer(const GenSample& sample, std::string_vie
 }
 
 absl::StatusOr<GenTask> ReadGenTaskJsonl(const std::string& path, const std::string& name) {
-  GenTask task{name, {}};
-  SampleIdSet ids;
-  QSWEEP_RETURN_IF_ERROR(ForEachJsonLine(path, [&](const Json& j, const FileLine& at) -> absl::Status {
-    QSWEEP_ASSIGN_OR_RETURN(GenSample s, ParseSample(j, at));
-    QSWEEP_RETURN_IF_ERROR(ids.Insert(s.id, at));
-    task.samples.push_back(std::move(s));
-    return absl::OkStatus();
-  }));
-  return task;
+  QSWEEP_ASSIGN_OR_RETURN(std::vector<GenSample> samples, ReadJsonlSamples<GenSample>(path, ParseSample));
+  return GenTask{name, std::move(samples)};
 }
 
 absl::Status ValidateGenTask(const GenTask& task) {

@@ -64,4 +64,21 @@ class SampleIdSet {
   std::unordered_map<std::string, int64_t> first_line_;
 };
 
+// Every line of a task file parsed by `parse(object, where)` into a sample
+// with an `id` field, which must be unique in the file.
+template <typename Sample, typename Parse>
+absl::StatusOr<std::vector<Sample>> ReadJsonlSamples(const std::string& path, Parse parse) {
+  std::vector<Sample> samples;
+  SampleIdSet ids;
+  absl::Status status = ForEachJsonLine(path, [&](const Json& j, const FileLine& at) -> absl::Status {
+    absl::StatusOr<Sample> s = parse(j, at);
+    if (!s.ok()) return s.status();
+    if (absl::Status inserted = ids.Insert(s->id, at); !inserted.ok()) return inserted;
+    samples.push_back(*std::move(s));
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return samples;
+}
+
 }  // namespace qsweep::tasks

@@ -100,15 +100,8 @@ int64_t ChoiceLength(const McSample& sample, size_t i) {
 }
 
 absl::StatusOr<McTask> ReadTaskJsonl(const std::string& path, const std::string& name) {
-  McTask task{name, {}};
-  SampleIdSet ids;
-  QSWEEP_RETURN_IF_ERROR(ForEachJsonLine(path, [&](const Json& j, const FileLine& at) -> absl::Status {
-    QSWEEP_ASSIGN_OR_RETURN(McSample s, ParseSample(j, at));
-    QSWEEP_RETURN_IF_ERROR(ids.Insert(s.id, at));
-    task.samples.push_back(std::move(s));
-    return absl::OkStatus();
-  }));
-  return task;
+  QSWEEP_ASSIGN_OR_RETURN(std::vector<McSample> samples, ReadJsonlSamples<McSample>(path, ParseSample));
+  return McTask{name, std::move(samples)};
 }
 
 absl::Status ValidateTask(const McTask& task) {
