@@ -75,7 +75,10 @@ class Linear {
 // padding row), and when `cache_begin` is given every row attends to the
 // cache instead of the batch, over cache rows [cache_begin[r], cache_row[r]]
 // (a decode step: one row per sequence, its own key written first). Both
-// empty: no cache.
+// empty: no cache. A decode step has at most kMaxDecodeRows rows: backends
+// may run it on kernels whose result for a row is independent of the other
+// rows only up to that count.
+inline constexpr int64_t kMaxDecodeRows = 64;
 struct SequenceLayout {
   std::vector<int32_t> positions;
   std::vector<int64_t> seq_begin, prefix_end, branch_begin;

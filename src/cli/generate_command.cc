@@ -111,8 +111,8 @@ void AddGenerateCommand(CLI::App& app) {
       ->trigger_on_parse();
   cmd->add_option("--max-tokens", args->max_tokens, "new tokens at most per prompt (default 32)")
       ->check(CLI::Range(1, 1 << 20));
-  cmd->add_option("--sequences", args->sequences, "prompts decoded together (default 32)")
-      ->check(CLI::Range(int64_t{1}, int64_t{4096}));
+  cmd->add_option("--sequences", args->sequences, "prompts decoded together (default 32, at most 64)")
+      ->check(CLI::Range(int64_t{1}, kMaxDecodeRows));
   cmd->callback([args] { ExitOnError(RunGenerate(*args)); });
 }
 

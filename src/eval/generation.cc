@@ -36,7 +36,7 @@ absl::StatusOr<std::vector<GenerationResult>> GenerateGreedy(LogitScorer& scorer
                                                              std::span<const GenerationRequest> requests,
                                                              const GenerationOptions& options,
                                                              GenerationTiming* timing) {
-  QSWEEP_CHECK(options.max_sequences >= 1);
+  QSWEEP_CHECK(options.max_sequences >= 1 && options.max_sequences <= kMaxDecodeRows);
   const int64_t capacity = scorer.cache_rows(), batch_tokens = scorer.max_batch_tokens();
   const int64_t align = std::max<int64_t>(1, scorer.sequence_alignment());
   for (size_t i = 0; i < requests.size(); ++i) {

@@ -45,7 +45,7 @@ struct GenerationOptions {
   // For stop strings and text; none: no text, and stop strings are an error.
   const Tokenizer* tokenizer = nullptr;
   std::vector<int32_t> eos_ids;          // any of these ends a sequence
-  int64_t max_sequences = 32;            // sequences decoded together
+  int64_t max_sequences = 32;            // sequences decoded together, 1 .. kMaxDecodeRows
   // Called after each step on the leader: tokens generated so far in this call.
   std::function<void(int64_t)> progress = nullptr;
 };

@@ -166,6 +166,18 @@ TEST_F(GenerationTest, BadRequestsAreErrors) {
   const std::vector<int64_t> rows = {0};
   const std::vector<int32_t> targets = {0};
   EXPECT_THAT(scorer_->Score(step, rows, targets, 1, false).status().message(), HasSubstr("KV cache row 600"));
+  // A decode step of more rows than backends keep row-invariant kernels for.
+  TokenBatch wide;
+  std::vector<int64_t> wide_rows;
+  for (int64_t i = 0; i <= kMaxDecodeRows; ++i) {
+    wide.AddSequence(std::vector<int32_t>{5});
+    wide.layout.cache_row.push_back(i);
+    wide.layout.cache_begin.push_back(i);
+    wide_rows.push_back(i);
+  }
+  const std::vector<int32_t> wide_targets(wide_rows.size(), 0);
+  EXPECT_THAT(scorer_->Score(wide, wide_rows, wide_targets, 1, false).status().message(),
+              HasSubstr("a decode step of 65 rows"));
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -12,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "core/dtype.h"
 #include "model/model_config.h"
+#include "quant/quantized_weights.h"
 
 namespace qsweep {
 
@@ -58,6 +60,16 @@ class Checkpoint {
   // size). 1-D tensors take axis 0 only. Errors name the file and tensor.
   virtual absl::Status ReadSlice(std::string_view name, int axis, int64_t begin,
                                  int64_t end, std::span<float> out) const = 0;
+
+  // Rows [begin, end) of a 2-D tensor in the packed format it is stored in,
+  // where that is one of qsweep's (quantized_weights.h; GGUF's Q4_0, Q5_0
+  // and Q8_0 are its symmetric int4, int5 and int8 with groups of 32): they
+  // dequantize to ReadSlice's values bit for bit. nullopt where the tensor
+  // is stored otherwise.
+  virtual absl::StatusOr<std::optional<QuantizedWeights>> ReadStoredRows(std::string_view name, int64_t begin,
+                                                                         int64_t end) const {
+    return std::nullopt;
+  }
 
   const TensorInfo* Find(std::string_view name) const;
   absl::StatusOr<std::vector<float>> ReadAll(std::string_view name) const;

@@ -103,9 +103,24 @@ absl::Status Decoder::LoadWeights(const Checkpoint& ckpt) {
     QSWEEP_RETURN_IF_ERROR(CheckFinite(ckpt, name, out));
     return out;
   };
+  // Rows [begin, end) as the checkpoint stores them, where that is a packed
+  // format of qsweep's and the options ask for it.
+  const bool stored_formats = options_.stored_formats && !options_.calibration;
+  auto stored = [&](const std::string& name, int64_t begin,
+                    int64_t end) -> absl::StatusOr<std::optional<QuantizedWeights>> {
+    ++projections_;
+    if (!stored_formats) return std::nullopt;
+    return ckpt.ReadStoredRows(name, begin, end);
+  };
   // Column-parallel: this rank's rows [part*r, part*(r+1)); row-parallel: its columns.
   auto linear = [&](const std::string& name, int axis, int64_t part, int64_t out,
                     int64_t in) -> absl::StatusOr<std::unique_ptr<Linear>> {
+    QSWEEP_CHECK(axis == 0);
+    QSWEEP_ASSIGN_OR_RETURN(std::optional<QuantizedWeights> packed, stored(name, part * r, part * (r + 1)));
+    if (packed) {
+      ++stored_projections_;
+      return backend_->CreateLinear(name, LinearRole::kProjection, PackedLinearOf(*std::move(packed)));
+    }
     QSWEEP_ASSIGN_OR_RETURN(std::vector<float> w, read(name, axis, part * r, part * (r + 1)));
     QSWEEP_ASSIGN_OR_RETURN(std::unique_ptr<PackedLinear> q, QuantizeTensor(scheme, name, std::move(w), out, in));
     return backend_->CreateLinear(name, LinearRole::kProjection, std::move(q));
@@ -116,6 +131,16 @@ absl::Status Decoder::LoadWeights(const Checkpoint& ckpt) {
   auto row_parallel = [&](const std::string& name, int64_t out, int64_t in_total,
                           int64_t all) -> absl::StatusOr<std::vector<std::unique_ptr<Linear>>> {
     const int64_t parts = all / options_.tp_size;
+    QSWEEP_ASSIGN_OR_RETURN(std::optional<QuantizedWeights> packed, stored(name, 0, out));
+    const int64_t width = in_total / all;
+    if (packed && width % packed->group_size() == 0) {
+      ++stored_projections_;
+      const std::unique_ptr<PackedLinear> whole = PackedLinearOf(*std::move(packed));
+      std::vector<std::unique_ptr<PackedLinear>> mine;
+      for (int64_t p = r * parts; p < (r + 1) * parts; ++p) mine.push_back(whole->SliceColumns(p * width, (p + 1) * width));
+      return backend_->CreateLinearParts(name, std::move(mine));
+    }
+    // Parts that do not cut on groups are read as the scheme holds them.
     auto columns = [&](int64_t begin, int64_t end) { return read(name, 1, begin, end); };
     QSWEEP_ASSIGN_OR_RETURN(auto q, QuantizeRowParallelParts(scheme, name, out, in_total, r * parts, parts, all,
                                                              columns));
@@ -355,6 +380,9 @@ absl::Status Decoder::CheckCacheLayout(const SequenceLayout& l) const {
   if (l.cache_row.size() != n || (l.reads_cache() && l.cache_begin.size() != n))
     return absl::InvalidArgumentError(absl::StrFormat("a KV cache layout of %d and %d rows for a batch of %d",
                                                       l.cache_row.size(), l.cache_begin.size(), n));
+  if (l.reads_cache() && static_cast<int64_t>(n) > kMaxDecodeRows)
+    return absl::InvalidArgumentError(
+        absl::StrFormat("a decode step of %d rows (at most %d sequences decode together)", n, kMaxDecodeRows));
   for (size_t r = 0; r < n; ++r) {
     const int64_t row = l.cache_row[r];
     if (row < -1 || row >= options_.cache_rows || (l.reads_cache() && row < 0))

@@ -75,6 +75,10 @@ struct DecoderOptions {
   // quantized checkpoint made elsewhere): its head is then always loaded
   // from there.
   const Checkpoint* pair_baseline_checkpoint = nullptr;
+  // Projections the checkpoint stores in one of qsweep's packed formats
+  // (Checkpoint::ReadStoredRows) run in that format; `scheme` holds the
+  // rest. For quantized checkpoints made elsewhere.
+  bool stored_formats = false;
 };
 
 class Decoder {
@@ -92,6 +96,10 @@ class Decoder {
   int64_t vocab_end() const { return vocab_end_; }
   // What calibrating the scheme chose (empty for uncalibrated schemes).
   const CalibrationReport& calibration_report() const { return calibration_report_; }
+  // Projections loaded in their stored packed format (stored_formats), of
+  // all projections.
+  int64_t stored_projections() const { return stored_projections_; }
+  int64_t projections() const { return projections_; }
 
   // Runs the batch and returns, for the given rows (indices into the batch)
   // each scored against its target token, the logit statistics of this
@@ -154,6 +162,7 @@ class Decoder {
   std::vector<Layer> layers_;
   std::string memory_plan_;
   CalibrationReport calibration_report_;
+  int64_t stored_projections_ = 0, projections_ = 0;
   int vocab_chunks_ = 1;  // this rank's share of kCanonicalParts vocabulary chunks
   Act x_, h_, q_, k_, v_, attn_, gate_, up_, sel_, sel_norm_, logits_;
   Act base_norm_, base_logits_;  // a baseline's rows and logits (pair_baseline)

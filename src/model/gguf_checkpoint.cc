@@ -11,6 +11,7 @@
 #include "model/content_hash.h"
 #include "model/mapped_file.h"
 #include "model/tensor_slice.h"
+#include "quant/bit_packing.h"
 #include "quant/ggml_blocks.h"
 
 namespace qsweep {
@@ -463,6 +464,39 @@ absl::Status GgufCheckpoint::ReadSlice(std::string_view name, int axis, int64_t 
     }
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<QuantizedWeights>> GgufCheckpoint::ReadStoredRows(std::string_view name, int64_t begin,
+                                                                                int64_t end) const {
+  const TensorInfo* info = Find(name);
+  if (!info) return absl::NotFoundError(absl::StrFormat("%s: no tensor '%s'", source_, name));
+  const Stored& s = stored_[info - tensors_.data()];
+  const int64_t rows = info->shape[0];
+  if (begin < 0 || begin > end || end > rows)
+    return absl::InvalidArgumentError(
+        absl::StrFormat("%s: rows [%d, %d) of tensor '%s' of %d rows", source_, begin, end, name, rows));
+  const int bits = GgmlSymmetricIntBits(s.type);
+  if (info->shape.size() != 2 || bits == 0) return std::nullopt;
+  const int64_t cols = info->shape[1];
+  QuantizedWeights q;
+  q.format.kind = WeightKind::kInt, q.format.bits = bits, q.format.group = 32;
+  q.out = end - begin, q.in = cols, q.groups = cols / 32;
+  std::vector<uint8_t> codes(q.out * cols);
+  q.scales.resize(q.out * q.groups);
+  const uint8_t* base = file_->data() + s.offset;
+  const int64_t hd = config_.head_dim, half = hd / 2;
+#pragma omp parallel for schedule(static) if (q.out * cols > (1 << 18))
+  for (int64_t r = begin; r < end; ++r) {
+    int64_t stored_row = r;
+    if (s.heads > 0) {  // as ReadSlice undoes llama.cpp's rotary row order
+      const int64_t h = r / hd, i = r % hd;
+      stored_row = h * hd + 2 * (i % half) + i / half;
+    }
+    GgmlSymmetricIntCodes(s.type, base + stored_row * s.row_bytes, cols, codes.data() + (r - begin) * cols,
+                          q.scales.data() + (r - begin) * q.groups);
+  }
+  q.codes = PackCodes(codes, q.out, cols, bits);
+  return q;
 }
 
 std::vector<GgufTensorFormat> GgufCheckpoint::formats() const {

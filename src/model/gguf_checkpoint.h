@@ -51,6 +51,9 @@ class GgufCheckpoint : public Checkpoint {
   absl::Status ReadSlice(std::string_view name, int axis, int64_t begin, int64_t end,
                          std::span<float> out) const override;
 
+  absl::StatusOr<std::optional<QuantizedWeights>> ReadStoredRows(std::string_view name, int64_t begin,
+                                                                 int64_t end) const override;
+
   const GgufTokenizerInfo& tokenizer() const { return tokenizer_; }
   std::vector<GgufTensorFormat> formats() const;
   std::vector<StoredFormat> stored_formats() const override;

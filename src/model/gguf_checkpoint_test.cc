@@ -15,6 +15,7 @@
 #include "model/decoder.h"
 #include "model/gguf_writer_for_test.h"
 #include "model/row_scores.h"
+#include "quant/quantized_weights.h"
 #include "scheme_for_test.h"
 #include "test_paths.h"
 
@@ -112,6 +113,70 @@ TEST_F(GgufTest, QuantizedFilesReadAsTheirBlocksDequantized) {
               << t.name << " element " << j << " of rows of " << cols;
       }
     }
+  }
+}
+
+// Q4_0, Q5_0 and Q8_0 are qsweep's symmetric int formats with groups of 32:
+// read as stored, their rows (q and k back in HF's order, any range)
+// dequantize to what ReadSlice gives, bit for bit; a decoder asked to run
+// stored formats loads every projection packed, and scores as the same
+// weights dequantized to fp32 do. Other types stay as ReadSlice gives them.
+TEST_F(GgufTest, SymmetricBlockTypesLoadAsPackedFormats) {
+  for (const GgmlType type : {GgmlType::kQ4_0, GgmlType::kQ5_0, GgmlType::kQ8_0, GgmlType::kQ5_1}) {
+    const std::string name(GgmlTypeInfoOf(static_cast<uint32_t>(type))->name);
+    SCOPED_TRACE(name);
+    auto g = GgufCheckpoint::Open(Write(name + ".gguf", type));
+    ASSERT_TRUE(g.ok()) << g.status();
+    const bool packs = type != GgmlType::kQ5_1;
+    for (const TensorInfo& t : src_->tensors()) {
+      if (!t.name.ends_with("proj.weight")) continue;
+      SCOPED_TRACE(t.name);
+      const int64_t rows = t.shape[0], cols = t.shape[1];
+      auto want = (*g)->ReadAll(t.name);
+      ASSERT_TRUE(want.ok());
+      auto whole = (*g)->ReadStoredRows(t.name, 0, rows);
+      ASSERT_TRUE(whole.ok()) << whole.status();
+      ASSERT_EQ(whole->has_value(), packs);
+      if (!packs) continue;
+      EXPECT_EQ((*whole)->format.bits, type == GgmlType::kQ4_0 ? 4 : type == GgmlType::kQ5_0 ? 5 : 8);
+      EXPECT_EQ((*whole)->format.group, 32);
+      std::vector<float> got(rows * cols);
+      DequantizeWeights(**whole, got);
+      EXPECT_EQ(got, *want);
+      auto part = (*g)->ReadStoredRows(t.name, rows / 2 - 1, rows);
+      ASSERT_TRUE(part.ok() && part->has_value());
+      std::vector<float> got_part((rows - rows / 2 + 1) * cols);
+      DequantizeWeights(**part, got_part);
+      EXPECT_TRUE(std::equal(got_part.begin(), got_part.end(), want->begin() + (rows / 2 - 1) * cols));
+    }
+    EXPECT_FALSE((*g)->ReadStoredRows("model.norm.weight", 0, 1)->has_value()) << "a norm";
+    EXPECT_FALSE((*g)->ReadStoredRows("model.layers.0.mlp.up_proj.weight", 0, 1 << 20).ok());
+
+    auto logprobs = [&](bool stored, int64_t* as_stored) {
+      CpuBackend backend;
+      auto d = Decoder::Load(**g, &backend, {.scheme = TestScheme("fp32"), .stored_formats = stored});
+      EXPECT_TRUE(d.ok()) << d.status();
+      *as_stored = (*d)->stored_projections();
+      EXPECT_EQ((*d)->projections(), 7 * (*g)->config().num_layers);
+      TokenBatch batch;
+      batch.AddSequence(std::vector<int32_t>{1, 17, 42, 99, 5, 300, 12});
+      std::vector<int64_t> rows(batch.rows());
+      std::iota(rows.begin(), rows.end(), 0);
+      std::vector<LogitStats> chunks;
+      EXPECT_TRUE((*d)->Forward(batch, rows, batch.tokens, 0, true, &chunks).ok());
+      return CombineLogitStats(chunks, 0, true).logprobs;
+    };
+    int64_t packed = 0, dense = 0;
+    const std::vector<float> a = logprobs(true, &packed), b = logprobs(false, &dense);
+    // Row-parallel layers run as RowParallelParts column parts: packed
+    // where a part is whole groups.
+    const ModelConfig& c = (*g)->config();
+    int64_t want = 5;
+    for (const int64_t in : {c.q_dim(), c.intermediate_size}) want += (in / RowParallelParts(in)) % 32 == 0;
+    EXPECT_EQ(packed, packs ? want * c.num_layers : 0);
+    EXPECT_EQ(dense, 0);
+    ASSERT_EQ(a.size(), b.size());
+    for (size_t i = 0; i < a.size(); ++i) ASSERT_NEAR(a[i], b[i], 1e-4f * (1 + std::fabs(b[i]))) << i;
   }
 }
 

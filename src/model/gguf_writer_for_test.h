@@ -73,6 +73,16 @@ inline std::vector<uint8_t> QuantizeGgmlRow(GgmlType type, const float* x, int64
       half(d);
       auto code = [&](int i) { return static_cast<uint8_t>(std::clamp<long>(d ? std::lround(x[b + i] / d) : 0, -8, 7) + 8); };
       for (int j = 0; j < 16; ++j) out.push_back(code(j) | (code(j + 16) << 4));
+    } else if (type == GgmlType::kQ5_0) {
+      const float d = RoundF16(amax / 15);
+      half(d);
+      uint32_t qh = 0;
+      uint8_t q[32];
+      for (int i = 0; i < 32; ++i)
+        q[i] = static_cast<uint8_t>(std::clamp<long>(d ? std::lround(x[b + i] / d) : 0, -16, 15) + 16);
+      for (int j = 0; j < 16; ++j) qh |= ((q[j] >> 4) & 1u) << j | ((q[j + 16] >> 4) & 1u) << (j + 16);
+      for (int k = 0; k < 4; ++k) out.push_back((qh >> (8 * k)) & 0xFF);
+      for (int j = 0; j < 16; ++j) out.push_back((q[j] & 15) | ((q[j + 16] & 15) << 4));
     } else if (type == GgmlType::kQ5_1) {
       const float d = RoundF16((mx - mn) / 31), m = RoundF16(mn);
       half(d);

@@ -42,6 +42,13 @@ SchemeSummary SummarizeCheckpointEntry(const SchemeSpec& spec, const Checkpoint&
   return out;
 }
 
+std::string WithStoredProjections(const std::string& scheme_json, int64_t as_stored, int64_t projections) {
+  nlohmann::json j = nlohmann::json::parse(scheme_json);
+  j["checkpoint"]["projections"] = projections;
+  j["checkpoint"]["projections_as_stored"] = as_stored;
+  return j.dump();
+}
+
 absl::Status CheckSameModel(const Checkpoint& entry, const Checkpoint& baseline) {
   const ModelConfig &a = entry.config(), &b = baseline.config();
   const std::pair<const char*, std::pair<double, double>> fields[] = {

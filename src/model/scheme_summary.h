@@ -27,6 +27,10 @@ SchemeSummary SummarizeScheme(const SchemeSpec& spec, const Checkpoint& checkpoi
 //   "checkpoint": {"path": ..., "id": ..., "formats": {"Q8_0": 28, "F32": 9}}
 SchemeSummary SummarizeCheckpointEntry(const SchemeSpec& spec, const Checkpoint& checkpoint,
                                        const std::string& name);
+// The entry's JSON with how its projections were loaded, once the decoder
+// has them: "checkpoint": {..., "projections": 154, "projections_as_stored": 154}
+// (the rest dequantized and held in the entry's scheme).
+std::string WithStoredProjections(const std::string& scheme_json, int64_t as_stored, int64_t projections);
 
 // Whether `entry` is of the model `baseline` is: the same architecture and
 // shapes (every field of the config that changes what the weights compute);

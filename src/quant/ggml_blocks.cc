@@ -393,6 +393,40 @@ double GgmlBitsPerWeight(GgmlType t) {
   return 8.0 * static_cast<double>(r->block_bytes) / static_cast<double>(r->block_weights);
 }
 
+int GgmlSymmetricIntBits(GgmlType t) {
+  switch (t) {
+    case GgmlType::kQ4_0: return 4;
+    case GgmlType::kQ5_0: return 5;
+    case GgmlType::kQ8_0: return 8;
+    default: return 0;
+  }
+}
+
+// The bits of each code as the Dequantize functions above read them.
+void GgmlSymmetricIntCodes(GgmlType t, const uint8_t* blocks, int64_t n, uint8_t* codes, uint16_t* scales) {
+  QSWEEP_CHECK(GgmlSymmetricIntBits(t) > 0 && n % 32 == 0);
+  for (int64_t i = 0; i < n / 32; ++i, codes += 32) {
+    if (t == GgmlType::kQ8_0) {
+      const auto b = LoadBlock<BlockQ8_0>(blocks, i);
+      scales[i] = b.d;
+      for (int j = 0; j < 32; ++j) codes[j] = static_cast<uint8_t>(b.qs[j] + 128);
+    } else if (t == GgmlType::kQ4_0) {
+      const auto b = LoadBlock<BlockQ4_0>(blocks, i);
+      scales[i] = b.d;
+      for (int j = 0; j < 16; ++j) codes[j] = b.qs[j] & 0x0F, codes[j + 16] = b.qs[j] >> 4;
+    } else {
+      const auto b = LoadBlock<BlockQ5_0>(blocks, i);
+      scales[i] = b.d;
+      uint32_t qh;
+      std::memcpy(&qh, b.qh, 4);
+      for (int j = 0; j < 16; ++j) {
+        codes[j] = static_cast<uint8_t>((b.qs[j] & 0x0F) | (((qh >> j) << 4) & 0x10));
+        codes[j + 16] = static_cast<uint8_t>((b.qs[j] >> 4) | ((qh >> (j + 12)) & 0x10));
+      }
+    }
+  }
+}
+
 void DequantizeGgml(GgmlType t, const uint8_t* blocks, int64_t n, float* out) {
   const Row* r = RowOf(static_cast<uint32_t>(t));
   QSWEEP_CHECK(r != nullptr && r->supported);

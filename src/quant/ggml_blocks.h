@@ -77,4 +77,14 @@ double GgmlBitsPerWeight(GgmlType t);
 // `blocks` (n / block_weights · block_bytes bytes, any alignment) into out[n].
 void DequantizeGgml(GgmlType t, const uint8_t* blocks, int64_t n, float* out);
 
+// The legacy symmetric types are qsweep's own symmetric integer formats with
+// an fp16 scale per 32 weights (quantized_weights.h): Q4_0 is int4 g32, Q5_0
+// int5 g32, Q8_0 int8 g32, each ggml code q standing for q - 2^(b-1) (Q8_0's
+// int8 q for code q + 128). Those types' bits per code; 0 for the others.
+int GgmlSymmetricIntBits(GgmlType t);
+// The codes (codes[n], each < 2^bits) and fp16 scales (scales[n / 32]) of n
+// weights of such a type: they dequantize as quantized_weights.h defines to
+// DequantizeGgml's values, bit for bit.
+void GgmlSymmetricIntCodes(GgmlType t, const uint8_t* blocks, int64_t n, uint8_t* codes, uint16_t* scales);
+
 }  // namespace qsweep

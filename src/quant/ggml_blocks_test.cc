@@ -4,6 +4,9 @@
 // structs nor core/dtype.h's converter check themselves.
 #include "quant/ggml_blocks.h"
 
+#include "quant/bit_packing.h"
+#include "quant/quantized_weights.h"
+
 #include <bit>
 #include <cmath>
 #include <cstring>
@@ -306,6 +309,48 @@ TEST(GgmlBlocks, RandomBlocksMatchReferenceBitForBit) {
       EXPECT_EQ(std::memcmp(got.data(), want.data(), n * sizeof(float)), 0);
     }
   }
+}
+
+// Q4_0, Q5_0 and Q8_0 as qsweep's symmetric integer formats (g32): the codes
+// and scales read out of random blocks, packed and dequantized by
+// quantized_weights.h, give the reference's weights bit for bit.
+TEST(GgmlBlocks, SymmetricTypesAreQsweepsIntFormats) {
+  std::mt19937 rng(77);
+  int checked = 0;
+  for (const auto& f : Formats()) {
+    const int bits = GgmlSymmetricIntBits(f.type);
+    if (bits == 0) continue;
+    SCOPED_TRACE(f.name);
+    ++checked;
+    for (int trial = 0; trial < 20; ++trial) {
+      const int nb = 1 + static_cast<int>(rng() % 9), rows = 1 + static_cast<int>(rng() % 3);
+      const int64_t n = int64_t{nb} * 32;
+      std::vector<uint8_t> buf(static_cast<size_t>(rows) * nb * f.bytes);
+      for (auto& b : buf) b = static_cast<uint8_t>(rng());
+      for (int i = 0; i < rows * nb; ++i) {
+        const uint16_t h = RandomFiniteHalf(rng);
+        buf[i * f.bytes] = static_cast<uint8_t>(h & 0xFF), buf[i * f.bytes + 1] = static_cast<uint8_t>(h >> 8);
+      }
+      std::vector<float> want(rows * n);
+      for (int i = 0; i < rows * nb; ++i) f.ref(buf.data() + i * f.bytes, want.data() + int64_t{i} * 32);
+      QuantizedWeights q;
+      q.format.kind = WeightKind::kInt, q.format.bits = bits, q.format.group = 32;
+      q.out = rows, q.in = n, q.groups = nb;
+      std::vector<uint8_t> codes(rows * n);
+      q.scales.resize(rows * nb);
+      for (int r = 0; r < rows; ++r)
+        GgmlSymmetricIntCodes(f.type, buf.data() + r * nb * f.bytes, n, codes.data() + r * n, q.scales.data() + r * nb);
+      for (uint8_t c : codes) ASSERT_LT(c, 1 << bits);
+      q.codes = PackCodes(codes, rows, n, bits);
+      std::vector<float> got(rows * n, -1.0f);
+      DequantizeWeights(q, got);
+      for (int64_t k = 0; k < rows * n; ++k)
+        ASSERT_EQ(Bits(got[k]), Bits(want[k])) << "weight " << k << ": " << got[k] << " vs " << want[k];
+    }
+  }
+  EXPECT_EQ(checked, 3);
+  EXPECT_EQ(GgmlSymmetricIntBits(GgmlType::kQ4_1), 0);
+  EXPECT_EQ(GgmlSymmetricIntBits(GgmlType::kQ4_K), 0);
 }
 
 TEST(GgmlBlocks, SubnormalAndNegativeScales) {

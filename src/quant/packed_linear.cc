@@ -157,6 +157,11 @@ std::vector<float> QuantizedActivationValues(ActKind act, const float* x, int64_
   return v;
 }
 
+std::unique_ptr<PackedLinear> PackedLinearOf(QuantizedWeights q) {
+  QSWEEP_CHECK(q.format.quantized() && q.format.act == ActKind::kNone);
+  return std::make_unique<WeightOnlyLinear>(std::move(q));
+}
+
 absl::StatusOr<std::unique_ptr<PackedLinear>> QuantizeLinear(const WeightFormat& f, std::vector<float> w,
                                                              int64_t out, int64_t in, Method method,
                                                              const LayerCalibration* calib, std::string_view name,

@@ -85,6 +85,10 @@ absl::StatusOr<std::unique_ptr<PackedLinear>> QuantizeLinear(const WeightFormat&
                                                              std::string_view name = "",
                                                              QuantizeReport* report = nullptr);
 
+// A weight-only layer of weights already packed (`q.format` quantized,
+// weight-only).
+std::unique_ptr<PackedLinear> PackedLinearOf(QuantizedWeights q);
+
 // Per-token symmetric activation quantization (exposed for tests): codes in
 // [-qmax, qmax] and the row's scale absmax / qmax.
 void QuantizeActivationRow(const float* x, int64_t n, int qmax, int8_t* codes, float* scale);

@@ -136,6 +136,7 @@ absl::Status ParseSchemeEntry(const Reader& rd, const YAML::Node& e, SweepConfig
     if (e["overrides"])
       return rd.Error(e, "schemes." + name, "a checkpoint entry takes its formats from the file: no overrides");
     c.entry_checkpoint[name] = rd.Resolve(checkpoint);
+    if (!e["scheme"]) c.entry_stored_formats.insert(name);
   }
   if (!e["scheme"] && checkpoint.empty()) return rd.Error(e, "schemes." + name + ".scheme", "missing (the base scheme)");
   YAML::Node spec;

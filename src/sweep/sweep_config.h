@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <map>
+#include <set>
 #include <optional>
 #include <string>
 #include <vector>
@@ -58,11 +59,14 @@ struct SweepConfig {
     std::optional<Reduction> reduction;
   };
   std::map<std::string, EntryScoring> entry_scoring;
-  // Entries that are quantized checkpoints made elsewhere (GGUF), scored
-  // against the same baseline: name → the file (resolved), e.g.
+  // Entries that are quantized checkpoints made elsewhere (GGUF, GPTQ/AWQ),
+  // scored against the same baseline: name → the file (resolved), e.g.
   //   {name: q8-0, checkpoint: model-Q8_0.gguf}
-  // held in the entry's `scheme` (default bf16: its weights dequantized).
+  // Without a `scheme`, projections stored in one of qsweep's packed formats
+  // (GGUF's Q4_0, Q5_0, Q8_0) run in it and the rest are held as bf16; with
+  // one, every weight is dequantized and held in it.
   std::map<std::string, std::string> entry_checkpoint;
+  std::set<std::string> entry_stored_formats;  // checkpoint entries without a `scheme`
   std::vector<TaskSource> tasks;
   std::vector<CorpusSource> corpora;
   std::string output;            // folder of requests.h5, runs/, metrics.h5, report/

@@ -321,18 +321,25 @@ absl::Status RunScheme(const Sweep& s, const std::string& scheme_name, const Bac
   }
   QSWEEP_ASSIGN_OR_RETURN(std::unique_ptr<Backend> backend, make_backend(c.backend, RankContext(s)));
   DecoderOptions options = DecoderOptionsFor(s, scheme_name, spec, pair_baseline);
-  if (entry_ckpt) options.pair_baseline_checkpoint = &s.ckpt;
+  if (entry_ckpt) {
+    options.pair_baseline_checkpoint = &s.ckpt;
+    options.stored_formats = c.entry_stored_formats.contains(scheme_name);
+  }
   QSWEEP_ASSIGN_OR_RETURN(std::unique_ptr<Decoder> decoder, Decoder::Load(weights, backend.get(), options));
   if (leader)
     std::fprintf(stderr, "qsweep: %s on %s, loaded in %.1f s: %s\n", scheme.name.c_str(), backend->name().c_str(),
                  std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count(),
                  decoder->memory_plan().c_str());
   if (leader && entry_ckpt)
-    std::fprintf(stderr, "qsweep: %s: %s, %.3f bits per weight as stored, dequantized at load and held as %s "
-                 "(speed and memory are of that, not of its own formats)\n", scheme.name.c_str(),
-                 entry_ckpt->source().c_str(), scheme.bits_per_weight, SchemeName(spec).c_str());
+    std::fprintf(stderr, "qsweep: %s: %s, %.3f bits per weight as stored; %lld of %lld projections run in their "
+                 "stored formats, the other weights dequantized at load and held as %s (speed and memory are of "
+                 "that)\n", scheme.name.c_str(), entry_ckpt->source().c_str(), scheme.bits_per_weight,
+                 static_cast<long long>(decoder->stored_projections()), static_cast<long long>(decoder->projections()),
+                 SchemeName(spec).c_str());
   RunHeader header = MakeRunHeader(s, scheme_name, scheme);
   header.scheme_json = CalibratedSchemeJson(header.scheme_json, *decoder, s, spec);
+  if (entry_ckpt)
+    header.scheme_json = WithStoredProjections(header.scheme_json, decoder->stored_projections(), decoder->projections());
   if (role == TokenStatsRole::kBaseline) {
     header.hidden_dtype = HiddenDTypeName(backend->compute_type());
     header.hidden_size = s.ckpt.config().hidden_size;

@@ -21,7 +21,7 @@ config() {  # the small distributed-test sweep with absolute paths and these ent
 }
 config sweep "{name: q8-gguf, checkpoint: $scratch/tiny-Q8_0.gguf}, {name: q4-gguf, checkpoint: $scratch/tiny-Q4_0.gguf}, {name: f32-gguf, checkpoint: $scratch/tiny-F32.gguf}, w8a16"
 mpirun -n 1 --oversubscribe "$qsweep" run "$scratch/sweep.yaml" 2>"$scratch/run.log" || { cat "$scratch/run.log"; exit 1; }
-grep -q "q8-gguf: .*tiny-Q8_0.gguf, 8\.5[0-9]* bits per weight as stored, dequantized at load" "$scratch/run.log" || {
+grep -qE "q8-gguf: .*tiny-Q8_0.gguf, 8\.5[0-9]* bits per weight as stored; [0-9]+ of 28 projections run in their stored formats" "$scratch/run.log" || {
   echo "FAIL: the log does not say what the GGUF entry is"; cat "$scratch/run.log"; exit 1; }
 "$qsweep" metrics "$scratch/sweep.yaml" >"$scratch/table.txt" 2>"$scratch/metrics.log" || { cat "$scratch/metrics.log"; exit 1; }
 /usr/bin/python3 - "$scratch" <<'PY'
@@ -32,6 +32,11 @@ run = h5py.File(f"{scratch}/sweep/runs/q8-gguf.h5")
 spec = json.loads(run.attrs["scheme_json"])
 assert spec["checkpoint"]["file_format"] == "gguf" and spec["checkpoint"]["formats"] == {"Q8_0": 30, "F32": 9}, spec  # 28 projections, embedding, head; norms
 assert spec["checkpoint"]["path"].endswith("tiny-Q8_0.gguf"), spec
+# Q8_0 is int8 g32: the column-parallel projections run packed (the tiny
+# model's row-parallel parts are narrower than a group: held as bf16).
+assert spec["checkpoint"]["projections"] == 28 and spec["checkpoint"]["projections_as_stored"] == 20, spec
+f32_spec = json.loads(h5py.File(f"{scratch}/sweep/runs/f32-gguf.h5").attrs["scheme_json"])
+assert f32_spec["checkpoint"]["projections_as_stored"] == 0, f32_spec
 bpw = run.attrs["bits_per_weight"]
 assert 8.4 < bpw < 8.6, bpw  # Q8_0's 8.5 (the F32 norms add a little)
 m = json.load(open(f"{scratch}/sweep/metrics.json"))

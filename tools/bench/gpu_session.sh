@@ -3,8 +3,11 @@
 # call of the device tool (build here, carry build/qsweep and the cuda_tests
 # binary, run there):
 #   1. cuda_tests: every kernel against its CPU reference, whole forwards
+#      (CUDA_TESTS_FILTER: a gtest filter, to run some)
 #   2. tests/cuda/tp_test.sh: tp 2 over NCCL equals tp 1 (2 GPUs)
 #   3. tests/cuda/run_vs_cpu_test.sh: the demo sweep on the GPU against the CPU
+#   gguf: tests/cuda/gguf_vs_cpu_test.sh: GGUF Q4_0/Q8_0 entries (run packed)
+#      on the GPU against the CPU
 #   auto: configs/gpu-llama3-8b.yaml (batch from free memory) at tp 1 and tp 2
 #   4. qsweep logprobs --backend cuda against HF transformers bf16 (same weights)
 #   5. qsweep bench forward (both reductions) against HF on the same random
@@ -32,6 +35,8 @@
 #      on the test checkpoints (tiny, llama3_features, qwen2_features)
 #   attn: attention kernel instances and torch sdpa at the bench shape
 #   ncu: hardware counters of the chosen attention kernel
+#   ncu_lowbit: hardware counters of the low-bit gemm at one shape
+#   sass: the opcode counts of one kernel of a cubin built here
 # Logs go to $OUT; a summary is printed last.
 # usage: tools/bench/gpu_session.sh [steps...]   (default: tests tp run hf bench)
 set -uo pipefail
@@ -50,7 +55,7 @@ for step in $steps; do
   t0=$(date +%s)
   case $step in
   tests)
-    "$bin/src/backend/cuda/cuda_tests" >"$out/cuda_tests.log" 2>&1
+    "$bin/src/backend/cuda/cuda_tests" ${CUDA_TESTS_FILTER:+--gtest_filter=$CUDA_TESTS_FILTER} >"$out/cuda_tests.log" 2>&1
     note "cuda_tests: rc $? ($(grep -E '^\[  (PASSED|FAILED) ' "$out/cuda_tests.log" | tr '\n' ' '))"
     grep -E "FAILED|Failure" -A3 "$out/cuda_tests.log" | head -30
     ;;
@@ -61,6 +66,11 @@ for step in $steps; do
   run)
     bash tests/cuda/run_vs_cpu_test.sh "$bin/qsweep" "$PWD" /tmp/cuda_run >"$out/run_vs_cpu.log" 2>&1
     note "run vs cpu: rc $? ($(tail -2 "$out/run_vs_cpu.log" | tr '\n' ' '))"
+    ;;
+  gguf)
+    bash tests/cuda/gguf_vs_cpu_test.sh "$bin/qsweep" "$bin/src/cli/write_gguf" "$PWD" /tmp/cuda_gguf \
+      >"$out/gguf_vs_cpu.log" 2>&1
+    note "gguf vs cpu: rc $? ($(tail -2 "$out/gguf_vs_cpu.log" | tr '\n' ' '))"
     ;;
   auto)
     # Llama-3-8B shapes, batch size from free memory; tp 2 must agree on it and equal tp 1.
@@ -265,6 +275,24 @@ PY
       --section Occupancy --section LaunchStats --section WarpStateStats --section SchedulerStats \
       "$bin/kernels/attention_variants" >"$out/ncu_attention.log" 2>&1
     note "ncu attention: rc $?"
+    ;;
+  ncu_lowbit)
+    # Hardware counters of the low-bit gemm at one shape (NCU_LOWBIT_* to change).
+    ncu --clock-control none --launch-skip 3 --launch-count 1 --kernel-name regex:GemmKernel \
+      --section SpeedOfLight --section MemoryWorkloadAnalysis --section Occupancy --section LaunchStats \
+      --section WarpStateStats --section SchedulerStats \
+      "$bin/qsweep" bench gemm --formats "${NCU_LOWBIT_FORMAT:-w4a16-g128}" --shapes "${NCU_LOWBIT_SHAPE:-28672x8192}" \
+      --rows "${NCU_LOWBIT_ROWS:-1}" >"$out/ncu_lowbit.log" 2>&1
+    note "ncu lowbit: rc $?"
+    grep -E "Duration|Memory Throughput|DRAM Throughput|Compute \(SM\)|Registers Per|Achieved Occupancy|Theoretical Occupancy|Block Limit|Warp Cycles Per Issued|Issued Warp|No Eligible|Stall|Dynamic Shared" "$out/ncu_lowbit.log" | head -40
+    ;;
+  sass)
+    # The opcodes of one kernel (SASS_FUNCTION, a substring of its mangled
+    # name) in a cubin built here (SASS_CUBIN: nvcc -cubin of its .cu).
+    fn=$(cuobjdump -sass "$SASS_CUBIN" | grep -o "Function : [^ ]*${SASS_FUNCTION}[^ ]*" | head -1 | cut -d' ' -f3)
+    cuobjdump -sass -fun "$fn" "$SASS_CUBIN" >"$out/sass.log" 2>&1
+    note "sass $fn: rc $?, $(grep -cE '^ +/\*[0-9a-f]{4}\*/' "$out/sass.log") instructions"
+    grep -oE '^ +/\*[0-9a-f]{4}\*/ +(@!?U?P[0-9T] +)?[A-Z0-9_]+' "$out/sass.log" | awk '{print $NF}' | sort | uniq -c | sort -rn | head -30
     ;;
   *) echo "unknown step $step"; exit 2 ;;
   esac
