@@ -7,13 +7,19 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <numeric>
 #include <random>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include "core/dtype.h"
+#include "backend/cpu/cpu_backend.h"
 #include "model/checkpoint.h"
+#include "model/decoder.h"
+#include "model/row_scores.h"
+#include "quant/quantized_weights.h"
+#include "scheme_for_test.h"
 #include "test_paths.h"
 
 namespace qsweep {
@@ -166,6 +172,19 @@ TEST_P(PackedIntCheckpointTest, EveryProjectionReadsBackAsItsCodes) {
       for (int64_t o = 0; o < l.out; ++o)
         for (int64_t i = 0; i < l.in / 2; ++i) ASSERT_EQ(cols[o * (l.in / 2) + i], l.want[o * l.in + i]) << name;
     }
+    // Read as stored: qsweep's asymmetric int4 g32, the same weights bit for
+    // bit (any row range); act-order groups have no such form.
+    for (const auto& [name, l] : layers) {
+      auto q = (*ck)->ReadStoredRows(name, l.out / 4, l.out);
+      ASSERT_TRUE(q.ok()) << q.status();
+      ASSERT_EQ(q->has_value(), !act_order) << name;
+      if (act_order) continue;
+      EXPECT_TRUE((*q)->format.asymmetric && (*q)->format.bits == 4 && (*q)->format.group == 32) << name;
+      std::vector<float> w((l.out - l.out / 4) * l.in);
+      DequantizeWeights(**q, w);
+      ASSERT_TRUE(std::equal(w.begin(), w.end(), l.want.begin() + (l.out / 4) * l.in)) << name;
+    }
+    EXPECT_FALSE((*ck)->ReadStoredRows("model.norm.weight", 0, 1)->has_value());
     // Sizes as stored: 4-bit codes, fp16 scales and 4-bit zeros per 32 weights (+ g_idx).
     const auto stored = (*ck)->stored_formats();
     ASSERT_FALSE(stored.empty());
@@ -174,6 +193,38 @@ TEST_P(PackedIntCheckpointTest, EveryProjectionReadsBackAsItsCodes) {
       if (f.format == GetParam() + "-int4-g32") ++packed;
     EXPECT_EQ(packed, static_cast<int>(layers.size()));
   }
+}
+
+// A decoder asked for stored formats runs the layers packed (those whose
+// tensor-parallel parts are whole groups) and scores as the same weights
+// dequantized to fp32 do.
+TEST_P(PackedIntCheckpointTest, DecoderRunsTheLayersPacked) {
+  const fs::path dir = testing::ScratchDir("packed_int_decoder_" + GetParam());
+  Write(dir, GetParam(), false);
+  auto ck = OpenCheckpoint(dir.string());
+  ASSERT_TRUE(ck.ok()) << ck.status();
+  auto logprobs = [&](bool stored, int64_t* as_stored) {
+    CpuBackend backend;
+    auto d = Decoder::Load(**ck, &backend, {.scheme = TestScheme("fp32"), .stored_formats = stored});
+    EXPECT_TRUE(d.ok()) << d.status();
+    *as_stored = (*d)->stored_projections();
+    TokenBatch batch;
+    batch.AddSequence(std::vector<int32_t>{1, 17, 42, 99, 5, 300, 12});
+    std::vector<int64_t> rows(batch.rows());
+    std::iota(rows.begin(), rows.end(), 0);
+    std::vector<LogitStats> chunks;
+    EXPECT_TRUE((*d)->Forward(batch, rows, batch.tokens, 0, true, &chunks).ok());
+    return CombineLogitStats(chunks, 0, true).logprobs;
+  };
+  int64_t packed = 0, dense = 0;
+  const std::vector<float> a = logprobs(true, &packed), b = logprobs(false, &dense);
+  const ModelConfig& c = (*ck)->config();
+  int64_t want = 5;
+  for (const int64_t in : {c.q_dim(), c.intermediate_size}) want += (in / RowParallelParts(in)) % 32 == 0;
+  EXPECT_EQ(packed, want * c.num_layers);
+  EXPECT_EQ(dense, 0);
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) ASSERT_NEAR(a[i], b[i], 1e-4f * (1 + std::fabs(b[i]))) << i;
 }
 
 TEST_P(PackedIntCheckpointTest, BrokenCheckpointsAreRefusedByName) {

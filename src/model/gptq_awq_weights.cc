@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_format.h"
 #include "core/dtype.h"
+#include "quant/bit_packing.h"
 
 namespace qsweep {
 namespace {
@@ -91,6 +92,53 @@ void DequantizePackedInt(const PackedIntFormat& f, const PackedIntTensors& t, in
                            static_cast<float>(static_cast<int32_t>(code) - static_cast<int32_t>(zero));
     }
   }
+}
+
+std::optional<QuantizedWeights> PackedIntRows(const PackedIntFormat& f, const PackedIntTensors& t,
+                                              int64_t out_features, int64_t in_features, int64_t row_begin,
+                                              int64_t row_end) {
+  if (t.g_idx)
+    for (int64_t i = 0; i < in_features; ++i)
+      if (static_cast<int32_t>(Word(t.g_idx, i)) != i / f.group) return std::nullopt;
+  const int p = 32 / f.bits;
+  const uint32_t mask = (1u << f.bits) - 1;
+  const int64_t words_per_row = out_features / p, groups = in_features / f.group, rows = row_end - row_begin;
+  auto code_zero = [&](int64_t o, int64_t i, int64_t g, uint32_t* code, uint32_t* zero) {
+    if (f.method == PackedIntMethod::kGptq) {
+      *code = (Word(t.qweight, (i / p) * out_features + o) >> (f.bits * (i % p))) & mask;
+      *zero = ((Word(t.qzeros, g * words_per_row + o / p) >> (f.bits * (o % p))) & mask) + (f.zero_plus_one ? 1 : 0);
+    } else {
+      const int shift = 4 * kAwqNibble[o % 8];
+      *code = (Word(t.qweight, i * words_per_row + o / 8) >> shift) & mask;
+      *zero = (Word(t.qzeros, g * words_per_row + o / 8) >> shift) & mask;
+    }
+  };
+  QuantizedWeights q;
+  q.format.kind = WeightKind::kInt, q.format.bits = f.bits, q.format.asymmetric = true;
+  q.format.group = f.group == in_features ? 0 : f.group;
+  q.out = rows, q.in = in_features, q.groups = groups;
+  std::vector<uint8_t> codes(rows * in_features);
+  q.scales.resize(rows * groups);
+  q.zeros.resize(rows * groups);
+  bool fits = true;
+#pragma omp parallel for schedule(static) reduction(&& : fits) if (rows * in_features > (1 << 18))
+  for (int64_t o = row_begin; o < row_end; ++o)
+    for (int64_t i = 0; i < in_features; ++i) {
+      const int64_t g = i / f.group;
+      uint32_t code, zero;
+      code_zero(o, i, g, &code, &zero);
+      codes[(o - row_begin) * in_features + i] = static_cast<uint8_t>(code);
+      if (i % f.group == 0) {
+        fits = fits && zero <= 255;
+        q.zeros[(o - row_begin) * groups + g] = static_cast<uint8_t>(zero);
+        uint16_t h;
+        std::memcpy(&h, t.scales + 2 * (g * out_features + o), 2);
+        q.scales[(o - row_begin) * groups + g] = h;
+      }
+    }
+  if (!fits) return std::nullopt;
+  q.codes = PackCodes(codes, rows, in_features, f.bits);
+  return q;
 }
 
 int64_t PackedIntBytes(const PackedIntFormat& f, int64_t out, int64_t in, bool has_g_idx) {

@@ -20,9 +20,11 @@
 // significand times a code difference of at most 9 bits).
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
+#include "quant/quantized_weights.h"
 
 namespace qsweep {
 
@@ -60,6 +62,16 @@ absl::Status CheckGroupIndex(const PackedIntFormat& f, const uint8_t* g_idx, int
 void DequantizePackedInt(const PackedIntFormat& f, const PackedIntTensors& t, int64_t out_features,
                          int64_t in_features, int64_t row_begin, int64_t row_end, int64_t col_begin,
                          int64_t col_end, float* out);
+
+// Rows [row_begin, row_end) of W as qsweep's asymmetric integer format
+// (quantized_weights.h: the same codes, zero points and fp16 scales, groups
+// of `group`, one per row where group = in), which dequantizes to
+// DequantizePackedInt's values bit for bit. nullopt where that format cannot
+// hold it: act-order (g_idx other than i / group), or a GPTQ v1 zero point
+// of 2^bits that a uint8 cannot hold.
+std::optional<QuantizedWeights> PackedIntRows(const PackedIntFormat& f, const PackedIntTensors& t,
+                                              int64_t out_features, int64_t in_features, int64_t row_begin,
+                                              int64_t row_end);
 
 // Bytes the layer takes as stored.
 int64_t PackedIntBytes(const PackedIntFormat& f, int64_t out, int64_t in, bool has_g_idx);
