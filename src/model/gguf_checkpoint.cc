@@ -86,11 +86,10 @@ struct Value {
   uint32_t array_type = 0;
 };
 
-// `strings`: where a string array's entries go (the tokenizer's tokens); null: skipped.
-// `strings` / `ints`: where a string / int32 array's entries go (the
-// tokenizer's arrays); other arrays are checked and skipped.
+// `strings` / `ints` / `floats`: where a string / int32 / f32 array's
+// entries go (the tokenizer's arrays); other arrays are checked and skipped.
 absl::StatusOr<Value> ReadValue(Cursor& c, uint32_t type, int depth, std::vector<std::string>* strings = nullptr,
-                                std::vector<int32_t>* ints = nullptr) {
+                                std::vector<int32_t>* ints = nullptr, std::vector<float>* floats = nullptr) {
   Value v;
   v.type = type;
   switch (type) {
@@ -121,6 +120,12 @@ absl::StatusOr<Value> ReadValue(Cursor& c, uint32_t type, int depth, std::vector
         for (uint64_t i = 0; i < v.array_count; ++i) {
           QSWEEP_ASSIGN_OR_RETURN(const int32_t x, c.Get<int32_t>("an i32 array entry"));
           ints->push_back(x);
+        }
+      } else if (v.array_type == kF32 && floats) {
+        floats->reserve(std::min<uint64_t>(v.array_count, 1 << 20));
+        for (uint64_t i = 0; i < v.array_count; ++i) {
+          QSWEEP_ASSIGN_OR_RETURN(const float x, c.Get<float>("an f32 array entry"));
+          floats->push_back(x);
         }
       } else if (const int bytes = ScalarBytes(v.array_type); bytes > 0) {
         QSWEEP_RETURN_IF_ERROR(c.Skip(v.array_count * bytes, "an array"));
@@ -161,6 +166,12 @@ class Keys {
     if (it == m_.end()) return fallback;
     if (const auto* d = std::get_if<double>(&it->second.scalar); d && std::isfinite(*d)) return *d;
     return Bad(key, "a finite number");
+  }
+  absl::StatusOr<bool> Bool(const std::string& key, bool fallback) const {
+    auto it = m_.find(key);
+    if (it == m_.end()) return fallback;
+    if (const auto* b = std::get_if<bool>(&it->second.scalar)) return *b;
+    return Bad(key, "a bool");
   }
   absl::StatusOr<std::string> String(const std::string& key, std::optional<std::string> fallback = std::nullopt) const {
     auto it = m_.find(key);
@@ -246,7 +257,8 @@ absl::StatusOr<std::unique_ptr<GgufCheckpoint>> GgufCheckpoint::Open(const std::
                                         : key == "tokenizer.ggml.merges" ? &ck->tokenizer_.merges
                                                                          : nullptr;
     std::vector<int32_t>* ints = key == "tokenizer.ggml.token_type" ? &ck->tokenizer_.token_type : nullptr;
-    QSWEEP_ASSIGN_OR_RETURN(Value v, ReadValue(c, type, 0, strings, ints));
+    std::vector<float>* floats = key == "tokenizer.ggml.scores" ? &ck->tokenizer_.scores : nullptr;
+    QSWEEP_ASSIGN_OR_RETURN(Value v, ReadValue(c, type, 0, strings, ints, floats));
     if (!meta.emplace(key, std::move(v)).second) return c.Fail(absl::StrFormat("metadata key '%s' twice", key));
   }
   const Keys keys(meta, path);
@@ -339,6 +351,16 @@ absl::StatusOr<std::unique_ptr<GgufCheckpoint>> GgufCheckpoint::Open(const std::
   if (keys.Has("tokenizer.ggml.eos_token_id")) {
     QSWEEP_ASSIGN_OR_RETURN(tok.eos_id, keys.Int("tokenizer.ggml.eos_token_id"));
   }
+  if (keys.Has("tokenizer.ggml.unknown_token_id")) {
+    QSWEEP_ASSIGN_OR_RETURN(tok.unk_id, keys.Int("tokenizer.ggml.unknown_token_id"));
+  }
+  if (keys.Has("tokenizer.ggml.padding_token_id")) {
+    QSWEEP_ASSIGN_OR_RETURN(tok.pad_id, keys.Int("tokenizer.ggml.padding_token_id"));
+  }
+  QSWEEP_ASSIGN_OR_RETURN(tok.add_space_prefix, keys.Bool("tokenizer.ggml.add_space_prefix", true));
+  if (!tok.scores.empty() && tok.scores.size() != tok.tokens.size())
+    return absl::InvalidArgumentError(absl::StrFormat("%s: tokenizer.ggml.scores has %d entries for %d tokens",
+                                                      path, tok.scores.size(), tok.tokens.size()));
   if (!tok.token_type.empty() && tok.token_type.size() != tok.tokens.size())
     return absl::InvalidArgumentError(absl::StrFormat("%s: tokenizer.ggml.token_type has %d entries for %d tokens",
                                                       path, tok.token_type.size(), tok.tokens.size()));

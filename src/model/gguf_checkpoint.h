@@ -33,6 +33,12 @@ struct GgufTokenizerInfo {
   // tokenizer.ggml.token_type by id (llama.cpp: 1 normal, 2 unknown, 3
   // control, 4 user-defined, 5 unused, 6 byte); empty when absent.
   std::vector<int32_t> token_type;
+  // SentencePiece ("llama") vocabularies: tokenizer.ggml.scores by id, the
+  // unknown and padding ids (-1: none given), and whether a space is put
+  // before the text (tokenizer.ggml.add_space_prefix, true where absent).
+  std::vector<float> scores;
+  int64_t unk_id = -1, pad_id = -1;
+  bool add_space_prefix = true;
 };
 
 // The ggml format of each tensor as stored, for run files and sizes.

@@ -128,14 +128,23 @@ struct GgufBpeArrays {
   std::string pre;
 };
 
+// A SentencePiece ("llama") tokenizer's arrays and keys, as llama.cpp writes them.
+struct GgufSpmArrays {
+  std::vector<float> scores;
+  std::vector<int32_t> token_type;
+  uint32_t unk_id = 0, bos_id = 1, eos_id = 2;
+  bool add_space_prefix = true;
+};
+
 // Writes `ckpt` as GGUF to `path`; `type_of(name, rows, cols)` picks each
 // tensor's type (1-D tensors are always F32). `tokens`: the vocabulary's
 // entries by id (default: "t0", "t1", ...); `bpe`: merges, token types and
-// the pre-tokenizer's name (default: none written).
+// the pre-tokenizer's name (default: none written); `spm`: a SentencePiece
+// tokenizer's instead.
 inline void WriteGguf(const Checkpoint& ckpt, const std::string& path,
                       const std::function<GgmlType(const std::string&, int64_t, int64_t)>& type_of,
                       const std::string& arch = "llama", std::vector<std::string> tokens = {},
-                      const GgufBpeArrays* bpe = nullptr) {
+                      const GgufBpeArrays* bpe = nullptr, const GgufSpmArrays* spm = nullptr) {
   if (tokens.empty())
     for (int64_t i = 0; i < ckpt.config().vocab_size; ++i) tokens.push_back("t" + std::to_string(i));
   const ModelConfig& c = ckpt.config();
@@ -143,7 +152,7 @@ inline void WriteGguf(const Checkpoint& ckpt, const std::string& path,
   w.Put<uint32_t>(0x46554747);
   w.Put<uint32_t>(3);
   w.Put<uint64_t>(ckpt.tensors().size());
-  const int n_keys = 13 + (bpe ? 2 + !bpe->token_type.empty() : 0);
+  const int n_keys = 13 + (bpe ? 2 + !bpe->token_type.empty() : 0) + (spm ? 6 : 0);
   w.Put<uint64_t>(n_keys);
   auto kv_str = [&](const std::string& k, const std::string& v) { w.Str(k); w.Put<uint32_t>(8); w.Str(v); };
   auto kv_u32 = [&](const std::string& k, uint32_t v) { w.Str(k); w.Put<uint32_t>(4); w.Put<uint32_t>(v); };
@@ -159,12 +168,30 @@ inline void WriteGguf(const Checkpoint& ckpt, const std::string& path,
   kv_u32(arch + ".attention.key_length", static_cast<uint32_t>(c.head_dim));
   kv_f32(arch + ".attention.layer_norm_rms_epsilon", static_cast<float>(c.rms_norm_eps));
   kv_f32(arch + ".rope.freq_base", static_cast<float>(c.rope_theta));
-  kv_str("tokenizer.ggml.model", "gpt2");
+  kv_str("tokenizer.ggml.model", spm ? "llama" : "gpt2");
   w.Str("tokenizer.ggml.tokens");
   w.Put<uint32_t>(9);
   w.Put<uint32_t>(8);
   w.Put<uint64_t>(tokens.size());
   for (const std::string& t : tokens) w.Str(t);
+  if (spm) {
+    w.Str("tokenizer.ggml.scores");
+    w.Put<uint32_t>(9);
+    w.Put<uint32_t>(6);
+    w.Put<uint64_t>(spm->scores.size());
+    for (const float x : spm->scores) w.Put<float>(x);
+    w.Str("tokenizer.ggml.token_type");
+    w.Put<uint32_t>(9);
+    w.Put<uint32_t>(5);
+    w.Put<uint64_t>(spm->token_type.size());
+    for (const int32_t t : spm->token_type) w.Put<int32_t>(t);
+    kv_u32("tokenizer.ggml.unknown_token_id", spm->unk_id);
+    kv_u32("tokenizer.ggml.bos_token_id", spm->bos_id);
+    kv_u32("tokenizer.ggml.eos_token_id", spm->eos_id);
+    w.Str("tokenizer.ggml.add_space_prefix");
+    w.Put<uint32_t>(7);
+    w.Put<uint8_t>(spm->add_space_prefix ? 1 : 0);
+  }
   if (bpe) {
     kv_str("tokenizer.ggml.pre", bpe->pre);
     w.Str("tokenizer.ggml.merges");

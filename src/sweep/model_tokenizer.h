@@ -1,7 +1,8 @@
 // The tokenizer a sweep names (`tokenizer:`, default the model): a
 // tokenizer.json, a tokenizer.model, a folder holding one, or a GGUF file,
-// whose own byte-level BPE tokenizer is rebuilt from its arrays
-// (model/gguf_tokenizer_json.h).
+// whose own tokenizer is rebuilt from its arrays: byte-level BPE ("gpt2",
+// model/gguf_tokenizer_json.h) or SentencePiece ("llama",
+// model/gguf_sentencepiece_model.h).
 #pragma once
 #include <memory>
 #include <string>

@@ -19,6 +19,8 @@ class SentencePieceShim {
  public:
   // nullptr with `*error` set (sentencepiece's message) on failure.
   static std::unique_ptr<SentencePieceShim> Load(const std::string& path, std::string* error);
+  // From a serialized ModelProto (what a tokenizer.model file holds).
+  static std::unique_ptr<SentencePieceShim> LoadSerialized(std::string_view model, std::string* error);
   ~SentencePieceShim();
 
   std::vector<int32_t> Encode(std::string_view text) const;
@@ -29,6 +31,10 @@ class SentencePieceShim {
   int32_t bos_id() const;
   int32_t eos_id() const;
   int32_t unk_id() const;
+  // A piece's score, and its type as sentencepiece's ModelProto numbers
+  // them (1 normal, 2 unknown, 3 control, 4 user-defined, 5 unused, 6 byte).
+  float Score(int32_t id) const;
+  int Type(int32_t id) const;
 
  private:
   struct Impl;

@@ -22,6 +22,15 @@ absl::StatusOr<std::unique_ptr<SentencePieceTokenizer>> SentencePieceTokenizer::
   return std::unique_ptr<SentencePieceTokenizer>(new SentencePieceTokenizer(std::move(sp)));
 }
 
+absl::StatusOr<std::unique_ptr<SentencePieceTokenizer>> SentencePieceTokenizer::FromSerialized(
+    std::string_view model, const std::string& source) {
+  std::string error;
+  std::unique_ptr<SentencePieceShim> sp = SentencePieceShim::LoadSerialized(model, &error);
+  if (sp == nullptr)
+    return absl::InvalidArgumentError(absl::StrFormat("%s: not a valid sentencepiece model: %s", source, error));
+  return std::unique_ptr<SentencePieceTokenizer>(new SentencePieceTokenizer(std::move(sp)));
+}
+
 std::vector<int32_t> SentencePieceTokenizer::Encode(std::string_view text) const {
   return sp_->Encode(RepairUtf8(text));
 }

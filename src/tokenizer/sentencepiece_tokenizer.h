@@ -17,6 +17,9 @@ namespace qsweep {
 class SentencePieceTokenizer : public Tokenizer {
  public:
   static absl::StatusOr<std::unique_ptr<SentencePieceTokenizer>> FromFile(const std::string& path);
+  // A serialized ModelProto; errors name `source`.
+  static absl::StatusOr<std::unique_ptr<SentencePieceTokenizer>> FromSerialized(std::string_view model,
+                                                                                const std::string& source);
 
   std::vector<int32_t> Encode(std::string_view text) const override;
   std::string Decode(const std::vector<int32_t>& ids) const override;
@@ -30,6 +33,8 @@ class SentencePieceTokenizer : public Tokenizer {
     return sp_->IdToPiece(id);
   }
   int32_t PieceToId(std::string_view piece) const { return sp_->PieceToId(piece); }
+  float Score(int32_t id) const { return sp_->Score(id); }
+  int Type(int32_t id) const { return sp_->Type(id); }
 
  private:
   explicit SentencePieceTokenizer(std::unique_ptr<SentencePieceShim> sp) : sp_(std::move(sp)) {}
