@@ -14,10 +14,11 @@ __device__ inline uint32_t SmemAddress(const void* p) {
 }
 
 // 16 bytes global → shared, zero-filled when !valid (rows past the batch).
-__device__ inline void CopyAsync16(void* dst, const void* src, bool valid) {
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(SmemAddress(dst)), "l"(src),
-               "r"(valid ? 16 : 0));
+// dst: a shared-window address (SmemAddress).
+__device__ inline void CopyAsync16At(uint32_t dst, const void* src, bool valid) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(valid ? 16 : 0));
 }
+__device__ inline void CopyAsync16(void* dst, const void* src, bool valid) { CopyAsync16At(SmemAddress(dst), src, valid); }
 __device__ inline void CommitAsync() { asm volatile("cp.async.commit_group;\n" ::); }
 template <int kPending>
 __device__ inline void WaitAsync() {

@@ -7,7 +7,9 @@
 //
 // Interface: kBits (bits per code), kTable (whether Value reads the
 // 16-entry codebook the kernel keeps in shared memory), kPairs (whether the
-// gemm takes the pair path below: LoadPair, ValuePair), Load (the group's scale and offset for one row), Value.
+// gemm takes the pair path below: PairOf, ValuePair), Of (a group's scale
+// and offset for one row, from its stored fp16 scale and uint8 zero point,
+// which symmetric formats ignore), Value.
 #pragma once
 #include <cuda_fp16.h>
 #include <cuda_bf16.h>
@@ -44,9 +46,6 @@ __device__ __forceinline__ uint32_t ScalePair(__nv_bfloat162 t, const PairParams
   return Bits(__hfma2(t, g.hi, __hmul2(t, g.lo)));
 }
 
-__device__ __forceinline__ float ScaleAt(const LowbitWeights& w, int64_t row, int64_t group) {
-  return __half2float(__ushort_as_half(__ldg(w.scales + group * w.out_padded + row)));
-}
 
 // c as fp32 without the quarter-rate integer conversion: 0x4B000000 is
 // 2^23, whose ulp is 1, so the bits 0x4B000000 | c are the float 2^23 + c;
@@ -63,18 +62,12 @@ template <int B, bool Asymmetric, int kZero = (1 << (B - 1))>
 struct IntCodes {
   static constexpr int kBits = B;
   static constexpr bool kTable = false, kPairs = B <= 6;
-  __device__ static float ZeroPoint(const LowbitWeights& w, int64_t row, int64_t group) {
-    return Asymmetric ? static_cast<float>(__ldg(w.zeros + group * w.out_padded + row)) : static_cast<float>(kZero);
-  }
-  __device__ static PairParams LoadPair(const LowbitWeights& w, int64_t row, int64_t group) {
-    return SplitScale(ScaleAt(w, row, group), 128 + ZeroPoint(w, row, group));
-  }
+  __device__ static float ZeroPoint(float stored) { return Asymmetric ? stored : static_cast<float>(kZero); }
+  __device__ static PairParams PairOf(float scale, float zero) { return SplitScale(scale, 128 + ZeroPoint(zero)); }
   __device__ static uint32_t ValuePair(uint32_t magic, const PairParams& g) {
     return ScalePair(__hsub2(Bf162(magic), g.offset), g);
   }
-  __device__ static GroupParams Load(const LowbitWeights& w, int64_t row, int64_t group) {
-    return {ScaleAt(w, row, group), kMagic + ZeroPoint(w, row, group)};
-  }
+  __device__ static GroupParams Of(float scale, float zero) { return {scale, kMagic + ZeroPoint(zero)}; }
   __device__ static float Value(uint32_t c, const GroupParams& g, const float*) { return IntValue(c, g); }
 };
 
@@ -85,17 +78,13 @@ using TernaryCodes = IntCodes<2, false, 1>;
 struct BinaryCodes {
   static constexpr int kBits = 1;
   static constexpr bool kTable = false, kPairs = true;
-  __device__ static PairParams LoadPair(const LowbitWeights& w, int64_t row, int64_t group) {
-    return SplitScale(ScaleAt(w, row, group), 128);
-  }
+  __device__ static PairParams PairOf(float scale, float) { return SplitScale(scale, 128); }
   // t = 2c - 1 from c = magic - 128 (both exact).
   __device__ static uint32_t ValuePair(uint32_t magic, const PairParams& g) {
     const __nv_bfloat162 c = __hsub2(Bf162(magic), g.offset);
     return ScalePair(__hfma2(c, __float2bfloat162_rn(2.0f), __float2bfloat162_rn(-1.0f)), g);
   }
-  __device__ static GroupParams Load(const LowbitWeights& w, int64_t row, int64_t group) {
-    return {ScaleAt(w, row, group), 0};
-  }
+  __device__ static GroupParams Of(float scale, float) { return {scale, 0}; }
   __device__ static float Value(uint32_t c, const GroupParams& g, const float*) { return c ? g.scale : -g.scale; }
 };
 
@@ -105,9 +94,7 @@ struct BinaryCodes {
 struct CodebookCodes {
   static constexpr int kBits = 4;
   static constexpr bool kTable = true, kPairs = false;
-  __device__ static GroupParams Load(const LowbitWeights& w, int64_t row, int64_t group) {
-    return {ScaleAt(w, row, group), 0};
-  }
+  __device__ static GroupParams Of(float scale, float) { return {scale, 0}; }
   __device__ static float Value(uint32_t c, const GroupParams& g, const float* table) { return table[c] * g.scale; }
 };
 
@@ -115,9 +102,7 @@ struct CodebookCodes {
 struct Fp8Codes {
   static constexpr int kBits = 8;
   static constexpr bool kTable = false, kPairs = false;
-  __device__ static GroupParams Load(const LowbitWeights& w, int64_t row, int64_t group) {
-    return {ScaleAt(w, row, group), 0};
-  }
+  __device__ static GroupParams Of(float scale, float) { return {scale, 0}; }
   __device__ static float Value(uint32_t c, const GroupParams& g, const float*) {
     const __half_raw h = __nv_cvt_fp8_to_halfraw(static_cast<__nv_fp8_storage_t>(c), __NV_E4M3);
     return __half2float(__half(h)) * g.scale;

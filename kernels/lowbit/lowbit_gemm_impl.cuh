@@ -3,23 +3,33 @@
 //
 // gemm: a warp owns 16 output rows (one tensor-core A tile high) over one
 // slice of the input dimension; a block's 4 warps own 64 adjacent rows and
-// share their activations through shared memory. Per 256 inputs a lane
-// issues b 16-byte loads of codes (the warp reads 512·b consecutive bytes,
-// marked evict-first: each weight is used once per call) and reads its
-// activations as two 16-byte shared loads per 64 inputs and 8 rows, already
-// in fragment order (mma_tiled_weights.h permutes the inputs for that).
-// Codes become bf16 operand pairs in registers (two per bf16x2 instruction
-// on the pair path, else fp32 values rounded in pairs); mma.sync m16n8k16
-// accumulates in fp32 with the activations' rows as the 8 columns of
-// operand B (a single row uses 1/8 of each MMA; the tensor cores are far
-// from the limit).
-// What bounds it, measured on H200 (bench gemm --formats): not the bytes.
-// 1- to 8-bit codes take about the same time per weight, some 12 weights
-// per SM clock, a third of HBM's rate at 4 bits: the instructions per
-// weight (dequantization, plus each chunk's scale loads and 64-bit address
-// arithmetic) and their latency at the 3-4 blocks an SM holds at 120-160
-// registers. Fewer instructions per weight (Marlin's lop3 pairs for every
-// width, scales once per group) is the next step, not more bytes in flight.
+// share their activations through shared memory. Per 256 inputs (a chunk)
+// a lane copies its b 16-byte pieces of codes (the warp's q-th piece is 512
+// consecutive bytes) into a 3-stage ring of shared memory with cp.async,
+// beside the block's rows of x and the tile's scales, so that two chunks
+// of every warp's codes are in flight while a third is computed: a warp
+// consumes a chunk in well under HBM's loaded latency of about a
+// microsecond, and one chunk ahead in registers (what this kernel did
+// before) left each SM 24 KiB in flight and the kernel at 1.6 TB/s.
+// Activations are read as two 16-byte shared loads per 64 inputs and 8
+// rows, already in fragment order (mma_tiled_weights.h permutes the inputs
+// for that). Codes become bf16 operand pairs in registers (two per bf16x2
+// instruction on the pair path: one LOP3 for mask and magic, one HSUB2,
+// and the exact scaling's HMUL2 + HFMA2; else fp32 values rounded in
+// pairs); mma.sync m16n8k16 accumulates in fp32 with the activations' rows
+// as the 8 columns of operand B (a single row uses 1/8 of each MMA; the
+// tensor cores are far from the limit).
+// What bounds it, measured on H200 (bench gemm; ncu at gate/up 28672x8192,
+// w4a16-g128, one row): not the bytes (DRAM at 41% of peak, 1.98 TB/s)
+// but instruction issue: about 590 per warp and chunk of 4096 weights
+// (the SASS of the loop), 300 of them the exact dequantization, from 4
+// blocks (16 warps) per SM, which the 3-stage ring's 46 KiB per block
+// leave and which issue 0.65 instructions per scheduler cycle. The whole Llama-3-70B layer at
+// M=1 runs 1.76x cuBLASLt bf16 (w4a16-g128 and w2a16-g64), 1.19x at w8a16,
+// whose 82 KiB stages leave 2 blocks per SM. Fewer instructions per
+// weight (scales applied to the accumulators, which gives up the bit-exact
+// bf16 weights) or more warps per SM are what would move it; deeper rings
+// (4-6 stages) measured slower, at 2 blocks per SM.
 //
 // Batch invariance: a row of x meets the same instructions in the same
 // order whatever the other rows are: its 8-row tile's MMAs see only its own
@@ -29,6 +39,7 @@
 // on its position in the batch (tested).
 #pragma once
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <type_traits>
 
@@ -56,6 +67,15 @@ __device__ __forceinline__ uint32_t Code(const uint32_t* w, int i) {
   return (low & ((1u << width) - 1)) | (((w[word + 1] >> (16 * half)) & ((1u << (B - width)) - 1)) << width);
 }
 
+// (a & mask) | c in one LOP3: written out because nvcc emits an AND and an
+// OR for it when both constants are immediates.
+template <uint32_t kMaskBits>
+__device__ __forceinline__ uint32_t AndOr(uint32_t a, uint32_t c) {
+  uint32_t d;
+  asm("lop3.b32 %0, %1, %2, %3, 0xEA;\n" : "=r"(d) : "r"(a), "n"(kMaskBits), "r"(c));
+  return d;
+}
+
 // Codes 2p and 2p + 1 in the low and high halves of one register, each
 // ORed with 0x4300 (bf16 128.0, whose ulp is 1): the bf16 pair
 // (128 + c0, 128 + c1). Shifting the whole word keeps the halves apart:
@@ -64,9 +84,10 @@ template <int B>
 __device__ __forceinline__ uint32_t MagicPair(const uint32_t* w, int p) {
   constexpr uint32_t kMask = (1u << B) - 1;
   const int bit = p * B, word = bit >> 4, shift = bit & 15;
-  if (shift + B <= 16) return ((w[word] >> shift) & (kMask * 0x10001u)) | 0x43004300u;
+  const uint32_t magic = 0x43004300u;
+  if (shift + B <= 16) return AndOr<kMask * 0x10001u>(w[word] >> shift, magic);
   const uint32_t m1 = (1u << (16 - shift)) - 1, m2 = kMask & ~m1;
-  return ((w[word] >> shift) & (m1 * 0x10001u)) | ((w[word + 1] << (16 - shift)) & (m2 * 0x10001u)) | 0x43004300u;
+  return ((w[word] >> shift) & (m1 * 0x10001u)) | ((w[word + 1] << (16 - shift)) & (m2 * 0x10001u)) | magic;
 }
 
 // A lane's codes of one chunk: B 16-byte loads, each of which the warp
@@ -83,6 +104,14 @@ __device__ __forceinline__ void LoadCodes(const uint4* p, uint32_t (&cw)[4 * B])
 
 __device__ __forceinline__ int64_t GroupOf(const LowbitWeights& w, int64_t k) {
   return w.group_shift < 0 ? 0 : k >> w.group_shift;
+}
+
+// A group's parameters for one row, read from device memory.
+template <class F>
+__device__ __forceinline__ GroupParams ParamsAt(const LowbitWeights& w, int64_t row, int64_t group) {
+  const int64_t at = group * w.out_padded + row;
+  return F::Of(__half2float(__ushort_as_half(__ldg(w.scales + at))),
+               w.zeros != nullptr ? static_cast<float>(__ldg(w.zeros + at)) : 0.0f);
 }
 
 using attn::PackBf16;
@@ -112,47 +141,49 @@ __device__ __forceinline__ void FillTable(const LowbitWeights& w, float* table) 
   }
 }
 
-// The group parameters of a lane's two rows for the 4 blocks of 64 inputs
-// of chunk c.
-// Blocks of one group (groups of 128 and more, or one per row) reuse the
-// previous block's parameters instead of loading and converting them again.
-template <class F, class P>
-__device__ __forceinline__ void LoadParams(const LowbitWeights& w, int64_t r0, int64_t c, int tig, P (&g)[4][2]) {
-  int64_t previous = -1;
-#pragma unroll
-  for (int bi = 0; bi < 4; ++bi) {
-    const int64_t group = GroupOf(w, c * 256 + bi * 64 + tig * 16);
-    if (bi > 0 && group == previous) {
-      g[bi][0] = g[bi - 1][0];
-      g[bi][1] = g[bi - 1][1];
-      continue;
-    }
-    previous = group;
-    if constexpr (F::kPairs) {
-      g[bi][0] = F::LoadPair(w, r0, group);
-      g[bi][1] = F::LoadPair(w, r0 + 8, group);
-    } else {
-      g[bi][0] = F::Load(w, r0, group);
-      g[bi][1] = F::Load(w, r0 + 8, group);
-    }
-  }
-}
+// A block's shared memory: S stages, each holding one chunk (256 inputs) of
+// everything the chunk's MMAs read: the block's rows of x, and per warp its
+// tile's codes, scales and zero points. Stage s is refilled by cp.async
+// while stages s+1 .. s+S-1 are consumed, so S-1 chunks of every warp's
+// codes are in flight at once.
+template <int B, int MT>
+struct Stages {
+  static constexpr int kRows = 8 * MT;
+  // Rows padded by 16 bytes: a quarter-warp's 16-byte reads (rows gid,
+  // gid + 1 at 4 column offsets) then fall in distinct banks.
+  static constexpr int kPitch = 256 + 8;
+  // A chunk holds at most 16 groups (groups of 16 inputs).
+  static constexpr int kMaxGroups = 16;
+  struct Stage {
+    __nv_bfloat16 x[kRows][kPitch];
+    uint4 codes[kWarps][B * 32];
+    uint16_t scales[kWarps][kMaxGroups][16];
+    uint8_t zeros[kWarps][kMaxGroups][16];
+  };
+  // Two chunks of every warp's codes in flight. Deeper rings (4-6 stages)
+  // measured slower on H200: their shared memory left 2 blocks (8 warps)
+  // per SM, too few to hide the latency of the dequantization's dependent
+  // instructions; at 3 stages 3-4 blocks fit.
+  static constexpr int kCount = 3;
+  static constexpr size_t kBytes = kCount * sizeof(Stage);
+};
 
-// MT tiles of 8 rows per block (grid z walks the rest). The block's rows of
-// x for one chunk (8·MT x 256 inputs) are copied to shared memory with
-// cp.async, double-buffered, while the previous chunk computes; a lane's
-// next codes and scales are in registers one chunk ahead. Nothing a warp
-// waits for is then issued less than a chunk before it is needed.
+// MT tiles of 8 rows per block (grid z walks the rest). Every thread copies
+// its share of a chunk's activations, codes and group parameters into a
+// stage with cp.async, one commit group per chunk; a lane reads back only
+// its own codes, but the activations and parameters of the whole block, so
+// one barrier per chunk both publishes a stage and frees the one consumed
+// before it.
 template <class F, int MT>
 __global__ void __launch_bounds__(kThreads) GemmKernel(LowbitWeights w, const __nv_bfloat16* __restrict__ x,
                                                        int64_t rows, int64_t ldx, void* y, int64_t ldy,
                                                        LowbitOut mode, int64_t chunks_per_slice, int slices,
                                                        float* partials, int* counters) {
-  constexpr int B = F::kBits, kRows = 8 * MT;
-  // Rows padded by 16 bytes: a quarter-warp's 16-byte reads (rows gid,
-  // gid + 1 at 4 column offsets) then fall in distinct banks.
-  constexpr int kPitch = 256 + 8;
-  __shared__ __align__(16) __nv_bfloat16 xs[2][kRows][kPitch];
+  constexpr int B = F::kBits;
+  using St = Stages<B, MT>;
+  constexpr int S = St::kCount, kRows = St::kRows;
+  extern __shared__ __align__(16) unsigned char smem_raw[];
+  auto* stages = reinterpret_cast<typename St::Stage*>(smem_raw);
   __shared__ float table[16];
   FillTable<F>(w, table);
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, gid = lane / 4, tig = lane % 4;
@@ -161,49 +192,91 @@ __global__ void __launch_bounds__(kThreads) GemmKernel(LowbitWeights w, const __
   const int slice = blockIdx.y;
   const int64_t c_begin = slice * chunks_per_slice, c_end = std::min(chunks, c_begin + chunks_per_slice);
   const bool active = nt < row_tiles;
-  const int64_t r0 = nt * 16 + gid;
+  // Groups per chunk, and the chunk's first group: one group per row
+  // (group_shift < 0) is group 0 of every chunk.
+  const int shift = w.group_shift;
+  const int groups = shift < 0 || shift >= 8 ? 1 : 256 >> shift;
+  const int x_rows = static_cast<int>(std::min<int64_t>(kRows, rows - m0));
+  constexpr int kRowPieces = St::kPitch * 2 / 16;
+#pragma unroll
+  for (int st = 0; st < S; ++st)
+    for (int i = threadIdx.x; i < (kRows - x_rows) * kRowPieces; i += kThreads)
+      reinterpret_cast<uint4*>(&stages[st].x[x_rows + i / kRowPieces][0])[i % kRowPieces] = make_uint4(0, 0, 0, 0);
+  // What each thread copies per chunk, from bases fixed here: 16 bytes of
+  // x rows warp + 4i (the tile's rows there are; the others stay the zeros
+  // just written), its lane's B pieces of codes, and for lanes below 2 per
+  // group the tile's scales (16 rows of fp16: two pieces a group), below 1
+  // per group its zero points.
+  constexpr int kXPieces = kRows / kWarps;
+  const __nv_bfloat16* x_lane = x + (m0 + warp) * ldx + lane * 8;
   const uint4* codes = reinterpret_cast<const uint4*>(w.codes) + nt * chunks * B * 32 + lane;
-  auto stage = [&](int64_t c, int buf) {
-    for (int p = threadIdx.x; p < kRows * 32; p += kThreads) {
-      const int r = p / 32, piece = p % 32;
-      const int64_t m = m0 + r, k = c * 256 + piece * 8;
-      const bool valid = m < rows && k < w.in;  // in is a multiple of 8
-      attn::CopyAsync16(&xs[buf][r][piece * 8], valid ? x + m * ldx + k : x, valid);
+  const uint16_t* scales_lane = w.scales + (lane / 2) * w.out_padded + nt * 16 + 8 * (lane % 2);
+  const uint8_t* zeros_lane = w.zeros != nullptr ? w.zeros + lane * w.out_padded + nt * 16 : nullptr;
+  const bool copies_scales = active && lane < 2 * groups, copies_zeros = active && w.zeros != nullptr && lane < groups;
+  const uint32_t smem0 = attn::SmemAddress(stages);
+  constexpr uint32_t kStageBytes = sizeof(typename St::Stage);
+  constexpr uint32_t kCodesAt = offsetof(typename St::Stage, codes), kScalesAt = offsetof(typename St::Stage, scales),
+                     kZerosAt = offsetof(typename St::Stage, zeros);
+  const uint32_t x_at = (warp * St::kPitch + lane * 8) * 2, codes_at = kCodesAt + (warp * B * 32 + lane) * 16,
+                 scales_at = kScalesAt + warp * St::kMaxGroups * 32 + lane * 16,
+                 zeros_at = kZerosAt + warp * St::kMaxGroups * 16 + lane * 16;
+  auto issue = [&](int64_t c, int s) {
+    if (c < c_end) {
+      const uint32_t base = smem0 + s * kStageBytes;
+      const int k0 = static_cast<int>(c) * 256;
+      const bool valid = k0 + lane * 8 < w.in;  // in is a multiple of 8
+#pragma unroll
+      for (int i = 0; i < kXPieces; ++i)
+        if (warp + kWarps * i < x_rows)
+          attn::CopyAsync16At(base + x_at + i * kWarps * St::kPitch * 2, valid ? x_lane + i * kWarps * ldx + k0 : x,
+                              valid);
+      if (active) {
+        const uint4* src = codes + c * (B * 32);
+#pragma unroll
+        for (int q = 0; q < B; ++q) attn::CopyAsync16At(base + codes_at + q * 512, src + q * 32, true);
+        const int64_t g0 = shift < 0 ? 0 : (c * 256) >> shift;
+        if (copies_scales) attn::CopyAsync16At(base + scales_at, scales_lane + g0 * w.out_padded, true);
+        if (copies_zeros) attn::CopyAsync16At(base + zeros_at, zeros_lane + g0 * w.out_padded, true);
+      }
     }
-    attn::CommitAsync();
+    attn::CommitAsync();  // empty past the slice's end: every chunk is one group
   };
   float acc[MT][4] = {};
-  uint32_t cw[4 * B], next[4 * B];
   using Params = std::conditional_t<F::kPairs, PairParams, GroupParams>;
-  Params params[4][2], next_params[4][2];
-  if (c_begin < c_end) {
-    stage(c_begin, 0);
-    if (active) {
-      LoadCodes<B>(codes + c_begin * B * 32, cw);
-      LoadParams<F>(w, r0, c_begin, tig, params);
-    }
-  }
+  auto params_of = [&](const typename St::Stage& st, int g, int row) {
+    const float scale = __half2float(__ushort_as_half(st.scales[warp][g][row]));
+    const float zero = w.zeros != nullptr ? static_cast<float>(st.zeros[warp][g][row]) : 0.0f;
+    if constexpr (F::kPairs) return F::PairOf(scale, zero);
+    else return F::Of(scale, zero);
+  };
+#pragma unroll
+  for (int s = 0; s < S - 1; ++s) issue(c_begin + s, s);
+  int s = 0;
   for (int64_t c = c_begin; c < c_end; ++c) {
-    const int buf = static_cast<int>((c - c_begin) & 1);
-    const bool more = c + 1 < c_end;
-    if (more) {
-      stage(c + 1, buf ^ 1);
-      if (active) {
-        LoadCodes<B>(codes + (c + 1) * B * 32, next);
-        LoadParams<F>(w, r0, c + 1, tig, next_params);
-      }
-      attn::WaitAsync<1>();
-    } else {
-      attn::WaitAsync<0>();
-    }
-    __syncthreads();
+    attn::WaitAsync<S - 2>();
+    __syncthreads();  // stage s is complete for every thread; stage s - 1 is free
+    issue(c + S - 1, s == 0 ? S - 1 : s - 1);
+    const typename St::Stage& st = stages[s];
     if (active) {
+      uint32_t cw[4 * B];
+#pragma unroll
+      for (int q = 0; q < B; ++q) {
+        const uint4 v = st.codes[warp][q * 32 + lane];
+        cw[4 * q] = v.x, cw[4 * q + 1] = v.y, cw[4 * q + 2] = v.z, cw[4 * q + 3] = v.w;
+      }
+      Params params[2];
+      int previous = -1;
 #pragma unroll
       for (int bi = 0; bi < 4; ++bi) {
+        // Blocks of one group (groups of 64 inputs and more) keep the
+        // parameters they have.
+        const int g = shift < 0 ? 0 : (bi * 64 + tig * 16) >> shift;
+        if (g != previous) params[0] = params_of(st, g, gid), params[1] = params_of(st, g, gid + 8);
+        previous = g;
         uint32_t xb[MT][8];
 #pragma unroll
         for (int mt = 0; mt < MT; ++mt) {
-          const uint4* src = reinterpret_cast<const uint4*>(&xs[buf][mt * 8 + gid][bi * 64 + tig * 16]);
+          const uint4* src = reinterpret_cast<const uint4*>(&st.x[mt * 8 + gid][bi * 64 + tig * 16]);
           const uint4 lo = src[0], hi = src[1];
           xb[mt][0] = lo.x, xb[mt][1] = lo.y, xb[mt][2] = lo.z, xb[mt][3] = lo.w;
           xb[mt][4] = hi.x, xb[mt][5] = hi.y, xb[mt][6] = hi.z, xb[mt][7] = hi.w;
@@ -214,26 +287,21 @@ __global__ void __launch_bounds__(kThreads) GemmKernel(LowbitWeights w, const __
           uint32_t a[4];  // (e0, e1), (e2, e3), (e4, e5), (e6, e7): rows gid, gid + 8, gid, gid + 8
           if constexpr (F::kPairs) {
 #pragma unroll
-            for (int r = 0; r < 4; ++r) a[r] = F::ValuePair(MagicPair<B>(cw, 4 * t + r), params[bi][r & 1]);
+            for (int r = 0; r < 4; ++r) a[r] = F::ValuePair(MagicPair<B>(cw, 4 * t + r), params[r & 1]);
           } else {
 #pragma unroll
             for (int r = 0; r < 4; ++r)
-              a[r] = PackBf16(F::Value(Code<B>(cw, 8 * t + 2 * r), params[bi][r & 1], table),
-                              F::Value(Code<B>(cw, 8 * t + 2 * r + 1), params[bi][r & 1], table));
+              a[r] = PackBf16(F::Value(Code<B>(cw, 8 * t + 2 * r), params[r & 1], table),
+                              F::Value(Code<B>(cw, 8 * t + 2 * r + 1), params[r & 1], table));
           }
 #pragma unroll
           for (int mt = 0; mt < MT; ++mt) Mma(acc[mt], a[0], a[1], a[2], a[3], xb[mt][2 * tt], xb[mt][2 * tt + 1]);
         }
       }
     }
-    __syncthreads();  // every warp is done with xs[buf] before it is refilled
-    if (more) {
-#pragma unroll
-      for (int i = 0; i < 4 * B; ++i) cw[i] = next[i];
-#pragma unroll
-      for (int bi = 0; bi < 4; ++bi) params[bi][0] = next_params[bi][0], params[bi][1] = next_params[bi][1];
-    }
+    s = s == S - 1 ? 0 : s + 1;
   }
+  attn::WaitAsync<0>();  // no copy outlives the block
   // acc[mt][i]: output row (of W) r0 + 8·(i / 2), row of x m0 + 8·mt + 2·tig + i % 2.
   if (slices == 1) {
     if (!active) return;
@@ -297,7 +365,7 @@ __global__ void __launch_bounds__(kThreads) DequantizeKernel(LowbitWeights w, __
   for (int bi = 0; bi < 4; ++bi) {
     const int64_t k = c * 256 + bi * 64 + tig * 16, group = GroupOf(w, k);
     if (k >= w.in) break;
-    const GroupParams g[2] = {F::Load(w, r0, group), F::Load(w, r0 + 8, group)};
+    const GroupParams g[2] = {ParamsAt<F>(w, r0, group), ParamsAt<F>(w, r0 + 8, group)};
     float v[2][16];
 #pragma unroll
     for (int tt = 0; tt < 4; ++tt)
@@ -352,8 +420,15 @@ void LaunchGemm(const LowbitWeights& w, const __nv_bfloat16* x, int64_t rows, in
   auto* partials = reinterpret_cast<float*>(static_cast<char*>(workspace) + kCounterRegionBytes);
   const dim3 grid(static_cast<unsigned>(CeilDiv(w.out_padded / 16, kWarps)), static_cast<unsigned>(s.slices),
                   static_cast<unsigned>(CeilDiv(rows, 8 * MT)));
-  GemmKernel<F, MT><<<grid, kThreads, 0, stream>>>(w, x, rows, ldx, y, ldy, mode, s.chunks_per_slice, s.slices,
-                                                   partials, counters);
+  constexpr size_t smem = Stages<F::kBits, MT>::kBytes;
+  static const bool configured =
+      cudaFuncSetAttribute(GemmKernel<F, MT>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem) == cudaSuccess;
+  if (!configured) {
+    std::fprintf(stderr, "qsweep: the low-bit gemm cannot have %zu bytes of shared memory on this device\n", smem);
+    std::abort();
+  }
+  GemmKernel<F, MT><<<grid, kThreads, smem, stream>>>(w, x, rows, ldx, y, ldy, mode, s.chunks_per_slice, s.slices,
+                                                      partials, counters);
   QSWEEP_KERNEL_CHECK();
 }
 

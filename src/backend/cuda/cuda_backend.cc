@@ -560,8 +560,13 @@ const void* CudaBackend::DenseWeights(const Linear& l, int64_t slot) {
 bool CudaBackend::LowbitProduct(const Linear& l, const void* x, int64_t rows, int64_t ldx, void* y, int64_t ldy,
                                 DType ytype, bool accumulate) {
   const auto& g = static_cast<const GpuLinear&>(l);
-  if (!g.packed() || batch_invariant_ || rows > kernels::kLowbitMaxRows || g.in_features() % 8 || ldx % 8 ||
-      reinterpret_cast<uintptr_t>(x) % 16)
+  // A decode step (its layout reads the KV cache) has at most
+  // kMaxDecodeRows rows, where the low-bit kernel's result for a row does
+  // not depend on the others: it keeps batch invariance there. Prefill and
+  // scoring, whose row counts range past it, keep the dequantized product.
+  static_assert(kMaxDecodeRows <= kernels::kLowbitMaxRows);
+  if (!g.packed() || (batch_invariant_ && !cache_reads_set_) || rows > kernels::kLowbitMaxRows ||
+      g.in_features() % 8 || ldx % 8 || reinterpret_cast<uintptr_t>(x) % 16)
     return false;
   using kernels::LowbitOut;
   const LowbitOut mode = accumulate ? LowbitOut::kAddF32 : ytype == DType::kBF16 ? LowbitOut::kBf16 : LowbitOut::kF32;
