@@ -1,5 +1,6 @@
-// GPTQ and AWQ checkpoints (safetensors with quantization_config), written
-// here from the tiny model by packing codes the way AutoGPTQ and AutoAWQ do,
+// GPTQ, AWQ and compressed-tensors checkpoints (safetensors with
+// quantization_config), written here from the tiny model by packing codes
+// the way AutoGPTQ, AutoAWQ and llm-compressor do,
 // written out literally in this file: every projection reads back as
 // scale · (code − zero) of the codes written, act-order groups included, and
 // broken ones are refused by name.
@@ -64,7 +65,10 @@ struct Layer {
   std::vector<float> want;     // [out, in]
 };
 
-Layer Quantize(int64_t out, int64_t in, int64_t group, bool act_order, std::mt19937& rng) {
+// symmetric: every zero point 8 (compressed-tensors' symmetric offset);
+// bf16: scales of 8 significant bits, which bf16 and fp16 both hold.
+Layer Quantize(int64_t out, int64_t in, int64_t group, bool act_order, std::mt19937& rng, bool symmetric = false,
+               bool bf16 = false) {
   Layer l{out, in, group, {}, {}, {}, {}, {}};
   const int64_t groups = in / group;
   l.code.resize(out * in);
@@ -74,8 +78,10 @@ Layer Quantize(int64_t out, int64_t in, int64_t group, bool act_order, std::mt19
   for (int64_t i = 0; i < in; ++i) l.g_idx[i] = static_cast<int32_t>(i / group);
   if (act_order) std::shuffle(l.g_idx.begin(), l.g_idx.end(), rng);  // GPTQ desc_act: groups follow the column order
   for (auto& c : l.code) c = static_cast<int32_t>(rng() % 16);
-  for (auto& z : l.zero) z = static_cast<int32_t>(1 + rng() % 14);  // GPTQ v1 stores zero - 1: keep it >= 1
-  for (auto& s : l.scale) s = FloatToF16(std::ldexp(1.0f + (rng() % 1000) / 1000.0f, -8 - static_cast<int>(rng() % 4)));
+  for (auto& z : l.zero) z = symmetric ? 8 : static_cast<int32_t>(1 + rng() % 14);  // GPTQ v1 stores zero - 1: keep it >= 1
+  for (auto& s : l.scale)
+    s = FloatToF16(std::ldexp(1.0f + (rng() % (bf16 ? 128 : 1000)) / (bf16 ? 128.0f : 1000.0f),
+                              -8 - static_cast<int>(rng() % 4)));
   l.want.resize(out * in);
   for (int64_t o = 0; o < out; ++o)
     for (int64_t i = 0; i < in; ++i) {
@@ -119,6 +125,31 @@ void PackAwq(const Layer& l, const std::string& prefix, std::map<std::string, Ra
   t[prefix + ".scales"] = {"F16", {l.in / l.group, l.out}, Bytes(l.scale)};
 }
 
+// compressed-tensors' pack-quantized (llm-compressor): weight_packed
+// [out, in/8], nibble j of word (o, c) = code of input 8c + j (stored as
+// the signed code + 8); weight_zero_point [out/8, groups], nibble j of word
+// (r, g) = zero of output 8r + j (asymmetric only); weight_scale
+// [out, groups] in bf16; weight_shape; weight_g_idx with act order.
+void PackCompressed(const Layer& l, const std::string& prefix, bool symmetric, bool act_order,
+                    std::map<std::string, Raw>& t) {
+  const int64_t groups = l.in / l.group;
+  std::vector<int32_t> qw(l.out * (l.in / 8), 0), qz(l.out / 8 * groups, 0);
+  for (int64_t o = 0; o < l.out; ++o)
+    for (int64_t i = 0; i < l.in; ++i)
+      qw[o * (l.in / 8) + i / 8] |= static_cast<int32_t>(static_cast<uint32_t>(l.code[o * l.in + i]) << (4 * (i % 8)));
+  for (int64_t g = 0; g < groups; ++g)
+    for (int64_t o = 0; o < l.out; ++o)
+      qz[(o / 8) * groups + g] |= static_cast<int32_t>(static_cast<uint32_t>(l.zero[g * l.out + o]) << (4 * (o % 8)));
+  std::vector<uint16_t> scale(l.out * groups);
+  for (int64_t g = 0; g < groups; ++g)
+    for (int64_t o = 0; o < l.out; ++o) scale[o * groups + g] = FloatToBF16(F16ToFloat(l.scale[g * l.out + o]));
+  t[prefix + ".weight_packed"] = {"I32", {l.out, l.in / 8}, Bytes(qw)};
+  if (!symmetric) t[prefix + ".weight_zero_point"] = {"I32", {l.out / 8, groups}, Bytes(qz)};
+  t[prefix + ".weight_scale"] = {"BF16", {l.out, groups}, Bytes(scale)};
+  t[prefix + ".weight_shape"] = {"I32", {2}, Bytes(std::vector<int32_t>{static_cast<int32_t>(l.out), static_cast<int32_t>(l.in)})};
+  if (act_order) t[prefix + ".weight_g_idx"] = {"I32", {l.in}, Bytes(l.g_idx)};
+}
+
 class PackedIntCheckpointTest : public ::testing::TestWithParam<std::string> {
  protected:
   // Writes the tiny model as a `method` checkpoint; returns the layers written.
@@ -128,9 +159,14 @@ class PackedIntCheckpointTest : public ::testing::TestWithParam<std::string> {
     fs::create_directories(dir);
     std::ifstream cin(testing::RepoTestData("tiny/model/config.json"));
     json config = json::parse(cin);
-    config["quantization_config"] = method == "gptq"
-        ? json{{"quant_method", "gptq"}, {"bits", 4}, {"group_size", 32}, {"desc_act", act_order}, {"sym", false}}
-        : json{{"quant_method", "awq"}, {"bits", 4}, {"group_size", 32}, {"version", "gemm"}, {"zero_point", true}};
+    const bool ct = method.starts_with("ct"), symmetric = method == "ct-sym";
+    config["quantization_config"] =
+        method == "gptq" ? json{{"quant_method", "gptq"}, {"bits", 4}, {"group_size", 32}, {"desc_act", act_order}, {"sym", false}}
+        : ct ? json{{"quant_method", "compressed-tensors"}, {"format", "pack-quantized"}, {"ignore", {"lm_head"}},
+                    {"config_groups", {{"group_0", {{"targets", {"Linear"}}, {"input_activations", nullptr},
+                                                    {"weights", {{"num_bits", 4}, {"type", "int"}, {"symmetric", symmetric},
+                                                                 {"strategy", "group"}, {"group_size", 32}}}}}}}}
+             : json{{"quant_method", "awq"}, {"bits", 4}, {"group_size", 32}, {"version", "gemm"}, {"zero_point", true}};
     std::ofstream(dir / "config.json") << config.dump();
     std::mt19937 rng(5);
     std::map<std::string, Raw> tensors;
@@ -138,8 +174,10 @@ class PackedIntCheckpointTest : public ::testing::TestWithParam<std::string> {
     for (const TensorInfo& t : (*src)->tensors()) {
       if (t.name.ends_with("proj.weight")) {
         const std::string prefix = t.name.substr(0, t.name.size() - 7);
-        Layer l = Quantize(t.shape[0], t.shape[1], 32, act_order, rng);
-        method == "gptq" ? PackGptq(l, prefix, tensors) : PackAwq(l, prefix, tensors);
+        Layer l = Quantize(t.shape[0], t.shape[1], 32, act_order, rng, symmetric, ct);
+        if (ct) PackCompressed(l, prefix, symmetric, act_order, tensors);
+        else if (method == "gptq") PackGptq(l, prefix, tensors);
+        else PackAwq(l, prefix, tensors);
         layers.emplace(t.name, std::move(l));
       } else {
         auto v = (*src)->ReadAll(t.name);
@@ -179,7 +217,8 @@ TEST_P(PackedIntCheckpointTest, EveryProjectionReadsBackAsItsCodes) {
       ASSERT_TRUE(q.ok()) << q.status();
       ASSERT_EQ(q->has_value(), !act_order) << name;
       if (act_order) continue;
-      EXPECT_TRUE((*q)->format.asymmetric && (*q)->format.bits == 4 && (*q)->format.group == 32) << name;
+      EXPECT_EQ((*q)->format.asymmetric, GetParam() != "ct-sym") << name;
+      EXPECT_TRUE((*q)->format.bits == 4 && (*q)->format.group == 32) << name;
       std::vector<float> w((l.out - l.out / 4) * l.in);
       DequantizeWeights(**q, w);
       ASSERT_TRUE(std::equal(w.begin(), w.end(), l.want.begin() + (l.out / 4) * l.in)) << name;
@@ -190,7 +229,7 @@ TEST_P(PackedIntCheckpointTest, EveryProjectionReadsBackAsItsCodes) {
     ASSERT_FALSE(stored.empty());
     int packed = 0;
     for (const StoredFormat& f : stored)
-      if (f.format == GetParam() + "-int4-g32") ++packed;
+      if (f.format == GetParam().substr(0, GetParam().starts_with("ct") ? 2 : 4) + "-int4-g32") ++packed;
     EXPECT_EQ(packed, static_cast<int>(layers.size()));
   }
 }
@@ -239,12 +278,23 @@ TEST_P(PackedIntCheckpointTest, BrokenCheckpointsAreRefusedByName) {
     ASSERT_FALSE(ck.ok()) << why;
     EXPECT_NE(ck.status().message().find(why), std::string::npos) << ck.status();
   };
+  const bool ct = GetParam().starts_with("ct");
+  // Where the scheme's numbers sit: top level, or compressed-tensors' group.
+  auto weights = [&](json& q) -> json& { return ct ? q["config_groups"]["group_0"]["weights"] : q; };
   json q = config["quantization_config"];
-  q["group_size"] = 48;  // does not divide 128
+  weights(q)["group_size"] = 48;  // does not divide 128
   with(q, "group size 48 does not divide");
   q = config["quantization_config"];
-  q["bits"] = 8;  // the files hold 4-bit words: shapes disagree
-  with(q, GetParam() == "awq" ? "AWQ packs 4-bit codes" : "qweight");
+  weights(q)[ct ? "num_bits" : "bits"] = 8;  // the files hold 4-bit words: shapes disagree
+  with(q, GetParam() == "awq" ? "AWQ packs 4-bit codes" : ct ? "weight_packed" : "qweight");
+  if (ct) {
+    q = config["quantization_config"];
+    q["config_groups"]["group_0"]["input_activations"] = {{"num_bits", 8}, {"type", "int"}};
+    with(q, "quantizes activations (only weight-only schemes are read)");
+    q = config["quantization_config"];
+    q["format"] = "int-quantized";
+    with(q, "compressed-tensors format 'int-quantized' (only pack-quantized is read)");
+  }
   q = config["quantization_config"];
   q["quant_method"] = "exl2";
   with(q, "quant_method 'exl2' is not supported");
@@ -252,7 +302,7 @@ TEST_P(PackedIntCheckpointTest, BrokenCheckpointsAreRefusedByName) {
   ASSERT_TRUE(OpenCheckpoint(dir.string()).ok());
 }
 
-INSTANTIATE_TEST_SUITE_P(Methods, PackedIntCheckpointTest, ::testing::Values("gptq", "awq"));
+INSTANTIATE_TEST_SUITE_P(Methods, PackedIntCheckpointTest, ::testing::Values("gptq", "awq", "ct", "ct-sym"));
 
 }  // namespace
 }  // namespace qsweep

@@ -14,40 +14,54 @@
 //         qzeros  int32 [G, out / 8]    k holds column 8·(o / 8) + kAwqOrder[k], kAwqOrder =
 //         scales  fp16  [G, out]        {0, 2, 4, 6, 1, 3, 5, 7} (AutoAWQ's packing order)
 //
+//   compressed-tensors "pack-quantized" (llm-compressor), P = ceil(in / p):
+//         weight_packed      int32 [out, P]   code (i, o) = word[o][i / p] >> (bits·(i % p)),
+//                                             stored as the signed code + 2^(bits-1)
+//         weight_zero_point  int32 [ceil(out / p), G]  (asymmetric only) zero (g, o) =
+//                                             word[o / p][g] >> (bits·(o % p)), offset alike;
+//                                             symmetric: zero = 2^(bits-1)
+//         weight_scale       fp16, bf16 or fp32 [out, G]
+//         weight_shape       int32 [2] = {out, in};  weight_g_idx int32 [in] (optional)
+//
 //   W[o][i] = scale(g, o) · (code(i, o) − zero(g, o)),  g = g_idx[i] or i / group,
 //
 // computed in fp32, where every such product is exact (an 11-bit fp16
-// significand times a code difference of at most 9 bits).
+// significand, 8-bit bf16, times a code difference of at most 9 bits; fp32
+// scales round once).
 #pragma once
 #include <cstdint>
 #include <optional>
 #include <string>
 
 #include "absl/status/status.h"
+#include "core/dtype.h"
 #include "quant/quantized_weights.h"
 
 namespace qsweep {
 
-enum class PackedIntMethod { kGptq, kAwq };
+enum class PackedIntMethod { kGptq, kAwq, kCompressed };
 
 struct PackedIntFormat {
   PackedIntMethod method = PackedIntMethod::kGptq;
   int bits = 4;
   int64_t group = 128;         // input features per group; `in` for one group
   bool zero_plus_one = true;   // GPTQ v1
-  std::string Describe() const;  // "gptq-int4-g128", "awq-int4-g128"
+  bool symmetric = false;      // compressed-tensors without weight_zero_point
+  std::string Describe() const;  // "gptq-int4-g128", "awq-int4-g128", "ct-int4-g128" (compressed-tensors)
 };
 
 // The tensors of one layer, as mapped from the files (any alignment).
 struct PackedIntTensors {
   const uint8_t* qweight = nullptr;
   const uint8_t* qzeros = nullptr;
-  const uint8_t* scales = nullptr;  // fp16
+  const uint8_t* scales = nullptr;  // scale_dtype: fp16 (GPTQ, AWQ), bf16 or fp32 (compressed-tensors)
   const uint8_t* g_idx = nullptr;   // int32 [in], or null
+  DType scale_dtype = DType::kF16;
 };
 
-// The shapes a layer of [out, in] must have under `f` ([rows, cols] each);
-// g_idx's values are checked by CheckGroupIndex.
+// The shapes a layer of [out, in] must have under `f` ([rows, cols] each;
+// qzeros of a symmetric layer: none); g_idx's values are checked by
+// CheckGroupIndex.
 struct PackedIntShapes {
   int64_t qweight[2], qzeros[2], scales[2];
 };

@@ -213,7 +213,47 @@ struct Location {
   int64_t packed_bytes = 0;
 };
 
-// config.json's quantization_config: GPTQ or AWQ packed int weights.
+// compressed-tensors (llm-compressor): the "pack-quantized" format of
+// weight-only integer schemes, one scheme for every quantized layer (its
+// config_groups' weights), per group or per channel.
+template <class Bad>
+absl::StatusOr<std::optional<PackedIntFormat>> CompressedTensorsFormat(const json& q, const Bad& bad) {
+  const std::string format = q.contains("format") && q["format"].is_string() ? q["format"].get<std::string>() : "";
+  if (format != "pack-quantized") return bad("compressed-tensors format '" + format + "' (only pack-quantized is read)");
+  if (!q.contains("config_groups") || !q["config_groups"].is_object() || q["config_groups"].empty())
+    return bad("no config_groups");
+  std::optional<PackedIntFormat> f;
+  for (const auto& [name, group] : q["config_groups"].items()) {
+    if (!group.is_object() || !group.contains("weights") || !group["weights"].is_object())
+      return bad("config_groups." + name + " has no weights");
+    if (group.contains("input_activations") && !group["input_activations"].is_null())
+      return bad("config_groups." + name + " quantizes activations (only weight-only schemes are read)");
+    const json& w = group["weights"];
+    if (!w.contains("type") || w["type"] != "int") return bad("config_groups." + name + ".weights is not of type int");
+    if (!w.contains("num_bits") || !w["num_bits"].is_number_integer())
+      return bad("config_groups." + name + ".weights has no integer num_bits");
+    PackedIntFormat g;
+    g.method = PackedIntMethod::kCompressed;
+    g.zero_plus_one = false;
+    g.bits = w["num_bits"].get<int>();
+    g.symmetric = !w.contains("symmetric") || (w["symmetric"].is_boolean() && w["symmetric"].get<bool>());
+    const std::string strategy = w.contains("strategy") && w["strategy"].is_string() ? w["strategy"].get<std::string>() : "";
+    if (strategy == "channel") {
+      g.group = -1;
+    } else if (strategy == "group" && w.contains("group_size") && w["group_size"].is_number_integer()) {
+      g.group = w["group_size"].get<int64_t>();
+    } else {
+      return bad("config_groups." + name + ".weights strategy '" + strategy + "' (group with a group_size, or channel)");
+    }
+    if (f && (f->bits != g.bits || f->symmetric != g.symmetric || f->group != g.group))
+      return bad("config_groups differ in their weights (one scheme for every layer is read)");
+    f = g;
+  }
+  return f;
+}
+
+// config.json's quantization_config: GPTQ, AWQ or compressed-tensors packed
+// int weights.
 absl::StatusOr<std::optional<PackedIntFormat>> PackedIntFormatOf(const std::string& config_path) {
   QSWEEP_ASSIGN_OR_RETURN(json config, ReadJsonFile(config_path));
   if (!config.is_object() || !config.contains("quantization_config")) return std::nullopt;
@@ -236,8 +276,10 @@ absl::StatusOr<std::optional<PackedIntFormat>> PackedIntFormatOf(const std::stri
     f.zero_plus_one = false;
     const std::string version = q.contains("version") && q["version"].is_string() ? q["version"].get<std::string>() : "gemm";
     if (version != "gemm" && version != "GEMM") return bad("AWQ version '" + version + "' (only GEMM packing is read)");
+  } else if (method == "compressed-tensors") {
+    return CompressedTensorsFormat(q, bad);
   } else {
-    return bad("quant_method '" + method + "' is not supported (gptq and awq are)");
+    return bad("quant_method '" + method + "' is not supported (gptq, awq and compressed-tensors are)");
   }
   if (!q.contains("bits") || !q["bits"].is_number_integer()) return bad("no integer 'bits'");
   f.bits = q["bits"].get<int>();
@@ -343,10 +385,14 @@ absl::StatusOr<std::unique_ptr<Checkpoint>> SafetensorsCheckpoint::Open(const st
 
   QSWEEP_ASSIGN_OR_RETURN(const std::optional<PackedIntFormat> packed, PackedIntFormatOf(layout.config_path));
   for (const auto& want : ExpectedTensors(ck->config_)) {
-    // A packed layer: <prefix>.qweight, .qzeros, .scales (and .g_idx) for <prefix>.weight.
+    // A packed layer: <prefix>.qweight, .qzeros, .scales (and .g_idx) for
+    // <prefix>.weight (compressed-tensors: .weight_packed, .weight_zero_point,
+    // .weight_scale, .weight_shape, .weight_g_idx).
     const std::string prefix = want.name.substr(0, want.name.size() - std::string_view(".weight").size());
+    const bool ct = packed && packed->method == PackedIntMethod::kCompressed;
+    const std::string codes_suffix = ct ? ".weight_packed" : ".qweight";
     if (packed && want.shape.size() == 2 && absl::EndsWith(want.name, "proj.weight") && !where.count(want.name) &&
-        where.count(prefix + ".qweight")) {
+        where.count(prefix + codes_suffix)) {
       PackedIntFormat f = *packed;
       const int64_t out = want.shape[0], in = want.shape[1];
       if (f.group == -1) f.group = in;
@@ -354,39 +400,56 @@ absl::StatusOr<std::unique_ptr<Checkpoint>> SafetensorsCheckpoint::Open(const st
       const PackedIntShapes shapes = ExpectedPackedIntShapes(f, out, in);
       Location loc{nullptr, nullptr};
       PackedIntTensors t;
-      const std::pair<const char*, std::pair<const int64_t*, DType>> parts[] = {
-          {".qweight", {shapes.qweight, DType::kI32}}, {".qzeros", {shapes.qzeros, DType::kI32}},
-          {".scales", {shapes.scales, DType::kF16}}};
-      for (const auto& [suffix, want_part] : parts) {
-        const std::string name = prefix + suffix;
+      struct Part {
+        std::string suffix;
+        std::vector<int64_t> shape;
+        std::vector<DType> dtypes;
+        const uint8_t** data;
+      };
+      std::vector<Part> parts = {{codes_suffix, {shapes.qweight[0], shapes.qweight[1]}, {DType::kI32}, &t.qweight}};
+      if (!(ct && f.symmetric))
+        parts.push_back({ct ? ".weight_zero_point" : ".qzeros", {shapes.qzeros[0], shapes.qzeros[1]}, {DType::kI32},
+                         &t.qzeros});
+      parts.push_back({ct ? ".weight_scale" : ".scales", {shapes.scales[0], shapes.scales[1]},
+                       ct ? std::vector<DType>{DType::kF16, DType::kBF16, DType::kF32} : std::vector<DType>{DType::kF16},
+                       &t.scales});
+      const uint8_t* shape_data = nullptr;
+      if (ct) parts.push_back({".weight_shape", {2}, {DType::kI32}, &shape_data});
+      for (const Part& want_part : parts) {
+        const std::string name = prefix + want_part.suffix;
         auto part = where.find(name);
         if (part == where.end())
           return absl::NotFoundError(absl::StrFormat("%s: tensor '%s' is missing (%s)", listing, name, f.Describe()));
         const Entry& e = part->second->entries.at(name);
-        const std::vector<int64_t> shape = {want_part.first[0], want_part.first[1]};
-        if (e.shape != shape || e.dtype != want_part.second)
+        const bool dtype_ok =
+            std::find(want_part.dtypes.begin(), want_part.dtypes.end(), e.dtype) != want_part.dtypes.end();
+        if (e.shape != want_part.shape || !dtype_ok)
           return absl::InvalidArgumentError(absl::StrFormat(
               "%s: tensor '%s' is %s %s; %s of %s needs %s %s", part->second->path(), name, e.dtype_name,
-              FormatShape(e.shape), f.Describe(), FormatShape(want.shape), DTypeName(want_part.second),
-              FormatShape(shape)));
-        const uint8_t* data = part->second->map->data() + part->second->data_start + e.begin;
-        if (std::string_view(suffix) == ".qweight") {
-          loc = {part->second, &e};
-          t.qweight = data;
-        } else {
-          (std::string_view(suffix) == ".qzeros" ? t.qzeros : t.scales) = data;
-        }
+              FormatShape(e.shape), f.Describe(), FormatShape(want.shape), DTypeName(want_part.dtypes[0]),
+              FormatShape(want_part.shape)));
+        *want_part.data = part->second->map->data() + part->second->data_start + e.begin;
+        if (want_part.data == &t.qweight) loc = {part->second, &e};
+        if (want_part.data == &t.scales) t.scale_dtype = *e.dtype;
         loc.packed_bytes += e.end - e.begin;
         where.erase(part);
       }
-      if (auto g = where.find(prefix + ".g_idx"); g != where.end() && f.method == PackedIntMethod::kGptq) {
-        const Entry& e = g->second->entries.at(prefix + ".g_idx");
+      if (shape_data) {
+        int32_t dims[2];
+        std::memcpy(dims, shape_data, 8);
+        if (dims[0] != out || dims[1] != in)
+          return absl::InvalidArgumentError(absl::StrFormat("%s: %s.weight_shape is [%d, %d], the config implies [%d, %d]",
+                                                            listing, prefix, dims[0], dims[1], out, in));
+      }
+      const std::string g_idx_name = prefix + (ct ? ".weight_g_idx" : ".g_idx");
+      if (auto g = where.find(g_idx_name); g != where.end() && f.method != PackedIntMethod::kAwq) {
+        const Entry& e = g->second->entries.at(g_idx_name);
         if (e.shape != std::vector<int64_t>{in} || e.dtype != DType::kI32)
-          return absl::InvalidArgumentError(absl::StrFormat("%s: tensor '%s.g_idx' is %s %s, not I32 [%d]",
-                                                            g->second->path(), prefix, e.dtype_name,
+          return absl::InvalidArgumentError(absl::StrFormat("%s: tensor '%s' is %s %s, not I32 [%d]",
+                                                            g->second->path(), g_idx_name, e.dtype_name,
                                                             FormatShape(e.shape), in));
         t.g_idx = g->second->map->data() + g->second->data_start + e.begin;
-        QSWEEP_RETURN_IF_ERROR(CheckGroupIndex(f, t.g_idx, in, g->second->path() + ": " + prefix + ".g_idx"));
+        QSWEEP_RETURN_IF_ERROR(CheckGroupIndex(f, t.g_idx, in, g->second->path() + ": " + g_idx_name));
         loc.packed_bytes += e.end - e.begin;
         where.erase(g);
       }
