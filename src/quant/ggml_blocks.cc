@@ -351,6 +351,53 @@ void DequantizeQ6_K(const uint8_t* blocks, int64_t nb, float* y) {
   }
 }
 
+// The non-linear 4-bit codebook of the IQ4 types (ggml-common.h
+// kvalues_iq4nl): a nibble indexes it, the block's scale multiplies it.
+constexpr int8_t kIq4Values[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+
+struct BlockIq4Nl {
+  uint16_t d;
+  uint8_t qs[16];
+};
+struct BlockIq4Xs {
+  uint16_t d, scales_h;
+  uint8_t scales_l[4];
+  uint8_t qs[128];
+};
+static_assert(sizeof(BlockIq4Nl) == 18 && sizeof(BlockIq4Xs) == 136);
+
+// IQ4_NL: one fp16 scale d per 32 weights, nibbles as Q4_0's (byte j: weight
+// j low, j + 16 high) indexing the codebook:  W = d · kIq4Values[q].
+void DequantizeIq4Nl(const uint8_t* blocks, int64_t nb, float* y) {
+  for (int64_t i = 0; i < nb; ++i, y += 32) {
+    const auto b = LoadBlock<BlockIq4Nl>(blocks, i);
+    const float d = Half(b.d);
+    for (int j = 0; j < 16; ++j) {
+      y[j] = d * static_cast<float>(kIq4Values[b.qs[j] & 0x0F]);
+      y[j + 16] = d * static_cast<float>(kIq4Values[b.qs[j] >> 4]);
+    }
+  }
+}
+
+// IQ4_XS: super-blocks of 256, 8 sub-blocks of 32 each with a 6-bit scale
+// ls (its low 4 bits in nibble ib % 2 of scales_l[ib / 2], its high 2 at bit
+// 2·ib of scales_h), nibbles of sub-block ib in qs[16·ib .. 16·ib + 15] as
+// IQ4_NL's:  W = (d · (ls - 32)) · kIq4Values[q], rounded as written.
+void DequantizeIq4Xs(const uint8_t* blocks, int64_t nb, float* y) {
+  for (int64_t i = 0; i < nb; ++i) {
+    const auto b = LoadBlock<BlockIq4Xs>(blocks, i);
+    const float d = Half(b.d);
+    for (int ib = 0; ib < 8; ++ib, y += 32) {
+      const int ls = ((b.scales_l[ib / 2] >> (4 * (ib % 2))) & 0x0F) | (((b.scales_h >> (2 * ib)) & 3) << 4);
+      const float dl = d * static_cast<float>(ls - 32);
+      for (int j = 0; j < 16; ++j) {
+        y[j] = dl * static_cast<float>(kIq4Values[b.qs[16 * ib + j] & 0x0F]);
+        y[j + 16] = dl * static_cast<float>(kIq4Values[b.qs[16 * ib + j] >> 4]);
+      }
+    }
+  }
+}
+
 struct Row {
   uint32_t id;
   std::string_view name;
@@ -367,8 +414,8 @@ constexpr Row kRows[] = {
     {11, "Q3_K", 256, 110, true},   {12, "Q4_K", 256, 144, true},   {13, "Q5_K", 256, 176, true},
     {14, "Q6_K", 256, 210, true},   {15, "Q8_K", 256, 292, false},  {16, "IQ2_XXS", 256, 66, false},
     {17, "IQ2_XS", 256, 74, false}, {18, "IQ3_XXS", 256, 98, false}, {19, "IQ1_S", 256, 50, false},
-    {20, "IQ4_NL", 32, 18, false},  {21, "IQ3_S", 256, 110, false}, {22, "IQ2_S", 256, 82, false},
-    {23, "IQ4_XS", 256, 136, false}, {24, "I8", 1, 1, false},       {25, "I16", 1, 2, false},
+    {20, "IQ4_NL", 32, 18, true},  {21, "IQ3_S", 256, 110, false}, {22, "IQ2_S", 256, 82, false},
+    {23, "IQ4_XS", 256, 136, true}, {24, "I8", 1, 1, false},       {25, "I16", 1, 2, false},
     {26, "I32", 1, 4, false},       {27, "I64", 1, 8, false},       {28, "F64", 1, 8, false},
     {29, "IQ1_M", 256, 56, false},  {30, "BF16", 1, 2, true},
 };
@@ -447,6 +494,8 @@ void DequantizeGgml(GgmlType t, const uint8_t* blocks, int64_t n, float* out) {
     case GgmlType::kQ4_K: return DequantizeQ4_K(blocks, nb, out);
     case GgmlType::kQ5_K: return DequantizeQ5_K(blocks, nb, out);
     case GgmlType::kQ6_K: return DequantizeQ6_K(blocks, nb, out);
+    case GgmlType::kIq4Nl: return DequantizeIq4Nl(blocks, nb, out);
+    case GgmlType::kIq4Xs: return DequantizeIq4Xs(blocks, nb, out);
   }
   QSWEEP_CHECK(false && "DequantizeGgml: unhandled type");
 }

@@ -18,6 +18,9 @@
 //   Q4_K   256    144   d:f16, dmin:f16, scales[12], qs[128]            q·(d·s) - dmin·m
 //   Q5_K   256    176   d:f16, dmin:f16, scales[12], qh[32], qs[128]    q·(d·s) - dmin·m
 //   Q6_K   256    210   ql[128], qh[64], scales[16] (int8), d:f16       (d·s)·(q - 32)
+//   IQ4_NL  32     18   d:f16, qs[16]                                   d·K[q]
+//   IQ4_XS 256    136   d:f16, scales_h:u16, scales_l[4], qs[128]       (d·(s - 32))·K[q]
+//   (K: the IQ4 types' 16-entry non-linear codebook, -127 .. 113)
 //   F32 / F16 / BF16: one weight per "block", 4 / 2 / 2 bytes.
 //
 // The K-quants are two-level: 16 or 8 sub-blocks each carry a small integer
@@ -52,6 +55,8 @@ enum class GgmlType : uint32_t {
   kQ4_K = 12,
   kQ5_K = 13,
   kQ6_K = 14,
+  kIq4Nl = 20,
+  kIq4Xs = 23,
   kBF16 = 30,
 };
 
@@ -70,6 +75,7 @@ std::optional<GgmlTypeInfo> GgmlTypeInfoOf(uint32_t type_id);
 
 // 8 · block_bytes / block_weights: Q4_0 4.5, Q4_1 5, Q5_0 5.5, Q5_1 6,
 // Q8_0 8.5, Q2_K 2.625, Q3_K 3.4375, Q4_K 4.5, Q5_K 5.5, Q6_K 6.5625,
+// IQ4_NL 4.5, IQ4_XS 4.25,
 // F16 / BF16 16, F32 32.
 double GgmlBitsPerWeight(GgmlType t);
 

@@ -230,6 +230,31 @@ void RefQ6_K(const uint8_t* x, float* y) {
   }
 }
 
+// IQ4_NL / IQ4_XS (dequantize_row_iq4_nl / _iq4_xs), over byte offsets:
+// NL = d at 0, nibbles at 2; XS = d at 0, scales_h (u16) at 2, scales_l at
+// 4..7, nibbles at 8.
+const int kIq4[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+void RefIq4Nl(const uint8_t* x, float* y) {
+  const float d = RefHalf(x);
+  for (int j = 0; j < 16; ++j) {
+    y[j] = d * kIq4[x[2 + j] & 0xf];
+    y[j + 16] = d * kIq4[x[2 + j] >> 4];
+  }
+}
+void RefIq4Xs(const uint8_t* x, float* y) {
+  const float d = RefHalf(x);
+  const unsigned scales_h = x[2] | (x[3] << 8);
+  for (int ib = 0; ib < 8; ++ib) {
+    const int ls = ((x[4 + ib / 2] >> 4 * (ib % 2)) & 0xf) | (((scales_h >> 2 * ib) & 3) << 4);
+    const float dl = d * (ls - 32);
+    const uint8_t* qs = x + 8 + 16 * ib;
+    for (int j = 0; j < 16; ++j) {
+      y[32 * ib + j] = dl * kIq4[qs[j] & 0xf];
+      y[32 * ib + j + 16] = dl * kIq4[qs[j] >> 4];
+    }
+  }
+}
+
 void RefF32(const uint8_t* x, float* y) { std::memcpy(y, x, 4); }
 void RefF16(const uint8_t* x, float* y) { *y = RefHalf(x); }
 void RefBF16(const uint8_t* x, float* y) {
@@ -259,6 +284,8 @@ const std::vector<Format>& Formats() {
       {GgmlType::kQ4_K, "Q4_K", 256, 144, {0, 2}, RefQ4_K},
       {GgmlType::kQ5_K, "Q5_K", 256, 176, {0, 2}, RefQ5_K},
       {GgmlType::kQ6_K, "Q6_K", 256, 210, {208}, RefQ6_K},
+      {GgmlType::kIq4Nl, "IQ4_NL", 32, 18, {0}, RefIq4Nl},
+      {GgmlType::kIq4Xs, "IQ4_XS", 256, 136, {0}, RefIq4Xs},
       {GgmlType::kF32, "F32", 1, 4, {}, RefF32},
       {GgmlType::kF16, "F16", 1, 2, {0}, RefF16},  // elements finite too
       {GgmlType::kBF16, "BF16", 1, 2, {}, RefBF16},
@@ -442,7 +469,7 @@ TEST(GgmlBlocks, TypeInfo) {
 
   const std::pair<uint32_t, const char*> unsupported[] = {
       {9, "Q8_1"},   {15, "Q8_K"},  {16, "IQ2_XXS"}, {17, "IQ2_XS"}, {18, "IQ3_XXS"}, {19, "IQ1_S"},
-      {20, "IQ4_NL"}, {21, "IQ3_S"}, {22, "IQ2_S"},   {23, "IQ4_XS"}, {24, "I8"},      {25, "I16"},
+      {21, "IQ3_S"}, {22, "IQ2_S"},   {24, "I8"},      {25, "I16"},
       {26, "I32"},   {27, "I64"},   {28, "F64"},     {29, "IQ1_M"}};
   for (const auto& [id, name] : unsupported) {
     const auto info = GgmlTypeInfoOf(id);
@@ -460,7 +487,7 @@ TEST(GgmlBlocks, BitsPerWeight) {
       {GgmlType::kQ4_0, 4.5},   {GgmlType::kQ4_1, 5.0},   {GgmlType::kQ5_0, 5.5},    {GgmlType::kQ5_1, 6.0},
       {GgmlType::kQ8_0, 8.5},   {GgmlType::kQ2_K, 2.625}, {GgmlType::kQ3_K, 3.4375}, {GgmlType::kQ4_K, 4.5},
       {GgmlType::kQ5_K, 5.5},   {GgmlType::kQ6_K, 6.5625}, {GgmlType::kF16, 16.0},   {GgmlType::kBF16, 16.0},
-      {GgmlType::kF32, 32.0}};
+      {GgmlType::kF32, 32.0},   {GgmlType::kIq4Nl, 4.5},  {GgmlType::kIq4Xs, 4.25}};
   for (const auto& [t, bpw] : want) EXPECT_EQ(GgmlBitsPerWeight(t), bpw) << static_cast<uint32_t>(t);
 }
 
