@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "absl/strings/str_format.h"
+#include "core/dtype.h"
 #include "core/status_macros.h"
 #include "model/decoder_layer.h"
 #include "model/rope.h"
@@ -22,6 +23,17 @@ static absl::Status CheckFinite(const Checkpoint& ckpt, const std::string& name,
   if (bad < 0) return absl::OkStatus();
   return absl::InvalidArgumentError(absl::StrFormat("%s: tensor '%s' holds %g at element %d (of those read): the "
                                                     "checkpoint is damaged", ckpt.source(), name, w[bad], bad));
+}
+
+// The same for packed weights: a NaN or infinite fp16 scale (exponent bits
+// all set).
+static absl::Status CheckFiniteScales(const Checkpoint& ckpt, const std::string& name, const QuantizedWeights& q) {
+  for (size_t i = 0; i < q.scales.size(); ++i)
+    if ((q.scales[i] & 0x7C00) == 0x7C00)
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "%s: tensor '%s' holds a scale of %g at row %d, group %d: the checkpoint is damaged", ckpt.source(), name,
+          F16ToFloat(q.scales[i]), static_cast<int64_t>(i) / q.groups, static_cast<int64_t>(i) % q.groups));
+  return absl::OkStatus();
 }
 
 int64_t RowParallelParts(int64_t in_features) {
@@ -110,7 +122,9 @@ absl::Status Decoder::LoadWeights(const Checkpoint& ckpt) {
                     int64_t end) -> absl::StatusOr<std::optional<QuantizedWeights>> {
     ++projections_;
     if (!stored_formats) return std::nullopt;
-    return ckpt.ReadStoredRows(name, begin, end);
+    QSWEEP_ASSIGN_OR_RETURN(std::optional<QuantizedWeights> q, ckpt.ReadStoredRows(name, begin, end));
+    if (q) QSWEEP_RETURN_IF_ERROR(CheckFiniteScales(ckpt, name, *q));
+    return q;
   };
   // Column-parallel: this rank's rows [part*r, part*(r+1)); row-parallel: its columns.
   auto linear = [&](const std::string& name, int axis, int64_t part, int64_t out,
@@ -169,6 +183,7 @@ absl::Status Decoder::LoadWeights(const Checkpoint& ckpt) {
       return absl::NotFoundError(absl::StrFormat("%s: missing tensor '%s'", base.source(), base_head));
     std::vector<float> w((vocab_end_ - vocab_begin_) * c.hidden_size);
     QSWEEP_RETURN_IF_ERROR(base.ReadSlice(base_head, 0, vocab_begin_, vocab_end_, w));
+    QSWEEP_RETURN_IF_ERROR(CheckFinite(base, base_head, w));
     QSWEEP_ASSIGN_OR_RETURN(std::unique_ptr<PackedLinear> q, QuantizeTensor(*options_.pair_baseline, LmHeadName(),
                                                                             std::move(w), vslice, c.hidden_size));
     QSWEEP_ASSIGN_OR_RETURN(base_head_, backend_->CreateLinear(LmHeadName(), LinearRole::kHead, std::move(q)));

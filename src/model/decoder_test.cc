@@ -197,6 +197,20 @@ class PoisonedCheckpoint : public Checkpoint {
     if (s.ok() && name == tensor_ && out.size() > 3) out[3] = value_;
     return s;
   }
+  // Stored as int8 g32 (as a GGUF's Q8_0 would be), the poisoned tensor's
+  // first scale the value.
+  absl::StatusOr<std::optional<QuantizedWeights>> ReadStoredRows(std::string_view name, int64_t begin,
+                                                                 int64_t end) const override {
+    const TensorInfo* t = Find(name);
+    if (name != tensor_ || t->shape.size() != 2) return std::nullopt;
+    std::vector<float> w((end - begin) * t->shape[1]);
+    QSWEEP_RETURN_IF_ERROR(inner_->ReadSlice(name, 0, begin, end, w));
+    WeightFormat f;
+    f.kind = WeightKind::kInt, f.bits = 8, f.group = 32;
+    QuantizedWeights q = QuantizeWeights(f, w, end - begin, t->shape[1]);
+    q.scales[0] = FloatToF16(value_);
+    return q;
+  }
 
  private:
   std::unique_ptr<Checkpoint> inner_;
@@ -218,6 +232,30 @@ TEST(Decoder, NonFiniteWeightsAreRefusedAtLoad) {
           << d.status();
       EXPECT_NE(d.status().message().find("the checkpoint is damaged"), std::string::npos);
     }
+}
+
+// Weights loaded packed as stored (a GGUF's Q8_0) with a NaN or infinite
+// scale: refused the same way.
+TEST(Decoder, NonFiniteStoredScalesAreRefusedAtLoad) {
+  for (float value : {NAN, INFINITY}) {
+    auto inner = OpenCheckpoint("synthetic:tiny@5");
+    ASSERT_TRUE(inner.ok());
+    PoisonedCheckpoint ckpt(*std::move(inner), "model.layers.0.mlp.up_proj.weight", value);
+    CpuBackend backend;
+    auto d = Decoder::Load(ckpt, &backend, {.scheme = TestScheme("bf16"), .stored_formats = true});
+    ASSERT_FALSE(d.ok());
+    EXPECT_NE(d.status().message().find("tensor 'model.layers.0.mlp.up_proj.weight' holds a scale of"),
+              std::string::npos)
+        << d.status();
+    EXPECT_NE(d.status().message().find("the checkpoint is damaged"), std::string::npos);
+  }
+  auto inner = OpenCheckpoint("synthetic:tiny@5");
+  ASSERT_TRUE(inner.ok());
+  PoisonedCheckpoint ckpt(*std::move(inner), "model.layers.0.mlp.up_proj.weight", 0.5f);
+  CpuBackend backend;
+  auto d = Decoder::Load(ckpt, &backend, {.scheme = TestScheme("bf16"), .stored_formats = true});
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ((*d)->stored_projections(), 1);
 }
 
 TEST(Decoder, PackingDoesNotChangeResults) {
