@@ -7,7 +7,7 @@
 #   tools/fuzz.sh --replay BUILD          every seed once per target (ctest Fuzz.SeedsReplay)
 set -uo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
-targets_all=(sweep_config hf_config tokenizer_json safetensors llama2c task_import hdf5_readers journal gguf)
+targets_all=(sweep_config hf_config tokenizer_json safetensors packed_int llama2c task_import hdf5_readers journal gguf)
 replay=0
 if [ "${1:-}" = --replay ]; then
   replay=1 build=$2
@@ -42,7 +42,7 @@ shapes = {"model.embed_tokens.weight": [16, 8], "model.norm.weight": [8], "lm_he
 for name, shape in {"input_layernorm": [8], "post_attention_layernorm": [8], "self_attn.q_proj": [8, 8],
                     "self_attn.k_proj": [4, 8], "self_attn.v_proj": [4, 8], "self_attn.o_proj": [8, 8],
                     "mlp.gate_proj": [16, 8], "mlp.up_proj": [16, 8], "mlp.down_proj": [8, 16]}.items():
-    shapes[f"model.layers.0.{name}" + ("" if "layernorm" in name else ".weight")] = shape
+    shapes[f"model.layers.0.{name}.weight"] = shape
 header, data = {}, b""
 for name, shape in shapes.items():
     n = 1
@@ -51,6 +51,32 @@ for name, shape in shapes.items():
     data += struct.pack("<%dH" % n, *[0x3c00 + (i * 37) % 256 for i in range(n)])
 h = json.dumps(header).encode()
 open(f"{seeds}/safetensors/model.safetensors", "wb").write(struct.pack("<Q", len(h)) + h + data)
+# The packed-int target (fuzz/packed_int_fuzz.cc): the same model with its
+# projections as compressed-tensors pack-quantized 4-bit groups of 8, after
+# the byte that picks the config (0 asymmetric, 1 symmetric).
+for sym in (0, 1):
+    header, data = {}, b""
+    def put(name, dtype, shape, raw):
+        global data
+        header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [len(data), len(data) + len(raw)]}
+        data += raw
+    for name, shape in shapes.items():
+        n = 1
+        for d in shape: n *= d
+        if name.endswith("proj.weight"):
+            out, inn = shape
+            prefix = name[: -len(".weight")]
+            words = [sum(((o * 7 + i * 3 + w) % 16) << (4 * i) for i in range(8)) for o in range(out) for w in range(inn // 8)]
+            put(prefix + ".weight_packed", "I32", [out, inn // 8], struct.pack("<%dI" % len(words), *words))
+            put(prefix + ".weight_scale", "BF16", [out, inn // 8], struct.pack("<%dH" % (out * (inn // 8)), *[0x3c00] * (out * (inn // 8))))
+            if not sym:
+                zp = [sum(((r * 8 + j) % 16) << (4 * j) for j in range(8)) for r in range((out + 7) // 8) for g in range(inn // 8)]
+                put(prefix + ".weight_zero_point", "I32", [(out + 7) // 8, inn // 8], struct.pack("<%dI" % len(zp), *zp))
+            put(prefix + ".weight_shape", "I32", [2], struct.pack("<2i", out, inn))
+        else:
+            put(name, "BF16", shape, struct.pack("<%dH" % n, *[0x3c00 + (i * 37) % 256 for i in range(n)]))
+    h = json.dumps(header).encode()
+    open(f"{seeds}/packed_int/ct_{sym}", "wb").write(bytes([sym]) + struct.pack("<Q", len(h)) + h + data)
 # A llama2.c file: dim 8, hidden 16, 1 layer, 2 heads, 1 kv head, vocab 16 (shared), seq_len 8.
 floats = 16 * 8 + 8 + 64 + 2 * 32 + 64 + 8 + 3 * 128 + 8 + 2 * 8 * 2
 open(f"{seeds}/llama2c/model.bin", "wb").write(struct.pack("<7i", 8, 16, 1, 2, 1, 16, 8) +

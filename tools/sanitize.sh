@@ -12,7 +12,7 @@ cmake -S . -B "$build" -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DQ
   -DQSWEEP_SANITIZE=ON -DCMAKE_BUILD_TYPE=Sanitize >/dev/null
 if [ "${1:-}" = --fuzz-replay ]; then
   cmake --build "$build" -j "$(nproc)" --target sweep_config_fuzz hf_config_fuzz tokenizer_json_fuzz safetensors_fuzz \
-    llama2c_fuzz task_import_fuzz hdf5_readers_fuzz journal_fuzz gguf_fuzz
+    llama2c_fuzz task_import_fuzz hdf5_readers_fuzz journal_fuzz gguf_fuzz packed_int_fuzz
   exec tools/fuzz.sh --replay "$build"
 fi
 cmake --build "$build" -j "$(nproc)"
