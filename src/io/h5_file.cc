@@ -1,6 +1,8 @@
 #include "io/h5_file.h"
 
+#include <cstring>
 #include <filesystem>
+#include <fstream>
 
 #include "absl/strings/str_format.h"
 #include "core/dtype.h"
@@ -125,6 +127,21 @@ absl::StatusOr<File> File::Open(const std::string& path) {
   QSWEEP_RETURN_IF_ERROR(RequireRegularFile(path, "an HDF5 input"));
   if (!std::filesystem::exists(path)) return absl::NotFoundError(absl::StrFormat("%s: no such file", path));
   if (H5Fis_hdf5(path.c_str()) <= 0) return f.Fail("not an HDF5 file (corrupt or truncated?)");
+  // Files of the HDF5 1.8 format and older (superblock 0 or 1) carry no
+  // metadata checksums: a damaged byte of them is a silently different
+  // value, or a crash inside libhdf5 (a variable-length string's heap index
+  // out of range is read unchecked). Only checksummed files are read; the
+  // superblock's version byte follows the signature at the start of the
+  // file (qsweep writes no user block), looked at before libhdf5 parses any.
+  if (std::ifstream in(path, std::ios::binary); in) {
+    char head[9] = {};
+    in.read(head, sizeof head);
+    if (in.gcount() == sizeof head && std::memcmp(head, "\x89HDF\r\n\x1a\n", 8) == 0 && head[8] < 2)
+      return f.Fail(absl::StrFormat(
+          "HDF5 superblock version %d: a file without metadata checksums (written by a qsweep older than its "
+          "checksummed format, or by another tool), whose damage cannot be told from its data; rerun it",
+          static_cast<int>(head[8])));
+  }
   f.file_ = Handle(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
   if (!f.file_.valid()) return f.Fail("cannot open the HDF5 file (corrupt or truncated?)");
   return f;
