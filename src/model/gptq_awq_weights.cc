@@ -162,10 +162,4 @@ std::optional<QuantizedWeights> PackedIntRows(const PackedIntFormat& f, const Pa
   return q;
 }
 
-int64_t PackedIntBytes(const PackedIntFormat& f, int64_t out, int64_t in, bool has_g_idx) {
-  const PackedIntShapes s = ExpectedPackedIntShapes(f, out, in);
-  return 4 * s.qweight[0] * s.qweight[1] + 4 * s.qzeros[0] * s.qzeros[1] + 2 * s.scales[0] * s.scales[1] +
-         (has_g_idx ? 4 * in : 0);
-}
-
 }  // namespace qsweep

@@ -87,7 +87,4 @@ std::optional<QuantizedWeights> PackedIntRows(const PackedIntFormat& f, const Pa
                                               int64_t out_features, int64_t in_features, int64_t row_begin,
                                               int64_t row_end);
 
-// Bytes the layer takes as stored.
-int64_t PackedIntBytes(const PackedIntFormat& f, int64_t out, int64_t in, bool has_g_idx);
-
 }  // namespace qsweep
