@@ -77,12 +77,14 @@ void DequantizePackedInt(const PackedIntFormat& f, const PackedIntTensors& t, in
                          int64_t in_features, int64_t row_begin, int64_t row_end, int64_t col_begin,
                          int64_t col_end, float* out);
 
-// Rows [row_begin, row_end) of W as qsweep's asymmetric integer format
+// Rows [row_begin, row_end) of W as qsweep's integer format
 // (quantized_weights.h: the same codes, zero points and fp16 scales, groups
-// of `group`, one per row where group = in), which dequantizes to
+// of `group`, one per row where group = in; asymmetric, but symmetric for
+// compressed-tensors' symmetric layers), which dequantizes to
 // DequantizePackedInt's values bit for bit. nullopt where that format cannot
-// hold it: act-order (g_idx other than i / group), or a GPTQ v1 zero point
-// of 2^bits that a uint8 cannot hold.
+// hold it: act-order (g_idx other than i / group), an 8-bit GPTQ v1 zero
+// point of 256 that a uint8 cannot hold, or a bf16/fp32 scale that fp16
+// does not hold exactly.
 std::optional<QuantizedWeights> PackedIntRows(const PackedIntFormat& f, const PackedIntTensors& t,
                                               int64_t out_features, int64_t in_features, int64_t row_begin,
                                               int64_t row_end);
