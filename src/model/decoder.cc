@@ -151,7 +151,8 @@ absl::Status Decoder::LoadWeights(const Checkpoint& ckpt) {
       ++stored_projections_;
       const std::unique_ptr<PackedLinear> whole = PackedLinearOf(*std::move(packed));
       std::vector<std::unique_ptr<PackedLinear>> mine;
-      for (int64_t p = r * parts; p < (r + 1) * parts; ++p) mine.push_back(whole->SliceColumns(p * width, (p + 1) * width));
+      for (int64_t p = r * parts; p < (r + 1) * parts; ++p)
+        mine.push_back(whole->SliceColumns(p * width, (p + 1) * width));
       return backend_->CreateLinearParts(name, std::move(mine));
     }
     // Parts that do not cut on groups are read as the scheme holds them.

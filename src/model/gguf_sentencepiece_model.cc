@@ -57,7 +57,8 @@ constexpr int kBpe = 2, kTypeUnknown = 2, kTypeByte = 6;
 
 absl::StatusOr<std::string> GgufSentencePieceModel(const GgufTokenizerInfo& t, const std::string& source) {
   const int64_t n = static_cast<int64_t>(t.tokens.size());
-  if (n == 0) return absl::InvalidArgumentError(absl::StrFormat("%s: the GGUF file holds no tokenizer.ggml.tokens", source));
+  if (n == 0)
+    return absl::InvalidArgumentError(absl::StrFormat("%s: the GGUF file holds no tokenizer.ggml.tokens", source));
   if (static_cast<int64_t>(t.scores.size()) != n || static_cast<int64_t>(t.token_type.size()) != n)
     return absl::InvalidArgumentError(absl::StrFormat(
         "%s: a SentencePiece vocabulary needs tokenizer.ggml.scores and token_type for its %d tokens (%d and %d)",
@@ -71,11 +72,15 @@ absl::StatusOr<std::string> GgufSentencePieceModel(const GgufTokenizerInfo& t, c
     if (unk < 0 && t.token_type[i] == kTypeUnknown) unk = i;
     bytes = bytes || t.token_type[i] == kTypeByte;
   }
-  for (const auto& [what, id] : {std::pair{"unknown", unk}, {"BOS", t.bos_id}, {"EOS", t.eos_id}, {"padding", t.pad_id}})
+  const std::pair<const char*, int64_t> specials[] = {{"unknown", unk}, {"BOS", t.bos_id}, {"EOS", t.eos_id},
+                                                      {"padding", t.pad_id}};
+  for (const auto& [what, id] : specials)
     if (id >= n)
       return absl::InvalidArgumentError(
           absl::StrFormat("%s: the %s token id %d is outside the vocabulary of %d", source, what, id, n));
-  if (unk < 0) return absl::InvalidArgumentError(absl::StrFormat("%s: the SentencePiece vocabulary has no unknown token", source));
+  if (unk < 0)
+    return absl::InvalidArgumentError(
+        absl::StrFormat("%s: the SentencePiece vocabulary has no unknown token", source));
   ProtoWriter model;
   for (int64_t i = 0; i < n; ++i) {
     ProtoWriter piece;
