@@ -229,6 +229,16 @@ struct GgufCheckpoint::Stored {
   int64_t bytes = 0;
   int64_t row_bytes = 0;  // one row of ne[0] weights
   int64_t heads = 0;      // > 0: rows are llama.cpp's interleaved rotary order, `heads` heads
+  // The bytes of HF row r: with `heads`, HF row h·hd + a·hd/2 + b is the
+  // file's row h·hd + 2b + a.
+  const uint8_t* Row(const uint8_t* file, int64_t r, int64_t hd) const {
+    int64_t stored = r;
+    if (heads > 0) {
+      const int64_t h = r / hd, i = r % hd;
+      stored = h * hd + 2 * (i % (hd / 2)) + i / (hd / 2);
+    }
+    return file + offset + stored * row_bytes;
+  }
 };
 
 GgufCheckpoint::~GgufCheckpoint() = default;
@@ -464,23 +474,17 @@ absl::Status GgufCheckpoint::ReadSlice(std::string_view name, int axis, int64_t 
     std::copy(all.begin() + sl.row_begin, all.begin() + sl.row_end, out.begin());
     return absl::OkStatus();
   }
-  const int64_t hd = config_.head_dim, half = hd / 2;
 #pragma omp parallel if (sl.numel() > (1 << 18))
   {
     std::vector<float> row(sl.cols);
 #pragma omp for schedule(static)
     for (int64_t r = sl.row_begin; r < sl.row_end; ++r) {
-      int64_t stored_row = r;
-      if (s.heads > 0) {
-        // HF row h·hd + a·hd/2 + b is the file's row h·hd + 2b + a.
-        const int64_t h = r / hd, i = r % hd;
-        stored_row = h * hd + 2 * (i % half) + i / half;
-      }
+      const uint8_t* src = s.Row(file_->data(), r, config_.head_dim);
       float* dst = out.data() + (r - sl.row_begin) * sl.out_cols();
       if (sl.col_begin == 0 && sl.col_end == sl.cols) {
-        DequantizeGgml(s.type, base + stored_row * s.row_bytes, sl.cols, dst);
+        DequantizeGgml(s.type, src, sl.cols, dst);
       } else {
-        DequantizeGgml(s.type, base + stored_row * s.row_bytes, sl.cols, row.data());
+        DequantizeGgml(s.type, src, sl.cols, row.data());
         std::copy(row.begin() + sl.col_begin, row.begin() + sl.col_end, dst);
       }
     }
@@ -490,33 +494,20 @@ absl::Status GgufCheckpoint::ReadSlice(std::string_view name, int axis, int64_t 
 
 absl::StatusOr<std::optional<QuantizedWeights>> GgufCheckpoint::ReadStoredRows(std::string_view name, int64_t begin,
                                                                                 int64_t end) const {
-  const TensorInfo* info = Find(name);
-  if (!info) return absl::NotFoundError(absl::StrFormat("%s: no tensor '%s'", source_, name));
-  const Stored& s = stored_[info - tensors_.data()];
-  const int64_t rows = info->shape[0];
-  if (begin < 0 || begin > end || end > rows)
-    return absl::InvalidArgumentError(
-        absl::StrFormat("%s: rows [%d, %d) of tensor '%s' of %d rows", source_, begin, end, name, rows));
+  QSWEEP_ASSIGN_OR_RETURN(const TensorSlice sl, ResolveRows(*this, name, begin, end));
+  const Stored& s = stored_[sl.info - tensors_.data()];
   const int bits = GgmlSymmetricIntBits(s.type);
-  if (info->shape.size() != 2 || bits == 0) return std::nullopt;
-  const int64_t cols = info->shape[1];
+  if (sl.info->shape.size() != 2 || bits == 0) return std::nullopt;
+  const int64_t cols = sl.cols;
   QuantizedWeights q;
   q.format.kind = WeightKind::kInt, q.format.bits = bits, q.format.group = 32;
   q.out = end - begin, q.in = cols, q.groups = cols / 32;
   std::vector<uint8_t> codes(q.out * cols);
   q.scales.resize(q.out * q.groups);
-  const uint8_t* base = file_->data() + s.offset;
-  const int64_t hd = config_.head_dim, half = hd / 2;
 #pragma omp parallel for schedule(static) if (q.out * cols > (1 << 18))
-  for (int64_t r = begin; r < end; ++r) {
-    int64_t stored_row = r;
-    if (s.heads > 0) {  // as ReadSlice undoes llama.cpp's rotary row order
-      const int64_t h = r / hd, i = r % hd;
-      stored_row = h * hd + 2 * (i % half) + i / half;
-    }
-    GgmlSymmetricIntCodes(s.type, base + stored_row * s.row_bytes, cols, codes.data() + (r - begin) * cols,
+  for (int64_t r = begin; r < end; ++r)
+    GgmlSymmetricIntCodes(s.type, s.Row(file_->data(), r, config_.head_dim), cols, codes.data() + (r - begin) * cols,
                           q.scales.data() + (r - begin) * q.groups);
-  }
   q.codes = PackCodes(codes, q.out, cols, bits);
   return q;
 }

@@ -313,15 +313,10 @@ class SafetensorsCheckpoint : public Checkpoint {
   // GPTQ and AWQ layers as qsweep's asymmetric int formats (PackedIntRows).
   absl::StatusOr<std::optional<QuantizedWeights>> ReadStoredRows(std::string_view name, int64_t begin,
                                                                  int64_t end) const override {
-    const TensorInfo* info = Find(name);
-    if (!info) return absl::NotFoundError(absl::StrFormat("%s: no tensor '%s'", source_, name));
-    if (begin < 0 || begin > end || end > info->shape[0])
-      return absl::InvalidArgumentError(
-          absl::StrFormat("%s: rows [%d, %d) of tensor '%s' of %d rows", source_, begin, end, name, info->shape[0]));
-    const size_t index = static_cast<size_t>(info - tensors_.data());
+    QSWEEP_ASSIGN_OR_RETURN(const TensorSlice sl, ResolveRows(*this, name, begin, end));
+    const size_t index = static_cast<size_t>(sl.info - tensors_.data());
     if (!locations_[index].packed) return std::nullopt;
-    return PackedIntRows(packed_formats_[index], *locations_[index].packed, info->shape[0], info->shape[1], begin,
-                         end);
+    return PackedIntRows(packed_formats_[index], *locations_[index].packed, sl.rows, sl.cols, begin, end);
   }
 
   static absl::StatusOr<std::unique_ptr<Checkpoint>> Open(const std::string& spec);

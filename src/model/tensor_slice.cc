@@ -1,18 +1,23 @@
 #include "model/tensor_slice.h"
 
 #include "absl/strings/str_format.h"
+#include "core/status_macros.h"
 
 namespace qsweep {
 
-absl::StatusOr<TensorSlice> ResolveSlice(const Checkpoint& ckpt, std::string_view name, int axis,
-                                         int64_t begin, int64_t end, size_t out_size) {
+namespace {
+
+absl::Status Bad(const Checkpoint& ckpt, std::string_view name, const std::string& why) {
+  return absl::InvalidArgumentError(absl::StrFormat("%s: tensor '%s': %s", ckpt.source(), name, why));
+}
+
+// The slice's geometry, its range checked.
+absl::StatusOr<TensorSlice> Resolve(const Checkpoint& ckpt, std::string_view name, int axis, int64_t begin,
+                                    int64_t end) {
   const TensorInfo* info = ckpt.Find(name);
   if (!info)
     return absl::NotFoundError(absl::StrFormat("%s: no tensor '%s'", ckpt.source(), name));
-  auto bad = [&](const std::string& why) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("%s: tensor '%s': %s", ckpt.source(), name, why));
-  };
+  auto bad = [&](const std::string& why) { return Bad(ckpt, name, why); };
   TensorSlice s;
   s.info = info;
   if (info->shape.size() == 1) {
@@ -35,10 +40,21 @@ absl::StatusOr<TensorSlice> ResolveSlice(const Checkpoint& ckpt, std::string_vie
   s.row_end = axis == 0 ? end : s.rows;
   s.col_begin = axis == 1 ? begin : 0;
   s.col_end = axis == 1 ? end : s.cols;
-  if (static_cast<int64_t>(out_size) != s.numel())
-    return bad(absl::StrFormat("output holds %d floats but the slice has %d", out_size,
-                               s.numel()));
   return s;
+}
+
+}  // namespace
+
+absl::StatusOr<TensorSlice> ResolveSlice(const Checkpoint& ckpt, std::string_view name, int axis,
+                                         int64_t begin, int64_t end, size_t out_size) {
+  QSWEEP_ASSIGN_OR_RETURN(TensorSlice s, Resolve(ckpt, name, axis, begin, end));
+  if (static_cast<int64_t>(out_size) != s.numel())
+    return Bad(ckpt, name, absl::StrFormat("output holds %d floats but the slice has %d", out_size, s.numel()));
+  return s;
+}
+
+absl::StatusOr<TensorSlice> ResolveRows(const Checkpoint& ckpt, std::string_view name, int64_t begin, int64_t end) {
+  return Resolve(ckpt, name, 0, begin, end);
 }
 
 }  // namespace qsweep

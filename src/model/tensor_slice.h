@@ -24,5 +24,8 @@ struct TensorSlice {
 // the slice's size) name the checkpoint's source and the tensor.
 absl::StatusOr<TensorSlice> ResolveSlice(const Checkpoint& ckpt, std::string_view name, int axis,
                                          int64_t begin, int64_t end, size_t out_size);
+// Rows [begin, end) of a tensor, checked as ResolveSlice checks them (for
+// Checkpoint::ReadStoredRows, which has no output buffer to size).
+absl::StatusOr<TensorSlice> ResolveRows(const Checkpoint& ckpt, std::string_view name, int64_t begin, int64_t end);
 
 }  // namespace qsweep
