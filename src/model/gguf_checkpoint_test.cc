@@ -13,6 +13,7 @@
 
 #include "backend/cpu/cpu_backend.h"
 #include "model/decoder.h"
+#include "model/fixed_sequence_for_test.h"
 #include "model/gguf_writer_for_test.h"
 #include "model/row_scores.h"
 #include "quant/quantized_weights.h"
@@ -152,50 +153,25 @@ TEST_F(GgufTest, SymmetricBlockTypesLoadAsPackedFormats) {
     EXPECT_FALSE((*g)->ReadStoredRows("model.norm.weight", 0, 1)->has_value()) << "a norm";
     EXPECT_FALSE((*g)->ReadStoredRows("model.layers.0.mlp.up_proj.weight", 0, 1 << 20).ok());
 
-    auto logprobs = [&](bool stored, int64_t* as_stored) {
-      CpuBackend backend;
-      auto d = Decoder::Load(**g, &backend, {.scheme = TestScheme("fp32"), .stored_formats = stored});
-      EXPECT_TRUE(d.ok()) << d.status();
-      *as_stored = (*d)->stored_projections();
-      EXPECT_EQ((*d)->projections(), 7 * (*g)->config().num_layers);
-      TokenBatch batch;
-      batch.AddSequence(std::vector<int32_t>{1, 17, 42, 99, 5, 300, 12});
-      std::vector<int64_t> rows(batch.rows());
-      std::iota(rows.begin(), rows.end(), 0);
-      std::vector<LogitStats> chunks;
-      EXPECT_TRUE((*d)->Forward(batch, rows, batch.tokens, 0, true, &chunks).ok());
-      return CombineLogitStats(chunks, 0, true).logprobs;
-    };
-    int64_t packed = 0, dense = 0;
-    const std::vector<float> a = logprobs(true, &packed), b = logprobs(false, &dense);
-    // Row-parallel layers run as RowParallelParts column parts: packed
-    // where a part is whole groups.
+    const testing::FixedSequenceScores a = testing::ScoreFixedSequence(**g, {.scheme = TestScheme("fp32"),
+                                                                             .stored_formats = true});
+    const testing::FixedSequenceScores b = testing::ScoreFixedSequence(**g, {.scheme = TestScheme("fp32")});
     const ModelConfig& c = (*g)->config();
-    int64_t want = 5;
-    for (const int64_t in : {c.q_dim(), c.intermediate_size}) want += (in / RowParallelParts(in)) % 32 == 0;
-    EXPECT_EQ(packed, packs ? want * c.num_layers : 0);
-    EXPECT_EQ(dense, 0);
-    ASSERT_EQ(a.size(), b.size());
-    for (size_t i = 0; i < a.size(); ++i) ASSERT_NEAR(a[i], b[i], 1e-4f * (1 + std::fabs(b[i]))) << i;
+    EXPECT_EQ(a.projections, 7 * c.num_layers);
+    EXPECT_EQ(b.projections, 7 * c.num_layers);
+    EXPECT_EQ(a.stored_projections, packs ? testing::Group32StoredProjections(c) : 0);
+    EXPECT_EQ(b.stored_projections, 0);
+    ASSERT_EQ(a.logprobs.size(), b.logprobs.size());
+    for (size_t i = 0; i < a.logprobs.size(); ++i)
+      ASSERT_NEAR(a.logprobs[i], b.logprobs[i], 1e-4f * (1 + std::fabs(b.logprobs[i]))) << i;
   }
 }
 
 TEST_F(GgufTest, AnF32FileRunsTheSameForward) {
   auto g = OpenCheckpoint(Write("f32.gguf", GgmlType::kF32));
   ASSERT_TRUE(g.ok());
-  auto logprobs = [](const Checkpoint& ck) {
-    CpuBackend backend;
-    auto d = Decoder::Load(ck, &backend, {.scheme = TestScheme("bf16")});
-    EXPECT_TRUE(d.ok()) << d.status();
-    TokenBatch batch;
-    batch.AddSequence(std::vector<int32_t>{1, 17, 42, 99, 5, 300, 12});
-    std::vector<int64_t> rows(batch.rows());
-    std::iota(rows.begin(), rows.end(), 0);
-    std::vector<LogitStats> chunks;
-    EXPECT_TRUE((*d)->Forward(batch, rows, batch.tokens, 0, true, &chunks).ok());
-    return CombineLogitStats(chunks, 0, true).logprobs;
-  };
-  EXPECT_EQ(logprobs(**g), logprobs(*src_));
+  EXPECT_EQ(testing::ScoreFixedSequence(**g, {.scheme = TestScheme("bf16")}).logprobs,
+            testing::ScoreFixedSequence(*src_, {.scheme = TestScheme("bf16")}).logprobs);
 }
 
 TEST_F(GgufTest, BrokenAndHostileFilesAreRefusedByName) {

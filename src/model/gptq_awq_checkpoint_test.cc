@@ -8,17 +8,14 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <numeric>
 #include <random>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include "core/dtype.h"
-#include "backend/cpu/cpu_backend.h"
 #include "model/checkpoint.h"
-#include "model/decoder.h"
-#include "model/row_scores.h"
+#include "model/fixed_sequence_for_test.h"
 #include "quant/quantized_weights.h"
 #include "scheme_for_test.h"
 #include "test_paths.h"
@@ -242,28 +239,14 @@ TEST_P(PackedIntCheckpointTest, DecoderRunsTheLayersPacked) {
   Write(dir, GetParam(), false);
   auto ck = OpenCheckpoint(dir.string());
   ASSERT_TRUE(ck.ok()) << ck.status();
-  auto logprobs = [&](bool stored, int64_t* as_stored) {
-    CpuBackend backend;
-    auto d = Decoder::Load(**ck, &backend, {.scheme = TestScheme("fp32"), .stored_formats = stored});
-    EXPECT_TRUE(d.ok()) << d.status();
-    *as_stored = (*d)->stored_projections();
-    TokenBatch batch;
-    batch.AddSequence(std::vector<int32_t>{1, 17, 42, 99, 5, 300, 12});
-    std::vector<int64_t> rows(batch.rows());
-    std::iota(rows.begin(), rows.end(), 0);
-    std::vector<LogitStats> chunks;
-    EXPECT_TRUE((*d)->Forward(batch, rows, batch.tokens, 0, true, &chunks).ok());
-    return CombineLogitStats(chunks, 0, true).logprobs;
-  };
-  int64_t packed = 0, dense = 0;
-  const std::vector<float> a = logprobs(true, &packed), b = logprobs(false, &dense);
-  const ModelConfig& c = (*ck)->config();
-  int64_t want = 5;
-  for (const int64_t in : {c.q_dim(), c.intermediate_size}) want += (in / RowParallelParts(in)) % 32 == 0;
-  EXPECT_EQ(packed, want * c.num_layers);
-  EXPECT_EQ(dense, 0);
-  ASSERT_EQ(a.size(), b.size());
-  for (size_t i = 0; i < a.size(); ++i) ASSERT_NEAR(a[i], b[i], 1e-4f * (1 + std::fabs(b[i]))) << i;
+  const testing::FixedSequenceScores a =
+      testing::ScoreFixedSequence(**ck, {.scheme = TestScheme("fp32"), .stored_formats = true});
+  const testing::FixedSequenceScores b = testing::ScoreFixedSequence(**ck, {.scheme = TestScheme("fp32")});
+  EXPECT_EQ(a.stored_projections, testing::Group32StoredProjections((*ck)->config()));
+  EXPECT_EQ(b.stored_projections, 0);
+  ASSERT_EQ(a.logprobs.size(), b.logprobs.size());
+  for (size_t i = 0; i < a.logprobs.size(); ++i)
+    ASSERT_NEAR(a.logprobs[i], b.logprobs[i], 1e-4f * (1 + std::fabs(b.logprobs[i]))) << i;
 }
 
 TEST_P(PackedIntCheckpointTest, BrokenCheckpointsAreRefusedByName) {
