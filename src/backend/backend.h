@@ -9,6 +9,8 @@
 // Weights reach a backend already in their format (quant/tensor_quantizer.h
 // quantizes; a backend never sees a scheme): CreateLinear stores a
 // PackedLinear in the backend's own layout and picks its kernel by format.
+// A backend may also round its own dense layers to nearest in a format
+// (QuantizeLinearParts), equal bit for bit to the quant room's reference.
 #pragma once
 #include <cmath>
 #include <cstdint>
@@ -211,6 +213,25 @@ class Backend {
   // lay them out one after another to run them as one batched GEMM.
   virtual absl::StatusOr<std::vector<std::unique_ptr<Linear>>> CreateLinearParts(
       std::string_view name, std::vector<std::unique_ptr<PackedLinear>> parts) = 0;
+  // Another handle on `l`'s weights, shared rather than copied (a sweep
+  // keeps its model's dense weights across schemes through these).
+  virtual std::unique_ptr<Linear> ShareLinear(const Linear& l) = 0;
+  // Round to nearest on the backend's own device, the twin of
+  // quant/quantized_weights.h QuantizeWeights: the weight whose column parts
+  // are `dense` (dense layers this backend made, in column order, of one
+  // width) in `format`, cut into the same parts. Each part holds the codes
+  // and scales of the whole weight's quantization in its columns, as
+  // QuantizeRowParallelParts cuts them (per channel: one scale over the whole
+  // row), so the parts cut on groups. Bit for bit the layers of
+  // CreateLinearParts(QuantizeRowParallelParts(...)) of the same values. For
+  // the formats QuantizesOnDevice takes; a backend that quantizes none keeps
+  // the default.
+  virtual bool QuantizesOnDevice(const WeightFormat& format) const { return false; }
+  virtual absl::StatusOr<std::vector<std::unique_ptr<Linear>>> QuantizeLinearParts(
+      std::string_view name, LinearRole role, std::span<const std::unique_ptr<Linear>> dense,
+      const WeightFormat& format) {
+    return absl::UnimplementedError(std::string(name) + ": this backend does not quantize on its device");
+  }
 
   // Time per stage (for `qsweep bench`): while enabled, the backend times
   // each operation by its stage; StageMillis waits for the device and

@@ -29,7 +29,7 @@ namespace {
 using SchemeRunner = std::function<absl::Status(const SweepConfig&, const std::vector<std::string>&)>;
 
 struct RunArgs {
-  std::string config, output, backend, reduction;
+  std::string config, output, backend, reduction, quantize_on;
   std::vector<std::string> schemes;
   int tp = 0;
 };
@@ -119,6 +119,7 @@ absl::Status Override(const RunArgs& a, SweepConfig& config) {
     config.backend = *kind;
   }
   if (!a.reduction.empty()) config.reduction = *Parse<Reduction>(a.reduction);  // CLI11 checked it
+  if (!a.quantize_on.empty()) config.host_quantize = a.quantize_on == "host";
   return absl::OkStatus();
 }
 
@@ -194,6 +195,10 @@ void AddRunCommand(CLI::App& app) {
   run->add_option("--reduction", args->reduction,
                   "tp_invariant or fast (overrides the config's parallel.reduction; fast results depend on tp)")
       ->check(CLI::IsMember({"tp_invariant", "fast"}));
+  run->add_option("--quantize-on", args->quantize_on,
+                  "device (default: round-to-nearest schemes of a bf16 model are quantized on the GPU, from one bf16 "
+                  "copy kept across the sweep where it fits) or host (quantized on the CPU as read; the same bits)")
+      ->check(CLI::IsMember({"host", "device"}));
   run->callback([args] { std::exit(RunMpi(*args)); });
 
   auto prep = std::make_shared<RunArgs>();

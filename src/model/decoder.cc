@@ -126,6 +126,60 @@ absl::Status Decoder::LoadWeights(const Checkpoint& ckpt) {
     if (q) QSWEEP_RETURN_IF_ERROR(CheckFiniteScales(ckpt, name, *q));
     return q;
   };
+  // Layers made from dense bf16 parts on the backend's device (held_weights.h):
+  // taken from the held store or read and uploaded (and then held, where
+  // there is a store), then shared where `f` is the dense format or rounded
+  // to nearest there. Where that does not apply (see OnDevice) nullopt:
+  // the caller reads and quantizes on the host.
+  HeldWeights* held = options_.held && options_.held->source() == &ckpt ? options_.held : nullptr;
+  const WeightFormat dense_bf16 = WeightFormat::Dense(16);
+  using Layers = std::vector<std::unique_ptr<Linear>>;
+  // `source`: the tensor the values come from; `whole_rows`: this rank's
+  // parts hold every column of a row (per-channel scales need them).
+  auto on_device = [&](const std::string& source, const WeightFormat& f, int64_t width, bool whole_rows) {
+    const TensorInfo* info = ckpt.Find(source);
+    if (!info || info->dtype != DType::kBF16 || options_.host_quantize) return false;
+    if (!f.quantized()) return held && f == dense_bf16;
+    const bool cuts = f.group > 0 ? width % f.group == 0 : whole_rows;
+    return scheme.method == Method::kRtn && !options_.calibration && backend_->QuantizesOnDevice(f) && cuts;
+  };
+  // `read_part(p)`: the values [out, width] of this rank's part p of `count`.
+  auto from_device = [&](const std::string& name, LinearRole role, const WeightFormat& f, int64_t count,
+                         const std::function<absl::StatusOr<std::vector<float>>(int64_t)>& read_part,
+                         int64_t out, int64_t width) -> absl::StatusOr<Layers> {
+    std::span<const std::unique_ptr<Linear>> dense = held ? held->Find(name) : std::span<const std::unique_ptr<Linear>>{};
+    if (!dense.empty() && (static_cast<int64_t>(dense.size()) != count || dense[0]->out_features() != out ||
+                           dense[0]->in_features() != width))
+      return absl::InternalError(absl::StrFormat("%s: held as %d parts of [%d, %d], wanted %d of [%d, %d]", name,
+                                                 dense.size(), dense[0]->out_features(), dense[0]->in_features(),
+                                                 count, out, width));
+    Layers fresh;
+    if (dense.empty()) {
+      std::vector<std::unique_ptr<PackedLinear>> values;
+      for (int64_t p = 0; p < count; ++p) {
+        QSWEEP_ASSIGN_OR_RETURN(std::vector<float> v, read_part(p));
+        QSWEEP_ASSIGN_OR_RETURN(std::unique_ptr<PackedLinear> d, QuantizeLinear(dense_bf16, std::move(v), out, width));
+        values.push_back(std::move(d));
+      }
+      if (count == 1) {
+        QSWEEP_ASSIGN_OR_RETURN(std::unique_ptr<Linear> l, backend_->CreateLinear(name, role, std::move(values[0])));
+        fresh.push_back(std::move(l));
+      } else {
+        QSWEEP_ASSIGN_OR_RETURN(fresh, backend_->CreateLinearParts(name, std::move(values)));
+      }
+      if (held) {
+        Layers shares;
+        for (const auto& l : fresh) shares.push_back(backend_->ShareLinear(*l));
+        held->Put(name, std::move(shares));
+      }
+      dense = fresh;
+    }
+    if (f.quantized()) return backend_->QuantizeLinearParts(name, role, dense, f);
+    if (!fresh.empty()) return fresh;
+    Layers shares;
+    for (const auto& l : dense) shares.push_back(backend_->ShareLinear(*l));
+    return shares;
+  };
   // Column-parallel: this rank's rows [part*r, part*(r+1)); row-parallel: its columns.
   auto linear = [&](const std::string& name, int axis, int64_t part, int64_t out,
                     int64_t in) -> absl::StatusOr<std::unique_ptr<Linear>> {
@@ -134,6 +188,12 @@ absl::Status Decoder::LoadWeights(const Checkpoint& ckpt) {
     if (packed) {
       ++stored_projections_;
       return backend_->CreateLinear(name, LinearRole::kProjection, PackedLinearOf(*std::move(packed)));
+    }
+    const WeightFormat f = FormatFor(scheme, name);
+    if (on_device(name, f, in, true)) {
+      auto rows = [&](int64_t) { return read(name, axis, part * r, part * (r + 1)); };
+      QSWEEP_ASSIGN_OR_RETURN(Layers l, from_device(name, LinearRole::kProjection, f, 1, rows, out, in));
+      return std::move(l[0]);
     }
     QSWEEP_ASSIGN_OR_RETURN(std::vector<float> w, read(name, axis, part * r, part * (r + 1)));
     QSWEEP_ASSIGN_OR_RETURN(std::unique_ptr<PackedLinear> q, QuantizeTensor(scheme, name, std::move(w), out, in));
@@ -155,6 +215,11 @@ absl::Status Decoder::LoadWeights(const Checkpoint& ckpt) {
         mine.push_back(whole->SliceColumns(p * width, (p + 1) * width));
       return backend_->CreateLinearParts(name, std::move(mine));
     }
+    const WeightFormat f = FormatFor(scheme, name);
+    if (on_device(name, f, width, parts == all)) {
+      auto part_columns = [&](int64_t p) { return read(name, 1, (r * parts + p) * width, (r * parts + p + 1) * width); };
+      return from_device(name, LinearRole::kProjection, f, parts, part_columns, out, width);
+    }
     // Parts that do not cut on groups are read as the scheme holds them.
     auto columns = [&](int64_t begin, int64_t end) { return read(name, 1, begin, end); };
     QSWEEP_ASSIGN_OR_RETURN(auto q, QuantizeRowParallelParts(scheme, name, out, in_total, r * parts, parts, all,
@@ -171,13 +236,26 @@ absl::Status Decoder::LoadWeights(const Checkpoint& ckpt) {
 
   const std::string head_source = c.tie_word_embeddings ? EmbedName() : LmHeadName();
   const int64_t vslice = vocab_end_ - vocab_begin_;
-  QSWEEP_ASSIGN_OR_RETURN(std::vector<float> head_w, read(head_source, 0, vocab_begin_, vocab_end_));
-  QSWEEP_ASSIGN_OR_RETURN(std::unique_ptr<PackedLinear> head_q,
-                          QuantizeTensor(scheme, LmHeadName(), std::move(head_w), vslice, c.hidden_size));
-  QSWEEP_ASSIGN_OR_RETURN(head_, backend_->CreateLinear(LmHeadName(), LinearRole::kHead, std::move(head_q)));
-  if (options_.pair_baseline &&
-      (options_.pair_baseline_checkpoint ||
-       FormatFor(*options_.pair_baseline, LmHeadName()) != FormatFor(scheme, LmHeadName()))) {
+  auto head_rows = [&](int64_t) { return read(head_source, 0, vocab_begin_, vocab_end_); };
+  const WeightFormat head_format = FormatFor(scheme, LmHeadName());
+  if (on_device(head_source, head_format, c.hidden_size, true)) {
+    QSWEEP_ASSIGN_OR_RETURN(Layers l, from_device(LmHeadName(), LinearRole::kHead, head_format, 1, head_rows, vslice,
+                                                  c.hidden_size));
+    head_ = std::move(l[0]);
+  } else {
+    QSWEEP_ASSIGN_OR_RETURN(std::vector<float> head_w, head_rows(0));
+    QSWEEP_ASSIGN_OR_RETURN(std::unique_ptr<PackedLinear> head_q,
+                            QuantizeTensor(scheme, LmHeadName(), std::move(head_w), vslice, c.hidden_size));
+    QSWEEP_ASSIGN_OR_RETURN(head_, backend_->CreateLinear(LmHeadName(), LinearRole::kHead, std::move(head_q)));
+  }
+  const WeightFormat base_head_format =
+      options_.pair_baseline ? FormatFor(*options_.pair_baseline, LmHeadName()) : head_format;
+  if (options_.pair_baseline && !options_.pair_baseline_checkpoint && base_head_format != head_format &&
+      held && base_head_format == dense_bf16 && on_device(head_source, base_head_format, c.hidden_size, true)) {
+    QSWEEP_ASSIGN_OR_RETURN(Layers l, from_device(LmHeadName(), LinearRole::kHead, base_head_format, 1, head_rows,
+                                                  vslice, c.hidden_size));
+    base_head_ = std::move(l[0]);
+  } else if (options_.pair_baseline && (options_.pair_baseline_checkpoint || base_head_format != head_format)) {
     const Checkpoint& base = options_.pair_baseline_checkpoint ? *options_.pair_baseline_checkpoint : ckpt;
     const std::string base_head = base.config().tie_word_embeddings ? EmbedName() : LmHeadName();
     if (!base.Find(base_head))

@@ -31,6 +31,7 @@
 #include "backend/backend.h"
 #include "model/calibration.h"
 #include "model/checkpoint.h"
+#include "model/held_weights.h"
 #include "model/row_scores.h"
 #include "model/token_batch.h"
 #include "quant/scheme.h"
@@ -79,6 +80,16 @@ struct DecoderOptions {
   // (Checkpoint::ReadStoredRows) run in that format; `scheme` holds the
   // rest. For quantized checkpoints made elsewhere.
   bool stored_formats = false;
+  // The model's dense weights kept on the backend's device across a sweep's
+  // schemes (held_weights.h): projections of round-to-nearest formats the
+  // backend quantizes (Backend::QuantizesOnDevice) are made from them, and
+  // an empty store is filled as this decoder loads. Unset, those
+  // projections are still quantized on the device, each from a temporary
+  // dense copy, so that only the quantized model stays resident.
+  HeldWeights* held = nullptr;
+  // Quantize every projection on the host, as read (tests and benchmarks
+  // compare the two ways).
+  bool host_quantize = false;
 };
 
 class Decoder {

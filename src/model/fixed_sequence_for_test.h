@@ -1,4 +1,5 @@
-// One fixed 7-token sequence scored by a decoder loaded on the CPU backend:
+// One fixed 7-token sequence scored by a decoder loaded on a backend (the CPU's
+// unless given):
 // what the checkpoint tests compare between two checkpoints or two ways of
 // loading one.
 #pragma once
@@ -19,9 +20,8 @@ struct FixedSequenceScores {
   int64_t stored_projections = 0, projections = 0;
 };
 
-inline FixedSequenceScores ScoreFixedSequence(const Checkpoint& ckpt, DecoderOptions options) {
-  CpuBackend backend;
-  auto d = Decoder::Load(ckpt, &backend, std::move(options));
+inline FixedSequenceScores ScoreFixedSequenceOn(const Checkpoint& ckpt, Backend* backend, DecoderOptions options) {
+  auto d = Decoder::Load(ckpt, backend, std::move(options));
   EXPECT_TRUE(d.ok()) << d.status();
   if (!d.ok()) return {};
   TokenBatch batch;
@@ -31,6 +31,11 @@ inline FixedSequenceScores ScoreFixedSequence(const Checkpoint& ckpt, DecoderOpt
   std::vector<LogitStats> chunks;
   EXPECT_TRUE((*d)->Forward(batch, rows, batch.tokens, 0, true, &chunks).ok());
   return {CombineLogitStats(chunks, 0, true).logprobs, (*d)->stored_projections(), (*d)->projections()};
+}
+
+inline FixedSequenceScores ScoreFixedSequence(const Checkpoint& ckpt, DecoderOptions options) {
+  CpuBackend backend;
+  return ScoreFixedSequenceOn(ckpt, &backend, std::move(options));
 }
 
 // Projections that load as stored when every one is stored in a format of

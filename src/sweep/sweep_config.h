@@ -44,6 +44,10 @@ struct SweepConfig {
   BackendKind backend = BackendKind::kCpu;  // cuda needs a build with QSWEEP_CUDA
   // How row-parallel layers are summed (core/run_layout.h).
   Reduction reduction = Reduction::kTpInvariant;
+  // Quantize every projection on the host as it is read, even where the
+  // backend quantizes on its device (`qsweep run --quantize-on host`, to
+  // compare the two; both give the same bits, so no run file records it).
+  bool host_quantize = false;
   std::string baseline = "bf16";
   std::vector<std::string> schemes;  // the candidates (baseline excluded), by name
   // Named entries with overrides (a partially quantized model), e.g.

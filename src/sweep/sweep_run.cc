@@ -143,6 +143,22 @@ absl::Status CheckSameTokenizer(const Checkpoint& entry, const std::string& toke
 }
 
 // What every scheme of one sweep shares.
+// The model's dense weights kept on the device across the sweep's schemes
+// (model/held_weights.h), decided once, by the first scheme that loads: held
+// where the backend has device memory to count and the bf16 copy takes at
+// most half of what is free, so that the quantized schemes beside it still
+// get most of the device.
+struct HoldState {
+  HeldWeights held;
+  bool decided = false, on = false;
+};
+
+// Bytes of this rank's bf16 projections and head.
+int64_t DenseBytesPerRank(const ModelConfig& c, int tp) {
+  const int64_t layer = c.hidden_size * (2 * c.q_dim() + 2 * c.kv_dim() + 3 * c.intermediate_size);
+  return 2 * (c.num_layers * layer + c.vocab_size * c.hidden_size) / tp;
+}
+
 struct Sweep {
   const SweepConfig& config;
   const Topology& topo;
@@ -152,6 +168,8 @@ struct Sweep {
   const Checkpoint& ckpt;
   const std::vector<WorkUnit>& units;
   const CalibrationSet* calibration;  // for the calibrated schemes; null when none is run
+  HoldState& hold;
+  int64_t schemes;  // how many this sweep runs
 };
 
 // Calibration data, drawn and tokenized once for the calibrated schemes to run.
@@ -221,7 +239,8 @@ DecoderOptions DecoderOptionsFor(const Sweep& s, const std::string& scheme_name,
           .progress = [leader](const std::string& line) {
             if (leader) std::fprintf(stderr, "qsweep: %s\n", line.c_str());
           },
-          .pair_baseline = std::move(pair_baseline)};
+          .pair_baseline = std::move(pair_baseline),
+          .host_quantize = s.config.host_quantize};
 }
 
 // The scheme JSON of a calibrated run: what the calibrated quantizer was
@@ -321,6 +340,15 @@ absl::Status RunScheme(const Sweep& s, const std::string& scheme_name, const Bac
   }
   QSWEEP_ASSIGN_OR_RETURN(std::unique_ptr<Backend> backend, make_backend(c.backend, RankContext(s)));
   DecoderOptions options = DecoderOptionsFor(s, scheme_name, spec, pair_baseline);
+  if (!s.hold.decided) {
+    const int64_t free = backend->FreeMemoryBytes(), dense = DenseBytesPerRank(s.ckpt.config(), s.topo.tp);
+    s.hold.decided = true;
+    s.hold.on = s.schemes > 1 && !c.host_quantize && free >= 0 && dense <= free / 2;
+    if (leader && s.hold.on)
+      std::fprintf(stderr, "qsweep: holding the model's %.2f GiB of bf16 weights per rank on the device across "
+                   "schemes: round-to-nearest schemes are quantized there from them\n", dense / 1073741824.0);
+  }
+  if (s.hold.on) options.held = &s.hold.held;
   if (entry_ckpt) {
     options.pair_baseline_checkpoint = &s.ckpt;
     options.stored_formats = c.entry_stored_formats.contains(scheme_name);
@@ -414,7 +442,9 @@ absl::Status RunSweep(const SweepConfig& c, const std::vector<std::string>& want
   MPI_Comm group_comm;
   MPI_Comm_split(world, topo.replica, topo.tp_rank, &group_comm);
   MpiCommunicator group(group_comm);
-  const Sweep sweep{c, topo, world, group, requests, *ckpt, units, calibration ? &*calibration : nullptr};
+  HoldState hold{.held = HeldWeights(ckpt.get())};
+  const Sweep sweep{c,     topo, world, group, requests, *ckpt, units, calibration ? &*calibration : nullptr,
+                    hold, static_cast<int64_t>(schemes.size())};
   for (const std::string& scheme : schemes) QSWEEP_RETURN_IF_ERROR(RunScheme(sweep, scheme, make_backend));
   return absl::OkStatus();
 }

@@ -24,6 +24,9 @@
 #   schemes8b: a sweep of one HellaSwag-shaped task (2000 samples) at
 #      Llama-3-8B shapes (SCHEMES8B to change): per scheme the weights on the
 #      GPU, the load (switch) time and the scoring samples/s
+#      (SCHEMES8B_QUANTIZE=host: quantized on the CPU, to compare)
+#   one70b: synthetic Llama-3-70B on one GPU, w8a16 baseline and w4a16-g128
+#      (ONE70B_* to change), quantized on the device layer by layer
 #   kl8b: exact token statistics at Llama-3-8B shapes: bench forward with and
 #      without them, a corpus run of the noise-floor candidate with and without
 #      them, bytes on disk per token
@@ -108,6 +111,33 @@ open('/tmp/$m.tokens', 'w').write('\n'.join(' '.join(map(str, s)) for s in g['se
     note "bench gemm activation-quantized: rc $?"
     grep -A40 "whole layer" "$out/bench_actq.log" || tail -20 "$out/bench_actq.log"
     ;;
+  one70b)
+    # Llama-3-70B shapes on one GPU: w8a16 (the baseline, 70 GB) and
+    # w4a16-g128, each loaded layer by layer and quantized on the device so
+    # that only its packed weights stay resident.
+    python3 tools/bench/make_mc_task.py tests/data/tiny/tasks/heldout.txt /tmp/mc70b.jsonl \
+      --samples "${ONE70B_SAMPLES:-200}"
+    cat >configs/.mc70b.yaml <<YAML
+name: mc70b
+model: synthetic:llama3-70b
+tokenizer: ../tests/data/tokenizers/bpe_llama3/tokenizer.json
+parallel: {tp: 1, backend: cuda}
+baseline: ${ONE70B_BASELINE:-w8a16}
+schemes: [${ONE70B_SCHEMES:-w4a16-g128}]
+tasks:
+  - {name: mc, path: /tmp/mc70b.jsonl}
+output: /tmp/mc70b
+scoring: {topk: 32, batch_tokens: auto, samples_per_unit: 50}
+YAML
+    rm -rf /tmp/mc70b
+    mpirun --bind-to none -n 1 "$bin/qsweep" run configs/.mc70b.yaml >"$out/one70b.log" 2>&1
+    note "70B on one GPU: rc $?"
+    rm -f configs/.mc70b.yaml
+    grep -E "loaded in|holding|error" "$out/one70b.log" | sed 's/^qsweep: /  /'
+    for f in /tmp/mc70b/runs/*.h5; do
+      echo "  $(basename "$f" .h5): $("$bin/qsweep" inspect "$f" 2>&1 | grep -E '^(scoring|memory)' | tr -s ' ' | tr '\n' ' ')"
+    done
+    ;;
   schemes8b)
     python3 tools/bench/make_mc_task.py tests/data/tiny/tasks/heldout.txt /tmp/mc8b.jsonl --samples 2000
     cat >configs/.mc8b.yaml <<YAML
@@ -123,8 +153,9 @@ output: /tmp/mc8b
 scoring: {topk: 32, batch_tokens: auto, samples_per_unit: 250}
 YAML
     rm -rf /tmp/mc8b
-    mpirun --bind-to none -n 1 "$bin/qsweep" run configs/.mc8b.yaml >"$out/schemes8b.log" 2>&1
-    note "8B schemes sweep: rc $?"
+    mpirun --bind-to none -n 1 "$bin/qsweep" run configs/.mc8b.yaml --quantize-on "${SCHEMES8B_QUANTIZE:-device}" \
+      >"$out/schemes8b.log" 2>&1
+    note "8B schemes sweep (quantized on the ${SCHEMES8B_QUANTIZE:-device}): rc $?"
     rm -f configs/.mc8b.yaml
     grep -E "loaded in" "$out/schemes8b.log" | sed 's/^qsweep: /  /'
     for f in /tmp/mc8b/runs/*.h5; do

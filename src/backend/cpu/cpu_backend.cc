@@ -10,6 +10,7 @@
 #include "backend/cpu/cpu_linear.h"
 #include "backend/cpu/reference_ops.h"
 #include "core/status_macros.h"
+#include "quant/quantized_weights.h"
 
 namespace qsweep {
 namespace {
@@ -69,6 +70,38 @@ absl::StatusOr<std::vector<std::unique_ptr<Linear>>> CpuBackend::CreateLinearPar
     std::string_view, std::vector<std::unique_ptr<PackedLinear>> parts) {
   std::vector<std::unique_ptr<Linear>> linears;
   for (auto& p : parts) linears.push_back(std::make_unique<CpuLinear>(std::move(p)));
+  return linears;
+}
+
+std::unique_ptr<Linear> CpuBackend::ShareLinear(const Linear& l) {
+  return std::make_unique<CpuLinear>(static_cast<const CpuLinear&>(l).packed());
+}
+
+absl::StatusOr<std::vector<std::unique_ptr<Linear>>> CpuBackend::QuantizeLinearParts(
+    std::string_view name, LinearRole, std::span<const std::unique_ptr<Linear>> dense, const WeightFormat& format) {
+  QSWEEP_CHECK(!dense.empty() && format.quantized() && format.act == ActKind::kNone);
+  const int64_t out = dense[0]->out_features(), width = dense[0]->in_features();
+  const int64_t count = static_cast<int64_t>(dense.size()), in = count * width;
+  std::vector<float> whole(out * in), part(out * width);
+  for (int64_t p = 0; p < count; ++p) {
+    const PackedLinear& d = *static_cast<const CpuLinear&>(*dense[p]).packed();
+    QSWEEP_CHECK(!d.format().quantized() && d.out_features() == out && d.in_features() == width);
+    d.Dequantize(part);
+    for (int64_t r = 0; r < out; ++r)
+      std::copy_n(part.data() + r * width, width, whole.data() + r * in + p * width);
+  }
+  QSWEEP_ASSIGN_OR_RETURN(std::unique_ptr<PackedLinear> q, QuantizeLinear(format, std::move(whole), out, in));
+  std::vector<std::unique_ptr<Linear>> linears;
+  if (count == 1) {
+    linears.push_back(std::make_unique<CpuLinear>(std::move(q)));
+    return linears;
+  }
+  for (int64_t p = 0; p < count; ++p) {
+    if (!ColumnsCutOnGroups(*q->quantized_weights(), p * width, (p + 1) * width))
+      return absl::InvalidArgumentError(absl::StrFormat("%s: %d parts of %d columns do not cut %s's groups", name,
+                                                        count, width, format.Describe()));
+    linears.push_back(std::make_unique<CpuLinear>(q->SliceColumns(p * width, (p + 1) * width)));
+  }
   return linears;
 }
 

@@ -27,6 +27,15 @@ class CpuBackend : public Backend {
                                                        std::unique_ptr<PackedLinear> w) override;
   absl::StatusOr<std::vector<std::unique_ptr<Linear>>> CreateLinearParts(
       std::string_view name, std::vector<std::unique_ptr<PackedLinear>> parts) override;
+  std::unique_ptr<Linear> ShareLinear(const Linear& l) override;
+  // The reference the GPU's device quantizer is tested against: the dense
+  // parts' values, quantized by QuantizeLinear and cut as
+  // QuantizeRowParallelParts cuts them (any weight-only format). The CPU
+  // keeps QuantizesOnDevice false: quantizing the checkpoint's values as
+  // they are read is faster than quantizing a copy of them.
+  absl::StatusOr<std::vector<std::unique_ptr<Linear>>> QuantizeLinearParts(
+      std::string_view name, LinearRole role, std::span<const std::unique_ptr<Linear>> dense,
+      const WeightFormat& format) override;
   void SetLayout(const SequenceLayout& layout) override { layout_ = layout; }
 
   void Embed(const DeviceArray& table, int64_t dim, std::span<const int32_t> ids, Act& out) override;

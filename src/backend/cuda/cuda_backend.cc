@@ -20,6 +20,7 @@
 #include "pair_logit_stats.cuh"
 #include "rank_sum.cuh"
 #include "lowbit/lowbit_gemm.cuh"
+#include "lowbit/lowbit_quantize.cuh"
 #include "backend/cuda/act_quant_gemm.h"
 #include "backend/cuda/cublaslt_plan.h"
 #include "quant/codebooks.h"
@@ -62,6 +63,7 @@ class GpuArray : public DeviceArray {
 struct PackedOnDevice {
   kernels::LowbitWeights w;
   const kernels::LowbitKernels* kernels;
+  size_t code_bytes = 0, scale_bytes = 0, zero_bytes = 0;  // of the arrays w points to
 };
 class GpuLinear : public Linear {
  public:
@@ -139,6 +141,18 @@ std::vector<float> DenseValues(std::unique_ptr<PackedLinear> w) {
 }
 
 }  // namespace
+
+// A packed layer's allocation while it is filled: writable views of its
+// arrays.
+struct CudaBackend::PackedStorage {
+  std::shared_ptr<void> storage;
+  PackedOnDevice d{};
+  uint32_t* codes = nullptr;
+  uint16_t* scales = nullptr;
+  uint8_t* zeros = nullptr;
+  size_t code_bytes = 0, scale_bytes = 0, zero_bytes = 0;
+  int64_t groups_padded = 0;
+};
 
 struct CudaBackend::GemmPlan : LtPlan {};
 
@@ -416,12 +430,7 @@ absl::StatusOr<std::vector<std::unique_ptr<Linear>>> CudaBackend::UploadParts(
       QSWEEP_ASSIGN_OR_RETURN(std::unique_ptr<Linear> l, UploadPacked(name, role, *p));
       linears.push_back(std::move(l));
     }
-    const auto& w = *static_cast<const GpuLinear&>(*linears[0]).packed();
-    QSWEEP_RETURN_IF_ERROR(Grow(dequantized_, count * part * 2));  // grow-only: the largest layer's
-    const size_t before = lowbit_workspace_.bytes;
-    QSWEEP_RETURN_IF_ERROR(Grow(lowbit_workspace_, kernels::LowbitWorkspaceBytes(w.w.out_padded, w.w.in_padded, sms_)));
-    if (lowbit_workspace_.bytes != before)
-      QSWEEP_CUDA_CHECK(cudaMemset(lowbit_workspace_.data, 0, lowbit_workspace_.bytes));  // the kernels' counters
+    QSWEEP_RETURN_IF_ERROR(ReservePackedScratch(linears));
     return linears;
   }
   const int elem = DTypeBytes(compute_);
@@ -452,35 +461,154 @@ absl::StatusOr<std::vector<std::unique_ptr<Linear>>> CudaBackend::UploadParts(
   return linears;
 }
 
-// The codes, scales and zeros in the kernels' tiled layout, in one
-// allocation.
-absl::StatusOr<std::unique_ptr<Linear>> CudaBackend::UploadPacked(std::string_view name, LinearRole role,
-                                                                  const PackedLinear& w) {
-  const MmaTiledWeights t = TileForMma(*w.quantized_weights());
-  const size_t code_bytes = t.codes.size() * 4, scale_bytes = t.scales.size() * 2;
+// Scratch every packed layer's products need: its parts expanded to bf16
+// for many rows, the low-bit kernel's partial sums.
+absl::Status CudaBackend::ReservePackedScratch(std::span<const std::unique_ptr<Linear>> parts) {
+  const auto& w = *static_cast<const GpuLinear&>(*parts[0]).packed();
+  const int64_t count = static_cast<int64_t>(parts.size());
+  QSWEEP_RETURN_IF_ERROR(Grow(dequantized_, count * w.w.out * w.w.in * 2));  // grow-only: the largest layer's
+  const size_t before = lowbit_workspace_.bytes;
+  QSWEEP_RETURN_IF_ERROR(Grow(lowbit_workspace_, kernels::LowbitWorkspaceBytes(w.w.out_padded, w.w.in_padded, sms_)));
+  if (lowbit_workspace_.bytes != before)
+    QSWEEP_CUDA_CHECK(cudaMemset(lowbit_workspace_.data, 0, lowbit_workspace_.bytes));  // the kernels' counters
+  return absl::OkStatus();
+}
+
+// One allocation for a layer's codes, scales and zeros in the kernels'
+// tiled layout (mma_tiled_weights.h), each array 256-byte aligned; the
+// layer points into it. Filled by the caller.
+absl::StatusOr<CudaBackend::PackedStorage> CudaBackend::AllocatePacked(std::string_view name,
+                                                                       const WeightFormat& f, int64_t out,
+                                                                       int64_t in) {
+  PackedStorage s;
+  const int64_t group = f.group > 0 ? f.group : in;
+  s.d.kernels = LowbitKernelsOf(f);
+  QSWEEP_CHECK(s.d.kernels);
+  s.d.w.out = out, s.d.w.in = in;
+  s.d.w.out_padded = (out + MmaTiledWeights::kRowTile - 1) / MmaTiledWeights::kRowTile * MmaTiledWeights::kRowTile;
+  s.d.w.in_padded = (in + MmaTiledWeights::kChunk - 1) / MmaTiledWeights::kChunk * MmaTiledWeights::kChunk;
+  s.groups_padded = (s.d.w.in_padded + group - 1) / group;
+  s.d.w.group_shift = f.group > 0 ? std::countr_zero(static_cast<uint64_t>(f.group)) : -1;
+  if (f.kind == WeightKind::kNf4 || f.kind == WeightKind::kFp4)
+    std::copy_n(f.kind == WeightKind::kNf4 ? kNf4Table : kFp4Table, 16, s.d.w.table);
+  const size_t code_bytes = s.d.w.out_padded / 16 * (s.d.w.in_padded / 256) * 128 * f.bits * 4;
+  const size_t scale_bytes = s.groups_padded * s.d.w.out_padded * 2;
+  const size_t zero_bytes = f.asymmetric ? s.groups_padded * s.d.w.out_padded : 0;
   const size_t scale_at = (code_bytes + 255) / 256 * 256, zero_at = scale_at + (scale_bytes + 255) / 256 * 256;
-  const size_t total = zero_at + t.zeros.size();
+  const size_t total = zero_at + zero_bytes;
   void* p = nullptr;
   QSWEEP_RETURN_IF_ERROR(TryMalloc(&p, total, absl::StrFormat("the packed weights of %s", name)));
   *weight_bytes_ += static_cast<int64_t>(total);
-  std::shared_ptr<void> storage(p, [counter = weight_bytes_, total](void* q) {
+  s.storage = std::shared_ptr<void>(p, [counter = weight_bytes_, total](void* q) {
     cudaFree(q);
     *counter -= static_cast<int64_t>(total);
   });
   char* base = static_cast<char*>(p);
-  QSWEEP_CUDA_CHECK(cudaMemcpy(base, t.codes.data(), code_bytes, cudaMemcpyHostToDevice));
-  QSWEEP_CUDA_CHECK(cudaMemcpy(base + scale_at, t.scales.data(), scale_bytes, cudaMemcpyHostToDevice));
-  if (!t.zeros.empty()) QSWEEP_CUDA_CHECK(cudaMemcpy(base + zero_at, t.zeros.data(), t.zeros.size(), cudaMemcpyHostToDevice));
-  PackedOnDevice d{};
-  d.kernels = LowbitKernelsOf(t.format);
-  d.w.codes = reinterpret_cast<const uint32_t*>(base);
-  d.w.scales = reinterpret_cast<const uint16_t*>(base + scale_at);
-  d.w.zeros = t.zeros.empty() ? nullptr : reinterpret_cast<const uint8_t*>(base + zero_at);
-  d.w.out = t.out, d.w.in = t.in, d.w.out_padded = t.out_padded, d.w.in_padded = t.in_padded;
-  d.w.group_shift = t.format.group > 0 ? std::countr_zero(static_cast<uint64_t>(t.group)) : -1;
-  if (t.format.kind == WeightKind::kNf4 || t.format.kind == WeightKind::kFp4)
-    std::copy_n(t.format.kind == WeightKind::kNf4 ? kNf4Table : kFp4Table, 16, d.w.table);
-  return std::make_unique<GpuLinear>(std::move(storage), d, role);
+  s.codes = reinterpret_cast<uint32_t*>(base);
+  s.scales = reinterpret_cast<uint16_t*>(base + scale_at);
+  s.zeros = zero_bytes ? reinterpret_cast<uint8_t*>(base + zero_at) : nullptr;
+  s.code_bytes = s.d.code_bytes = code_bytes, s.scale_bytes = s.d.scale_bytes = scale_bytes;
+  s.zero_bytes = s.d.zero_bytes = zero_bytes;
+  s.d.w.codes = s.codes, s.d.w.scales = s.scales, s.d.w.zeros = s.zeros;
+  return s;
+}
+
+absl::StatusOr<std::unique_ptr<Linear>> CudaBackend::UploadPacked(std::string_view name, LinearRole role,
+                                                                  const PackedLinear& w) {
+  const MmaTiledWeights t = TileForMma(*w.quantized_weights());
+  QSWEEP_ASSIGN_OR_RETURN(PackedStorage s, AllocatePacked(name, t.format, t.out, t.in));
+  QSWEEP_CHECK(s.code_bytes == t.codes.size() * 4 && s.scale_bytes == t.scales.size() * 2 &&
+               s.zero_bytes == t.zeros.size());
+  QSWEEP_CUDA_CHECK(cudaMemcpy(s.codes, t.codes.data(), s.code_bytes, cudaMemcpyHostToDevice));
+  QSWEEP_CUDA_CHECK(cudaMemcpy(s.scales, t.scales.data(), s.scale_bytes, cudaMemcpyHostToDevice));
+  if (s.zeros) QSWEEP_CUDA_CHECK(cudaMemcpy(s.zeros, t.zeros.data(), s.zero_bytes, cudaMemcpyHostToDevice));
+  return std::make_unique<GpuLinear>(std::move(s.storage), s.d, role);
+}
+
+std::optional<CudaBackend::TiledArrays> CudaBackend::DownloadTiled(const Linear& l) {
+  const auto& g = static_cast<const GpuLinear&>(l);
+  if (!g.packed()) return std::nullopt;
+  const PackedOnDevice& d = *g.packed();
+  TiledArrays t;
+  t.codes.resize(d.code_bytes / 4);
+  t.scales.resize(d.scale_bytes / 2);
+  t.zeros.resize(d.zero_bytes);
+  QSWEEP_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  QSWEEP_CUDA_CHECK(cudaMemcpy(t.codes.data(), d.w.codes, d.code_bytes, cudaMemcpyDeviceToHost));
+  QSWEEP_CUDA_CHECK(cudaMemcpy(t.scales.data(), d.w.scales, d.scale_bytes, cudaMemcpyDeviceToHost));
+  if (d.zero_bytes) QSWEEP_CUDA_CHECK(cudaMemcpy(t.zeros.data(), d.w.zeros, d.zero_bytes, cudaMemcpyDeviceToHost));
+  return t;
+}
+
+std::unique_ptr<Linear> CudaBackend::ShareLinear(const Linear& l) {
+  return std::make_unique<GpuLinear>(static_cast<const GpuLinear&>(l));
+}
+
+bool CudaBackend::QuantizesOnDevice(const WeightFormat& f) const {
+  return compute_ == DType::kBF16 && LowbitKernelsOf(f) != nullptr;
+}
+
+static kernels::LowbitQuantizeFormat DeviceQuantizeFormat(const WeightFormat& f) {
+  using kernels::LowbitFormat;
+  kernels::LowbitQuantizeFormat q;
+  q.bits = f.bits;
+  q.group = f.group > 0 ? f.group : 0;
+  switch (f.kind) {
+    case WeightKind::kInt: q.kind = f.asymmetric ? LowbitFormat::kIntAsym : LowbitFormat::kIntSym; break;
+    case WeightKind::kBinary: q.kind = LowbitFormat::kBinary; break;
+    case WeightKind::kTernary: q.kind = LowbitFormat::kTernary; break;
+    case WeightKind::kNf4: q.kind = LowbitFormat::kNf4; break;
+    case WeightKind::kFp4: q.kind = LowbitFormat::kFp4; break;
+    case WeightKind::kFp8: q.kind = LowbitFormat::kFp8; break;
+    case WeightKind::kDense: QSWEEP_CHECK(false);
+  }
+  if (f.kind == WeightKind::kNf4 || f.kind == WeightKind::kFp4)
+    std::copy_n(f.kind == WeightKind::kNf4 ? kNf4Table : kFp4Table, 16, q.table);
+  return q;
+}
+
+// The grids of the whole weight in a temporary buffer, then each part
+// written into its own tiled allocation (kernels/lowbit/lowbit_quantize.cuh).
+absl::StatusOr<std::vector<std::unique_ptr<Linear>>> CudaBackend::QuantizeLinearParts(
+    std::string_view name, LinearRole role, std::span<const std::unique_ptr<Linear>> dense,
+    const WeightFormat& format) {
+  QSWEEP_CHECK(!dense.empty() && QuantizesOnDevice(format) && dense.size() <= kernels::kMaxDenseParts);
+  kernels::DenseParts src;
+  src.count = static_cast<int>(dense.size());
+  const int64_t out = dense[0]->out_features();
+  src.width = dense[0]->in_features();
+  for (int p = 0; p < src.count; ++p) {
+    const auto& g = static_cast<const GpuLinear&>(*dense[p]);
+    QSWEEP_CHECK(g.data() && g.bf16() && g.out_features() == out && g.in_features() == src.width);
+    src.part[p] = static_cast<const bf16*>(g.data());
+  }
+  if (src.count > 1 && format.group > 0 && src.width % format.group)
+    return absl::InvalidArgumentError(absl::StrFormat("%s: %d parts of %d columns do not cut %s's groups", name,
+                                                      src.count, src.width, format.Describe()));
+  const kernels::LowbitQuantizeFormat f = DeviceQuantizeFormat(format);
+  const int64_t in = src.count * src.width;
+  void* scratch = nullptr;
+  QSWEEP_RETURN_IF_ERROR(TryMalloc(&scratch, kernels::LowbitGridBytes(f, out, in),
+                                   absl::StrFormat("the quantization grids of %s", name)));
+  const kernels::LowbitGrids grids = kernels::LowbitGridsIn(scratch, f, out, in);
+  kernels::LowbitQuantizeGrids(f, src, out, grids, stream_);
+  std::vector<std::unique_ptr<Linear>> linears;
+  absl::Status status;
+  for (int p = 0; p < src.count && status.ok(); ++p) {
+    absl::StatusOr<PackedStorage> s = AllocatePacked(name, format, out, src.width);
+    if (!s.ok()) {
+      status = s.status();
+      break;
+    }
+    kernels::LowbitQuantizePart(f, src, out, p, grids, s->codes, s->scales, s->zeros, s->d.w.out_padded,
+                                s->d.w.in_padded, s->groups_padded, stream_);
+    linears.push_back(std::make_unique<GpuLinear>(std::move(s->storage), s->d, role));
+  }
+  QSWEEP_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  QSWEEP_CUDA_CHECK(cudaFree(scratch));
+  QSWEEP_RETURN_IF_ERROR(status);
+  QSWEEP_RETURN_IF_ERROR(ReservePackedScratch(linears));
+  return linears;
 }
 
 // Codes padded to [out_padded, in_padded] with zeros (4-bit integers two per

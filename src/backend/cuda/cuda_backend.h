@@ -21,6 +21,7 @@
 #include <atomic>
 #include <map>
 #include <memory>
+#include <optional>
 #include <tuple>
 #include <vector>
 
@@ -65,6 +66,20 @@ class CudaBackend : public Backend {
                                                        std::unique_ptr<PackedLinear> w) override;
   absl::StatusOr<std::vector<std::unique_ptr<Linear>>> CreateLinearParts(
       std::string_view name, std::vector<std::unique_ptr<PackedLinear>> parts) override;
+  std::unique_ptr<Linear> ShareLinear(const Linear& l) override;
+  // What a packed layer holds on the device, read back (tests compare it
+  // with quant/mma_tiled_weights.h TileForMma); nullopt for other layers.
+  struct TiledArrays {
+    std::vector<uint32_t> codes;
+    std::vector<uint16_t> scales;
+    std::vector<uint8_t> zeros;
+  };
+  std::optional<TiledArrays> DownloadTiled(const Linear& l);
+  // Formats of the low-bit family, for a bf16 model.
+  bool QuantizesOnDevice(const WeightFormat& format) const override;
+  absl::StatusOr<std::vector<std::unique_ptr<Linear>>> QuantizeLinearParts(
+      std::string_view name, LinearRole role, std::span<const std::unique_ptr<Linear>> dense,
+      const WeightFormat& format) override;
   void EnableStageTimes(bool on) override { timing_ = on; }
   void SetBatchInvariant(bool on) override { batch_invariant_ = on; }
   void RunRecorded(uint64_t key, const std::function<void()>& ops) override;
@@ -143,6 +158,9 @@ class CudaBackend : public Backend {
   bool LowbitProduct(const Linear& l, const void* x, int64_t rows, int64_t ldx, void* y, int64_t ldy, DType ytype,
                      bool accumulate);
   absl::StatusOr<std::unique_ptr<Linear>> UploadPacked(std::string_view name, LinearRole role, const PackedLinear& w);
+  struct PackedStorage;
+  absl::StatusOr<PackedStorage> AllocatePacked(std::string_view name, const WeightFormat& f, int64_t out, int64_t in);
+  absl::Status ReservePackedScratch(std::span<const std::unique_ptr<Linear>> parts);
   // An activation-quantized layer (act_quant_gemm.h): its codes and scales.
   absl::StatusOr<std::unique_ptr<Linear>> UploadActQuant(std::string_view name, LinearRole role,
                                                          const PackedLinear& w);

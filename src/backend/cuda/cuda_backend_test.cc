@@ -19,6 +19,9 @@
 #include "pair_logit_stats.cuh"
 #include "rank_sum.cuh"
 #include "model/decoder.h"
+#include "model/fixed_sequence_for_test.h"
+#include "model/held_weights.h"
+#include "model/synthetic_checkpoint.h"
 #include "model/row_scores.h"
 #include "quant/tensor_quantizer.h"
 #include "scheme_for_test.h"
@@ -677,6 +680,43 @@ TEST_F(CudaTest, ForwardMatchesGoldenAndCpu) {
     EXPECT_LE(RelativeL2(gpu16, cpu16), 1e-2) << dir << " w4a16-g32 (bf16 on the GPU)";
     std::printf("%s: rel L2 GPU vs CPU fp32 %.2e, w4a16-g32 %.2e\n", dir, RelativeL2(gpu32, cpu32), RelativeL2(gpu16, cpu16));
   }
+}
+
+// Device quantization through the decoder: schemes made from the held bf16
+// copy of a sweep (and, without a store, from temporary copies) score as
+// the same schemes quantized on the host, bit for bit, each on a fresh
+// backend as a sweep makes them (the CPU twin: HeldWeights.*).
+TEST_F(CudaTest, SchemesFromTheHeldWeightsScoreAsLoadedOnes) {
+  auto ckpt = OpenSyntheticCheckpoint("synthetic:tiny-llama3");
+  ASSERT_TRUE(ckpt.ok()) << ckpt.status();
+  auto fresh = [] {
+    auto b = CudaBackend::Create();
+    QSWEEP_CHECK(b.ok());
+    return std::move(*b);
+  };
+  HeldWeights held(ckpt->get());
+  auto base_backend = fresh();
+  const auto base = testing::ScoreFixedSequenceOn(**ckpt, base_backend.get(), {.scheme = TestScheme("bf16"), .held = &held});
+  EXPECT_EQ(held.tensors(), 7 * (*ckpt)->config().num_layers + 1);
+  for (const char* name : {"w4a16-g32", "w2a16-g16-asym", "w8a16", "nf4-g64", "fp4-g32", "t2a16-g16", "w1a16-g16",
+                           "fp8a16", "w3a16-g128"}) {
+    DecoderOptions o{.scheme = TestScheme(name)};
+    o.host_quantize = true;
+    auto host_backend = fresh();
+    const auto want = testing::ScoreFixedSequenceOn(**ckpt, host_backend.get(), o);
+    ASSERT_FALSE(want.logprobs.empty()) << name;
+    EXPECT_NE(want.logprobs, base.logprobs) << name;
+    o.host_quantize = false;
+    o.held = &held;
+    auto held_backend = fresh();
+    EXPECT_EQ(testing::ScoreFixedSequenceOn(**ckpt, held_backend.get(), o).logprobs, want.logprobs) << name;
+    o.held = nullptr;
+    auto temporary_backend = fresh();
+    EXPECT_EQ(testing::ScoreFixedSequenceOn(**ckpt, temporary_backend.get(), o).logprobs, want.logprobs)
+        << name << " without a store";
+  }
+  EXPECT_EQ(testing::ScoreFixedSequenceOn(**ckpt, fresh().get(), {.scheme = TestScheme("bf16"), .held = &held}).logprobs,
+            base.logprobs);
 }
 
 }  // namespace

@@ -11,7 +11,9 @@
 #include "absl/strings/str_format.h"
 #include "backend/cuda/gpu_linear_for_test.h"
 #include "core/dtype.h"
+#include "quant/mma_tiled_weights.h"
 #include "quant/packed_linear.h"
+#include "quant/quantized_weights.h"
 
 namespace qsweep {
 namespace {
@@ -98,6 +100,68 @@ TEST_F(LowbitTest, EveryFormatMatchesDequantizeThenMatmul) {
             worst = std::max(worst, std::fabs(y[m * s.out + n] - ref) / (mag + 1e-30));
           }
         EXPECT_LT(worst, 2e-5) << what;
+      }
+    }
+}
+
+// Round to nearest on the device (kernels/lowbit/lowbit_quantize.cuh)
+// writes the codes, scales and zero points of the CPU quantizer, cut into
+// column parts as the CPU cuts a row-parallel layer, in the tiled layout:
+// every format, shapes off the tiles, groups that do not divide the inputs,
+// per-channel scales over parts, and the edge cases of the grids (a row of
+// zeros, a constant row, signed zeros).
+TEST_F(LowbitTest, DeviceQuantizationWritesTheCpuQuantizersCodesAndScales) {
+  const char* formats[] = {"w4a16-g128", "w4a16-g32-asym", "w8a16", "w3a16-g128", "w2a16-g64", "w2a16-g16-asym",
+                           "w5a16-g64", "w6a16-g128-asym", "w7a16", "w4a16-g128-asym", "w1a16-g128", "t2a16-g64",
+                           "t2a16-g16", "nf4-g64", "fp4-g32", "fp8a16"};
+  struct Case {
+    int64_t out, in, parts;
+  };
+  const Case cases[] = {{48, 320, 1}, {200, 1000, 1}, {72, 100, 1}, {40, 512, 4}, {1024, 2048, 8}, {24, 1024, 8}};
+  for (const char* name : formats)
+    for (const Case& c : cases) {
+      const WeightFormat f = FormatOf(name);
+      const int64_t width = c.in / c.parts;
+      if (c.parts > 1 && f.group > 0 && width % f.group) continue;
+      const std::string what = absl::StrFormat("%s %dx%d in %d parts", name, c.out, c.in, c.parts);
+      std::vector<float> w = NormalBf16(c.out * c.in, 3 + static_cast<uint32_t>(c.in + c.parts));
+      std::fill_n(w.begin(), c.in, 0.0f);             // row 0: zeros (scale 0)
+      std::fill_n(w.begin() + c.in, c.in, 0.375f);    // row 1: constant
+      for (int64_t k = 0; k < c.in; k += 7) w[2 * c.in + k] = -0.0f;
+      const QuantizedWeights whole = QuantizeWeights(f, w, c.out, c.in);
+      std::vector<std::unique_ptr<PackedLinear>> dense_parts;
+      for (int64_t p = 0; p < c.parts; ++p) {
+        std::vector<float> v(c.out * width);
+        for (int64_t r = 0; r < c.out; ++r)
+          std::copy_n(w.begin() + r * c.in + p * width, width, v.begin() + r * width);
+        dense_parts.push_back(Must(QuantizeLinear(WeightFormat::Dense(16), std::move(v), c.out, width)));
+      }
+      auto dense = Must(gpu_->CreateLinearParts("model.layers.0.mlp.down_proj.weight", std::move(dense_parts)));
+      auto layers = Must(gpu_->QuantizeLinearParts("model.layers.0.mlp.down_proj.weight", LinearRole::kProjection,
+                                                   dense, f));
+      ASSERT_EQ(static_cast<int64_t>(layers.size()), c.parts) << what;
+      for (int64_t p = 0; p < c.parts; ++p) {
+        const MmaTiledWeights want =
+            TileForMma(c.parts == 1 ? whole : SliceQuantizedColumns(whole, p * width, (p + 1) * width));
+        const auto got = gpu_->DownloadTiled(*layers[p]);
+        ASSERT_TRUE(got.has_value()) << what;
+        ASSERT_EQ(got->codes.size(), want.codes.size()) << what;
+        ASSERT_EQ(got->scales.size(), want.scales.size()) << what;
+        ASSERT_EQ(got->zeros.size(), want.zeros.size()) << what;
+        int64_t bad = 0;
+        for (size_t i = 0; i < want.codes.size(); ++i)
+          if (got->codes[i] != want.codes[i] && bad++ < 3)
+            ADD_FAILURE() << what << " part " << p << " code word " << i << ": " << got->codes[i] << ", want "
+                          << want.codes[i];
+        for (size_t i = 0; i < want.scales.size(); ++i)
+          if (got->scales[i] != want.scales[i] && bad++ < 6)
+            ADD_FAILURE() << what << " part " << p << " scale " << i << ": " << got->scales[i] << ", want "
+                          << want.scales[i];
+        for (size_t i = 0; i < want.zeros.size(); ++i)
+          if (got->zeros[i] != want.zeros[i] && bad++ < 9)
+            ADD_FAILURE() << what << " part " << p << " zero " << i << ": " << int{got->zeros[i]} << ", want "
+                          << int{want.zeros[i]};
+        EXPECT_EQ(bad, 0) << what << " part " << p;
       }
     }
 }

@@ -1,0 +1,297 @@
+// Round-to-nearest quantization into the tiled layout (lowbit_quantize.cuh).
+// Each helper below is the device twin of a host function named beside it;
+// LowbitQuantizeTest compares the two on random weights bit for bit.
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+
+#include "launch_check.cuh"
+#include "lowbit/lowbit_quantize.cuh"
+
+namespace qsweep::kernels {
+namespace {
+
+constexpr int kThreads = 256;
+constexpr float kFp8Max = 448.0f;  // quant/fp8.h kFp8E4M3Max
+
+int64_t CeilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+int64_t Align256(int64_t bytes) { return CeilDiv(bytes, 256) * 256; }
+unsigned Blocks(int64_t threads) { return static_cast<unsigned>(CeilDiv(threads, kThreads)); }
+
+// core/dtype.cc F16ToFloat: exact.
+__device__ float F16Value(uint16_t h) { return __half2float(__ushort_as_half(h)); }
+
+// core/dtype.cc FloatToF16: round to nearest even, subnormals included.
+__device__ uint16_t ToF16(float f) {
+  const uint32_t u = __float_as_uint(f);
+  const uint16_t sign = static_cast<uint16_t>((u >> 16) & 0x8000u);
+  const uint32_t a = u & 0x7fffffffu;
+  if (a > 0x7f800000u) return sign | 0x7e00;
+  if (a >= 0x477ff000u) return sign | 0x7c00;
+  if (a < 0x38800000u) return sign | static_cast<uint16_t>(rintf(__fmul_rn(__uint_as_float(a), 16777216.0f)));
+  uint32_t v = a - (112u << 23);
+  v += 0xfffu + ((v >> 13) & 1u);
+  return sign | static_cast<uint16_t>(v >> 13);
+}
+
+// quant/quantized_weights.cc RoundUpToF16: the smallest fp16 >= x.
+__device__ uint16_t RoundUpToF16(float x) {
+  uint16_t h = ToF16(x);
+  if (F16Value(h) < x) ++h;
+  return h;
+}
+
+// The host's std::min / std::max / std::clamp, whose choice on equal
+// operands (and signed zeros) fminf and fmaxf do not promise.
+__device__ float Min(float a, float b) { return b < a ? b : a; }
+__device__ float Max(float a, float b) { return a < b ? b : a; }
+__device__ float Clamp(float v, float lo, float hi) { return v < lo ? lo : hi < v ? hi : v; }
+
+// quant/fp8.cc Fp8E4M3ToFloat for the finite non-negative codes 0..126.
+__device__ float Fp8Value(int code) {
+  const int e = code >> 3, m = code & 7;
+  return e == 0 ? ldexpf(static_cast<float>(m), -9) : ldexpf(static_cast<float>(8 + m), e - 10);
+}
+
+// quant/fp8.cc FloatToFp8E4M3: nearest code by search over the increasing
+// non-negative values, ties to the even code.
+__device__ uint8_t ToFp8(float x) {
+  if (isnan(x)) return 0x7f;
+  const uint8_t sign = signbit(x) ? 0x80 : 0;
+  const float a = fabsf(x);
+  if (a >= kFp8Max) return sign | 126;
+  int first = 0, count = 127;  // upper_bound
+  while (count > 0) {
+    const int step = count / 2, it = first + step;
+    if (!(a < Fp8Value(it))) {
+      first = it + 1;
+      count -= step + 1;
+    } else {
+      count = step;
+    }
+  }
+  const int hi = first, lo = hi - 1;
+  const float dl = __fsub_rn(a, Fp8Value(lo)), dh = __fsub_rn(Fp8Value(hi), a);
+  const int code = dl < dh ? lo : dh < dl ? hi : (lo % 2 == 0 ? lo : hi);
+  return sign | static_cast<uint8_t>(code);
+}
+
+// quant/quantized_weights.cc NearestCode: the lowest code on a tie.
+__device__ int NearestCode(const float* table, float v) {
+  int best = 0;
+  float best_d = fabsf(__fsub_rn(v, table[0]));
+  for (int c = 1; c < 16; ++c) {
+    const float d = fabsf(__fsub_rn(v, table[c]));
+    if (d < best_d) {
+      best = c;
+      best_d = d;
+    }
+  }
+  return best;
+}
+
+// The whole weight's element k of row n, walking k upward across parts
+// without a division per element.
+struct RowWalk {
+  const DenseParts& w;
+  int64_t n, part, col;
+  __device__ RowWalk(const DenseParts& parts, int64_t row, int64_t k)
+      : w(parts), n(row), part(k / parts.width), col(k % parts.width) {}
+  __device__ float Next() {
+    const float v = __bfloat162float(w.part[part][n * w.width + col]);
+    if (++col == w.width) {
+      ++part;
+      col = 0;
+    }
+    return v;
+  }
+};
+
+// QuantizeWeights' grid of one (row, group): the statistics in the CPU's
+// order, then the scale of the format (IntGroupGrid for the integers).
+__global__ void GridsKernel(LowbitQuantizeFormat f, DenseParts w, int64_t out, int64_t in, LowbitGrids g) {
+  const int64_t idx = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
+  if (idx >= out * g.groups) return;
+  const int64_t n = idx / g.groups, gi = idx % g.groups, g0 = f.group > 0 ? f.group : in;
+  const int64_t k0 = gi * g0, len = g0 < in - k0 ? g0 : in - k0;
+  float absmax = 0, lo = INFINITY, hi = -INFINITY;
+  double abs_sum = 0;
+  RowWalk walk(w, n, k0);
+  for (int64_t i = 0; i < len; ++i) {
+    const float v = walk.Next();
+    absmax = Max(absmax, fabsf(v));
+    lo = Min(lo, v);
+    hi = Max(hi, v);
+    abs_sum = __dadd_rn(abs_sum, static_cast<double>(fabsf(v)));
+  }
+  uint16_t sbits = 0;
+  switch (f.kind) {
+    case LowbitFormat::kIntSym:
+      sbits = RoundUpToF16(__fdiv_rn(absmax, static_cast<float>((1 << (f.bits - 1)) - 1)));
+      break;
+    case LowbitFormat::kIntAsym: {
+      lo = Min(lo, 0.0f);
+      hi = Max(hi, 0.0f);
+      const int qmax = (1 << f.bits) - 1;
+      sbits = RoundUpToF16(__fdiv_rn(__fsub_rn(hi, lo), static_cast<float>(qmax)));
+      const float s = F16Value(sbits);
+      g.zeros[idx] = static_cast<uint8_t>(s > 0 ? Clamp(rintf(__fdiv_rn(-lo, s)), 0.0f, static_cast<float>(qmax)) : 0.0f);
+      break;
+    }
+    case LowbitFormat::kBinary:
+      sbits = ToF16(__double2float_rn(__ddiv_rn(abs_sum, static_cast<double>(len))));
+      break;
+    case LowbitFormat::kTernary: {
+      const float delta = __double2float_rn(__ddiv_rn(__dmul_rn(0.7, abs_sum), static_cast<double>(len)));
+      double kept_sum = 0;
+      int64_t kept = 0;
+      RowWalk again(w, n, k0);
+      for (int64_t i = 0; i < len; ++i) {
+        const float a = fabsf(again.Next());
+        if (a > delta) {
+          kept_sum = __dadd_rn(kept_sum, static_cast<double>(a));
+          ++kept;
+        }
+      }
+      sbits = ToF16(kept ? __double2float_rn(__ddiv_rn(kept_sum, static_cast<double>(kept))) : 0.0f);
+      g.thresholds[idx] = delta;
+      break;
+    }
+    case LowbitFormat::kNf4:
+    case LowbitFormat::kFp4: sbits = RoundUpToF16(absmax); break;
+    case LowbitFormat::kFp8: sbits = RoundUpToF16(__fdiv_rn(absmax, kFp8Max)); break;
+  }
+  g.scale_bits[idx] = sbits;
+}
+
+// QuantizeWeights' code of v in its group (index idx of the grids).
+__device__ uint32_t Code(const LowbitQuantizeFormat& f, const LowbitGrids& g, int64_t idx, float v) {
+  const float s = F16Value(g.scale_bits[idx]);
+  switch (f.kind) {
+    case LowbitFormat::kIntSym: {  // IntCode
+      const int qmax = (1 << (f.bits - 1)) - 1;
+      const float q = s > 0 ? Clamp(rintf(__fdiv_rn(v, s)), static_cast<float>(-qmax - 1), static_cast<float>(qmax)) : 0.0f;
+      return static_cast<uint32_t>(static_cast<int>(q) + (1 << (f.bits - 1)));
+    }
+    case LowbitFormat::kIntAsym: {
+      const float qmax = static_cast<float>((1 << f.bits) - 1), z = static_cast<float>(g.zeros[idx]);
+      return static_cast<uint32_t>(s > 0 ? Clamp(__fadd_rn(rintf(__fdiv_rn(v, s)), z), 0.0f, qmax) : z);
+    }
+    case LowbitFormat::kBinary: return v >= 0 ? 1u : 0u;
+    case LowbitFormat::kTernary: {
+      const float delta = g.thresholds[idx];
+      return v > delta ? 2u : (v < -delta ? 0u : 1u);
+    }
+    case LowbitFormat::kNf4:
+    case LowbitFormat::kFp4: return static_cast<uint32_t>(NearestCode(f.table, s > 0 ? __fdiv_rn(v, s) : 0.0f));
+    case LowbitFormat::kFp8: return ToFp8(s > 0 ? __fdiv_rn(v, s) : 0.0f);
+  }
+  return 0;
+}
+
+// One lane of a tiled 16 x 256 block: its 128 codes in the layout's order
+// (mma_tiled_weights.h: code i = 8·tile + e, pairs in the two 16-bit
+// halves of the lane's word string), assembled in registers and stored as
+// 16-byte words, four per q, coalesced across the warp.
+template <int kBits>
+__global__ void PartCodesKernel(LowbitQuantizeFormat f, DenseParts w, int64_t out, int p, LowbitGrids g,
+                                uint32_t* codes, int64_t out_padded, int64_t chunks, int group_shift,
+                                int64_t first_group) {
+  const int64_t idx = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
+  if (idx >= out_padded / 16 * chunks * 32) return;
+  const int lane = static_cast<int>(idx % 32), gid = lane / 4, tig = lane % 4;
+  const int64_t c = idx / 32 % chunks, nt = idx / 32 / chunks;
+  const __nv_bfloat16* src = w.part[p];
+  uint32_t words[4 * kBits] = {};
+#pragma unroll
+  for (int i = 0; i < 128; ++i) {
+    const int tile = i / 8, e = i % 8, h = (e >> 1) & 1, j = (e & 1) | (((e >> 2) & 1) << 1);
+    const int64_t n = nt * 16 + gid + 8 * h, k = c * 256 + (tile / 4) * 64 + tig * 16 + (tile % 4) * 4 + j;
+    uint32_t code = 0;
+    if (n < out && k < w.width) {
+      const int64_t gi = first_group + (group_shift >= 0 ? k >> group_shift : 0);
+      code = Code(f, g, n * g.groups + gi, __bfloat162float(src[n * w.width + k]));
+    }
+    const int stream_bit = (i >> 1) * kBits, lw = stream_bit / 16, shift = stream_bit % 16, half = i & 1;
+    const int fits = kBits < 16 - shift ? kBits : 16 - shift;
+    words[lw] |= (code & ((1u << fits) - 1)) << (shift + 16 * half);
+    if (fits < kBits) words[lw + 1] |= (code >> fits) << (16 * half);
+  }
+  uint4* dst = reinterpret_cast<uint4*>(codes);
+#pragma unroll
+  for (int q = 0; q < kBits; ++q)
+    dst[((nt * chunks + c) * kBits + q) * 32 + lane] =
+        make_uint4(words[4 * q], words[4 * q + 1], words[4 * q + 2], words[4 * q + 3]);
+}
+
+// The part's scales (and zeros) transposed to [groups_padded][out_padded],
+// zero past its rows and groups.
+__global__ void PartScalesKernel(LowbitGrids g, int64_t out, int64_t part_groups, int64_t first_group,
+                                 uint16_t* scales, uint8_t* zeros, int64_t out_padded, int64_t groups_padded) {
+  const int64_t idx = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
+  if (idx >= groups_padded * out_padded) return;
+  const int64_t gi = idx / out_padded, n = idx % out_padded;
+  const bool real = n < out && gi < part_groups;
+  const int64_t at = n * g.groups + first_group + gi;
+  scales[idx] = real ? g.scale_bits[at] : 0;
+  if (zeros) zeros[idx] = real ? g.zeros[at] : 0;
+}
+
+}  // namespace
+
+int64_t LowbitGridBytes(const LowbitQuantizeFormat& f, int64_t out, int64_t in) {
+  const int64_t cells = out * CeilDiv(in, f.group > 0 ? f.group : in);
+  return Align256(cells * 2) + Align256(cells) + Align256(cells * 4);
+}
+
+LowbitGrids LowbitGridsIn(void* scratch, const LowbitQuantizeFormat& f, int64_t out, int64_t in) {
+  LowbitGrids g;
+  g.groups = CeilDiv(in, f.group > 0 ? f.group : in);
+  const int64_t cells = out * g.groups;
+  char* base = static_cast<char*>(scratch);
+  g.scale_bits = reinterpret_cast<uint16_t*>(base);
+  g.zeros = reinterpret_cast<uint8_t*>(base + Align256(cells * 2));
+  g.thresholds = reinterpret_cast<float*>(base + Align256(cells * 2) + Align256(cells));
+  return g;
+}
+
+void LowbitQuantizeGrids(const LowbitQuantizeFormat& f, const DenseParts& w, int64_t out, const LowbitGrids& grids,
+                         cudaStream_t stream) {
+  GridsKernel<<<Blocks(out * grids.groups), kThreads, 0, stream>>>(f, w, out, w.count * w.width, grids);
+  QSWEEP_KERNEL_CHECK();
+}
+
+void LowbitQuantizePart(const LowbitQuantizeFormat& f, const DenseParts& w, int64_t out, int p,
+                        const LowbitGrids& grids, uint32_t* codes, uint16_t* scales, uint8_t* zeros,
+                        int64_t out_padded, int64_t in_padded, int64_t groups_padded, cudaStream_t stream) {
+  const int64_t chunks = in_padded / 256, lanes = out_padded / 16 * chunks * 32;
+  const int shift = f.group > 0 ? __builtin_ctzll(static_cast<unsigned long long>(f.group)) : -1;
+  const int64_t first_group = f.group > 0 ? p * w.width / f.group : 0;
+  const unsigned blocks = Blocks(lanes);
+  switch (f.bits) {
+#define QSWEEP_PART_CODES(B)                                                                                        \
+  case B:                                                                                                         \
+    PartCodesKernel<B><<<blocks, kThreads, 0, stream>>>(f, w, out, p, grids, codes, out_padded, chunks, shift,     \
+                                                        first_group);                                             \
+    break;
+    QSWEEP_PART_CODES(1)
+    QSWEEP_PART_CODES(2)
+    QSWEEP_PART_CODES(3)
+    QSWEEP_PART_CODES(4)
+    QSWEEP_PART_CODES(5)
+    QSWEEP_PART_CODES(6)
+    QSWEEP_PART_CODES(7)
+    QSWEEP_PART_CODES(8)
+#undef QSWEEP_PART_CODES
+    default:
+      std::fprintf(stderr, "qsweep: no device quantizer for %d-bit codes\n", f.bits);
+      std::abort();
+  }
+  QSWEEP_KERNEL_CHECK();
+  const int64_t part_groups = f.group > 0 ? CeilDiv(w.width, f.group) : 1;
+  PartScalesKernel<<<Blocks(groups_padded * out_padded), kThreads, 0, stream>>>(
+      grids, out, part_groups, first_group, scales, zeros, out_padded, groups_padded);
+  QSWEEP_KERNEL_CHECK();
+}
+
+}  // namespace qsweep::kernels
