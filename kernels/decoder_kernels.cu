@@ -12,11 +12,12 @@ namespace {
 constexpr int kThreads = 256;
 inline int Blocks(int64_t n) { return static_cast<int>((n + kThreads - 1) / kThreads); }
 
-__global__ void EmbedKernel(const float* table, int64_t dim, const int32_t* ids, int64_t rows, float* out) {
+template <typename T>
+__global__ void EmbedKernel(const T* table, int64_t dim, const int32_t* ids, int64_t rows, float* out) {
   const int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
   if (i >= rows * dim) return;
   const int64_t r = i / dim, c = i % dim;
-  out[i] = table[int64_t{ids[r]} * dim + c];
+  out[i] = static_cast<float>(table[int64_t{ids[r]} * dim + c]);
 }
 
 // One block per row: the sum of squares by a block reduction, in fp32 with a
@@ -308,6 +309,10 @@ __global__ void LogitStatsKernel(const float* logits, int64_t ld, int64_t col_be
 }  // namespace
 
 void Embed(const float* table, int64_t dim, const int32_t* ids, int64_t rows, float* out, cudaStream_t s) {
+  EmbedKernel<<<Blocks(rows * dim), kThreads, 0, s>>>(table, dim, ids, rows, out);
+  QSWEEP_KERNEL_CHECK();
+}
+void Embed(const __nv_bfloat16* table, int64_t dim, const int32_t* ids, int64_t rows, float* out, cudaStream_t s) {
   EmbedKernel<<<Blocks(rows * dim), kThreads, 0, s>>>(table, dim, ids, rows, out);
   QSWEEP_KERNEL_CHECK();
 }

@@ -15,6 +15,7 @@
 namespace qsweep::kernels {
 
 void Embed(const float* table, int64_t dim, const int32_t* ids, int64_t rows, float* out, cudaStream_t s);
+void Embed(const __nv_bfloat16* table, int64_t dim, const int32_t* ids, int64_t rows, float* out, cudaStream_t s);
 using bf16 = __nv_bfloat16;
 
 // T is float or bf16 in the templates below (instantiated for both).

@@ -192,6 +192,11 @@ class Backend {
   }
   virtual void Free(Act& a) = 0;
   virtual absl::StatusOr<std::unique_ptr<DeviceArray>> Upload(std::span<const float> values) = 0;
+  // The embedding table (what Embed reads): a backend may hold it at the
+  // model's precision where that holds every value exactly.
+  virtual absl::StatusOr<std::unique_ptr<DeviceArray>> UploadEmbedding(std::span<const float> values) {
+    return Upload(values);
+  }
   // Copies between host fp32 and an activation of any element type.
   virtual std::vector<float> Download(const Act& a) = 0;
   virtual void UploadTo(std::span<const float> values, Act& a) = 0;
@@ -213,9 +218,12 @@ class Backend {
   // lay them out one after another to run them as one batched GEMM.
   virtual absl::StatusOr<std::vector<std::unique_ptr<Linear>>> CreateLinearParts(
       std::string_view name, std::vector<std::unique_ptr<PackedLinear>> parts) = 0;
-  // Another handle on `l`'s weights, shared rather than copied (a sweep
-  // keeps its model's dense weights across schemes through these).
-  virtual std::unique_ptr<Linear> ShareLinear(const Linear& l) = 0;
+  // Another handle on dense layer `l`'s weights, shared rather than copied
+  // (a sweep keeps its model's dense weights across schemes through these).
+  // `counted`: its bytes count among this backend's weights (WeightBytes)
+  // while it lives, as those of a layer the decoder runs do; a copy kept
+  // aside (held_weights.h) is not counted.
+  virtual std::unique_ptr<Linear> ShareLinear(const Linear& l, bool counted) = 0;
   // Round to nearest on the backend's own device, the twin of
   // quant/quantized_weights.h QuantizeWeights: the weight whose column parts
   // are `dense` (dense layers this backend made, in column order, of one

@@ -169,7 +169,7 @@ absl::Status Decoder::LoadWeights(const Checkpoint& ckpt) {
       }
       if (held) {
         Layers shares;
-        for (const auto& l : fresh) shares.push_back(backend_->ShareLinear(*l));
+        for (const auto& l : fresh) shares.push_back(backend_->ShareLinear(*l, false));
         held->Put(name, std::move(shares));
       }
       dense = fresh;
@@ -177,7 +177,7 @@ absl::Status Decoder::LoadWeights(const Checkpoint& ckpt) {
     if (f.quantized()) return backend_->QuantizeLinearParts(name, role, dense, f);
     if (!fresh.empty()) return fresh;
     Layers shares;
-    for (const auto& l : dense) shares.push_back(backend_->ShareLinear(*l));
+    for (const auto& l : dense) shares.push_back(backend_->ShareLinear(*l, true));
     return shares;
   };
   // Column-parallel: this rank's rows [part*r, part*(r+1)); row-parallel: its columns.
@@ -229,7 +229,7 @@ absl::Status Decoder::LoadWeights(const Checkpoint& ckpt) {
 
   QSWEEP_ASSIGN_OR_RETURN(std::vector<float> emb, whole(EmbedName()));
   RoundToUnquantizedFormat(scheme, emb);
-  QSWEEP_ASSIGN_OR_RETURN(embedding_, upload(std::move(emb)));
+  QSWEEP_ASSIGN_OR_RETURN(embedding_, backend_->UploadEmbedding(emb));
   QSWEEP_ASSIGN_OR_RETURN(std::vector<float> fnorm, whole(FinalNormName()));
   QSWEEP_ASSIGN_OR_RETURN(final_norm_, upload(std::move(fnorm)));
   QSWEEP_ASSIGN_OR_RETURN(inv_freq_, upload(RopeInverseFrequencies(c)));

@@ -25,8 +25,8 @@
 #      Llama-3-8B shapes (SCHEMES8B to change): per scheme the weights on the
 #      GPU, the load (switch) time and the scoring samples/s
 #      (SCHEMES8B_QUANTIZE=host: quantized on the CPU, to compare)
-#   one70b: synthetic Llama-3-70B on one GPU, w8a16 baseline and w4a16-g128
-#      (ONE70B_* to change), quantized on the device layer by layer
+#   one70b: synthetic Llama-3-70B on one GPU at w4a16-g128 (ONE70B_RUN,
+#      ONE70B_SAMPLES to change), quantized on the device tensor by tensor
 #   kl8b: exact token statistics at Llama-3-8B shapes: bench forward with and
 #      without them, a corpus run of the noise-floor candidate with and without
 #      them, bytes on disk per token
@@ -112,9 +112,9 @@ open('/tmp/$m.tokens', 'w').write('\n'.join(' '.join(map(str, s)) for s in g['se
     grep -A40 "whole layer" "$out/bench_actq.log" || tail -20 "$out/bench_actq.log"
     ;;
   one70b)
-    # Llama-3-70B shapes on one GPU: w8a16 (the baseline, 70 GB) and
-    # w4a16-g128, each loaded layer by layer and quantized on the device so
-    # that only its packed weights stay resident.
+    # Llama-3-70B shapes on one GPU: one scheme (ONE70B_RUN, the config's
+    # baseline, so that it runs alone), loaded tensor by tensor and
+    # quantized on the device so that only its packed weights stay resident.
     python3 tools/bench/make_mc_task.py tests/data/tiny/tasks/heldout.txt /tmp/mc70b.jsonl \
       --samples "${ONE70B_SAMPLES:-200}"
     cat >configs/.mc70b.yaml <<YAML
@@ -122,15 +122,16 @@ name: mc70b
 model: synthetic:llama3-70b
 tokenizer: ../tests/data/tokenizers/bpe_llama3/tokenizer.json
 parallel: {tp: 1, backend: cuda}
-baseline: ${ONE70B_BASELINE:-w8a16}
-schemes: [${ONE70B_SCHEMES:-w4a16-g128}]
+baseline: ${ONE70B_RUN:-w4a16-g128}
+schemes: [w3a16-g128]
 tasks:
   - {name: mc, path: /tmp/mc70b.jsonl}
 output: /tmp/mc70b
 scoring: {topk: 32, batch_tokens: auto, samples_per_unit: 50}
 YAML
     rm -rf /tmp/mc70b
-    mpirun --bind-to none -n 1 "$bin/qsweep" run configs/.mc70b.yaml >"$out/one70b.log" 2>&1
+    mpirun --bind-to none -n 1 "$bin/qsweep" run configs/.mc70b.yaml --scheme "${ONE70B_RUN:-w4a16-g128}" \
+      >"$out/one70b.log" 2>&1
     note "70B on one GPU: rc $?"
     rm -f configs/.mc70b.yaml
     grep -E "loaded in|holding|error" "$out/one70b.log" | sed 's/^qsweep: /  /'

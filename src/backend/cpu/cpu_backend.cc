@@ -73,7 +73,7 @@ absl::StatusOr<std::vector<std::unique_ptr<Linear>>> CpuBackend::CreateLinearPar
   return linears;
 }
 
-std::unique_ptr<Linear> CpuBackend::ShareLinear(const Linear& l) {
+std::unique_ptr<Linear> CpuBackend::ShareLinear(const Linear& l, bool) {
   return std::make_unique<CpuLinear>(static_cast<const CpuLinear&>(l).packed());
 }
 

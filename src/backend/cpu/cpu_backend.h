@@ -27,7 +27,7 @@ class CpuBackend : public Backend {
                                                        std::unique_ptr<PackedLinear> w) override;
   absl::StatusOr<std::vector<std::unique_ptr<Linear>>> CreateLinearParts(
       std::string_view name, std::vector<std::unique_ptr<PackedLinear>> parts) override;
-  std::unique_ptr<Linear> ShareLinear(const Linear& l) override;
+  std::unique_ptr<Linear> ShareLinear(const Linear& l, bool counted) override;
   // The reference the GPU's device quantizer is tested against: the dense
   // parts' values, quantized by QuantizeLinear and cut as
   // QuantizeRowParallelParts cuts them (any weight-only format). The CPU

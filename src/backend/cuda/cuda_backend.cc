@@ -44,16 +44,27 @@ using bf16 = __nv_bfloat16;
 
 constexpr int kMaxTopK = 64;  // the logit-statistics kernel's limit
 
+// A weight vector or table (fp32, or bf16 for an embedding that bf16
+// holds exactly), counted among the backend's weights while it lives.
 class GpuArray : public DeviceArray {
  public:
-  GpuArray(float* p, int64_t n) : p_(p), n_(n) {}
-  ~GpuArray() override { cudaFree(p_); }
+  GpuArray(void* p, int64_t n, DType dtype, std::shared_ptr<std::atomic<int64_t>> counter)
+      : p_(p), n_(n), dtype_(dtype), counter_(std::move(counter)) {
+    *counter_ += n_ * DTypeBytes(dtype_);
+  }
+  ~GpuArray() override {
+    cudaFree(p_);
+    *counter_ -= n_ * DTypeBytes(dtype_);
+  }
   int64_t size() const override { return n_; }
-  const float* data() const { return p_; }
+  const void* data() const { return p_; }
+  DType dtype() const { return dtype_; }
 
  private:
-  float* p_;
+  void* p_;
   int64_t n_;
+  DType dtype_;
+  std::shared_ptr<std::atomic<int64_t>> counter_;
 };
 
 // Weights [out, in] row-major on the device at the compute precision (bf16,
@@ -83,9 +94,11 @@ class GpuLinear : public Linear {
   bool bf16() const { return dtype_ == DType::kBF16; }
   DType dtype() const { return dtype_; }
   LinearRole role() const { return role_; }
+  // Ties the share's place in a backend's weight count to its life.
+  void CountIn(std::shared_ptr<void> token) { counted_ = std::move(token); }
 
  private:
-  std::shared_ptr<void> storage_;
+  std::shared_ptr<void> storage_, counted_;
   const void* p_ = nullptr;
   std::optional<PackedOnDevice> packed_;
   std::optional<ActQuantOnDevice> act_;
@@ -119,7 +132,11 @@ T* Elements(const Act& a) {
 }
 float* Fp32(const Act& a) { return Elements<float>(a); }
 bf16* Bf16(const Act& a) { return Elements<bf16>(a); }
-const float* Fp32(const DeviceArray& a) { return static_cast<const GpuArray&>(a).data(); }
+const float* Fp32(const DeviceArray& a) {
+  const auto& g = static_cast<const GpuArray&>(a);
+  QSWEEP_CHECK(g.dtype() == DType::kF32);
+  return static_cast<const float*>(g.data());
+}
 
 // Calls f with `a`'s elements typed: the kernels come in fp32 and bf16.
 template <typename F>
@@ -389,7 +406,23 @@ absl::StatusOr<std::unique_ptr<DeviceArray>> CudaBackend::Upload(std::span<const
   void* p = nullptr;
   QSWEEP_RETURN_IF_ERROR(TryMalloc(&p, values.size() * sizeof(float), "a weight vector"));
   QSWEEP_CUDA_CHECK(cudaMemcpy(p, values.data(), values.size() * sizeof(float), cudaMemcpyHostToDevice));
-  return std::make_unique<GpuArray>(static_cast<float*>(p), static_cast<int64_t>(values.size()));
+  return std::make_unique<GpuArray>(p, static_cast<int64_t>(values.size()), DType::kF32, weight_bytes_);
+}
+
+absl::StatusOr<std::unique_ptr<DeviceArray>> CudaBackend::UploadEmbedding(std::span<const float> values) {
+  if (compute_ != DType::kBF16) return Upload(values);
+  std::vector<uint16_t> bits(values.size());
+  bool exact = true;
+#pragma omp parallel for reduction(&& : exact) schedule(static)
+  for (size_t i = 0; i < values.size(); ++i) {
+    bits[i] = FloatToBF16(values[i]);
+    exact = exact && BF16ToFloat(bits[i]) == values[i];
+  }
+  if (!exact) return Upload(values);
+  void* p = nullptr;
+  QSWEEP_RETURN_IF_ERROR(TryMalloc(&p, bits.size() * 2, "the embedding table"));
+  QSWEEP_CUDA_CHECK(cudaMemcpy(p, bits.data(), bits.size() * 2, cudaMemcpyHostToDevice));
+  return std::make_unique<GpuArray>(p, static_cast<int64_t>(values.size()), DType::kBF16, weight_bytes_);
 }
 
 absl::StatusOr<std::unique_ptr<Linear>> CudaBackend::CreateLinear(std::string_view name, LinearRole role,
@@ -540,8 +573,17 @@ std::optional<CudaBackend::TiledArrays> CudaBackend::DownloadTiled(const Linear&
   return t;
 }
 
-std::unique_ptr<Linear> CudaBackend::ShareLinear(const Linear& l) {
-  return std::make_unique<GpuLinear>(static_cast<const GpuLinear&>(l));
+std::unique_ptr<Linear> CudaBackend::ShareLinear(const Linear& l, bool counted) {
+  const auto& g = static_cast<const GpuLinear&>(l);
+  QSWEEP_CHECK(g.data());
+  auto share = std::make_unique<GpuLinear>(g);
+  share->CountIn(nullptr);
+  if (counted) {
+    const int64_t bytes = g.out_features() * g.in_features() * DTypeBytes(g.dtype());
+    *weight_bytes_ += bytes;
+    share->CountIn(std::shared_ptr<void>(nullptr, [counter = weight_bytes_, bytes](void*) { *counter -= bytes; }));
+  }
+  return share;
 }
 
 bool CudaBackend::QuantizesOnDevice(const WeightFormat& f) const {
@@ -756,7 +798,11 @@ void CudaBackend::Embed(const DeviceArray& table, int64_t dim, std::span<const i
   auto* d = static_cast<int32_t*>(Need(token_ids_, ids.size() * 4));
   QSWEEP_CUDA_CHECK(cudaMemcpy(d, ids.data(), ids.size() * 4, cudaMemcpyHostToDevice));
   StageScope t(this, Stage::kElementwise);
-  kernels::Embed(Fp32(table), dim, d, static_cast<int64_t>(ids.size()), Fp32(out), stream_);
+  const auto& g = static_cast<const GpuArray&>(table);
+  if (g.dtype() == DType::kBF16)
+    kernels::Embed(static_cast<const bf16*>(g.data()), dim, d, static_cast<int64_t>(ids.size()), Fp32(out), stream_);
+  else
+    kernels::Embed(Fp32(table), dim, d, static_cast<int64_t>(ids.size()), Fp32(out), stream_);
 }
 
 void CudaBackend::RmsNorm(const Act& x, const DeviceArray& w, float eps, Act& out) {

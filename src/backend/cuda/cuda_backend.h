@@ -58,6 +58,8 @@ class CudaBackend : public Backend {
   absl::Status ReserveScratch(int64_t tokens, int64_t head_rows, const TokenWidths& widths) override;
   void Free(Act& a) override;
   absl::StatusOr<std::unique_ptr<DeviceArray>> Upload(std::span<const float> values) override;
+  // bf16 for a bf16 model whose table bf16 holds exactly (half the bytes).
+  absl::StatusOr<std::unique_ptr<DeviceArray>> UploadEmbedding(std::span<const float> values) override;
   std::vector<float> Download(const Act& a) override;
   void UploadTo(std::span<const float> values, Act& a) override;
   void UploadBf16(std::span<const uint16_t> bits, Act& a) override;
@@ -66,7 +68,7 @@ class CudaBackend : public Backend {
                                                        std::unique_ptr<PackedLinear> w) override;
   absl::StatusOr<std::vector<std::unique_ptr<Linear>>> CreateLinearParts(
       std::string_view name, std::vector<std::unique_ptr<PackedLinear>> parts) override;
-  std::unique_ptr<Linear> ShareLinear(const Linear& l) override;
+  std::unique_ptr<Linear> ShareLinear(const Linear& l, bool counted) override;
   // What a packed layer holds on the device, read back (tests compare it
   // with quant/mma_tiled_weights.h TileForMma); nullopt for other layers.
   struct TiledArrays {

@@ -682,6 +682,39 @@ TEST_F(CudaTest, ForwardMatchesGoldenAndCpu) {
   }
 }
 
+// A bf16 model's embedding table is held at bf16 where that is exact (half
+// the bytes) and embeds the same rows as the fp32 table; a table bf16 does
+// not hold stays fp32.
+TEST_F(CudaTest, EmbeddingTablesAtBf16EmbedTheSameRows) {
+  const int64_t vocab = 300, dim = 96;
+  std::vector<float> exact(vocab * dim), inexact(vocab * dim);
+  std::mt19937 rng(5);
+  std::normal_distribution<float> normal;
+  for (size_t i = 0; i < exact.size(); ++i) {
+    exact[i] = RoundBF16(normal(rng));
+    inexact[i] = exact[i];
+  }
+  inexact[1234] = 1.0f + 1.0f / 1024;  // not a bf16 value
+  gpu_->SetModelPrecision(DType::kBF16);
+  const std::vector<int32_t> ids = {0, 299, 17, 17, 5, 123};
+  for (const auto* table : {&exact, &inexact}) {
+    const bool bf16 = table == &exact;
+    const int64_t before = gpu_->WeightBytes();
+    auto dense = Must(gpu_->UploadEmbedding(*table));
+    EXPECT_EQ(gpu_->WeightBytes() - before, vocab * dim * (bf16 ? 2 : 4));
+    auto fp32 = Must(gpu_->Upload(*table));
+    Act a = GpuAct(static_cast<int64_t>(ids.size()), dim), b = GpuAct(static_cast<int64_t>(ids.size()), dim);
+    gpu_->Embed(*dense, dim, ids, a);
+    gpu_->Embed(*fp32, dim, ids, b);
+    const auto got = gpu_->Download(a), want = gpu_->Download(b);
+    EXPECT_EQ(got, want) << (bf16 ? "bf16 table" : "fp32 table");
+    for (size_t r = 0; r < ids.size(); ++r)
+      for (int64_t c = 0; c < dim; ++c) ASSERT_EQ(got[r * dim + c], (*table)[ids[r] * dim + c]);
+    gpu_->Free(a);
+    gpu_->Free(b);
+  }
+}
+
 // Device quantization through the decoder: schemes made from the held bf16
 // copy of a sweep (and, without a store, from temporary copies) score as
 // the same schemes quantized on the host, bit for bit, each on a fresh
