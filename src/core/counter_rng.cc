@@ -55,4 +55,43 @@ uint64_t StreamId(std::string_view name) {
   return h;
 }
 
+// Sixteen counters at a time, each step of Philox4x32 over all sixteen
+// before the next, in plain arrays: the compiler turns the lanes into SIMD
+// multiplies (32x32->64 bits) where CounterNormal's one block at a time
+// cannot. The same operations on the same values as CounterNormal.
+void CounterNormals(uint64_t seed, uint64_t stream, uint64_t first, int64_t n, float* out) {
+  constexpr int kLanes = 16;
+  const uint32_t s0 = static_cast<uint32_t>(stream), s1 = static_cast<uint32_t>(stream >> 32);
+  for (int64_t at = 0; at < n; at += kLanes) {
+    uint32_t c0[kLanes], c1[kLanes], c2[kLanes], c3[kLanes];
+    for (int l = 0; l < kLanes; ++l) {
+      const uint64_t index = first + static_cast<uint64_t>(at + l);
+      c0[l] = static_cast<uint32_t>(index);
+      c1[l] = static_cast<uint32_t>(index >> 32);
+      c2[l] = s0;
+      c3[l] = s1;
+    }
+    uint32_t k0 = static_cast<uint32_t>(seed), k1 = static_cast<uint32_t>(seed >> 32);
+    for (int round = 0; round < 10; ++round) {
+      for (int l = 0; l < kLanes; ++l) {
+        const uint64_t p0 = uint64_t{kMul0} * c0[l], p1 = uint64_t{kMul1} * c2[l];
+        const uint32_t n0 = static_cast<uint32_t>(p1 >> 32) ^ c1[l] ^ k0;
+        const uint32_t n2 = static_cast<uint32_t>(p0 >> 32) ^ c3[l] ^ k1;
+        c1[l] = static_cast<uint32_t>(p1);
+        c3[l] = static_cast<uint32_t>(p0);
+        c0[l] = n0;
+        c2[l] = n2;
+      }
+      k0 += kWeyl0;
+      k1 += kWeyl1;
+    }
+    const int64_t m = n - at < kLanes ? n - at : kLanes;
+    for (int l = 0; l < m; ++l) {
+      const int64_t sum = int64_t{c0[l] >> 8} + (c1[l] >> 8) + (c2[l] >> 8) + (c3[l] >> 8);
+      const double centred = static_cast<double>(sum) - 2.0 * 16777215.0;
+      out[at + l] = static_cast<float>(centred * (1.7320508075688772 / 16777216.0));
+    }
+  }
+}
+
 }  // namespace qsweep

@@ -20,6 +20,9 @@ float CounterUniform(uint64_t seed, uint64_t stream, uint64_t index);
 // to unit variance (Irwin-Hall). Bounded by |x| < 3.47, so no inf or wild
 // outliers; exact float arithmetic, so reproducible everywhere.
 float CounterNormal(uint64_t seed, uint64_t stream, uint64_t index);
+// out[i] = CounterNormal(seed, stream, first + i) for i in [0, n), many
+// times faster (synthetic checkpoints generate billions).
+void CounterNormals(uint64_t seed, uint64_t stream, uint64_t first, int64_t n, float* out);
 
 // A stable 64-bit stream id for a name (FNV-1a), e.g. a tensor's name.
 uint64_t StreamId(std::string_view name);

@@ -1,6 +1,7 @@
 #include "eval/requests.h"
 
 #include <algorithm>
+#include <optional>
 
 #include "absl/strings/str_format.h"
 #include "core/byte_buffer.h"
@@ -127,6 +128,33 @@ std::string RequestSet::ContentId() const {
     h.Add(static_cast<uint64_t>(c.stride));
   }
   return absl::StrFormat("%016x", h.value());
+}
+
+absl::Status CheckTokenIds(const RequestSet& r, int64_t vocab, std::string_view model) {
+  auto outside = [vocab](const std::vector<int32_t>& ids) -> std::optional<int32_t> {
+    for (const int32_t id : ids)
+      if (id < 0 || id >= vocab) return id;
+    return std::nullopt;
+  };
+  auto refuse = [&](const std::string& where, int32_t id) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "%s holds token id %d, outside the vocabulary of %s (%d ids): the requests were tokenized by %s, which is "
+        "not this model's tokenizer", where, id, model, vocab, r.tokenizer.empty() ? "another tokenizer" : r.tokenizer));
+  };
+  for (const McTaskRequests& t : r.tasks)
+    for (const McSampleRequest& s : t.samples) {
+      for (const auto* part : {&s.contexts, &s.continuations})
+        for (const std::vector<int32_t>& ids : *part)
+          if (const auto id = outside(ids))
+            return refuse(absl::StrFormat("task '%s' sample %d", t.name, s.sample_id), *id);
+    }
+  for (const PplCorpusRequests& c : r.corpora)
+    if (const auto id = outside(c.tokens)) return refuse(absl::StrFormat("corpus '%s'", c.name), *id);
+  for (const GenTaskRequests& t : r.gen_tasks)
+    for (const GenSampleRequest& s : t.samples)
+      if (const auto id = outside(s.prompt))
+        return refuse(absl::StrFormat("task '%s' sample '%s'", t.name, s.sample.id), *id);
+  return absl::OkStatus();
 }
 
 }  // namespace qsweep

@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -73,5 +74,10 @@ struct RequestSet {
   // it, and metrics refuse runs whose ids differ.
   std::string ContentId() const;
 };
+
+// Every token id of `r` within a model's vocabulary [0, vocab) (`model`
+// names it): else an error naming the first task, corpus or sample that
+// holds one outside, since its tokenizer is not the model's.
+absl::Status CheckTokenIds(const RequestSet& r, int64_t vocab, std::string_view model);
 
 }  // namespace qsweep

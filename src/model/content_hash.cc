@@ -1,6 +1,8 @@
 #include "model/content_hash.h"
 
+#include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "absl/strings/str_format.h"
 
@@ -25,6 +27,39 @@ void ContentHasher::Update(uint64_t v) {
   unsigned char b[8];
   for (int i = 0; i < 8; ++i) b[i] = static_cast<unsigned char>(v >> (8 * i));
   Update(b, 8);
+}
+
+static uint64_t Avalanche(uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+static uint64_t ChunkDigest(const unsigned char* p, size_t n) {
+  uint64_t lane[4] = {0x243f6a8885a308d3ull, 0x13198a2e03707344ull, 0xa4093822299f31d0ull, 0x082efa98ec4e6c89ull};
+  size_t i = 0;
+  for (; i + 32 <= n; i += 32)
+    for (int l = 0; l < 4; ++l) {
+      uint64_t w;
+      std::memcpy(&w, p + i + 8 * l, 8);
+      lane[l] = (lane[l] ^ w) * 0x9e3779b97f4a7c15ull;
+      lane[l] ^= lane[l] >> 29;
+    }
+  for (; i < n; ++i) lane[0] = (lane[0] ^ p[i]) * 0x100000001b3ull;
+  uint64_t h = Avalanche(n);
+  for (const uint64_t v : lane) h = Avalanche(h ^ v);
+  return h;
+}
+
+void ContentHasher::UpdateLarge(const void* data, size_t n, size_t chunk) {
+  const auto* p = static_cast<const unsigned char*>(data);
+  if (chunk == 0) chunk = size_t{64} << 20;
+  const size_t chunks = (n + chunk - 1) / chunk;
+  std::vector<uint64_t> digests(chunks);
+#pragma omp parallel for schedule(dynamic, 1)
+  for (size_t c = 0; c < chunks; ++c) digests[c] = ChunkDigest(p + c * chunk, std::min(chunk, n - c * chunk));
+  Update(static_cast<uint64_t>(n));
+  for (const uint64_t d : digests) Update(d);
 }
 
 static uint64_t DoubleBits(double d) {

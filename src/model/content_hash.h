@@ -18,6 +18,13 @@ class ContentHasher {
   void Update(uint64_t v);
   // Every field of the config that changes what the weights compute.
   void Update(const ModelConfig& c);
+  // Every byte of a large buffer (weights), fast: `chunk`-byte chunks
+  // hashed in parallel, each by four lanes of a word-wise mix (an odd
+  // multiply and a xorshift per 8 bytes, each step a bijection of the lane,
+  // so a change to any single word always changes the digest), their
+  // digests then folded in in order. A function of the bytes and `chunk`
+  // alone, not of the threads.
+  void UpdateLarge(const void* data, size_t n, size_t chunk = size_t{64} << 20);
   uint64_t Digest() const;
   std::string Hex() const;  // 16 lowercase hex digits
 

@@ -9,6 +9,7 @@
 #include "absl/strings/str_format.h"
 #include "core/status_macros.h"
 #include "model/content_hash.h"
+#include "model/content_id_cache.h"
 #include "model/mapped_file.h"
 #include "model/tensor_slice.h"
 #include "quant/bit_packing.h"
@@ -416,14 +417,11 @@ absl::StatusOr<std::unique_ptr<GgufCheckpoint>> GgufCheckpoint::Open(const std::
     t.shape = r.ne.size() == 2 ? std::vector<int64_t>{r.ne[1], r.ne[0]} : std::vector<int64_t>{r.ne[0]};
     if (arch == "llama" && (absl::EndsWith(name, "q_proj.weight") || absl::EndsWith(name, "k_proj.weight")))
       s.heads = absl::EndsWith(name, "q_proj.weight") ? m.num_heads : m.num_kv_heads;
-    // The id: what defines the weights (shapes, formats and a sample of
-    // every tensor's bytes; not a checksum of gigabytes).
+    // The id: what defines the weights (names, shapes, formats, then every
+    // tensor's bytes below).
     hash.Update(std::string_view(name));
     hash.Update(static_cast<uint64_t>(r.type));
     for (int64_t d : r.ne) hash.Update(static_cast<uint64_t>(d));
-    const int64_t sample = std::min<int64_t>(s.bytes, 256);
-    hash.Update(file->data() + s.offset, sample);
-    hash.Update(file->data() + s.offset + s.bytes - sample, sample);
     ck->tensors_.push_back(std::move(t));
     ck->stored_.push_back(s);
   }
@@ -457,6 +455,23 @@ absl::StatusOr<std::unique_ptr<GgufCheckpoint>> GgufCheckpoint::Open(const std::
   ck->tensors_ = std::move(ordered);
   ck->stored_ = std::move(ordered_stored);
   hash.Update(m);
+  // Every tensor's bytes, in the file's order: byte by byte for small
+  // files, by the parallel chunked hash (kept between runs,
+  // content_id_cache.h) for large ones.
+  std::vector<std::pair<int64_t, int64_t>> spans;  // offset, bytes
+  for (const Stored& s : ck->stored_) spans.emplace_back(s.offset, s.bytes);
+  std::sort(spans.begin(), spans.end());
+  int64_t tensor_bytes = 0;
+  for (const auto& [at, n] : spans) tensor_bytes += n;
+  if (tensor_bytes <= (int64_t{256} << 20)) {
+    for (const auto& [at, n] : spans) hash.Update(file->data() + at, static_cast<size_t>(n));
+  } else {
+    hash.Update(CachedBytesDigest("gguf weight bytes v1", {path}, [&] {
+      ContentHasher bytes;
+      for (const auto& [at, n] : spans) bytes.UpdateLarge(file->data() + at, static_cast<size_t>(n));
+      return bytes.Digest();
+    }));
+  }
   ck->content_id_ = hash.Hex();
   ck->file_ = std::move(file);
   return ck;

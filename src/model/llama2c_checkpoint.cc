@@ -6,6 +6,7 @@
 #include "absl/strings/str_format.h"
 #include "core/status_macros.h"
 #include "model/content_hash.h"
+#include "model/content_id_cache.h"
 #include "model/mapped_file.h"
 #include "model/tensor_slice.h"
 
@@ -154,17 +155,20 @@ absl::StatusOr<std::unique_ptr<Checkpoint>> Llama2cCheckpoint::Open(const std::s
   ck->tensors_ = std::move(ordered);
   ck->placements_ = std::move(placed);
 
-  // Small files are hashed whole; big ones by their header, size and the
-  // first and last MiB, so opening a 27 GB file stays fast.
+  // Every byte: small files byte by byte, big ones by the parallel chunked
+  // hash, kept between runs (content_id_cache.h).
   ContentHasher hasher;
   hasher.Update(std::string_view("llama2c"));
   hasher.Update(static_cast<uint64_t>(size));
-  constexpr int64_t kWhole = 64 << 20, kEdge = 1 << 20;
+  constexpr int64_t kWhole = 64 << 20;
   if (size <= kWhole) {
     hasher.Update(ck->map_->data(), static_cast<size_t>(size));
   } else {
-    hasher.Update(ck->map_->data(), kEdge);
-    hasher.Update(ck->map_->data() + size - kEdge, kEdge);
+    hasher.Update(CachedBytesDigest("llama2c bytes v1", {path}, [&] {
+      ContentHasher bytes;
+      bytes.UpdateLarge(ck->map_->data(), static_cast<size_t>(size));
+      return bytes.Digest();
+    }));
   }
   ck->content_id_ = hasher.Hex();
   return std::unique_ptr<Checkpoint>(std::move(ck));

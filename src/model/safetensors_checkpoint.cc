@@ -14,6 +14,7 @@
 #include "absl/strings/str_format.h"
 #include "core/status_macros.h"
 #include "model/content_hash.h"
+#include "model/content_id_cache.h"
 #include "model/gptq_awq_weights.h"
 #include "model/hf_config.h"
 #include "model/mapped_file.h"
@@ -505,18 +506,25 @@ absl::StatusOr<std::unique_ptr<Checkpoint>> SafetensorsCheckpoint::Open(const st
     h.Update(f->map->data() + 8, static_cast<size_t>(f->header_bytes));
     data_bytes += f->map->size() - f->data_start;
   }
-  constexpr int64_t kWhole = int64_t{256} << 20, kSample = 64 << 10;
-  for (const SafetensorsFile* f : files)
-    for (const auto& [name, e] : f->entries) {
-      const uint8_t* base = f->map->data() + f->data_start;
-      const int64_t n = e.end - e.begin;
-      if (data_bytes <= kWhole || n <= 3 * kSample) {
-        h.Update(base + e.begin, static_cast<size_t>(n));
-      } else {
-        for (const int64_t at : {e.begin, e.begin + (n - kSample) / 2, e.end - kSample})
-          h.Update(base + at, static_cast<size_t>(kSample));
-      }
-    }
+  // Every weight byte: small checkpoints byte by byte, large ones by the
+  // parallel chunked hash, whose digest is kept between runs
+  // (content_id_cache.h) since it reads the whole model.
+  constexpr int64_t kWhole = int64_t{256} << 20;
+  if (data_bytes <= kWhole) {
+    for (const SafetensorsFile* f : files)
+      for (const auto& [name, e] : f->entries)
+        h.Update(f->map->data() + f->data_start + e.begin, static_cast<size_t>(e.end - e.begin));
+  } else {
+    std::vector<std::string> paths;
+    for (const SafetensorsFile* f : files) paths.push_back(f->path());
+    h.Update(CachedBytesDigest("safetensors weight bytes v1", paths, [&] {
+      ContentHasher bytes;
+      for (const SafetensorsFile* f : files)
+        for (const auto& [name, e] : f->entries)
+          bytes.UpdateLarge(f->map->data() + f->data_start + e.begin, static_cast<size_t>(e.end - e.begin));
+      return bytes.Digest();
+    }));
+  }
   ck->content_id_ = h.Hex();
   return std::unique_ptr<Checkpoint>(std::move(ck));
 }

@@ -81,8 +81,9 @@ class SyntheticCheckpoint : public Checkpoint {
 #pragma omp parallel for schedule(static) if (s.numel() > (1 << 16))
     for (int64_t r = 0; r < rows; ++r) {
       const uint64_t first = static_cast<uint64_t>((s.row_begin + r) * s.cols + s.col_begin);
-      for (int64_t c = 0; c < oc; ++c)
-        dst[r * oc + c] = SyntheticValue(seed, stream, init, first + static_cast<uint64_t>(c));
+      float* row = dst + r * oc;
+      CounterNormals(seed, stream, first, oc, row);
+      for (int64_t c = 0; c < oc; ++c) row[c] = SyntheticValueOf(init, row[c]);
     }
     return absl::OkStatus();
   }
@@ -140,11 +141,15 @@ SyntheticInit SyntheticInitFor(std::string_view name, const std::vector<int64_t>
   return {0.0f, static_cast<float>(1.0 / std::sqrt(static_cast<double>(in)))};
 }
 
-float SyntheticValue(uint64_t seed, uint64_t stream, SyntheticInit init, uint64_t index) {
+float SyntheticValueOf(SyntheticInit init, float normal) {
   // volatile: a fused multiply-add would round once instead of twice and
   // change the bits for norms (offset 1).
-  const volatile float product = init.scale * CounterNormal(seed, stream, index);
+  const volatile float product = init.scale * normal;
   return RoundBF16(init.offset + product);
+}
+
+float SyntheticValue(uint64_t seed, uint64_t stream, SyntheticInit init, uint64_t index) {
+  return SyntheticValueOf(init, CounterNormal(seed, stream, index));
 }
 
 absl::StatusOr<std::unique_ptr<Checkpoint>> OpenSyntheticCheckpoint(const std::string& spec) {

@@ -35,6 +35,8 @@ SyntheticInit SyntheticInitFor(std::string_view tensor_name, const std::vector<i
 
 // One element; `stream` is StreamId(tensor name).
 float SyntheticValue(uint64_t seed, uint64_t stream, SyntheticInit init, uint64_t index);
+// The same from the index's CounterNormal.
+float SyntheticValueOf(SyntheticInit init, float normal);
 
 absl::StatusOr<std::unique_ptr<Checkpoint>> OpenSyntheticCheckpoint(const std::string& spec);
 

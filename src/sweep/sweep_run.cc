@@ -59,15 +59,14 @@ absl::StatusOr<Topology> WorldTopology(MPI_Comm world, int tp) {
 
 absl::Status PrepareRequests(const SweepConfig& c) {
   QSWEEP_ASSIGN_OR_RETURN(std::unique_ptr<Tokenizer> tok, LoadModelTokenizer(c.tokenizer));
+  // The model's vocabulary bounds every token id; its positions bound the
+  // generative tasks' prompts.
+  QSWEEP_ASSIGN_OR_RETURN(std::unique_ptr<Checkpoint> ckpt, OpenCheckpoint(c.model));
+  const int64_t context = ckpt->config().max_position_embeddings;
   std::vector<tasks::McTask> mc_tasks;
   std::vector<GenTaskRequests> gen_tasks;
-  int64_t context = 0;  // the model's positions, for the generative tasks' prompts
   for (const TaskSource& t : c.tasks) {
     if (t.generative()) {
-      if (context == 0) {
-        QSWEEP_ASSIGN_OR_RETURN(std::unique_ptr<Checkpoint> ckpt, OpenCheckpoint(c.model));
-        context = ckpt->config().max_position_embeddings;
-      }
       QSWEEP_ASSIGN_OR_RETURN(tasks::GenTask task, tasks::ImportGenTask(t.format, t.path, t.name));
       if (t.limit > 0 && static_cast<int64_t>(task.samples.size()) > t.limit) task.samples.resize(t.limit);
       absl::StatusOr<GenTaskRequests> r = TokenizeGenTask(*tok, task, c.add_bos, t.max_tokens, context);
@@ -99,6 +98,7 @@ absl::Status PrepareRequests(const SweepConfig& c) {
   }
   rs.tokenizer = c.tokenizer;
   rs.gen_tasks = std::move(gen_tasks);
+  QSWEEP_RETURN_IF_ERROR(CheckTokenIds(rs, ckpt->config().vocab_size, ckpt->source()));
   return WriteRequestFile(c.RequestsPath(), rs);
 }
 
@@ -436,6 +436,8 @@ absl::Status RunSweep(const SweepConfig& c, const std::vector<std::string>& want
   QSWEEP_RETURN_IF_ERROR(CheckSchemes(c, schemes));
   QSWEEP_ASSIGN_OR_RETURN(RequestSet requests, SharedRequests(c, topo, world));
   QSWEEP_ASSIGN_OR_RETURN(std::unique_ptr<Checkpoint> ckpt, OpenCheckpoint(c.model));
+  // Also for request files prepared before the check, or for another model.
+  QSWEEP_RETURN_IF_ERROR(CheckTokenIds(requests, ckpt->config().vocab_size, ckpt->source()));
   const std::vector<WorkUnit> units =
       PlanWorkUnits(requests, {.samples_per_unit = c.samples_per_unit, .windows_per_unit = c.windows_per_unit});
   QSWEEP_ASSIGN_OR_RETURN(const std::optional<CalibrationSet> calibration, SharedCalibration(c, topo, schemes));
