@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_format.h"
 #include "core/dtype.h"
+#include "core/progress.h"
 #include "core/status_macros.h"
 #include "model/decoder_layer.h"
 #include "model/rope.h"
@@ -271,7 +272,10 @@ absl::Status Decoder::LoadWeights(const Checkpoint& ckpt) {
   const int64_t hd = c.head_dim, qd = local_heads_ * hd, kvd = local_kv_heads_ * hd;
   const int64_t im = local_intermediate_, dm = c.hidden_size;
   layers_.resize(c.num_layers);
+  Progress progress(absl::StrFormat("loading %s", SchemeName(options_.scheme)), c.num_layers, "layers",
+                    options_.load_progress, 10.0);
   for (int64_t i = 0; i < c.num_layers; ++i) {
+    if (i > 0) progress.Advance();
     Layer& L = layers_[i];
     auto n = [&](const char* suffix) { return LayerTensorName(i, suffix); };
     QSWEEP_ASSIGN_OR_RETURN(std::vector<float> an, whole(n("input_layernorm.weight")));

@@ -90,6 +90,9 @@ struct DecoderOptions {
   // Quantize every projection on the host, as read (tests and benchmarks
   // compare the two ways).
   bool host_quantize = false;
+  // Lines of the load's progress (layers done, rate, ETA) on stderr, every
+  // 10 s of a long load: rank 0 of a sweep.
+  bool load_progress = false;
 };
 
 class Decoder {

@@ -240,7 +240,8 @@ DecoderOptions DecoderOptionsFor(const Sweep& s, const std::string& scheme_name,
             if (leader) std::fprintf(stderr, "qsweep: %s\n", line.c_str());
           },
           .pair_baseline = std::move(pair_baseline),
-          .host_quantize = s.config.host_quantize};
+          .host_quantize = s.config.host_quantize,
+          .load_progress = leader};
 }
 
 // The scheme JSON of a calibrated run: what the calibrated quantizer was
