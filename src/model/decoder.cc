@@ -127,11 +127,12 @@ absl::Status Decoder::LoadWeights(const Checkpoint& ckpt) {
     if (q) QSWEEP_RETURN_IF_ERROR(CheckFiniteScales(ckpt, name, *q));
     return q;
   };
-  // Layers made from dense bf16 parts on the backend's device (held_weights.h):
-  // taken from the held store or read and uploaded (and then held, where
-  // there is a store), then shared where `f` is the dense format or rounded
-  // to nearest there. Where that does not apply (see OnDevice) nullopt:
-  // the caller reads and quantizes on the host.
+  // Projections made on the backend's device from dense bf16 parts
+  // (held_weights.h), where on_device says so; the others are read and
+  // quantized on the host as below. The parts come from the held store, or
+  // are read and uploaded (and then held, where there is a store); the
+  // layer shares them where its format is the dense one, or is rounded to
+  // nearest from them on the device.
   HeldWeights* held = options_.held && options_.held->source() == &ckpt ? options_.held : nullptr;
   const WeightFormat dense_bf16 = WeightFormat::Dense(16);
   using Layers = std::vector<std::unique_ptr<Linear>>;
