@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 
 #include "absl/strings/str_format.h"
 #include "model/content_hash.h"
@@ -32,6 +33,10 @@ std::string ContentIdCachePath() {
   return "";
 }
 
+namespace {
+
+// The key of a set of files (in any order), or nullopt when one cannot be
+// examined; `kind` separates the digests of different computations.
 std::optional<std::string> ContentIdKey(const std::string& kind, const std::vector<std::string>& paths) {
   std::vector<std::string> sorted;
   for (const std::string& p : paths) {
@@ -56,7 +61,7 @@ std::optional<std::string> ContentIdKey(const std::string& kind, const std::vect
   return h.Hex();
 }
 
-std::optional<std::string> FindCachedContentId(const std::string& key) {
+std::optional<std::string> FindCachedDigest(const std::string& key) {
   const std::string path = ContentIdCachePath();
   std::error_code ec;
   if (path.empty() || !std::filesystem::is_regular_file(path, ec) ||
@@ -73,7 +78,7 @@ std::optional<std::string> FindCachedContentId(const std::string& key) {
   return found;
 }
 
-void StoreContentId(const std::string& key, const std::string& id) {
+void StoreDigest(const std::string& key, const std::string& id) {
   const std::string path = ContentIdCachePath();
   if (path.empty() || !IsHex16(key) || !IsHex16(id)) return;
   std::error_code ec;
@@ -88,15 +93,17 @@ void StoreContentId(const std::string& key, const std::string& id) {
   ::close(fd);
 }
 
+}  // namespace
+
 uint64_t CachedBytesDigest(const std::string& kind, const std::vector<std::string>& paths,
                            const std::function<uint64_t()>& hash_bytes) {
   const std::optional<std::string> key = ContentIdKey(kind, paths);
   if (key) {
-    if (const std::optional<std::string> hex = FindCachedContentId(*key))
+    if (const std::optional<std::string> hex = FindCachedDigest(*key))
       return std::stoull(*hex, nullptr, 16);  // IsHex16 checked it
   }
   const uint64_t digest = hash_bytes();
-  if (key) StoreContentId(*key, absl::StrFormat("%016x", digest));
+  if (key) StoreDigest(*key, absl::StrFormat("%016x", digest));
   return digest;
 }
 

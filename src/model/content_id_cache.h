@@ -9,17 +9,11 @@
 #pragma once
 #include <cstdint>
 #include <functional>
-#include <optional>
 #include <string>
 #include <vector>
 
 namespace qsweep {
 
-// The key of a set of files (in any order), or nullopt when one cannot be
-// examined; `kind` separates the ids of different computations.
-std::optional<std::string> ContentIdKey(const std::string& kind, const std::vector<std::string>& paths);
-std::optional<std::string> FindCachedContentId(const std::string& key);
-void StoreContentId(const std::string& key, const std::string& id);
 // The cache file (empty: no cache location).
 std::string ContentIdCachePath();
 

@@ -52,6 +52,12 @@ export PYTHONUNBUFFERED=1
 steps=${*:-tests tp run hf bench}
 summary=()
 note() { summary+=("$1"); echo "== $1"; }
+# One line per run file of a sweep's output folder: its scoring speed and memory.
+run_summaries() {
+  for f in "$1"/runs/*.h5; do
+    echo "  $(basename "$f" .h5): $("$bin/qsweep" inspect "$f" 2>&1 | grep -E '^(scoring|memory)' | tr -s ' ' | tr '\n' ' ')"
+  done
+}
 nvidia-smi -L
 
 for step in $steps; do
@@ -135,9 +141,7 @@ YAML
     note "70B on one GPU: rc $?"
     rm -f configs/.mc70b.yaml
     grep -E "loaded in|holding|error" "$out/one70b.log" | sed 's/^qsweep: /  /'
-    for f in /tmp/mc70b/runs/*.h5; do
-      echo "  $(basename "$f" .h5): $("$bin/qsweep" inspect "$f" 2>&1 | grep -E '^(scoring|memory)' | tr -s ' ' | tr '\n' ' ')"
-    done
+    run_summaries /tmp/mc70b
     ;;
   schemes8b)
     python3 tools/bench/make_mc_task.py tests/data/tiny/tasks/heldout.txt /tmp/mc8b.jsonl --samples 2000
@@ -159,9 +163,7 @@ YAML
     note "8B schemes sweep (quantized on the ${SCHEMES8B_QUANTIZE:-device}): rc $?"
     rm -f configs/.mc8b.yaml
     grep -E "loaded in" "$out/schemes8b.log" | sed 's/^qsweep: /  /'
-    for f in /tmp/mc8b/runs/*.h5; do
-      echo "  $(basename "$f" .h5): $("$bin/qsweep" inspect "$f" 2>&1 | grep -E '^(scoring|memory)' | tr -s ' ' | tr '\n' ' ')"
-    done
+    run_summaries /tmp/mc8b
     ;;
   kl8b)
     # Exact token statistics at Llama-3-8B shapes: their cost in the forward
