@@ -218,6 +218,38 @@ class Backend {
   // lay them out one after another to run them as one batched GEMM.
   virtual absl::StatusOr<std::vector<std::unique_ptr<Linear>>> CreateLinearParts(
       std::string_view name, std::vector<std::unique_ptr<PackedLinear>> parts) = 0;
+  // Writes rows [row_begin, row_end) of part `part` of a dense layer, as
+  // bf16 bits, into `bits` ([row_end - row_begin, width], row-major).
+  using Bf16Rows =
+      std::function<absl::Status(int64_t part, int64_t row_begin, int64_t row_end, std::span<uint16_t> bits)>;
+  // A dense bf16 layer of `count` column parts [out, width] (one part: a
+  // layer of `role`; several: CreateLinearParts' projection parts), whose
+  // values `rows` writes into host memory of the backend's choosing, in row
+  // blocks of its choosing: a GPU stages them in pinned buffers and copies
+  // each block while the next is written, with no fp32 or pageable copy of
+  // the layer. The same layers as CreateLinear / CreateLinearParts of
+  // QuantizeLinear(WeightFormat::Dense(16), values).
+  virtual absl::StatusOr<std::vector<std::unique_ptr<Linear>>> CreateDenseBf16(std::string_view name,
+                                                                               LinearRole role, int64_t count,
+                                                                               int64_t out, int64_t width,
+                                                                               const Bf16Rows& rows) {
+    std::vector<std::unique_ptr<PackedLinear>> parts;
+    std::vector<uint16_t> bits(out * width);
+    for (int64_t p = 0; p < count; ++p) {
+      if (absl::Status st = rows(p, 0, out, bits); !st.ok()) return st;
+      std::vector<float> w(bits.size());
+      for (size_t i = 0; i < bits.size(); ++i) w[i] = BF16ToFloat(bits[i]);
+      absl::StatusOr<std::unique_ptr<PackedLinear>> d = QuantizeLinear(WeightFormat::Dense(16), std::move(w), out, width);
+      if (!d.ok()) return d.status();
+      parts.push_back(*std::move(d));
+    }
+    if (count > 1) return CreateLinearParts(name, std::move(parts));
+    absl::StatusOr<std::unique_ptr<Linear>> l = CreateLinear(name, role, std::move(parts[0]));
+    if (!l.ok()) return l.status();
+    std::vector<std::unique_ptr<Linear>> one;
+    one.push_back(*std::move(l));
+    return one;
+  }
   // Another handle on dense layer `l`'s weights, shared rather than copied
   // (a sweep keeps its model's dense weights across schemes through these).
   // `counted`: its bytes count among this backend's weights (WeightBytes)

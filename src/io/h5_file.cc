@@ -116,7 +116,7 @@ absl::StatusOr<File> File::Create(const std::string& path) {
   Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
   H5Pset_libver_bounds(fapl.get(), H5F_LIBVER_V110, H5F_LIBVER_V110);
   f.file_ = Handle(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, fcpl.get(), fapl.get()), H5Fclose);
-  if (!f.file_.valid()) return f.Fail("cannot create the HDF5 file (is the folder writable?)");
+  if (!f.file_.valid()) return f.Fail("cannot create the HDF5 file (is the folder writable, the disk full?)");
   return f;
 }
 

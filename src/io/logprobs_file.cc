@@ -54,7 +54,7 @@ absl::StatusOr<LogprobsFileWriter> LogprobsFileWriter::Create(const std::string&
   w.total_ = total_tokens;
   w.vocab_ = vocab;
   w.file_ = H5Fcreate((path + ".tmp").c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-  if (w.file_ < 0) return H5Error(path, "create the file (is the folder writable?)");
+  if (w.file_ < 0) return H5Error(path, "create the file (is the folder writable, the disk full?)");
   const hsize_t dims[2] = {static_cast<hsize_t>(total_tokens), static_cast<hsize_t>(vocab)};
   const hid_t space = H5Screate_simple(2, dims, nullptr);
   w.dataset_ = H5Dcreate2(w.file_, "logprobs", H5T_IEEE_F32LE, space, H5P_DEFAULT, H5P_DEFAULT,

@@ -11,6 +11,7 @@
 #include "model/gguf_checkpoint.h"
 #include "model/safetensors_checkpoint.h"
 #include "model/synthetic_checkpoint.h"
+#include "model/tensor_slice.h"
 #include "core/input_file.h"
 #include "core/status_macros.h"
 
@@ -40,6 +41,18 @@ absl::StatusOr<std::vector<float>> Checkpoint::ReadAll(std::string_view name) co
   absl::Status st = ReadSlice(name, 0, 0, rows, out);
   if (!st.ok()) return st;
   return out;
+}
+
+absl::Status Checkpoint::ReadBlockBF16(std::string_view name, int64_t row_begin, int64_t row_end,
+                                       int64_t col_begin, int64_t col_end, std::span<uint16_t> out) const {
+  QSWEEP_ASSIGN_OR_RETURN(TensorSlice s, ResolveBlockBF16(*this, name, row_begin, row_end, col_begin, col_end,
+                                                          out.size()));
+  std::vector<float> rows((s.row_end - s.row_begin) * s.cols);
+  QSWEEP_RETURN_IF_ERROR(ReadSlice(name, 0, s.row_begin, s.row_end, rows));
+  const int64_t oc = s.out_cols();
+  for (int64_t r = 0; r < s.row_end - s.row_begin; ++r)
+    for (int64_t c = 0; c < oc; ++c) out[r * oc + c] = FloatToBF16(rows[r * s.cols + s.col_begin + c]);
+  return absl::OkStatus();
 }
 
 int64_t Checkpoint::TotalBytes() const {

@@ -71,6 +71,15 @@ class Checkpoint {
     return std::nullopt;
   }
 
+  // Rows [row_begin, row_end) x columns [col_begin, col_end) of a 2-D
+  // tensor stored as bf16, as bf16 bits (ReadSlice's values exactly), into
+  // `out` (row-major, exactly the block's size): what an upload of dense
+  // bf16 weights reads block by block into a staging buffer, with no fp32
+  // copy. Tensors of other dtypes are refused. The default reads the rows
+  // through ReadSlice.
+  virtual absl::Status ReadBlockBF16(std::string_view name, int64_t row_begin, int64_t row_end, int64_t col_begin,
+                                     int64_t col_end, std::span<uint16_t> out) const;
+
   const TensorInfo* Find(std::string_view name) const;
   absl::StatusOr<std::vector<float>> ReadAll(std::string_view name) const;
   int64_t TotalBytes() const;  // storage bytes of all tensors

@@ -26,6 +26,20 @@ static absl::Status CheckFinite(const Checkpoint& ckpt, const std::string& name,
                                                     "checkpoint is damaged", ckpt.source(), name, w[bad], bad));
 }
 
+// The same for a block of bf16 bits (exponent bits all set), rows from
+// `row_begin` and columns from `col_begin` of the tensor, `width` wide.
+static absl::Status CheckFiniteBF16(const Checkpoint& ckpt, const std::string& name, std::span<const uint16_t> bits,
+                                    int64_t row_begin, int64_t col_begin, int64_t width) {
+  int64_t bad = -1;
+#pragma omp parallel for reduction(max : bad) schedule(static) if (bits.size() > (1 << 20))
+  for (size_t i = 0; i < bits.size(); ++i)
+    if ((bits[i] & 0x7F80) == 0x7F80) bad = std::max<int64_t>(bad, static_cast<int64_t>(i));
+  if (bad < 0) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrFormat(
+      "%s: tensor '%s' holds %g at row %d, column %d: the checkpoint is damaged", ckpt.source(), name,
+      BF16ToFloat(bits[bad]), row_begin + bad / width, col_begin + bad % width));
+}
+
 // The same for packed weights: a NaN or infinite fp16 scale (exponent bits
 // all set).
 static absl::Status CheckFiniteScales(const Checkpoint& ckpt, const std::string& name, const QuantizedWeights& q) {
@@ -116,6 +130,13 @@ absl::Status Decoder::LoadWeights(const Checkpoint& ckpt) {
     QSWEEP_RETURN_IF_ERROR(CheckFinite(ckpt, name, out));
     return out;
   };
+  // Rows [row_begin, row_end) x columns [col_begin, col_end) of a bf16
+  // tensor as its bits, for the device path below.
+  auto read_bf16 = [&](const std::string& name, int64_t row_begin, int64_t row_end, int64_t col_begin,
+                       int64_t col_end, std::span<uint16_t> bits) -> absl::Status {
+    QSWEEP_RETURN_IF_ERROR(ckpt.ReadBlockBF16(name, row_begin, row_end, col_begin, col_end, bits));
+    return CheckFiniteBF16(ckpt, name, bits, row_begin, col_begin, col_end - col_begin);
+  };
   // Rows [begin, end) as the checkpoint stores them, where that is a packed
   // format of qsweep's and the options ask for it.
   const bool stored_formats = options_.stored_formats && !options_.calibration;
@@ -141,14 +162,17 @@ absl::Status Decoder::LoadWeights(const Checkpoint& ckpt) {
   auto on_device = [&](const std::string& source, const WeightFormat& f, int64_t width, bool whole_rows) {
     const TensorInfo* info = ckpt.Find(source);
     if (!info || info->dtype != DType::kBF16 || options_.host_quantize) return false;
-    if (!f.quantized()) return held && f == dense_bf16;
+    // Dense bf16 layers are uploaded as their checkpoint's bits (held, or
+    // staged straight to the device), except where a calibrated scheme
+    // will change them.
+    if (!f.quantized()) return f == dense_bf16 && (held || (scheme.method == Method::kRtn && !options_.calibration));
     const bool cuts = f.group > 0 ? width % f.group == 0 : whole_rows;
     return scheme.method == Method::kRtn && !options_.calibration && backend_->QuantizesOnDevice(f) && cuts;
   };
-  // `read_part(p)`: the values [out, width] of this rank's part p of `count`.
+  // `rows`: this rank's part p of `count`, rows [begin, end) of its [out,
+  // width] values, as bf16 bits.
   auto from_device = [&](const std::string& name, LinearRole role, const WeightFormat& f, int64_t count,
-                         const std::function<absl::StatusOr<std::vector<float>>(int64_t)>& read_part,
-                         int64_t out, int64_t width) -> absl::StatusOr<Layers> {
+                         const Backend::Bf16Rows& rows, int64_t out, int64_t width) -> absl::StatusOr<Layers> {
     std::span<const std::unique_ptr<Linear>> dense = held ? held->Find(name) : std::span<const std::unique_ptr<Linear>>{};
     if (!dense.empty() && (static_cast<int64_t>(dense.size()) != count || dense[0]->out_features() != out ||
                            dense[0]->in_features() != width))
@@ -157,18 +181,7 @@ absl::Status Decoder::LoadWeights(const Checkpoint& ckpt) {
                                                  count, out, width));
     Layers fresh;
     if (dense.empty()) {
-      std::vector<std::unique_ptr<PackedLinear>> values;
-      for (int64_t p = 0; p < count; ++p) {
-        QSWEEP_ASSIGN_OR_RETURN(std::vector<float> v, read_part(p));
-        QSWEEP_ASSIGN_OR_RETURN(std::unique_ptr<PackedLinear> d, QuantizeLinear(dense_bf16, std::move(v), out, width));
-        values.push_back(std::move(d));
-      }
-      if (count == 1) {
-        QSWEEP_ASSIGN_OR_RETURN(std::unique_ptr<Linear> l, backend_->CreateLinear(name, role, std::move(values[0])));
-        fresh.push_back(std::move(l));
-      } else {
-        QSWEEP_ASSIGN_OR_RETURN(fresh, backend_->CreateLinearParts(name, std::move(values)));
-      }
+      QSWEEP_ASSIGN_OR_RETURN(fresh, backend_->CreateDenseBf16(name, role, count, out, width, rows));
       if (held) {
         Layers shares;
         for (const auto& l : fresh) shares.push_back(backend_->ShareLinear(*l, false));
@@ -193,7 +206,9 @@ absl::Status Decoder::LoadWeights(const Checkpoint& ckpt) {
     }
     const WeightFormat f = FormatFor(scheme, name);
     if (on_device(name, f, in, true)) {
-      auto rows = [&](int64_t) { return read(name, axis, part * r, part * (r + 1)); };
+      auto rows = [&](int64_t, int64_t begin, int64_t end, std::span<uint16_t> bits) {
+        return read_bf16(name, part * r + begin, part * r + end, 0, in, bits);
+      };
       QSWEEP_ASSIGN_OR_RETURN(Layers l, from_device(name, LinearRole::kProjection, f, 1, rows, out, in));
       return std::move(l[0]);
     }
@@ -219,8 +234,10 @@ absl::Status Decoder::LoadWeights(const Checkpoint& ckpt) {
     }
     const WeightFormat f = FormatFor(scheme, name);
     if (on_device(name, f, width, parts == all)) {
-      auto part_columns = [&](int64_t p) { return read(name, 1, (r * parts + p) * width, (r * parts + p + 1) * width); };
-      return from_device(name, LinearRole::kProjection, f, parts, part_columns, out, width);
+      auto part_rows = [&](int64_t p, int64_t begin, int64_t end, std::span<uint16_t> bits) {
+        return read_bf16(name, begin, end, (r * parts + p) * width, (r * parts + p + 1) * width, bits);
+      };
+      return from_device(name, LinearRole::kProjection, f, parts, part_rows, out, width);
     }
     // Parts that do not cut on groups are read as the scheme holds them.
     auto columns = [&](int64_t begin, int64_t end) { return read(name, 1, begin, end); };
@@ -238,14 +255,16 @@ absl::Status Decoder::LoadWeights(const Checkpoint& ckpt) {
 
   const std::string head_source = c.tie_word_embeddings ? EmbedName() : LmHeadName();
   const int64_t vslice = vocab_end_ - vocab_begin_;
-  auto head_rows = [&](int64_t) { return read(head_source, 0, vocab_begin_, vocab_end_); };
+  auto head_rows = [&](int64_t, int64_t begin, int64_t end, std::span<uint16_t> bits) {
+    return read_bf16(head_source, vocab_begin_ + begin, vocab_begin_ + end, 0, c.hidden_size, bits);
+  };
   const WeightFormat head_format = FormatFor(scheme, LmHeadName());
   if (on_device(head_source, head_format, c.hidden_size, true)) {
     QSWEEP_ASSIGN_OR_RETURN(Layers l, from_device(LmHeadName(), LinearRole::kHead, head_format, 1, head_rows, vslice,
                                                   c.hidden_size));
     head_ = std::move(l[0]);
   } else {
-    QSWEEP_ASSIGN_OR_RETURN(std::vector<float> head_w, head_rows(0));
+    QSWEEP_ASSIGN_OR_RETURN(std::vector<float> head_w, read(head_source, 0, vocab_begin_, vocab_end_));
     QSWEEP_ASSIGN_OR_RETURN(std::unique_ptr<PackedLinear> head_q,
                             QuantizeTensor(scheme, LmHeadName(), std::move(head_w), vslice, c.hidden_size));
     QSWEEP_ASSIGN_OR_RETURN(head_, backend_->CreateLinear(LmHeadName(), LinearRole::kHead, std::move(head_q)));

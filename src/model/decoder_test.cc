@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_format.h"
 #include "backend/cpu/cpu_backend.h"
+#include "model/held_weights.h"
 #include "model/row_scores.h"
 #include "scheme_for_test.h"
 #include "test_paths.h"
@@ -231,6 +232,13 @@ TEST(Decoder, NonFiniteWeightsAreRefusedAtLoad) {
       EXPECT_NE(d.status().message().find(absl::StrFormat("tensor '%s' holds", tensor)), std::string::npos)
           << d.status();
       EXPECT_NE(d.status().message().find("the checkpoint is damaged"), std::string::npos);
+      // Read as bf16 blocks for a held copy (the device path's reads).
+      HeldWeights held(&ckpt);
+      CpuBackend again;
+      auto h = Decoder::Load(ckpt, &again, {.scheme = TestScheme("bf16"), .held = &held});
+      ASSERT_FALSE(h.ok()) << tensor;
+      EXPECT_NE(h.status().message().find(absl::StrFormat("tensor '%s' holds", tensor)), std::string::npos)
+          << h.status();
     }
 }
 

@@ -311,6 +311,8 @@ class SafetensorsCheckpoint : public Checkpoint {
 
   absl::Status ReadSlice(std::string_view name, int axis, int64_t begin, int64_t end,
                          std::span<float> out) const override;
+  absl::Status ReadBlockBF16(std::string_view name, int64_t row_begin, int64_t row_end, int64_t col_begin,
+                             int64_t col_end, std::span<uint16_t> out) const override;
   // GPTQ and AWQ layers as qsweep's asymmetric int formats (PackedIntRows).
   absl::StatusOr<std::optional<QuantizedWeights>> ReadStoredRows(std::string_view name, int64_t begin,
                                                                  int64_t end) const override {
@@ -558,6 +560,19 @@ absl::Status SafetensorsCheckpoint::ReadSlice(std::string_view name, int axis, i
       ConvertToFloat(t, base + ((s.row_begin + r) * s.cols + s.col_begin) * eb, oc,
                      out.data() + r * oc);
   }
+  return absl::OkStatus();
+}
+
+absl::Status SafetensorsCheckpoint::ReadBlockBF16(std::string_view name, int64_t row_begin, int64_t row_end,
+                                                  int64_t col_begin, int64_t col_end, std::span<uint16_t> out) const {
+  QSWEEP_ASSIGN_OR_RETURN(TensorSlice s, ResolveBlockBF16(*this, name, row_begin, row_end, col_begin, col_end,
+                                                          out.size()));
+  const Location& loc = locations_[static_cast<size_t>(s.info - tensors_.data())];
+  const uint8_t* base = loc.file->map->data() + loc.file->data_start + loc.entry->begin;
+  const int64_t rows = s.row_end - s.row_begin, oc = s.out_cols();
+#pragma omp parallel for schedule(static) if (s.numel() > (1 << 20))
+  for (int64_t r = 0; r < rows; ++r)
+    std::memcpy(out.data() + r * oc, base + ((s.row_begin + r) * s.cols + s.col_begin) * 2, oc * 2);
   return absl::OkStatus();
 }
 

@@ -73,22 +73,48 @@ class SyntheticCheckpoint : public Checkpoint {
                          std::span<float> out) const override {
     QSWEEP_ASSIGN_OR_RETURN(TensorSlice s,
                             ResolveSlice(*this, name, axis, begin, end, out.size()));
-    const size_t k = static_cast<size_t>(s.info - tensors_.data());
-    const SyntheticInit init = inits_[k];
-    const uint64_t stream = streams_[k], seed = seed_;
-    const int64_t rows = s.row_end - s.row_begin, oc = s.out_cols();
-    float* dst = out.data();
-#pragma omp parallel for schedule(static) if (s.numel() > (1 << 16))
-    for (int64_t r = 0; r < rows; ++r) {
-      const uint64_t first = static_cast<uint64_t>((s.row_begin + r) * s.cols + s.col_begin);
-      float* row = dst + r * oc;
-      CounterNormals(seed, stream, first, oc, row);
-      for (int64_t c = 0; c < oc; ++c) row[c] = SyntheticValueOf(init, row[c]);
-    }
+    Generate(s, [&](int64_t r, float* row) { return out.data() + r * s.out_cols(); },
+             [](int64_t, const float*) {});
+    return absl::OkStatus();
+  }
+
+  absl::Status ReadBlockBF16(std::string_view name, int64_t row_begin, int64_t row_end, int64_t col_begin,
+                             int64_t col_end, std::span<uint16_t> out) const override {
+    QSWEEP_ASSIGN_OR_RETURN(TensorSlice s,
+                            ResolveBlockBF16(*this, name, row_begin, row_end, col_begin, col_end, out.size()));
+    const int64_t oc = s.out_cols();
+    Generate(s, [](int64_t, float* row) { return row; },
+             [&](int64_t r, const float* row) {
+               uint16_t* dst = out.data() + r * oc;
+               for (int64_t c = 0; c < oc; ++c) dst[c] = FloatToBF16(row[c]);  // exact: already bf16
+             });
     return absl::OkStatus();
   }
 
  private:
+  // The slice's rows in parallel: `where(r, scratch)` says where row r's
+  // values go (a thread's own row of scratch, or the output), `done(r,
+  // values)` takes them once they are final.
+  template <typename Where, typename Done>
+  void Generate(const TensorSlice& s, Where where, Done done) const {
+    const size_t k = static_cast<size_t>(s.info - tensors_.data());
+    const SyntheticInit init = inits_[k];
+    const uint64_t stream = streams_[k], seed = seed_;
+    const int64_t rows = s.row_end - s.row_begin, oc = s.out_cols();
+#pragma omp parallel if (s.numel() > (1 << 16))
+    {
+      std::vector<float> scratch(oc);
+#pragma omp for schedule(static)
+      for (int64_t r = 0; r < rows; ++r) {
+        const uint64_t first = static_cast<uint64_t>((s.row_begin + r) * s.cols + s.col_begin);
+        float* row = where(r, scratch.data());
+        CounterNormals(seed, stream, first, oc, row);
+        for (int64_t c = 0; c < oc; ++c) row[c] = SyntheticValueOf(init, row[c]);
+        done(r, row);
+      }
+    }
+  }
+
   std::string source_;
   uint64_t seed_;
   ModelConfig config_;

@@ -57,4 +57,19 @@ absl::StatusOr<TensorSlice> ResolveRows(const Checkpoint& ckpt, std::string_view
   return Resolve(ckpt, name, 0, begin, end);
 }
 
+absl::StatusOr<TensorSlice> ResolveBlockBF16(const Checkpoint& ckpt, std::string_view name, int64_t row_begin,
+                                             int64_t row_end, int64_t col_begin, int64_t col_end, size_t out_size) {
+  QSWEEP_ASSIGN_OR_RETURN(TensorSlice s, Resolve(ckpt, name, 0, row_begin, row_end));
+  if (s.info->shape.size() != 2) return Bad(ckpt, name, "only a 2-D tensor is read as a block");
+  if (s.info->dtype != DType::kBF16)
+    return Bad(ckpt, name, absl::StrFormat("stored as %s, not bf16", DTypeName(s.info->dtype)));
+  if (col_begin < 0 || col_begin > col_end || col_end > s.cols)
+    return Bad(ckpt, name, absl::StrFormat("columns [%d, %d) are outside [0, %d)", col_begin, col_end, s.cols));
+  s.col_begin = col_begin;
+  s.col_end = col_end;
+  if (static_cast<int64_t>(out_size) != s.numel())
+    return Bad(ckpt, name, absl::StrFormat("output holds %d values but the block has %d", out_size, s.numel()));
+  return s;
+}
+
 }  // namespace qsweep

@@ -28,4 +28,10 @@ absl::StatusOr<TensorSlice> ResolveSlice(const Checkpoint& ckpt, std::string_vie
 // Checkpoint::ReadStoredRows, which has no output buffer to size).
 absl::StatusOr<TensorSlice> ResolveRows(const Checkpoint& ckpt, std::string_view name, int64_t begin, int64_t end);
 
+// A block of rows and columns of a 2-D tensor stored as bf16, checked as
+// ResolveSlice checks a slice (for Checkpoint::ReadBlockBF16); `out_size`
+// must be the block's size.
+absl::StatusOr<TensorSlice> ResolveBlockBF16(const Checkpoint& ckpt, std::string_view name, int64_t row_begin,
+                                             int64_t row_end, int64_t col_begin, int64_t col_end, size_t out_size);
+
 }  // namespace qsweep

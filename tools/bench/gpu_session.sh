@@ -140,7 +140,7 @@ YAML
       >"$out/one70b.log" 2>&1
     note "70B on one GPU: rc $?"
     rm -f configs/.mc70b.yaml
-    grep -E "loaded in|holding|error" "$out/one70b.log" | sed 's/^qsweep: /  /'
+    grep -E "loaded in|holding|error|loading" "$out/one70b.log" | tail -6 | sed "s/^qsweep: /  /"
     run_summaries /tmp/mc70b
     ;;
   schemes8b)

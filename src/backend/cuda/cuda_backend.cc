@@ -23,22 +23,13 @@
 #include "lowbit/lowbit_quantize.cuh"
 #include "backend/cuda/act_quant_gemm.h"
 #include "backend/cuda/cublaslt_plan.h"
+#include "backend/cuda/cuda_check.h"
 #include "quant/codebooks.h"
 #include "quant/mma_tiled_weights.h"
 #include "quant/packed_linear.h"
 
 namespace qsweep {
 namespace {
-
-#define QSWEEP_CUDA_CHECK(expr)                                                                   \
-  do {                                                                                            \
-    const cudaError_t _e = (expr);                                                                \
-    if (_e != cudaSuccess) {                                                                      \
-      std::fprintf(stderr, "qsweep: CUDA error %s at %s:%d: %s\n", cudaGetErrorName(_e), __FILE__, \
-                   __LINE__, #expr);                                                              \
-      std::abort();                                                                               \
-    }                                                                                             \
-  } while (0)
 
 using bf16 = __nv_bfloat16;
 
@@ -260,6 +251,7 @@ CudaBackend::~CudaBackend() {
                      &lowbit_workspace_, &act_codes_, &act_scales_, &act_acc_, &act_unpacked_})
     cudaFree(s->data);
   if (host_stats_) cudaFreeHost(host_stats_);
+  staged_.reset();
   if (workspace_) cudaFree(workspace_);
   if (lt_) cublasLtDestroy(lt_);
   if (stream_) cudaStreamDestroy(stream_);
@@ -467,30 +459,54 @@ absl::StatusOr<std::vector<std::unique_ptr<Linear>>> CudaBackend::UploadParts(
     return linears;
   }
   const int elem = DTypeBytes(compute_);
-  void* p = nullptr;
-  QSWEEP_RETURN_IF_ERROR(TryMalloc(&p, count * part * elem, absl::StrFormat("the weights of %s", name)));
-  const int64_t bytes = count * part * elem;
-  *weight_bytes_ += bytes;
-  std::shared_ptr<void> storage(p, [counter = weight_bytes_, bytes](void* q) {
-    cudaFree(q);
-    *counter -= bytes;
-  });
+  QSWEEP_ASSIGN_OR_RETURN(std::vector<std::unique_ptr<Linear>> linears, AllocateDense(name, role, count, out, width));
   for (int64_t i = 0; i < count; ++i) {
     const std::vector<float> w = DenseValues(std::move(parts[i]));
-    char* dst = static_cast<char*>(p) + i * part * elem;
+    void* dst = const_cast<void*>(static_cast<const GpuLinear&>(*linears[i]).data());
     if (compute_ == DType::kBF16) {
       std::vector<uint16_t> h(w.size());
 #pragma omp parallel for schedule(static) if (w.size() > (1 << 20))
       for (size_t j = 0; j < w.size(); ++j) h[j] = FloatToBF16(w[j]);
       QSWEEP_CUDA_CHECK(cudaMemcpy(dst, h.data(), h.size() * 2, cudaMemcpyHostToDevice));
     } else {
-      QSWEEP_CUDA_CHECK(cudaMemcpy(dst, w.data(), w.size() * 4, cudaMemcpyHostToDevice));
+      QSWEEP_CUDA_CHECK(cudaMemcpy(dst, w.data(), w.size() * elem, cudaMemcpyHostToDevice));
     }
   }
+  return linears;
+}
+
+absl::StatusOr<std::vector<std::unique_ptr<Linear>>> CudaBackend::AllocateDense(std::string_view name,
+                                                                                LinearRole role, int64_t count,
+                                                                                int64_t out, int64_t width) {
+  const int elem = DTypeBytes(compute_);
+  const int64_t part = out * width, bytes = count * part * elem;
+  void* p = nullptr;
+  QSWEEP_RETURN_IF_ERROR(TryMalloc(&p, bytes, absl::StrFormat("the weights of %s", name)));
+  *weight_bytes_ += bytes;
+  std::shared_ptr<void> storage(p, [counter = weight_bytes_, bytes](void* q) {
+    cudaFree(q);
+    *counter -= bytes;
+  });
   std::vector<std::unique_ptr<Linear>> linears;
   for (int64_t i = 0; i < count; ++i)
     linears.push_back(std::make_unique<GpuLinear>(storage, static_cast<const char*>(p) + i * part * elem, out, width,
                                                   compute_, role));
+  return linears;
+}
+
+absl::StatusOr<std::vector<std::unique_ptr<Linear>>> CudaBackend::CreateDenseBf16(std::string_view name,
+                                                                                  LinearRole role, int64_t count,
+                                                                                  int64_t out, int64_t width,
+                                                                                  const Bf16Rows& rows) {
+  if (compute_ != DType::kBF16) return Backend::CreateDenseBf16(name, role, count, out, width, rows);
+  QSWEEP_ASSIGN_OR_RETURN(std::vector<std::unique_ptr<Linear>> linears, AllocateDense(name, role, count, out, width));
+  if (!staged_) staged_ = std::make_unique<StagedUpload>(stream_);
+  for (int64_t p = 0; p < count; ++p) {
+    void* dst = const_cast<void*>(static_cast<const GpuLinear&>(*linears[p]).data());
+    QSWEEP_RETURN_IF_ERROR(staged_->Copy(dst, out, width * 2, [&](int64_t begin, int64_t end, void* host) {
+      return rows(p, begin, end, std::span<uint16_t>(static_cast<uint16_t*>(host), (end - begin) * width));
+    }));
+  }
   return linears;
 }
 

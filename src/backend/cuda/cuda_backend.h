@@ -31,6 +31,7 @@
 #include "backend/backend.h"
 #include "backend/cuda/act_quant_gemm.h"
 #include "backend/cuda/nccl_group.h"
+#include "backend/cuda/staged_upload.h"
 #include "query_blocks.h"
 
 namespace qsweep {
@@ -68,6 +69,9 @@ class CudaBackend : public Backend {
                                                        std::unique_ptr<PackedLinear> w) override;
   absl::StatusOr<std::vector<std::unique_ptr<Linear>>> CreateLinearParts(
       std::string_view name, std::vector<std::unique_ptr<PackedLinear>> parts) override;
+  absl::StatusOr<std::vector<std::unique_ptr<Linear>>> CreateDenseBf16(std::string_view name, LinearRole role,
+                                                                       int64_t count, int64_t out, int64_t width,
+                                                                       const Bf16Rows& rows) override;
   std::unique_ptr<Linear> ShareLinear(const Linear& l, bool counted) override;
   // What a packed layer holds on the device, read back (tests compare it
   // with quant/mma_tiled_weights.h TileForMma); nullopt for other layers.
@@ -151,6 +155,10 @@ class CudaBackend : public Backend {
   // allocation (CreateLinear: a single part).
   absl::StatusOr<std::vector<std::unique_ptr<Linear>>> UploadParts(std::string_view name, LinearRole role,
                                                                    std::vector<std::unique_ptr<PackedLinear>> parts);
+  // `count` dense layers [out, width] at the compute precision, one after
+  // another in one counted allocation, their values not yet written.
+  absl::StatusOr<std::vector<std::unique_ptr<Linear>>> AllocateDense(std::string_view name, LinearRole role,
+                                                                     int64_t count, int64_t out, int64_t width);
 
   // A packed layer's bf16 weights in dequantized_ at `slot` (slots of the
   // layer's size), or a dense layer's own.
@@ -220,6 +228,7 @@ class CudaBackend : public Backend {
   // copies of the legacy default stream still order with it, and one that
   // CUDA graphs can capture (the legacy stream cannot be captured).
   cudaStream_t stream_ = nullptr;
+  std::unique_ptr<StagedUpload> staged_;  // CreateDenseBf16's pinned buffers, made on first use
   // CUDA graphs of RunRecorded, by the caller's key and what the recording
   // depends on beyond it. scratch_generation_ counts reallocated scratch
   // buffers: a recording names their old addresses.
