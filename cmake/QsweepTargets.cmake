@@ -161,3 +161,12 @@ function(qsweep_finish_rooms)
       PASS_REGULAR_EXPRESSION "flips.cc:[0-9]+: #include <hdf5.h>: metrics does not link HDF5")
   endif()
 endfunction()
+
+# Sets the named tests' time limit to `seconds`, ten times that under the
+# sanitizers (QSWEEP_SANITIZE), where everything runs several times slower.
+function(qsweep_test_timeout seconds)
+  if(QSWEEP_SANITIZE)
+    math(EXPR seconds "${seconds} * 10")
+  endif()
+  set_tests_properties(${ARGN} PROPERTIES TIMEOUT ${seconds})
+endfunction()

@@ -22,4 +22,6 @@ cd "$build"
 # allocate until exit: leaks are checked by the fuzz targets, which use neither.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0} UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
-ctest --output-on-failure -j "$(nproc)" --timeout 1800 "$@"
+# Limits: the discovered unit tests' (several calibrate a model, 30+ minutes
+# each here); the scripted tests scale their own (qsweep_test_timeout).
+ctest --output-on-failure -j "$(nproc)" --timeout 10800 "$@"

@@ -149,7 +149,10 @@ TEST_F(ContentIdCacheTest, OneByteInTheMiddleOfALargeFileChangesItsId) {
   ASSERT_GT(std::filesystem::file_size(path), uintmax_t{64} << 20);
   auto first = OpenCheckpoint(path.string());
   ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_FALSE(std::filesystem::exists(ContentIdCachePath())) << "opening does not hash: the id is made on first use";
   const std::string id = (*first)->content_id();
+  EXPECT_TRUE(std::filesystem::exists(ContentIdCachePath()));
+  EXPECT_EQ((*first)->content_id(), id);
   first->reset();
   auto again = OpenCheckpoint(path.string());
   ASSERT_TRUE(again.ok());

@@ -465,14 +465,19 @@ absl::StatusOr<std::unique_ptr<GgufCheckpoint>> GgufCheckpoint::Open(const std::
   for (const auto& [at, n] : spans) tensor_bytes += n;
   if (tensor_bytes <= (int64_t{256} << 20)) {
     for (const auto& [at, n] : spans) hash.Update(file->data() + at, static_cast<size_t>(n));
+    ck->content_id_.Set(hash.Hex());
   } else {
-    hash.Update(CachedBytesDigest("gguf weight bytes v1", {path}, [&] {
-      ContentHasher bytes;
-      for (const auto& [at, n] : spans) bytes.UpdateLarge(file->data() + at, static_cast<size_t>(n));
-      return bytes.Digest();
-    }));
+    // On first use (the mapping lives as long as the checkpoint).
+    const uint8_t* data = file->data();
+    ck->content_id_.Defer([hash, path, data, spans]() mutable {
+      hash.Update(CachedBytesDigest("gguf weight bytes v1", {path}, [&] {
+        ContentHasher bytes;
+        for (const auto& [at, n] : spans) bytes.UpdateLarge(data + at, static_cast<size_t>(n));
+        return bytes.Digest();
+      }));
+      return hash.Hex();
+    });
   }
-  ck->content_id_ = hash.Hex();
   ck->file_ = std::move(file);
   return ck;
 }

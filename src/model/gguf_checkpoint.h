@@ -18,6 +18,7 @@
 
 #include "absl/status/statusor.h"
 #include "model/checkpoint.h"
+#include "model/lazy_content_id.h"
 
 namespace qsweep {
 
@@ -53,7 +54,7 @@ class GgufCheckpoint : public Checkpoint {
   const std::string& source() const override { return source_; }
   const ModelConfig& config() const override { return config_; }
   const std::vector<TensorInfo>& tensors() const override { return tensors_; }
-  std::string content_id() const override { return content_id_; }
+  std::string content_id() const override { return content_id_.Get(); }
   absl::Status ReadSlice(std::string_view name, int axis, int64_t begin, int64_t end,
                          std::span<float> out) const override;
 
@@ -79,7 +80,7 @@ class GgufCheckpoint : public Checkpoint {
   std::vector<Stored> stored_;  // parallel to tensors_
   std::unique_ptr<class MappedFile> file_;
   GgufTokenizerInfo tokenizer_;
-  std::string content_id_;
+  LazyContentId content_id_;
 };
 
 }  // namespace qsweep

@@ -7,6 +7,7 @@
 #include "core/status_macros.h"
 #include "model/content_hash.h"
 #include "model/content_id_cache.h"
+#include "model/lazy_content_id.h"
 #include "model/mapped_file.h"
 #include "model/tensor_slice.h"
 
@@ -34,7 +35,7 @@ class Llama2cCheckpoint : public Checkpoint {
   const std::string& source() const override { return source_; }
   const ModelConfig& config() const override { return config_; }
   const std::vector<TensorInfo>& tensors() const override { return tensors_; }
-  std::string content_id() const override { return content_id_; }
+  std::string content_id() const override { return content_id_.Get(); }
   absl::Status ReadSlice(std::string_view name, int axis, int64_t begin, int64_t end,
                          std::span<float> out) const override;
 
@@ -46,7 +47,7 @@ class Llama2cCheckpoint : public Checkpoint {
   std::vector<TensorInfo> tensors_;
   std::vector<Placement> placements_;  // parallel to tensors_
   std::unique_ptr<MappedFile> map_;
-  std::string content_id_;
+  LazyContentId content_id_;
 };
 
 absl::StatusOr<std::unique_ptr<Checkpoint>> Llama2cCheckpoint::Open(const std::string& path) {
@@ -163,14 +164,19 @@ absl::StatusOr<std::unique_ptr<Checkpoint>> Llama2cCheckpoint::Open(const std::s
   constexpr int64_t kWhole = 64 << 20;
   if (size <= kWhole) {
     hasher.Update(ck->map_->data(), static_cast<size_t>(size));
+    ck->content_id_.Set(hasher.Hex());
   } else {
-    hasher.Update(CachedBytesDigest("llama2c bytes v1", {path}, [&] {
-      ContentHasher bytes;
-      bytes.UpdateLarge(ck->map_->data(), static_cast<size_t>(size));
-      return bytes.Digest();
-    }));
+    // On first use (the mapping lives as long as the checkpoint).
+    const uint8_t* data = ck->map_->data();
+    ck->content_id_.Defer([hasher, path, data, size]() mutable {
+      hasher.Update(CachedBytesDigest("llama2c bytes v1", {path}, [&] {
+        ContentHasher bytes;
+        bytes.UpdateLarge(data, static_cast<size_t>(size));
+        return bytes.Digest();
+      }));
+      return hasher.Hex();
+    });
   }
-  ck->content_id_ = hasher.Hex();
   return std::unique_ptr<Checkpoint>(std::move(ck));
 }
 

@@ -15,6 +15,7 @@
 #include "core/status_macros.h"
 #include "model/content_hash.h"
 #include "model/content_id_cache.h"
+#include "model/lazy_content_id.h"
 #include "model/gptq_awq_weights.h"
 #include "model/hf_config.h"
 #include "model/mapped_file.h"
@@ -295,7 +296,7 @@ class SafetensorsCheckpoint : public Checkpoint {
   const std::string& source() const override { return source_; }
   const ModelConfig& config() const override { return config_; }
   const std::vector<TensorInfo>& tensors() const override { return tensors_; }
-  std::string content_id() const override { return content_id_; }
+  std::string content_id() const override { return content_id_.Get(); }
   std::vector<std::string> ignored_tensors() const override { return ignored_; }
   std::vector<StoredFormat> stored_formats() const override {
     std::vector<StoredFormat> out;
@@ -332,7 +333,7 @@ class SafetensorsCheckpoint : public Checkpoint {
   std::vector<PackedIntFormat> packed_formats_;  // parallel to tensors_ (used where packed)
   std::vector<std::unique_ptr<SafetensorsFile>> files_;
   std::vector<std::string> ignored_;
-  std::string content_id_;
+  LazyContentId content_id_;
 };
 
 absl::StatusOr<std::unique_ptr<Checkpoint>> SafetensorsCheckpoint::Open(const std::string& spec) {
@@ -490,11 +491,8 @@ absl::StatusOr<std::unique_ptr<Checkpoint>> SafetensorsCheckpoint::Open(const st
   }
 
   // The id covers what defines the weights: the config, each header (names,
-  // dtypes, shapes, offsets), each file's size, and the weights' bytes —
-  // all of them up to 256 MiB of data, beyond that 64 KiB from the start,
-  // middle and end of every tensor (a 16 GB checkpoint opens in
-  // milliseconds, and two checkpoints of one shape that differ in their
-  // weights, a fine-tune, a re-quantization, differ there).
+  // dtypes, shapes, offsets), each file's size, and every weight byte
+  // (below).
   ContentHasher h;
   h.Update(std::string_view("safetensors"));
   h.Update(ck->config_);
@@ -516,18 +514,22 @@ absl::StatusOr<std::unique_ptr<Checkpoint>> SafetensorsCheckpoint::Open(const st
     for (const SafetensorsFile* f : files)
       for (const auto& [name, e] : f->entries)
         h.Update(f->map->data() + f->data_start + e.begin, static_cast<size_t>(e.end - e.begin));
+    ck->content_id_.Set(h.Hex());
   } else {
-    std::vector<std::string> paths;
-    for (const SafetensorsFile* f : files) paths.push_back(f->path());
-    h.Update(CachedBytesDigest("safetensors weight bytes v1", paths, [&] {
-      ContentHasher bytes;
-      for (const SafetensorsFile* f : files)
-        for (const auto& [name, e] : f->entries)
-          bytes.UpdateLarge(f->map->data() + f->data_start + e.begin, static_cast<size_t>(e.end - e.begin));
-      return bytes.Digest();
-    }));
+    // On first use (the files live as long as the checkpoint).
+    ck->content_id_.Defer([h, files]() mutable {
+      std::vector<std::string> paths;
+      for (const SafetensorsFile* f : files) paths.push_back(f->path());
+      h.Update(CachedBytesDigest("safetensors weight bytes v1", paths, [&] {
+        ContentHasher bytes;
+        for (const SafetensorsFile* f : files)
+          for (const auto& [name, e] : f->entries)
+            bytes.UpdateLarge(f->map->data() + f->data_start + e.begin, static_cast<size_t>(e.end - e.begin));
+        return bytes.Digest();
+      }));
+      return h.Hex();
+    });
   }
-  ck->content_id_ = h.Hex();
   return std::unique_ptr<Checkpoint>(std::move(ck));
 }
 

@@ -61,8 +61,9 @@ kill)
   "${mpi[@]}" -n 2 "$qsweep" run "$config" --scheme w4a16-g128 -o "$out" 2>"$scratch/kill.log" &
   job=$!
   journal=$out/runs/w4a16-g128.h5.journal
-  # Wait until a few units are in the journal, then kill rank 1.
-  for _ in $(seq 1 600); do
+  # Wait until a few units are in the journal (up to 5 minutes: a sanitizer
+  # build starts slowly), then kill rank 1.
+  for _ in $(seq 1 6000); do
     [ -f "$journal" ] && [ "$(stat -c %s "$journal")" -gt 20000 ] && break
     sleep 0.05
   done
