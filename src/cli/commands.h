@@ -32,6 +32,7 @@ absl::StatusOr<std::unique_ptr<Backend>> MakeBackend(const std::string& name, co
 absl::Status WriteSweepMetrics(const SweepConfig& c);
 
 void AddInspectCommand(CLI::App& app);   // inspect_command.cc
+void AddExportCommand(CLI::App& app);    // export_command.cc
 void AddLogprobsCommand(CLI::App& app);  // logprobs_command.cc
 void AddGenerateCommand(CLI::App& app);  // generate_command.cc
 void AddRunCommand(CLI::App& app);       // run_command.cc: run, prepare

@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
   CLI::App app{"qsweep: what quantization does to a language model"};
   app.require_subcommand(1);
   qsweep::cli::AddInspectCommand(app);
+  qsweep::cli::AddExportCommand(app);
   qsweep::cli::AddLogprobsCommand(app);
   qsweep::cli::AddGenerateCommand(app);
   qsweep::cli::AddRunCommand(app);

@@ -260,4 +260,33 @@ absl::StatusOr<ModelConfig> LoadHfConfig(const std::string& path) {
   return ParseHfConfig(j, path);
 }
 
+nlohmann::json HfConfigJson(const ModelConfig& c) {
+  json j = {{"architectures", {c.architecture}},
+            {"vocab_size", c.vocab_size},
+            {"hidden_size", c.hidden_size},
+            {"intermediate_size", c.intermediate_size},
+            {"num_hidden_layers", c.num_layers},
+            {"num_attention_heads", c.num_heads},
+            {"num_key_value_heads", c.num_kv_heads},
+            {"head_dim", c.head_dim},
+            {"max_position_embeddings", c.max_position_embeddings},
+            {"rms_norm_eps", c.rms_norm_eps},
+            {"rope_theta", c.rope_theta},
+            {"tie_word_embeddings", c.tie_word_embeddings},
+            {"torch_dtype", c.dtype == DType::kBF16 ? "bfloat16" : c.dtype == DType::kF16 ? "float16" : "float32"}};
+  for (const auto& arch : kArchs)
+    if (c.architecture == arch.architecture) j["model_type"] = arch.model_type;
+  if (c.architecture != std::string("Qwen2ForCausalLM")) j["attention_bias"] = c.attention_bias;
+  if (c.sliding_window > 0) j["sliding_window"] = c.sliding_window;
+  const RopeScaling& r = c.rope_scaling;
+  if (r.type == RopeType::kLinear) j["rope_scaling"] = {{"rope_type", "linear"}, {"factor", r.factor}};
+  if (r.type == RopeType::kLlama3)
+    j["rope_scaling"] = {{"rope_type", "llama3"},
+                         {"factor", r.factor},
+                         {"low_freq_factor", r.low_freq_factor},
+                         {"high_freq_factor", r.high_freq_factor},
+                         {"original_max_position_embeddings", r.original_max_position_embeddings}};
+  return j;
+}
+
 }  // namespace qsweep

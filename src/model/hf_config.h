@@ -20,4 +20,8 @@ absl::StatusOr<ModelConfig> ParseHfConfig(const nlohmann::json& json, const std:
 // Reads and parses `path` (a config.json).
 absl::StatusOr<ModelConfig> LoadHfConfig(const std::string& path);
 
+// The config.json of `c` as transformers writes one (classic rope keys),
+// which ParseHfConfig reads back to `c`.
+nlohmann::json HfConfigJson(const ModelConfig& c);
+
 }  // namespace qsweep

@@ -25,6 +25,9 @@
 #      Llama-3-8B shapes (SCHEMES8B to change): per scheme the weights on the
 #      GPU, the load (switch) time and the scoring samples/s
 #      (SCHEMES8B_QUANTIZE=host: quantized on the CPU, to compare)
+#   file8b: synthetic Llama-3-8B exported as a sharded safetensors folder
+#      (qsweep export), then bf16 and w4a16-g128 loaded from it: export and
+#      load times (the real reading path: every tensor by slices)
 #   one70b: synthetic Llama-3-70B on one GPU at w4a16-g128 (ONE70B_RUN,
 #      ONE70B_SAMPLES to change), quantized on the device tensor by tensor
 #   kl8b: exact token statistics at Llama-3-8B shapes: bench forward with and
@@ -142,6 +145,37 @@ YAML
     rm -f configs/.mc70b.yaml
     grep -E "loaded in|holding|error|loading" "$out/one70b.log" | tail -6 | sed "s/^qsweep: /  /"
     run_summaries /tmp/mc70b
+    ;;
+  file8b)
+    rm -rf /tmp/l8b
+    t1=$(date +%s.%N)
+    "$bin/qsweep" export synthetic:llama3-8b -o /tmp/l8b --shard-gib 5 >"$out/file8b_export.log" 2>&1
+    note "export synthetic:llama3-8b: rc $? in $(awk "BEGIN{printf \"%.1f\", $(date +%s.%N) - $t1}") s ($(ls /tmp/l8b | tr '\n' ' '))"
+    python3 tools/bench/make_mc_task.py tests/data/tiny/tasks/heldout.txt /tmp/mcf8b.jsonl --samples 200
+    cat >configs/.file8b.yaml <<YAML
+name: file8b
+model: /tmp/l8b
+tokenizer: ../tests/data/tokenizers/bpe_llama3/tokenizer.json
+parallel: {tp: 1, backend: cuda}
+baseline: bf16
+schemes: [w4a16-g128]
+tasks:
+  - {name: mc, path: /tmp/mcf8b.jsonl}
+output: /tmp/file8b
+scoring: {topk: 32, batch_tokens: auto, samples_per_unit: 100}
+YAML
+    rm -rf /tmp/file8b
+    # Twice: the first reads the files (page cache warm from the export),
+    # the second opens them again with the content id's digest cached.
+    for pass in 1 2; do
+      rm -rf /tmp/file8b
+      t1=$(date +%s.%N)
+      mpirun --bind-to none -n 1 "$bin/qsweep" run configs/.file8b.yaml >"$out/file8b_$pass.log" 2>&1
+      note "8B from safetensors, pass $pass: rc $? in $(awk "BEGIN{printf \"%.1f\", $(date +%s.%N) - $t1}") s"
+      grep -E "loaded in" "$out/file8b_$pass.log" | sed 's/^qsweep: /  /'
+    done
+    rm -f configs/.file8b.yaml
+    rm -rf /tmp/l8b
     ;;
   schemes8b)
     python3 tools/bench/make_mc_task.py tests/data/tiny/tasks/heldout.txt /tmp/mc8b.jsonl --samples 2000
