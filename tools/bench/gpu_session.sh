@@ -6,8 +6,8 @@
 #      (CUDA_TESTS_FILTER: a gtest filter, to run some)
 #   2. tests/cuda/tp_test.sh: tp 2 over NCCL equals tp 1 (2 GPUs)
 #   3. tests/cuda/run_vs_cpu_test.sh: the demo sweep on the GPU against the CPU
-#   gguf: tests/cuda/gguf_vs_cpu_test.sh: GGUF Q4_0/Q8_0 entries (run packed)
-#      on the GPU against the CPU
+#   entries: tests/cuda/entries_vs_cpu_test.sh: a sweep with GGUF, GPTQ, AWQ
+#      and compressed-tensors entries on the GPU against the CPU
 #   auto: configs/gpu-llama3-8b.yaml (batch from free memory) at tp 1 and tp 2
 #   4. qsweep logprobs --backend cuda against HF transformers bf16 (same weights)
 #   5. qsweep bench forward (both reductions) against HF on the same random
@@ -79,10 +79,10 @@ for step in $steps; do
     bash tests/cuda/run_vs_cpu_test.sh "$bin/qsweep" "$PWD" /tmp/cuda_run >"$out/run_vs_cpu.log" 2>&1
     note "run vs cpu: rc $? ($(tail -2 "$out/run_vs_cpu.log" | tr '\n' ' '))"
     ;;
-  gguf)
-    bash tests/cuda/gguf_vs_cpu_test.sh "$bin/qsweep" "$bin/src/cli/write_gguf" "$PWD" /tmp/cuda_gguf \
-      >"$out/gguf_vs_cpu.log" 2>&1
-    note "gguf vs cpu: rc $? ($(tail -2 "$out/gguf_vs_cpu.log" | tr '\n' ' '))"
+  entries)
+    bash tests/cuda/entries_vs_cpu_test.sh "$bin/qsweep" "$bin/src/cli/write_gguf" "$bin/src/cli/write_packed_int" \
+      "$PWD" /tmp/cuda_entries >"$out/entries_vs_cpu.log" 2>&1
+    note "checkpoint entries vs cpu: rc $? ($(tail -2 "$out/entries_vs_cpu.log" | tr '\n' ' '))"
     ;;
   auto)
     # Llama-3-8B shapes, batch size from free memory; tp 2 must agree on it and equal tp 1.
