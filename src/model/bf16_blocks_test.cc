@@ -12,6 +12,7 @@
 
 #include "core/dtype.h"
 #include "model/checkpoint.h"
+#include "model/forwarding_checkpoint_for_test.h"
 #include "test_paths.h"
 
 namespace qsweep {
@@ -20,21 +21,7 @@ namespace {
 using ::testing::HasSubstr;
 
 // Reads through ReadSlice only, so ReadBlockBF16 is the base class's.
-class SliceOnly : public Checkpoint {
- public:
-  explicit SliceOnly(std::unique_ptr<Checkpoint> inner) : inner_(std::move(inner)) {}
-  const std::string& source() const override { return inner_->source(); }
-  const ModelConfig& config() const override { return inner_->config(); }
-  const std::vector<TensorInfo>& tensors() const override { return inner_->tensors(); }
-  std::string content_id() const override { return inner_->content_id(); }
-  absl::Status ReadSlice(std::string_view name, int axis, int64_t begin, int64_t end,
-                         std::span<float> out) const override {
-    return inner_->ReadSlice(name, axis, begin, end, out);
-  }
-
- private:
-  std::unique_ptr<Checkpoint> inner_;
-};
+using SliceOnly = testing::ForwardingCheckpoint;
 
 std::unique_ptr<Checkpoint> Open(const std::string& spec) {
   auto c = OpenCheckpoint(spec);

@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_format.h"
 #include "backend/cpu/cpu_backend.h"
+#include "model/forwarding_checkpoint_for_test.h"
 #include "model/held_weights.h"
 #include "model/row_scores.h"
 #include "scheme_for_test.h"
@@ -184,17 +185,13 @@ TEST(Decoder, OverrideSpecsEqualThePlainSchemesTheyAmountTo) {
 }
 
 // A checkpoint whose one tensor holds a non-finite value.
-class PoisonedCheckpoint : public Checkpoint {
+class PoisonedCheckpoint : public testing::ForwardingCheckpoint {
  public:
   PoisonedCheckpoint(std::unique_ptr<Checkpoint> inner, std::string tensor, float value)
-      : inner_(std::move(inner)), tensor_(std::move(tensor)), value_(value) {}
-  const std::string& source() const override { return inner_->source(); }
-  const ModelConfig& config() const override { return inner_->config(); }
-  const std::vector<TensorInfo>& tensors() const override { return inner_->tensors(); }
-  std::string content_id() const override { return inner_->content_id(); }
+      : ForwardingCheckpoint(std::move(inner)), tensor_(std::move(tensor)), value_(value) {}
   absl::Status ReadSlice(std::string_view name, int axis, int64_t begin, int64_t end,
                          std::span<float> out) const override {
-    absl::Status s = inner_->ReadSlice(name, axis, begin, end, out);
+    absl::Status s = inner().ReadSlice(name, axis, begin, end, out);
     if (s.ok() && name == tensor_ && out.size() > 3) out[3] = value_;
     return s;
   }
@@ -205,7 +202,7 @@ class PoisonedCheckpoint : public Checkpoint {
     const TensorInfo* t = Find(name);
     if (name != tensor_ || t->shape.size() != 2) return std::nullopt;
     std::vector<float> w((end - begin) * t->shape[1]);
-    QSWEEP_RETURN_IF_ERROR(inner_->ReadSlice(name, 0, begin, end, w));
+    QSWEEP_RETURN_IF_ERROR(inner().ReadSlice(name, 0, begin, end, w));
     WeightFormat f;
     f.kind = WeightKind::kInt, f.bits = 8, f.group = 32;
     QuantizedWeights q = QuantizeWeights(f, w, end - begin, t->shape[1]);
@@ -214,7 +211,6 @@ class PoisonedCheckpoint : public Checkpoint {
   }
 
  private:
-  std::unique_ptr<Checkpoint> inner_;
   std::string tensor_;
   float value_;
 };

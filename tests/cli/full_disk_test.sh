@@ -21,19 +21,7 @@ rm -rf "$scratch" && mkdir -p "$scratch/disk"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 py=/usr/bin/python3
 config() {  # config OUTPUT
-  cat <<YAML
-name: full_disk
-model: $src/tests/data/tiny/model
-baseline: bf16
-schemes: [w4a16-g128]
-tasks:
-  - {name: add, path: $src/tests/data/tiny/tasks/add.jsonl, limit: 30}
-  - {name: add-gen, format: gen-jsonl, path: $src/tests/data/tiny/tasks/add_gen.jsonl, limit: 12, max_tokens: 6}
-corpora:
-  - {name: heldout, path: $src/tests/data/tiny/tasks/heldout.txt, window: 64, stride: 32}
-output: $1
-scoring: {topk: 8, full_logprobs: true, batch_tokens: 512, samples_per_unit: 8}
-YAML
+  sed -e "s|\.\./tiny/|$src/tests/data/tiny/|g" -e "s|^output: .*|output: $1|" "$src/tests/data/configs/writes_small.yaml"
 }
 config "$scratch/ref" >"$scratch/ref.yaml"
 config "$scratch/disk/out" >"$scratch/disk.yaml"

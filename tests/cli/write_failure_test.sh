@@ -8,19 +8,8 @@ set -uo pipefail
 qsweep=$1 src=$2 scratch=$3
 rm -rf "$scratch" && mkdir -p "$scratch"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-cat >"$scratch/sweep.yaml" <<YAML
-name: full_disk
-model: $src/tests/data/tiny/model
-baseline: bf16
-schemes: [w4a16-g128]
-tasks:
-  - {name: add, path: $src/tests/data/tiny/tasks/add.jsonl, limit: 30}
-  - {name: add-gen, format: gen-jsonl, path: $src/tests/data/tiny/tasks/add_gen.jsonl, limit: 12, max_tokens: 6}
-corpora:
-  - {name: heldout, path: $src/tests/data/tiny/tasks/heldout.txt, window: 64, stride: 32}
-output: $scratch/sweep
-scoring: {topk: 8, full_logprobs: true, batch_tokens: 512, samples_per_unit: 8}
-YAML
+sed -e "s|\.\./tiny/|$src/tests/data/tiny/|g" -e "s|^output: .*|output: $scratch/sweep|" \
+  "$src/tests/data/configs/writes_small.yaml" >"$scratch/sweep.yaml"
 # The runs themselves, without a limit (MPI's own files need room).
 mpirun -n 1 --oversubscribe "$qsweep" run "$scratch/sweep.yaml" >/dev/null 2>"$scratch/run.log" ||
   { cat "$scratch/run.log"; exit 1; }

@@ -61,6 +61,25 @@ run_summaries() {
     echo "  $(basename "$f" .h5): $("$bin/qsweep" inspect "$f" 2>&1 | grep -E '^(scoring|memory)' | tr -s ' ' | tr '\n' ' ')"
   done
 }
+# configs/.NAME.yaml: a sweep of one HellaSwag-shaped task of SAMPLES
+# samples (tools/bench/make_mc_task.py) at tp 1 on the GPU, into /tmp/NAME.
+# usage: mc_config NAME MODEL BASELINE SCHEMES SAMPLES SAMPLES_PER_UNIT
+mc_config() {
+  python3 tools/bench/make_mc_task.py tests/data/tiny/tasks/heldout.txt "/tmp/$1.jsonl" --samples "$5"
+  cat >"configs/.$1.yaml" <<YAML
+name: $1
+model: $2
+tokenizer: ../tests/data/tokenizers/bpe_llama3/tokenizer.json
+parallel: {tp: 1, backend: cuda}
+baseline: $3
+schemes: [$4]
+tasks:
+  - {name: mc, path: /tmp/$1.jsonl}
+output: /tmp/$1
+scoring: {topk: 32, batch_tokens: auto, samples_per_unit: $6}
+YAML
+  rm -rf "/tmp/$1"
+}
 nvidia-smi -L
 
 for step in $steps; do
@@ -124,21 +143,7 @@ open('/tmp/$m.tokens', 'w').write('\n'.join(' '.join(map(str, s)) for s in g['se
     # Llama-3-70B shapes on one GPU: one scheme (ONE70B_RUN, the config's
     # baseline, so that it runs alone), loaded tensor by tensor and
     # quantized on the device so that only its packed weights stay resident.
-    python3 tools/bench/make_mc_task.py tests/data/tiny/tasks/heldout.txt /tmp/mc70b.jsonl \
-      --samples "${ONE70B_SAMPLES:-200}"
-    cat >configs/.mc70b.yaml <<YAML
-name: mc70b
-model: synthetic:llama3-70b
-tokenizer: ../tests/data/tokenizers/bpe_llama3/tokenizer.json
-parallel: {tp: 1, backend: cuda}
-baseline: ${ONE70B_RUN:-w4a16-g128}
-schemes: [w3a16-g128]
-tasks:
-  - {name: mc, path: /tmp/mc70b.jsonl}
-output: /tmp/mc70b
-scoring: {topk: 32, batch_tokens: auto, samples_per_unit: 50}
-YAML
-    rm -rf /tmp/mc70b
+    mc_config mc70b synthetic:llama3-70b "${ONE70B_RUN:-w4a16-g128}" w3a16-g128 "${ONE70B_SAMPLES:-200}" 50
     mpirun --bind-to none -n 1 "$bin/qsweep" run configs/.mc70b.yaml --scheme "${ONE70B_RUN:-w4a16-g128}" \
       >"$out/one70b.log" 2>&1
     note "70B on one GPU: rc $?"
@@ -151,20 +156,7 @@ YAML
     t1=$(date +%s.%N)
     "$bin/qsweep" export synthetic:llama3-8b -o /tmp/l8b --shard-gib 5 >"$out/file8b_export.log" 2>&1
     note "export synthetic:llama3-8b: rc $? in $(awk "BEGIN{printf \"%.1f\", $(date +%s.%N) - $t1}") s ($(ls /tmp/l8b | tr '\n' ' '))"
-    python3 tools/bench/make_mc_task.py tests/data/tiny/tasks/heldout.txt /tmp/mcf8b.jsonl --samples 200
-    cat >configs/.file8b.yaml <<YAML
-name: file8b
-model: /tmp/l8b
-tokenizer: ../tests/data/tokenizers/bpe_llama3/tokenizer.json
-parallel: {tp: 1, backend: cuda}
-baseline: bf16
-schemes: [w4a16-g128]
-tasks:
-  - {name: mc, path: /tmp/mcf8b.jsonl}
-output: /tmp/file8b
-scoring: {topk: 32, batch_tokens: auto, samples_per_unit: 100}
-YAML
-    rm -rf /tmp/file8b
+    mc_config file8b /tmp/l8b bf16 w4a16-g128 200 100
     # Twice: the first reads the files (page cache warm from the export),
     # the second opens them again with the content id's digest cached.
     for pass in 1 2; do
@@ -178,20 +170,7 @@ YAML
     rm -rf /tmp/l8b
     ;;
   schemes8b)
-    python3 tools/bench/make_mc_task.py tests/data/tiny/tasks/heldout.txt /tmp/mc8b.jsonl --samples 2000
-    cat >configs/.mc8b.yaml <<YAML
-name: mc8b
-model: synthetic:llama3-8b
-tokenizer: ../tests/data/tokenizers/bpe_llama3/tokenizer.json
-parallel: {tp: 1, backend: cuda}
-baseline: bf16
-schemes: [${SCHEMES8B:-w4a16-g128, w8a16, fp8, w8a8, w4a8}]
-tasks:
-  - {name: mc, path: /tmp/mc8b.jsonl}
-output: /tmp/mc8b
-scoring: {topk: 32, batch_tokens: auto, samples_per_unit: 250}
-YAML
-    rm -rf /tmp/mc8b
+    mc_config mc8b synthetic:llama3-8b bf16 "${SCHEMES8B:-w4a16-g128, w8a16, fp8, w8a8, w4a8}" 2000 250
     mpirun --bind-to none -n 1 "$bin/qsweep" run configs/.mc8b.yaml --quantize-on "${SCHEMES8B_QUANTIZE:-device}" \
       >"$out/schemes8b.log" 2>&1
     note "8B schemes sweep (quantized on the ${SCHEMES8B_QUANTIZE:-device}): rc $?"
