@@ -7,9 +7,16 @@
 
 #include "launch_check.cuh"
 #include "lowbit/lowbit_quantize.cuh"
+#include "quant_twins.cuh"
 
 namespace qsweep::kernels {
 namespace {
+
+using twin::F16Value;
+using twin::Max;
+using twin::Min;
+using twin::RoundUpToF16;
+using twin::ToF16;
 
 constexpr int kThreads = 256;
 constexpr float kFp8Max = 448.0f;  // quant/fp8.h kFp8E4M3Max
@@ -17,35 +24,6 @@ constexpr float kFp8Max = 448.0f;  // quant/fp8.h kFp8E4M3Max
 int64_t CeilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 int64_t Align256(int64_t bytes) { return CeilDiv(bytes, 256) * 256; }
 unsigned Blocks(int64_t threads) { return static_cast<unsigned>(CeilDiv(threads, kThreads)); }
-
-// core/dtype.cc F16ToFloat: exact.
-__device__ float F16Value(uint16_t h) { return __half2float(__ushort_as_half(h)); }
-
-// core/dtype.cc FloatToF16: round to nearest even, subnormals included.
-__device__ uint16_t ToF16(float f) {
-  const uint32_t u = __float_as_uint(f);
-  const uint16_t sign = static_cast<uint16_t>((u >> 16) & 0x8000u);
-  const uint32_t a = u & 0x7fffffffu;
-  if (a > 0x7f800000u) return sign | 0x7e00;
-  if (a >= 0x477ff000u) return sign | 0x7c00;
-  if (a < 0x38800000u) return sign | static_cast<uint16_t>(rintf(__fmul_rn(__uint_as_float(a), 16777216.0f)));
-  uint32_t v = a - (112u << 23);
-  v += 0xfffu + ((v >> 13) & 1u);
-  return sign | static_cast<uint16_t>(v >> 13);
-}
-
-// quant/quantized_weights.cc RoundUpToF16: the smallest fp16 >= x.
-__device__ uint16_t RoundUpToF16(float x) {
-  uint16_t h = ToF16(x);
-  if (F16Value(h) < x) ++h;
-  return h;
-}
-
-// The host's std::min / std::max / std::clamp, whose choice on equal
-// operands (and signed zeros) fminf and fmaxf do not promise.
-__device__ float Min(float a, float b) { return b < a ? b : a; }
-__device__ float Max(float a, float b) { return a < b ? b : a; }
-__device__ float Clamp(float v, float lo, float hi) { return v < lo ? lo : hi < v ? hi : v; }
 
 // quant/fp8.cc Fp8E4M3ToFloat for the finite non-negative codes 0..126.
 __device__ float Fp8Value(int code) {
@@ -127,15 +105,11 @@ __global__ void GridsKernel(LowbitQuantizeFormat f, DenseParts w, int64_t out, i
   uint16_t sbits = 0;
   switch (f.kind) {
     case LowbitFormat::kIntSym:
-      sbits = RoundUpToF16(__fdiv_rn(absmax, static_cast<float>((1 << (f.bits - 1)) - 1)));
-      break;
-    case LowbitFormat::kIntAsym: {
-      lo = Min(lo, 0.0f);
-      hi = Max(hi, 0.0f);
-      const int qmax = (1 << f.bits) - 1;
-      sbits = RoundUpToF16(__fdiv_rn(__fsub_rn(hi, lo), static_cast<float>(qmax)));
-      const float s = F16Value(sbits);
-      g.zeros[idx] = static_cast<uint8_t>(s > 0 ? Clamp(rintf(__fdiv_rn(-lo, s)), 0.0f, static_cast<float>(qmax)) : 0.0f);
+    case LowbitFormat::kIntAsym: {  // IntGroupGrid
+      const bool asymmetric = f.kind == LowbitFormat::kIntAsym;
+      const twin::IntGrid grid = twin::IntGridOf(f.bits, asymmetric, absmax, lo, hi);
+      sbits = grid.scale_bits;
+      if (asymmetric) g.zeros[idx] = static_cast<uint8_t>(grid.zero);
       break;
     }
     case LowbitFormat::kBinary:
@@ -168,15 +142,8 @@ __global__ void GridsKernel(LowbitQuantizeFormat f, DenseParts w, int64_t out, i
 __device__ uint32_t Code(const LowbitQuantizeFormat& f, const LowbitGrids& g, int64_t idx, float v) {
   const float s = F16Value(g.scale_bits[idx]);
   switch (f.kind) {
-    case LowbitFormat::kIntSym: {  // IntCode
-      const int qmax = (1 << (f.bits - 1)) - 1;
-      const float q = s > 0 ? Clamp(rintf(__fdiv_rn(v, s)), static_cast<float>(-qmax - 1), static_cast<float>(qmax)) : 0.0f;
-      return static_cast<uint32_t>(static_cast<int>(q) + (1 << (f.bits - 1)));
-    }
-    case LowbitFormat::kIntAsym: {
-      const float qmax = static_cast<float>((1 << f.bits) - 1), z = static_cast<float>(g.zeros[idx]);
-      return static_cast<uint32_t>(s > 0 ? Clamp(__fadd_rn(rintf(__fdiv_rn(v, s)), z), 0.0f, qmax) : z);
-    }
+    case LowbitFormat::kIntSym: return twin::IntCode(f.bits, false, s, 0.0f, v);
+    case LowbitFormat::kIntAsym: return twin::IntCode(f.bits, true, s, static_cast<float>(g.zeros[idx]), v);
     case LowbitFormat::kBinary: return v >= 0 ? 1u : 0u;
     case LowbitFormat::kTernary: {
       const float delta = g.thresholds[idx];

@@ -25,6 +25,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "core/dtype.h"
+#include "quant/gptq.h"
 #include "quant/packed_linear.h"
 
 namespace qsweep {
@@ -46,6 +47,19 @@ struct Act {
 // at the model's precision (the GPU holds a bf16 model's in bf16, as HF
 // transformers runs it).
 enum class ActRole { kAccumulate, kCompute };
+
+// Σ x xᵀ over the rows of every layer input added (GPTQ's Hessian of a
+// linear layer's inputs, model/decoder_calibration.cc), summed where the
+// inputs are. The host's (quant/gptq.h HessianAccumulator) sums in double;
+// a device may sum in fp32 (each product of bf16 inputs is exact in fp32).
+class HessianSum {
+ public:
+  virtual ~HessianSum() = default;
+  virtual void Add(const Act& x) = 0;  // x [rows, in]
+  virtual int64_t tokens() const = 0;
+  // H = 2/n Σ x xᵀ, fp32 [in, in] on the host, symmetric.
+  virtual std::vector<float> Hessian() = 0;
+};
 
 // A weight vector resident on the device (norm weights, biases, embeddings).
 class DeviceArray {
@@ -273,6 +287,19 @@ class Backend {
     return absl::UnimplementedError(std::string(name) + ": this backend does not quantize on its device");
   }
 
+  // Calibration on the backend's device. CreateHessianSum: a sum for
+  // inputs of `in` columns (the default downloads each input and sums on the
+  // host). Gptq: quant/gptq.h GptqQuantize with its arguments and errors;
+  // a device's twin may round differently where the reference runs in
+  // double (its comment says how), and falls back to the host for what it
+  // does not cover.
+  virtual absl::StatusOr<std::unique_ptr<HessianSum>> CreateHessianSum(int64_t in);
+  virtual absl::StatusOr<GptqResult> Gptq(const WeightFormat& f, std::span<const float> w, int64_t out, int64_t in,
+                                          std::span<const float> hessian, const GptqOptions& options,
+                                          std::string_view name) {
+    return GptqQuantize(f, w, out, in, hessian, options, name);
+  }
+
   // Time per stage (for `qsweep bench`): while enabled, the backend times
   // each operation by its stage; StageMillis waits for the device and
   // returns (stage, milliseconds) summed since the last call, in a fixed
@@ -388,5 +415,25 @@ class Backend {
     Add(outs[0], residual);
   }
 };
+
+// The host's sum: each input downloaded and added in double.
+class HostHessianSum : public HessianSum {
+ public:
+  HostHessianSum(Backend& backend, int64_t in) : backend_(backend), acc_(in) {}
+  void Add(const Act& x) override {
+    const std::vector<float> v = backend_.Download(x);
+    acc_.Add(v.data(), x.rows);
+  }
+  int64_t tokens() const override { return acc_.tokens(); }
+  std::vector<float> Hessian() override { return acc_.Hessian(); }
+
+ private:
+  Backend& backend_;
+  HessianAccumulator acc_;
+};
+
+inline absl::StatusOr<std::unique_ptr<HessianSum>> Backend::CreateHessianSum(int64_t in) {
+  return std::make_unique<HostHessianSum>(*this, in);
+}
 
 }  // namespace qsweep

@@ -36,7 +36,9 @@ struct CalibrationReport {
   std::vector<TensorCalibration> tensors;  // in quantization order
   double capture_seconds = 0;   // running the layers to their inputs
   double hessian_seconds = 0;   // accumulating the Hessians
-  double quantize_seconds = 0;  // the quantizer (factorization and columns)
+  double quantize_seconds = 0;  // the quantizer, reading and uploading the layers included
+  double factorize_seconds = 0;  // of which GPTQ's damping and factorizations
+  double columns_seconds = 0;    // and GPTQ's column loop
   // For the run file's scheme JSON: the data's id, source, shape, and the
   // damping used (the largest, and the tensors where it was increased).
   std::string Json(const CalibrationSet& set, double base_damp) const;

@@ -1,5 +1,6 @@
 // True-sequential calibration (GPTQ's llama.py with --true-sequential): the
-// calibration sequences' hidden states are kept on the host between layers;
+// calibration sequences' hidden states are kept between layers (on the
+// backend's device where they fit: 4 GiB for 128 x 2048 tokens of 4096);
 // each layer is quantized in four stages, q k v, then o, then gate up, then
 // down, each from the Hessian of its inputs as RunLayer computes them
 // through the stages already quantized (a tap on the same forward the
@@ -37,6 +38,38 @@ namespace {
 using Clock = std::chrono::steady_clock;
 double Since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
+// The hidden states of each calibration batch entering the current layer,
+// in the backend's memory, or copied to the host where that is full.
+class HiddenStates {
+ public:
+  HiddenStates(Backend& backend, size_t batches) : backend_(backend), device_(batches), host_(batches) {}
+  ~HiddenStates() {
+    for (Act& a : device_)
+      if (a.data) backend_.Free(a);
+  }
+  void Save(size_t b, const Act& x) {
+    if (!device_[b].data && host_[b].empty()) {
+      absl::StatusOr<Act> a = backend_.Alloc(x.rows, x.cols, ActRole::kAccumulate, "calibration hidden states");
+      if (a.ok()) device_[b] = *a;
+    }
+    if (device_[b].data)
+      backend_.SliceColumns(x, 0, device_[b]);
+    else
+      host_[b] = backend_.Download(x);
+  }
+  void Load(size_t b, Act& x) {
+    if (device_[b].data)
+      backend_.SliceColumns(device_[b], 0, x);
+    else
+      backend_.UploadTo(host_[b], x);
+  }
+
+ private:
+  Backend& backend_;
+  std::vector<Act> device_;
+  std::vector<std::vector<float>> host_;
+};
+
 }  // namespace
 
 absl::Status Decoder::Calibrate(const Checkpoint& ckpt) {
@@ -70,17 +103,21 @@ absl::Status Decoder::Calibrate(const Checkpoint& ckpt) {
     x_ = full_x;
     x_.rows = b.rows();
   };
-  std::vector<std::vector<float>> hidden(batches.size());  // entering the current layer
+  HiddenStates hidden(*backend_, batches.size());  // entering the current layer
   for (size_t b = 0; b < batches.size(); ++b) {
     start_batch(batches[b]);
     backend_->Embed(*embedding_, config_.hidden_size, batches[b].tokens, x_);
-    hidden[b] = backend_->Download(x_);
+    hidden.Save(b, x_);
   }
 
   CalibrationReport& report = calibration_report_;
   report = CalibrationReport{};
   LayerCalibration calib;
   calib.gptq = spec.gptq;
+  calib.gptq_solver = [this](const WeightFormat& f, std::span<const float> w, int64_t out, int64_t in,
+                             std::span<const float> hessian, const GptqOptions& options, std::string_view name) {
+    return backend_->Gptq(f, w, out, in, hessian, options, name);
+  };
   const int64_t hd = config_.head_dim, dm = config_.hidden_size, qd = config_.q_dim();
   const int64_t kvd = config_.num_kv_heads * hd, im = config_.intermediate_size;
   struct Projection {
@@ -106,7 +143,7 @@ absl::Status Decoder::Calibrate(const Checkpoint& ckpt) {
   auto run_batches = [&](const Layer& L, const std::function<void(size_t, LinearInput, const Act&)>& tap) {
     for (size_t b = 0; b < batches.size(); ++b) {
       start_batch(batches[b]);
-      backend_->UploadTo(hidden[b], x_);
+      hidden.Load(b, x_);
       const LinearInputTap t = [&](LinearInput which, const Act& a) { tap(b, which, a); };
       RunLayer(L, &t);
     }
@@ -256,33 +293,45 @@ absl::Status Decoder::Calibrate(const Checkpoint& ckpt) {
       // rule): o and down keep their round-to-nearest load. It smooths a
       // stage kept dense too, where another of its stages is quantized.
       if (smooth ? !stage.norm : !quantized) continue;
-      HessianAccumulator acc(smooth ? 0 : stage.in);
+      std::unique_ptr<HessianSum> acc;
+      if (!smooth) {
+        QSWEEP_ASSIGN_OR_RETURN(acc, backend_->CreateHessianSum(stage.in));
+      }
       ActAbsMax absmax(smooth ? stage.in : 0);
       double hessian_seconds = 0;
+      // The sum's own time, apart from the forward's: the device is waited
+      // for on both sides of it.
       const LinearInputTap tap = [&](LinearInput which, const Act& a) {
         if (which != stage.input) return;
-        const std::vector<float> x = backend_->Download(a);
-        const Clock::time_point t = Clock::now();
-        if (smooth)
+        if (smooth) {
+          const std::vector<float> x = backend_->Download(a);
+          const Clock::time_point t = Clock::now();
           absmax.Add(x.data(), a.rows);
-        else
-          acc.Add(x.data(), a.rows);
+          hessian_seconds += Since(t);
+          return;
+        }
+        backend_->Synchronize();
+        const Clock::time_point t = Clock::now();
+        acc->Add(a);
+        backend_->Synchronize();
         hessian_seconds += Since(t);
       };
       const Clock::time_point capture_start = Clock::now();
       for (size_t b = 0; b < batches.size(); ++b) {
         start_batch(batches[b]);
-        backend_->UploadTo(hidden[b], x_);
+        hidden.Load(b, x_);
         RunLayer(L, &tap);
       }
       backend_->Synchronize();
       report.capture_seconds += Since(capture_start) - hessian_seconds;
       report.hessian_seconds += hessian_seconds;
       const Clock::time_point quantize_start = Clock::now();
-      calib.hessian = acc.Hessian();
-      calib.tokens = smooth ? set.tokens() : acc.tokens();
+      calib.hessian = smooth ? std::vector<float>() : acc->Hessian();
+      calib.tokens = smooth ? set.tokens() : acc->tokens();
+      acc.reset();
       double trace = 0;
-      for (int64_t j = 0; j < acc.in_features(); ++j) trace += calib.hessian[j * stage.in + j];
+      if (!smooth)
+        for (int64_t j = 0; j < stage.in; ++j) trace += calib.hessian[j * stage.in + j];
       if (smooth) {
         // s from the inputs' max |x| and every projection's weights; the
         // norm's weight divided by s here, the columns scaled by the quantizer.
@@ -317,22 +366,24 @@ absl::Status Decoder::Calibrate(const Checkpoint& ckpt) {
           QSWEEP_ASSIGN_OR_RETURN(*p.parts, backend_->CreateLinearParts(name, std::move(q)));
         }
         report.tensors.push_back({name, calib.tokens, trace, chose.damp_used, chose.dead_columns});
+        report.factorize_seconds += chose.factorize_seconds;
+        report.columns_seconds += chose.columns_seconds;
       }
       report.quantize_seconds += Since(quantize_start);
     }
     // The next layer's inputs, through this layer quantized.
     for (size_t b = 0; b < batches.size(); ++b) {
       start_batch(batches[b]);
-      backend_->UploadTo(hidden[b], x_);
+      hidden.Load(b, x_);
       RunLayer(L);
-      hidden[b] = backend_->Download(x_);
+      hidden.Save(b, x_);
     }
     if (options_.progress)
       options_.progress(absl::StrFormat(
           "%s: calibrated layer %d/%d on %d tokens in %.2f s (so far: capture %.2f s, Hessian %.2f s, "
-          "quantize %.2f s)",
+          "quantize %.2f s, of which factorization %.2f s and columns %.2f s)",
           scheme, i + 1, config_.num_layers, set.tokens(), Since(layer_start), report.capture_seconds,
-          report.hessian_seconds, report.quantize_seconds));
+          report.hessian_seconds, report.quantize_seconds, report.factorize_seconds, report.columns_seconds));
   }
   x_ = full_x;
   return absl::OkStatus();

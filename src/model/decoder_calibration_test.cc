@@ -13,6 +13,7 @@
 #include "core/dtype.h"
 #include "model/decoder.h"
 #include "model/row_scores.h"
+#include "model/tiny_calibration_for_test.h"
 #include "scheme_for_test.h"
 #include "test_paths.h"
 #include "tokenizer/tokenizer.h"
@@ -23,30 +24,6 @@ namespace {
 using testing::RepoTestData;
 
 std::string TinyModel() { return RepoTestData("tiny/model").string(); }
-
-// Consecutive windows of `length` tokens of a file, BOS first.
-std::vector<std::vector<int32_t>> Windows(const std::string& file, int64_t count, int64_t length) {
-  auto tok = LoadTokenizer(RepoTestData("tiny/model/tokenizer.json").string());
-  EXPECT_TRUE(tok.ok()) << tok.status();
-  std::ifstream in(RepoTestData(file));
-  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::vector<int32_t> ids = {(*tok)->bos_id()};
-  const std::vector<int32_t> body = (*tok)->Encode(text);
-  ids.insert(ids.end(), body.begin(), body.end());
-  std::vector<std::vector<int32_t>> out;
-  for (int64_t i = 0; i < count && (i + 1) * length <= static_cast<int64_t>(ids.size()); ++i)
-    out.emplace_back(ids.begin() + i * length, ids.begin() + (i + 1) * length);
-  EXPECT_EQ(static_cast<int64_t>(out.size()), count) << file;
-  return out;
-}
-
-CalibrationSet TinyCalibration(int64_t sequences = 32, int64_t length = 128) {
-  CalibrationSet set;
-  set.sequences = Windows("tiny/calibration.txt", sequences, length);
-  set.source = "tiny/calibration.txt";
-  set.id = "test";
-  return set;
-}
 
 std::unique_ptr<Decoder> Load(const Checkpoint& ckpt, CpuBackend* backend, const std::string& scheme,
                               const CalibrationSet* calib) {

@@ -10,6 +10,8 @@ std::vector<uint32_t> PackCodes(std::span<const uint8_t> codes, int64_t rows, in
   QSWEEP_CHECK(bits >= 1 && bits <= 8 && static_cast<int64_t>(codes.size()) == rows * cols);
   const int64_t wpr = PackedWordsPerRow(cols, bits);
   std::vector<uint32_t> words(rows * wpr, 0);
+  // Rows own whole words: rows in parallel.
+#pragma omp parallel for schedule(static) if (rows * cols > (1 << 20))
   for (int64_t r = 0; r < rows; ++r) {
     uint32_t* w = words.data() + r * wpr;
     for (int64_t j = 0; j < cols; ++j) {

@@ -1,11 +1,13 @@
 #include "quant/gptq.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <numeric>
 #include <optional>
 
 #include "absl/strings/str_format.h"
+#include "core/status_macros.h"
 #include "quant/bit_packing.h"
 
 namespace qsweep {
@@ -94,7 +96,7 @@ std::vector<float> HessianAccumulator::Hessian() const {
   return h;
 }
 
-absl::StatusOr<GptqResult> GptqQuantize(const WeightFormat& f, std::span<const float> w_in, int64_t out, int64_t in,
+absl::StatusOr<GptqProblem> PrepareGptq(const WeightFormat& f, std::span<const float> w_in, int64_t out, int64_t in,
                                         std::span<const float> hessian, const GptqOptions& opt,
                                         std::string_view name) {
   if (f.kind != WeightKind::kInt)
@@ -105,65 +107,112 @@ absl::StatusOr<GptqResult> GptqQuantize(const WeightFormat& f, std::span<const f
   if (static_cast<int64_t>(hessian.size()) != in * in)
     return absl::InvalidArgumentError(absl::StrFormat(
         "%s: the Hessian has %d values, the layer's %d inputs need [%d, %d]", name, hessian.size(), in, in, in));
-  const int64_t g0 = f.group > 0 ? f.group : in, groups = (in + g0 - 1) / g0;
-  const bool grouped = f.group > 0;  // even where g >= in, as the reference
-  const int64_t block = std::max<int64_t>(1, opt.block_size);
+  GptqProblem p;
+  p.out = out;
+  p.in = in;
+  p.g0 = f.group > 0 ? f.group : in;
+  p.groups = (in + p.g0 - 1) / p.g0;
+  p.grouped = f.group > 0;  // even where g >= in, as the reference
+  const int64_t g0 = p.g0, groups = p.groups;
+  const float* h = hessian.data();
+  std::vector<IntGrid>& grid = p.grid;
+  grid.resize(out * groups);
+  // Dead columns (H_ii = 0) get H_ii = 1 and zero weights.
+  std::vector<char> dead(in);
+  for (int64_t i = 0; i < in; ++i) p.dead_columns += dead[i] = h[i * in + i] == 0;
+  std::vector<float>& w = p.w;
+  w.resize(out * in);
+  // Per channel: the row's grid from the weights as given (the reference
+  // finds it before zeroing dead columns). Static groups: from the weights
+  // with dead columns zeroed.
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < out; ++r) {
+    const float* src = w_in.data() + r * in;
+    float* dst = w.data() + r * in;
+    if (!p.grouped) grid[r * groups] = IntGroupGrid(f, src, in);
+    for (int64_t i = 0; i < in; ++i) dst[i] = dead[i] ? 0.0f : src[i];
+    if (p.grouped && opt.static_groups)
+      for (int64_t gi = 0; gi < groups; ++gi)
+        grid[r * groups + gi] = IntGroupGrid(f, dst + gi * g0, std::min(g0, in - gi * g0));
+  }
+  auto diag = [&](int64_t i) { return dead[i] ? 1.0f : h[i * in + i]; };
+  // perm[p]: the column processed p-th; pos[c]: where column c is processed.
+  std::vector<int64_t>& perm = p.perm;
+  std::vector<int64_t>& pos = p.pos;
+  perm.resize(in);
+  pos.resize(in);
+  std::iota(perm.begin(), perm.end(), 0);
+  if (opt.act_order)
+    std::stable_sort(perm.begin(), perm.end(), [&](int64_t a, int64_t b) { return diag(a) > diag(b); });
+  for (int64_t i = 0; i < in; ++i) pos[perm[i]] = i;
+  p.h.resize(in * in);
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < in; ++i) {
+    const float* src = h + perm[i] * in;
+    float* dst = p.h.data() + i * in;
+    if (opt.act_order)
+      for (int64_t j = 0; j < in; ++j) dst[j] = src[perm[j]];
+    else
+      std::copy(src, src + in, dst);
+    dst[i] = diag(perm[i]);
+  }
+  for (int64_t i = 0; i < in; ++i) p.mean_diag += p.h[i * in + i];
+  p.mean_diag /= in;
+  return p;
+}
 
+absl::Status GptqSingularError(std::string_view name, int64_t in, double damp, double mean_diag, int retries) {
+  return absl::FailedPreconditionError(absl::StrFormat(
+      "%s: the Hessian [%d, %d] is not positive definite even with damping %g x its mean diagonal (%g) after "
+      "%d retries: the calibration inputs are degenerate (too few tokens, or NaN / Inf activations)",
+      name, in, in, damp, mean_diag, retries));
+}
+
+GptqResult GptqWeights(const WeightFormat& f, const GptqProblem& p, const std::vector<uint8_t>& codes) {
   GptqResult res;
   QuantizedWeights& q = res.weights;
   q.format = f;
-  q.out = out;
-  q.in = in;
-  q.groups = groups;
-  q.scales.resize(out * groups);
-  if (f.asymmetric) q.zeros.resize(out * groups);
-  std::vector<IntGrid> grid(out * groups);
-
-  // Per channel: the row's grid from the weights as given (the reference
-  // finds it before zeroing dead columns).
-  if (!grouped)
-    for (int64_t r = 0; r < out; ++r) grid[r * groups] = IntGroupGrid(f, w_in.data() + r * in, in);
-
-  std::vector<double> h(hessian.begin(), hessian.end());
-  std::vector<float> w(w_in.begin(), w_in.end());
-  for (int64_t i = 0; i < in; ++i)
-    if (h[i * in + i] == 0) {
-      h[i * in + i] = 1;
-      for (int64_t r = 0; r < out; ++r) w[r * in + i] = 0;
-      ++res.dead_columns;
+  q.out = p.out;
+  q.in = p.in;
+  q.groups = p.groups;
+  q.scales.resize(p.out * p.groups);
+  if (f.asymmetric) q.zeros.resize(p.out * p.groups);
+  for (int64_t r = 0; r < p.out; ++r)
+    for (int64_t gi = 0; gi < p.groups; ++gi) {
+      const IntGrid& gr = p.grid[r * p.groups + (p.grouped ? gi : 0)];
+      q.scales[r * p.groups + gi] = gr.scale_bits;
+      if (f.asymmetric) q.zeros[r * p.groups + gi] = static_cast<uint8_t>(gr.zero);
     }
-  if (grouped && opt.static_groups)
-    for (int64_t r = 0; r < out; ++r)
-      for (int64_t gi = 0; gi < groups; ++gi)
-        grid[r * groups + gi] = IntGroupGrid(f, w.data() + r * in + gi * g0, std::min(g0, in - gi * g0));
+  q.codes = PackCodes(codes, p.out, p.in, f.bits);
+  res.dead_columns = p.dead_columns;
+  return res;
+}
 
-  // perm[p]: the column processed p-th; pos[c]: where column c is processed.
-  std::vector<int64_t> perm(in), pos(in);
-  std::iota(perm.begin(), perm.end(), 0);
-  if (opt.act_order)
-    std::stable_sort(perm.begin(), perm.end(), [&](int64_t a, int64_t b) { return h[a * in + a] > h[b * in + b]; });
-  for (int64_t p = 0; p < in; ++p) pos[perm[p]] = p;
-  std::vector<double> hp(in * in);
-  for (int64_t i = 0; i < in; ++i)
-    for (int64_t j = 0; j < in; ++j) hp[i * in + j] = h[perm[i] * in + perm[j]];
+absl::StatusOr<GptqResult> GptqQuantize(const WeightFormat& f, std::span<const float> w_in, int64_t out, int64_t in,
+                                        std::span<const float> hessian, const GptqOptions& opt,
+                                        std::string_view name) {
+  QSWEEP_ASSIGN_OR_RETURN(GptqProblem prob, PrepareGptq(f, w_in, out, in, hessian, opt, name));
+  const int64_t g0 = prob.g0, groups = prob.groups;
+  const bool grouped = prob.grouped;
+  const int64_t block = std::max<int64_t>(1, opt.block_size);
+  const std::vector<int64_t>& perm = prob.perm;
+  const std::vector<int64_t>& pos = prob.pos;
+  const std::vector<float>& hp = prob.h;
+  std::vector<IntGrid>& grid = prob.grid;
+  const std::vector<float>& w = prob.w;
+  const double mean_diag = prob.mean_diag;
 
-  double mean_diag = 0;
-  for (int64_t i = 0; i < in; ++i) mean_diag += hp[i * in + i];
-  mean_diag /= in;
+  const auto t0 = std::chrono::steady_clock::now();
   std::optional<std::vector<double>> u;
   double damp = opt.damp;
   for (int attempt = 0; attempt <= opt.damp_retries; ++attempt, damp *= 10) {
-    std::vector<double> damped = hp;
+    std::vector<double> damped(hp.begin(), hp.end());
     for (int64_t i = 0; i < in; ++i) damped[i * in + i] += damp * mean_diag;
     if ((u = UpperCholeskyOfInverse(std::move(damped), in))) break;
   }
-  if (!u)
-    return absl::FailedPreconditionError(absl::StrFormat(
-        "%s: the Hessian [%d, %d] is not positive definite even with damping %g x its mean diagonal (%g) after "
-        "%d retries: the calibration inputs are degenerate (too few tokens, or NaN / Inf activations)",
-        name, in, in, damp / 10, mean_diag, opt.damp_retries));
-  res.damp_used = damp;
+  if (!u) return GptqSingularError(name, in, damp / 10, mean_diag, opt.damp_retries);
   const double* U = u->data();
+  const auto t1 = std::chrono::steady_clock::now();
 
   // A grouped layer's group gets its grid when the first of its columns (in
   // processing order) comes up.
@@ -222,13 +271,10 @@ absl::StatusOr<GptqResult> GptqQuantize(const WeightFormat& f, std::span<const f
       }
     }
   }
-  for (int64_t r = 0; r < out; ++r)
-    for (int64_t gi = 0; gi < groups; ++gi) {
-      const IntGrid& gr = grid[r * groups + (grouped ? gi : 0)];
-      q.scales[r * groups + gi] = gr.scale_bits;
-      if (f.asymmetric) q.zeros[r * groups + gi] = static_cast<uint8_t>(gr.zero);
-    }
-  q.codes = PackCodes(codes, out, in, f.bits);
+  GptqResult res = GptqWeights(f, prob, codes);
+  res.damp_used = damp;
+  res.factorize_seconds = std::chrono::duration<double>(t1 - t0).count();
+  res.columns_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
   return res;
 }
 

@@ -34,6 +34,7 @@
 //   the factorization and the updates run in double (the reference: fp32).
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string_view>
 #include <vector>
@@ -56,6 +57,8 @@ struct GptqResult {
   QuantizedWeights weights;
   double damp_used = 0;  // the relative damping the factorization succeeded with
   int64_t dead_columns = 0;
+  // Time spent: damping and factorizing; the column loop and its updates.
+  double factorize_seconds = 0, columns_seconds = 0;
 };
 
 // Sums the Hessian of a linear layer's inputs: H = 2/n Σ x xᵀ over n rows,
@@ -80,6 +83,36 @@ class HessianAccumulator {
 absl::StatusOr<GptqResult> GptqQuantize(const WeightFormat& f, std::span<const float> w, int64_t out, int64_t in,
                                         std::span<const float> hessian, const GptqOptions& options,
                                         std::string_view name);
+
+// GptqQuantize's steps before and after its column loop, shared with a
+// device's twin of the loop. PrepareGptq checks the arguments (the errors
+// above), zeroes dead columns, finds the processing order and the grids
+// fixed before the loop (per channel, static groups).
+struct GptqProblem {
+  int64_t out = 0, in = 0;
+  int64_t g0 = 0, groups = 1;  // inputs per group (in: per channel), groups per row
+  bool grouped = false;
+  std::vector<float> w;          // [out, in] in column order, dead columns zeroed
+  std::vector<float> h;          // H [in, in] in processing order, dead diagonals 1, undamped
+  std::vector<int64_t> perm, pos;  // perm[i]: the column processed i-th; pos: its inverse
+  double mean_diag = 0;          // of h
+  std::vector<IntGrid> grid;     // [out][groups]; per channel: [out][1]
+  int64_t dead_columns = 0;
+};
+absl::StatusOr<GptqProblem> PrepareGptq(const WeightFormat& f, std::span<const float> w, int64_t out, int64_t in,
+                                        std::span<const float> hessian, const GptqOptions& options,
+                                        std::string_view name);
+// The weights of codes [out, in] (column order) on the problem's grids
+// (damp_used left for the caller).
+GptqResult GptqWeights(const WeightFormat& f, const GptqProblem& p, const std::vector<uint8_t>& codes);
+// The error where every damping of the retries failed (`damp`: the last).
+absl::Status GptqSingularError(std::string_view name, int64_t in, double damp, double mean_diag, int retries);
+
+// Where GptqQuantize's work runs: a function of its arguments that returns
+// what it returns (a backend's twin on its device); empty: GptqQuantize.
+using GptqSolver = std::function<absl::StatusOr<GptqResult>(
+    const WeightFormat& f, std::span<const float> w, int64_t out, int64_t in, std::span<const float> hessian,
+    const GptqOptions& options, std::string_view name)>;
 
 // Cholesky factorization in place of a symmetric positive definite [n, n]
 // matrix: its lower triangle becomes L (A = L Lᵀ); false where a pivot is

@@ -197,8 +197,14 @@ absl::StatusOr<std::unique_ptr<PackedLinear>> QuantizeLinear(const WeightFormat&
           "%s: GPTQ needs the Hessian of the layer's inputs, and none was given (a gptq scheme needs "
           "calibration data: the sweep config's calibration key)",
           name));
-    QSWEEP_ASSIGN_OR_RETURN(GptqResult r, GptqQuantize(f, w, out, in, calib->hessian, calib->gptq, name));
-    if (report) *report = {.damp_used = r.damp_used, .dead_columns = r.dead_columns};
+    QSWEEP_ASSIGN_OR_RETURN(GptqResult r, calib->gptq_solver
+                                               ? calib->gptq_solver(f, w, out, in, calib->hessian, calib->gptq, name)
+                                               : GptqQuantize(f, w, out, in, calib->hessian, calib->gptq, name));
+    if (report)
+      *report = {.damp_used = r.damp_used,
+                 .dead_columns = r.dead_columns,
+                 .factorize_seconds = r.factorize_seconds,
+                 .columns_seconds = r.columns_seconds};
     q = std::move(r.weights);
   } else {
     q = QuantizeWeights(f, w, out, in);

@@ -28,6 +28,7 @@ struct LayerCalibration {
   std::vector<float> hessian;         // [in, in] (GPTQ): 2/n Σ x xᵀ (HessianAccumulator)
   int64_t tokens = 0;                 // n, the input rows the statistics cover
   GptqOptions gptq;                   // the scheme's GPTQ settings
+  GptqSolver gptq_solver;             // where GPTQ runs (empty: GptqQuantize on the host)
   // SmoothQuant (quant/smoothquant.h): column j is quantized as W[:, j]·s_j;
   // whoever feeds the layer divides its input by s (the preceding norm).
   std::vector<float> smooth_scales;   // [in]
@@ -37,6 +38,7 @@ struct LayerCalibration {
 struct QuantizeReport {
   double damp_used = 0;  // GPTQ: the relative damping of the Hessian that factorized
   int64_t dead_columns = 0;
+  double factorize_seconds = 0, columns_seconds = 0;  // GPTQ's two stages (GptqResult)
 };
 
 class PackedLinear {

@@ -30,6 +30,7 @@
 #      load times (the real reading path: every tensor by slices)
 #   one70b: synthetic Llama-3-70B on one GPU at w4a16-g128 (ONE70B_RUN,
 #      ONE70B_SAMPLES to change), quantized on the device tensor by tensor
+#   gptq8b: GPTQ of synthetic Llama-3-8B on the GPU, timed per stage
 #   kl8b: exact token statistics at Llama-3-8B shapes: bench forward with and
 #      without them, a corpus run of the noise-floor candidate with and without
 #      them, bytes on disk per token
@@ -177,6 +178,22 @@ open('/tmp/$m.tokens', 'w').write('\n'.join(' '.join(map(str, s)) for s in g['se
     rm -f configs/.mc8b.yaml
     grep -E "loaded in" "$out/schemes8b.log" | sed 's/^qsweep: /  /'
     run_summaries /tmp/mc8b
+    ;;
+  gptq8b)
+    # GPTQ of synthetic Llama-3-8B on the GPU (Hessians, factorizations and
+    # the column loop on the device), 128 x 2048 calibration tokens by
+    # default (GPTQ8B_SCHEME, GPTQ8B_SEQUENCES to change): its time per
+    # stage and in all, then its scoring.
+    mc_config gptq8b synthetic:llama3-8b bf16 "${GPTQ8B_SCHEME:-w4a16-g128-gptq}" 200 100
+    echo "calibration: {path: ../tests/data/tiny/calibration.txt, sequences: ${GPTQ8B_SEQUENCES:-128}, length: 2048, seed: 0}" \
+      >>configs/.gptq8b.yaml
+    t1=$(date +%s.%N)
+    mpirun --bind-to none -n 1 "$bin/qsweep" run configs/.gptq8b.yaml --scheme "${GPTQ8B_SCHEME:-w4a16-g128-gptq}" \
+      >"$out/gptq8b.log" 2>&1
+    note "GPTQ 8B (${GPTQ8B_SCHEME:-w4a16-g128-gptq}, ${GPTQ8B_SEQUENCES:-128} x 2048 tokens): rc $? in $(awk "BEGIN{printf \"%.1f\", $(date +%s.%N) - $t1}") s"
+    rm -f configs/.gptq8b.yaml
+    grep -E "calibrated layer (1|2|32)/|loaded in|error" "$out/gptq8b.log" | sed 's/^qsweep: /  /' | tail -6
+    run_summaries /tmp/gptq8b
     ;;
   kl8b)
     # Exact token statistics at Llama-3-8B shapes: their cost in the forward

@@ -246,6 +246,7 @@ CudaBackend::~CudaBackend() {
   group_.reset();
   plans_.clear();
   act_gemm_.reset();
+  calibration_.reset();
   for (Scratch* s : {&positions_, &seq_begin_, &prefix_end_, &branch_begin_, &cache_row_, &cache_begin_, &attention_partial_, &token_ids_, &head_rows_, &targets_,
                      &stats_, &all_gather_, &rank_sum_, &v_transposed_, &query_block_tables_, &dequantized_,
                      &lowbit_workspace_, &act_codes_, &act_scales_, &act_acc_, &act_unpacked_})
@@ -1273,6 +1274,25 @@ void CudaBackend::UploadTo(std::span<const float> values, Act& a) {
 #pragma omp parallel for schedule(static) if (n > (1 << 20))
   for (int64_t i = 0; i < n; ++i) b[i] = FloatToBF16(values[i]);
   QSWEEP_CUDA_CHECK(cudaMemcpy(a.data, b.data(), b.size() * 2, cudaMemcpyHostToDevice));
+}
+
+absl::StatusOr<CudaCalibration*> CudaBackend::Calibration() {
+  if (!calibration_) {
+    QSWEEP_ASSIGN_OR_RETURN(calibration_, CudaCalibration::Create(stream_));
+  }
+  return calibration_.get();
+}
+
+absl::StatusOr<std::unique_ptr<HessianSum>> CudaBackend::CreateHessianSum(int64_t in) {
+  QSWEEP_ASSIGN_OR_RETURN(CudaCalibration * c, Calibration());
+  return c->CreateHessianSum(in);
+}
+
+absl::StatusOr<GptqResult> CudaBackend::Gptq(const WeightFormat& f, std::span<const float> w, int64_t out,
+                                             int64_t in, std::span<const float> hessian, const GptqOptions& options,
+                                             std::string_view name) {
+  QSWEEP_ASSIGN_OR_RETURN(CudaCalibration * c, Calibration());
+  return c->Gptq(f, w, out, in, hessian, options, name);
 }
 
 }  // namespace qsweep

@@ -30,6 +30,7 @@
 
 #include "backend/backend.h"
 #include "backend/cuda/act_quant_gemm.h"
+#include "backend/cuda/cuda_calibration.h"
 #include "backend/cuda/nccl_group.h"
 #include "backend/cuda/staged_upload.h"
 #include "query_blocks.h"
@@ -83,6 +84,10 @@ class CudaBackend : public Backend {
   std::optional<TiledArrays> DownloadTiled(const Linear& l);
   // Formats of the low-bit family, for a bf16 model.
   bool QuantizesOnDevice(const WeightFormat& format) const override;
+  absl::StatusOr<std::unique_ptr<HessianSum>> CreateHessianSum(int64_t in) override;
+  absl::StatusOr<GptqResult> Gptq(const WeightFormat& f, std::span<const float> w, int64_t out, int64_t in,
+                                  std::span<const float> hessian, const GptqOptions& options,
+                                  std::string_view name) override;
   absl::StatusOr<std::vector<std::unique_ptr<Linear>>> QuantizeLinearParts(
       std::string_view name, LinearRole role, std::span<const std::unique_ptr<Linear>> dense,
       const WeightFormat& format) override;
@@ -259,6 +264,8 @@ class CudaBackend : public Backend {
   Scratch act_codes_{"quantized activations"}, act_scales_{"activation scales"};
   Scratch act_acc_{"an integer product before scaling"}, act_unpacked_{"4-bit weights unpacked to int8"};
   std::unique_ptr<ActQuantGemm> act_gemm_;
+  std::unique_ptr<CudaCalibration> calibration_;  // made by the first calibration call
+  absl::StatusOr<CudaCalibration*> Calibration();
   bool act_quant_layers_ = false;  // whether any layer quantizes its activations (the scratch above)
   kernels::QueryBlocks query_blocks_;  // views of query_block_tables_
   std::vector<int32_t> uploaded_targets_;  // what targets_ holds
