@@ -10,8 +10,16 @@
 #include <gtest/gtest.h>
 
 #include "quant/gptq.h"
+#include "quant/scheme.h"
 
 namespace qsweep {
+
+// The weight format of a scheme name.
+inline WeightFormat Format(const std::string& scheme) {
+  auto s = ParseScheme(scheme);
+  EXPECT_TRUE(s.ok()) << s.status();
+  return s.ok() ? s->format : WeightFormat{};
+}
 
 // Inputs [n, in] with correlated channels of different scales; `dead`
 // channels are always zero.

@@ -19,12 +19,6 @@
 namespace qsweep {
 namespace {
 
-WeightFormat Format(const std::string& scheme) {
-  auto s = ParseScheme(scheme);
-  EXPECT_TRUE(s.ok()) << s.status();
-  return s.ok() ? s->format : WeightFormat{};
-}
-
 // Gauss-Jordan inverse with partial pivoting.
 std::vector<double> Inverse(std::vector<double> a, int64_t n) {
   std::vector<double> inv(n * n, 0.0);

@@ -30,12 +30,6 @@ bool HasGpu() {
   return cudaGetDeviceCount(&n) == cudaSuccess && n > 0;
 }
 
-WeightFormat Format(const std::string& scheme) {
-  auto s = ParseScheme(scheme);
-  EXPECT_TRUE(s.ok()) << s.status();
-  return s.ok() ? s->format : WeightFormat{};
-}
-
 TEST(CalibrationGpuTest, HessianSumsEqualTheHostsInFp32AndBf16) {
   if (!HasGpu()) GTEST_SKIP() << "no GPU here: these tests run on the GPU machine";
   auto backend = CudaBackend::Create(0);
