@@ -106,7 +106,8 @@ __global__ void AddBiasKernel(const float* b, T* y, int64_t rows, int64_t cols) 
   if (i < rows * cols) Store(y + i, Load(y + i) + b[i % cols]);
 }
 
-__global__ void GatherRowsKernel(const float* x, int64_t cols, const int64_t* rows, int64_t n, float* out) {
+template <typename T>
+__global__ void GatherRowsKernel(const T* x, int64_t cols, const int64_t* rows, int64_t n, T* out) {
   const int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
   if (i < n * cols) out[i] = x[rows[i / cols] * cols + i % cols];
 }
@@ -345,10 +346,13 @@ void AddBias(const float* b, T* y, int64_t rows, int64_t cols, cudaStream_t s) {
   if (rows) AddBiasKernel<<<Blocks(rows * cols), kThreads, 0, s>>>(b, y, rows, cols);
   QSWEEP_KERNEL_CHECK();
 }
-void GatherRows(const float* x, int64_t cols, const int64_t* rows, int64_t n, float* out, cudaStream_t s) {
-  GatherRowsKernel<<<Blocks(n * cols), kThreads, 0, s>>>(x, cols, rows, n, out);
+template <typename T>
+void GatherRows(const T* x, int64_t cols, const int64_t* rows, int64_t n, T* out, cudaStream_t s) {
+  if (n) GatherRowsKernel<<<Blocks(n * cols), kThreads, 0, s>>>(x, cols, rows, n, out);
   QSWEEP_KERNEL_CHECK();
 }
+template void GatherRows(const float*, int64_t, const int64_t*, int64_t, float*, cudaStream_t);
+template void GatherRows(const __nv_bfloat16*, int64_t, const int64_t*, int64_t, __nv_bfloat16*, cudaStream_t);
 template <typename T>
 void SliceColumns(const T* x, int64_t rows, int64_t cols, int64_t begin, int64_t width, T* out, cudaStream_t s) {
   if (rows) SliceColumnsKernel<<<Blocks(rows * width), kThreads, 0, s>>>(x, rows, cols, begin, width, out);

@@ -31,7 +31,8 @@ void AddBias(const float* b, T* y, int64_t rows, int64_t cols, cudaStream_t s);
 template <typename T>
 void SliceColumns(const T* x, int64_t rows, int64_t cols, int64_t begin, int64_t width, T* out, cudaStream_t s);
 void Add(const float* x, float* y, int64_t n, cudaStream_t s);
-void GatherRows(const float* x, int64_t cols, const int64_t* rows, int64_t n, float* out, cudaStream_t s);
+template <typename T>  // float, __nv_bfloat16
+void GatherRows(const T* x, int64_t cols, const int64_t* rows, int64_t n, T* out, cudaStream_t s);
 void ToBf16(const float* x, int64_t n, __nv_bfloat16* out, cudaStream_t s);
 // Per row r of logits[:, col_begin:col_end) (row stride ld): max, Σexp(x−max),
 // the target's logit (NaN outside), and the top-k (ids offset by vocab_begin,

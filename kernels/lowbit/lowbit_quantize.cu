@@ -13,6 +13,7 @@ namespace qsweep::kernels {
 namespace {
 
 using twin::F16Value;
+using twin::Clamp;
 using twin::Max;
 using twin::Min;
 using twin::RoundUpToF16;
@@ -68,15 +69,23 @@ __device__ int NearestCode(const float* table, float v) {
   return best;
 }
 
-// The whole weight's element k of row n, walking k upward across parts
-// without a division per element.
+// Element v of whole column k as the quantizer sees it: scaled, then
+// clamped to its cell's clip (DenseParts).
+__device__ __forceinline__ float Transformed(const DenseParts& w, int64_t k, int64_t cell, float v) {
+  if (w.column_scale) v = __fmul_rn(v, w.column_scale[k]);
+  if (w.clip) v = Clamp(v, -w.clip[cell], w.clip[cell]);
+  return v;
+}
+
+// The whole weight's element k of row n (in grid cell `cell`), walking k
+// upward across parts without a division per element.
 struct RowWalk {
   const DenseParts& w;
-  int64_t n, part, col;
-  __device__ RowWalk(const DenseParts& parts, int64_t row, int64_t k)
-      : w(parts), n(row), part(k / parts.width), col(k % parts.width) {}
+  int64_t n, part, col, cell;
+  __device__ RowWalk(const DenseParts& parts, int64_t row, int64_t k, int64_t grid_cell)
+      : w(parts), n(row), part(k / parts.width), col(k % parts.width), cell(grid_cell) {}
   __device__ float Next() {
-    const float v = __bfloat162float(w.part[part][n * w.width + col]);
+    const float v = Transformed(w, part * w.width + col, cell, __bfloat162float(w.part[part][n * w.width + col]));
     if (++col == w.width) {
       ++part;
       col = 0;
@@ -94,7 +103,7 @@ __global__ void GridsKernel(LowbitQuantizeFormat f, DenseParts w, int64_t out, i
   const int64_t k0 = gi * g0, len = g0 < in - k0 ? g0 : in - k0;
   float absmax = 0, lo = INFINITY, hi = -INFINITY;
   double abs_sum = 0;
-  RowWalk walk(w, n, k0);
+  RowWalk walk(w, n, k0, idx);
   for (int64_t i = 0; i < len; ++i) {
     const float v = walk.Next();
     absmax = Max(absmax, fabsf(v));
@@ -119,7 +128,7 @@ __global__ void GridsKernel(LowbitQuantizeFormat f, DenseParts w, int64_t out, i
       const float delta = __double2float_rn(__ddiv_rn(__dmul_rn(0.7, abs_sum), static_cast<double>(len)));
       double kept_sum = 0;
       int64_t kept = 0;
-      RowWalk again(w, n, k0);
+      RowWalk again(w, n, k0, idx);
       for (int64_t i = 0; i < len; ++i) {
         const float a = fabsf(again.Next());
         if (a > delta) {
@@ -176,8 +185,8 @@ __global__ void PartCodesKernel(LowbitQuantizeFormat f, DenseParts w, int64_t ou
     const int64_t n = nt * 16 + gid + 8 * h, k = c * 256 + (tile / 4) * 64 + tig * 16 + (tile % 4) * 4 + j;
     uint32_t code = 0;
     if (n < out && k < w.width) {
-      const int64_t gi = first_group + (group_shift >= 0 ? k >> group_shift : 0);
-      code = Code(f, g, n * g.groups + gi, __bfloat162float(src[n * w.width + k]));
+      const int64_t gi = first_group + (group_shift >= 0 ? k >> group_shift : 0), cell = n * g.groups + gi;
+      code = Code(f, g, cell, Transformed(w, p * w.width + k, cell, __bfloat162float(src[n * w.width + k])));
     }
     const int stream_bit = (i >> 1) * kBits, lw = stream_bit / 16, shift = stream_bit % 16, half = i & 1;
     const int fits = kBits < 16 - shift ? kBits : 16 - shift;
@@ -204,7 +213,37 @@ __global__ void PartScalesKernel(LowbitGrids g, int64_t out, int64_t part_groups
   if (zeros) zeros[idx] = real ? g.zeros[at] : 0;
 }
 
+// One thread per element of the one-part weight: its code's value on the
+// grid (IntCodeValue), divided by the column's scale.
+__global__ void FakeQuantizeKernel(LowbitQuantizeFormat f, DenseParts w, int64_t out, LowbitGrids g,
+                                   __nv_bfloat16* dst) {
+  const int64_t in = w.width, idx = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
+  if (idx >= out * in) return;
+  const int64_t n = idx / in, k = idx % in, cell = n * g.groups + (f.group > 0 ? k / f.group : 0);
+  const float v = Transformed(w, k, cell, __bfloat162float(w.part[0][idx]));
+  const bool asymmetric = f.kind == LowbitFormat::kIntAsym;
+  const float s = F16Value(g.scale_bits[cell]), zero = asymmetric ? static_cast<float>(g.zeros[cell]) : 0.0f;
+  float q = twin::IntCodeValue(f.bits, asymmetric, s, zero, Code(f, g, cell, v));
+  if (w.column_scale) q = __fdiv_rn(q, w.column_scale[k]);
+  dst[idx] = __float2bfloat16_rn(q);
+}
+
 }  // namespace
+
+void LowbitFakeQuantize(const LowbitQuantizeFormat& f, const DenseParts& w, int64_t out, const LowbitGrids& grids,
+                        __nv_bfloat16* dst, cudaStream_t stream) {
+  if (f.kind != LowbitFormat::kIntSym && f.kind != LowbitFormat::kIntAsym) {
+    std::fprintf(stderr, "qsweep: the AWQ candidate is for integer formats\n");
+    std::abort();
+  }
+  if (w.count != 1) {
+    std::fprintf(stderr, "qsweep: the AWQ candidate is of one part\n");
+    std::abort();
+  }
+  LowbitQuantizeGrids(f, w, out, grids, stream);
+  FakeQuantizeKernel<<<Blocks(out * w.width), kThreads, 0, stream>>>(f, w, out, grids, dst);
+  QSWEEP_KERNEL_CHECK();
+}
 
 int64_t LowbitGridBytes(const LowbitQuantizeFormat& f, int64_t out, int64_t in) {
   const int64_t cells = out * CeilDiv(in, f.group > 0 ? f.group : in);

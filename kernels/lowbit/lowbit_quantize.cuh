@@ -35,6 +35,12 @@ struct DenseParts {
   const __nv_bfloat16* part[kMaxDenseParts] = {};
   int count = 1;
   int64_t width = 0;  // columns per part; the whole has count · width
+  // AWQ's transforms of the weight before it is quantized (null: none):
+  // each column k multiplied by column_scale[k] in fp32 (ScaleColumns), then
+  // each value clamped to ±clip of its (row, group) ([out][groups] of the
+  // whole, the grids' cells), as quant/awq.cc AwqClip clamps.
+  const float* column_scale = nullptr;
+  const float* clip = nullptr;
 };
 
 struct LowbitQuantizeFormat {
@@ -65,5 +71,12 @@ void LowbitQuantizeGrids(const LowbitQuantizeFormat& f, const DenseParts& w, int
 void LowbitQuantizePart(const LowbitQuantizeFormat& f, const DenseParts& w, int64_t out, int p,
                         const LowbitGrids& grids, uint32_t* codes, uint16_t* scales, uint8_t* zeros,
                         int64_t out_padded, int64_t in_padded, int64_t groups_padded, cudaStream_t stream);
+
+// AWQ's scale-search candidate (quant/awq.h QuantizeScaledForSearch) for
+// the integer formats: the grids (LowbitQuantizeGrids of w with its column
+// scales), then each value's dequantized code divided by its column's
+// scale, rounded to bf16, into dst [out, in] (one part).
+void LowbitFakeQuantize(const LowbitQuantizeFormat& f, const DenseParts& w, int64_t out, const LowbitGrids& grids,
+                        __nv_bfloat16* dst, cudaStream_t stream);
 
 }  // namespace qsweep::kernels

@@ -25,8 +25,10 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "core/dtype.h"
+#include "quant/awq.h"
 #include "quant/gptq.h"
 #include "quant/packed_linear.h"
+#include "quant/smoothquant.h"
 
 namespace qsweep {
 
@@ -59,6 +61,26 @@ class HessianSum {
   virtual int64_t tokens() const = 0;
   // H = 2/n Σ x xᵀ, fp32 [in, in] on the host, symmetric.
   virtual std::vector<float> Hessian() = 0;
+};
+
+// Per column Σ|x| and max |x| over the rows of every input added (AWQ's
+// mean |x|, SmoothQuant's max |x|), summed where the inputs are. The host's
+// (ActMeanAbs, ActAbsMax) sums in double in row order; a device sums in
+// double in its own fixed order.
+class ColumnAbsStats {
+ public:
+  virtual ~ColumnAbsStats() = default;
+  virtual void Add(const Act& x) = 0;  // x [rows, in]
+  virtual std::vector<float> MeanAbs() = 0;  // ActMeanAbs::values
+  virtual std::vector<float> AbsMax() = 0;   // ActAbsMax::values
+};
+
+// AWQ's transform of a weight before round to nearest (quant/awq.h): its
+// columns multiplied by `column_scales`, then each value clamped to ±clip
+// of its (row, group) ([out][groups] of the whole weight). Empty: none.
+struct AwqTransform {
+  std::span<const float> column_scales, clip;
+  bool empty() const { return column_scales.empty() && clip.empty(); }
 };
 
 // A weight vector resident on the device (norm weights, biases, embeddings).
@@ -281,9 +303,10 @@ class Backend {
   // the formats QuantizesOnDevice takes; a backend that quantizes none keeps
   // the default.
   virtual bool QuantizesOnDevice(const WeightFormat& format) const { return false; }
+  // `transform`: the weight quantized is the dense one transformed (AWQ).
   virtual absl::StatusOr<std::vector<std::unique_ptr<Linear>>> QuantizeLinearParts(
       std::string_view name, LinearRole role, std::span<const std::unique_ptr<Linear>> dense,
-      const WeightFormat& format) {
+      const WeightFormat& format, const AwqTransform& transform = {}) {
     return absl::UnimplementedError(std::string(name) + ": this backend does not quantize on its device");
   }
 
@@ -298,6 +321,32 @@ class Backend {
                                           std::span<const float> hessian, const GptqOptions& options,
                                           std::string_view name) {
     return GptqQuantize(f, w, out, in, hessian, options, name);
+  }
+
+  // AWQ and SmoothQuant statistics where the inputs are (the default
+  // downloads each input and sums on the host), and the scale search's
+  // objective Σ (a − b)² over two activations of one shape, in double.
+  virtual absl::StatusOr<std::unique_ptr<ColumnAbsStats>> CreateColumnAbsStats(int64_t in);
+  virtual double SquaredError(const Act& a, const Act& b);
+  // AWQ's searches on the device, for the formats AwqOnDevice takes, on
+  // dense bf16 layers this backend made (one, or column parts as
+  // QuantizeLinearParts takes them), each the twin of its host function:
+  // AwqCandidate, a dense layer of QuantizeScaledForSearch(f, W, s);
+  // AwqClipSearch, AwqClip's kept max |w| per (row, group) of W·s on the
+  // sample inputs `x` ([rows, in] on the device, before their division by
+  // s), W left as it is. Sums run in another order than the host's, so a
+  // choice can differ from the host's where two candidates' errors agree to
+  // rounding.
+  virtual bool AwqOnDevice(const WeightFormat& f) const { return false; }
+  virtual absl::StatusOr<std::unique_ptr<Linear>> AwqCandidate(std::string_view name, const Linear& dense,
+                                                               const WeightFormat& f, std::span<const float> s) {
+    return absl::UnimplementedError(std::string(name) + ": this backend runs AWQ on the host");
+  }
+  virtual absl::StatusOr<std::vector<float>> AwqClipSearch(std::string_view name,
+                                                           std::span<const std::unique_ptr<Linear>> dense,
+                                                           const WeightFormat& f, std::span<const float> s,
+                                                           const Act& x, int n_grid, double max_shrink) {
+    return absl::UnimplementedError(std::string(name) + ": this backend runs AWQ on the host");
   }
 
   // Time per stage (for `qsweep bench`): while enabled, the backend times
@@ -434,6 +483,35 @@ class HostHessianSum : public HessianSum {
 
 inline absl::StatusOr<std::unique_ptr<HessianSum>> Backend::CreateHessianSum(int64_t in) {
   return std::make_unique<HostHessianSum>(*this, in);
+}
+
+// The host's statistics: each input downloaded.
+class HostColumnAbsStats : public ColumnAbsStats {
+ public:
+  HostColumnAbsStats(Backend& backend, int64_t in) : backend_(backend), mean_(in), max_(in) {}
+  void Add(const Act& x) override {
+    const std::vector<float> v = backend_.Download(x);
+    mean_.Add(v.data(), x.rows);
+    max_.Add(v.data(), x.rows);
+  }
+  std::vector<float> MeanAbs() override { return mean_.values(); }
+  std::vector<float> AbsMax() override { return max_.values(); }
+
+ private:
+  Backend& backend_;
+  ActMeanAbs mean_;
+  ActAbsMax max_;
+};
+
+inline absl::StatusOr<std::unique_ptr<ColumnAbsStats>> Backend::CreateColumnAbsStats(int64_t in) {
+  return std::make_unique<HostColumnAbsStats>(*this, in);
+}
+
+inline double Backend::SquaredError(const Act& a, const Act& b) {
+  const std::vector<float> x = Download(a), y = Download(b);
+  double err = 0;
+  for (size_t j = 0; j < x.size(); ++j) err += std::pow(double(x[j]) - y[j], 2);
+  return err;
 }
 
 }  // namespace qsweep

@@ -39,6 +39,8 @@ struct CalibrationReport {
   double quantize_seconds = 0;  // the quantizer, reading and uploading the layers included
   double factorize_seconds = 0;  // of which GPTQ's damping and factorizations
   double columns_seconds = 0;    // and GPTQ's column loop
+  double search_seconds = 0;     // or AWQ's scale search
+  double clip_seconds = 0;       // and AWQ's clipping search
   // For the run file's scheme JSON: the data's id, source, shape, and the
   // damping used (the largest, and the tensors where it was increased).
   std::string Json(const CalibrationSet& set, double base_damp) const;

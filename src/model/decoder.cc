@@ -450,41 +450,45 @@ void Decoder::RowParallelAdd(const std::vector<std::unique_ptr<Linear>>& parts, 
   backend_->RowParallelAdd(parts, in, in_views, outs, x_);
 }
 
-void Decoder::RunLayer(const Layer& L, const LinearInputTap* tap, int64_t cache) {
+void Decoder::RunLayer(const Layer& L, const LinearInputTap* tap, int64_t cache, LayerSpan span) {
   const int64_t n = x_.rows;
   const float eps = static_cast<float>(config_.rms_norm_eps);
   Act h = Rows(h_, n), q = Rows(q_, n), k = Rows(k_, n), v = Rows(v_, n), a = Rows(attn_, n),
       g = Rows(gate_, n), u = Rows(up_, n);
-  backend_->RmsNorm(x_, *L.attn_norm, eps, h);
-  if (tap) (*tap)(LinearInput::kAttention, h);
-  backend_->Matmul(*L.q, h, q);
-  backend_->Matmul(*L.k, h, k);
-  backend_->Matmul(*L.v, h, v);
-  if (L.q_bias) {
-    backend_->AddBias(*L.q_bias, q);
-    backend_->AddBias(*L.k_bias, k);
-    backend_->AddBias(*L.v_bias, v);
-  }
-  backend_->Rotary(*inv_freq_, config_.head_dim, q);
-  backend_->Rotary(*inv_freq_, config_.head_dim, k);
-  if (cache < 0) {
-    backend_->Attention(q, k, v, config_.head_dim, a);
-  } else {
-    backend_->WriteCache(k, k_cache_[cache]);
-    backend_->WriteCache(v, v_cache_[cache]);
-    if (reads_cache_)
-      backend_->CachedAttention(q, k_cache_[cache], v_cache_[cache], config_.head_dim, a);
-    else
+  if (span != LayerSpan::kMlpToHidden) {
+    backend_->RmsNorm(x_, *L.attn_norm, eps, h);
+    if (tap) (*tap)(LinearInput::kAttention, h);
+    backend_->Matmul(*L.q, h, q);
+    backend_->Matmul(*L.k, h, k);
+    backend_->Matmul(*L.v, h, v);
+    if (L.q_bias) {
+      backend_->AddBias(*L.q_bias, q);
+      backend_->AddBias(*L.k_bias, k);
+      backend_->AddBias(*L.v_bias, v);
+    }
+    backend_->Rotary(*inv_freq_, config_.head_dim, q);
+    backend_->Rotary(*inv_freq_, config_.head_dim, k);
+    if (cache < 0) {
       backend_->Attention(q, k, v, config_.head_dim, a);
+    } else {
+      backend_->WriteCache(k, k_cache_[cache]);
+      backend_->WriteCache(v, v_cache_[cache]);
+      if (reads_cache_)
+        backend_->CachedAttention(q, k_cache_[cache], v_cache_[cache], config_.head_dim, a);
+      else
+        backend_->Attention(q, k, v, config_.head_dim, a);
+    }
+    if (tap) (*tap)(LinearInput::kAttentionOutput, a);
+    if (span == LayerSpan::kToAttentionOutput) return;
+    RowParallelAdd(L.o, a, part_in_o_);
   }
-  if (tap) (*tap)(LinearInput::kAttentionOutput, a);
-  RowParallelAdd(L.o, a, part_in_o_);
   backend_->RmsNorm(x_, *L.mlp_norm, eps, h);
   if (tap) (*tap)(LinearInput::kMlp, h);
   backend_->Matmul(*L.gate, h, g);
   backend_->Matmul(*L.up, h, u);
   backend_->SwiGlu(g, u, g);
   if (tap) (*tap)(LinearInput::kMlpHidden, g);
+  if (span != LayerSpan::kWhole) return;
   RowParallelAdd(L.down, g, part_in_down_);
 }
 

@@ -154,8 +154,15 @@ class Decoder {
   // (gate up), the SwiGLU output (down). A tap sees each as it is made.
   enum class LinearInput { kAttention, kAttentionOutput, kMlp, kMlpHidden };
   using LinearInputTap = std::function<void(LinearInput, const Act&)>;
+  // How much of a layer RunLayer runs: all of it; up to the attention
+  // output (o not applied); up to the SwiGLU output (down not applied); or
+  // the MLP half alone from x_ as the attention half leaves it, up to the
+  // SwiGLU output. Calibration's searches run only what their objective
+  // needs.
+  enum class LayerSpan { kWhole, kToAttentionOutput, kToMlpHidden, kMlpToHidden };
   // `cache`: the layer's KV cache (its index), when the layout uses one.
-  void RunLayer(const Layer& layer, const LinearInputTap* tap = nullptr, int64_t cache = -1);
+  void RunLayer(const Layer& layer, const LinearInputTap* tap = nullptr, int64_t cache = -1,
+                LayerSpan span = LayerSpan::kWhole);
   // True-sequential quantization (model/decoder_calibration.cc): layer by
   // layer, each stage of projections quantized from the Hessian of inputs
   // computed through the projections already quantized.

@@ -19,6 +19,9 @@
 // are not scaled (the reference scales up→down, and v→o where the shapes
 // match, i.e. not for GQA); and the inputs come through the layers already
 // quantized (the reference feeds each layer the unquantized model's).
+// Each search runs only as much of the layer as its objective needs (a
+// LayerSpan): the attention half for q k v and o, the MLP half from the
+// stored MLP inputs for each gate up candidate.
 #include <chrono>
 #include <cmath>
 #include <functional>
@@ -38,18 +41,20 @@ namespace {
 using Clock = std::chrono::steady_clock;
 double Since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-// The hidden states of each calibration batch entering the current layer,
-// in the backend's memory, or copied to the host where that is full.
-class HiddenStates {
+// One activation per calibration batch (the hidden states entering the
+// current layer, AWQ's reference outputs), in the backend's memory, or
+// copied to the host where that is full.
+class KeptActs {
  public:
-  HiddenStates(Backend& backend, size_t batches) : backend_(backend), device_(batches), host_(batches) {}
-  ~HiddenStates() {
+  KeptActs(Backend& backend, size_t batches, ActRole role, const char* what)
+      : backend_(backend), role_(role), what_(what), device_(batches), host_(batches) {}
+  ~KeptActs() {
     for (Act& a : device_)
       if (a.data) backend_.Free(a);
   }
   void Save(size_t b, const Act& x) {
     if (!device_[b].data && host_[b].empty()) {
-      absl::StatusOr<Act> a = backend_.Alloc(x.rows, x.cols, ActRole::kAccumulate, "calibration hidden states");
+      absl::StatusOr<Act> a = backend_.Alloc(x.rows, x.cols, role_, what_);
       if (a.ok()) device_[b] = *a;
     }
     if (device_[b].data)
@@ -63,11 +68,30 @@ class HiddenStates {
     else
       backend_.UploadTo(host_[b], x);
   }
+  // Σ (y − kept)², in double.
+  double SquaredError(size_t b, const Act& y) {
+    if (device_[b].data) return backend_.SquaredError(y, device_[b]);
+    const std::vector<float> v = backend_.Download(y);
+    double err = 0;
+    for (size_t j = 0; j < v.size(); ++j) err += std::pow(double(v[j]) - host_[b][j], 2);
+    return err;
+  }
 
  private:
   Backend& backend_;
+  ActRole role_;
+  const char* what_;
   std::vector<Act> device_;
   std::vector<std::vector<float>> host_;
+};
+
+// An activation freed with its scope.
+struct ScopedAct {
+  Backend& backend;
+  Act act;
+  ~ScopedAct() {
+    if (act.data) backend.Free(act);
+  }
 };
 
 }  // namespace
@@ -103,7 +127,7 @@ absl::Status Decoder::Calibrate(const Checkpoint& ckpt) {
     x_ = full_x;
     x_.rows = b.rows();
   };
-  HiddenStates hidden(*backend_, batches.size());  // entering the current layer
+  KeptActs hidden(*backend_, batches.size(), ActRole::kAccumulate, "calibration hidden states");  // entering the layer
   for (size_t b = 0; b < batches.size(); ++b) {
     start_batch(batches[b]);
     backend_->Embed(*embedding_, config_.hidden_size, batches[b].tokens, x_);
@@ -139,13 +163,15 @@ absl::Status Decoder::Calibrate(const Checkpoint& ckpt) {
   const bool awq = spec.method == Method::kAwq;
   SchemeSpec rtn = spec;
   rtn.method = Method::kRtn;
-  // Runs every batch through layer L from its stored inputs, `tap` seeing the linears' inputs.
-  auto run_batches = [&](const Layer& L, const std::function<void(size_t, LinearInput, const Act&)>& tap) {
+  // Runs every batch through `span` of layer L from `from` (the layer's
+  // inputs, or the MLP's for LayerSpan::kMlpToHidden), `tap` seeing the linears' inputs.
+  auto run_batches = [&](const Layer& L, LayerSpan span, KeptActs& from,
+                         const std::function<void(size_t, LinearInput, const Act&)>& tap) {
     for (size_t b = 0; b < batches.size(); ++b) {
       start_batch(batches[b]);
-      hidden.Load(b, x_);
+      from.Load(b, x_);
       const LinearInputTap t = [&](LinearInput which, const Act& a) { tap(b, which, a); };
-      RunLayer(L, &t);
+      RunLayer(L, &t, -1, span);
     }
   };
   auto dense_linear = [&](const std::string& name, std::vector<float> w, int64_t out,
@@ -157,101 +183,214 @@ absl::Status Decoder::Calibrate(const Checkpoint& ckpt) {
   // AWQ (quant/awq.h) for one stage: the scale search where a norm feeds
   // it, with the stage's output (the attention output before o, the SwiGLU
   // output before down) as the block output; then clipping on sampled
-  // inputs (not q, k); then round to nearest.
-  auto awq_stage = [&](int64_t i, Layer& L, const auto& stage) -> absl::Status {
-    const Clock::time_point t0 = Clock::now();
-    const LinearInput objective =
-        stage.input == LinearInput::kAttention ? LinearInput::kAttentionOutput : LinearInput::kMlpHidden;
-    const int64_t every = std::max<int64_t>(1, set.tokens() / 512);  // the clip search's 512 tokens
-    std::vector<std::vector<float>> ws;
-    std::vector<WeightFormat> formats;
-    for (const auto& p : stage.projections) {
-      QSWEEP_ASSIGN_OR_RETURN(std::vector<float> w, ckpt.ReadAll(LayerTensorName(i, p.suffix)));
-      formats.push_back(FormatFor(spec, LayerTensorName(i, p.suffix)));
-      if (!formats.back().quantized()) RoundToUnquantizedFormat(spec, w);
-      ws.push_back(std::move(w));
+  // inputs (not q, k); then round to nearest. On a backend that takes the
+  // stage's formats (Backend::AwqOnDevice) and bf16 weights, everything
+  // stays on its device: the weights as dense bf16 layers, the statistics,
+  // the sample, the reference outputs, each candidate and its error, the
+  // clip search and the final quantization; elsewhere on the host.
+  // A stage's inputs need the layer only up to them.
+  auto stage_span = [](const Stage& stage) {
+    return stage.input == LinearInput::kAttention || stage.input == LinearInput::kAttentionOutput
+               ? LayerSpan::kToAttentionOutput
+               : LayerSpan::kToMlpHidden;
+  };
+  auto awq_on_device = [&](int64_t i, const Stage& stage) {
+    if (options_.host_quantize) return false;
+    for (const Projection& p : stage.projections) {
+      const std::string name = LayerTensorName(i, p.suffix);
+      const TensorInfo* info = ckpt.Find(name);
+      const WeightFormat f = FormatFor(spec, name);
+      if (!info || info->dtype != DType::kBF16 || !backend_->AwqOnDevice(f)) return false;
+      // Row-parallel parts are quantized on the device only where they cut on groups.
+      if (!p.whole && p.count > 1 && (p.in / p.count) % f.group) return false;
     }
+    return true;
+  };
+  auto awq_stage = [&](int64_t i, Layer& L, const Stage& stage) -> absl::Status {
+    const Clock::time_point t0 = Clock::now();
+    const bool attention = stage.input == LinearInput::kAttention || stage.input == LinearInput::kAttentionOutput;
+    const LinearInput objective = attention ? LinearInput::kAttentionOutput : LinearInput::kMlpHidden;
+    const LayerSpan span = stage_span(stage);
+    const bool device = awq_on_device(i, stage);
+    const int64_t every = std::max<int64_t>(1, set.tokens() / 512);  // the clip search's 512 tokens
+    int64_t total_rows = 0;
+    for (const TokenBatch& b : batches) total_rows += b.rows();
+    std::vector<WeightFormat> formats;
+    std::vector<std::vector<float>> ws;                        // on the host: W as the scheme keeps it dense
+    std::vector<std::vector<std::unique_ptr<Linear>>> dense;  // on the device: W's dense bf16 parts
+    for (const Projection& p : stage.projections) {
+      const std::string name = LayerTensorName(i, p.suffix);
+      QSWEEP_ASSIGN_OR_RETURN(std::vector<float> w, ckpt.ReadAll(name));
+      formats.push_back(FormatFor(spec, name));
+      if (device) {
+        const int64_t count = p.whole ? 1 : p.count, width = p.in / count;
+        auto rows = [&](int64_t part, int64_t begin, int64_t end, std::span<uint16_t> bits) {
+          for (int64_t r = begin; r < end; ++r)
+            for (int64_t j = 0; j < width; ++j)
+              bits[(r - begin) * width + j] = FloatToBF16(w[r * p.in + part * width + j]);
+          return absl::OkStatus();
+        };
+        QSWEEP_ASSIGN_OR_RETURN(std::vector<std::unique_ptr<Linear>> d,
+                                backend_->CreateDenseBf16(name, LinearRole::kProjection, count, p.out, width, rows));
+        dense.push_back(std::move(d));
+      } else {
+        if (!formats.back().quantized()) RoundToUnquantizedFormat(spec, w);
+        ws.push_back(std::move(w));
+      }
+    }
+    auto install = [&](size_t k, std::vector<std::unique_ptr<Linear>> parts) {
+      const Projection& p = stage.projections[k];
+      if (p.whole) *p.whole = std::move(parts[0]);
+      else *p.parts = std::move(parts);
+    };
+    // The stage's layers from host values (one dense fp32 layer each).
     auto set_linears = [&](const std::vector<std::vector<float>>& values) -> absl::Status {
       for (size_t k = 0; k < values.size(); ++k) {
-        const auto& p = stage.projections[k];
+        const Projection& p = stage.projections[k];
         QSWEEP_ASSIGN_OR_RETURN(std::unique_ptr<Linear> l,
                                 dense_linear(LayerTensorName(i, p.suffix), values[k], p.out, p.in));
-        if (p.whole) *p.whole = std::move(l);
-        else {
-          p.parts->clear();
-          p.parts->push_back(std::move(l));
-        }
+        std::vector<std::unique_ptr<Linear>> one;
+        one.push_back(std::move(l));
+        install(k, std::move(one));
       }
       return absl::OkStatus();
     };
     // The unquantized stage: its inputs' mean |x|, sampled inputs, and the reference outputs.
-    QSWEEP_RETURN_IF_ERROR(set_linears(ws));
-    ActMeanAbs mean_abs(stage.in);
-    std::vector<float> sample;
-    int64_t seen = 0;
-    std::vector<std::vector<float>> reference(batches.size());
-    run_batches(L, [&](size_t b, LinearInput which, const Act& a) {
-      if (which == stage.input) {
-        const std::vector<float> x = backend_->Download(a);
-        mean_abs.Add(x.data(), a.rows);
-        for (int64_t r = 0; r < a.rows; ++r, ++seen)
-          if (seen % every == 0) sample.insert(sample.end(), x.begin() + r * stage.in, x.begin() + (r + 1) * stage.in);
-      } else if (which == objective && stage.norm) {
-        reference[b] = backend_->Download(a);
+    if (device) {
+      for (size_t k = 0; k < dense.size(); ++k) {
+        std::vector<std::unique_ptr<Linear>> shares;
+        for (const auto& l : dense[k]) shares.push_back(backend_->ShareLinear(*l, true));
+        install(k, std::move(shares));
       }
+    } else {
+      QSWEEP_RETURN_IF_ERROR(set_linears(ws));
+    }
+    QSWEEP_ASSIGN_OR_RETURN(std::unique_ptr<ColumnAbsStats> stats, backend_->CreateColumnAbsStats(stage.in));
+    KeptActs references(*backend_, batches.size(), ActRole::kCompute, "AWQ's reference outputs");
+    KeptActs mlp_inputs(*backend_, batches.size(), ActRole::kAccumulate, "AWQ's MLP inputs");
+    std::vector<float> sample;  // on the host
+    ScopedAct sample_act{*backend_, {}};  // on the device
+    if (device) {
+      QSWEEP_ASSIGN_OR_RETURN(sample_act.act, backend_->Alloc((total_rows + every - 1) / every, stage.in,
+                                                              ActRole::kCompute, "AWQ's clip-search sample"));
+    }
+    int64_t seen = 0, sampled = 0;
+    run_batches(L, span, hidden, [&](size_t b, LinearInput which, const Act& a) {
+      if (which == stage.input) {
+        stats->Add(a);
+        std::vector<int64_t> picks;
+        for (int64_t r = 0; r < a.rows; ++r, ++seen)
+          if (seen % every == 0) picks.push_back(r);
+        if (device) {
+          Act at = sample_act.act;
+          at.data = static_cast<char*>(at.data) + sampled * at.cols * DTypeBytes(at.dtype);
+          at.rows = static_cast<int64_t>(picks.size());
+          backend_->GatherRows(a, picks, at);
+        } else {
+          const std::vector<float> x = backend_->Download(a);
+          for (int64_t r : picks) sample.insert(sample.end(), x.begin() + r * stage.in, x.begin() + (r + 1) * stage.in);
+        }
+        sampled += static_cast<int64_t>(picks.size());
+      }
+      if (which == objective && stage.norm) references.Save(b, a);
+      if (which == LinearInput::kMlp && stage.norm && !attention) mlp_inputs.Save(b, x_);
     });
+    backend_->Synchronize();
     report.capture_seconds += Since(t0);
     const Clock::time_point t1 = Clock::now();
     std::vector<float> s(stage.in, 1.0f);
     double alpha = -1;
     if (stage.norm) {
-      const AwqScaleChoice choice = SearchAwqScales(mean_abs.values(), 20, [&](std::span<const float> cand) {
-        std::vector<std::vector<float>> values;
-        for (size_t k = 0; k < ws.size(); ++k) {
-          const auto& p = stage.projections[k];
-          values.push_back(formats[k].quantized() ? QuantizeScaledForSearch(formats[k], ws[k], p.out, p.in, cand)
-                                                  : ws[k]);
+      absl::Status failed;
+      const AwqScaleChoice choice = SearchAwqScales(stats->MeanAbs(), 20, [&](std::span<const float> cand) {
+        if (!failed.ok()) return double(INFINITY);
+        if (device) {
+          for (size_t k = 0; k < dense.size() && failed.ok(); ++k) {
+            absl::StatusOr<std::unique_ptr<Linear>> c = backend_->AwqCandidate(
+                LayerTensorName(i, stage.projections[k].suffix), *dense[k][0], formats[k], cand);
+            if (!c.ok()) {
+              failed = c.status();
+              break;
+            }
+            std::vector<std::unique_ptr<Linear>> one;
+            one.push_back(*std::move(c));
+            install(k, std::move(one));
+          }
+        } else {
+          std::vector<std::vector<float>> values;
+          for (size_t k = 0; k < ws.size(); ++k) {
+            const Projection& p = stage.projections[k];
+            values.push_back(formats[k].quantized() ? QuantizeScaledForSearch(formats[k], ws[k], p.out, p.in, cand)
+                                                    : ws[k]);
+          }
+          failed = set_linears(values);
         }
-        QSWEEP_CHECK(set_linears(values).ok());
+        if (!failed.ok()) return double(INFINITY);
         double err = 0;
         int64_t n = 0;
-        run_batches(L, [&](size_t b, LinearInput which, const Act& a) {
-          if (which != objective) return;
-          const std::vector<float> y = backend_->Download(a);
-          for (size_t j = 0; j < y.size(); ++j) err += std::pow(double(y[j]) - reference[b][j], 2);
-          n += static_cast<int64_t>(y.size());
-        });
+        // The attention half from the layer's inputs; the MLP half from the MLP's.
+        run_batches(L, attention ? LayerSpan::kToAttentionOutput : LayerSpan::kMlpToHidden,
+                    attention ? hidden : mlp_inputs, [&](size_t b, LinearInput which, const Act& a) {
+                      if (which != objective) return;
+                      err += references.SquaredError(b, a);
+                      n += a.rows * a.cols;
+                    });
         return err / std::max<int64_t>(n, 1);
       });
+      QSWEEP_RETURN_IF_ERROR(failed);
       s = choice.scales;
       alpha = choice.alpha;
       QSWEEP_ASSIGN_OR_RETURN(std::vector<float> g, ckpt.ReadAll(LayerTensorName(i, stage.norm)));
       DivideBySmoothing(g, s);
       QSWEEP_ASSIGN_OR_RETURN(*stage.norm_array, backend_->Upload(g));
     }
-    const int64_t rows = static_cast<int64_t>(sample.size()) / stage.in;
-    for (int64_t r = 0; r < rows; ++r)
-      for (int64_t j = 0; j < stage.in; ++j) sample[r * stage.in + j] /= s[j];  // the inputs of W·s
-    for (size_t k = 0; k < ws.size(); ++k) {
-      const auto& p = stage.projections[k];
+    report.search_seconds += Since(t1);
+    const int64_t rows = sampled;
+    if (!device)
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t j = 0; j < stage.in; ++j) sample[r * stage.in + j] /= s[j];  // the inputs of W·s
+    for (size_t k = 0; k < stage.projections.size(); ++k) {
+      const Projection& p = stage.projections[k];
       const std::string name = LayerTensorName(i, p.suffix);
-      std::vector<float> w;
-      QSWEEP_ASSIGN_OR_RETURN(w, ckpt.ReadAll(name));
-      ScaleColumns(w, s);
       const bool qk = std::string_view(p.suffix).starts_with("self_attn.q_") ||
                       std::string_view(p.suffix).starts_with("self_attn.k_");
-      if (formats[k].kind == WeightKind::kInt && !qk) AwqClip(formats[k], w, p.out, p.in, sample.data(), rows);
-      if (p.whole) {
-        QSWEEP_ASSIGN_OR_RETURN(std::unique_ptr<PackedLinear> q, QuantizeTensor(rtn, name, std::move(w), p.out, p.in));
-        QSWEEP_ASSIGN_OR_RETURN(*p.whole, backend_->CreateLinear(name, LinearRole::kProjection, std::move(q)));
+      const bool clip = formats[k].kind == WeightKind::kInt && !qk;
+      if (device) {
+        const Clock::time_point tc = Clock::now();
+        std::vector<float> kept;
+        if (clip) {
+          QSWEEP_ASSIGN_OR_RETURN(kept, backend_->AwqClipSearch(name, dense[k], formats[k], s,
+                                                                sample_act.act.Rows(rows), 20, 0.5));
+        }
+        report.clip_seconds += Since(tc);
+        AwqTransform t;
+        if (stage.norm) t.column_scales = s;
+        t.clip = kept;
+        QSWEEP_ASSIGN_OR_RETURN(std::vector<std::unique_ptr<Linear>> q,
+                                backend_->QuantizeLinearParts(name, LinearRole::kProjection, dense[k], formats[k], t));
+        install(k, std::move(q));
       } else {
-        auto columns = [&](int64_t begin, int64_t end) -> absl::StatusOr<std::vector<float>> {
-          std::vector<float> part;
-          for (int64_t r = 0; r < p.out; ++r) part.insert(part.end(), w.begin() + r * p.in + begin, w.begin() + r * p.in + end);
-          return part;
-        };
-        QSWEEP_ASSIGN_OR_RETURN(auto q, QuantizeRowParallelParts(rtn, name, p.out, p.in, 0, p.count, p.count, columns));
-        QSWEEP_ASSIGN_OR_RETURN(*p.parts, backend_->CreateLinearParts(name, std::move(q)));
+        std::vector<float> w;
+        QSWEEP_ASSIGN_OR_RETURN(w, ckpt.ReadAll(name));
+        ScaleColumns(w, s);
+        const Clock::time_point tc = Clock::now();
+        if (clip) AwqClip(formats[k], w, p.out, p.in, sample.data(), rows);
+        report.clip_seconds += Since(tc);
+        if (p.whole) {
+          QSWEEP_ASSIGN_OR_RETURN(std::unique_ptr<PackedLinear> q,
+                                  QuantizeTensor(rtn, name, std::move(w), p.out, p.in));
+          QSWEEP_ASSIGN_OR_RETURN(*p.whole, backend_->CreateLinear(name, LinearRole::kProjection, std::move(q)));
+        } else {
+          auto columns = [&](int64_t begin, int64_t end) -> absl::StatusOr<std::vector<float>> {
+            std::vector<float> part;
+            for (int64_t r = 0; r < p.out; ++r)
+              part.insert(part.end(), w.begin() + r * p.in + begin, w.begin() + r * p.in + end);
+            return part;
+          };
+          QSWEEP_ASSIGN_OR_RETURN(auto q,
+                                  QuantizeRowParallelParts(rtn, name, p.out, p.in, 0, p.count, p.count, columns));
+          QSWEEP_ASSIGN_OR_RETURN(*p.parts, backend_->CreateLinearParts(name, std::move(q)));
+        }
       }
       TensorCalibration t;
       t.name = name;
@@ -294,25 +433,23 @@ absl::Status Decoder::Calibrate(const Checkpoint& ckpt) {
       // stage kept dense too, where another of its stages is quantized.
       if (smooth ? !stage.norm : !quantized) continue;
       std::unique_ptr<HessianSum> acc;
-      if (!smooth) {
+      std::unique_ptr<ColumnAbsStats> absmax;
+      if (smooth) {
+        QSWEEP_ASSIGN_OR_RETURN(absmax, backend_->CreateColumnAbsStats(stage.in));
+      } else {
         QSWEEP_ASSIGN_OR_RETURN(acc, backend_->CreateHessianSum(stage.in));
       }
-      ActAbsMax absmax(smooth ? stage.in : 0);
       double hessian_seconds = 0;
       // The sum's own time, apart from the forward's: the device is waited
       // for on both sides of it.
       const LinearInputTap tap = [&](LinearInput which, const Act& a) {
         if (which != stage.input) return;
-        if (smooth) {
-          const std::vector<float> x = backend_->Download(a);
-          const Clock::time_point t = Clock::now();
-          absmax.Add(x.data(), a.rows);
-          hessian_seconds += Since(t);
-          return;
-        }
         backend_->Synchronize();
         const Clock::time_point t = Clock::now();
-        acc->Add(a);
+        if (smooth)
+          absmax->Add(a);
+        else
+          acc->Add(a);
         backend_->Synchronize();
         hessian_seconds += Since(t);
       };
@@ -320,7 +457,7 @@ absl::Status Decoder::Calibrate(const Checkpoint& ckpt) {
       for (size_t b = 0; b < batches.size(); ++b) {
         start_batch(batches[b]);
         hidden.Load(b, x_);
-        RunLayer(L, &tap);
+        RunLayer(L, &tap, -1, stage_span(stage));
       }
       backend_->Synchronize();
       report.capture_seconds += Since(capture_start) - hessian_seconds;
@@ -341,7 +478,7 @@ absl::Status Decoder::Calibrate(const Checkpoint& ckpt) {
           ws.push_back(std::move(w));
         }
         calib.smooth_scales =
-            SmoothingScales(absmax.values(), std::vector<std::span<const float>>(ws.begin(), ws.end()),
+            SmoothingScales(absmax->AbsMax(), std::vector<std::span<const float>>(ws.begin(), ws.end()),
                             spec.smooth_alpha);
         QSWEEP_ASSIGN_OR_RETURN(std::vector<float> g, ckpt.ReadAll(LayerTensorName(i, stage.norm)));
         DivideBySmoothing(g, calib.smooth_scales);
@@ -381,9 +518,12 @@ absl::Status Decoder::Calibrate(const Checkpoint& ckpt) {
     if (options_.progress)
       options_.progress(absl::StrFormat(
           "%s: calibrated layer %d/%d on %d tokens in %.2f s (so far: capture %.2f s, Hessian %.2f s, "
-          "quantize %.2f s, of which factorization %.2f s and columns %.2f s)",
+          "quantize %.2f s, of which %s)",
           scheme, i + 1, config_.num_layers, set.tokens(), Since(layer_start), report.capture_seconds,
-          report.hessian_seconds, report.quantize_seconds, report.factorize_seconds, report.columns_seconds));
+          report.hessian_seconds, report.quantize_seconds,
+          awq ? absl::StrFormat("scale search %.2f s and clipping %.2f s", report.search_seconds, report.clip_seconds)
+              : absl::StrFormat("factorization %.2f s and columns %.2f s", report.factorize_seconds,
+                                report.columns_seconds)));
   }
   x_ = full_x;
   return absl::OkStatus();

@@ -28,9 +28,9 @@ class DeviceQuantizingCpu : public CpuBackend {
   bool QuantizesOnDevice(const WeightFormat& f) const override { return f.quantized() && f.act == ActKind::kNone; }
   absl::StatusOr<std::vector<std::unique_ptr<Linear>>> QuantizeLinearParts(
       std::string_view name, LinearRole role, std::span<const std::unique_ptr<Linear>> dense,
-      const WeightFormat& format) override {
+      const WeightFormat& format, const AwqTransform& transform = {}) override {
     ++quantized;
-    return CpuBackend::QuantizeLinearParts(name, role, dense, format);
+    return CpuBackend::QuantizeLinearParts(name, role, dense, format, transform);
   }
   int quantized = 0;
 };

@@ -30,7 +30,8 @@
 #      load times (the real reading path: every tensor by slices)
 #   one70b: synthetic Llama-3-70B on one GPU at w4a16-g128 (ONE70B_RUN,
 #      ONE70B_SAMPLES to change), quantized on the device tensor by tensor
-#   gptq8b: GPTQ of synthetic Llama-3-8B on the GPU, timed per stage
+#   gptq8b: GPTQ (or GPTQ8B_SCHEME, e.g. w4a16-g128-awq) of synthetic Llama-3-8B on
+#      the GPU, timed per stage
 #   kl8b: exact token statistics at Llama-3-8B shapes: bench forward with and
 #      without them, a corpus run of the noise-floor candidate with and without
 #      them, bytes on disk per token
@@ -182,8 +183,9 @@ open('/tmp/$m.tokens', 'w').write('\n'.join(' '.join(map(str, s)) for s in g['se
   gptq8b)
     # GPTQ of synthetic Llama-3-8B on the GPU (Hessians, factorizations and
     # the column loop on the device), 128 x 2048 calibration tokens by
-    # default (GPTQ8B_SCHEME, GPTQ8B_SEQUENCES to change): its time per
-    # stage and in all, then its scoring.
+    # default (GPTQ8B_SCHEME, GPTQ8B_SEQUENCES to change; an -awq scheme runs
+    # AWQ's searches on the device): its time per stage and in all, then its
+    # scoring.
     mc_config gptq8b synthetic:llama3-8b bf16 "${GPTQ8B_SCHEME:-w4a16-g128-gptq}" 200 100
     echo "calibration: {path: ../tests/data/tiny/calibration.txt, sequences: ${GPTQ8B_SEQUENCES:-128}, length: 2048, seed: 0}" \
       >>configs/.gptq8b.yaml

@@ -78,7 +78,8 @@ std::unique_ptr<Linear> CpuBackend::ShareLinear(const Linear& l, bool) {
 }
 
 absl::StatusOr<std::vector<std::unique_ptr<Linear>>> CpuBackend::QuantizeLinearParts(
-    std::string_view name, LinearRole, std::span<const std::unique_ptr<Linear>> dense, const WeightFormat& format) {
+    std::string_view name, LinearRole, std::span<const std::unique_ptr<Linear>> dense, const WeightFormat& format,
+    const AwqTransform& transform) {
   QSWEEP_CHECK(!dense.empty() && format.quantized() && format.act == ActKind::kNone);
   const int64_t out = dense[0]->out_features(), width = dense[0]->in_features();
   const int64_t count = static_cast<int64_t>(dense.size()), in = count * width;
@@ -89,6 +90,16 @@ absl::StatusOr<std::vector<std::unique_ptr<Linear>>> CpuBackend::QuantizeLinearP
     d.Dequantize(part);
     for (int64_t r = 0; r < out; ++r)
       std::copy_n(part.data() + r * width, width, whole.data() + r * in + p * width);
+  }
+  if (!transform.column_scales.empty()) ScaleColumns(whole, transform.column_scales);
+  if (!transform.clip.empty()) {
+    const int64_t g0 = format.group > 0 ? std::min<int64_t>(format.group, in) : in, groups = (in + g0 - 1) / g0;
+    QSWEEP_CHECK(static_cast<int64_t>(transform.clip.size()) == out * groups);
+    for (int64_t r = 0; r < out; ++r)
+      for (int64_t j = 0; j < in; ++j) {
+        const float c = transform.clip[r * groups + j / g0];
+        whole[r * in + j] = std::clamp(whole[r * in + j], -c, c);
+      }
   }
   QSWEEP_ASSIGN_OR_RETURN(std::unique_ptr<PackedLinear> q, QuantizeLinear(format, std::move(whole), out, in));
   std::vector<std::unique_ptr<Linear>> linears;

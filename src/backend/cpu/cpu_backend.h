@@ -35,7 +35,7 @@ class CpuBackend : public Backend {
   // they are read is faster than quantizing a copy of them.
   absl::StatusOr<std::vector<std::unique_ptr<Linear>>> QuantizeLinearParts(
       std::string_view name, LinearRole role, std::span<const std::unique_ptr<Linear>> dense,
-      const WeightFormat& format) override;
+      const WeightFormat& format, const AwqTransform& transform = {}) override;
   void SetLayout(const SequenceLayout& layout) override { layout_ = layout; }
 
   void Embed(const DeviceArray& table, int64_t dim, std::span<const int32_t> ids, Act& out) override;

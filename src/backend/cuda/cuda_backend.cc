@@ -20,6 +20,7 @@
 #include "pair_logit_stats.cuh"
 #include "rank_sum.cuh"
 #include "lowbit/lowbit_gemm.cuh"
+#include "awq.cuh"
 #include "lowbit/lowbit_quantize.cuh"
 #include "backend/cuda/act_quant_gemm.h"
 #include "backend/cuda/cublaslt_plan.h"
@@ -628,10 +629,9 @@ static kernels::LowbitQuantizeFormat DeviceQuantizeFormat(const WeightFormat& f)
 
 // The grids of the whole weight in a temporary buffer, then each part
 // written into its own tiled allocation (kernels/lowbit/lowbit_quantize.cuh).
-absl::StatusOr<std::vector<std::unique_ptr<Linear>>> CudaBackend::QuantizeLinearParts(
-    std::string_view name, LinearRole role, std::span<const std::unique_ptr<Linear>> dense,
-    const WeightFormat& format) {
-  QSWEEP_CHECK(!dense.empty() && QuantizesOnDevice(format) && dense.size() <= kernels::kMaxDenseParts);
+// A dense layer's bf16 parts as the device quantizer reads them.
+static kernels::DenseParts DenseSource(std::span<const std::unique_ptr<Linear>> dense) {
+  QSWEEP_CHECK(!dense.empty() && dense.size() <= kernels::kMaxDenseParts);
   kernels::DenseParts src;
   src.count = static_cast<int>(dense.size());
   const int64_t out = dense[0]->out_features();
@@ -641,15 +641,39 @@ absl::StatusOr<std::vector<std::unique_ptr<Linear>>> CudaBackend::QuantizeLinear
     QSWEEP_CHECK(g.data() && g.bf16() && g.out_features() == out && g.in_features() == src.width);
     src.part[p] = static_cast<const bf16*>(g.data());
   }
+  return src;
+}
+
+// Host floats copied into `at` (device memory of at least their bytes).
+static float* CopyFloats(std::span<const float> v, char* at, cudaStream_t stream) {
+  if (v.empty()) return nullptr;
+  QSWEEP_CUDA_CHECK(cudaMemcpyAsync(at, v.data(), v.size() * sizeof(float), cudaMemcpyHostToDevice, stream));
+  return reinterpret_cast<float*>(at);
+}
+static int64_t Align256(int64_t bytes) { return (bytes + 255) / 256 * 256; }
+
+absl::StatusOr<std::vector<std::unique_ptr<Linear>>> CudaBackend::QuantizeLinearParts(
+    std::string_view name, LinearRole role, std::span<const std::unique_ptr<Linear>> dense,
+    const WeightFormat& format, const AwqTransform& transform) {
+  QSWEEP_CHECK(QuantizesOnDevice(format));
+  kernels::DenseParts src = DenseSource(dense);
+  const int64_t out = dense[0]->out_features();
   if (src.count > 1 && format.group > 0 && src.width % format.group)
     return absl::InvalidArgumentError(absl::StrFormat("%s: %d parts of %d columns do not cut %s's groups", name,
                                                       src.count, src.width, format.Describe()));
   const kernels::LowbitQuantizeFormat f = DeviceQuantizeFormat(format);
   const int64_t in = src.count * src.width;
+  const int64_t grid_bytes = kernels::LowbitGridBytes(f, out, in);
+  QSWEEP_CHECK(transform.column_scales.empty() || static_cast<int64_t>(transform.column_scales.size()) == in);
   void* scratch = nullptr;
-  QSWEEP_RETURN_IF_ERROR(TryMalloc(&scratch, kernels::LowbitGridBytes(f, out, in),
+  QSWEEP_RETURN_IF_ERROR(TryMalloc(&scratch,
+                                   grid_bytes + Align256(transform.column_scales.size() * 4) + transform.clip.size() * 4,
                                    absl::StrFormat("the quantization grids of %s", name)));
   const kernels::LowbitGrids grids = kernels::LowbitGridsIn(scratch, f, out, in);
+  QSWEEP_CHECK(transform.clip.empty() || static_cast<int64_t>(transform.clip.size()) == out * grids.groups);
+  char* extra = static_cast<char*>(scratch) + grid_bytes;
+  src.column_scale = CopyFloats(transform.column_scales, extra, stream_);
+  src.clip = CopyFloats(transform.clip, extra + Align256(transform.column_scales.size() * 4), stream_);
   kernels::LowbitQuantizeGrids(f, src, out, grids, stream_);
   std::vector<std::unique_ptr<Linear>> linears;
   absl::Status status;
@@ -668,6 +692,72 @@ absl::StatusOr<std::vector<std::unique_ptr<Linear>>> CudaBackend::QuantizeLinear
   QSWEEP_RETURN_IF_ERROR(status);
   QSWEEP_RETURN_IF_ERROR(ReservePackedScratch(linears));
   return linears;
+}
+
+bool CudaBackend::AwqOnDevice(const WeightFormat& f) const {
+  return QuantizesOnDevice(f) && f.kind == WeightKind::kInt && f.group > 0 &&
+         f.group <= kernels::kAwqClipMaxGroup;
+}
+
+// The grids and the scales in one temporary buffer, the candidate written
+// into a fresh dense layer.
+absl::StatusOr<std::unique_ptr<Linear>> CudaBackend::AwqCandidate(std::string_view name, const Linear& dense,
+                                                                  const WeightFormat& format,
+                                                                  std::span<const float> s) {
+  QSWEEP_CHECK(AwqOnDevice(format) && static_cast<int64_t>(s.size()) == dense.in_features());
+  const std::unique_ptr<Linear> share = ShareLinear(dense, false);
+  kernels::DenseParts src = DenseSource(std::span<const std::unique_ptr<Linear>>(&share, 1));
+  const int64_t out = dense.out_features(), in = dense.in_features();
+  const kernels::LowbitQuantizeFormat f = DeviceQuantizeFormat(format);
+  const int64_t grid_bytes = kernels::LowbitGridBytes(f, out, in);
+  QSWEEP_ASSIGN_OR_RETURN(std::vector<std::unique_ptr<Linear>> made,
+                          AllocateDense(name, LinearRole::kProjection, 1, out, in));
+  void* scratch = nullptr;
+  QSWEEP_RETURN_IF_ERROR(TryMalloc(&scratch, grid_bytes + in * 4,
+                                   absl::StrFormat("the AWQ candidate grids of %s", name)));
+  src.column_scale = CopyFloats(s, static_cast<char*>(scratch) + grid_bytes, stream_);
+  auto* dst = static_cast<bf16*>(const_cast<void*>(static_cast<const GpuLinear&>(*made[0]).data()));
+  kernels::LowbitFakeQuantize(f, src, out, kernels::LowbitGridsIn(scratch, f, out, in), dst, stream_);
+  QSWEEP_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  QSWEEP_CUDA_CHECK(cudaFree(scratch));
+  return std::move(made[0]);
+}
+
+absl::StatusOr<std::vector<float>> CudaBackend::AwqClipSearch(std::string_view name,
+                                                              std::span<const std::unique_ptr<Linear>> dense,
+                                                              const WeightFormat& format, std::span<const float> s,
+                                                              const Act& x, int n_grid, double max_shrink) {
+  QSWEEP_CHECK(AwqOnDevice(format));
+  kernels::AwqClipProblem p;
+  p.w = DenseSource(dense);
+  p.out = dense[0]->out_features();
+  p.in = p.w.count * p.w.width;
+  p.group = std::min<int64_t>(format.group, p.in);
+  if (p.w.count > 1 && p.w.width % p.group)
+    return absl::InvalidArgumentError(absl::StrFormat("%s: %d parts of %d columns do not cut %s's groups", name,
+                                                      p.w.count, p.w.width, format.Describe()));
+  QSWEEP_CHECK(static_cast<int64_t>(s.size()) == p.in && x.cols == p.in);
+  p.steps = static_cast<int>(max_shrink * n_grid);
+  QSWEEP_CHECK(p.steps >= 1 && p.steps <= kernels::kAwqClipMaxSteps);
+  p.n_grid = n_grid;
+  p.x = x.data;
+  p.x_bf16 = x.dtype == DType::kBF16;
+  QSWEEP_CHECK(p.x_bf16 || x.dtype == DType::kF32);
+  p.rows = x.rows;
+  p.bits = format.bits;
+  p.asymmetric = format.asymmetric;
+  const int64_t groups = (p.in + p.group - 1) / p.group;
+  void* scratch = nullptr;
+  QSWEEP_RETURN_IF_ERROR(TryMalloc(&scratch, Align256(p.in * 4) + p.out * groups * 4,
+                                   absl::StrFormat("the AWQ clip search of %s", name)));
+  p.s = CopyFloats(s, static_cast<char*>(scratch), stream_);
+  float* kept = reinterpret_cast<float*>(static_cast<char*>(scratch) + Align256(p.in * 4));
+  kernels::AwqClipSearch(p, kept, stream_);
+  std::vector<float> out(p.out * groups);
+  QSWEEP_CUDA_CHECK(cudaMemcpyAsync(out.data(), kept, out.size() * 4, cudaMemcpyDeviceToHost, stream_));
+  QSWEEP_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  QSWEEP_CUDA_CHECK(cudaFree(scratch));
+  return out;
 }
 
 // Codes padded to [out_padded, in_padded] with zeros (4-bit integers two per
@@ -1124,7 +1214,10 @@ void CudaBackend::GatherRows(const Act& x, std::span<const int64_t> rows, Act& o
   auto* d = static_cast<int64_t*>(Need(head_rows_, rows.size() * 8));
   QSWEEP_CUDA_CHECK(cudaMemcpy(d, rows.data(), rows.size() * 8, cudaMemcpyHostToDevice));
   StageScope t(this, Stage::kElementwise);
-  kernels::GatherRows(Fp32(x), x.cols, d, static_cast<int64_t>(rows.size()), Fp32(out), stream_);
+  QSWEEP_CHECK(x.dtype == out.dtype && x.cols == out.cols && out.rows >= static_cast<int64_t>(rows.size()));
+  WithElements(x, [&](auto* xp) {
+    kernels::GatherRows(xp, x.cols, d, static_cast<int64_t>(rows.size()), static_cast<decltype(xp)>(out.data), stream_);
+  });
 }
 
 void CudaBackend::SliceColumns(const Act& x, int64_t begin, Act& out) {
@@ -1286,6 +1379,17 @@ absl::StatusOr<CudaCalibration*> CudaBackend::Calibration() {
 absl::StatusOr<std::unique_ptr<HessianSum>> CudaBackend::CreateHessianSum(int64_t in) {
   QSWEEP_ASSIGN_OR_RETURN(CudaCalibration * c, Calibration());
   return c->CreateHessianSum(in);
+}
+
+absl::StatusOr<std::unique_ptr<ColumnAbsStats>> CudaBackend::CreateColumnAbsStats(int64_t in) {
+  QSWEEP_ASSIGN_OR_RETURN(CudaCalibration * c, Calibration());
+  return c->CreateColumnAbsStats(in);
+}
+
+double CudaBackend::SquaredError(const Act& a, const Act& b) {
+  absl::StatusOr<CudaCalibration*> c = Calibration();
+  if (!c.ok()) return Backend::SquaredError(a, b);
+  return (*c)->SquaredError(a, b);
 }
 
 absl::StatusOr<GptqResult> CudaBackend::Gptq(const WeightFormat& f, std::span<const float> w, int64_t out,

@@ -85,12 +85,23 @@ class CudaBackend : public Backend {
   // Formats of the low-bit family, for a bf16 model.
   bool QuantizesOnDevice(const WeightFormat& format) const override;
   absl::StatusOr<std::unique_ptr<HessianSum>> CreateHessianSum(int64_t in) override;
+  absl::StatusOr<std::unique_ptr<ColumnAbsStats>> CreateColumnAbsStats(int64_t in) override;
+  double SquaredError(const Act& a, const Act& b) override;
+  // AWQ's searches for the integer formats of groups of at most 128
+  // (kernels/awq.cuh, kernels/lowbit/lowbit_quantize.cuh).
+  bool AwqOnDevice(const WeightFormat& f) const override;
+  absl::StatusOr<std::unique_ptr<Linear>> AwqCandidate(std::string_view name, const Linear& dense,
+                                                       const WeightFormat& f, std::span<const float> s) override;
+  absl::StatusOr<std::vector<float>> AwqClipSearch(std::string_view name,
+                                                   std::span<const std::unique_ptr<Linear>> dense,
+                                                   const WeightFormat& f, std::span<const float> s, const Act& x,
+                                                   int n_grid, double max_shrink) override;
   absl::StatusOr<GptqResult> Gptq(const WeightFormat& f, std::span<const float> w, int64_t out, int64_t in,
                                   std::span<const float> hessian, const GptqOptions& options,
                                   std::string_view name) override;
   absl::StatusOr<std::vector<std::unique_ptr<Linear>>> QuantizeLinearParts(
       std::string_view name, LinearRole role, std::span<const std::unique_ptr<Linear>> dense,
-      const WeightFormat& format) override;
+      const WeightFormat& format, const AwqTransform& transform = {}) override;
   void EnableStageTimes(bool on) override { timing_ = on; }
   void SetBatchInvariant(bool on) override { batch_invariant_ = on; }
   void RunRecorded(uint64_t key, const std::function<void()>& ops) override;

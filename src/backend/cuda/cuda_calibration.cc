@@ -11,6 +11,7 @@
 #include "absl/strings/str_format.h"
 #include "backend/cuda/cuda_check.h"
 #include "core/status_macros.h"
+#include "awq.cuh"
 #include "gptq.cuh"
 
 namespace qsweep {
@@ -112,6 +113,54 @@ class CudaHessianSum : public HessianSum {
   DeviceBuffer sum_;
 };
 
+// Σ|x| and max |x| per column on the device, added slice by slice of at
+// most kRows rows so that the partials' scratch is made once.
+class CudaColumnAbsStats : public ColumnAbsStats {
+ public:
+  static constexpr int64_t kRows = 8192;
+  static absl::StatusOr<std::unique_ptr<CudaColumnAbsStats>> Make(cudaStream_t stream, int64_t in) {
+    std::unique_ptr<CudaColumnAbsStats> c(new CudaColumnAbsStats(stream, in));
+    const std::string what = absl::StrFormat("the column statistics of %d inputs", in);
+    QSWEEP_ASSIGN_OR_RETURN(c->sum_, DeviceBuffer::Make(in * sizeof(double), what));
+    QSWEEP_ASSIGN_OR_RETURN(c->max_, DeviceBuffer::Make(in * sizeof(float), what));
+    QSWEEP_ASSIGN_OR_RETURN(c->scratch_, DeviceBuffer::Make(kernels::ColumnAbsScratch(kRows, in) * sizeof(double), what));
+    QSWEEP_CUDA_CHECK(cudaMemsetAsync(c->sum_.as<double>(), 0, in * sizeof(double), stream));
+    QSWEEP_CUDA_CHECK(cudaMemsetAsync(c->max_.as<float>(), 0, in * sizeof(float), stream));
+    return c;
+  }
+  void Add(const Act& x) override {
+    QSWEEP_CHECK(x.cols == in_ && (x.dtype == DType::kBF16 || x.dtype == DType::kF32));
+    const int64_t elem = DTypeBytes(x.dtype);
+    for (int64_t r = 0; r < x.rows; r += kRows)
+      kernels::ColumnAbsStats(static_cast<const char*>(x.data) + r * in_ * elem, x.dtype == DType::kBF16,
+                              std::min(kRows, x.rows - r), in_, scratch_.as<double>(), sum_.as<double>(),
+                              max_.as<float>(), stream_);
+    rows_ += x.rows;
+  }
+  std::vector<float> MeanAbs() override {
+    std::vector<double> sum(in_);
+    QSWEEP_CUDA_CHECK(cudaMemcpyAsync(sum.data(), sum_.as<double>(), in_ * sizeof(double), cudaMemcpyDeviceToHost,
+                                      stream_));
+    QSWEEP_CUDA_CHECK(cudaStreamSynchronize(stream_));
+    std::vector<float> v(in_);
+    for (int64_t j = 0; j < in_; ++j) v[j] = rows_ ? static_cast<float>(sum[j] / rows_) : 0.0f;
+    return v;
+  }
+  std::vector<float> AbsMax() override {
+    std::vector<float> v(in_);
+    QSWEEP_CUDA_CHECK(cudaMemcpyAsync(v.data(), max_.as<float>(), in_ * sizeof(float), cudaMemcpyDeviceToHost,
+                                      stream_));
+    QSWEEP_CUDA_CHECK(cudaStreamSynchronize(stream_));
+    return v;
+  }
+
+ private:
+  CudaColumnAbsStats(cudaStream_t stream, int64_t in) : stream_(stream), in_(in) {}
+  cudaStream_t stream_;
+  int64_t in_, rows_ = 0;
+  DeviceBuffer sum_, max_, scratch_;
+};
+
 template <class T>
 void Upload(T* device, const std::vector<T>& host, cudaStream_t stream) {
   QSWEEP_CUDA_CHECK(cudaMemcpyAsync(device, host.data(), host.size() * sizeof(T), cudaMemcpyHostToDevice, stream));
@@ -136,6 +185,12 @@ absl::StatusOr<std::unique_ptr<CudaCalibration>> CudaCalibration::Create(cudaStr
   if (cublasCreate(&c->blas_) != CUBLAS_STATUS_SUCCESS)
     return absl::InternalError("cuBLAS could not start (cublasCreate), which calibration needs");
   QSWEEP_BLAS(cublasSetStream(c->blas_, stream));
+  if (cudaMalloc(&c->error_scratch_, (kernels::SquaredErrorScratch(kErrorSlice) + 1) * sizeof(double)) !=
+      cudaSuccess) {
+    cudaGetLastError();
+    c->error_scratch_ = nullptr;
+    return absl::ResourceExhaustedError("out of device memory for the squared-error partials of calibration");
+  }
   // fp32 products stay fp32 (no TF32): GPTQ's updates are the reference's.
   QSWEEP_BLAS(cublasSetMathMode(c->blas_, CUBLAS_PEDANTIC_MATH));
   if (cusolverDnCreate(&c->solver_) != CUSOLVER_STATUS_SUCCESS)
@@ -145,6 +200,7 @@ absl::StatusOr<std::unique_ptr<CudaCalibration>> CudaCalibration::Create(cudaStr
 }
 
 CudaCalibration::~CudaCalibration() {
+  if (error_scratch_) cudaFree(error_scratch_);
   if (solver_) cusolverDnDestroy(solver_);
   if (blas_) cublasDestroy(blas_);
 }
@@ -154,6 +210,31 @@ absl::StatusOr<std::unique_ptr<HessianSum>> CudaCalibration::CreateHessianSum(in
                           DeviceBuffer::Make(in * in * sizeof(float), absl::StrFormat("a Hessian [%d, %d]", in, in)));
   QSWEEP_CUDA_CHECK(cudaMemsetAsync(sum.as<float>(), 0, in * in * sizeof(float), stream_));
   return std::make_unique<CudaHessianSum>(blas_, stream_, in, std::move(sum));
+}
+
+absl::StatusOr<std::unique_ptr<ColumnAbsStats>> CudaCalibration::CreateColumnAbsStats(int64_t in) {
+  QSWEEP_ASSIGN_OR_RETURN(std::unique_ptr<CudaColumnAbsStats> c, CudaColumnAbsStats::Make(stream_, in));
+  return c;
+}
+
+// Slices of kErrorSlice elements into the scratch made at Create, their
+// sums added on the host in slice order.
+double CudaCalibration::SquaredError(const Act& a, const Act& b) {
+  QSWEEP_CHECK(a.rows == b.rows && a.cols == b.cols);
+  const int64_t n = a.rows * a.cols, ea = DTypeBytes(a.dtype), eb = DTypeBytes(b.dtype);
+  double total = 0;
+  for (int64_t i = 0; i < n; i += kErrorSlice) {
+    const int64_t m = std::min(kErrorSlice, n - i);
+    double* scratch = error_scratch_;
+    kernels::SquaredErrorSum(static_cast<const char*>(a.data) + i * ea, a.dtype == DType::kBF16,
+                             static_cast<const char*>(b.data) + i * eb, b.dtype == DType::kBF16, m, scratch + 1,
+                             scratch, stream_);
+    double part = 0;
+    QSWEEP_CUDA_CHECK(cudaMemcpyAsync(&part, scratch, sizeof(double), cudaMemcpyDeviceToHost, stream_));
+    QSWEEP_CUDA_CHECK(cudaStreamSynchronize(stream_));
+    total += part;
+  }
+  return total;
 }
 
 absl::StatusOr<GptqResult> CudaCalibration::Gptq(const WeightFormat& f, std::span<const float> w, int64_t out,

@@ -35,6 +35,9 @@ class CudaCalibration {
 
   // Inputs of `in` columns, fp32 or bf16.
   absl::StatusOr<std::unique_ptr<HessianSum>> CreateHessianSum(int64_t in);
+  // Inputs of `in` columns, fp32 or bf16 (kernels/awq.cuh).
+  absl::StatusOr<std::unique_ptr<ColumnAbsStats>> CreateColumnAbsStats(int64_t in);
+  double SquaredError(const Act& a, const Act& b);
   absl::StatusOr<GptqResult> Gptq(const WeightFormat& f, std::span<const float> w, int64_t out, int64_t in,
                                   std::span<const float> hessian, const GptqOptions& options, std::string_view name);
 
@@ -43,6 +46,8 @@ class CudaCalibration {
   cudaStream_t stream_ = nullptr;
   cublasHandle_t blas_ = nullptr;
   cusolverDnHandle_t solver_ = nullptr;
+  static constexpr int64_t kErrorSlice = int64_t{1} << 28;
+  double* error_scratch_ = nullptr;  // SquaredError's partials
 };
 
 // Whether Gptq runs this format and these options on the device.
