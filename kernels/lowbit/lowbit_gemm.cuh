@@ -10,8 +10,11 @@
 //   dequantize  W to bf16 [out, in] (for a cuBLASLt GEMM over many rows,
 //               where the weights are read once per thousands of rows and
 //               their expansion costs a few percent).
-// Both dequantize a weight exactly as the CPU reference does: the fp32 value
-// of quantized_weights.h, rounded once to bf16.
+// Both compute with a weight exactly as the CPU reference defines it: the
+// dequantize kernel writes the fp32 value of quantized_weights.h rounded
+// once to bf16; the gemm uses that fp32 value itself for integer and sign
+// formats with groups of 64 inputs and more or one scale per row (its wide
+// path, dequant_formats.cuh), and the same bf16 rounding for the others.
 #pragma once
 #include <cstdint>
 
@@ -50,6 +53,10 @@ LowbitSplit LowbitSplitFor(int64_t out_padded, int64_t in_padded, int sms);
 // its first use; the kernels leave it zeroed.
 int64_t LowbitWorkspaceBytes(int64_t out_padded, int64_t in_padded, int sms);
 
+// The gemm's wide path (dequant_formats.cuh) takes groups of 64 inputs
+// and more, or one scale per row, for the formats that have it.
+constexpr bool LowbitWideGroups(int group_shift) { return group_shift < 0 || group_shift >= 6; }
+
 struct LowbitKernels {
   // y[rows, out] (row stride ldy) = x[rows, in] (row stride ldx) · Wᵀ.
   // Needs rows <= kLowbitMaxRows, x 16-byte aligned, in and ldx multiples of 8.
@@ -57,7 +64,14 @@ struct LowbitKernels {
                LowbitOut mode, void* workspace, int sms, cudaStream_t stream);
   // out[n, k] (row stride in) = W[n, k] in bf16.
   void (*dequantize)(const LowbitWeights& w, __nv_bfloat16* out, cudaStream_t stream);
+  bool has_wide_path = false;
 };
+
+// Whether gemm computes with the reference's fp32 weights exactly (the
+// wide path) rather than their bf16 rounding.
+inline bool LowbitGemmKeepsFp32Weights(const LowbitKernels& k, const LowbitWeights& w) {
+  return k.has_wide_path && LowbitWideGroups(w.group_shift);
+}
 
 enum class LowbitFormat { kIntSym, kIntAsym, kBinary, kTernary, kNf4, kFp4, kFp8 };
 // The instances for a format and its code bits; null where there is none.

@@ -13,23 +13,32 @@
 // before) left each SM 24 KiB in flight and the kernel at 1.6 TB/s.
 // Activations are read as two 16-byte shared loads per 64 inputs and 8
 // rows, already in fragment order (mma_tiled_weights.h permutes the inputs
-// for that). Codes become bf16 operand pairs in registers (two per bf16x2
-// instruction on the pair path: one LOP3 for mask and magic, one HSUB2,
-// and the exact scaling's HMUL2 + HFMA2; else fp32 values rounded in
-// pairs); mma.sync m16n8k16 accumulates in fp32 with the activations' rows
-// as the 8 columns of operand B (a single row uses 1/8 of each MMA; the
-// tensor cores are far from the limit).
+// for that). Codes become bf16 operand pairs in registers, and mma.sync
+// m16n8k16 accumulates in fp32 with the activations' rows as the 8 columns
+// of operand B (a single row uses 1/8 of each MMA; the tensor cores are far
+// from the limit). Two ways to make the pairs (dequant_formats.cuh):
+//   wide    integer and sign formats with groups of 64 inputs and more, or
+//           one scale per row: the integers c - z themselves (a LOP3 for
+//           mask and magic, a shift for three pairs in four, one HSUB2),
+//           each 64-input block's sums then scaled into the accumulators;
+//   pairs   the others: the exact bf16 weight (the wide path's work plus
+//           the exact scaling's HMUL2 + HFMA2), or fp32 values rounded in
+//           pairs (codebooks, fp8).
 // What bounds it, measured on H200 (bench gemm; ncu at gate/up 28672x8192,
-// w4a16-g128, one row): not the bytes (DRAM at 41% of peak, 1.98 TB/s)
-// but instruction issue: about 590 per warp and chunk of 4096 weights
-// (the SASS of the loop), 300 of them the exact dequantization, from 4
-// blocks (16 warps) per SM, which the 3-stage ring's 46 KiB per block
-// leave and which issue 0.65 instructions per scheduler cycle. The whole Llama-3-70B layer at
-// M=1 runs 1.76x cuBLASLt bf16 (w4a16-g128 and w2a16-g64), 1.19x at w8a16,
-// whose 82 KiB stages leave 2 blocks per SM. Fewer instructions per
-// weight (scales applied to the accumulators, which gives up the bit-exact
-// bf16 weights) or more warps per SM are what would move it; deeper rings
-// (4-6 stages) measured slower, at 2 blocks per SM.
+// w4a16-g128, one row, wide path): about 426 instructions per warp and
+// chunk of 4096 weights (the exact path took about 590, 300 of them the
+// dequantization), of which about 120 issue the next chunk's copies (nvcc
+// recomputes the thread's source addresses for every chunk), 5 blocks
+// (20 warps) per SM as the 40 KiB of shared memory per block allow, 0.62
+// instructions issued per scheduler cycle with no warp eligible 38% of
+// the cycles, and DRAM at 51% of peak (2.43 TB/s). The whole Llama-3-70B
+// layer at M=1 runs 2.17x cuBLASLt bf16 at w4a16-g128 (1.76x on the exact
+// path), 2.52x at w2a16-g64, 2.94x at w1a16-g128, 1.35x at w8a16, whose
+// 63 KiB stages leave 3 blocks per SM. What would move it: more warps per
+// SM (the 8 rows of x a stage holds are mostly zeros at one row), and a
+// stream-K split for the short blocks of narrow layers (8192x8192 runs
+// 8 slices of 4 chunks per block); deeper rings (4-6 stages) measured
+// slower, at 2 blocks per SM.
 //
 // Batch invariance: a row of x meets the same instructions in the same
 // order whatever the other rows are: its 8-row tile's MMAs see only its own
@@ -53,42 +62,6 @@
 namespace qsweep::kernels::lowbit {
 
 constexpr int kWarps = 4, kThreads = 32 * kWarps, kRowsPerBlock = 16 * kWarps;
-
-// The layout of a lane's codes (mma_tiled_weights.h): code 2p + h in half h
-// of the words, at stream bit p·B. Indices are compile-time constants after
-// unrolling, so each access is a shift and a mask (two where a code
-// straddles two words).
-template <int B>
-__device__ __forceinline__ uint32_t Code(const uint32_t* w, int i) {
-  const int half = i & 1, bit = (i >> 1) * B, word = bit >> 4, shift = bit & 15;
-  const uint32_t low = w[word] >> (shift + 16 * half);
-  if (shift + B <= 16) return low & ((1u << B) - 1);
-  const int width = 16 - shift;
-  return (low & ((1u << width) - 1)) | (((w[word + 1] >> (16 * half)) & ((1u << (B - width)) - 1)) << width);
-}
-
-// (a & mask) | c in one LOP3: written out because nvcc emits an AND and an
-// OR for it when both constants are immediates.
-template <uint32_t kMaskBits>
-__device__ __forceinline__ uint32_t AndOr(uint32_t a, uint32_t c) {
-  uint32_t d;
-  asm("lop3.b32 %0, %1, %2, %3, 0xEA;\n" : "=r"(d) : "r"(a), "n"(kMaskBits), "r"(c));
-  return d;
-}
-
-// Codes 2p and 2p + 1 in the low and high halves of one register, each
-// ORed with 0x4300 (bf16 128.0, whose ulp is 1): the bf16 pair
-// (128 + c0, 128 + c1). Shifting the whole word keeps the halves apart:
-// what crosses from one half into the other lands on bits the masks drop.
-template <int B>
-__device__ __forceinline__ uint32_t MagicPair(const uint32_t* w, int p) {
-  constexpr uint32_t kMask = (1u << B) - 1;
-  const int bit = p * B, word = bit >> 4, shift = bit & 15;
-  const uint32_t magic = 0x43004300u;
-  if (shift + B <= 16) return AndOr<kMask * 0x10001u>(w[word] >> shift, magic);
-  const uint32_t m1 = (1u << (16 - shift)) - 1, m2 = kMask & ~m1;
-  return ((w[word] >> shift) & (m1 * 0x10001u)) | ((w[word + 1] << (16 - shift)) & (m2 * 0x10001u)) | magic;
-}
 
 // A lane's codes of one chunk: B 16-byte loads, each of which the warp
 // makes as 512 consecutive bytes. Evict-first (ld.global.cs): every weight
@@ -125,6 +98,16 @@ __device__ __forceinline__ void Mma(float (&d)[4], uint32_t a0, uint32_t a1, uin
       : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
 }
 
+// d = a·b with a zero accumulator: the first k16 step of a wide block.
+__device__ __forceinline__ void MmaFirst(float (&d)[4], uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3,
+                                         uint32_t b0, uint32_t b1) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+      "{%10,%10,%10,%10};\n"
+      : "=f"(d[0]), "=f"(d[1]), "=f"(d[2]), "=f"(d[3])
+      : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1), "f"(0.0f));
+}
+
 __device__ __forceinline__ void StoreOut(LowbitOut mode, void* y, int64_t i, float v) {
   switch (mode) {
     case LowbitOut::kBf16: static_cast<__nv_bfloat16*>(y)[i] = __float2bfloat16_rn(v); break;
@@ -146,18 +129,16 @@ __device__ __forceinline__ void FillTable(const LowbitWeights& w, float* table) 
 // tile's codes, scales and zero points. Stage s is refilled by cp.async
 // while stages s+1 .. s+S-1 are consumed, so S-1 chunks of every warp's
 // codes are in flight at once.
-template <int B, int MT>
+template <int B, int MT, int kMaxGroups>
 struct Stages {
   static constexpr int kRows = 8 * MT;
   // Rows padded by 16 bytes: a quarter-warp's 16-byte reads (rows gid,
   // gid + 1 at 4 column offsets) then fall in distinct banks.
   static constexpr int kPitch = 256 + 8;
-  // A chunk holds at most 16 groups (groups of 16 inputs).
-  static constexpr int kMaxGroups = 16;
   struct Stage {
     __nv_bfloat16 x[kRows][kPitch];
     uint4 codes[kWarps][B * 32];
-    uint16_t scales[kWarps][kMaxGroups][16];
+    uint16_t scales[kWarps][kMaxGroups][16];  // a chunk's groups: 16 of 16 inputs, 4 on the wide path
     uint8_t zeros[kWarps][kMaxGroups][16];
   };
   // Two chunks of every warp's codes in flight. Deeper rings (4-6 stages)
@@ -174,13 +155,13 @@ struct Stages {
 // its own codes, but the activations and parameters of the whole block, so
 // one barrier per chunk both publishes a stage and frees the one consumed
 // before it.
-template <class F, int MT>
+template <class F, int MT, bool kWide>
 __global__ void __launch_bounds__(kThreads) GemmKernel(LowbitWeights w, const __nv_bfloat16* __restrict__ x,
                                                        int64_t rows, int64_t ldx, void* y, int64_t ldy,
                                                        LowbitOut mode, int64_t chunks_per_slice, int slices,
                                                        float* partials, int* counters) {
   constexpr int B = F::kBits;
-  using St = Stages<B, MT>;
+  using St = Stages<B, MT, kWide ? 4 : 16>;
   constexpr int S = St::kCount, kRows = St::kRows;
   extern __shared__ __align__(16) unsigned char smem_raw[];
   auto* stages = reinterpret_cast<typename St::Stage*>(smem_raw);
@@ -217,14 +198,19 @@ __global__ void __launch_bounds__(kThreads) GemmKernel(LowbitWeights w, const __
   constexpr uint32_t kStageBytes = sizeof(typename St::Stage);
   constexpr uint32_t kCodesAt = offsetof(typename St::Stage, codes), kScalesAt = offsetof(typename St::Stage, scales),
                      kZerosAt = offsetof(typename St::Stage, zeros);
+  constexpr int kMaxGroups = kWide ? 4 : 16;
   const uint32_t x_at = (warp * St::kPitch + lane * 8) * 2, codes_at = kCodesAt + (warp * B * 32 + lane) * 16,
-                 scales_at = kScalesAt + warp * St::kMaxGroups * 32 + lane * 16,
-                 zeros_at = kZerosAt + warp * St::kMaxGroups * 16 + lane * 16;
-  auto issue = [&](int64_t c, int s) {
-    if (c < c_end) {
+                 scales_at = kScalesAt + warp * kMaxGroups * 32 + lane * 16,
+                 zeros_at = kZerosAt + warp * kMaxGroups * 16 + lane * 16;
+  // Offsets within a layer in 32-bit arithmetic (LaunchGemm checks that
+  // they fit).
+  const int in32 = static_cast<int>(w.in), out_padded32 = static_cast<int>(w.out_padded);
+  const int c_end32 = static_cast<int>(c_end);
+  auto issue = [&](int c, int s) {
+    if (c < c_end32) {
       const uint32_t base = smem0 + s * kStageBytes;
-      const int k0 = static_cast<int>(c) * 256;
-      const bool valid = k0 + lane * 8 < w.in;  // in is a multiple of 8
+      const int k0 = c * 256;
+      const bool valid = k0 + lane * 8 < in32;  // in is a multiple of 8
 #pragma unroll
       for (int i = 0; i < kXPieces; ++i)
         if (warp + kWarps * i < x_rows)
@@ -234,9 +220,9 @@ __global__ void __launch_bounds__(kThreads) GemmKernel(LowbitWeights w, const __
         const uint4* src = codes + c * (B * 32);
 #pragma unroll
         for (int q = 0; q < B; ++q) attn::CopyAsync16At(base + codes_at + q * 512, src + q * 32, true);
-        const int64_t g0 = shift < 0 ? 0 : (c * 256) >> shift;
-        if (copies_scales) attn::CopyAsync16At(base + scales_at, scales_lane + g0 * w.out_padded, true);
-        if (copies_zeros) attn::CopyAsync16At(base + zeros_at, zeros_lane + g0 * w.out_padded, true);
+        const int g0 = shift < 0 ? 0 : k0 >> shift;
+        if (copies_scales) attn::CopyAsync16At(base + scales_at, scales_lane + g0 * out_padded32, true);
+        if (copies_zeros) attn::CopyAsync16At(base + zeros_at, zeros_lane + g0 * out_padded32, true);
       }
     }
     attn::CommitAsync();  // empty past the slice's end: every chunk is one group
@@ -250,9 +236,9 @@ __global__ void __launch_bounds__(kThreads) GemmKernel(LowbitWeights w, const __
     else return F::Of(scale, zero);
   };
 #pragma unroll
-  for (int s = 0; s < S - 1; ++s) issue(c_begin + s, s);
+  for (int s = 0; s < S - 1; ++s) issue(static_cast<int>(c_begin) + s, s);
   int s = 0;
-  for (int64_t c = c_begin; c < c_end; ++c) {
+  for (int c = static_cast<int>(c_begin); c < c_end32; ++c) {
     attn::WaitAsync<S - 2>();
     __syncthreads();  // stage s is complete for every thread; stage s - 1 is free
     issue(c + S - 1, s == 0 ? S - 1 : s - 1);
@@ -264,16 +250,8 @@ __global__ void __launch_bounds__(kThreads) GemmKernel(LowbitWeights w, const __
         const uint4 v = st.codes[warp][q * 32 + lane];
         cw[4 * q] = v.x, cw[4 * q + 1] = v.y, cw[4 * q + 2] = v.z, cw[4 * q + 3] = v.w;
       }
-      Params params[2];
-      int previous = -1;
-#pragma unroll
-      for (int bi = 0; bi < 4; ++bi) {
-        // Blocks of one group (groups of 64 inputs and more) keep the
-        // parameters they have.
-        const int g = shift < 0 ? 0 : (bi * 64 + tig * 16) >> shift;
-        if (g != previous) params[0] = params_of(st, g, gid), params[1] = params_of(st, g, gid + 8);
-        previous = g;
-        uint32_t xb[MT][8];
+      // x's fragments for the 64 inputs of block bi: rows gid (+ 8·mt).
+      auto load_x = [&](int bi, uint32_t (&xb)[MT][8]) {
 #pragma unroll
         for (int mt = 0; mt < MT; ++mt) {
           const uint4* src = reinterpret_cast<const uint4*>(&st.x[mt * 8 + gid][bi * 64 + tig * 16]);
@@ -281,21 +259,72 @@ __global__ void __launch_bounds__(kThreads) GemmKernel(LowbitWeights w, const __
           xb[mt][0] = lo.x, xb[mt][1] = lo.y, xb[mt][2] = lo.z, xb[mt][3] = lo.w;
           xb[mt][4] = hi.x, xb[mt][5] = hi.y, xb[mt][6] = hi.z, xb[mt][7] = hi.w;
         }
+      };
+      if constexpr (kWide) {
+        // Per 64-input block: the integers' products summed from zero, then
+        // scaled into the accumulators by the block's group scale.
+        float scale[2];
+        typename F::WideOffset offset[2];
+        int previous = -1;
 #pragma unroll
-        for (int tt = 0; tt < 4; ++tt) {
-          const int t = bi * 4 + tt;
-          uint32_t a[4];  // (e0, e1), (e2, e3), (e4, e5), (e6, e7): rows gid, gid + 8, gid, gid + 8
-          if constexpr (F::kPairs) {
+        for (int bi = 0; bi < 4; ++bi) {
+          const int g = shift < 0 ? 0 : (bi * 64) >> shift;
+          if (g != previous) {
 #pragma unroll
-            for (int r = 0; r < 4; ++r) a[r] = F::ValuePair(MagicPair<B>(cw, 4 * t + r), params[r & 1]);
-          } else {
+            for (int h = 0; h < 2; ++h) {
+              scale[h] = __half2float(__ushort_as_half(st.scales[warp][g][gid + 8 * h]));
+              offset[h] = F::WideOffsetOf(w.zeros != nullptr ? static_cast<float>(st.zeros[warp][g][gid + 8 * h]) : 0.0f);
+            }
+          }
+          previous = g;
+          uint32_t xb[MT][8];
+          load_x(bi, xb);
+          float part[MT][4];
 #pragma unroll
-            for (int r = 0; r < 4; ++r)
-              a[r] = PackBf16(F::Value(Code<B>(cw, 8 * t + 2 * r), params[r & 1], table),
-                              F::Value(Code<B>(cw, 8 * t + 2 * r + 1), params[r & 1], table));
+          for (int tt = 0; tt < 4; ++tt) {
+            const int t = bi * 4 + tt;
+            uint32_t a[4];  // (e0, e1), (e2, e3), (e4, e5), (e6, e7): rows gid, gid + 8, gid, gid + 8
+#pragma unroll
+            for (int r = 0; r < 4; ++r) a[r] = F::WidePair(cw, 4 * t + r, offset[r & 1]);
+#pragma unroll
+            for (int mt = 0; mt < MT; ++mt) {
+              if (tt == 0) MmaFirst(part[mt], a[0], a[1], a[2], a[3], xb[mt][0], xb[mt][1]);
+              else Mma(part[mt], a[0], a[1], a[2], a[3], xb[mt][2 * tt], xb[mt][2 * tt + 1]);
+            }
           }
 #pragma unroll
-          for (int mt = 0; mt < MT; ++mt) Mma(acc[mt], a[0], a[1], a[2], a[3], xb[mt][2 * tt], xb[mt][2 * tt + 1]);
+          for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+            for (int i = 0; i < 4; ++i) acc[mt][i] = fmaf(part[mt][i], scale[i >> 1], acc[mt][i]);
+        }
+      } else {
+        Params params[2];
+        int previous = -1;
+#pragma unroll
+        for (int bi = 0; bi < 4; ++bi) {
+          // Blocks of one group (groups of 64 inputs and more) keep the
+          // parameters they have.
+          const int g = shift < 0 ? 0 : (bi * 64 + tig * 16) >> shift;
+          if (g != previous) params[0] = params_of(st, g, gid), params[1] = params_of(st, g, gid + 8);
+          previous = g;
+          uint32_t xb[MT][8];
+          load_x(bi, xb);
+#pragma unroll
+          for (int tt = 0; tt < 4; ++tt) {
+            const int t = bi * 4 + tt;
+            uint32_t a[4];  // (e0, e1), (e2, e3), (e4, e5), (e6, e7): rows gid, gid + 8, gid, gid + 8
+            if constexpr (F::kPairs) {
+#pragma unroll
+              for (int r = 0; r < 4; ++r) a[r] = F::ValuePair(MagicPair<B>(cw, 4 * t + r), params[r & 1]);
+            } else {
+#pragma unroll
+              for (int r = 0; r < 4; ++r)
+                a[r] = PackBf16(F::Value(Code<B>(cw, 8 * t + 2 * r), params[r & 1], table),
+                                F::Value(Code<B>(cw, 8 * t + 2 * r + 1), params[r & 1], table));
+            }
+#pragma unroll
+            for (int mt = 0; mt < MT; ++mt) Mma(acc[mt], a[0], a[1], a[2], a[3], xb[mt][2 * tt], xb[mt][2 * tt + 1]);
+          }
         }
       }
     }
@@ -407,7 +436,7 @@ inline int64_t CounterBytes(int64_t out_padded) {
   return CeilDiv(CeilDiv(out_padded / 16, kWarps) * CeilDiv(kLowbitMaxRows, 8) * 4, 256) * 256;
 }
 
-template <class F, int MT>
+template <class F, int MT, bool kWide>
 void LaunchGemm(const LowbitWeights& w, const __nv_bfloat16* x, int64_t rows, int64_t ldx, void* y, int64_t ldy,
                 LowbitOut mode, void* workspace, int sms, cudaStream_t stream) {
   const LowbitSplit s = LowbitSplitFor(w.out_padded, w.in_padded, sms);
@@ -416,32 +445,49 @@ void LaunchGemm(const LowbitWeights& w, const __nv_bfloat16* x, int64_t rows, in
                  static_cast<long long>(w.out_padded));
     std::abort();
   }
+  // The kernel's 32-bit offsets: inputs, and group rows times outputs (at
+  // most one group per 16 inputs). 2^31 of them is 2^35 weights, far past any
+  // layer of any model here.
+  if (w.in_padded >= (int64_t{1} << 31) || (w.in_padded / 16) * w.out_padded >= (int64_t{1} << 31)) {
+    std::fprintf(stderr, "qsweep: a low-bit layer of %lld x %lld exceeds the gemm's 32-bit offsets\n",
+                 static_cast<long long>(w.out_padded), static_cast<long long>(w.in_padded));
+    std::abort();
+  }
   auto* counters = static_cast<int*>(workspace);
   auto* partials = reinterpret_cast<float*>(static_cast<char*>(workspace) + kCounterRegionBytes);
   const dim3 grid(static_cast<unsigned>(CeilDiv(w.out_padded / 16, kWarps)), static_cast<unsigned>(s.slices),
                   static_cast<unsigned>(CeilDiv(rows, 8 * MT)));
-  constexpr size_t smem = Stages<F::kBits, MT>::kBytes;
+  constexpr size_t smem = Stages<F::kBits, MT, kWide ? 4 : 16>::kBytes;
   static const bool configured =
-      cudaFuncSetAttribute(GemmKernel<F, MT>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem) == cudaSuccess;
+      cudaFuncSetAttribute(GemmKernel<F, MT, kWide>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem) == cudaSuccess;
   if (!configured) {
     std::fprintf(stderr, "qsweep: the low-bit gemm cannot have %zu bytes of shared memory on this device\n", smem);
     std::abort();
   }
-  GemmKernel<F, MT><<<grid, kThreads, smem, stream>>>(w, x, rows, ldx, y, ldy, mode, s.chunks_per_slice, s.slices,
+  GemmKernel<F, MT, kWide><<<grid, kThreads, smem, stream>>>(w, x, rows, ldx, y, ldy, mode, s.chunks_per_slice, s.slices,
                                                       partials, counters);
   QSWEEP_KERNEL_CHECK();
 }
 
 // Rows in tiles of 8, 16 or 32 per block: more rows share each dequantized
 // weight, fewer registers below 9 rows. The choice changes which rows share
-// a block, never a row's arithmetic.
+// a block, never a row's arithmetic; the path (wide or not) is the weight's.
+template <class F, bool kWide>
+void GemmRows(const LowbitWeights& w, const __nv_bfloat16* x, int64_t rows, int64_t ldx, void* y, int64_t ldy,
+              LowbitOut mode, void* workspace, int sms, cudaStream_t stream) {
+  if (rows <= 8) return LaunchGemm<F, 1, kWide>(w, x, rows, ldx, y, ldy, mode, workspace, sms, stream);
+  if (rows <= 16) return LaunchGemm<F, 2, kWide>(w, x, rows, ldx, y, ldy, mode, workspace, sms, stream);
+  LaunchGemm<F, 4, kWide>(w, x, rows, ldx, y, ldy, mode, workspace, sms, stream);
+}
+
 template <class F>
 void Gemm(const LowbitWeights& w, const __nv_bfloat16* x, int64_t rows, int64_t ldx, void* y, int64_t ldy,
           LowbitOut mode, void* workspace, int sms, cudaStream_t stream) {
   if (rows <= 0) return;
-  if (rows <= 8) return LaunchGemm<F, 1>(w, x, rows, ldx, y, ldy, mode, workspace, sms, stream);
-  if (rows <= 16) return LaunchGemm<F, 2>(w, x, rows, ldx, y, ldy, mode, workspace, sms, stream);
-  LaunchGemm<F, 4>(w, x, rows, ldx, y, ldy, mode, workspace, sms, stream);
+  if constexpr (F::kWide) {
+    if (LowbitWideGroups(w.group_shift)) return GemmRows<F, true>(w, x, rows, ldx, y, ldy, mode, workspace, sms, stream);
+  }
+  GemmRows<F, false>(w, x, rows, ldx, y, ldy, mode, workspace, sms, stream);
 }
 
 template <class F>
@@ -454,7 +500,7 @@ void Dequantize(const LowbitWeights& w, __nv_bfloat16* out, cudaStream_t stream)
 
 template <class F>
 constexpr LowbitKernels Instance() {
-  return {&Gemm<F>, &Dequantize<F>};
+  return {&Gemm<F>, &Dequantize<F>, F::kWide};
 }
 
 }  // namespace qsweep::kernels::lowbit

@@ -383,6 +383,11 @@ class Backend {
   // out = x / rms(x) * w
   virtual void RmsNorm(const Act& x, const DeviceArray& w, float eps, Act& out) = 0;
   virtual void Matmul(const Linear& l, const Act& x, Act& y) = 0;  // y = x·Wᵀ
+  // Whether Matmul of `rows` rows computes with the layer's weights as the
+  // CPU reference does, its PackedLinear's fp32 dequantized values, rather
+  // than their bf16 rounding (a GPU's expanded packed layers): what a check
+  // of a product against a reference must use.
+  virtual bool MatmulKeepsFp32Weights(const Linear& l, int64_t rows) const { return true; }
   virtual void AddBias(const DeviceArray& b, Act& y) = 0;
   virtual void Add(const Act& x, Act& y) = 0;  // y += x
   // parts[0] = the sum of all parts, added in the fixed binary tree

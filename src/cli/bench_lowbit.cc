@@ -141,12 +141,14 @@ absl::Status BenchLowbit(Backend& b, const LowbitBenchArgs& a) {
     for (const SchemeSpec& f : formats) {
       auto packed = QuantizeLinear(f.format, w, s.out, s.in);
       if (!packed.ok()) return packed.status();
-      std::vector<float> wq(s.out * s.in);
-      (*packed)->Dequantize(wq);
-      // Weight-only formats multiply bf16 weights; the others their codes
-      // times fp32 scales.
-      if (f.format.act == ActKind::kNone)
-        for (float& v : wq) v = RoundBF16(v);
+      std::vector<float> w32(s.out * s.in);
+      (*packed)->Dequantize(w32);
+      // Products check against the fp32 weights where the backend keeps
+      // them (MatmulKeepsFp32Weights: the codes times fp32 scales of the
+      // activation-quantized formats, the low-bit kernel's wide path), else
+      // against their bf16 rounding.
+      std::vector<float> wq = w32;
+      for (float& v : wq) v = RoundBF16(v);
       const int64_t before = b.WeightBytes();
       std::vector<std::unique_ptr<Linear>> layers;
       auto first = b.CreateLinear("bench.gemm.packed", LinearRole::kProjection, (*packed)->SliceColumns(0, s.in));
@@ -174,7 +176,8 @@ absl::Status BenchLowbit(Backend& b, const LowbitBenchArgs& a) {
           return t;
         };
         if (!bf16_at.count(m)) bf16_at[m] = measure(dense, w, ActKind::kNone);
-        const Timed base = bf16_at[m], q = measure(layers, wq, f.format.act);
+        const Timed base = bf16_at[m],
+                    q = measure(layers, b.MatmulKeepsFp32Weights(*layers[0], m) ? w32 : wq, f.format.act);
         b.Free(*xa);
         b.Free(*ya);
         for (const auto& [what, t] : {std::pair{"bf16", base}, std::pair{f.base.c_str(), q}})

@@ -117,7 +117,9 @@ TEST_P(GptqGpuVsHost, NearlyTheSameCodesAndTheSameOutputError) {
                e_rtn = OutputError(w, rtn, out, in, h);
   EXPECT_LT(e_dev, e_host * 1.01) << c.scheme;
   EXPECT_LT(e_dev, e_rtn) << c.scheme;
-  if (!c.on_device) EXPECT_EQ(dc, hc) << "the host's GPTQ, called from the backend";
+  if (!c.on_device) {
+    EXPECT_EQ(dc, hc) << "the host's GPTQ, called from the backend";
+  }
   // Repeatable bit for bit.
   auto again = (*backend)->Gptq(f, w, out, in, h, opt, "t.weight");
   ASSERT_TRUE(again.ok());
@@ -211,9 +213,10 @@ TEST(CalibrationGpuTest, CalibratedTinyModelIsAsCloseToFp32AsOnTheCpu) {
     for (size_t t = 0; t < rc.tensors.size(); ++t) {
       EXPECT_EQ(rg.tensors[t].name, rc.tensors[t].name);
       EXPECT_EQ(rg.tensors[t].damp_used, rc.tensors[t].damp_used) << rc.tensors[t].name;
-      if (rc.tensors[t].name.starts_with("model.layers.0.self_attn."))
+      if (rc.tensors[t].name.starts_with("model.layers.0.self_attn.")) {
         EXPECT_NEAR(rg.tensors[t].hessian_trace, rc.tensors[t].hessian_trace, 2e-2 * rc.tensors[t].hessian_trace)
             << rc.tensors[t].name;
+      }
     }
     const std::string name = scheme;
     const bool sq = name.find("-sq") != std::string::npos;
@@ -223,7 +226,9 @@ TEST(CalibrationGpuTest, CalibratedTinyModelIsAsCloseToFp32AsOnTheCpu) {
     const double gpu_to_ref = RelativeL2(g, ref), cpu_to_ref = RelativeL2(c, ref);
     const double bf16_noise = RelativeL2(rtn_gpu, rtn_cpu), rtn_to_ref = RelativeL2(rtn_gpu, ref);
     EXPECT_LE(gpu_to_ref, 1.1 * cpu_to_ref + bf16_noise) << scheme;
-    if (!sq) EXPECT_LT(gpu_to_ref, rtn_to_ref) << scheme << " against " << rtn;  // SmoothQuant helps W8A8 little here
+    if (!sq) {  // SmoothQuant helps W8A8 little here
+      EXPECT_LT(gpu_to_ref, rtn_to_ref) << scheme << " against " << rtn;
+    }
     std::printf("%-20s to fp32: GPU %.3e, CPU %.3e (%s on the GPU %.3e; its GPU vs CPU %.2e); GPU vs CPU %.2e\n",
                 scheme, gpu_to_ref, cpu_to_ref, rtn.c_str(), rtn_to_ref, bf16_noise, RelativeL2(g, c));
   }

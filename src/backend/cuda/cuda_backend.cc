@@ -440,7 +440,7 @@ absl::StatusOr<std::vector<std::unique_ptr<Linear>>> CudaBackend::UploadParts(
   QSWEEP_CHECK(!parts.empty());
   const int64_t out = parts[0]->out_features(), width = parts[0]->in_features();
   for (const auto& p : parts) QSWEEP_CHECK(p->out_features() == out && p->in_features() == width);
-  const int64_t count = static_cast<int64_t>(parts.size()), part = out * width;
+  const int64_t count = static_cast<int64_t>(parts.size());
   if (parts[0]->format().act != ActKind::kNone) {
     std::vector<std::unique_ptr<Linear>> linears;
     for (const auto& p : parts) {
@@ -834,17 +834,27 @@ const void* CudaBackend::DenseWeights(const Linear& l, int64_t slot) {
   return dst;
 }
 
-bool CudaBackend::LowbitProduct(const Linear& l, const void* x, int64_t rows, int64_t ldx, void* y, int64_t ldy,
-                                DType ytype, bool accumulate) {
+bool CudaBackend::TakesLowbitGemm(const Linear& l, int64_t rows) const {
   const auto& g = static_cast<const GpuLinear&>(l);
   // A decode step (its layout reads the KV cache) has at most
   // kMaxDecodeRows rows, where the low-bit kernel's result for a row does
   // not depend on the others: it keeps batch invariance there. Prefill and
   // scoring, whose row counts range past it, keep the dequantized product.
   static_assert(kMaxDecodeRows <= kernels::kLowbitMaxRows);
-  if (!g.packed() || (batch_invariant_ && !cache_reads_set_) || rows > kernels::kLowbitMaxRows ||
-      g.in_features() % 8 || ldx % 8 || reinterpret_cast<uintptr_t>(x) % 16)
-    return false;
+  return g.packed() && !(batch_invariant_ && !cache_reads_set_) && rows <= kernels::kLowbitMaxRows &&
+         g.in_features() % 8 == 0;
+}
+
+bool CudaBackend::MatmulKeepsFp32Weights(const Linear& l, int64_t rows) const {
+  const auto& g = static_cast<const GpuLinear&>(l);
+  if (!g.packed()) return true;
+  return TakesLowbitGemm(l, rows) && kernels::LowbitGemmKeepsFp32Weights(*g.packed()->kernels, g.packed()->w);
+}
+
+bool CudaBackend::LowbitProduct(const Linear& l, const void* x, int64_t rows, int64_t ldx, void* y, int64_t ldy,
+                                DType ytype, bool accumulate) {
+  const auto& g = static_cast<const GpuLinear&>(l);
+  if (!TakesLowbitGemm(l, rows) || ldx % 8 || reinterpret_cast<uintptr_t>(x) % 16) return false;
   using kernels::LowbitOut;
   const LowbitOut mode = accumulate ? LowbitOut::kAddF32 : ytype == DType::kBF16 ? LowbitOut::kBf16 : LowbitOut::kF32;
   QSWEEP_CHECK(!accumulate || ytype == DType::kF32);

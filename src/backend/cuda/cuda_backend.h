@@ -116,6 +116,7 @@ class CudaBackend : public Backend {
   void Embed(const DeviceArray& table, int64_t dim, std::span<const int32_t> ids, Act& out) override;
   void RmsNorm(const Act& x, const DeviceArray& w, float eps, Act& out) override;
   void Matmul(const Linear& l, const Act& x, Act& y) override;
+  bool MatmulKeepsFp32Weights(const Linear& l, int64_t rows) const override;
   void AddBias(const DeviceArray& b, Act& y) override;
   void Add(const Act& x, Act& y) override;
   void SumTree(std::span<Act> parts) override;
@@ -183,6 +184,9 @@ class CudaBackend : public Backend {
   // batch invariance off, few rows, aligned operands); false: not run.
   bool LowbitProduct(const Linear& l, const void* x, int64_t rows, int64_t ldx, void* y, int64_t ldy, DType ytype,
                      bool accumulate);
+  // Whether a product of `rows` rows with l takes the low-bit kernel (before
+  // the operands' alignment, which Alloc's activations meet).
+  bool TakesLowbitGemm(const Linear& l, int64_t rows) const;
   absl::StatusOr<std::unique_ptr<Linear>> UploadPacked(std::string_view name, LinearRole role, const PackedLinear& w);
   struct PackedStorage;
   absl::StatusOr<PackedStorage> AllocatePacked(std::string_view name, const WeightFormat& f, int64_t out, int64_t in);

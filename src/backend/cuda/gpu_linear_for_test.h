@@ -30,6 +30,17 @@ inline WeightFormat FormatOf(const std::string& name) {
   return s->format;
 }
 
+// The low-bit gemm's promise for the weights it computes with: the CPU's
+// fp32 values exactly for integer and sign formats with groups of 64 inputs
+// and more or one scale per row (kernels/lowbit/dequant_formats.cuh, the
+// wide path), their bf16 rounding for every other format. Products that
+// expand the weights (more than 64 rows, inputs not a multiple of 8, batch
+// invariance outside a decode step) always use the bf16 rounding.
+inline bool LowbitGemmKeepsFp32Weights(const WeightFormat& f) {
+  const bool integer = f.kind == WeightKind::kInt || f.kind == WeightKind::kBinary || f.kind == WeightKind::kTernary;
+  return integer && (f.group == 0 || f.group >= 64);
+}
+
 template <typename T>
 T Must(absl::StatusOr<T> v) {
   QSWEEP_CHECK(v.ok());

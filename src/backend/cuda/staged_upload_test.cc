@@ -35,7 +35,7 @@ TEST(StagedUploadTest, EveryBlockArrivesWhereItBelongs) {
     // Buffers of 1000 bytes: 83 rows of 12 per block, both buffers reused
     // many times; then rows larger than a buffer; then one short block.
     StagedUpload up(stream, 1000);
-    for (const auto [rows, row_bytes] : {std::pair<int64_t, int64_t>{1037, 12}, {5, 3000}, {3, 7}}) {
+    for (const auto& [rows, row_bytes] : {std::pair<int64_t, int64_t>{1037, 12}, {5, 3000}, {3, 7}}) {
       void* dst = nullptr;
       ASSERT_EQ(cudaMalloc(&dst, rows * row_bytes), cudaSuccess);
       int64_t calls = 0, last_end = 0;
