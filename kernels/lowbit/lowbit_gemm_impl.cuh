@@ -130,16 +130,18 @@ __device__ __forceinline__ void FillTable(const LowbitWeights& w, float* table) 
 // tile's codes, scales and zero points. Stage s is refilled by cp.async
 // while stages s+1 .. s+S-1 are consumed, so S-1 chunks of every warp's
 // codes are in flight at once.
-template <int B, int MT, int kMaxGroups>
+template <int B, int MT, int kGroups>
 struct Stages {
   static constexpr int kRows = 8 * MT;
+  // A chunk's groups: 16 of 16 inputs, 4 on the wide path (64 and more).
+  static constexpr int kMaxGroups = kGroups;
   // Rows padded by 16 bytes: a quarter-warp's 16-byte reads (rows gid,
   // gid + 1 at 4 column offsets) then fall in distinct banks.
   static constexpr int kPitch = 256 + 8;
   struct Stage {
     __nv_bfloat16 x[kRows][kPitch];
     uint4 codes[kWarps][B * 32];
-    uint16_t scales[kWarps][kMaxGroups][16];  // a chunk's groups: 16 of 16 inputs, 4 on the wide path
+    uint16_t scales[kWarps][kMaxGroups][16];
     uint8_t zeros[kWarps][kMaxGroups][16];
   };
   // Two chunks of every warp's codes in flight. Deeper rings (4-6 stages)
@@ -149,6 +151,10 @@ struct Stages {
   static constexpr int kCount = 3;
   static constexpr size_t kBytes = kCount * sizeof(Stage);
 };
+
+// The stages of the kernel for format F, MT tiles of rows and the path.
+template <class F, int MT, bool kWide>
+using StagesOf = Stages<F::kBits, MT, kWide ? 4 : 16>;
 
 // MT tiles of 8 rows per block (grid z walks the rest). Every thread copies
 // its share of a chunk's activations, codes and group parameters into a
@@ -162,7 +168,7 @@ __global__ void __launch_bounds__(kThreads) GemmKernel(LowbitWeights w, const __
                                                        LowbitOut mode, int64_t chunks_per_slice, int slices,
                                                        float* partials, int* counters) {
   constexpr int B = F::kBits;
-  using St = Stages<B, MT, kWide ? 4 : 16>;
+  using St = StagesOf<F, MT, kWide>;
   constexpr int S = St::kCount, kRows = St::kRows;
   extern __shared__ __align__(16) unsigned char smem_raw[];
   auto* stages = reinterpret_cast<typename St::Stage*>(smem_raw);
@@ -199,10 +205,9 @@ __global__ void __launch_bounds__(kThreads) GemmKernel(LowbitWeights w, const __
   constexpr uint32_t kStageBytes = sizeof(typename St::Stage);
   constexpr uint32_t kCodesAt = offsetof(typename St::Stage, codes), kScalesAt = offsetof(typename St::Stage, scales),
                      kZerosAt = offsetof(typename St::Stage, zeros);
-  constexpr int kMaxGroups = kWide ? 4 : 16;
   const uint32_t x_at = (warp * St::kPitch + lane * 8) * 2, codes_at = kCodesAt + (warp * B * 32 + lane) * 16,
-                 scales_at = kScalesAt + warp * kMaxGroups * 32 + lane * 16,
-                 zeros_at = kZerosAt + warp * kMaxGroups * 16 + lane * 16;
+                 scales_at = kScalesAt + warp * St::kMaxGroups * 32 + lane * 16,
+                 zeros_at = kZerosAt + warp * St::kMaxGroups * 16 + lane * 16;
   // Offsets within a layer in 32-bit arithmetic (LaunchGemm checks that
   // they fit).
   const int in32 = static_cast<int>(w.in), out_padded32 = static_cast<int>(w.out_padded);
@@ -458,7 +463,7 @@ void LaunchGemm(const LowbitWeights& w, const __nv_bfloat16* x, int64_t rows, in
   auto* partials = reinterpret_cast<float*>(static_cast<char*>(workspace) + kCounterRegionBytes);
   const dim3 grid(static_cast<unsigned>(CeilDiv(w.out_padded / 16, kWarps)), static_cast<unsigned>(s.slices),
                   static_cast<unsigned>(CeilDiv(rows, 8 * MT)));
-  constexpr size_t smem = Stages<F::kBits, MT, kWide ? 4 : 16>::kBytes;
+  constexpr size_t smem = StagesOf<F, MT, kWide>::kBytes;
   static const bool configured =
       cudaFuncSetAttribute(GemmKernel<F, MT, kWide>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem) == cudaSuccess;
   if (!configured) {
