@@ -78,8 +78,9 @@ double MedianMicros(Backend& b, std::span<const std::unique_ptr<Linear>> layers,
 // The largest error of 48 sampled outputs against fp64 dot products of the
 // same operands (the bf16 input, or its quantized values where the format
 // quantizes activations), relative to the sum of |terms|.
-double SampledError(const std::vector<float>& y, const std::vector<float>& x, const std::vector<float>& w, int64_t rows,
-                    int64_t out, int64_t in, uint32_t seed, ActKind act) {
+// w: the reference weights, rounded to bf16 as read where round_w says so.
+double SampledError(const std::vector<float>& y, const std::vector<float>& x, const std::vector<float>& w,
+                    bool round_w, int64_t rows, int64_t out, int64_t in, uint32_t seed, ActKind act) {
   std::mt19937 rng(seed);
   double worst = 0;
   for (int s = 0; s < 48; ++s) {
@@ -87,7 +88,8 @@ double SampledError(const std::vector<float>& y, const std::vector<float>& x, co
     const std::vector<float> xm = QuantizedActivationValues(act, &x[m * in], in);
     double ref = 0, mag = 0;
     for (int64_t k = 0; k < in; ++k) {
-      const double t = double{xm[k]} * w[n * in + k];
+      const float wk = w[n * in + k];
+      const double t = double{xm[k]} * (round_w ? RoundBF16(wk) : wk);
       ref += t;
       mag += std::fabs(t);
     }
@@ -141,14 +143,12 @@ absl::Status BenchLowbit(Backend& b, const LowbitBenchArgs& a) {
     for (const SchemeSpec& f : formats) {
       auto packed = QuantizeLinear(f.format, w, s.out, s.in);
       if (!packed.ok()) return packed.status();
-      std::vector<float> w32(s.out * s.in);
-      (*packed)->Dequantize(w32);
-      // Products check against the fp32 weights where the backend keeps
-      // them (MatmulKeepsFp32Weights: the codes times fp32 scales of the
-      // activation-quantized formats, the low-bit kernel's wide path), else
-      // against their bf16 rounding.
-      std::vector<float> wq = w32;
-      for (float& v : wq) v = RoundBF16(v);
+      // The dequantized weights. Products check against them in fp32 where
+      // the backend keeps them (MatmulKeepsFp32Weights: the codes times fp32
+      // scales of the activation-quantized formats, the low-bit kernel's
+      // wide path), else against their bf16 rounding, as SampledError reads.
+      std::vector<float> wq(s.out * s.in);
+      (*packed)->Dequantize(wq);
       const int64_t before = b.WeightBytes();
       std::vector<std::unique_ptr<Linear>> layers;
       auto first = b.CreateLinear("bench.gemm.packed", LinearRole::kProjection, (*packed)->SliceColumns(0, s.in));
@@ -171,13 +171,13 @@ absl::Status BenchLowbit(Backend& b, const LowbitBenchArgs& a) {
                            ActKind act) -> Timed {
           Timed t;
           b.Matmul(*ls[0], *xa, *ya);
-          t.err = SampledError(b.Download(*ya), x, wref, m, s.out, s.in, static_cast<uint32_t>(m), act);
+          t.err = SampledError(b.Download(*ya), x, wref, !b.MatmulKeepsFp32Weights(*ls[0], m), m, s.out, s.in,
+                               static_cast<uint32_t>(m), act);
           if (t.err < 1e-4) t.us = MedianMicros(b, ls, *xa, *ya, a.iters);
           return t;
         };
         if (!bf16_at.count(m)) bf16_at[m] = measure(dense, w, ActKind::kNone);
-        const Timed base = bf16_at[m],
-                    q = measure(layers, b.MatmulKeepsFp32Weights(*layers[0], m) ? w32 : wq, f.format.act);
+        const Timed base = bf16_at[m], q = measure(layers, wq, f.format.act);
         b.Free(*xa);
         b.Free(*ya);
         for (const auto& [what, t] : {std::pair{"bf16", base}, std::pair{f.base.c_str(), q}})
