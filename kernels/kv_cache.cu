@@ -36,6 +36,19 @@ __device__ inline void Load16(const __nv_bfloat16* p, float* out) {
   }
 }
 
+// kN consecutive elements of T as floats, in one load of their size (p is
+// aligned to it: head offsets are multiples of the head dim, a multiple of kN).
+template <typename T, int kN>
+struct alignas(sizeof(T) * kN) Run {
+  T v[kN];
+};
+template <int kN, typename T>
+__device__ inline void LoadRun(const T* p, float* out) {
+  const Run<T, kN> r = *reinterpret_cast<const Run<T, kN>*>(p);
+#pragma unroll
+  for (int i = 0; i < kN; ++i) out[i] = Load(&r.v[i]);
+}
+
 // One split of one row's keys for the query heads of kv head blockIdx.y.
 // partial: per (row, query head, split) hd weighted values, then (max, sum)
 // at [rows, q_heads, splits, hd + 2].
@@ -67,7 +80,9 @@ __global__ void __launch_bounds__(kSplitWarps * 32)
 #pragma unroll
     for (int g = 0; g < kMaxGroup; ++g) s[g] = 0.0f;
     const T* kj = k + j * kvs + int64_t{kvh} * hd;
-    for (int d = 0; d < hd; d += kPer16) {
+#pragma unroll
+    for (int d = 0; d < 32 * kDims; d += kPer16) {
+      if (d >= hd) break;
       float kf[kPer16];
       Load16(kj + d, kf);
 #pragma unroll
@@ -95,25 +110,44 @@ __global__ void __launch_bounds__(kSplitWarps * 32)
 #pragma unroll
     for (int i = 0; i < kDims; ++i) acc[g][i] = 0.0f;
   }
-  for (int c = 0; c < n; ++c) {
-    const T* vj = v + (j0 + c) * kvs + int64_t{kvh} * hd;
-    float vv[kDims];
+  // V: a lane owns kDims consecutive dims, so a key's row is one load per
+  // lane. The warp's 32 keys go in steps of 8 whose loads are all issued
+  // before their FMAs: with a loop over the key count the loads of
+  // successive keys waited on each other, a DRAM latency per key. Keys
+  // past n weigh 0 (their lanes' p) and read key j0 again.
+  const bool owns = lane * kDims < hd;
+  const T* v_lane = v + int64_t{kvh} * hd + lane * kDims;
 #pragma unroll
-    for (int i = 0; i < kDims; ++i) vv[i] = lane + 32 * i < hd ? Load(vj + lane + 32 * i) : 0.0f;
+  for (int c0 = 0; c0 < 32; c0 += 8) {
+    if (c0 >= n) break;
+    float vv[8][kDims];
 #pragma unroll
-    for (int g = 0; g < kMaxGroup; ++g) {
-      if (g >= group) break;
-      const float pc = __shfl_sync(0xffffffffu, p[g], c);
+    for (int c = 0; c < 8; ++c) {
+      if (owns) {
+        LoadRun<kDims>(v_lane + (j0 + (c0 + c < n ? c0 + c : 0)) * kvs, vv[c]);
+      } else {
 #pragma unroll
-      for (int i = 0; i < kDims; ++i) acc[g][i] += pc * vv[i];
+        for (int i = 0; i < kDims; ++i) vv[c][i] = 0.0f;
+      }
     }
+#pragma unroll
+    for (int c = 0; c < 8; ++c)
+#pragma unroll
+      for (int g = 0; g < kMaxGroup; ++g) {
+        if (g >= group) break;
+        const float pc = __shfl_sync(0xffffffffu, p[g], c0 + c);
+#pragma unroll
+        for (int i = 0; i < kDims; ++i) acc[g][i] += pc * vv[c][i];
+      }
   }
   __syncthreads();
   // The block's four warps, one head at a time, in warp order.
-  for (int g = 0; g < group; ++g) {
 #pragma unroll
-    for (int i = 0; i < kDims; ++i)
-      if (lane + 32 * i < hd) sacc[warp][lane + 32 * i] = acc[g][i];
+  for (int g = 0; g < kMaxGroup; ++g) {
+    if (g >= group) break;  // a constant index keeps acc in registers
+    if (owns)
+#pragma unroll
+      for (int i = 0; i < kDims; ++i) sacc[warp][lane * kDims + i] = acc[g][i];
     __syncthreads();
     float mm = -INFINITY;
     for (int w = 0; w < kSplitWarps; ++w) mm = fmaxf(mm, sm[w][g]);
@@ -269,7 +303,8 @@ void CachedAttention(const T* q, const T* k, const T* v, int64_t rows, const int
   if (rows == 0) return;
   const int splits = static_cast<int>((max_keys + kSplitKeys - 1) / kSplitKeys);
   constexpr int kPer16 = 16 / sizeof(T);
-  if (head_dim % kPer16 || q_heads / kv_heads > kMaxGroup || splits > 65535)
+  const int dims_per_lane = head_dim <= 32 ? 1 : head_dim <= 64 ? 2 : head_dim <= 128 ? 4 : 8;
+  if (head_dim % kPer16 || head_dim % dims_per_lane || q_heads / kv_heads > kMaxGroup || splits > 65535)
     return CachedAttentionPerHead(q, k, v, rows, key_begin, key_last, q_heads, kv_heads, head_dim, out, s);
   const auto args = std::make_tuple(q, k, v, rows, key_begin, key_last, q_heads, kv_heads, head_dim, splits, partial,
                                     out, s);

@@ -27,17 +27,18 @@ void WriteCacheRows(const T* x, int64_t rows, int64_t cols, const int64_t* cache
 // every query head of the kv head's group (GQA: K is read once for the
 // group, not once per query head; the queries sit in shared memory and every
 // lane reads the same word, a broadcast). The warp turns its 32 scores into
-// softmax weights per head and accumulates V with lanes owning output
-// dimensions (coalesced row reads). Each split leaves its maximum, sum and
-// weighted values in `partial`; a second kernel combines the splits of each
-// (row, query head) in split order. The splits are fixed by the row's own
+// softmax weights per head and accumulates V with each lane owning
+// consecutive output dimensions (a key's row is one load per lane). Each
+// split leaves its maximum, sum and weighted values in `partial`; a second
+// kernel combines the splits of each (row, query head) in split order. The splits are fixed by the row's own
 // key count, so a row's result depends on its own keys only: not on the
 // batch's other rows, nor on where its keys sit in the cache.
 //
 // `partial` holds CachedAttentionPartialFloats(rows, q_heads, head_dim,
 // max_keys) floats, max_keys the most keys of any row. Head dims whose rows
-// are not whole 16-byte words, or GQA groups above 8, take a kernel of a
-// block per (row, query head) without the splits.
+// are not whole 16-byte words or do not split evenly over 32 lanes' runs,
+// or GQA groups above 8, take a kernel of a block per (row, query head)
+// without the splits.
 int64_t CachedAttentionPartialFloats(int64_t rows, int64_t q_heads, int64_t head_dim, int64_t max_keys);
 template <typename T>
 void CachedAttention(const T* q, const T* k, const T* v, int64_t rows, const int64_t* key_begin,

@@ -36,8 +36,8 @@
 // layer at M=1 runs 2.17x cuBLASLt bf16 at w4a16-g128 (1.76x on the exact
 // path), 2.52x at w2a16-g64, 2.94x at w1a16-g128, 1.35x at w8a16, whose
 // 63 KiB stages leave 3 blocks per SM. What would move it: more warps per
-// SM (the 8 rows of x a stage holds are mostly zeros at one row), and a
-// stream-K split for the short blocks of narrow layers (8192x8192 runs
+// SM (a single row's stages now hold that row alone: 7 blocks per SM,
+// 2.22x at w4a16-g128, 1.45x at w8a16), and a stream-K split for the short blocks of narrow layers (8192x8192 runs
 // 8 slices of 4 chunks per block); deeper rings (4-6 stages) measured
 // slower, at 2 blocks per SM.
 //
@@ -126,13 +126,14 @@ __device__ __forceinline__ void FillTable(const LowbitWeights& w, float* table) 
 }
 
 // A block's shared memory: S stages, each holding one chunk (256 inputs) of
-// everything the chunk's MMAs read: the block's rows of x, and per warp its
-// tile's codes, scales and zero points. Stage s is refilled by cp.async
+// everything the chunk's MMAs read: the block's XRows rows of x (8 per tile
+// of rows, or the one row of a single-row product), and per warp its tile's
+// codes, scales and zero points. Stage s is refilled by cp.async
 // while stages s+1 .. s+S-1 are consumed, so S-1 chunks of every warp's
 // codes are in flight at once.
-template <int B, int MT, int kGroups>
+template <int B, int XRows, int kGroups>
 struct Stages {
-  static constexpr int kRows = 8 * MT;
+  static constexpr int kRows = XRows;
   // A chunk's groups: 16 of 16 inputs, 4 on the wide path (64 and more).
   static constexpr int kMaxGroups = kGroups;
   // Rows padded by 16 bytes: a quarter-warp's 16-byte reads (rows gid,
@@ -147,28 +148,35 @@ struct Stages {
   // Two chunks of every warp's codes in flight. Deeper rings (4-6 stages)
   // measured slower on H200: their shared memory left 2 blocks (8 warps)
   // per SM, too few to hide the latency of the dequantization's dependent
-  // instructions; at 3 stages 3-4 blocks fit.
+  // instructions; at 3 stages 3-5 blocks fit, 7 when a stage holds one
+  // row of x (28 KiB at 4 bits).
   static constexpr int kCount = 3;
   static constexpr size_t kBytes = kCount * sizeof(Stage);
 };
 
-// The stages of the kernel for format F, MT tiles of rows and the path.
-template <class F, int MT, bool kWide>
-using StagesOf = Stages<F::kBits, MT, kWide ? 4 : 16>;
+// The stages of the kernel for format F, XRows rows of x and the path.
+template <class F, int XRows, bool kWide>
+using StagesOf = Stages<F::kBits, XRows, kWide ? 4 : 16>;
 
-// MT tiles of 8 rows per block (grid z walks the rest). Every thread copies
+// MT tiles of 8 rows per block (grid z walks the rest), of which the stages
+// hold XRows: 8·MT, or 1 for a product of one row, whose stages then leave
+// out the 7 rows of zeros that would fill the rest of its tile: the lanes
+// of the other 7 columns of operand B take zeros from registers instead,
+// and more blocks fit per SM. Column 0 of each MMA sees the same operands
+// either way, so the row's result is the same bits. Every thread copies
 // its share of a chunk's activations, codes and group parameters into a
 // stage with cp.async, one commit group per chunk; a lane reads back only
 // its own codes, but the activations and parameters of the whole block, so
 // one barrier per chunk both publishes a stage and frees the one consumed
 // before it.
-template <class F, int MT, bool kWide>
+template <class F, int MT, bool kWide, int XRows>
 __global__ void __launch_bounds__(kThreads) GemmKernel(LowbitWeights w, const __nv_bfloat16* __restrict__ x,
                                                        int64_t rows, int64_t ldx, void* y, int64_t ldy,
                                                        LowbitOut mode, int64_t chunks_per_slice, int slices,
                                                        float* partials, int* counters) {
   constexpr int B = F::kBits;
-  using St = StagesOf<F, MT, kWide>;
+  using St = StagesOf<F, XRows, kWide>;
+  static_assert(XRows == 8 * MT || (XRows == 1 && MT == 1));
   constexpr int S = St::kCount, kRows = St::kRows;
   extern __shared__ __align__(16) unsigned char smem_raw[];
   auto* stages = reinterpret_cast<typename St::Stage*>(smem_raw);
@@ -176,7 +184,7 @@ __global__ void __launch_bounds__(kThreads) GemmKernel(LowbitWeights w, const __
   FillTable<F>(w, table);
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, gid = lane / 4, tig = lane % 4;
   const int64_t row_tiles = w.out_padded / 16, chunks = w.in_padded / 256;
-  const int64_t nt = int64_t{blockIdx.x} * kWarps + warp, m0 = int64_t{blockIdx.z} * kRows;
+  const int64_t nt = int64_t{blockIdx.x} * kWarps + warp, m0 = int64_t{blockIdx.z} * 8 * MT;
   const int slice = blockIdx.y;
   const int64_t c_begin = slice * chunks_per_slice, c_end = std::min(chunks, c_begin + chunks_per_slice);
   const bool active = nt < row_tiles;
@@ -195,7 +203,7 @@ __global__ void __launch_bounds__(kThreads) GemmKernel(LowbitWeights w, const __
   // just written), its lane's B pieces of codes, and for lanes below 2 per
   // group the tile's scales (16 rows of fp16: two pieces a group), below 1
   // per group its zero points.
-  constexpr int kXPieces = kRows / kWarps;
+  constexpr int kXPieces = (kRows + kWarps - 1) / kWarps;
   const __nv_bfloat16* x_lane = x + (m0 + warp) * ldx + lane * 8;
   const uint4* codes = reinterpret_cast<const uint4*>(w.codes) + nt * chunks * B * 32 + lane;
   const uint16_t* scales_lane = w.scales + (lane / 2) * w.out_padded + nt * 16 + 8 * (lane % 2);
@@ -260,8 +268,11 @@ __global__ void __launch_bounds__(kThreads) GemmKernel(LowbitWeights w, const __
       auto load_x = [&](int bi, uint32_t (&xb)[MT][8]) {
 #pragma unroll
         for (int mt = 0; mt < MT; ++mt) {
-          const uint4* src = reinterpret_cast<const uint4*>(&st.x[mt * 8 + gid][bi * 64 + tig * 16]);
-          const uint4 lo = src[0], hi = src[1];
+          uint4 lo = make_uint4(0, 0, 0, 0), hi = lo;
+          if (kRows == 8 * MT || gid < kRows) {
+            const uint4* src = reinterpret_cast<const uint4*>(&st.x[mt * 8 + gid][bi * 64 + tig * 16]);
+            lo = src[0], hi = src[1];
+          }
           xb[mt][0] = lo.x, xb[mt][1] = lo.y, xb[mt][2] = lo.z, xb[mt][3] = lo.w;
           xb[mt][4] = hi.x, xb[mt][5] = hi.y, xb[mt][6] = hi.z, xb[mt][7] = hi.w;
         }
@@ -442,7 +453,7 @@ inline int64_t CounterBytes(int64_t out_padded) {
   return CeilDiv(CeilDiv(out_padded / 16, kWarps) * CeilDiv(kLowbitMaxRows, 8) * 4, 256) * 256;
 }
 
-template <class F, int MT, bool kWide>
+template <class F, int MT, bool kWide, int XRows = 8 * MT>
 void LaunchGemm(const LowbitWeights& w, const __nv_bfloat16* x, int64_t rows, int64_t ldx, void* y, int64_t ldy,
                 LowbitOut mode, void* workspace, int sms, cudaStream_t stream) {
   const LowbitSplit s = LowbitSplitFor(w.out_padded, w.in_padded, sms);
@@ -463,24 +474,26 @@ void LaunchGemm(const LowbitWeights& w, const __nv_bfloat16* x, int64_t rows, in
   auto* partials = reinterpret_cast<float*>(static_cast<char*>(workspace) + kCounterRegionBytes);
   const dim3 grid(static_cast<unsigned>(CeilDiv(w.out_padded / 16, kWarps)), static_cast<unsigned>(s.slices),
                   static_cast<unsigned>(CeilDiv(rows, 8 * MT)));
-  constexpr size_t smem = StagesOf<F, MT, kWide>::kBytes;
-  static const bool configured =
-      cudaFuncSetAttribute(GemmKernel<F, MT, kWide>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem) == cudaSuccess;
+  constexpr size_t smem = StagesOf<F, XRows, kWide>::kBytes;
+  static const bool configured = cudaFuncSetAttribute(GemmKernel<F, MT, kWide, XRows>,
+                                                      cudaFuncAttributeMaxDynamicSharedMemorySize, smem) == cudaSuccess;
   if (!configured) {
     std::fprintf(stderr, "qsweep: the low-bit gemm cannot have %zu bytes of shared memory on this device\n", smem);
     std::abort();
   }
-  GemmKernel<F, MT, kWide><<<grid, kThreads, smem, stream>>>(w, x, rows, ldx, y, ldy, mode, s.chunks_per_slice, s.slices,
-                                                      partials, counters);
+  GemmKernel<F, MT, kWide, XRows><<<grid, kThreads, smem, stream>>>(w, x, rows, ldx, y, ldy, mode, s.chunks_per_slice,
+                                                                    s.slices, partials, counters);
   QSWEEP_KERNEL_CHECK();
 }
 
 // Rows in tiles of 8, 16 or 32 per block: more rows share each dequantized
-// weight, fewer registers below 9 rows. The choice changes which rows share
-// a block, never a row's arithmetic; the path (wide or not) is the weight's.
+// weight, fewer registers below 9 rows; one row alone keeps only itself in
+// shared memory. The choice changes which rows share a block, never a
+// row's arithmetic; the path (wide or not) is the weight's.
 template <class F, bool kWide>
 void GemmRows(const LowbitWeights& w, const __nv_bfloat16* x, int64_t rows, int64_t ldx, void* y, int64_t ldy,
               LowbitOut mode, void* workspace, int sms, cudaStream_t stream) {
+  if (rows == 1) return LaunchGemm<F, 1, kWide, 1>(w, x, rows, ldx, y, ldy, mode, workspace, sms, stream);
   if (rows <= 8) return LaunchGemm<F, 1, kWide>(w, x, rows, ldx, y, ldy, mode, workspace, sms, stream);
   if (rows <= 16) return LaunchGemm<F, 2, kWide>(w, x, rows, ldx, y, ldy, mode, workspace, sms, stream);
   LaunchGemm<F, 4, kWide>(w, x, rows, ldx, y, ldy, mode, workspace, sms, stream);
