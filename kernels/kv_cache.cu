@@ -21,21 +21,6 @@ __global__ void WriteCacheRowsKernel(const T* x, int64_t rows, int64_t cols, con
 constexpr int kWarps = 8, kMaxDimsPerLane = 8;
 constexpr int kSplitKeys = 128, kSplitWarps = kSplitKeys / 32, kMaxGroup = 8;
 
-// 16 bytes of T as floats.
-__device__ inline void Load16(const float* p, float* out) {
-  const float4 v = *reinterpret_cast<const float4*>(p);
-  out[0] = v.x, out[1] = v.y, out[2] = v.z, out[3] = v.w;
-}
-__device__ inline void Load16(const __nv_bfloat16* p, float* out) {
-  const uint4 v = *reinterpret_cast<const uint4*>(p);
-  const uint32_t w[4] = {v.x, v.y, v.z, v.w};
-#pragma unroll
-  for (int i = 0; i < 4; ++i) {
-    out[2 * i] = __uint_as_float(w[i] << 16);
-    out[2 * i + 1] = __uint_as_float(w[i] & 0xffff0000u);
-  }
-}
-
 // kN consecutive elements of T as floats, in one load of their size (p is
 // aligned to it: head offsets are multiples of the head dim, a multiple of kN).
 template <typename T, int kN>
@@ -84,7 +69,7 @@ __global__ void __launch_bounds__(kSplitWarps * 32)
     for (int d = 0; d < 32 * kDims; d += kPer16) {
       if (d >= hd) break;
       float kf[kPer16];
-      Load16(kj + d, kf);
+      LoadRun<kPer16>(kj + d, kf);
 #pragma unroll
       for (int g = 0; g < kMaxGroup; ++g)
         if (g < group)
@@ -308,10 +293,12 @@ void CachedAttention(const T* q, const T* k, const T* v, int64_t rows, const int
     return CachedAttentionPerHead(q, k, v, rows, key_begin, key_last, q_heads, kv_heads, head_dim, out, s);
   const auto args = std::make_tuple(q, k, v, rows, key_begin, key_last, q_heads, kv_heads, head_dim, splits, partial,
                                     out, s);
-  if (head_dim <= 32) return std::apply(LaunchSplit<T, 1>, args);
-  if (head_dim <= 64) return std::apply(LaunchSplit<T, 2>, args);
-  if (head_dim <= 128) return std::apply(LaunchSplit<T, 4>, args);
-  return std::apply(LaunchSplit<T, 8>, args);
+  switch (dims_per_lane) {
+    case 1: return std::apply(LaunchSplit<T, 1>, args);
+    case 2: return std::apply(LaunchSplit<T, 2>, args);
+    case 4: return std::apply(LaunchSplit<T, 4>, args);
+    default: return std::apply(LaunchSplit<T, 8>, args);
+  }
 }
 
 template <typename T>

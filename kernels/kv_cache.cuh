@@ -30,9 +30,10 @@ void WriteCacheRows(const T* x, int64_t rows, int64_t cols, const int64_t* cache
 // softmax weights per head and accumulates V with each lane owning
 // consecutive output dimensions (a key's row is one load per lane). Each
 // split leaves its maximum, sum and weighted values in `partial`; a second
-// kernel combines the splits of each (row, query head) in split order. The splits are fixed by the row's own
-// key count, so a row's result depends on its own keys only: not on the
-// batch's other rows, nor on where its keys sit in the cache.
+// kernel combines the splits of each (row, query head) in split order. The
+// splits are fixed by the row's own key count, so a row's result depends on
+// its own keys only: not on the batch's other rows, nor on where its keys
+// sit in the cache.
 //
 // `partial` holds CachedAttentionPartialFloats(rows, q_heads, head_dim,
 // max_keys) floats, max_keys the most keys of any row. Head dims whose rows

@@ -37,9 +37,9 @@
 // path), 2.52x at w2a16-g64, 2.94x at w1a16-g128, 1.35x at w8a16, whose
 // 63 KiB stages leave 3 blocks per SM. What would move it: more warps per
 // SM (a single row's stages now hold that row alone: 7 blocks per SM,
-// 2.22x at w4a16-g128, 1.45x at w8a16), and a stream-K split for the short blocks of narrow layers (8192x8192 runs
-// 8 slices of 4 chunks per block); deeper rings (4-6 stages) measured
-// slower, at 2 blocks per SM.
+// 2.22x at w4a16-g128, 1.45x at w8a16), and a stream-K split for the
+// short blocks of narrow layers (8192x8192 runs 8 slices of 4 chunks per
+// block); deeper rings (4-6 stages) measured slower, at 2 blocks per SM.
 //
 // Batch invariance: a row of x meets the same instructions in the same
 // order whatever the other rows are: its 8-row tile's MMAs see only its own
@@ -128,9 +128,9 @@ __device__ __forceinline__ void FillTable(const LowbitWeights& w, float* table) 
 // A block's shared memory: S stages, each holding one chunk (256 inputs) of
 // everything the chunk's MMAs read: the block's XRows rows of x (8 per tile
 // of rows, or the one row of a single-row product), and per warp its tile's
-// codes, scales and zero points. Stage s is refilled by cp.async
-// while stages s+1 .. s+S-1 are consumed, so S-1 chunks of every warp's
-// codes are in flight at once.
+// codes, scales and zero points. Stage s is refilled by cp.async while
+// stages s+1 .. s+S-1 are consumed, so S-1 chunks of every warp's codes are
+// in flight at once.
 template <int B, int XRows, int kGroups>
 struct Stages {
   static constexpr int kRows = XRows;
