@@ -3,6 +3,7 @@
 #include <cfloat>
 #include <cmath>
 
+#include "dependent_launch.cuh"
 #include "element.cuh"
 #include "launch_check.cuh"
 
@@ -24,6 +25,7 @@ __global__ void EmbedKernel(const T* table, int64_t dim, const int32_t* ids, int
 // double final accumulate for long rows.
 template <typename T>
 __global__ void RmsNormKernel(const float* x, const float* w, int64_t dim, float eps, T* out, bool vector) {
+  pdl::AllowDependents();  // a low-bit product after it streams its weights meanwhile
   const float* xr = x + blockIdx.x * dim;
   T* o = out + blockIdx.x * dim;
   __shared__ double partial[kThreads];
@@ -78,6 +80,7 @@ __global__ void RotaryKernel(T* x, int64_t rows, int64_t heads, int64_t head_dim
 // stage is bound by memory traffic. `vector`: all three 16-byte aligned.
 template <typename T>
 __global__ void SwiGluKernel(const T* g, const T* u, int64_t n, T* out, bool vector) {
+  pdl::AllowDependents();
   constexpr int kVec = 16 / sizeof(T);
   const int64_t i = (blockIdx.x * int64_t{blockDim.x} + threadIdx.x) * kVec;
   if (i >= n) return;
@@ -119,6 +122,7 @@ __global__ void SliceColumnsKernel(const T* x, int64_t rows, int64_t cols, int64
 }
 
 __global__ void ToBf16Kernel(const float* x, int64_t n, __nv_bfloat16* out) {
+  pdl::AllowDependents();
   const int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
   if (i < n) out[i] = __float2bfloat16_rn(x[i]);
 }

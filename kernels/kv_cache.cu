@@ -3,6 +3,7 @@
 #include <cmath>
 #include <tuple>
 
+#include "dependent_launch.cuh"
 #include "element.cuh"
 #include "launch_check.cuh"
 
@@ -158,6 +159,7 @@ __global__ void __launch_bounds__(kSplitWarps * 32)
 template <typename T>
 __global__ void CombineSplitsKernel(const float* partial, const int64_t* key_begin, const int64_t* key_last,
                                     int q_heads, int head_dim, int splits, T* out) {
+  pdl::AllowDependents();  // the output projection streams its weights meanwhile
   const int64_t r = blockIdx.x;
   const int h = blockIdx.y, hd = head_dim;
   const int n = static_cast<int>((key_last[r] - key_begin[r]) / kSplitKeys + 1);
@@ -193,6 +195,7 @@ template <typename T>
 __global__ void __launch_bounds__(kWarps * 32)
     CachedAttentionKernel(const T* q, const T* k, const T* v, const int64_t* key_begin, const int64_t* key_last,
                           int q_heads, int kv_heads, int head_dim, T* out) {
+  pdl::AllowDependents();
   __shared__ float sq[256];
   __shared__ float sacc[kWarps][256];
   __shared__ float sm[kWarps], sl[kWarps];

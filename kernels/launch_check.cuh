@@ -10,8 +10,9 @@
 
 namespace qsweep::kernels {
 
-inline void CheckLaunch(const char* file, int line) {
-  const cudaError_t e = cudaGetLastError();
+// `e`: what the launch returned (cudaLaunchKernelEx), or the last error
+// (a <<<>>> launch).
+inline void CheckLaunch(const char* file, int line, cudaError_t e = cudaGetLastError()) {
   if (e == cudaSuccess) return;
   std::fprintf(stderr, "qsweep: kernel launch failed at %s:%d: %s (%s)\n", file, line, cudaGetErrorName(e),
                cudaGetErrorString(e));
@@ -21,3 +22,4 @@ inline void CheckLaunch(const char* file, int line) {
 }  // namespace qsweep::kernels
 
 #define QSWEEP_KERNEL_CHECK() ::qsweep::kernels::CheckLaunch(__FILE__, __LINE__)
+#define QSWEEP_KERNEL_LAUNCH_CHECK(launch) ::qsweep::kernels::CheckLaunch(__FILE__, __LINE__, (launch))

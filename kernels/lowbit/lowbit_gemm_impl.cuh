@@ -4,13 +4,17 @@
 // gemm: a warp owns 16 output rows (one tensor-core A tile high) over one
 // slice of the input dimension; a block's 4 warps own 64 adjacent rows and
 // share their activations through shared memory. Per 256 inputs (a chunk)
-// a lane copies its b 16-byte pieces of codes (the warp's q-th piece is 512
-// consecutive bytes) into a 3-stage ring of shared memory with cp.async,
-// beside the block's rows of x and the tile's scales, so that two chunks
-// of every warp's codes are in flight while a third is computed: a warp
-// consumes a chunk in well under HBM's loaded latency of about a
-// microsecond, and one chunk ahead in registers (what this kernel did
-// before) left each SM 24 KiB in flight and the kernel at 1.6 TB/s.
+// a warp's codes are b x 512 consecutive bytes: one bulk copy of one lane
+// (bulk_copy.cuh) moves them into a 3-stage ring of shared memory, beside
+// the block's rows of x and the tile's scales (cp.async, 16 bytes a lane),
+// so that two chunks of every warp's codes are in flight while a third is
+// computed: a warp consumes a chunk in well under HBM's loaded latency of
+// about a microsecond. One chunk ahead in registers left each SM 24 KiB in
+// flight and the kernel at 1.6 TB/s. All copies by cp.async took about 120
+// of a warp's 426 instructions per chunk with their addresses; everything
+// by bulk copies (13 of 16-2048 bytes per block and chunk) measured 5-11%
+// slower than that, the small copies costing the copy engine more than
+// they saved the warps.
 // Activations are read as two 16-byte shared loads per 64 inputs and 8
 // rows, already in fragment order (mma_tiled_weights.h permutes the inputs
 // for that). Codes become bf16 operand pairs in registers, and mma.sync
@@ -37,9 +41,11 @@
 // path), 2.52x at w2a16-g64, 2.94x at w1a16-g128, 1.35x at w8a16, whose
 // 63 KiB stages leave 3 blocks per SM. What would move it: more warps per
 // SM (a single row's stages now hold that row alone: 7 blocks per SM,
-// 2.22x at w4a16-g128, 1.45x at w8a16), and a stream-K split for the
-// short blocks of narrow layers (8192x8192 runs 8 slices of 4 chunks per
-// block); deeper rings (4-6 stages) measured slower, at 2 blocks per SM.
+// 2.22x at w4a16-g128, 1.45x at w8a16; with the codes' bulk copies and
+// the weights streamed before the previous kernel ends, dependent_launch.cuh:
+// 2.26x and 1.45x, 1.45x and 1.02x at 16 rows), and a stream-K split for
+// the short blocks of narrow layers (8192x8192 runs 8 slices of 4 chunks
+// per block); deeper rings (4-6 stages) measured slower, at 2 blocks per SM.
 //
 // Batch invariance: a row of x meets the same instructions in the same
 // order whatever the other rows are: its 8-row tile's MMAs see only its own
@@ -56,6 +62,8 @@
 #include <cuda_bf16.h>
 
 #include "attention_common.cuh"
+#include "bulk_copy.cuh"
+#include "dependent_launch.cuh"
 #include "launch_check.cuh"
 #include "lowbit/dequant_formats.cuh"
 #include "lowbit/lowbit_gemm.cuh"
@@ -181,6 +189,7 @@ __global__ void __launch_bounds__(kThreads) GemmKernel(LowbitWeights w, const __
   extern __shared__ __align__(16) unsigned char smem_raw[];
   auto* stages = reinterpret_cast<typename St::Stage*>(smem_raw);
   __shared__ float table[16];
+  pdl::AllowDependents();  // the next product may begin streaming its weights once every block runs
   FillTable<F>(w, table);
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, gid = lane / 4, tig = lane % 4;
   const int64_t row_tiles = w.out_padded / 16, chunks = w.in_padded / 256;
@@ -198,29 +207,49 @@ __global__ void __launch_bounds__(kThreads) GemmKernel(LowbitWeights w, const __
   for (int st = 0; st < S; ++st)
     for (int i = threadIdx.x; i < (kRows - x_rows) * kRowPieces; i += kThreads)
       reinterpret_cast<uint4*>(&stages[st].x[x_rows + i / kRowPieces][0])[i % kRowPieces] = make_uint4(0, 0, 0, 0);
-  // What each thread copies per chunk, from bases fixed here: 16 bytes of
-  // x rows warp + 4i (the tile's rows there are; the others stay the zeros
-  // just written), its lane's B pieces of codes, and for lanes below 2 per
-  // group the tile's scales (16 rows of fp16: two pieces a group), below 1
-  // per group its zero points.
+  // A chunk's copies, from bases fixed here. The codes, a warp's B x 512
+  // consecutive bytes, one bulk copy by lane 0 counted off the stage's
+  // barrier (thread 0's arrival announces the block's bytes); the rest with
+  // cp.async, one commit group per chunk: 16 bytes of x rows warp + 4i (the
+  // tile's rows there are; the others stay the zeros just written), and
+  // for lanes below 2 per group the tile's scales (16 rows of fp16: two
+  // pieces a group), below 1 per group its zero points.
+  __shared__ __align__(8) uint64_t codes_landed[S];
+  const uint32_t bars0 = attn::SmemAddress(codes_landed);
+  if (threadIdx.x < S) bulk::InitBarrier(bars0 + threadIdx.x * 8, 1);
+  bulk::FenceBarrierInit();
   constexpr int kXPieces = (kRows + kWarps - 1) / kWarps;
   const __nv_bfloat16* x_lane = x + (m0 + warp) * ldx + lane * 8;
-  const uint4* codes = reinterpret_cast<const uint4*>(w.codes) + nt * chunks * B * 32 + lane;
+  const uint4* codes = reinterpret_cast<const uint4*>(w.codes) + nt * chunks * B * 32;
   const uint16_t* scales_lane = w.scales + (lane / 2) * w.out_padded + nt * 16 + 8 * (lane % 2);
   const uint8_t* zeros_lane = w.zeros != nullptr ? w.zeros + lane * w.out_padded + nt * 16 : nullptr;
   const bool copies_scales = active && lane < 2 * groups, copies_zeros = active && w.zeros != nullptr && lane < groups;
+  const uint32_t block_code_bytes =
+      static_cast<uint32_t>(std::min<int64_t>(kWarps, row_tiles - int64_t{blockIdx.x} * kWarps)) * B * 512;
   const uint32_t smem0 = attn::SmemAddress(stages);
   constexpr uint32_t kStageBytes = sizeof(typename St::Stage);
   constexpr uint32_t kCodesAt = offsetof(typename St::Stage, codes), kScalesAt = offsetof(typename St::Stage, scales),
                      kZerosAt = offsetof(typename St::Stage, zeros);
-  const uint32_t x_at = (warp * St::kPitch + lane * 8) * 2, codes_at = kCodesAt + (warp * B * 32 + lane) * 16,
+  const uint32_t x_at = (warp * St::kPitch + lane * 8) * 2, codes_at = kCodesAt + warp * B * 512,
                  scales_at = kScalesAt + warp * St::kMaxGroups * 32 + lane * 16,
                  zeros_at = kZerosAt + warp * St::kMaxGroups * 16 + lane * 16;
   // Offsets within a layer in 32-bit arithmetic (LaunchGemm checks that
   // they fit).
   const int in32 = static_cast<int>(w.in), out_padded32 = static_cast<int>(w.out_padded);
   const int c_end32 = static_cast<int>(c_end);
-  auto issue = [&](int c, int s) {
+  // The weights' copies (nothing a previous kernel writes), then x's.
+  auto issue_weights = [&](int c, int s) {
+    if (c >= c_end32) return;
+    const uint32_t base = smem0 + s * kStageBytes, bar = bars0 + s * 8;
+    if (threadIdx.x == 0) bulk::ArriveExpectBytes(bar, block_code_bytes);
+    if (active) {
+      if (lane == 0) bulk::CopyToShared(base + codes_at, codes + c * (B * 32), B * 512, bar);
+      const int g0 = shift < 0 ? 0 : (c * 256) >> shift;
+      if (copies_scales) attn::CopyAsync16At(base + scales_at, scales_lane + g0 * out_padded32, true);
+      if (copies_zeros) attn::CopyAsync16At(base + zeros_at, zeros_lane + g0 * out_padded32, true);
+    }
+  };
+  auto issue_x = [&](int c, int s) {
     if (c < c_end32) {
       const uint32_t base = smem0 + s * kStageBytes;
       const int k0 = c * 256;
@@ -230,14 +259,6 @@ __global__ void __launch_bounds__(kThreads) GemmKernel(LowbitWeights w, const __
         if (warp + kWarps * i < x_rows)
           attn::CopyAsync16At(base + x_at + i * kWarps * St::kPitch * 2, valid ? x_lane + i * kWarps * ldx + k0 : x,
                               valid);
-      if (active) {
-        const uint4* src = codes + c * (B * 32);
-#pragma unroll
-        for (int q = 0; q < B; ++q) attn::CopyAsync16At(base + codes_at + q * 512, src + q * 32, true);
-        const int g0 = shift < 0 ? 0 : k0 >> shift;
-        if (copies_scales) attn::CopyAsync16At(base + scales_at, scales_lane + g0 * out_padded32, true);
-        if (copies_zeros) attn::CopyAsync16At(base + zeros_at, zeros_lane + g0 * out_padded32, true);
-      }
     }
     attn::CommitAsync();  // empty past the slice's end: every chunk is one group
   };
@@ -249,13 +270,23 @@ __global__ void __launch_bounds__(kThreads) GemmKernel(LowbitWeights w, const __
     if constexpr (F::kPairs) return F::PairOf(scale, zero);
     else return F::Of(scale, zero);
   };
+  __syncthreads();  // the barriers are initialized
+  // The first stages' weights stream while the kernel before this one
+  // finishes (dependent_launch.cuh); x and the outputs wait for it.
 #pragma unroll
-  for (int s = 0; s < S - 1; ++s) issue(static_cast<int>(c_begin) + s, s);
+  for (int s = 0; s < S - 1; ++s) issue_weights(static_cast<int>(c_begin) + s, s);
+  pdl::WaitForPredecessor();
+#pragma unroll
+  for (int s = 0; s < S - 1; ++s) issue_x(static_cast<int>(c_begin) + s, s);
   int s = 0;
+  uint32_t parity = 0;
   for (int c = static_cast<int>(c_begin); c < c_end32; ++c) {
     attn::WaitAsync<S - 2>();
     __syncthreads();  // stage s is complete for every thread; stage s - 1 is free
-    issue(c + S - 1, s == 0 ? S - 1 : s - 1);
+    const int next = s == 0 ? S - 1 : s - 1;
+    issue_weights(c + S - 1, next);
+    issue_x(c + S - 1, next);
+    bulk::WaitPhase(bars0 + s * 8, parity);
     const typename St::Stage& st = stages[s];
     if (active) {
       uint32_t cw[4 * B];
@@ -345,9 +376,10 @@ __global__ void __launch_bounds__(kThreads) GemmKernel(LowbitWeights w, const __
         }
       }
     }
-    s = s == S - 1 ? 0 : s + 1;
+    if (s == S - 1) s = 0, parity ^= 1;
+    else ++s;
   }
-  attn::WaitAsync<0>();  // no copy outlives the block
+  attn::WaitAsync<0>();  // no copy outlives the block (the bulk copies: each was waited on)
   // acc[mt][i]: output row (of W) r0 + 8·(i / 2), row of x m0 + 8·mt + 2·tig + i % 2.
   if (slices == 1) {
     if (!active) return;
@@ -481,9 +513,13 @@ void LaunchGemm(const LowbitWeights& w, const __nv_bfloat16* x, int64_t rows, in
     std::fprintf(stderr, "qsweep: the low-bit gemm cannot have %zu bytes of shared memory on this device\n", smem);
     std::abort();
   }
-  GemmKernel<F, MT, kWide, XRows><<<grid, kThreads, smem, stream>>>(w, x, rows, ldx, y, ldy, mode, s.chunks_per_slice,
-                                                                    s.slices, partials, counters);
-  QSWEEP_KERNEL_CHECK();
+  // Launched to overlap the kernel before it: the part it does before
+  // waiting for that kernel reads the weights alone, and every path that
+  // writes weights on the device (upload, device quantization,
+  // calibration) synchronizes the stream before they are used.
+  QSWEEP_KERNEL_LAUNCH_CHECK(pdl::LaunchDependent(GemmKernel<F, MT, kWide, XRows>, grid, dim3(kThreads), smem, stream, w,
+                                                  x, rows, ldx, y, ldy, mode, s.chunks_per_slice, s.slices, partials,
+                                                  counters));
 }
 
 // Rows in tiles of 8, 16 or 32 per block: more rows share each dequantized

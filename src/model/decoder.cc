@@ -174,15 +174,16 @@ absl::Status Decoder::LoadWeights(const Checkpoint& ckpt) {
   auto from_device = [&](const std::string& name, LinearRole role, const WeightFormat& f, int64_t count,
                          const Backend::Bf16Rows& rows, int64_t out, int64_t width) -> absl::StatusOr<Layers> {
     std::span<const std::unique_ptr<Linear>> dense = held ? held->Find(name) : std::span<const std::unique_ptr<Linear>>{};
-    if (!dense.empty() && (static_cast<int64_t>(dense.size()) != count || dense[0]->out_features() != out ||
-                           dense[0]->in_features() != width))
-      return absl::InternalError(absl::StrFormat("%s: held as %d parts of [%d, %d], wanted %d of [%d, %d]", name,
-                                                 dense.size(), dense[0]->out_features(), dense[0]->in_features(),
-                                                 count, out, width));
+    // Held in the other reduction's parts (a noise-floor candidate scored
+    // with the plain reduction beside tp-invariant schemes): this scheme
+    // reads its own, and the held copy stays as the others use it.
+    const bool other_parts = !dense.empty() && (static_cast<int64_t>(dense.size()) != count ||
+                                                dense[0]->out_features() != out || dense[0]->in_features() != width);
+    if (other_parts) dense = {};
     Layers fresh;
     if (dense.empty()) {
       QSWEEP_ASSIGN_OR_RETURN(fresh, backend_->CreateDenseBf16(name, role, count, out, width, rows));
-      if (held) {
+      if (held && !other_parts) {
         Layers shares;
         for (const auto& l : fresh) shares.push_back(backend_->ShareLinear(*l, false));
         held->Put(name, std::move(shares));
