@@ -174,12 +174,13 @@ using StagesOf = Stages<F::kBits, XRows, kWide ? 4 : 16>;
 // out the 7 rows of zeros that would fill the rest of its tile: the lanes
 // of the other 7 columns of operand B take zeros from registers instead,
 // and more blocks fit per SM. Column 0 of each MMA sees the same operands
-// either way, so the row's result is the same bits. Every thread copies
-// its share of a chunk's activations, codes and group parameters into a
-// stage with cp.async, one commit group per chunk; a lane reads back only
-// its own codes, but the activations and parameters of the whole block, so
-// one barrier per chunk both publishes a stage and frees the one consumed
-// before it.
+// either way, so the row's result is the same bits. Each warp's codes of
+// a chunk arrive by one bulk copy, counted off the stage's barrier; every
+// thread copies its share of the activations and group parameters with
+// cp.async, one commit group per chunk. A lane reads back only its own
+// codes, but the activations and parameters of the whole block, so one
+// block barrier per chunk both publishes a stage and frees the one
+// consumed before it.
 template <class F, int MT, bool kWide, int XRows>
 __global__ void __launch_bounds__(kThreads) GemmKernel(LowbitWeights w, const __nv_bfloat16* __restrict__ x,
                                                        int64_t rows, int64_t ldx, void* y, int64_t ldy,
@@ -536,9 +537,9 @@ void LaunchGemm(const LowbitWeights& w, const __nv_bfloat16* x, int64_t rows, in
   // waiting for that kernel reads the weights alone, and every path that
   // writes weights on the device (upload, device quantization,
   // calibration) synchronizes the stream before they are used.
-  QSWEEP_KERNEL_LAUNCH_CHECK(pdl::LaunchDependent(GemmKernel<F, MT, kWide, XRows>, grid, dim3(kThreads), smem, stream, w,
-                                                  x, rows, ldx, y, ldy, mode, s.chunks_per_slice, s.slices, partials,
-                                                  counters));
+  QSWEEP_KERNEL_LAUNCH_CHECK(pdl::LaunchDependent(GemmKernel<F, MT, kWide, XRows>, grid, dim3(kThreads), smem, stream,
+                                                  w, x, rows, ldx, y, ldy, mode, s.chunks_per_slice, s.slices,
+                                                  partials, counters));
 }
 
 // Rows in tiles of 8, 16 or 32 per block: more rows share each dequantized
