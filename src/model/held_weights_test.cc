@@ -68,7 +68,9 @@ TEST(HeldWeights, SchemesQuantizedFromTheHeldCopyScoreAsLoadedOnes) {
       DeviceQuantizingCpu from_held;
       EXPECT_EQ(ScoreFixedSequenceOn(*ckpt, &from_held, o).logprobs, want.logprobs) << what;
       EXPECT_GE(from_held.quantized, 5 * layers) << what;  // at least the column-parallel projections
-      if (std::string(name) == "w8a16") EXPECT_EQ(from_held.quantized, 7 * layers) << what;  // per channel, tp 1
+      if (std::string(name) == "w8a16") {
+        EXPECT_EQ(from_held.quantized, 7 * layers) << what;  // per channel, tp 1
+      }
       o.held = nullptr;
       DeviceQuantizingCpu temporary;
       EXPECT_EQ(ScoreFixedSequenceOn(*ckpt, &temporary, o).logprobs, want.logprobs) << what << " without a store";
@@ -97,6 +99,28 @@ TEST(HeldWeights, AQuantizedSchemeFillsTheStore) {
   EXPECT_EQ(ScoreFixedSequenceOn(*ckpt, &second, {.scheme = S("bf16"), .held = &held}).logprobs,
             ScoreFixedSequence(*ckpt, {.scheme = S("bf16")}).logprobs);
   EXPECT_EQ(held.tensors(), 7 * ckpt->config().num_layers + 1);
+}
+
+// The noise-floor candidate (bf16 with the plain reduction, one part per
+// row-parallel projection) beside tp-invariant schemes, whose held copy is
+// in RowParallelParts: it reads its own o and down, and the store stays as
+// the invariant schemes use it.
+TEST(HeldWeights, TheOtherReductionsPartsAreReadNotHeld) {
+  const auto ckpt = Open("synthetic:tiny-llama3");
+  const int64_t layers = ckpt->config().num_layers;
+  HeldWeights held(ckpt.get());
+  DeviceQuantizingCpu base;
+  ScoreFixedSequenceOn(*ckpt, &base, {.scheme = S("bf16"), .tp_invariant = true, .held = &held});
+  const auto o_parts = held.Find("model.layers.0.self_attn.o_proj.weight").size();
+  ASSERT_GT(o_parts, 1u);
+  DeviceQuantizingCpu floor;
+  EXPECT_EQ(ScoreFixedSequenceOn(*ckpt, &floor, {.scheme = S("bf16"), .tp_invariant = false, .held = &held}).logprobs,
+            ScoreFixedSequence(*ckpt, {.scheme = S("bf16"), .tp_invariant = false}).logprobs);
+  EXPECT_EQ(held.tensors(), 7 * layers + 1);
+  EXPECT_EQ(held.Find("model.layers.0.self_attn.o_proj.weight").size(), o_parts);
+  DeviceQuantizingCpu after;
+  EXPECT_EQ(ScoreFixedSequenceOn(*ckpt, &after, {.scheme = S("w8a16"), .tp_invariant = true, .held = &held}).logprobs,
+            ScoreFixedSequence(*ckpt, {.scheme = S("w8a16"), .tp_invariant = true}).logprobs);
 }
 
 // A store holds one checkpoint's values: a load of another reads its own.
