@@ -425,9 +425,9 @@ __global__ void __launch_bounds__(kThreads) GemmKernel(LowbitWeights w, const __
     // Codes of 1 and 2 bits: up to 16 slices' loads in flight before their
     // adds (the adds keep slice order). Measured in one process on H200,
     // the whole Llama-3-70B layer at one row: w1a16-g128 133 us against
-    // 145 us with one load at a time; but w4a16-g128 196 us against 186 us
-    // (the 4-bit instances' main loops came out slower beside it), so the
-    // wider codes keep the plain loop.
+    // 145 us with one load at a time; but w4a16-g128 196 us against 186 us,
+    // every shape slower, for a reason not found (54 registers against 51,
+    // the same blocks per SM), so the wider codes keep the plain loop.
     constexpr int kBatch = B <= 2 ? 16 : 1;
     const float* p = partials + m * w.out_padded + n;
     const int64_t step = rows * w.out_padded;
