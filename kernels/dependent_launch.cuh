@@ -1,7 +1,8 @@
 // Programmatic dependent launch (Hopper): a kernel launched with
 // LaunchDependent may start while the kernel before it in the stream still
 // runs, do the work that reads nothing its predecessor writes (a GEMM
-// streams its weights, which no kernel writes), then wait for the
+// streams its weights, which no kernel of a forward writes; the kernels
+// that make them are followed by a stream synchronization), then wait for the
 // predecessor's completion and memory before touching anything else. The
 // predecessor lets it start early by calling AllowDependents; a kernel
 // that does not call it lets its dependents start only as its blocks exit.
