@@ -52,4 +52,22 @@ __device__ inline void CopyToShared(uint32_t dst, const void* src, uint32_t byte
                : "memory");
 }
 
+// The box of a two-dimensional tensor map (a __grid_constant__ kernel
+// parameter) whose first corner is element (inner, outer), to the
+// shared-window address `dst`, counted off barrier `bar`. Elements outside
+// the tensor arrive as zeros and count as bytes like the others.
+__device__ inline void TensorCopy2dToShared(uint32_t dst, const void* map, int32_t inner, int32_t outer,
+                                            uint32_t bar) {
+  asm volatile(
+      "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3}], [%4];\n" ::"r"(
+          dst),
+      "l"(map), "r"(inner), "r"(outer), "r"(bar)
+      : "memory");
+}
+
+// One arrival on the barrier (no bytes announced).
+__device__ inline void Arrive(uint32_t bar) {
+  asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(bar) : "memory");
+}
+
 }  // namespace qsweep::kernels::bulk

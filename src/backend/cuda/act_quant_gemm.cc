@@ -2,6 +2,7 @@
 
 #include "backend/cuda/cublaslt_plan.h"
 #include "core/status_macros.h"
+#include "int8_gemm.cuh"
 
 namespace qsweep {
 namespace {
@@ -102,6 +103,13 @@ void ActQuantGemm::Run(const ActQuantOnDevice& w, const void* x, DType xtype, in
   if (w.nibbles) {
     kernels::UnpackInt4(reinterpret_cast<const uint8_t*>(w.codes), w.out_padded * w.in_padded, b.unpacked, stream);
     a = b.unpacked;
+  }
+  // Integer products from 128 rows on: the int8 tensor-core kernel
+  // (kernels/int8_gemm.cuh). Its sums are exact, as cuBLASLt's are, so a
+  // row has the same bits on either path.
+  if (!w.fp8 && rows >= kernels::kInt8GemmMinRows && kernels::Int8GemmTakes(b.codes, a, w.in_padded, ldy)) {
+    kernels::Int8Gemm(b.codes, rows, a, w.out, w.out_padded, w.in_padded, b.scales, w.scales, y, ldy, out, stream);
+    return;
   }
   const bool add = out == kernels::ScaledOut::kAddF32;
   if (w.fp8) {
