@@ -61,7 +61,9 @@ TEST(MmaTiledWeights, EveryFormatRoundTripsWithZeroPadding) {
         for (int64_t n = 0; n < t.out_padded; ++n) {
           const bool real = n < out && g < q.groups;
           ASSERT_EQ(t.scales[g * t.out_padded + n], real ? q.scales[n * q.groups + g] : 0) << name;
-          if (f.asymmetric) ASSERT_EQ(t.zeros[g * t.out_padded + n], real ? q.zeros[n * q.groups + g] : 0) << name;
+          if (f.asymmetric) {
+            ASSERT_EQ(t.zeros[g * t.out_padded + n], real ? q.zeros[n * q.groups + g] : 0) << name;
+          }
         }
       EXPECT_GE(t.groups_padded * t.group, t.in_padded);
     }

@@ -37,7 +37,7 @@ TEST(PrepareRequests, ATokenizerWhoseIdsPassTheModelsVocabularyIsRefused) {
 TEST(PrepareRequests, TokenIdsAreCheckedInEveryKindOfRequest) {
   RequestSet r;
   r.tokenizer = "tok.json";
-  r.tasks.push_back({.name = "mc", .samples = {{.sample_id = 7, .contexts = {{1, 2}}, .continuations = {{3}, {4}}}}});
+  r.tasks.push_back({.name = "mc", .samples = {{.sample_id = 7, .contexts = {{1, 2}}, .continuations = {{3}, {4}}, .continuation_bytes = {1, 1}}}});
   r.corpora.push_back({.name = "text", .tokens = {0, 5, 9}});
   EXPECT_TRUE(CheckTokenIds(r, 10, "m").ok());
   for (int where = 0; where < 3; ++where) {
