@@ -192,6 +192,17 @@ CUtensorMap CodesMap(const int8_t* base, int64_t inner, int64_t outer, int box_o
 
 }  // namespace
 
+bool Int8GemmPays(int64_t rows, int64_t n) {
+  static const int sms = [] {
+    int device = 0, count = 0;
+    QSWEEP_KERNEL_LAUNCH_CHECK(cudaGetDevice(&device));
+    QSWEEP_KERNEL_LAUNCH_CHECK(cudaDeviceGetAttribute(&count, cudaDevAttrMultiProcessorCount, device));
+    return count;
+  }();
+  const int64_t tiles = (rows + kBlockRows - 1) / kBlockRows * ((n + kBlockCols - 1) / kBlockCols);
+  return rows >= kBlockRows && 2 * tiles >= sms;
+}
+
 void Int8Gemm(const int8_t* x, int64_t rows, const int8_t* w, int64_t n, int64_t n_padded, int64_t k,
               const float* x_scale, const float* w_scale, void* y, int64_t ldy, ScaledOut out, cudaStream_t s) {
   if (rows == 0 || n == 0) return;

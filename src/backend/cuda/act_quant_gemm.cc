@@ -104,10 +104,10 @@ void ActQuantGemm::Run(const ActQuantOnDevice& w, const void* x, DType xtype, in
     kernels::UnpackInt4(reinterpret_cast<const uint8_t*>(w.codes), w.out_padded * w.in_padded, b.unpacked, stream);
     a = b.unpacked;
   }
-  // Integer products from 128 rows on: the int8 tensor-core kernel
+  // Integer products where the int8 tensor-core kernel pays
   // (kernels/int8_gemm.cuh). Its sums are exact, as cuBLASLt's are, so a
   // row has the same bits on either path.
-  if (!w.fp8 && rows >= kernels::kInt8GemmMinRows && kernels::Int8GemmTakes(b.codes, a, w.in_padded, ldy)) {
+  if (!w.fp8 && kernels::Int8GemmPays(rows, w.out) && kernels::Int8GemmTakes(b.codes, a, w.in_padded, ldy)) {
     kernels::Int8Gemm(b.codes, rows, a, w.out, w.out_padded, w.in_padded, b.scales, w.scales, y, ldy, out, stream);
     return;
   }
