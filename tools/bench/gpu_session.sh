@@ -88,8 +88,13 @@ for step in $steps; do
   t0=$(date +%s)
   case $step in
   tests)
-    "$bin/src/backend/cuda/cuda_tests" ${CUDA_TESTS_FILTER:+--gtest_filter=$CUDA_TESTS_FILTER} >"$out/cuda_tests.log" 2>&1
-    note "cuda_tests: rc $? ($(grep -E '^\[  (PASSED|FAILED) ' "$out/cuda_tests.log" | tr '\n' ' '))"
+    # A kernel that hangs (a barrier never completes) ends here, with the
+    # test it was in, rather than taking the whole call (TESTS_TIMEOUT s).
+    timeout "${TESTS_TIMEOUT:-300}" "$bin/src/backend/cuda/cuda_tests" ${CUDA_TESTS_FILTER:+--gtest_filter=$CUDA_TESTS_FILTER} \
+      >"$out/cuda_tests.log" 2>&1
+    rc=$?
+    note "cuda_tests: rc $rc ($(grep -E '^\[  (PASSED|FAILED) ' "$out/cuda_tests.log" | tr '\n' ' '))"
+    [ $rc = 124 ] && echo "  timed out in: $(grep -E '^\[ RUN ' "$out/cuda_tests.log" | tail -1)"
     grep -E "FAILED|Failure" -A3 "$out/cuda_tests.log" | head -30
     ;;
   tp)
