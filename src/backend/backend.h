@@ -383,6 +383,12 @@ class Backend {
   // out = x / rms(x) * w
   virtual void RmsNorm(const Act& x, const DeviceArray& w, float eps, Act& out) = 0;
   virtual void Matmul(const Linear& l, const Act& x, Act& y) = 0;  // y = x·Wᵀ
+  // ys[i] = x·W_iᵀ for layers that read one input (q, k and v; gate and
+  // up): each what Matmul computes, with work shared where a backend can
+  // (an activation-quantized input need be quantized only once).
+  virtual void MatmulSameInput(std::span<const Linear* const> ls, const Act& x, std::span<Act* const> ys) {
+    for (size_t i = 0; i < ls.size(); ++i) Matmul(*ls[i], x, *ys[i]);
+  }
   // Whether Matmul of `rows` rows computes with the layer's weights as the
   // CPU reference does, its PackedLinear's fp32 dequantized values, rather
   // than their bf16 rounding (a GPU's expanded packed layers): what a check

@@ -319,7 +319,7 @@ void AddBenchCommand(CLI::App& app) {
                    "weight-only formats for the low-bit GEMM table against bf16, e.g. w4a16-g128,nf4-g64 "
                    "(default: none, the square bf16 ceiling)")
       ->delimiter(',');
-  gemm->add_option("--shapes", args->lowbit.shapes, "llama3-70b (default), llama3-8b, or <out>x<in>, comma-separated")
+  gemm->add_option("--shapes", args->lowbit.shapes, "llama3-70b (default), llama3-8b, llama:<hidden>x<kv>x<ffn>, or <out>x<in>, comma-separated")
       ->delimiter(',');
   gemm->add_option("--rows", args->lowbit.rows, "row counts M (default 1,4,16,64,256,4096,16384)")
       ->delimiter(',')

@@ -6,6 +6,8 @@
 // layer (each shape times how often the layer has it).
 #include "cli/bench_lowbit.h"
 
+#include <optional>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -14,6 +16,7 @@
 #include <random>
 
 #include "absl/strings/str_format.h"
+#include "cli/bench_layer.h"
 #include "core/dtype.h"
 #include "quant/packed_linear.h"
 #include "quant/scheme.h"
@@ -27,6 +30,18 @@ struct LayerShape {
   int count;  // linears of this shape in one decoder layer
 };
 
+// A Llama layer's widths: the named models', or llama:<hidden>x<kv>x<ffn>.
+std::optional<LayerDims> LlamaDims(const std::string& model) {
+  if (model == "llama3-70b") return LayerDims{8192, 1024, 28672};
+  if (model == "llama3-8b") return LayerDims{4096, 1024, 14336};
+  LayerDims d{};
+  char end = 0;
+  if (std::sscanf(model.c_str(), "llama:%ldx%ldx%ld%c", &d.hidden, &d.kv, &d.ffn, &end) == 3 && d.hidden > 0 &&
+      d.kv > 0 && d.ffn > 0 && d.hidden * d.ffn <= (int64_t{1} << 32))
+    return d;
+  return std::nullopt;
+}
+
 absl::StatusOr<std::vector<LayerShape>> ShapesOf(const std::string& model) {
   // q, k, v, o, gate, up, down at tp 1.
   auto llama = [](int64_t hidden, int64_t kv, int64_t ffn) {
@@ -35,13 +50,14 @@ absl::StatusOr<std::vector<LayerShape>> ShapesOf(const std::string& model) {
                                    {"gate,up", ffn, hidden, 2},
                                    {"down", hidden, ffn, 1}};
   };
-  if (model == "llama3-70b") return llama(8192, 1024, 28672);
-  if (model == "llama3-8b") return llama(4096, 1024, 14336);
+  if (const std::optional<LayerDims> d = LlamaDims(model)) return llama(d->hidden, d->kv, d->ffn);
   int64_t out = 0, in = 0;
   if (std::sscanf(model.c_str(), "%ldx%ld", &out, &in) == 2 && out > 0 && in > 0 && out * in <= (int64_t{1} << 32))
     return std::vector<LayerShape>{{model, out, in, 1}};
   return absl::InvalidArgumentError(
-      absl::StrFormat("--shapes: '%s' is not llama3-70b, llama3-8b or <out>x<in> (at most 2^32 weights)", model));
+      absl::StrFormat("--shapes: '%s' is not llama3-70b, llama3-8b, llama:<hidden>x<kv>x<ffn> or <out>x<in> (at "
+                      "most 2^32 weights)",
+                      model));
 }
 
 std::vector<float> Normal(int64_t n, uint32_t seed) {
@@ -207,6 +223,25 @@ absl::Status BenchLowbit(Backend& b, const LowbitBenchArgs& a) {
       absl::PrintF("  %-14s %-16s %6d %11.2f %9s %9s %7.2fx\n", key.first.c_str(), "layer", key.second, t.first, "-",
                   "-", t.second / t.first);
   }
+  // One model's layer, also as the decoder runs it.
+  const std::optional<LayerDims> dims = a.shapes.size() == 1 ? LlamaDims(a.shapes[0]) : std::nullopt;
+  if (!dims) return absl::OkStatus();
+  absl::PrintF("# the whole layer as the decoder runs it (q, k, v and gate, up from one input each; timed together)\n");
+  std::map<int64_t, double> bf16_layer;
+  for (int64_t m : a.rows) {
+    auto t = DecoderOrderLayerMicros(b, *dims, WeightFormat::Dense(16), m, a.iters);
+    if (!t.ok()) return t.status();
+    bf16_layer[m] = *t;
+  }
+  for (const SchemeSpec& f : formats)
+    for (int64_t m : a.rows) {
+      auto t = DecoderOrderLayerMicros(b, *dims, f.format, m, a.iters);
+      if (!t.ok()) return t.status();
+      absl::PrintF("  %-14s %-16s %6d %11.2f %9s %9s %7.2fx\n", f.base.c_str(), "layer, decoder", m, *t, "-", "-",
+                  bf16_layer[m] / *t);
+    }
+  for (const auto& [m, t] : bf16_layer)
+    absl::PrintF("  %-14s %-16s %6d %11.2f %9s %9s %7.2fx\n", "bf16", "layer, decoder", m, t, "-", "-", 1.0);
   return absl::OkStatus();
 }
 

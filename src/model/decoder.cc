@@ -459,9 +459,9 @@ void Decoder::RunLayer(const Layer& L, const LinearInputTap* tap, int64_t cache,
   if (span != LayerSpan::kMlpToHidden) {
     backend_->RmsNorm(x_, *L.attn_norm, eps, h);
     if (tap) (*tap)(LinearInput::kAttention, h);
-    backend_->Matmul(*L.q, h, q);
-    backend_->Matmul(*L.k, h, k);
-    backend_->Matmul(*L.v, h, v);
+    const Linear* qkv[] = {L.q.get(), L.k.get(), L.v.get()};
+    Act* qkv_out[] = {&q, &k, &v};
+    backend_->MatmulSameInput(qkv, h, qkv_out);
     if (L.q_bias) {
       backend_->AddBias(*L.q_bias, q);
       backend_->AddBias(*L.k_bias, k);
@@ -485,8 +485,9 @@ void Decoder::RunLayer(const Layer& L, const LinearInputTap* tap, int64_t cache,
   }
   backend_->RmsNorm(x_, *L.mlp_norm, eps, h);
   if (tap) (*tap)(LinearInput::kMlp, h);
-  backend_->Matmul(*L.gate, h, g);
-  backend_->Matmul(*L.up, h, u);
+  const Linear* gate_up[] = {L.gate.get(), L.up.get()};
+  Act* gate_up_out[] = {&g, &u};
+  backend_->MatmulSameInput(gate_up, h, gate_up_out);
   backend_->SwiGlu(g, u, g);
   if (tap) (*tap)(LinearInput::kMlpHidden, g);
   if (span != LayerSpan::kWhole) return;

@@ -22,6 +22,18 @@ if "$qsweep" bench forward --backend cpu --model synthetic:tiny --gemm 0 --reduc
 fi
 gemm=$("$qsweep" bench gemm --backend cpu --gemm 64 --iters 1)
 grep -Eq '^  gemm +bf16 64x64x64 ' <<<"$gemm"
+# The format table of one Llama layer: per-shape rows (each checked), the
+# layer's sum, and the layer as the decoder runs it (its shared products
+# checked against each alone).
+low=$("$qsweep" bench gemm --backend cpu --formats w8a8,w4a16-g32 --shapes llama:64x16x96 --rows 1,5 --samples 1)
+echo "$low"
+[ "$(grep -Ec '^  (w8a8|w4a16-g32|bf16) +(q,o|k,v|gate,up|down) ' <<<"$low")" -eq 24 ]
+[ "$(grep -Ec '^  (w8a8|w4a16-g32) +layer +[15] ' <<<"$low")" -eq 4 ]
+[ "$(grep -Ec '^  (w8a8|w4a16-g32|bf16) +layer, decoder +[15] ' <<<"$low")" -eq 6 ]
+if "$qsweep" bench gemm --backend cpu --formats w8a8 --shapes llama:64x16 2>"$err"; then
+  echo "a bad layer shape was accepted"; exit 1
+fi
+grep -q "llama:64x16" "$err"
 if "$qsweep" bench forward --backend cpu --model synthetic:nope --gemm 0 2>"$err"; then
   echo "an unknown model was accepted"; exit 1
 fi
