@@ -98,11 +98,12 @@ absl::Status WriteMetricsFile(const std::string& path, const SweepMetrics& m, co
     QSWEEP_RETURN_IF_ERROR(f.SetAttr("/", "requests_id", m.requests_id));
     QSWEEP_RETURN_IF_ERROR(f.SetAttr("/", "baseline", m.baseline_scheme));
     QSWEEP_RETURN_IF_ERROR(f.CreateGroup("/summary"));
-    std::vector<std::string> schemes;
+    std::vector<std::string> schemes, devices;
     constexpr int kColumns = 21;
     std::vector<double> cols[kColumns];
     for (const SummaryRow& r : rows) {
       schemes.push_back(r.scheme);
+      devices.push_back(r.device);
       const double v[kColumns] = {r.bits_per_weight, r.size_gb, r.accuracy, r.delta_accuracy, r.delta_lo, r.delta_hi,
                                   r.flips_c2i, r.flips_i2c, r.flip_lo, r.flip_hi, r.mcnemar_p, r.answer_kl_mean,
                                   r.answer_kl_p95, r.ppl, r.ppl_ratio, r.token_kl_mean, r.top1_same,
@@ -116,6 +117,7 @@ absl::Status WriteMetricsFile(const std::string& path, const SweepMetrics& m, co
         "answer_kl_mean", "answer_kl_p95", "ppl", "ppl_ratio", "token_kl_mean", "top1_same", "tokens_per_s",
         "samples_per_s", "weight_gib", "device_gib"};
     QSWEEP_RETURN_IF_ERROR(f.SetAttr("/summary", "schemes", absl::StrJoin(schemes, "\n")));
+    QSWEEP_RETURN_IF_ERROR(f.SetAttr("/summary", "devices", absl::StrJoin(devices, "\n")));
     for (int i = 0; i < kColumns; ++i) QSWEEP_RETURN_IF_ERROR(f.Write(std::string("/summary/") + kNames[i], cols[i]));
     QSWEEP_RETURN_IF_ERROR(f.CreateGroup("/candidates"));
     for (const CandidateMetrics& c : m.candidates) {

@@ -88,7 +88,8 @@ TEST(MetricsFile, RoundTripIsExact) {
   const auto dir = testing::ScratchDir("metrics_file");
   auto m = CompareRuns({"base.h5", FakeRun(1, "bf16")}, {{"q.h5", FakeRun(2, "w4a16-g128")}});
   ASSERT_TRUE(m.ok()) << m.status();
-  const std::vector<SummaryRow> rows = SummaryRows(*m);
+  std::vector<SummaryRow> rows = SummaryRows(*m);
+  rows[0].device = "NVIDIA H200";  // what each run's speed was measured on; "" where not measured
   const std::string p = (dir / "metrics.h5").string();
   ASSERT_TRUE(WriteMetricsFile(p, *m, rows).ok());
   EXPECT_FALSE(std::filesystem::exists(p + ".tmp"));
@@ -97,6 +98,7 @@ TEST(MetricsFile, RoundTripIsExact) {
   EXPECT_EQ(back->model, "m");
   EXPECT_EQ(back->baseline, "bf16");
   ASSERT_EQ(back->schemes, (std::vector<std::string>{rows[0].scheme, rows[1].scheme}));
+  EXPECT_EQ(back->devices, (std::vector<std::string>{"NVIDIA H200", ""}));
   ASSERT_EQ(back->summary.at("accuracy").size(), 2u);
   for (size_t i = 0; i < rows.size(); ++i) {
     EXPECT_EQ(back->summary.at("accuracy")[i], rows[i].accuracy);
@@ -233,6 +235,21 @@ TEST(MetricsFile, IncompleteOrForeignFilesAreRefused) {
     ASSERT_TRUE(e.Replace("/summary/ppl", std::vector<double>{1.0}));
   }
   expect_error("/summary/ppl has 1 rows for 2 schemes");
+  ASSERT_TRUE(WriteMetricsFile(p, *m, SummaryRows(*m)).ok());
+  {
+    testing::H5Editor e(p);
+    ASSERT_TRUE(e.SetStringAttr("/summary", "devices", "NVIDIA H200\nNVIDIA H200\ncpu"));
+  }
+  expect_error("/summary has 3 devices for 2 schemes");
+  {
+    testing::H5Editor e(p);
+    ASSERT_TRUE(e.DeleteAttr("/summary", "devices"));  // as files written before devices were recorded
+  }
+  {
+    auto old = ReadMetricsFile(p);
+    ASSERT_TRUE(old.ok()) << old.status();
+    EXPECT_EQ(old->devices, (std::vector<std::string>{"", ""}));
+  }
   ASSERT_TRUE(WriteMetricsFile(p, *m, SummaryRows(*m)).ok());
   {
     testing::H5Editor e(p);

@@ -24,6 +24,15 @@ absl::StatusOr<MetricsFileData> ReadMetricsFile(const std::string& path) {
   QSWEEP_ASSIGN_OR_RETURN(d.baseline, f.GetStringAttr("/", "baseline"));
   QSWEEP_ASSIGN_OR_RETURN(std::string names, f.GetStringAttr("/summary", "schemes"));
   d.schemes = absl::StrSplit(names, '\n');
+  d.devices.assign(d.schemes.size(), "");  // files written before they were recorded
+  if (f.HasAttr("/summary", "devices")) {
+    QSWEEP_ASSIGN_OR_RETURN(std::string devices, f.GetStringAttr("/summary", "devices"));
+    std::vector<std::string> each = absl::StrSplit(devices, '\n');
+    if (each.size() != d.schemes.size())
+      return absl::DataLossError(absl::StrFormat("%s: /summary has %d devices for %d schemes", path, each.size(),
+                                                 d.schemes.size()));
+    d.devices = std::move(each);
+  }
   QSWEEP_ASSIGN_OR_RETURN(std::vector<std::string> columns, f.Children("/summary"));
   for (const std::string& c : columns) {
     QSWEEP_ASSIGN_OR_RETURN(d.summary[c], f.Read<double>("/summary/" + c));

@@ -48,6 +48,7 @@ struct MetricsCandidateData {
 struct MetricsFileData {
   std::string model, baseline;
   std::vector<std::string> schemes;                     // summary rows, baseline first
+  std::vector<std::string> devices;                     // per scheme, what its speed was measured on ("": unknown)
   std::map<std::string, std::vector<double>> summary;   // column → [schemes]
   std::vector<std::string> task_names, corpus_names, generation_names;
   std::vector<MetricsCandidateData> candidates;

@@ -23,6 +23,7 @@ struct SummaryRow {
   // Measured in the run (0: not measured, or not counted by its backend).
   double tokens_per_s = 0, samples_per_s = 0;
   double weight_gib = 0, device_gib = 0;  // device memory of one rank: the weights, all in use
+  std::string device;                      // what the speed was measured on (empty: not measured)
 };
 
 }  // namespace qsweep

@@ -16,6 +16,7 @@
 #include "report/decision.h"
 #include "report/layer_sensitivity.h"
 #include "report/readable.h"
+#include "report/speed_caveat.h"
 #include "report/report_sections.h"
 
 namespace qsweep {
@@ -360,9 +361,17 @@ std::optional<Chart> ResourceChart(const MetricsFileData& m, const std::string& 
     acc.push_back(Num(m.Value("accuracy", i)));
   }
   const auto front = ParetoFront(x, acc);
-  for (size_t i = 0; i < n; ++i)
+  // A speed that the device does not run natively says so (speed_caveat.h).
+  bool any_note = false;
+  for (size_t i = 0; i < n; ++i) {
+    const std::string note = more_is_better ? SpeedCaveat(m, i) : "";
+    any_note = any_note || !note.empty();
     c.rows.push_back({{"scheme", m.schemes[i]}, {"family", FamilyOf(m, i)}, {column, Num(m.Value(column, i))},
-                      {"accuracy", acc[i]}, {"front", bool(front[i])}});
+                      {"accuracy", acc[i]}, {"front", bool(front[i])}, {"note", note}});
+  }
+  if (any_note)
+    c.caption += " On Hopper (sm_90) the schemes with 4-bit activations run them through the int8 path: not native "
+                 "there (see each point's note).";
   c.spec = Base(c.title);
   c.spec["mark"] = {{"type", "point"}, {"size", 90}};
   c.spec["encoding"] = {{"x", {{"field", column}, {"type", "quantitative"}, {"title", axis}}},
@@ -370,7 +379,7 @@ std::optional<Chart> ResourceChart(const MetricsFileData& m, const std::string& 
                         {"color", {{"field", "family"}, {"type", "nominal"}}},
                         {"fill", {{"field", "front"}, {"type", "nominal"}, {"scale", {{"range", Json::array({"transparent", "#333"})}}}}},
                         {"tooltip", Json::array({{{"field", "scheme"}}, {{"field", column}, {"format", ".3s"}, {"title", axis}},
-                                                 {{"field", "accuracy"}, {"format", ".1%"}}})}};
+                                                 {{"field", "accuracy"}, {"format", ".1%"}}, {{"field", "note"}}})}};
   return c;
 }
 
@@ -573,12 +582,16 @@ std::vector<std::string> Recommend(const MetricsFileData& m) {
       if (!IsMeasurementRun(m, i) && m.Value("delta_accuracy", i) >= -0.01 &&
           (speed < 0 || m.Value("tokens_per_s", i) > m.Value("tokens_per_s", speed)))
         speed = static_cast<int>(i);
-    out.push_back(speed >= 0 ? absl::StrFormat("Speed first: %s — %.0f tokens/s, %.2fx the baseline's %.0f, the fastest "
-                                               "within 1 point of the baseline's accuracy (as each run measured it).",
-                                               describe(speed), m.Value("tokens_per_s", speed),
-                                               m.Value("tokens_per_s", speed) / m.Value("tokens_per_s", 0),
-                                               m.Value("tokens_per_s", 0))
-                             : "Speed first: no scheme stays within 1 point of the baseline's accuracy.");
+    std::string line = speed >= 0 ? absl::StrFormat("Speed first: %s — %.0f tokens/s, %.2fx the baseline's %.0f, the "
+                                                    "fastest within 1 point of the baseline's accuracy (as each run "
+                                                    "measured it).",
+                                                    describe(speed), m.Value("tokens_per_s", speed),
+                                                    m.Value("tokens_per_s", speed) / m.Value("tokens_per_s", 0),
+                                                    m.Value("tokens_per_s", 0))
+                                  : "Speed first: no scheme stays within 1 point of the baseline's accuracy.";
+    if (speed >= 0)
+      if (const std::string caveat = SpeedCaveat(m, speed); !caveat.empty()) line += " Its speed is " + caveat + ".";
+    out.push_back(line);
   } else {
     out.push_back("Speed first: not measured by every run of this sweep (runs made before qsweep measured it); among "
                   "the schemes above, fewer bits per weight move fewer bytes per token.");

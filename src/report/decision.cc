@@ -8,6 +8,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "report/readable.h"
+#include "report/speed_caveat.h"
 
 namespace qsweep {
 namespace {
@@ -61,7 +62,9 @@ std::vector<std::string> DecisionLines(const MetricsFileData& m) {
     s += absl::StrFormat("; %s %s", kl == "token_kl_mean" ? "token KL" : "answer KL", ReadableKl(m.Value(kl, i)));
     if (const double g = GenerationFlipRate(m, m.schemes[i]); std::isfinite(g))
       s += absl::StrFormat("; %s of generated answers flip", ReadablePercent(g));
-    if (speed) s += absl::StrFormat("; %.3g samples/s", m.Value("samples_per_s", i));
+    if (speed)
+      s += absl::StrFormat("; %.3g samples/s%s", m.Value("samples_per_s", i),
+                           SpeedCaveat(m, i).empty() ? "" : " (not native on sm_90)");
     if (memory) s += absl::StrFormat("; weights %s on the device", ReadableBytes(m.Value("weight_gib", i) * 1073741824.0));
     return s + ")";
   };

@@ -14,6 +14,7 @@ void AddPerformance(const RunPerformance& p, SummaryRow& r) {
   r.samples_per_s = p.samples_per_s();
   r.weight_gib = p.measured() && p.weight_bytes >= 0 ? p.weight_bytes / 1073741824.0 : 0;
   r.device_gib = p.measured() && p.device_bytes_in_use >= 0 ? p.device_bytes_in_use / 1073741824.0 : 0;
+  r.device = p.measured() ? p.device : "";
 }
 
 std::vector<SummaryRow> SummaryRows(const SweepMetrics& m) {
