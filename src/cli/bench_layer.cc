@@ -6,6 +6,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "absl/strings/str_format.h"
@@ -13,36 +14,24 @@
 #include "quant/packed_linear.h"
 
 namespace qsweep::cli {
-namespace {
 
-// A random [out, in] layer of `format` on the backend.
-absl::StatusOr<std::unique_ptr<Linear>> RandomLayer(Backend& b, const WeightFormat& format, int64_t out, int64_t in,
-                                                    uint32_t seed) {
-  std::vector<float> w(out * in);
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> normal;
-  for (float& v : w) v = RoundBF16(normal(rng));
-  auto packed = QuantizeLinear(format, w, out, in);
-  if (!packed.ok()) return packed.status();
-  return b.CreateLinear("bench.gemm.layer", LinearRole::kProjection, *std::move(packed));
+std::vector<float> RandomBf16(int64_t n, uint32_t seed) {
+  std::vector<float> v(n);
+  const int64_t block = 1 << 20;
+#pragma omp parallel for schedule(static)
+  for (int64_t b = 0; b < (n + block - 1) / block; ++b) {
+    std::mt19937 rng(seed * 7919u + static_cast<uint32_t>(b));
+    std::normal_distribution<float> d;
+    for (int64_t i = b * block; i < std::min(n, (b + 1) * block); ++i) v[i] = RoundBF16(d(rng));
+  }
+  return v;
 }
 
-}  // namespace
+namespace {
 
-absl::StatusOr<double> DecoderOrderLayerMicros(Backend& b, const LayerDims& d, const WeightFormat& format,
-                                               int64_t rows, int iters) {
-  struct Shape {
-    int64_t out, in;
-  };
-  // q, k, v, o, gate, up, down
-  const Shape shapes[] = {{d.hidden, d.hidden}, {d.kv, d.hidden},  {d.kv, d.hidden},  {d.hidden, d.hidden},
-                          {d.ffn, d.hidden},    {d.ffn, d.hidden}, {d.hidden, d.ffn}};
-  std::vector<std::unique_ptr<Linear>> ls;
-  for (int i = 0; i < 7; ++i) {
-    auto l = RandomLayer(b, format, shapes[i].out, shapes[i].in, 101 + i);
-    if (!l.ok()) return l.status();
-    ls.push_back(*std::move(l));
-  }
+// The layer at one row count: its activations, the check, the timing.
+absl::StatusOr<double> LayerMicros(Backend& b, const LayerDims& d, std::span<const std::unique_ptr<Linear>> ls,
+                                   int64_t rows, int iters) {
   // h: the normed input of q, k, v and of gate, up; q's output stands for
   // o's input and gate's for down's, as attention and SwiGLU would leave them.
   std::vector<Act> acts;
@@ -59,13 +48,7 @@ absl::StatusOr<double> DecoderOrderLayerMicros(Backend& b, const LayerDims& d, c
   }
   Act &h = acts[0], &q = acts[1], &k = acts[2], &v = acts[3], &o = acts[4], &g = acts[5], &u = acts[6],
       &down = acts[7];
-  {
-    std::vector<float> x(rows * d.hidden);
-    std::mt19937 rng(7);
-    std::normal_distribution<float> normal;
-    for (float& e : x) e = RoundBF16(normal(rng));
-    b.UploadTo(x, h);
-  }
+  b.UploadTo(RandomBf16(rows * d.hidden, 7), h);
   const Linear* qkv[] = {ls[0].get(), ls[1].get(), ls[2].get()};
   const Linear* gate_up[] = {ls[4].get(), ls[5].get()};
   auto layer = [&] {
@@ -96,7 +79,8 @@ absl::StatusOr<double> DecoderOrderLayerMicros(Backend& b, const LayerDims& d, c
       if (std::memcmp(want.data(), got.data(), want.size() * sizeof(float)) != 0) {
         free_all();
         return absl::InternalError(absl::StrFormat(
-            "bench gemm: the layer's product %d of a shared input differs from the same product alone", first + i));
+            "bench gemm: at M=%d the layer's product %d of a shared input differs from the same product alone", rows,
+            first + i));
       }
     }
   }
@@ -114,6 +98,33 @@ absl::StatusOr<double> DecoderOrderLayerMicros(Backend& b, const LayerDims& d, c
   std::sort(t.begin(), t.end());
   free_all();
   return t[t.size() / 2];
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<double>> DecoderOrderLayerMicros(Backend& b, const LayerDims& d, const WeightFormat& format,
+                                                            std::span<const int64_t> rows, int iters) {
+  struct Shape {
+    int64_t out, in;
+  };
+  // q, k, v, o, gate, up, down
+  const Shape shapes[] = {{d.hidden, d.hidden}, {d.kv, d.hidden},  {d.kv, d.hidden},  {d.hidden, d.hidden},
+                          {d.ffn, d.hidden},    {d.ffn, d.hidden}, {d.hidden, d.ffn}};
+  std::vector<std::unique_ptr<Linear>> ls;
+  for (int i = 0; i < 7; ++i) {
+    auto packed = QuantizeLinear(format, RandomBf16(shapes[i].out * shapes[i].in, 101 + i), shapes[i].out, shapes[i].in);
+    if (!packed.ok()) return packed.status();
+    auto l = b.CreateLinear("bench.gemm.layer", LinearRole::kProjection, *std::move(packed));
+    if (!l.ok()) return l.status();
+    ls.push_back(*std::move(l));
+  }
+  std::vector<double> out;
+  for (int64_t m : rows) {
+    auto t = LayerMicros(b, d, ls, m, iters);
+    if (!t.ok()) return t.status();
+    out.push_back(*t);
+  }
+  return out;
 }
 
 }  // namespace qsweep::cli

@@ -5,7 +5,8 @@
 // input need be quantized only once).
 #pragma once
 #include <cstdint>
-#include <optional>
+#include <span>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "backend/backend.h"
@@ -17,10 +18,15 @@ struct LayerDims {
   int64_t hidden, kv, ffn;
 };
 
-// The median time in µs of the layer's products at `rows` rows, weights in
-// `format` (RTN), over `iters` samples. Before it times, it checks that each
-// product of a shared input equals the same product run alone, bit for bit.
-absl::StatusOr<double> DecoderOrderLayerMicros(Backend& b, const LayerDims& d, const WeightFormat& format,
-                                               int64_t rows, int iters);
+// The median time in µs of the layer's products at each row count of
+// `rows`, weights in `format` (RTN), over `iters` samples each. Before it
+// times, it checks that each product of a shared input equals the same
+// product run alone, bit for bit.
+absl::StatusOr<std::vector<double>> DecoderOrderLayerMicros(Backend& b, const LayerDims& d, const WeightFormat& format,
+                                                            std::span<const int64_t> rows, int iters);
+
+// n normal values rounded to bf16, the same for a seed on any machine (blocks
+// of 2^20 values drawn in parallel, each from its own seed).
+std::vector<float> RandomBf16(int64_t n, uint32_t seed);
 
 }  // namespace qsweep::cli

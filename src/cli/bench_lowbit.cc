@@ -6,13 +6,12 @@
 // layer (each shape times how often the layer has it).
 #include "cli/bench_lowbit.h"
 
-#include <optional>
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <map>
+#include <optional>
 #include <random>
 
 #include "absl/strings/str_format.h"
@@ -58,18 +57,6 @@ absl::StatusOr<std::vector<LayerShape>> ShapesOf(const std::string& model) {
       absl::StrFormat("--shapes: '%s' is not llama3-70b, llama3-8b, llama:<hidden>x<kv>x<ffn> or <out>x<in> (at "
                       "most 2^32 weights)",
                       model));
-}
-
-std::vector<float> Normal(int64_t n, uint32_t seed) {
-  std::vector<float> v(n);
-  const int64_t block = 1 << 20;
-#pragma omp parallel for schedule(static)
-  for (int64_t b = 0; b < (n + block - 1) / block; ++b) {
-    std::mt19937 rng(seed * 7919u + static_cast<uint32_t>(b));
-    std::normal_distribution<float> d;
-    for (int64_t i = b * block; i < std::min(n, (b + 1) * block); ++i) v[i] = RoundBF16(d(rng));
-  }
-  return v;
 }
 
 // Median time per product, rotating over `layers` (copies of one weight, so
@@ -145,7 +132,7 @@ absl::Status BenchLowbit(Backend& b, const LowbitBenchArgs& a) {
   // Per (format, M): the layer's summed times, the format's and bf16's.
   std::map<std::pair<std::string, int64_t>, std::pair<double, double>> layer;
   for (const LayerShape& s : shapes) {
-    const std::vector<float> w = Normal(s.out * s.in, static_cast<uint32_t>(s.out + s.in));
+    const std::vector<float> w = RandomBf16(s.out * s.in, static_cast<uint32_t>(s.out + s.in));
     auto copies_for = [&](double bytes) { return std::clamp<int64_t>(static_cast<int64_t>(std::ceil(200e6 / bytes)), 1, 64); };
     std::vector<std::unique_ptr<Linear>> dense;
     auto packed_dense = QuantizeLinear(WeightFormat::Dense(16), w, s.out, s.in);
@@ -177,7 +164,7 @@ absl::Status BenchLowbit(Backend& b, const LowbitBenchArgs& a) {
         layers.push_back(*std::move(l));
       }
       for (int64_t m : a.rows) {
-        const std::vector<float> x = Normal(m * s.in, static_cast<uint32_t>(m * 31 + s.in));
+        const std::vector<float> x = RandomBf16(m * s.in, static_cast<uint32_t>(m * 31 + s.in));
         auto xa = b.Alloc(m, s.in, ActRole::kCompute, "the bench's input");
         if (!xa.ok()) return xa.status();
         auto ya = b.Alloc(m, s.out, ActRole::kAccumulate, "the bench's output");
@@ -227,21 +214,18 @@ absl::Status BenchLowbit(Backend& b, const LowbitBenchArgs& a) {
   const std::optional<LayerDims> dims = a.shapes.size() == 1 ? LlamaDims(a.shapes[0]) : std::nullopt;
   if (!dims) return absl::OkStatus();
   absl::PrintF("# the whole layer as the decoder runs it (q, k, v and gate, up from one input each; timed together)\n");
-  std::map<int64_t, double> bf16_layer;
-  for (int64_t m : a.rows) {
-    auto t = DecoderOrderLayerMicros(b, *dims, WeightFormat::Dense(16), m, a.iters);
+  auto bf16_layer = DecoderOrderLayerMicros(b, *dims, WeightFormat::Dense(16), a.rows, a.iters);
+  if (!bf16_layer.ok()) return bf16_layer.status();
+  for (const SchemeSpec& f : formats) {
+    auto t = DecoderOrderLayerMicros(b, *dims, f.format, a.rows, a.iters);
     if (!t.ok()) return t.status();
-    bf16_layer[m] = *t;
+    for (size_t i = 0; i < a.rows.size(); ++i)
+      absl::PrintF("  %-14s %-16s %6d %11.2f %9s %9s %7.2fx\n", f.base.c_str(), "layer, decoder", a.rows[i], (*t)[i],
+                  "-", "-", (*bf16_layer)[i] / (*t)[i]);
   }
-  for (const SchemeSpec& f : formats)
-    for (int64_t m : a.rows) {
-      auto t = DecoderOrderLayerMicros(b, *dims, f.format, m, a.iters);
-      if (!t.ok()) return t.status();
-      absl::PrintF("  %-14s %-16s %6d %11.2f %9s %9s %7.2fx\n", f.base.c_str(), "layer, decoder", m, *t, "-", "-",
-                  bf16_layer[m] / *t);
-    }
-  for (const auto& [m, t] : bf16_layer)
-    absl::PrintF("  %-14s %-16s %6d %11.2f %9s %9s %7.2fx\n", "bf16", "layer, decoder", m, t, "-", "-", 1.0);
+  for (size_t i = 0; i < a.rows.size(); ++i)
+    absl::PrintF("  %-14s %-16s %6d %11.2f %9s %9s %7.2fx\n", "bf16", "layer, decoder", a.rows[i], (*bf16_layer)[i],
+                "-", "-", 1.0);
   return absl::OkStatus();
 }
 
