@@ -361,13 +361,18 @@ std::optional<Chart> ResourceChart(const MetricsFileData& m, const std::string& 
     acc.push_back(Num(m.Value("accuracy", i)));
   }
   const auto front = ParetoFront(x, acc);
-  // A speed that the device does not run natively says so (speed_caveat.h).
+  // A speed that the device does not run natively says so (speed_caveat.h),
+  // in a column of its own where any does.
+  std::vector<std::string> notes(n);
   bool any_note = false;
+  for (size_t i = 0; i < n && more_is_better; ++i) {
+    notes[i] = SpeedCaveat(m, i);
+    any_note = any_note || !notes[i].empty();
+  }
   for (size_t i = 0; i < n; ++i) {
-    const std::string note = more_is_better ? SpeedCaveat(m, i) : "";
-    any_note = any_note || !note.empty();
     c.rows.push_back({{"scheme", m.schemes[i]}, {"family", FamilyOf(m, i)}, {column, Num(m.Value(column, i))},
-                      {"accuracy", acc[i]}, {"front", bool(front[i])}, {"note", note}});
+                      {"accuracy", acc[i]}, {"front", bool(front[i])}});
+    if (any_note) c.rows.back()["note"] = notes[i];
   }
   if (any_note)
     c.caption += " On Hopper (sm_90) the schemes with 4-bit activations run them through the int8 path: not native "
@@ -379,7 +384,8 @@ std::optional<Chart> ResourceChart(const MetricsFileData& m, const std::string& 
                         {"color", {{"field", "family"}, {"type", "nominal"}}},
                         {"fill", {{"field", "front"}, {"type", "nominal"}, {"scale", {{"range", Json::array({"transparent", "#333"})}}}}},
                         {"tooltip", Json::array({{{"field", "scheme"}}, {{"field", column}, {"format", ".3s"}, {"title", axis}},
-                                                 {{"field", "accuracy"}, {"format", ".1%"}}, {{"field", "note"}}})}};
+                                                 {{"field", "accuracy"}, {"format", ".1%"}}})}};
+  if (any_note) c.spec["encoding"]["tooltip"].push_back({{"field", "note"}});
   return c;
 }
 

@@ -3,6 +3,9 @@
 // speed-first recommendation.
 #include "report/speed_caveat.h"
 
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -10,6 +13,7 @@
 
 #include "report/dashboard.h"
 #include "report/decision.h"
+#include "test_paths.h"
 
 namespace qsweep {
 namespace {
@@ -79,6 +83,33 @@ TEST(SpeedCaveat, TheDecisionAndTheSpeedFirstLineSayIt) {
   const MetricsFileData cpu = Sweep("cpu");
   EXPECT_FALSE(Has(joined(DecisionLines(cpu)), "sm_90"));
   EXPECT_FALSE(Has(joined(Recommend(cpu)), "sm_90"));
+}
+
+// The speed chart's data carries the note, in a column of its own only
+// where some scheme has one; the memory chart never does.
+TEST(SpeedCaveat, TheSpeedChartCarriesTheNote) {
+  const auto dir = testing::ScratchDir("speed_caveat");
+  const auto assets = dir / "assets";  // empty stand-ins for the inlined libraries
+  for (const char* f : {"vega/build/vega.min.js", "vega-lite/build/vega-lite.min.js", "vega-embed/build/vega-embed.min.js"}) {
+    std::filesystem::create_directories((assets / f).parent_path());
+    std::ofstream(assets / f) << "";
+  }
+  auto read = [](const std::filesystem::path& p) {
+    std::ifstream in(p);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+  };
+  for (const char* device : {"NVIDIA H200", "cpu"}) {
+    const auto out = dir / (std::string(device) == "cpu" ? "cpu" : "h200");
+    ASSERT_TRUE(WriteDashboard(Sweep(device), out.string(), {.assets_dir = assets.string()}).ok()) << device;
+    const std::string speed = read(out / "data" / "speed_vs_accuracy.csv"),
+                      memory = read(out / "data" / "memory_vs_accuracy.csv");
+    ASSERT_FALSE(speed.empty()) << device;
+    EXPECT_EQ(Has(speed, "not native on sm_90"), std::string(device) != "cpu") << speed;
+    EXPECT_EQ(Has(speed.substr(0, speed.find('\n')), "note"), std::string(device) != "cpu") << speed;
+    EXPECT_FALSE(Has(memory, "note")) << memory;
+  }
 }
 
 }  // namespace
