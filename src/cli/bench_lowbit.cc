@@ -35,10 +35,14 @@ std::optional<LayerDims> LlamaDims(const std::string& model) {
   if (model == "llama3-8b") return LayerDims{4096, 1024, 14336};
   LayerDims d{};
   char end = 0;
-  if (std::sscanf(model.c_str(), "llama:%ldx%ldx%ld%c", &d.hidden, &d.kv, &d.ffn, &end) == 3 && d.hidden > 0 &&
-      d.kv > 0 && d.ffn > 0 && d.hidden * d.ffn <= (int64_t{1} << 32))
-    return d;
-  return std::nullopt;
+  if (std::sscanf(model.c_str(), "llama:%ldx%ldx%ld%c", &d.hidden, &d.kv, &d.ffn, &end) != 3) return std::nullopt;
+  // Every linear of the layer at most 2^32 weights, as for <out>x<in>.
+  const int64_t limit = int64_t{1} << 32;
+  for (const int64_t v : {d.hidden, d.kv, d.ffn})
+    if (v <= 0 || v > limit) return std::nullopt;
+  for (const int64_t v : {d.hidden, d.kv, d.ffn})
+    if (v > limit / d.hidden) return std::nullopt;
+  return d;
 }
 
 absl::StatusOr<std::vector<LayerShape>> ShapesOf(const std::string& model) {
