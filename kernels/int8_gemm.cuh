@@ -16,12 +16,12 @@ namespace qsweep::kernels {
 
 // Whether the kernel is the faster path for a product of `rows` rows and
 // `n` outputs: a tile is 128 rows by 256 outputs, one block per tile, and a
-// block per SM at most. Fewer rows leave most of a tile idle, and fewer
+// block per SM at most (`sms`: the device's). Fewer rows leave most of a tile idle, and fewer
 // tiles than half the SMs leave the rest of the GPU idle, and cuBLASLt was
 // faster there: measured on one H200 at M=256, k/v 1024x8192 (8 tiles)
 // took 59 us here against 22 us, down 8192x28672 (64 tiles) 174 against
 // 134, while gate/up 28672x8192 (224 tiles) took 122 against 151.
-bool Int8GemmPays(int64_t rows, int64_t n);
+bool Int8GemmPays(int64_t rows, int64_t n, int sms);
 
 // Whether Int8Gemm takes these operands (else the caller's other path).
 inline bool Int8GemmTakes(const void* x, const void* w, int64_t k, int64_t ldy) {

@@ -36,12 +36,11 @@ std::optional<LayerDims> LlamaDims(const std::string& model) {
   LayerDims d{};
   char end = 0;
   if (std::sscanf(model.c_str(), "llama:%ldx%ldx%ld%c", &d.hidden, &d.kv, &d.ffn, &end) != 3) return std::nullopt;
-  // Every linear of the layer at most 2^32 weights, as for <out>x<in>.
-  const int64_t limit = int64_t{1} << 32;
+  // Every linear of the layer (each reads or writes the hidden width) at
+  // most 2^32 weights, as for <out>x<in>.
+  if (d.hidden <= 0 || d.kv <= 0 || d.ffn <= 0) return std::nullopt;
   for (const int64_t v : {d.hidden, d.kv, d.ffn})
-    if (v <= 0 || v > limit) return std::nullopt;
-  for (const int64_t v : {d.hidden, d.kv, d.ffn})
-    if (v > limit / d.hidden) return std::nullopt;
+    if (v > (int64_t{1} << 32) / d.hidden) return std::nullopt;
   return d;
 }
 

@@ -13,8 +13,8 @@ cudaDataType_t OutType(kernels::ScaledOut out) { return out == kernels::ScaledOu
 
 struct ActQuantGemm::Plan : LtPlan {};
 
-ActQuantGemm::ActQuantGemm(cublasLtHandle_t lt, void* workspace, size_t workspace_bytes)
-    : lt_(lt), workspace_(workspace), workspace_bytes_(workspace_bytes) {}
+ActQuantGemm::ActQuantGemm(cublasLtHandle_t lt, void* workspace, size_t workspace_bytes, int sms)
+    : lt_(lt), workspace_(workspace), workspace_bytes_(workspace_bytes), sms_(sms) {}
 ActQuantGemm::~ActQuantGemm() = default;
 
 namespace {
@@ -107,7 +107,7 @@ void ActQuantGemm::Run(const ActQuantOnDevice& w, const void* x, DType xtype, in
   // Integer products where the int8 tensor-core kernel pays
   // (kernels/int8_gemm.cuh). Its sums are exact, as cuBLASLt's are, so a
   // row has the same bits on either path.
-  if (!w.fp8 && kernels::Int8GemmPays(rows, w.out) && kernels::Int8GemmTakes(b.codes, a, w.in_padded, ldy)) {
+  if (!w.fp8 && kernels::Int8GemmPays(rows, w.out, sms_) && kernels::Int8GemmTakes(b.codes, a, w.in_padded, ldy)) {
     kernels::Int8Gemm(b.codes, rows, a, w.out, w.out_padded, w.in_padded, b.scales, w.scales, y, ldy, out, stream);
     return;
   }

@@ -41,7 +41,8 @@ inline int64_t PadTo16(int64_t n) { return (n + 15) / 16 * 16; }
 
 class ActQuantGemm {
  public:
-  ActQuantGemm(cublasLtHandle_t lt, void* workspace, size_t workspace_bytes);
+  // sms: the device's multiprocessors (which kernel pays for a product).
+  ActQuantGemm(cublasLtHandle_t lt, void* workspace, size_t workspace_bytes, int sms);
   ~ActQuantGemm();
 
   // The scratch a product needs: codes [rows, in_padded] and scales [rows],
@@ -78,6 +79,7 @@ class ActQuantGemm {
   cublasLtHandle_t lt_;
   void* workspace_;
   size_t workspace_bytes_;
+  int sms_;
   std::map<Key, std::unique_ptr<Plan>> plans_;  // null entries: no kernel
 };
 

@@ -236,7 +236,7 @@ absl::StatusOr<std::unique_ptr<CudaBackend>> CudaBackend::Create(int local_rank)
   QSWEEP_CUDA_CHECK(cudaStreamCreate(&b->stream_));
   QSWEEP_RETURN_IF_ERROR(b->TryMalloc(&b->workspace_, b->workspace_bytes_, "the cuBLASLt workspace"));
   QSWEEP_CUDA_CHECK(cudaDeviceGetAttribute(&b->sms_, cudaDevAttrMultiProcessorCount, b->device_));
-  b->act_gemm_ = std::make_unique<ActQuantGemm>(b->lt_, b->workspace_, b->workspace_bytes_);
+  b->act_gemm_ = std::make_unique<ActQuantGemm>(b->lt_, b->workspace_, b->workspace_bytes_, b->sms_);
   return b;
 }
 
